@@ -1,0 +1,90 @@
+package cmd
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/spf13/viper"
+
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/engine"
+	"github.com/msx-dev/msx/iostreams"
+	"github.com/msx-dev/msx/msxerr"
+)
+
+// Factory hands commands their dependencies. Fields set by global flags are
+// filled before a command runs; constructors are lazy, so that msx --help
+// never touches the disk or the engine.
+type Factory struct {
+	IO *iostreams.IOStreams
+
+	Dir        string // -C
+	ConfigFile string // --config
+	Verbose    bool   // -v
+	NoColor    bool   // --no-color
+
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	// Docker connects to the engine.
+	Docker func(ctx context.Context) (*client.Client, error)
+}
+
+// NewFactory returns the production factory.
+func NewFactory(io *iostreams.IOStreams) *Factory {
+	return &Factory{
+		IO:     io,
+		Now:    time.Now,
+		Docker: engine.Connect,
+	}
+}
+
+// WorkDir is the directory msx acts in: -C DIR, or the current directory.
+func (f *Factory) WorkDir() (string, error) {
+	if f.Dir == "" {
+		return filepath.Abs(".")
+	}
+	return filepath.Abs(f.Dir)
+}
+
+// Manifest finds and loads msx.yaml, then applies MSX_* environment
+// overrides through viper (MSX_GATEWAY_PORT sets gateway.port, and so on).
+func (f *Factory) Manifest() (*devenv.Manifest, error) {
+	path := f.ConfigFile
+	if path == "" {
+		dir, err := f.WorkDir()
+		if err != nil {
+			return nil, err
+		}
+		if path, err = devenv.Find(dir); err != nil {
+			return nil, err
+		}
+	}
+	m, err := devenv.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	v := viper.New()
+	v.SetEnvPrefix("MSX")
+	v.AutomaticEnv()
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.SetDefault("gateway.port", m.Gateway.Port)
+	v.SetDefault("project", m.Project)
+	v.SetDefault("infra.postgres.image", m.Infra.Postgres.Image)
+	if p := v.GetString("gateway.port"); p != "" {
+		port, err := strconv.Atoi(p)
+		if err != nil || port < 1 || port > 65535 {
+			return nil, msxerr.New("set it to a port between 1 and 65535", "MSX_GATEWAY_PORT is %q, not a port", p)
+		}
+		m.Gateway.Port = port
+	}
+	m.Project = v.GetString("project")
+	m.Infra.Postgres.Image = v.GetString("infra.postgres.image")
+	if err := m.Validate(); err != nil {
+		return nil, msxerr.Wrap(err, "fix msx.yaml or the MSX_* environment variables", "the configuration is not valid: %v", err)
+	}
+	return m, nil
+}

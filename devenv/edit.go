@@ -1,0 +1,66 @@
+package devenv
+
+import (
+	"bytes"
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// AddService returns the manifest bytes with service name added under
+// services, keeping the user's comments and the order of what was there.
+// The result is validated before it is returned.
+func AddService(data []byte, name string, s Service) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("the manifest is not a YAML mapping")
+	}
+	root := doc.Content[0]
+	services := mappingValue(root, "services")
+	if services == nil {
+		root.Content = append(root.Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Value: "services"},
+			&yaml.Node{Kind: yaml.MappingNode})
+		services = root.Content[len(root.Content)-1]
+	}
+	if services.Kind != yaml.MappingNode {
+		// "services:" with nothing after it decodes as a null scalar.
+		*services = yaml.Node{Kind: yaml.MappingNode}
+	}
+	if mappingValue(services, name) != nil {
+		return nil, fmt.Errorf("service %s is already in the manifest", name)
+	}
+	var value yaml.Node
+	if err := value.Encode(s); err != nil {
+		return nil, err
+	}
+	services.Style = 0
+	services.Content = append(services.Content,
+		&yaml.Node{Kind: yaml.ScalarNode, Value: name}, &value)
+
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	if _, err := Parse(buf.Bytes()); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+// Package devenv reads the project manifest (msx.yaml) and turns it into a
+// plan of the local environment. It does no I/O beyond reading the manifest
+// file, so the plan is testable without Docker.
+package devenv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/names"
+)
+
+// FileName is the manifest's name at the root of a workspace.
+const FileName = "msx.yaml"
+
+// Database kinds a service may own.
+const (
+	DBPostgres = "postgres"
+	DBSQLite   = "sqlite"
+	DBNone     = "none"
+)
+
+// DBKinds lists the accepted values of a service's db, in the order help
+// texts show them.
+var DBKinds = []string{DBPostgres, DBSQLite, DBNone}
+
+// DefaultGatewayPort is where the gateway listens on the host.
+const DefaultGatewayPort = 8080
+
+// FirstServicePort is the port the first service listens on; later ones
+// take the next free port after the highest in use.
+const FirstServicePort = 8081
+
+// Default infrastructure images. A machine without registry access supplies
+// locally built images under these names or sets others in msx.yaml.
+const (
+	DefaultPostgresImage = "postgres:16"
+)
+
+// Manifest is msx.yaml: the single source of truth of a workspace.
+type Manifest struct {
+	Project  string             `yaml:"project"`
+	Module   string             `yaml:"module"`
+	Gateway  Gateway            `yaml:"gateway"`
+	Infra    Infra              `yaml:"infra,omitempty"`
+	Services map[string]Service `yaml:"services"`
+
+	// Dir is the workspace root: the folder that holds msx.yaml.
+	Dir string `yaml:"-"`
+}
+
+// Gateway configures the generated API gateway.
+type Gateway struct {
+	Port int `yaml:"port"`
+}
+
+// Infra names the infrastructure images msx runs beside the services.
+type Infra struct {
+	Postgres Image `yaml:"postgres,omitempty"`
+}
+
+// Image is a container image reference.
+type Image struct {
+	Image string `yaml:"image,omitempty"`
+}
+
+// Service is one service of the workspace.
+type Service struct {
+	Port      int      `yaml:"port"`
+	DB        string   `yaml:"db"`
+	DependsOn []string `yaml:"depends_on,omitempty"`
+	Route     string   `yaml:"route"`
+	Protected bool     `yaml:"protected,omitempty"`
+}
+
+// Route returns the gateway route of a service name: /api/NAME/.
+func Route(name string) string { return "/api/" + name + "/" }
+
+// ServiceNames returns the names of the services, sorted.
+func (m *Manifest) ServiceNames() []string {
+	out := make([]string, 0, len(m.Services))
+	for n := range m.Services {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PostgresImage returns the Postgres image to run, the default if unset.
+func (m *Manifest) PostgresImage() string {
+	if m.Infra.Postgres.Image != "" {
+		return m.Infra.Postgres.Image
+	}
+	return DefaultPostgresImage
+}
+
+// NextPort returns the first port at or above FirstServicePort that no
+// service nor the gateway uses.
+func (m *Manifest) NextPort() int {
+	used := map[int]bool{m.Gateway.Port: true}
+	for _, s := range m.Services {
+		used[s.Port] = true
+	}
+	p := FirstServicePort
+	for used[p] {
+		p++
+	}
+	return p
+}
+
+// Find walks up from dir to the first folder that holds msx.yaml and returns
+// the manifest's path.
+func Find(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, FileName)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", msxerr.New("run msx init DIR to create a workspace, or pass -C DIR to point at one",
+				"no %s found in %s or any parent folder", FileName, abs)
+		}
+	}
+}
+
+// Load reads and validates the manifest at path.
+func Load(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, msxerr.New("check the path, or run msx init DIR to create a workspace", "%s does not exist", path)
+	}
+	if err != nil {
+		return nil, msxerr.Wrap(err, "check the file's permissions", "cannot read %s", path)
+	}
+	m, err := Parse(data)
+	if err != nil {
+		return nil, msxerr.Wrap(err, "fix the file and try again", "%s is not valid: %s", path, oneLine(err))
+	}
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	m.Dir = abs
+	return m, nil
+}
+
+// Parse decodes and validates manifest bytes. Unknown fields are errors, so
+// that a typo is not silently ignored.
+func Parse(data []byte) (*Manifest, error) {
+	var m Manifest
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&m); err != nil {
+		if errors.Is(err, errors.New("EOF")) || err.Error() == "EOF" {
+			return nil, errors.New("the file is empty")
+		}
+		return nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Validate checks names, ports, database kinds and dependencies, including
+// cycles.
+func (m *Manifest) Validate() error {
+	if err := names.Validate("project", m.Project); err != nil {
+		return err
+	}
+	if m.Module == "" {
+		return errors.New("module is empty")
+	}
+	if m.Gateway.Port == 0 {
+		m.Gateway.Port = DefaultGatewayPort
+	}
+	if err := checkPort("gateway.port", m.Gateway.Port); err != nil {
+		return err
+	}
+	ports := map[int]string{m.Gateway.Port: "the gateway"}
+	for _, name := range m.ServiceNames() {
+		s := m.Services[name]
+		if err := names.Validate("service", name); err != nil {
+			return err
+		}
+		if err := checkPort("services."+name+".port", s.Port); err != nil {
+			return err
+		}
+		if other, ok := ports[s.Port]; ok {
+			return fmt.Errorf("service %s uses port %d, already used by %s", name, s.Port, other)
+		}
+		ports[s.Port] = "service " + name
+		if !slices.Contains(DBKinds, s.DB) {
+			return fmt.Errorf("service %s has db %q; use one of %s", name, s.DB, strings.Join(DBKinds, ", "))
+		}
+		for _, d := range s.DependsOn {
+			if d == name {
+				return fmt.Errorf("service %s depends on itself", name)
+			}
+			if _, ok := m.Services[d]; !ok {
+				return fmt.Errorf("service %s depends on %s, which is not a service of this workspace", name, d)
+			}
+		}
+		if s.Route == "" {
+			s.Route = Route(name)
+			m.Services[name] = s
+		}
+	}
+	_, err := m.StartOrder()
+	return err
+}
+
+func checkPort(field string, p int) error {
+	if p < 1 || p > 65535 {
+		return fmt.Errorf("%s is %d; use a port between 1 and 65535", field, p)
+	}
+	return nil
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

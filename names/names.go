@@ -1,0 +1,97 @@
+// Package names is the one rule msx applies to every name it turns into a
+// folder, a Go identifier, a container or a route: services and projects.
+package names
+
+import (
+	"go/token"
+	"regexp"
+	"strings"
+
+	"github.com/msx-dev/msx/msxerr"
+)
+
+// MaxLen is the longest name accepted: a DNS label, so that a name is also a
+// valid container host name.
+const MaxLen = 63
+
+var valid = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+// reserved are names msx uses for itself in a workspace or on the network.
+var reserved = map[string]bool{
+	"gateway": true, "platform": true, "services": true, "msx": true,
+	"internal": true, "vendor": true, "testdata": true, "cmd": true,
+	"main": true, "localhost": true, "postgres": true, "sqlite": true,
+	"nats": true, "otel": true, "collector": true, "api": true, "all": true,
+}
+
+// predeclared are Go's predeclared identifiers: a service named after one
+// would shadow it in generated code.
+var predeclared = map[string]bool{
+	"any": true, "bool": true, "byte": true, "comparable": true, "complex64": true,
+	"complex128": true, "error": true, "float32": true, "float64": true, "int": true,
+	"int8": true, "int16": true, "int32": true, "int64": true, "rune": true,
+	"string": true, "uint": true, "uint8": true, "uint16": true, "uint32": true,
+	"uint64": true, "uintptr": true, "true": true, "false": true, "iota": true,
+	"nil": true, "append": true, "cap": true, "clear": true, "close": true,
+	"complex": true, "copy": true, "delete": true, "imag": true, "len": true,
+	"make": true, "max": true, "min": true, "new": true, "panic": true,
+	"print": true, "println": true, "real": true, "recover": true,
+}
+
+// Validate checks name against the rule and returns an error that says what
+// is wrong and what to type instead. kind is "service" or "project".
+func Validate(kind, name string) error {
+	hint := "use a lowercase letter followed by lowercase letters, digits or '-', at most 63 characters"
+	switch {
+	case name == "":
+		return msxerr.New(hint, "%s name is empty", kind)
+	case strings.ContainsAny(name, `/\`) || strings.Contains(name, ".."):
+		return msxerr.New(hint, "%s name %q is a path, not a name", kind, name)
+	case len(name) > MaxLen:
+		return msxerr.New(hint, "%s name %q is %d characters long, more than %d", kind, name, len(name), MaxLen)
+	case strings.ToLower(name) != name && valid.MatchString(strings.ToLower(name)):
+		return msxerr.New("names are lowercase: try "+quote(strings.ToLower(name)), "%s name %q has uppercase letters", kind, name)
+	case !valid.MatchString(name):
+		return msxerr.New(hint, "%s name %q is not valid", kind, name)
+	case strings.HasSuffix(name, "-") || strings.Contains(name, "--"):
+		return msxerr.New("put '-' only between letters or digits", "%s name %q has a misplaced '-'", kind, name)
+	case token.IsKeyword(name):
+		return msxerr.New("pick another name, such as "+quote(name+"-svc"), "%s name %q is a Go keyword", kind, name)
+	case predeclared[name]:
+		return msxerr.New("pick another name, such as "+quote(name+"-svc"), "%s name %q is a predeclared Go identifier", kind, name)
+	case reserved[name]:
+		return msxerr.New("pick another name, such as "+quote(name+"-svc"), "%s name %q is reserved by msx", kind, name)
+	}
+	return nil
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+// GoName turns a valid name into an exported Go identifier: "order-items"
+// becomes "OrderItems".
+func GoName(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "-") {
+		if part == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+// LowerGoName turns a valid name into an unexported Go identifier:
+// "order-items" becomes "orderItems".
+func LowerGoName(name string) string {
+	g := GoName(name)
+	if g == "" {
+		return g
+	}
+	return strings.ToLower(g[:1]) + g[1:]
+}
+
+// EnvName turns a valid name into an environment variable prefix:
+// "order-items" becomes "ORDER_ITEMS".
+func EnvName(name string) string {
+	return strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}

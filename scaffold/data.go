@@ -1,0 +1,33 @@
+// Package scaffold generates workspaces and services from the embedded
+// template trees: render everything, check it, stage it, then move it into
+// place, so a failure leaves the workspace as it was.
+package scaffold
+
+// WorkspaceData is what templates/workspace sees.
+type WorkspaceData struct {
+	Project     string // "shop": the workspace folder's name, a valid name
+	Module      string // "example.com/shop"
+	GatewayPort int    // 8080
+	GoVersion   string // the go directive of the generated go.mod, "1.26"
+}
+
+// ServiceData is what templates/service sees.
+type ServiceData struct {
+	Project string // "shop"
+	Module  string // "example.com/shop"
+	Name    string // "order-items": the service name, a valid name
+	GoName  string // "OrderItems": exported identifier form
+	EnvName string // "ORDER_ITEMS": environment variable prefix
+	DB      string // "postgres", "sqlite" or "none"
+	Port    int    // the port the service listens on by default
+	Deps    []Dep  // sorted by name
+}
+
+// Dep is one service this service calls.
+type Dep struct {
+	Name    string // "payments"
+	GoName  string // "Payments"
+	VarName string // "payments": unexported identifier form
+	EnvVar  string // "PAYMENTS_URL": where its address comes from
+	Port    int    // its default port, for the fallback URL http://localhost:PORT
+}
