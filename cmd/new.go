@@ -1,12 +1,86 @@
 package cmd
 
 import (
-	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/names"
+	"github.com/msx-dev/msx/scaffold"
 )
 
-// Placeholder until the command lands; replaced by its owner.
 func newNewCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{Use: "new", RunE: func(*cobra.Command, []string) error { return errors.New("new is not built yet") }}
+	c := &cobra.Command{
+		Use:   "new",
+		Short: "Add something to the workspace",
+		Args:  exactArgs(0, "a kind of thing to create, such as: msx new service NAME"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return msxerr.Usage("say what to create, such as: msx new service NAME")
+		},
+	}
+	c.AddCommand(newServiceCmd(f))
+	return c
+}
+
+type serviceOptions struct {
+	scaffold.ServiceOptions
+}
+
+func newServiceCmd(f *Factory) *cobra.Command {
+	var o serviceOptions
+	c := &cobra.Command{
+		Use:   "service NAME",
+		Short: "Add a service wired into the gateway, with breakers and its own database",
+		Long: `Add services/NAME: a Go service with the sample resource /items over its own
+database, health endpoints, tests and a production Dockerfile, registered in
+msx.yaml and routed by the gateway at /api/NAME/. Each service named in
+--depends-on gets a typed client that goes through a circuit breaker.`,
+		Example: "  msx new service orders --db sqlite\n  msx new service payments --db postgres --depends-on orders",
+		Args:    exactArgs(1, "one service name"),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if !c.Flags().Changed("db") {
+				o.DB = devenv.DBSQLite
+			}
+			return runNewService(f, &o)
+		},
+	}
+	c.Flags().StringVar(&o.DB, "db", devenv.DBSQLite, "database the service owns: "+strings.Join(devenv.DBKinds, ", "))
+	c.Flags().StringSliceVar(&o.DependsOn, "depends-on", nil, "services this one calls, comma-separated")
+	c.Flags().IntVar(&o.Port, "port", 0, "port the service listens on (default: the next free one)")
+	c.Flags().BoolVar(&o.Force, "force", false, "generate again over an existing service, overwriting files that differ")
+	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "list what would be written, write nothing")
+	return c
+}
+
+func runNewService(f *Factory, o *serviceOptions) error {
+	// A bad name is the user's first mistake to hear about, before any
+	// question of where the workspace is.
+	if err := names.Validate("service", o.Name); err != nil {
+		return err
+	}
+	path := f.ConfigFile
+	if path == "" {
+		dir, err := f.WorkDir()
+		if err != nil {
+			return err
+		}
+		if path, err = devenv.Find(dir); err != nil {
+			return err
+		}
+	}
+	o.ManifestPath = path
+	res, err := scaffold.NewService(nil, o.ServiceOptions)
+	if err != nil {
+		return err
+	}
+	printChanges(f, res, o.DryRun)
+	if !o.DryRun {
+		fmt.Fprintf(f.IO.ErrOut, "\nAdded service %s, routed at %s by the gateway. Run msx up to start it.\n",
+			o.Name, devenv.Route(o.Name))
+	}
+	return nil
 }

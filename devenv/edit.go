@@ -7,10 +7,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// AddService returns the manifest bytes with service name added under
-// services, keeping the user's comments and the order of what was there.
-// The result is validated before it is returned.
-func AddService(data []byte, name string, s Service) ([]byte, error) {
+// SetService returns the manifest bytes with service name set under
+// services: added at the end, or replaced where it stands. The user's
+// comments and the order of what was there are kept, and the result is
+// validated before it is returned.
+func SetService(data []byte, name string, s Service) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, err
@@ -30,16 +31,17 @@ func AddService(data []byte, name string, s Service) ([]byte, error) {
 		// "services:" with nothing after it decodes as a null scalar.
 		*services = yaml.Node{Kind: yaml.MappingNode}
 	}
-	if mappingValue(services, name) != nil {
-		return nil, fmt.Errorf("service %s is already in the manifest", name)
-	}
 	var value yaml.Node
 	if err := value.Encode(s); err != nil {
 		return nil, err
 	}
 	services.Style = 0
-	services.Content = append(services.Content,
-		&yaml.Node{Kind: yaml.ScalarNode, Value: name}, &value)
+	if old := mappingValue(services, name); old != nil {
+		*old = value
+	} else {
+		services.Content = append(services.Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Value: name}, &value)
+	}
 
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -165,7 +166,7 @@ func Parse(data []byte) (*Manifest, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&m); err != nil {
-		if errors.Is(err, errors.New("EOF")) || err.Error() == "EOF" {
+		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty")
 		}
 		return nil, err

@@ -1,0 +1,142 @@
+package devenv
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const base = `# my comment stays
+project: shop
+module: example.com/shop
+gateway:
+  port: 8080
+services: {}
+`
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"empty", "", "empty"},
+		{"unknown field", base + "colour: red\n", "colour"},
+		{"bad project", strings.Replace(base, "project: shop", "project: Shop", 1), "uppercase"},
+		{"no module", strings.Replace(base, "module: example.com/shop\n", "", 1), "module is empty"},
+		{"bad port", strings.Replace(base, "port: 8080", "port: 70000", 1), "between 1 and 65535"},
+		{"bad db", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: mysql}", 1), `db "mysql"`},
+		{"missing dep", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, depends_on: [x]}", 1), "not a service"},
+		{"self dep", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, depends_on: [orders]}", 1), "itself"},
+		{"port clash", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8080, db: none}", 1), "already used by the gateway"},
+		{"not yaml", "project: [", "did not find"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse = %v, want error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestStartOrderAndCycle(t *testing.T) {
+	m := &Manifest{Project: "shop", Module: "m", Services: map[string]Service{
+		"a": {Port: 1, DB: DBNone, DependsOn: []string{"c", "b"}},
+		"b": {Port: 2, DB: DBNone, DependsOn: []string{"c"}},
+		"c": {Port: 3, DB: DBNone},
+		"d": {Port: 4, DB: DBNone},
+	}}
+	order, err := m.StartOrder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(order, ","); got != "c,b,a,d" {
+		t.Fatalf("order = %s, want c,b,a,d", got)
+	}
+
+	m.Services["c"] = Service{Port: 3, DB: DBNone, DependsOn: []string{"a"}}
+	_, err = m.StartOrder()
+	var cyc *CycleError
+	if !errors.As(err, &cyc) {
+		t.Fatalf("err = %v, want a CycleError", err)
+	}
+	if got := cyc.Error(); got != "dependency cycle: a -> b -> c -> a" {
+		t.Fatalf("cycle = %q", got)
+	}
+}
+
+func TestSetServiceKeepsCommentsAndReplaces(t *testing.T) {
+	out, err := SetService([]byte(base), "orders", Service{Port: 8081, DB: DBSQLite, Route: Route("orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = SetService(out, "payments", Service{Port: 8082, DB: DBPostgres, DependsOn: []string{"orders"}, Route: Route("payments")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "# my comment stays") {
+		t.Fatalf("comment lost:\n%s", out)
+	}
+	out2, err := SetService(out, "orders", Service{Port: 8085, DB: DBNone, Route: Route("orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Parse(out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Services["orders"]; got.Port != 8085 || got.DB != DBNone {
+		t.Fatalf("orders = %+v, want replaced", got)
+	}
+	if strings.Index(string(out2), "orders:") > strings.Index(string(out2), "payments:") {
+		t.Fatalf("replacing moved orders after payments:\n%s", out2)
+	}
+	// A dependency on a missing service is refused, so a bad edit is never written.
+	if _, err := SetService(out, "x", Service{Port: 9000, DB: DBNone, DependsOn: []string{"nope"}}); err == nil {
+		t.Fatal("SetService accepted a missing dependency")
+	}
+}
+
+func TestFindWalksUp(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, FileName), []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deep := filepath.Join(root, "services", "orders")
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Find(deep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != filepath.Join(root, FileName) {
+		t.Fatalf("Find = %s", got)
+	}
+	if _, err := Find(t.TempDir()); err == nil || !strings.Contains(err.Error(), "msx init") {
+		t.Fatalf("Find outside a workspace = %v, want a hint at msx init", err)
+	}
+}
+
+func TestNextPort(t *testing.T) {
+	m, err := Parse([]byte(strings.Replace(base, "services: {}", "services:\n  a: {port: 8081, db: none}\n  b: {port: 8083, db: none}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.NextPort(); got != 8082 {
+		t.Fatalf("NextPort = %d, want 8082", got)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(base))
+	f.Add([]byte("project: a\nmodule: m\nservices:\n  x: {port: 1, db: none, depends_on: [x]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse(data)
+		if err == nil {
+			if _, err := m.StartOrder(); err != nil {
+				t.Fatalf("a valid manifest has no start order: %v", err)
+			}
+		}
+	})
+}

@@ -1,0 +1,181 @@
+package scaffold
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/msx-dev/msx/devenv"
+)
+
+// tinyTree is a template tree with the shape of the real one, small enough
+// to read in a test.
+var tinyTree = fstest.MapFS{
+	"workspace/msx.yaml.tmpl": {Data: []byte("# keep me\nproject: {{.Project}}\nmodule: {{.Module}}\ngateway:\n  port: {{.GatewayPort}}\nservices: {}\n")},
+	"workspace/go.mod.tmpl":   {Data: []byte("module {{.Module}}\n\ngo {{.GoVersion}}\n")},
+	"service/main.go.tmpl": {Data: []byte(`package main
+
+const name = {{goString .Name}}
+{{range .Deps}}
+const {{.VarName}}Env = {{goString .EnvVar}}
+{{end}}
+func main() {}
+`)},
+	"service/store_sqlite.go.tmpl": {Data: []byte(`{{if eq .DB "sqlite"}}package main{{end}}`)},
+}
+
+func initTiny(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "shop")
+	if _, err := Init(tinyTree, InitOptions{Dir: dir, Module: "example.com/shop"}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestNewServiceRegistersAndRenders(t *testing.T) {
+	dir := initTiny(t)
+	mf := filepath.Join(dir, devenv.FileName)
+	if _, err := NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: "orders", DB: "sqlite"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: "order-items", DB: "none", DependsOn: []string{"orders"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, c := range res.Changes {
+		paths = append(paths, string(c.Action)+" "+c.Path)
+	}
+	if got := strings.Join(paths, ","); got != "update msx.yaml,create services/order-items/main.go" {
+		t.Fatalf("changes = %s", got)
+	}
+	main, _ := os.ReadFile(filepath.Join(dir, "services/order-items/main.go"))
+	if !strings.Contains(string(main), `ordersEnv = "ORDERS_URL"`) {
+		t.Fatalf("dependency not rendered:\n%s", main)
+	}
+	m, err := devenv.Load(mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := devenv.Service{Port: 8082, DB: "none", DependsOn: []string{"orders"}, Route: "/api/order-items/"}
+	got := m.Services["order-items"]
+	if got.Port != want.Port || got.DB != want.DB || got.Route != want.Route || strings.Join(got.DependsOn, ",") != "orders" {
+		t.Fatalf("manifest entry = %+v, want %+v", got, want)
+	}
+	if b, _ := os.ReadFile(mf); !strings.HasPrefix(string(b), "# keep me") {
+		t.Fatalf("manifest comment lost:\n%s", b)
+	}
+}
+
+func TestNewServiceRefusesBadInputAndChangesNothing(t *testing.T) {
+	dir := initTiny(t)
+	mf := filepath.Join(dir, devenv.FileName)
+	if _, err := NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: "orders", DB: "sqlite", Port: 9000}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), filepath.Join(dir, "services", "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "services", "handmade"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "services", "handmade", "x.go"), []byte("package x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		o    ServiceOptions
+		want string
+	}{
+		{"uppercase", ServiceOptions{Name: "Orders"}, "uppercase"},
+		{"path", ServiceOptions{Name: "../x"}, "is a path"},
+		{"keyword", ServiceOptions{Name: "func"}, "Go keyword"},
+		{"reserved", ServiceOptions{Name: "gateway"}, "reserved"},
+		{"exists", ServiceOptions{Name: "orders"}, "already exists"},
+		{"bad db", ServiceOptions{Name: "pay", DB: "mysql"}, `"mysql" is not supported`},
+		{"missing dep", ServiceOptions{Name: "pay", DependsOn: []string{"nope"}}, "dependency nope is not a service"},
+		{"self dep", ServiceOptions{Name: "pay", DependsOn: []string{"pay"}}, "cannot depend on itself"},
+		{"bad dep name", ServiceOptions{Name: "pay", DependsOn: []string{"../x"}}, "is a path"},
+		{"port taken", ServiceOptions{Name: "pay", Port: 9000}, "already used by service orders"},
+		{"gateway port", ServiceOptions{Name: "pay", Port: 8080}, "gateway's"},
+		{"port range", ServiceOptions{Name: "pay", Port: 70000}, "not valid"},
+		{"symlink escape", ServiceOptions{Name: "escape"}, "outside the workspace"},
+		{"non-empty folder", ServiceOptions{Name: "handmade"}, "not empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshot(t, dir)
+			tt.o.ManifestPath = mf
+			_, err := NewService(tinyTree, tt.o)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+			if !equalSnapshots(before, snapshot(t, dir)) {
+				t.Fatal("a refused generation changed the workspace")
+			}
+		})
+	}
+}
+
+func TestNewServiceForceRegenerates(t *testing.T) {
+	dir := initTiny(t)
+	mf := filepath.Join(dir, devenv.FileName)
+	if _, err := NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: "orders", DB: "sqlite"}); err != nil {
+		t.Fatal(err)
+	}
+	main := filepath.Join(dir, "services/orders/main.go")
+	if err := os.WriteFile(main, []byte("package main // edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: "orders", DB: "sqlite", Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Changes {
+		if c.Path == "services/orders/main.go" && c.Action != Overwrite {
+			t.Fatalf("main.go: %s, want overwrite", c.Action)
+		}
+		if c.Path == "msx.yaml" && c.Action != Unchanged {
+			t.Fatalf("msx.yaml: %s, want unchanged (same settings, same port)", c.Action)
+		}
+	}
+}
+
+func TestInitRefusals(t *testing.T) {
+	parent := t.TempDir()
+	nonEmpty := filepath.Join(parent, "full")
+	if err := os.MkdirAll(nonEmpty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nonEmpty, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		o    InitOptions
+		want string
+	}{
+		{"non-empty", InitOptions{Dir: nonEmpty}, "not empty"},
+		{"bad folder name", InitOptions{Dir: filepath.Join(parent, "My Shop")}, "--name"},
+		{"bad module", InitOptions{Dir: filepath.Join(parent, "shop"), Module: "bad path!"}, "module path"},
+		{"bad name", InitOptions{Dir: filepath.Join(parent, "shop"), Project: "func"}, "Go keyword"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshot(t, parent)
+			_, err := Init(tinyTree, tt.o)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+			if !equalSnapshots(before, snapshot(t, parent)) {
+				t.Fatal("a refused init changed the disk")
+			}
+		})
+	}
+}
