@@ -21,6 +21,8 @@ type ServiceData struct {
 	DB      string // "postgres", "sqlite" or "none"
 	Port    int    // the port the service listens on by default
 	Deps    []Dep  // sorted by name
+
+	GoVersion string // the Go version of the production Dockerfile's build stage
 }
 
 // Dep is one service this service calls.

@@ -16,8 +16,10 @@ import (
 	"github.com/msx-dev/msx/templates"
 )
 
-// GoVersion is the go directive of generated go.mod files.
-const GoVersion = "1.25"
+// GoVersion is the go directive of generated go.mod files and the Go image
+// tag of their production Dockerfiles. It must be at least the go directive
+// of every module the generated go.mod pins (go 1.26.0 today).
+const GoVersion = "1.26.0"
 
 // InitOptions is what msx init asks for.
 type InitOptions struct {
@@ -267,7 +269,7 @@ func serviceData(m *devenv.Manifest, o ServiceOptions, deps []Dep) ServiceData {
 	return ServiceData{
 		Project: m.Project, Module: m.Module, Name: o.Name,
 		GoName: names.GoName(o.Name), EnvName: names.EnvName(o.Name),
-		DB: o.DB, Port: o.Port, Deps: deps,
+		DB: o.DB, Port: o.Port, Deps: deps, GoVersion: GoVersion,
 	}
 }
 

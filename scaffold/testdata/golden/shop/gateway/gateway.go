@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"example.com/shop/platform/breaker"
+)
+
+// gateway routes requests to upstreams through its middleware chain.
+type gateway struct {
+	upstreams []*upstream // longest prefix first
+	timeout   time.Duration
+	log       *slog.Logger
+	handler   http.Handler // the middleware chain around route
+
+	// authenticate admits requests to protected routes. While it is nil,
+	// protected routes answer 401: they fail closed until you plug in
+	// JWT or API-key checks here.
+	authenticate func(r *http.Request, rt Route) error
+}
+
+// upstream is one route and the proxy that serves it.
+type upstream struct {
+	Route
+	proxy *httputil.ReverseProxy
+}
+
+func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logger) (*gateway, error) {
+	g := &gateway{timeout: cfg.UpstreamTimeout, log: logger}
+
+	// One transport shared by all upstreams, so idle connections are pooled;
+	// its limits are sized for a gateway, not for a client.
+	base := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	traced := otelhttp.NewTransport(base)
+
+	for _, rt := range cfg.Routes {
+		target, err := url.Parse(rt.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", rt.Name, err)
+		}
+		b := breakers.New(rt.Name, breaker.Config{})
+		g.upstreams = append(g.upstreams, &upstream{
+			Route: rt,
+			proxy: &httputil.ReverseProxy{
+				Rewrite: func(pr *httputil.ProxyRequest) {
+					// Before Rewrite, the proxy has already dropped hop-by-hop
+					// headers and the client's X-Forwarded-*; drop the other
+					// forwarding headers a client could spoof, then set ours.
+					pr.Out.Header.Del("Forwarded")
+					pr.Out.Header.Del("X-Real-Ip")
+					pr.SetURL(target)
+					pr.SetXForwarded()
+				},
+				Transport:    b.Transport(traced),
+				ErrorHandler: g.proxyError(rt.Name),
+				ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+			},
+		})
+	}
+
+	g.handler = chain(http.HandlerFunc(g.route), g.middleware(cfg)...)
+	return g, nil
+}
+
+// middleware is the chain every proxied request goes through, outermost
+// first. Authentication, rate limiting and CORS slot in here.
+func (g *gateway) middleware(cfg gatewayConfig) []func(http.Handler) http.Handler {
+	return []func(http.Handler) http.Handler{
+		recoverPanics(g.log),
+		requestID,
+		otelhttp.NewMiddleware("gateway"),
+		accessLog(g.log),
+		limitBody(cfg.MaxBodyBytes),
+	}
+}
+
+func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.handler.ServeHTTP(w, r)
+}
+
+// route finds the upstream of a request and proxies it there with the
+// route's prefix stripped. The path is cleaned first, and the clean path is
+// the one matched, authorised and forwarded: /api/orders/../payments/x is
+// payments' /x, never orders' /../payments/x.
+func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
+	p := cleanPath(r.URL.Path)
+	for _, u := range g.upstreams {
+		rest, ok := match(u.Prefix, p)
+		if !ok {
+			continue
+		}
+		if u.Protected && (g.authenticate == nil || g.authenticate(r, u.Route) != nil) {
+			writeError(w, http.StatusUnauthorized, "authentication required")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
+		defer cancel()
+		out := r.WithContext(ctx)
+		u2 := *r.URL
+		u2.Path, u2.RawPath = rest, ""
+		out.URL = &u2
+		u.proxy.ServeHTTP(w, out)
+		return
+	}
+	writeError(w, http.StatusNotFound, "no route for "+p)
+}
+
+// statusClientClosedRequest is logged when the client went away first.
+const statusClientClosedRequest = 499
+
+// proxyError answers for an upstream that gave no response.
+func (g *gateway) proxyError(name string) func(http.ResponseWriter, *http.Request, error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		var open *breaker.OpenError
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &open):
+			writeError(w, http.StatusServiceUnavailable, "upstream "+name+" is unavailable (circuit breaker open)")
+		case errors.As(err, &tooBig):
+			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		case errors.Is(err, context.Canceled):
+			w.WriteHeader(statusClientClosedRequest)
+		case errors.Is(err, context.DeadlineExceeded):
+			g.log.WarnContext(r.Context(), "upstream timed out", "upstream", name, "timeout", g.timeout.String())
+			writeError(w, http.StatusGatewayTimeout, "upstream "+name+" timed out")
+		default:
+			g.log.WarnContext(r.Context(), "upstream failed", "upstream", name, "error", err.Error())
+			writeError(w, http.StatusBadGateway, "upstream "+name+" is unreachable")
+		}
+	}
+}
+
+// writeError answers with a JSON error: {"error":"..."}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}

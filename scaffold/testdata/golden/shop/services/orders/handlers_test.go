@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// newTestHandler serves the handlers over a MemoryStore.
+func newTestHandler(t *testing.T) http.Handler {
+	t.Helper()
+	mux := http.NewServeMux()
+	a := &api{store: NewMemoryStore(), log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	a.register(mux)
+	return mux
+}
+
+// call sends one request to h and returns the status and body.
+func call(t *testing.T, h http.Handler, method, path, body string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+func TestItemsLifecycle(t *testing.T) {
+	h := newTestHandler(t)
+
+	code, body := call(t, h, http.MethodPost, "/items", `{"name":"first"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var created Item
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatal(err)
+	}
+	if created.ID == 0 || created.Name != "first" || created.CreatedAt.IsZero() {
+		t.Fatalf("created item = %+v", created)
+	}
+
+	code, body = call(t, h, http.MethodGet, "/items", "")
+	var list struct{ Items []Item }
+	if err := json.Unmarshal([]byte(body), &list); err != nil || code != 200 || len(list.Items) != 1 || list.Items[0].ID != created.ID {
+		t.Fatalf("list: %d %s", code, body)
+	}
+
+	path := "/items/" + strconv.FormatInt(created.ID, 10)
+	if code, body = call(t, h, http.MethodGet, path, ""); code != 200 || !strings.Contains(body, `"name":"first"`) {
+		t.Fatalf("get: %d %s", code, body)
+	}
+	if code, body = call(t, h, http.MethodDelete, path, ""); code != http.StatusNoContent || body != "" {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	if code, _ = call(t, h, http.MethodGet, path, ""); code != http.StatusNotFound {
+		t.Fatalf("get after delete: %d, want 404", code)
+	}
+}
+
+func TestEmptyListIsAnArray(t *testing.T) {
+	h := newTestHandler(t)
+	if code, body := call(t, h, http.MethodGet, "/items", ""); code != 200 || strings.TrimSpace(body) != `{"items":[]}` {
+		t.Errorf("got %d %s, want 200 {\"items\":[]}", code, body)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, method, path, body string
+		wantCode                 int
+	}{
+		{"empty name", http.MethodPost, "/items", `{"name":""}`, 400},
+		{"blank name", http.MethodPost, "/items", `{"name":"   "}`, 400},
+		{"name too long", http.MethodPost, "/items", `{"name":"` + strings.Repeat("x", maxNameLen+1) + `"}`, 400},
+		{"unknown field", http.MethodPost, "/items", `{"name":"a","price":1}`, 400},
+		{"not JSON", http.MethodPost, "/items", `name=a`, 400},
+		{"empty body", http.MethodPost, "/items", ``, 400},
+		{"two objects", http.MethodPost, "/items", `{"name":"a"}{"name":"b"}`, 400},
+		{"body too large", http.MethodPost, "/items", `{"name":"` + strings.Repeat("x", maxBodyBytes) + `"}`, 400},
+		{"get missing", http.MethodGet, "/items/42", "", 404},
+		{"delete missing", http.MethodDelete, "/items/42", "", 404},
+		{"malformed id", http.MethodGet, "/items/abc", "", 400},
+		{"negative id", http.MethodGet, "/items/-1", "", 400},
+		{"wrong method", http.MethodPatch, "/items/1", "", 405},
+	}
+	h := newTestHandler(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := call(t, h, tt.method, tt.path, tt.body)
+			if code != tt.wantCode {
+				t.Fatalf("got %d %s, want %d", code, body, tt.wantCode)
+			}
+			if code != 405 {
+				var e map[string]string
+				if err := json.Unmarshal([]byte(body), &e); err != nil || e["error"] == "" {
+					t.Errorf("body %q is not a JSON error", body)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver: no cgo, so images stay FROM scratch
+
+	"example.com/shop/platform/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// SQLiteStore is a Store in a SQLite database file.
+type SQLiteStore struct {
+	db *sql.DB
+}
+
+var _ Store = (*SQLiteStore)(nil)
+
+// OpenSQLite opens (creating it and its folder if needed) the database at
+// path and applies the migrations.
+func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create the database folder: %w", err)
+	}
+	// WAL lets readers work while a write is in progress; busy_timeout makes
+	// a connection wait for a lock instead of failing with SQLITE_BUSY.
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	// SQLite has one writer at a time. One connection makes Go queue the
+	// writes instead of SQLite answering "database is locked"; that is the
+	// simple, correct choice at the load one service sees. If reads become
+	// the bottleneck, open a second, read-only *sql.DB with more conns.
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0) // keep the connection, and its pragmas, forever
+
+	if _, err := migrate.Up(ctx, db, migrations, "migrations"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	return &SQLiteStore{db: db}, nil
+}
+
+// Ping checks the database answers, for /readyz.
+func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close closes the database.
+func (s *SQLiteStore) Close() error { return s.db.Close() }
+
+// List returns all items, oldest first.
+func (s *SQLiteStore) List(ctx context.Context) ([]Item, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, created_at FROM items ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Item{}
+	for rows.Next() {
+		var it Item
+		if err := rows.Scan(&it.ID, &it.Name, &it.CreatedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
+// Create stores a new item named name.
+func (s *SQLiteStore) Create(ctx context.Context, name string) (Item, error) {
+	var it Item
+	err := s.db.QueryRowContext(ctx,
+		`INSERT INTO items (name, created_at) VALUES (?, ?) RETURNING id, name, created_at`,
+		name, time.Now().UTC(),
+	).Scan(&it.ID, &it.Name, &it.CreatedAt)
+	return it, err
+}
+
+// Get returns the item with the given ID, or ErrNotFound.
+func (s *SQLiteStore) Get(ctx context.Context, id int64) (Item, error) {
+	var it Item
+	err := s.db.QueryRowContext(ctx, `SELECT id, name, created_at FROM items WHERE id = ?`, id).
+		Scan(&it.ID, &it.Name, &it.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Item{}, ErrNotFound
+	}
+	return it, err
+}
+
+// Delete removes the item with the given ID, or returns ErrNotFound.
+func (s *SQLiteStore) Delete(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

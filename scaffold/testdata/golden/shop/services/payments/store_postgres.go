@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"example.com/shop/platform/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// PostgresStore is a Store in PostgreSQL.
+type PostgresStore struct {
+	pool *pgxpool.Pool
+}
+
+var _ Store = (*PostgresStore)(nil)
+
+// OpenPostgres connects to the database at url (postgres://user:pass@host/db)
+// and applies the migrations.
+func OpenPostgres(ctx context.Context, url string) (*PostgresStore, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		// pgx errors can quote the URL; do not repeat it, it holds a password.
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	// The migrator speaks database/sql; stdlib lends it the same pool.
+	db := stdlib.OpenDBFromPool(pool)
+	_, err = migrate.Up(ctx, db, migrations, "migrations")
+	db.Close() // releases the wrapper, not the pool
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return &PostgresStore{pool: pool}, nil
+}
+
+// Ping checks the database answers, for /readyz.
+func (s *PostgresStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Close closes the pool.
+func (s *PostgresStore) Close() { s.pool.Close() }
+
+// List returns all items, oldest first.
+func (s *PostgresStore) List(ctx context.Context) ([]Item, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at FROM items ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Item])
+	if items == nil {
+		items = []Item{}
+	}
+	return items, err
+}
+
+// Create stores a new item named name.
+func (s *PostgresStore) Create(ctx context.Context, name string) (Item, error) {
+	var it Item
+	err := s.pool.QueryRow(ctx,
+		`INSERT INTO items (name) VALUES ($1) RETURNING id, name, created_at`, name,
+	).Scan(&it.ID, &it.Name, &it.CreatedAt)
+	return it, err
+}
+
+// Get returns the item with the given ID, or ErrNotFound.
+func (s *PostgresStore) Get(ctx context.Context, id int64) (Item, error) {
+	var it Item
+	err := s.pool.QueryRow(ctx, `SELECT id, name, created_at FROM items WHERE id = $1`, id).
+		Scan(&it.ID, &it.Name, &it.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Item{}, ErrNotFound
+	}
+	return it, err
+}
+
+// Delete removes the item with the given ID, or returns ErrNotFound.
+func (s *PostgresStore) Delete(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM items WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
