@@ -1,0 +1,239 @@
+// Package builder compiles Go programs of a workspace on the host and packs
+// each into a FROM scratch image through the Engine API, with no registry.
+//
+// A build is two steps per target: `go build` for linux and the engine's
+// architecture (reusing the host's build cache), then, only when no image of
+// the binary's content hash exists yet, a pack of the binary into an image
+// tagged msx-PROJECT/NAME:HASH12.
+package builder
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/msxerr"
+)
+
+// Labels put on every image the builder makes.
+const (
+	LabelProject     = devenv.LabelProject
+	LabelService     = devenv.LabelService
+	LabelContentHash = "dev.msx.content-hash"
+	LabelVersion     = devenv.LabelVersion
+	// LabelWorkspace is the workspace's absolute path: a rebuild prunes only
+	// the images of its own workspace, never those of a project of the same
+	// name in another folder.
+	LabelWorkspace = devenv.LabelWorkspace
+)
+
+// Target is one program to build: a service or the gateway.
+type Target struct {
+	Name string // "orders" or "gateway"
+	Pkg  string // package path relative to the workspace root: "./services/orders", "./gateway"
+}
+
+// Result is what one target's build produced.
+type Result struct {
+	Name    string
+	Image   string // image reference to run, e.g. "msx-shop/orders:3f2a9c1b0d4e"
+	Hash    string // content hash of what went into the image
+	Rebuilt bool   // false when an image with this hash already existed
+	Binary  string // absolute path of the linux binary on the host (hot swap will copy it later)
+}
+
+// ImageAPI is the slice of the Docker client the builder needs
+// (*client.Client satisfies it).
+type ImageAPI interface {
+	ServerVersion(ctx context.Context) (types.Version, error)
+	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
+	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
+	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
+	ImageRemove(ctx context.Context, ref string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+}
+
+// Options configure a Builder.
+type Options struct {
+	Project    string                    // labels dev.msx.project; names the images msx-PROJECT/NAME
+	Dir        string                    // workspace root (holds go.mod)
+	MsxVersion string                    // labels dev.msx.version
+	Progress   func(name, status string) // "compiling", "packing", "up to date", "built in 1.2s"; may be nil; called from several goroutines
+	Stderr     io.Writer                 // where compiler output goes (may be nil)
+}
+
+// Builder builds targets into images. Its methods are safe for concurrent use.
+type Builder struct {
+	api  ImageAPI
+	opts Options
+
+	// compile builds one target into out for linux/goarch; tests replace it.
+	compile func(ctx context.Context, t Target, out, goarch string) error
+	// caCerts are where the host's CA bundle may be, first found wins; it is
+	// copied into every image when present.
+	caCerts []string
+	// now is the clock used for "built in" timings.
+	now func() time.Time
+}
+
+// New returns a Builder that packs images through api.
+func New(api ImageAPI, opts Options) *Builder {
+	b := &Builder{
+		api:     api,
+		opts:    opts,
+		caCerts: hostCACerts,
+		now:     time.Now,
+	}
+	b.compile = b.goBuild
+	return b
+}
+
+// Build compiles and packs targets in parallel, bounded by the number of
+// CPUs, and returns their results in targets' order. The first failure
+// cancels the rest.
+func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	seen := make(map[string]bool, len(targets))
+	for _, t := range targets {
+		if t.Name == "" || t.Pkg == "" || seen[t.Name] {
+			return nil, fmt.Errorf("builder: target %q: empty or duplicate name, or no package", t.Name)
+		}
+		seen[t.Name] = true
+	}
+	dir, err := filepath.Abs(b.opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	goarch, err := b.engineArch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]Result, len(targets))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.NumCPU())
+	for i, t := range targets {
+		g.Go(func() error {
+			r, err := b.buildOne(gctx, t, dir, goarch)
+			if err != nil {
+				return err
+			}
+			results[i] = r
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return nil, msxerr.ErrCancelled
+		}
+		return nil, err
+	}
+	return results, nil
+}
+
+func (b *Builder) buildOne(ctx context.Context, t Target, dir, goarch string) (Result, error) {
+	start := b.now()
+	out := filepath.Join(dir, ".msx", "build", t.Name, "app")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return Result{}, msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder of %s", t.Name)
+	}
+	b.progress(t.Name, "compiling")
+	if err := b.compile(ctx, t, out, goarch); err != nil {
+		return Result{}, err
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		return Result{}, msxerr.Wrap(err, "run msx up again", "cannot read the binary of %s", t.Name)
+	}
+	certs := b.readCACerts()
+	hash := contentHash(bin, certs)
+	ref := ImageRef(b.opts.Project, t.Name, hash)
+	res := Result{Name: t.Name, Image: ref, Hash: hash, Binary: out}
+
+	if _, err := b.api.ImageInspect(ctx, ref); err == nil {
+		b.progress(t.Name, "up to date")
+		return res, nil
+	} else if ctx.Err() != nil {
+		return Result{}, ctx.Err()
+	}
+
+	b.progress(t.Name, "packing")
+	labels := map[string]string{
+		LabelProject:     b.opts.Project,
+		LabelService:     t.Name,
+		LabelContentHash: hash,
+		LabelVersion:     b.opts.MsxVersion,
+		LabelWorkspace:   dir,
+	}
+	if err := b.pack(ctx, t.Name, ref, labels, bin, certs); err != nil {
+		return Result{}, err
+	}
+	res.Rebuilt = true
+	b.pruneOld(ctx, t.Name, hash, dir)
+	b.progress(t.Name, fmt.Sprintf("built in %.1fs", b.now().Sub(start).Seconds()))
+	return res, nil
+}
+
+// ImageRef is the reference of the image of service name at content hash.
+func ImageRef(project, name, hash string) string {
+	return fmt.Sprintf("msx-%s/%s:%s", project, name, hash[:12])
+}
+
+func (b *Builder) progress(name, status string) {
+	if b.opts.Progress != nil {
+		b.opts.Progress(name, status)
+	}
+}
+
+// hostCACerts are where hosts keep their CA bundle: Debian and Ubuntu,
+// macOS and Alpine, Fedora and RHEL, openSUSE.
+var hostCACerts = []string{
+	"/etc/ssl/certs/ca-certificates.crt",
+	"/etc/ssl/cert.pem",
+	"/etc/pki/tls/certs/ca-bundle.crt",
+	"/etc/ssl/ca-bundle.pem",
+}
+
+// readCACerts returns the host's CA bundle, or nil when there is none.
+func (b *Builder) readCACerts() []byte {
+	for _, path := range b.caCerts {
+		if data, err := os.ReadFile(path); err == nil && len(data) > 0 {
+			return data
+		}
+	}
+	return nil
+}
+
+// pruneOld removes the images of the same workspace, project and service
+// with another content hash, so that rebuilds do not pile up images. Best
+// effort: an image still used by a container stays.
+func (b *Builder) pruneOld(ctx context.Context, name, hash, dir string) {
+	imgs, err := b.api.ImageList(ctx, image.ListOptions{Filters: serviceFilter(b.opts.Project, name, dir)})
+	if err != nil {
+		return
+	}
+	for _, img := range imgs {
+		if img.Labels[LabelContentHash] == hash || img.Labels[LabelProject] != b.opts.Project ||
+			img.Labels[LabelService] != name || img.Labels[LabelWorkspace] != dir {
+			continue
+		}
+		refs := img.RepoTags
+		if len(refs) == 0 {
+			refs = []string{img.ID}
+		}
+		for _, ref := range refs {
+			_, _ = b.api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
+		}
+	}
+}
