@@ -1,12 +1,56 @@
 package cmd
 
 import (
-	"errors"
+	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/runner"
 )
 
-// Placeholder until the command lands; replaced by its owner.
+type downOptions struct {
+	Volumes bool
+}
+
 func newDownCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{Use: "down", RunE: func(*cobra.Command, []string) error { return errors.New("down is not built yet") }}
+	opts := &downOptions{}
+	c := &cobra.Command{
+		Use:   "down",
+		Short: "Remove the workspace's containers and networks",
+		Long: `Remove the containers and networks of this workspace's project, found by
+label: another folder with the same project name is not touched. Volumes
+(the services' databases) go only with --volumes. Running it twice is fine.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runDown(c.Context(), f, opts)
+		},
+	}
+	c.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the volumes, with the services' data")
+	return c
+}
+
+func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
+	m, err := f.Manifest()
+	if err != nil {
+		return err
+	}
+	cli, err := f.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	r := runner.New(cli, nil)
+	res := r.Down(ctx, m.Project, m.Dir, opts.Volumes)
+	for _, what := range res.Removed {
+		fmt.Fprintf(f.IO.ErrOut, "removed %s\n", what)
+	}
+	if len(res.Removed) == 0 && len(res.Failed) == 0 {
+		fmt.Fprintf(f.IO.ErrOut, "nothing of project %s to remove\n", m.Project)
+	}
+	if err := res.Err(); err != nil {
+		return msxerr.Wrap(err, "run msx down again, or msx doctor if the engine misbehaves", "%s", err.Error())
+	}
+	return nil
 }

@@ -1,12 +1,106 @@
 package cmd
 
 import (
-	"errors"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/msx-dev/msx/runner"
 )
 
-// Placeholder until the command lands; replaced by its owner.
+type psOptions struct {
+	JSON bool
+}
+
 func newPsCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{Use: "ps", RunE: func(*cobra.Command, []string) error { return errors.New("ps is not built yet") }}
+	opts := &psOptions{}
+	c := &cobra.Command{
+		Use:   "ps",
+		Short: "List the workspace's services: state, readiness, ports, restarts, uptime",
+		Long: `List each service of the workspace, the gateway and databases: the
+container's state, whether /readyz answers, the ports published on 127.0.0.1,
+restarts and uptime. A table on a terminal, tab-separated lines otherwise,
+JSON with --json.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runPs(c.Context(), f, opts)
+		},
+	}
+	c.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (a list of objects with stable field names)")
+	return c
+}
+
+func runPs(ctx context.Context, f *Factory, opts *psOptions) error {
+	m, err := f.Manifest()
+	if err != nil {
+		return err
+	}
+	cli, err := f.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	r := runner.New(cli, nil)
+	list, err := r.Status(ctx, m)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(f.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(list)
+	}
+	return printPs(f.IO.Out, list, f.IO.IsStdoutTTY())
+}
+
+func printPs(out io.Writer, list []runner.ServiceStatus, tty bool) error {
+	var w io.Writer = out
+	var tw *tabwriter.Writer
+	if tty {
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		w = tw
+		fmt.Fprintln(w, "SERVICE\tSTATE\tREADY\tPORTS\tRESTARTS\tUPTIME")
+	}
+	for _, s := range list {
+		state := s.State
+		if s.State == "exited" {
+			state = "exited (" + strconv.Itoa(s.ExitCode) + ")"
+		}
+		ready := "no"
+		if s.Ready {
+			ready = "yes"
+		}
+		ports := make([]string, 0, len(s.Ports))
+		for _, p := range s.Ports {
+			ports = append(ports, fmt.Sprintf("%s:%d->%d", p.HostIP, p.HostPort, p.ContainerPort))
+		}
+		portStr := strings.Join(ports, ",")
+		uptime := ""
+		if s.State == "running" {
+			uptime = (time.Duration(s.UptimeSeconds) * time.Second).String()
+		}
+		if tty {
+			portStr = orDash(portStr)
+			uptime = orDash(uptime)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", s.Service, state, ready, portStr, s.Restarts, uptime)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

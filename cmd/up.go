@@ -1,12 +1,201 @@
 package cmd
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
+
+	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/runner"
 )
 
-// Placeholder until the command lands; replaced by its owner.
+type upOptions struct {
+	Services []string
+	Detach   bool
+	NoTUI    bool
+	NoWatch  bool
+}
+
 func newUpCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{Use: "up", RunE: func(*cobra.Command, []string) error { return errors.New("up is not built yet") }}
+	opts := &upOptions{}
+	c := &cobra.Command{
+		Use:   "up [SERVICE...]",
+		Short: "Build the workspace and run it in Docker",
+		Long: `Build every service and the gateway into images (no registry needed), start
+them in Docker in dependency order, and wait until each is ready.
+
+Attached (the default), msx follows the logs of every container; Ctrl-C stops
+them gracefully, a second Ctrl-C forces. With -d it returns once everything is
+ready and prints the gateway URL. With SERVICE names, only those services, what
+they depend on and the gateway start.`,
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.Services = args
+			return runUp(c.Context(), f, opts)
+		},
+	}
+	fl := c.Flags()
+	fl.BoolVarP(&opts.Detach, "detach", "d", false, "return once everything is ready and leave it running")
+	fl.BoolVar(&opts.NoTUI, "no-tui", false, "print plain log lines instead of the dashboard (the dashboard is not built yet: always plain for now)")
+	fl.BoolVar(&opts.NoWatch, "no-watch", false, "do not watch the source for changes (watching is not built yet: a no-op for now)")
+	return c
+}
+
+func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
+	m, err := f.Manifest()
+	if err != nil {
+		return err
+	}
+	// Signals are counted here so that a second Ctrl-C can force the stop;
+	// the first also cancels ctx (cmd.Main).
+	sigs := make(chan os.Signal, 4)
+	if !opts.Detach {
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+	}
+	cli, err := f.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	r := newRunner(f, cli, m)
+	start := time.Now()
+	plan, err := r.Up(ctx, m, runner.UpOptions{
+		Services:   opts.Services,
+		MsxVersion: msxVersion(),
+		Passwords:  func(s []string) (map[string]string, error) { return runner.Passwords(m.Dir, s) },
+	})
+	if err != nil {
+		if !opts.Detach && ctx.Err() != nil {
+			stopAttached(f, r, m, sigs)
+			return msxerr.ErrCancelled
+		}
+		return upError(f, err)
+	}
+	url := "http://" + devenv.LoopbackIP + ":" + strconv.Itoa(plan.GatewayPort)
+	if opts.Detach {
+		fmt.Fprintf(f.IO.ErrOut, "ready in %s\n", time.Since(start).Round(100*time.Millisecond))
+		fmt.Fprintln(f.IO.Out, url)
+		return nil
+	}
+	fmt.Fprintf(f.IO.ErrOut, "ready in %s at %s; Ctrl-C to stop\n", time.Since(start).Round(100*time.Millisecond), url)
+	return followAttached(ctx, f, r, m, plan, start, sigs)
+}
+
+// followAttached prints the logs of every container until Ctrl-C, then
+// stops them.
+func followAttached(ctx context.Context, f *Factory, r *runner.Runner, m *devenv.Manifest, plan *devenv.Plan, since time.Time, sigs chan os.Signal) error {
+	services := make([]string, 0, len(plan.Containers))
+	targets := make([]runner.LogTarget, 0, len(plan.Containers))
+	for _, c := range plan.Containers {
+		services = append(services, c.Service)
+		targets = append(targets, runner.LogTarget{Service: c.Service, ID: c.Name})
+	}
+	printer := runner.NewPrinter(f.IO.ErrOut, services, f.IO.ColorEnabled())
+	logCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	followed := make(chan error, 1)
+	go func() { followed <- runner.Follow(logCtx, r.API, targets, since.Add(-time.Second), printer) }()
+	select {
+	case err := <-followed:
+		// Every container stopped on its own.
+		if err != nil {
+			return err
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	stopAttached(f, r, m, sigs)
+	cancel()
+	return msxerr.ErrCancelled
+}
+
+// stopAttached stops the workspace's containers gracefully; a second
+// Ctrl-C kills them at once. It returns within a bounded time even if the
+// engine hangs.
+func stopAttached(f *Factory, r *runner.Runner, m *devenv.Manifest, sigs chan os.Signal) {
+	fmt.Fprintln(f.IO.ErrOut, "stopping (Ctrl-C again to force)")
+	// The first signal cancelled ctx; drain it so the next one is a second.
+	select {
+	case <-sigs:
+	case <-time.After(100 * time.Millisecond):
+	}
+	bg := context.Background()
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.Stop(bg, m.Project, m.Dir, false) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			fmt.Fprintf(f.IO.ErrOut, "msx: %s\n", sentence(err))
+		}
+	case <-sigs:
+		fmt.Fprintln(f.IO.ErrOut, "forcing")
+		killed := make(chan error, 1)
+		go func() { killed <- r.Stop(bg, m.Project, m.Dir, true) }()
+		select {
+		case <-killed:
+		case <-time.After(6 * time.Second):
+			fmt.Fprintln(f.IO.ErrOut, "msx: the engine did not answer in time; run msx down to clean up")
+		}
+	case <-time.After(runner.StopGrace + runner.EngineTimeout + 5*time.Second):
+		fmt.Fprintln(f.IO.ErrOut, "msx: the engine did not answer in time; run msx down to clean up")
+	}
+}
+
+// upError prints the last log lines of a service that failed, then returns
+// one sentence.
+func upError(f *Factory, err error) error {
+	var se *runner.ServiceError
+	if !errors.As(err, &se) {
+		return err
+	}
+	if errors.Is(err, msxerr.ErrCancelled) {
+		return msxerr.ErrCancelled
+	}
+	hint := "fix it and run msx up again"
+	if len(se.Logs) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "last log lines of %s:\n", se.Service)
+		for _, l := range se.Logs {
+			fmt.Fprintf(f.IO.ErrOut, "  %s\n", l)
+		}
+		hint = "its last log lines are above; fix it and run msx up again"
+	}
+	if se.Err != nil {
+		var me *msxerr.Error
+		if errors.As(se.Err, &me) {
+			return msxerr.Wrap(se.Err, me.Hint, "%s: %s", se.Service, me.Msg)
+		}
+	}
+	return msxerr.Wrap(err, hint, "%s", se.Error())
+}
+
+// newRunner wires a runner to the engine, the builder and stderr.
+func newRunner(f *Factory, cli *client.Client, m *devenv.Manifest) *runner.Runner {
+	progress := func(name, status string) {
+		fmt.Fprintf(f.IO.ErrOut, "%-12s %s\n", name, status)
+	}
+	b := builder.New(cli, builder.Options{
+		Project:    m.Project,
+		Dir:        m.Dir,
+		MsxVersion: msxVersion(),
+		Progress:   func(name, status string) { progress(name, status) },
+		Stderr:     f.IO.ErrOut,
+	})
+	r := runner.New(cli, b)
+	r.Progress = progress
+	return r
+}
+
+func msxVersion() string {
+	v, _, _ := buildVersion()
+	return v
 }

@@ -25,8 +25,8 @@ func TestRenderPathsConditionalsAndFormatting(t *testing.T) {
 		order = append(order, f.Path)
 	}
 	want := map[string]string{
-		".gitignore":       ".msx/\n",
-		"main.go":          "package main\n\nconst name = \"or\\\"ders\"\n\nfunc main() {}\n",
+		".gitignore":        ".msx/\n",
+		"main.go":           "package main\n\nconst name = \"or\\\"ders\"\n\nfunc main() {}\n",
 		"sub/.config/x.txt": `OR"DERS`,
 	}
 	if len(got) != len(want) {

@@ -1,0 +1,292 @@
+package devenv
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func shop() *Manifest {
+	return &Manifest{
+		Project: "shop",
+		Module:  "example.com/shop",
+		Gateway: Gateway{Port: 8080},
+		Dir:     "/home/ann/shop",
+		Services: map[string]Service{
+			"orders":   {Port: 8081, DB: DBSQLite, DependsOn: []string{"payments", "catalog"}},
+			"payments": {Port: 8082, DB: DBPostgres},
+			"catalog":  {Port: 8083, DB: DBNone, Protected: true},
+		},
+	}
+}
+
+func images(m *Manifest) map[string]string {
+	out := map[string]string{GatewayName: "msx-shop/gateway:1"}
+	for n := range m.Services {
+		out[n] = "msx-shop/" + n + ":1"
+	}
+	return out
+}
+
+func mustPlan(t *testing.T, m *Manifest, opts PlanOptions) *Plan {
+	t.Helper()
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if opts.Images == nil {
+		opts.Images = images(m)
+	}
+	if opts.PostgresPasswords == nil {
+		opts.PostgresPasswords = map[string]string{"payments": "s3cret"}
+	}
+	p, err := MakePlan(m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func services(p *Plan) []string {
+	var out []string
+	for _, c := range p.Containers {
+		out = append(out, c.Service)
+	}
+	return out
+}
+
+func TestPlanOrder(t *testing.T) {
+	tests := []struct {
+		name string
+		only []string
+		want []string
+	}{
+		{"all", nil, []string{"payments-db", "catalog", "payments", "orders", "gateway"}},
+		{"one with deps", []string{"orders"}, []string{"payments-db", "catalog", "payments", "orders", "gateway"}},
+		{"a leaf", []string{"catalog"}, []string{"catalog", "gateway"}},
+		{"a db service", []string{"payments"}, []string{"payments-db", "payments", "gateway"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustPlan(t, shop(), PlanOptions{Services: tt.only})
+			if got := services(p); !slices.Equal(got, tt.want) {
+				t.Errorf("order = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlanContainers(t *testing.T) {
+	p := mustPlan(t, shop(), PlanOptions{MsxVersion: "1.2.3"})
+	env := func(service string) map[string]string {
+		out := map[string]string{}
+		for _, kv := range p.Container(service).Env {
+			k, v, _ := strings.Cut(kv, "=")
+			out[k] = v
+		}
+		return out
+	}
+	tests := []struct {
+		service, key, want string
+	}{
+		{"orders", "MSX_SERVICE", "orders"},
+		{"orders", "PORT", "8081"},
+		{"orders", "LISTEN_ADDR", "0.0.0.0:8081"},
+		{"orders", "PAYMENTS_URL", "http://payments:8082"},
+		{"orders", "CATALOG_URL", "http://catalog:8083"},
+		{"orders", "SQLITE_PATH", "/data/orders.db"},
+		{"orders", "OTEL_SERVICE_NAME", "orders"},
+		{"orders", "LOG_LEVEL", "info"},
+		{"orders", "OTEL_EXPORTER_OTLP_ENDPOINT", ""},
+		{"payments", "DATABASE_URL", "postgres://payments:s3cret@payments-db:5432/payments?sslmode=disable"},
+		{"payments", "SQLITE_PATH", ""},
+		{"catalog", "SQLITE_PATH", ""},
+		{"catalog", "DATABASE_URL", ""},
+		{"gateway", "PORT", "8080"},
+		{"gateway", "LISTEN_ADDR", "0.0.0.0:8080"},
+		{"gateway", "MSX_SERVICE", "gateway"},
+		{"payments-db", "POSTGRES_PASSWORD", "s3cret"},
+	}
+	for _, tt := range tests {
+		if got := env(tt.service)[tt.key]; got != tt.want {
+			t.Errorf("%s: %s = %q, want %q", tt.service, tt.key, got, tt.want)
+		}
+	}
+	for _, c := range p.Containers {
+		if !slices.IsSorted(c.Env) {
+			t.Errorf("%s: env not sorted: %v", c.Service, c.Env)
+		}
+		if c.Name != "shop-"+c.Service {
+			t.Errorf("container name %q", c.Name)
+		}
+		for k, want := range map[string]string{
+			LabelProject: "shop", LabelService: c.Service, LabelWorkspace: "/home/ann/shop", LabelVersion: "1.2.3",
+		} {
+			if c.Labels[k] != want {
+				t.Errorf("%s: label %s = %q, want %q", c.Service, k, c.Labels[k], want)
+			}
+		}
+		if c.Hash() == "" {
+			t.Errorf("%s: no config hash", c.Service)
+		}
+	}
+
+	var routes []route
+	if err := json.Unmarshal([]byte(env("gateway")["MSX_ROUTES"]), &routes); err != nil {
+		t.Fatal(err)
+	}
+	want := []route{
+		{"catalog", "/api/catalog/", "http://catalog:8083", true},
+		{"orders", "/api/orders/", "http://orders:8081", false},
+		{"payments", "/api/payments/", "http://payments:8082", false},
+	}
+	if !slices.Equal(routes, want) {
+		t.Errorf("routes = %+v, want %+v", routes, want)
+	}
+
+	gw := p.Container(GatewayName)
+	if gw.HostPort != 8080 || gw.Port != 8080 {
+		t.Errorf("gateway ports %d->%d", gw.HostPort, gw.Port)
+	}
+	if o := p.Container("orders"); o.HostPort != 0 || o.Port != 8081 || o.Ready.HTTPPath != "/readyz" {
+		t.Errorf("orders: %+v", o)
+	}
+	if o := p.Container("orders"); len(o.Mounts) != 1 || o.Mounts[0].Target != "/data" || o.Mounts[0].Volume != VolumeName("shop", "orders", "/home/ann/shop") {
+		t.Errorf("orders mounts: %+v", o.Mounts)
+	}
+	if !slices.Equal(p.Container("orders").Networks[0].Aliases, []string{"orders"}) {
+		t.Errorf("orders aliases: %+v", p.Container("orders").Networks)
+	}
+}
+
+func TestPlanNetworks(t *testing.T) {
+	p := mustPlan(t, shop(), PlanOptions{})
+	var got []string
+	for _, n := range p.Networks {
+		got = append(got, n.Name)
+		if n.Labels[LabelProject] != "shop" || n.Labels[LabelWorkspace] != "/home/ann/shop" {
+			t.Errorf("network %s labels %v", n.Name, n.Labels)
+		}
+	}
+	if want := []string{"shop_default", "shop_payments-db"}; !slices.Equal(got, want) {
+		t.Errorf("networks = %v, want %v", got, want)
+	}
+	// The database is reachable only from its service.
+	onDB := func(c Container) bool {
+		return slices.ContainsFunc(c.Networks, func(a Attachment) bool { return a.Network == "shop_payments-db" })
+	}
+	for _, c := range p.Containers {
+		if want := c.Service == "payments" || c.Service == "payments-db"; onDB(c) != want {
+			t.Errorf("%s on the database network: %v, want %v", c.Service, onDB(c), want)
+		}
+	}
+	if db := p.Container("payments-db"); len(db.Networks) != 1 || db.HostPort != 0 || len(db.Ready.Healthcheck) == 0 {
+		t.Errorf("database: %+v", db)
+	}
+	var vols []string
+	for _, v := range p.Volumes {
+		vols = append(vols, v.Name)
+	}
+	if len(vols) != 2 {
+		t.Errorf("volumes = %v", vols)
+	}
+}
+
+func TestPlanHash(t *testing.T) {
+	base := mustPlan(t, shop(), PlanOptions{MsxVersion: "1"})
+	tests := []struct {
+		name    string
+		change  func(m *Manifest, o *PlanOptions)
+		changed []string
+	}{
+		{"nothing", func(*Manifest, *PlanOptions) {}, nil},
+		{"msx version only", func(_ *Manifest, o *PlanOptions) { o.MsxVersion = "2" }, nil},
+		{"new image", func(m *Manifest, o *PlanOptions) {
+			o.Images = images(m)
+			o.Images["catalog"] = "msx-shop/catalog:2"
+		}, []string{"catalog"}},
+		{"gateway port", func(m *Manifest, _ *PlanOptions) { m.Gateway.Port = 9090 }, []string{"gateway"}},
+		{"subset keeps the gateway's routes", func(_ *Manifest, o *PlanOptions) { o.Services = []string{"orders"} }, nil},
+		{"password", func(_ *Manifest, o *PlanOptions) { o.PostgresPasswords = map[string]string{"payments": "x"} }, []string{"payments-db", "payments"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := shop()
+			o := PlanOptions{MsxVersion: "1"}
+			tt.change(m, &o)
+			p := mustPlan(t, m, o)
+			var changed []string
+			for _, c := range p.Containers {
+				if c.Hash() != base.Container(c.Service).Hash() {
+					changed = append(changed, c.Service)
+				}
+			}
+			if !slices.Equal(changed, tt.changed) {
+				t.Errorf("changed = %v, want %v", changed, tt.changed)
+			}
+		})
+	}
+}
+
+func TestPlanSameNameOtherFolder(t *testing.T) {
+	a := mustPlan(t, shop(), PlanOptions{})
+	m := shop()
+	m.Dir = "/home/bob/shop"
+	b := mustPlan(t, m, PlanOptions{})
+	if a.Volumes[0].Name == b.Volumes[0].Name {
+		t.Errorf("two folders share volume %s", a.Volumes[0].Name)
+	}
+	if a.Container("orders").Labels[LabelWorkspace] == b.Container("orders").Labels[LabelWorkspace] {
+		t.Error("two folders share a workspace label")
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		m    func() *Manifest
+		opts PlanOptions
+		want string
+	}{
+		{"unknown service", shop, PlanOptions{Services: []string{"nope"}}, "nope is not a service"},
+		{"missing image", shop, PlanOptions{Images: map[string]string{GatewayName: "g"}}, "no image for service"},
+		{"missing password", shop, PlanOptions{PostgresPasswords: map[string]string{"other": "x"}}, "no database password"},
+		{"cycle", func() *Manifest {
+			m := shop()
+			m.Services["catalog"] = Service{Port: 8083, DB: DBNone, DependsOn: []string{"orders"}}
+			return m
+		}, PlanOptions{}, "dependency cycle: catalog -> orders -> catalog"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := tt.m()
+			o := tt.opts
+			if o.Images == nil {
+				o.Images = images(m)
+			}
+			if o.PostgresPasswords == nil {
+				o.PostgresPasswords = map[string]string{"payments": "pw"}
+			}
+			_, err := MakePlan(m, o)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			var ce *CycleError
+			if tt.name == "cycle" && !errors.As(err, &ce) {
+				t.Errorf("not a CycleError: %T", err)
+			}
+		})
+	}
+}
+
+func TestPlanNoServices(t *testing.T) {
+	m := &Manifest{Project: "empty", Module: "m", Dir: "/x", Services: map[string]Service{}}
+	p := mustPlan(t, m, PlanOptions{Images: map[string]string{GatewayName: "g"}})
+	if got := services(p); !slices.Equal(got, []string{"gateway"}) {
+		t.Errorf("containers = %v", got)
+	}
+	if !strings.Contains(strings.Join(p.Container(GatewayName).Env, " "), "MSX_ROUTES=[]") {
+		t.Errorf("env = %v", p.Container(GatewayName).Env)
+	}
+}

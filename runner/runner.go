@@ -1,0 +1,650 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/msxerr"
+)
+
+// DefaultReadyTimeout bounds the wait for one container to become ready.
+const DefaultReadyTimeout = 60 * time.Second
+
+// LogTail is how many log lines a failure shows.
+const LogTail = 20
+
+// Clock is the time the runner polls with; tests pass a fake one.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d or until ctx is done, whichever comes first.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Runner applies plans to one engine.
+type Runner struct {
+	API     DockerAPI
+	Builder ImageBuilder
+	// Progress receives one status per service and step ("created",
+	// "ready", ...); it may be nil. It is called from several goroutines,
+	// never at once.
+	Progress func(service, status string)
+
+	// Clock, Probe, PortFree and PollInterval default to the real thing.
+	Clock Clock
+	// Probe fetches url and returns nil on a 200.
+	Probe func(ctx context.Context, url string) error
+	// PortFree returns nil when nothing listens on 127.0.0.1:port.
+	PortFree     func(port int) error
+	PollInterval time.Duration
+	ReadyTimeout time.Duration
+	// StopGrace is how long a container may take to stop before it is
+	// killed; EngineTimeout bounds each engine call while stopping.
+	StopGrace     time.Duration
+	EngineTimeout time.Duration
+
+	mu sync.Mutex
+}
+
+// New returns a runner over api that builds images with b.
+func New(api DockerAPI, b ImageBuilder) *Runner {
+	return &Runner{API: api, Builder: b}
+}
+
+func (r *Runner) clock() Clock {
+	if r.Clock == nil {
+		return realClock{}
+	}
+	return r.Clock
+}
+
+func (r *Runner) progress(service, status string) {
+	if r.Progress == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Progress(service, status)
+}
+
+func (r *Runner) probe(ctx context.Context, url string) error {
+	if r.Probe != nil {
+		return r.Probe(ctx, url)
+	}
+	return HTTPProbe(ctx, url)
+}
+
+// HTTPProbe GETs url with a short timeout; a 200 is nil.
+func HTTPProbe(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return nil
+}
+
+// LoopbackPortFree reports whether 127.0.0.1:port can be bound.
+func LoopbackPortFree(port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+// UpOptions are the user's choices for one up.
+type UpOptions struct {
+	// Services limits up to these services and what they depend on.
+	Services   []string
+	MsxVersion string
+	LogLevel   string
+	// Passwords supplies the database password of each postgres service;
+	// called only when the workspace has one.
+	Passwords func(services []string) (map[string]string, error)
+}
+
+// ServiceError is a service that exited or never became ready during up.
+type ServiceError struct {
+	Service  string
+	ExitCode int // -1 while still running
+	Timeout  time.Duration
+	Logs     []string // the last LogTail lines
+	Err      error
+}
+
+func (e *ServiceError) Error() string {
+	switch {
+	case e.Err != nil:
+		return fmt.Sprintf("%s could not start: %v", e.Service, e.Err)
+	case e.ExitCode >= 0:
+		return fmt.Sprintf("%s exited with code %d before it was ready", e.Service, e.ExitCode)
+	default:
+		return fmt.Sprintf("%s was not ready after %s", e.Service, e.Timeout)
+	}
+}
+
+func (e *ServiceError) Unwrap() error { return e.Err }
+
+// Up brings the workspace of m up and returns the plan it applied once
+// every container is ready.
+func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*devenv.Plan, error) {
+	existing, err := r.API.ContainerList(ctx, container.ListOptions{All: true, Filters: projectFilter(m.Project)})
+	if err != nil {
+		return nil, engineErr(ctx, err, "listing containers")
+	}
+	ours := map[string]container.Summary{}
+	for _, c := range existing {
+		if dir := c.Labels[devenv.LabelWorkspace]; dir != m.Dir {
+			return nil, msxerr.New("run msx down in that folder first, or rename the project in msx.yaml",
+				"project %s is already running from %s (container %s)", m.Project, dir, containerName(c))
+		}
+		ours[containerName(c)] = c
+	}
+	if err := r.preflightPort(m, ours); err != nil {
+		return nil, err
+	}
+
+	selected, err := r.selected(m, opts.Services)
+	if err != nil {
+		return nil, err
+	}
+	images, err := r.build(ctx, selected)
+	if err != nil {
+		return nil, err
+	}
+	var pg []string
+	for _, n := range selected {
+		if m.Services[n].DB == devenv.DBPostgres {
+			pg = append(pg, n)
+		}
+	}
+	var passwords map[string]string
+	if len(pg) > 0 {
+		if err := r.requireImage(ctx, m.PostgresImage()); err != nil {
+			return nil, err
+		}
+		if opts.Passwords == nil {
+			return nil, errors.New("no source of database passwords")
+		}
+		if passwords, err = opts.Passwords(pg); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := devenv.MakePlan(m, devenv.PlanOptions{
+		Images:            images,
+		Services:          opts.Services,
+		PostgresPasswords: passwords,
+		MsxVersion:        opts.MsxVersion,
+		LogLevel:          opts.LogLevel,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ensureNetworks(ctx, plan); err != nil {
+		return nil, err
+	}
+	if err := r.ensureVolumes(ctx, plan); err != nil {
+		return nil, err
+	}
+	if err := r.removeOrphans(ctx, m, ours); err != nil {
+		return plan, err
+	}
+	if err := r.converge(ctx, plan, ours); err != nil {
+		return plan, err
+	}
+	return plan, nil
+}
+
+// removeOrphans removes the containers of services that are no longer in
+// msx.yaml (a database goes with its service).
+func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map[string]container.Summary) error {
+	names := make([]string, 0, len(ours))
+	for n := range ours {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		c := ours[n]
+		svc := c.Labels[devenv.LabelService]
+		if c.Labels[devenv.LabelRole] == devenv.RoleDatabase {
+			svc = strings.TrimSuffix(svc, "-db")
+		}
+		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName {
+			continue
+		}
+		if err := r.API.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			return engineErr(ctx, err, "removing "+n)
+		}
+		delete(ours, n)
+		r.progress(c.Labels[devenv.LabelService], "removed (no longer in msx.yaml)")
+	}
+	return nil
+}
+
+// selected returns the services up starts, in start order.
+func (r *Runner) selected(m *devenv.Manifest, want []string) ([]string, error) {
+	order, err := m.StartOrder()
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{}
+	var add func(string)
+	add = func(n string) {
+		if keep[n] {
+			return
+		}
+		keep[n] = true
+		for _, d := range m.Services[n].DependsOn {
+			add(d)
+		}
+	}
+	for _, n := range want {
+		if _, ok := m.Services[n]; !ok {
+			return nil, msxerr.Usage("%s is not a service of this workspace", n)
+		}
+		add(n)
+	}
+	var out []string
+	for _, n := range order {
+		if len(want) == 0 || keep[n] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// preflightPort checks the gateway port before anything is created. The
+// port may be held by this workspace's own gateway container.
+func (r *Runner) preflightPort(m *devenv.Manifest, ours map[string]container.Summary) error {
+	port := m.Gateway.Port
+	if gw, ok := ours[devenv.ContainerName(m.Project, devenv.GatewayName)]; ok && gw.State == container.StateRunning {
+		for _, p := range gw.Ports {
+			if int(p.PublicPort) == port {
+				return nil
+			}
+		}
+	}
+	free := r.PortFree
+	if free == nil {
+		free = LoopbackPortFree
+	}
+	if err := free(port); err != nil {
+		return msxerr.Wrap(err, "stop what uses it, or pick another port with MSX_GATEWAY_PORT or gateway.port in msx.yaml",
+			"the gateway port %d on %s is already in use", port, devenv.LoopbackIP)
+	}
+	return nil
+}
+
+// build builds the images of the selected services and the gateway and
+// returns the image of each.
+func (r *Runner) build(ctx context.Context, selected []string) (map[string]string, error) {
+	targets := make([]builder.Target, 0, len(selected)+1)
+	for _, n := range selected {
+		targets = append(targets, builder.Target{Name: n, Pkg: devenv.ServicePkg(n)})
+	}
+	targets = append(targets, builder.Target{Name: devenv.GatewayName, Pkg: devenv.GatewayPkg})
+	results, err := r.Builder.Build(ctx, targets)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, msxerr.ErrCancelled
+		}
+		return nil, err
+	}
+	images := map[string]string{}
+	for _, res := range results {
+		images[res.Name] = res.Image
+	}
+	return images, nil
+}
+
+// requireImage fails clearly when an infrastructure image is not on this
+// machine: nothing is ever pulled.
+func (r *Runner) requireImage(ctx context.Context, ref string) error {
+	if _, err := r.API.ImageInspect(ctx, ref); err != nil {
+		if ctx.Err() != nil {
+			return msxerr.ErrCancelled
+		}
+		return msxerr.Wrap(err, "build one or set infra.postgres.image in msx.yaml",
+			"image %s is not on this machine", ref)
+	}
+	return nil
+}
+
+func (r *Runner) ensureNetworks(ctx context.Context, p *devenv.Plan) error {
+	for _, n := range p.Networks {
+		list, err := r.API.NetworkList(ctx, network.ListOptions{Filters: projectFilter(p.Project)})
+		if err != nil {
+			return engineErr(ctx, err, "listing networks")
+		}
+		found := false
+		for _, have := range list {
+			if have.Name != n.Name {
+				continue
+			}
+			if dir := have.Labels[devenv.LabelWorkspace]; dir != p.Dir {
+				return msxerr.New("run msx down in that folder first, or rename the project in msx.yaml",
+					"network %s belongs to project %s in %s", n.Name, p.Project, dir)
+			}
+			found = true
+		}
+		if found {
+			continue
+		}
+		_, err = r.API.NetworkCreate(ctx, n.Name, network.CreateOptions{
+			Driver:   "bridge",
+			Internal: n.Internal,
+			Labels:   n.Labels,
+		})
+		if err != nil {
+			return engineErr(ctx, err, "creating network "+n.Name)
+		}
+		r.progress("network "+n.Name, "created")
+	}
+	return nil
+}
+
+func (r *Runner) ensureVolumes(ctx context.Context, p *devenv.Plan) error {
+	if len(p.Volumes) == 0 {
+		return nil
+	}
+	list, err := r.API.VolumeList(ctx, volume.ListOptions{Filters: workspaceFilter(p.Project, p.Dir)})
+	if err != nil {
+		return engineErr(ctx, err, "listing volumes")
+	}
+	have := map[string]bool{}
+	for _, v := range list.Volumes {
+		have[v.Name] = true
+	}
+	for _, v := range p.Volumes {
+		if have[v.Name] {
+			continue
+		}
+		if _, err := r.API.VolumeCreate(ctx, volume.CreateOptions{Name: v.Name, Labels: v.Labels}); err != nil {
+			return engineErr(ctx, err, "creating volume "+v.Name)
+		}
+		r.progress("volume "+v.Name, "created")
+	}
+	return nil
+}
+
+// converge creates, adopts or recreates each container and starts it once
+// what it depends on is ready. Containers without a dependency between them
+// start in parallel. The first failure stops the rest.
+func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[string]container.Summary) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	done := map[string]chan struct{}{}
+	for _, c := range p.Containers {
+		done[c.Service] = make(chan struct{})
+	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+	}
+	for i := range p.Containers {
+		c := &p.Containers[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[c.Service])
+			for _, d := range c.DependsOn {
+				ch, ok := done[d]
+				if !ok {
+					continue
+				}
+				select {
+				case <-ch:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			var have *container.Summary
+			if s, ok := ours[c.Name]; ok {
+				have = &s
+			}
+			if err := r.apply(ctx, p, c, have); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if parent.Err() != nil {
+		return msxerr.ErrCancelled
+	}
+	return firstErr
+}
+
+// apply makes one container match the plan, starts it and waits until it
+// is ready.
+func (r *Runner) apply(ctx context.Context, p *devenv.Plan, c *devenv.Container, have *container.Summary) error {
+	id := ""
+	adopted := false
+	if have != nil && have.Labels[devenv.LabelConfigHash] == c.Hash() {
+		id = have.ID
+		switch {
+		case have.State == container.StateRunning:
+			r.progress(c.Service, "unchanged, running")
+			adopted = true
+		case r.API.ContainerStart(ctx, id, container.StartOptions{}) == nil:
+			r.progress(c.Service, "unchanged, started")
+			adopted = true
+		case ctx.Err() != nil:
+			return &ServiceError{Service: c.Service, ExitCode: -1, Err: msxerr.ErrCancelled}
+		}
+		// A container that cannot start again (its network went with a
+		// down that raced a killed up, say) is recreated below.
+	}
+	switch {
+	case adopted:
+	default:
+		verb := "created"
+		if have != nil {
+			if err := r.API.ContainerRemove(ctx, have.ID, container.RemoveOptions{Force: true}); err != nil {
+				return &ServiceError{Service: c.Service, ExitCode: -1, Err: engineErr(ctx, err, "removing the old "+c.Name)}
+			}
+			verb = "recreated (configuration changed)"
+			if have.Labels[devenv.LabelConfigHash] == c.Hash() {
+				verb = "recreated (the old one would not start)"
+			}
+		}
+		var err error
+		if id, err = r.create(ctx, c); err != nil {
+			return &ServiceError{Service: c.Service, ExitCode: -1, Err: err}
+		}
+		r.progress(c.Service, verb)
+	}
+	if err := r.waitReady(ctx, c, id); err != nil {
+		return err
+	}
+	r.progress(c.Service, "ready")
+	return nil
+}
+
+// create creates and starts a container. A container that was created but
+// could not be connected or started is removed: nothing stays in "created".
+func (r *Runner) create(ctx context.Context, c *devenv.Container) (string, error) {
+	cfg, host, netcfg := containerConfig(c)
+	resp, err := r.API.ContainerCreate(ctx, cfg, host, netcfg, nil, c.Name)
+	if err != nil {
+		return "", engineErr(ctx, err, "creating "+c.Name)
+	}
+	cleanup := func(cause error) error {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		_ = r.API.ContainerRemove(rctx, resp.ID, container.RemoveOptions{Force: true})
+		return cause
+	}
+	for _, a := range c.Networks[1:] {
+		if err := r.API.NetworkConnect(ctx, a.Network, resp.ID, &network.EndpointSettings{Aliases: a.Aliases}); err != nil {
+			return "", cleanup(engineErr(ctx, err, "connecting "+c.Name+" to "+a.Network))
+		}
+	}
+	if err := r.API.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+		return "", cleanup(engineErr(ctx, err, "starting "+c.Name))
+	}
+	return resp.ID, nil
+}
+
+// containerConfig turns a planned container into the engine's structures.
+func containerConfig(c *devenv.Container) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
+	port := nat.Port(strconv.Itoa(c.Port) + "/tcp")
+	cfg := &container.Config{
+		Image:    c.Image,
+		Env:      c.Env,
+		Cmd:      c.Cmd,
+		User:     c.User,
+		Labels:   c.Labels,
+		Hostname: c.Service,
+	}
+	host := &container.HostConfig{
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+	}
+	if c.Role != devenv.RoleDatabase {
+		cfg.ExposedPorts = nat.PortSet{port: struct{}{}}
+		hostPort := ""
+		if c.HostPort != 0 {
+			hostPort = strconv.Itoa(c.HostPort)
+		}
+		host.PortBindings = nat.PortMap{port: {{HostIP: devenv.LoopbackIP, HostPort: hostPort}}}
+	}
+	if len(c.Ready.Healthcheck) > 0 {
+		cfg.Healthcheck = &container.HealthConfig{
+			Test:     c.Ready.Healthcheck,
+			Interval: time.Second,
+			Timeout:  3 * time.Second,
+			Retries:  60,
+		}
+	}
+	for _, m := range c.Mounts {
+		host.Binds = append(host.Binds, m.Volume+":"+m.Target)
+	}
+	first := c.Networks[0]
+	host.NetworkMode = container.NetworkMode(first.Network)
+	netcfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		first.Network: {Aliases: first.Aliases},
+	}}
+	return cfg, host, netcfg
+}
+
+// waitReady polls the container until its probe passes, it exits, or the
+// timeout passes.
+func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string) error {
+	clk := r.clock()
+	timeout := r.ReadyTimeout
+	if timeout == 0 {
+		timeout = DefaultReadyTimeout
+	}
+	interval := r.PollInterval
+	if interval == 0 {
+		interval = 100 * time.Millisecond
+	}
+	deadline := clk.Now().Add(timeout)
+	for {
+		insp, err := r.API.ContainerInspect(ctx, id)
+		if err != nil {
+			return &ServiceError{Service: c.Service, ExitCode: -1, Err: engineErr(ctx, err, "inspecting "+c.Name)}
+		}
+		if insp.State == nil || !insp.State.Running {
+			code := 0
+			if insp.State != nil {
+				code = insp.State.ExitCode
+			}
+			return &ServiceError{Service: c.Service, ExitCode: code, Logs: r.tail(ctx, id)}
+		}
+		if ready(ctx, r, c, insp) {
+			return nil
+		}
+		if !clk.Now().Before(deadline) {
+			return &ServiceError{Service: c.Service, ExitCode: -1, Timeout: timeout, Logs: r.tail(ctx, id)}
+		}
+		if err := clk.Sleep(ctx, interval); err != nil {
+			return &ServiceError{Service: c.Service, ExitCode: -1, Err: err}
+		}
+	}
+}
+
+func ready(ctx context.Context, r *Runner, c *devenv.Container, insp container.InspectResponse) bool {
+	if len(c.Ready.Healthcheck) > 0 {
+		return insp.State.Health != nil && insp.State.Health.Status == container.Healthy
+	}
+	if c.Ready.HTTPPath == "" {
+		return true
+	}
+	hp := hostPort(insp, c.Port)
+	if hp == "" {
+		return false
+	}
+	return r.probe(ctx, "http://"+net.JoinHostPort(devenv.LoopbackIP, hp)+c.Ready.HTTPPath) == nil
+}
+
+// hostPort is the host port a container port is published on, or "".
+func hostPort(insp container.InspectResponse, port int) string {
+	if insp.NetworkSettings == nil {
+		return ""
+	}
+	for _, b := range insp.NetworkSettings.Ports[nat.Port(strconv.Itoa(port)+"/tcp")] {
+		if b.HostPort != "" {
+			return b.HostPort
+		}
+	}
+	return ""
+}
+
+// engineErr names what msx was doing when the engine failed, and turns a
+// cancelled context into ErrCancelled.
+func engineErr(ctx context.Context, err error, doing string) error {
+	if ctx.Err() != nil {
+		return msxerr.ErrCancelled
+	}
+	return msxerr.Wrap(err, "run msx doctor if the engine misbehaves", "%s failed: %v", doing, err)
+}

@@ -1,0 +1,623 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/msxerr"
+)
+
+func manifest(dir string) *devenv.Manifest {
+	m := &devenv.Manifest{
+		Project: "shop",
+		Module:  "example.com/shop",
+		Gateway: devenv.Gateway{Port: 8080},
+		Dir:     dir,
+		Services: map[string]devenv.Service{
+			"orders":   {Port: 8081, DB: devenv.DBSQLite, DependsOn: []string{"payments", "catalog"}},
+			"payments": {Port: 8082, DB: devenv.DBSQLite},
+			"catalog":  {Port: 8083, DB: devenv.DBNone},
+		},
+	}
+	if err := m.Validate(); err != nil {
+		panic(err)
+	}
+	return m
+}
+
+type harness struct {
+	api      *fakeDocker
+	b        *fakeBuilder
+	r        *Runner
+	mu       sync.Mutex
+	progress []string
+	portErr  error
+}
+
+func newHarness() *harness {
+	h := &harness{api: newFake(), b: &fakeBuilder{version: map[string]int{}}}
+	h.r = New(h.api, h.b)
+	h.r.Clock = &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	h.r.Probe = func(context.Context, string) error { return nil }
+	h.r.PortFree = func(int) error { return h.portErr }
+	h.r.Progress = func(s, st string) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.progress = append(h.progress, s+": "+st)
+	}
+	return h
+}
+
+func (h *harness) statuses(status string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, p := range h.progress {
+		if s, st, _ := strings.Cut(p, ": "); st == status {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (h *harness) reset() {
+	h.mu.Lock()
+	h.progress = nil
+	h.mu.Unlock()
+	h.api.mu.Lock()
+	h.api.calls = nil
+	h.api.mu.Unlock()
+}
+
+func (h *harness) up(t *testing.T, m *devenv.Manifest, opts UpOptions) (*devenv.Plan, error) {
+	t.Helper()
+	return h.r.Up(context.Background(), m, opts)
+}
+
+var all = []string{"catalog", "gateway", "orders", "payments"}
+
+func TestUpCold(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	p, err := h.up(t, m, UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.statuses("created"); !slices.Equal(got, append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))) {
+		// statuses are sorted; the list above is too, once sorted.
+		want := append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("created = %v, want %v", got, want)
+		}
+	}
+	if got := h.statuses("ready"); !slices.Equal(got, all) {
+		t.Errorf("ready = %v", got)
+	}
+	// Each container starts after everything it depends on.
+	starts := h.api.callsLike("start ")
+	pos := func(s string) int { return slices.Index(starts, "start shop-"+s) }
+	for _, c := range p.Containers {
+		for _, d := range c.DependsOn {
+			if pos(d) > pos(c.Service) {
+				t.Errorf("%s started before its dependency %s: %v", c.Service, d, starts)
+			}
+		}
+	}
+	if starts[len(starts)-1] != "start shop-gateway" {
+		t.Errorf("gateway not last: %v", starts)
+	}
+	// Restart policy none, ports on loopback.
+	for _, c := range h.api.containers {
+		if c.host.RestartPolicy.Name != container.RestartPolicyDisabled {
+			t.Errorf("%s restart policy %q", c.name, c.host.RestartPolicy.Name)
+		}
+		for _, b := range c.host.PortBindings {
+			if b[0].HostIP != "127.0.0.1" {
+				t.Errorf("%s published on %q", c.name, b[0].HostIP)
+			}
+		}
+	}
+}
+
+func TestUpAgainIsANoOp(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	// The gateway port is now held by our own gateway.
+	h.portErr = errors.New("address already in use")
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"create", "remove", "start", "network create", "volume create"} {
+		if got := h.api.callsLike(prefix); len(got) > 0 {
+			t.Errorf("second up: %v", got)
+		}
+	}
+	if got := h.statuses("unchanged, running"); !slices.Equal(got, all) {
+		t.Errorf("unchanged = %v", got)
+	}
+}
+
+func TestUpRecreatesOnlyWhatChanged(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	h.portErr = errors.New("in use")
+	h.b.version["catalog"] = 2
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.api.callsLike("create"); !slices.Equal(got, []string{"create shop-catalog"}) {
+		t.Errorf("creates = %v", got)
+	}
+	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-catalog"}) {
+		t.Errorf("removes = %v", got)
+	}
+	if got := h.statuses("recreated (configuration changed)"); !slices.Equal(got, []string{"catalog"}) {
+		t.Errorf("recreated = %v", got)
+	}
+}
+
+func TestUpAdoptsStoppedAndCreated(t *testing.T) {
+	// What a kill -9 of msx mid-up leaves: one container created but
+	// never started, another stopped.
+	h := newHarness()
+	m := manifest("/w/shop")
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range h.api.containers {
+		switch c.name {
+		case "shop-orders":
+			c.state = container.StateCreated
+		case "shop-catalog":
+			c.state = container.StateExited
+		}
+	}
+	h.reset()
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.api.callsLike("create"); len(got) > 0 {
+		t.Errorf("creates = %v", got)
+	}
+	if got := h.statuses("unchanged, started"); !slices.Equal(got, []string{"catalog", "orders"}) {
+		t.Errorf("started = %v", got)
+	}
+}
+
+func TestUpServiceExits(t *testing.T) {
+	h := newHarness()
+	h.api.exitOnStart["payments"] = 3
+	h.api.logs["payments"] = []string{"starting", "panic: no database"}
+	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
+	var se *ServiceError
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %v", err)
+	}
+	if se.Service != "payments" || se.ExitCode != 3 || !slices.Equal(se.Logs, []string{"starting", "panic: no database"}) {
+		t.Errorf("error = %+v", se)
+	}
+	if !strings.Contains(err.Error(), "payments exited with code 3") {
+		t.Errorf("message %q", err)
+	}
+	for _, c := range h.api.containers {
+		if c.state == container.StateCreated {
+			t.Errorf("%s left in created", c.name)
+		}
+		if c.name == "shop-orders" || c.name == "shop-gateway" {
+			t.Errorf("%s created although a dependency failed", c.name)
+		}
+	}
+}
+
+func TestUpStartFailureLeavesNothingCreated(t *testing.T) {
+	h := newHarness()
+	h.api.failStart["catalog"] = true
+	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
+	if err == nil || !strings.Contains(err.Error(), "catalog") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, c := range h.api.containers {
+		if c.state == container.StateCreated {
+			t.Errorf("%s left in created", c.name)
+		}
+	}
+}
+
+func TestUpNeverReady(t *testing.T) {
+	h := newHarness()
+	h.r.Probe = func(context.Context, string) error { return errors.New("503") }
+	h.r.ReadyTimeout = 5 * time.Second
+	h.api.logs["catalog"] = []string{"waiting"}
+	m := manifest("/w/shop")
+	_, err := h.up(t, m, UpOptions{Services: []string{"catalog"}})
+	var se *ServiceError
+	if !errors.As(err, &se) || se.ExitCode != -1 || se.Timeout != 5*time.Second {
+		t.Fatalf("err = %#v", err)
+	}
+	if !strings.Contains(err.Error(), "was not ready after 5s") {
+		t.Errorf("message %q", err)
+	}
+}
+
+func TestUpSubset(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"payments"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.statuses("ready"); !slices.Equal(got, []string{"gateway", "payments"}) {
+		t.Errorf("ready = %v", got)
+	}
+	if got := h.b.builds[0]; len(got) != 2 {
+		t.Errorf("built %v", got)
+	}
+	_, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"nope"}})
+	var ue *msxerr.UsageError
+	if !errors.As(err, &ue) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestUpRefusesAnotherFolder(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/a/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	_, err := h.up(t, manifest("/b/shop"), UpOptions{})
+	if err == nil || !strings.Contains(err.Error(), "project shop is already running from /a/shop") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := h.api.callsLike("create"); len(got) > 0 {
+		t.Errorf("created %v", got)
+	}
+}
+
+func TestUpPortTaken(t *testing.T) {
+	h := newHarness()
+	h.portErr = errors.New("bind: address already in use")
+	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
+	if err == nil || !strings.Contains(err.Error(), "gateway port 8080") || !strings.Contains(err.Error(), "MSX_GATEWAY_PORT") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(h.b.builds) > 0 || len(h.api.calls) > 0 {
+		t.Errorf("did work before the check: builds %v, calls %v", h.b.builds, h.api.calls)
+	}
+}
+
+func TestUpPostgresImageMissing(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	s := m.Services["payments"]
+	s.DB = devenv.DBPostgres
+	m.Services["payments"] = s
+	pw := func([]string) (map[string]string, error) { return map[string]string{"payments": "pw"}, nil }
+	_, err := h.up(t, m, UpOptions{Passwords: pw})
+	if err == nil || err.Error() != "image postgres:16 is not on this machine; build one or set infra.postgres.image in msx.yaml" {
+		t.Fatalf("err = %v", err)
+	}
+	h.api.images["postgres:16"] = true
+	if _, err := h.up(t, m, UpOptions{Passwords: pw}); err == nil {
+		t.Fatal("the fake postgres never becomes healthy; want a timeout")
+	}
+	if got := h.api.callsLike("network connect"); !slices.Equal(got, []string{"network connect shop_payments-db shop-payments"}) && len(got) != 0 {
+		t.Errorf("connects = %v", got)
+	}
+}
+
+func TestDown(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/a/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Another folder's project of the same name, stopped: not touched.
+	other := newHarness()
+	other.api = h.api
+	other.r.API = h.api
+	for _, c := range h.api.containers {
+		c.state = container.StateExited
+	}
+	if _, err := other.up(t, manifest("/b/shop"), UpOptions{}); err == nil {
+		t.Fatal("want a refusal while /a/shop has containers")
+	}
+
+	h.api.failRemove["shop-catalog"] = true
+	res := h.r.Down(context.Background(), "shop", "/a/shop", false)
+	if res.Err() == nil || !strings.Contains(res.Err().Error(), "shop-catalog") {
+		t.Errorf("err = %v", res.Err())
+	}
+	if !slices.Contains(res.Removed, "container shop-orders") {
+		t.Errorf("removed = %v", res.Removed)
+	}
+	if len(h.api.volumes) != 2 {
+		t.Errorf("volumes removed without --volumes")
+	}
+	delete(h.api.failRemove, "shop-catalog")
+	res = h.r.Down(context.Background(), "shop", "/a/shop", true)
+	if res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	if len(h.api.containers) != 0 || len(h.api.networks) != 0 || len(h.api.volumes) != 0 {
+		t.Errorf("left: %v %v %v", h.api.containers, h.api.networks, h.api.volumes)
+	}
+	res = h.r.Down(context.Background(), "shop", "/a/shop", true)
+	if res.Err() != nil || len(res.Removed) != 0 {
+		t.Errorf("second down: %+v", res)
+	}
+}
+
+func TestStop(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		h := newHarness()
+		if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.r.Stop(context.Background(), "shop", "/w/shop", force); err != nil {
+			t.Fatal(err)
+		}
+		verb := "stop"
+		if force {
+			verb = "kill"
+		}
+		if got := h.api.callsLike(verb); len(got) != 4 {
+			t.Errorf("force=%v: %v", force, got)
+		}
+		for _, c := range h.api.containers {
+			if c.state == container.StateRunning {
+				t.Errorf("%s still running", c.name)
+			}
+		}
+	}
+}
+
+func TestStatus(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	if _, err := h.up(t, m, UpOptions{Services: []string{"catalog"}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := h.r.Status(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range list {
+		got = append(got, s.Service+"="+s.State)
+	}
+	want := []string{"catalog=running", "payments=missing", "orders=missing", "gateway=running"}
+	if !slices.Equal(got, want) {
+		t.Errorf("status = %v, want %v", got, want)
+	}
+	if !list[0].Ready || len(list[0].Ports) != 1 || list[0].Ports[0].ContainerPort != 8083 || list[0].Ports[0].HostIP != "127.0.0.1" {
+		t.Errorf("catalog = %+v", list[0])
+	}
+}
+
+func TestPrinter(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewPrinter(&buf, []string{"gateway", "orders"}, false)
+	api := newFake()
+	api.logs["orders"] = []string{"one", "two"}
+	api.containers["x"] = &fakeContainer{id: "x", name: "shop-orders", state: container.StateExited, exitCode: 2,
+		cfg: &container.Config{Labels: map[string]string{"dev.msx.service": "orders"}}, host: &container.HostConfig{}}
+	if err := Follow(context.Background(), api, []LogTarget{{Service: "orders", ID: "x"}}, time.Time{}, p); err != nil {
+		t.Fatal(err)
+	}
+	want := "orders  | one\norders  | two\norders  | msx: exited with code 2\n"
+	if buf.String() != want {
+		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+	buf.Reset()
+	NewPrinter(&buf, []string{"a"}, true).Log("a", Stdout, "x")
+	if buf.String() != "\x1b[36ma |\x1b[0m x\n" {
+		t.Errorf("colour: %q", buf.String())
+	}
+}
+
+func TestLineWriter(t *testing.T) {
+	var got []string
+	w := &lineWriter{emit: func(s string) { got = append(got, s) }}
+	w.Write([]byte("a\r\nb"))
+	w.Write([]byte("c\n\nd"))
+	w.Flush()
+	if want := []string{"a", "bc", "", "d"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestPasswords(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Passwords(dir, []string{"payments"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Passwords(dir, []string{"payments", "users"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a["payments"] == "" || a["payments"] != b["payments"] || b["users"] == "" || b["users"] == b["payments"] {
+		t.Errorf("passwords %v then %v", a, b)
+	}
+}
+
+func TestUpRemovesOrphans(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	delete(m.Services, "catalog")
+	o := m.Services["orders"]
+	o.DependsOn = []string{"payments"}
+	m.Services["orders"] = o
+	h.reset()
+	h.portErr = errors.New("in use")
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-catalog", "remove shop-orders", "remove shop-gateway"}) {
+		t.Errorf("removes = %v (the gateway's routes and orders's env changed too)", got)
+	}
+	if got := h.statuses("removed (no longer in msx.yaml)"); !slices.Equal(got, []string{"catalog"}) {
+		t.Errorf("orphans = %v", got)
+	}
+}
+
+func TestStopIsBoundedWhenTheEngineHangs(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		h := newHarness()
+		if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		h.api.hang = true
+		h.r.StopGrace = time.Millisecond // rounds down to 0 s for the engine
+		h.r.EngineTimeout = 50 * time.Millisecond
+		done := make(chan error, 1)
+		go func() { done <- h.r.Stop(context.Background(), "shop", "/w/shop", force) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("force=%v: err = %v", force, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("force=%v: Stop did not return", force)
+		}
+	}
+}
+
+func TestUpCancelledWhileWaiting(t *testing.T) {
+	h := newHarness()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h.r.Probe = func(context.Context, string) error {
+		cancel() // Ctrl-C while the first service is not ready yet
+		return errors.New("503")
+	}
+	_, err := h.r.Up(ctx, manifest("/w/shop"), UpOptions{})
+	if !errors.Is(err, msxerr.ErrCancelled) {
+		t.Fatalf("err = %v, want ErrCancelled (not a readiness timeout)", err)
+	}
+	for _, c := range h.api.containers {
+		if c.state == container.StateCreated {
+			t.Errorf("%s left in created", c.name)
+		}
+	}
+}
+
+func TestFollowManyKeepsOrderWithinAService(t *testing.T) {
+	api := newFake()
+	var targets []LogTarget
+	for i, s := range []string{"a", "b", "c"} {
+		id := "id-" + s
+		for n := 0; n < 200; n++ {
+			api.logs[s] = append(api.logs[s], s+"-"+strconv.Itoa(n))
+		}
+		api.containers[id] = &fakeContainer{id: id, name: "shop-" + s, state: container.StateExited, exitCode: i,
+			cfg: &container.Config{Labels: map[string]string{"dev.msx.service": s}}, host: &container.HostConfig{}}
+		targets = append(targets, LogTarget{Service: s, ID: id})
+	}
+	var buf bytes.Buffer
+	if err := Follow(context.Background(), api, targets, time.Time{}, NewPrinter(&buf, []string{"a", "b", "c"}, false)); err != nil {
+		t.Fatal(err)
+	}
+	next := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		svc, msg, _ := strings.Cut(line, " | ")
+		if strings.HasPrefix(msg, "msx: ") {
+			continue
+		}
+		if want := svc + "-" + strconv.Itoa(next[svc]); msg != want {
+			t.Fatalf("got %q, want %q", msg, want)
+		}
+		next[svc]++
+	}
+	for _, s := range []string{"a", "b", "c"} {
+		if next[s] != 200 {
+			t.Errorf("%s: %d lines", s, next[s])
+		}
+	}
+}
+
+func TestUpRecreatesAnAdoptedContainerThatWillNotStart(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range h.api.containers {
+		if c.name == "shop-catalog" {
+			c.state = container.StateCreated
+			h.api.failStartID[c.id] = true // its network is gone
+		}
+	}
+	h.reset()
+	h.portErr = errors.New("in use")
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.statuses("recreated (the old one would not start)"); !slices.Equal(got, []string{"catalog"}) {
+		t.Errorf("recreated = %v; progress %v", got, h.progress)
+	}
+}
+
+func TestDownRemovesWhatAppearsAfterTheFirstPass(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A create sent by a killed msx completes while down runs.
+	var orders fakeContainer
+	for _, c := range h.api.containers {
+		if c.name == "shop-orders" {
+			orders = *c
+		}
+	}
+	h.r.Clock = &lateClock{fakeClock: h.r.Clock.(*fakeClock), then: func() {
+		h.api.mu.Lock()
+		defer h.api.mu.Unlock()
+		late := orders
+		late.id, late.state = "late", container.StateCreated
+		h.api.containers["late"] = &late
+	}}
+	res := h.r.Down(context.Background(), "shop", "/w/shop", false)
+	if res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	if len(h.api.containers) != 0 {
+		t.Errorf("left: %v", h.api.containers)
+	}
+	if got := h.api.callsLike("remove shop-orders"); len(got) != 2 {
+		t.Errorf("removes of shop-orders: %v", got)
+	}
+}
+
+// lateClock runs then on its first Sleep.
+type lateClock struct {
+	*fakeClock
+	once sync.Once
+	then func()
+}
+
+func (c *lateClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.once.Do(c.then)
+	return c.fakeClock.Sleep(ctx, d)
+}

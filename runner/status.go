@@ -1,0 +1,157 @@
+package runner
+
+import (
+	"context"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/msx-dev/msx/devenv"
+)
+
+// Port is a published port.
+type Port struct {
+	HostIP        string `json:"host_ip"`
+	HostPort      int    `json:"host_port"`
+	ContainerPort int    `json:"container_port"`
+}
+
+// ServiceStatus is one line of msx ps.
+type ServiceStatus struct {
+	Service   string `json:"service"`
+	Role      string `json:"role"`
+	Container string `json:"container"`
+	// State is the engine's state (running, exited, created, ...) or
+	// "missing" when the container does not exist.
+	State         string    `json:"state"`
+	ExitCode      int       `json:"exit_code"`
+	Ready         bool      `json:"ready"`
+	Ports         []Port    `json:"ports"`
+	URL           string    `json:"url,omitempty"`
+	Restarts      int       `json:"restarts"`
+	StartedAt     time.Time `json:"started_at,omitzero"`
+	UptimeSeconds int64     `json:"uptime_seconds"`
+	Image         string    `json:"image,omitempty"`
+}
+
+// StateMissing is the state of a service whose container does not exist.
+const StateMissing = "missing"
+
+// Status returns the state of every service of the manifest, the gateway
+// and any other container of the workspace, in start order.
+func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatus, error) {
+	list, err := r.API.ContainerList(ctx, container.ListOptions{All: true, Filters: workspaceFilter(m.Project, m.Dir)})
+	if err != nil {
+		return nil, engineErr(ctx, err, "listing containers")
+	}
+	byService := map[string]container.Summary{}
+	for _, c := range list {
+		byService[c.Labels[devenv.LabelService]] = c
+	}
+	order, err := m.StartOrder()
+	if err != nil {
+		return nil, err
+	}
+	var want []string
+	var extra []string
+	for _, c := range list {
+		if c.Labels[devenv.LabelRole] == devenv.RoleDatabase {
+			extra = append(extra, c.Labels[devenv.LabelService])
+		}
+	}
+	sort.Strings(extra)
+	want = append(append(append(want, extra...), order...), devenv.GatewayName)
+	// Containers of services no longer in msx.yaml: the next up removes them.
+	var orphans []string
+	for s := range byService {
+		if !slices.Contains(want, s) {
+			orphans = append(orphans, s)
+		}
+	}
+	sort.Strings(orphans)
+	want = append(want, orphans...)
+	seen := map[string]bool{}
+	out := make([]ServiceStatus, 0, len(want))
+	for _, s := range want {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		st := ServiceStatus{Service: s, Container: devenv.ContainerName(m.Project, s), State: StateMissing, Ports: []Port{}}
+		switch {
+		case s == devenv.GatewayName:
+			st.Role = devenv.RoleGateway
+		case byService[s].Labels[devenv.LabelRole] != "":
+			st.Role = byService[s].Labels[devenv.LabelRole]
+		case m.Services[s].Port != 0:
+			st.Role = devenv.RoleService
+		default:
+			st.Role = devenv.RoleDatabase
+		}
+		out = append(out, st)
+	}
+
+	now := r.clock().Now()
+	var wg sync.WaitGroup
+	for i := range out {
+		c, ok := byService[out[i].Service]
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.fill(ctx, &out[i], c, now)
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// fill completes one status from the engine and a readiness probe.
+func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summary, now time.Time) {
+	st.State = string(c.State)
+	st.Image = c.Image
+	insp, err := r.API.ContainerInspect(ctx, c.ID)
+	if err != nil {
+		return
+	}
+	st.Restarts = insp.RestartCount
+	if insp.State == nil {
+		return
+	}
+	st.ExitCode = insp.State.ExitCode
+	if insp.State.Running {
+		if t, err := time.Parse(time.RFC3339Nano, insp.State.StartedAt); err == nil {
+			st.StartedAt = t.UTC()
+			st.UptimeSeconds = int64(now.Sub(t) / time.Second)
+		}
+	}
+	if insp.NetworkSettings != nil {
+		for port, binds := range insp.NetworkSettings.Ports {
+			for _, b := range binds {
+				hp, _ := strconv.Atoi(b.HostPort)
+				st.Ports = append(st.Ports, Port{HostIP: b.HostIP, HostPort: hp, ContainerPort: port.Int()})
+			}
+		}
+		sort.Slice(st.Ports, func(i, j int) bool { return st.Ports[i].HostPort < st.Ports[j].HostPort })
+	}
+	if !insp.State.Running {
+		return
+	}
+	if st.Role == devenv.RoleDatabase {
+		st.Ready = insp.State.Health != nil && insp.State.Health.Status == container.Healthy
+		return
+	}
+	if len(st.Ports) > 0 {
+		st.URL = "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(st.Ports[0].HostPort))
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		st.Ready = r.probe(pctx, st.URL+"/readyz") == nil
+	}
+}
