@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -47,21 +48,42 @@ func (f *Factory) WorkDir() (string, error) {
 	if f.Dir == "" {
 		return filepath.Abs(".")
 	}
-	return filepath.Abs(f.Dir)
+	dir, err := filepath.Abs(f.Dir)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return "", msxerr.New("check the path given to -C", "folder %s does not exist", dir)
+	}
+	if !st.IsDir() {
+		return "", msxerr.New("give -C the workspace folder; use --config for a manifest file", "%s is not a folder", dir)
+	}
+	return dir, nil
+}
+
+// ManifestPath is the absolute path of msx.yaml: --config (relative to -C),
+// or the first msx.yaml found walking up from the work dir.
+func (f *Factory) ManifestPath() (string, error) {
+	dir, err := f.WorkDir()
+	if err != nil {
+		return "", err
+	}
+	if f.ConfigFile == "" {
+		return devenv.Find(dir)
+	}
+	if filepath.IsAbs(f.ConfigFile) {
+		return filepath.Clean(f.ConfigFile), nil
+	}
+	return filepath.Join(dir, f.ConfigFile), nil
 }
 
 // Manifest finds and loads msx.yaml, then applies MSX_* environment
 // overrides through viper (MSX_GATEWAY_PORT sets gateway.port, and so on).
 func (f *Factory) Manifest() (*devenv.Manifest, error) {
-	path := f.ConfigFile
-	if path == "" {
-		dir, err := f.WorkDir()
-		if err != nil {
-			return nil, err
-		}
-		if path, err = devenv.Find(dir); err != nil {
-			return nil, err
-		}
+	path, err := f.ManifestPath()
+	if err != nil {
+		return nil, err
 	}
 	m, err := devenv.Load(path)
 	if err != nil {

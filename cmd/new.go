@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -43,8 +44,11 @@ msx.yaml and routed by the gateway at /api/NAME/. Each service named in
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Name = args[0]
 			if !c.Flags().Changed("db") {
-				o.DB = devenv.DBSQLite
+				o.DB = "" // sqlite for a new service; what msx.yaml says under --force
+			} else if !slices.Contains(devenv.DBKinds, o.DB) {
+				return msxerr.Usage("--db %q is not a database kind; use %s", o.DB, strings.Join(devenv.DBKinds, ", "))
 			}
+			o.DependsOnSet = c.Flags().Changed("depends-on")
 			return runNewService(f, &o)
 		},
 	}
@@ -62,15 +66,9 @@ func runNewService(f *Factory, o *serviceOptions) error {
 	if err := names.Validate("service", o.Name); err != nil {
 		return err
 	}
-	path := f.ConfigFile
-	if path == "" {
-		dir, err := f.WorkDir()
-		if err != nil {
-			return err
-		}
-		if path, err = devenv.Find(dir); err != nil {
-			return err
-		}
+	path, err := f.ManifestPath()
+	if err != nil {
+		return err
 	}
 	o.ManifestPath = path
 	res, err := scaffold.NewService(nil, o.ServiceOptions)

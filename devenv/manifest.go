@@ -10,11 +10,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
+	"golang.org/x/mod/module"
 	"gopkg.in/yaml.v3"
 
 	"github.com/msx-dev/msx/msxerr"
@@ -186,6 +188,10 @@ func (m *Manifest) Validate() error {
 	if m.Module == "" {
 		return errors.New("module is empty")
 	}
+	// The module path goes into every generated import: it must be one.
+	if err := module.CheckImportPath(m.Module); err != nil {
+		return fmt.Errorf("module %q is not a valid Go module path", m.Module)
+	}
 	if m.Gateway.Port == 0 {
 		m.Gateway.Port = DefaultGatewayPort
 	}
@@ -193,6 +199,7 @@ func (m *Manifest) Validate() error {
 		return err
 	}
 	ports := map[int]string{m.Gateway.Port: "the gateway"}
+	routes := map[string]string{}
 	for _, name := range m.ServiceNames() {
 		s := m.Services[name]
 		if err := names.Validate("service", name); err != nil {
@@ -220,9 +227,37 @@ func (m *Manifest) Validate() error {
 			s.Route = Route(name)
 			m.Services[name] = s
 		}
+		if err := checkRoute(s.Route); err != nil {
+			return fmt.Errorf("service %s: %w", name, err)
+		}
+		if other, ok := routes[s.Route]; ok {
+			return fmt.Errorf("services %s and %s both have route %s", other, name, s.Route)
+		}
+		routes[s.Route] = name
 	}
 	_, err := m.StartOrder()
 	return err
+}
+
+// checkRoute accepts a clean absolute path prefix that ends in "/", other
+// than "/" itself: the gateway matches, authorises and forwards clean paths
+// only, so a route like /a/../b/ could never match what it seems to.
+func checkRoute(r string) error {
+	if r == "/" || !strings.HasPrefix(r, "/") || !strings.HasSuffix(r, "/") || path.Clean(r)+"/" != r ||
+		strings.ContainsAny(r, " ?#%\\") {
+		return fmt.Errorf("route %q must be a clean path such as /api/orders/, starting and ending with /", r)
+	}
+	return nil
+}
+
+// RouteOwner returns the service whose gateway route is route, or "".
+func (m *Manifest) RouteOwner(route string) string {
+	for _, n := range m.ServiceNames() {
+		if m.Services[n].Route == route {
+			return n
+		}
+	}
+	return ""
 }
 
 func checkPort(field string, p int) error {

@@ -28,6 +28,12 @@ func TestParseErrors(t *testing.T) {
 		{"self dep", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, depends_on: [orders]}", 1), "itself"},
 		{"port clash", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8080, db: none}", 1), "already used by the gateway"},
 		{"not yaml", "project: [", "did not find"},
+		{"bad module", strings.Replace(base, "module: example.com/shop", `module: 'example.com/y"; import "os'`, 1), "not a valid Go module path"},
+		{"module with space", strings.Replace(base, "module: example.com/shop", `module: "foo bar"`, 1), "not a valid Go module path"},
+		{"unclean route", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, route: /evil/../api/pay/}", 1), "clean path"},
+		{"root route", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, route: /}", 1), "clean path"},
+		{"route without slash", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, route: /api/orders}", 1), "clean path"},
+		{"same route", strings.Replace(base, "services: {}", "services:\n  a: {port: 8081, db: none, route: /api/x/}\n  b: {port: 8082, db: none, route: /api/x/}", 1), "both have route /api/x/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

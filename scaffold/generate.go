@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -74,7 +75,13 @@ func Init(fsys fs.FS, o InitOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return write(root, files, o.Force, o.DryRun, nil)
+	// init --force over an existing workspace regenerates the gateway and
+	// platform code but never its manifest: that would unregister every
+	// service.
+	if _, err := os.Stat(filepath.Join(root, devenv.FileName)); err == nil {
+		files = slices.DeleteFunc(files, func(f File) bool { return f.Path == devenv.FileName })
+	}
+	return write(root, files, nil, o.Force, o.DryRun, nil)
 }
 
 // checkInitTarget refuses a target that is a file, or a non-empty folder
@@ -105,14 +112,18 @@ func checkInitTarget(root string, force bool) error {
 type ServiceOptions struct {
 	ManifestPath string // the workspace's msx.yaml
 	Name         string
-	DB           string   // devenv.DBPostgres, DBSQLite or DBNone; default sqlite
+	DB           string   // devenv.DBPostgres, DBSQLite or DBNone; "" keeps what msx.yaml says, else sqlite
 	DependsOn    []string // names of existing services
-	Port         int      // 0 picks the next free port
+	DependsOnSet bool     // DependsOn was given; otherwise an existing service keeps its dependencies
+	Port         int      // 0 keeps the service's port, or picks the next free one
 	Force        bool
 	DryRun       bool
 }
 
-// NewService generates services/NAME and registers it in msx.yaml.
+// NewService generates services/NAME and registers it in msx.yaml. With
+// Force over an existing service, settings not given keep their values from
+// msx.yaml (including the route and protection), and files the old settings
+// generated but the new ones do not are removed, unless they were edited.
 func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 	if fsys == nil {
 		fsys = templates.FS
@@ -120,37 +131,60 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 	if err := names.Validate("service", o.Name); err != nil {
 		return nil, err
 	}
-	if o.DB == "" {
-		o.DB = devenv.DBSQLite
-	}
-	if !slices.Contains(devenv.DBKinds, o.DB) {
+	if o.DB != "" && !slices.Contains(devenv.DBKinds, o.DB) {
 		return nil, msxerr.New("use --db "+strings.Join(devenv.DBKinds, ", --db "), "database kind %q is not supported", o.DB)
+	}
+	manifest, err := os.ReadFile(o.ManifestPath)
+	if err != nil {
+		return nil, msxerr.Wrap(err, "check the path and the file's permissions", "cannot read %s", o.ManifestPath)
 	}
 	m, err := devenv.Load(o.ManifestPath)
 	if err != nil {
 		return nil, err
 	}
-	_, exists := m.Services[o.Name]
+	old, exists := m.Services[o.Name]
 	if exists && !o.Force {
 		return nil, msxerr.New("pick another name, or pass --force to generate it again",
 			"service %s already exists in this workspace", o.Name)
 	}
-	deps, err := dependencies(m, o.Name, o.DependsOn)
+	entry := devenv.Service{DB: devenv.DBSQLite, Route: devenv.Route(o.Name)}
+	if exists {
+		entry = old
+	}
+	if o.DB != "" {
+		entry.DB = o.DB
+	}
+	if o.DependsOnSet || !exists {
+		entry.DependsOn = o.DependsOn
+	}
+	deps, err := dependencies(m, o.Name, entry.DependsOn)
 	if err != nil {
 		return nil, err
 	}
-	if o.Port == 0 {
-		if exists {
-			o.Port = m.Services[o.Name].Port
-		} else {
-			o.Port = m.NextPort()
-		}
+	entry.DependsOn = make([]string, len(deps))
+	for i, d := range deps {
+		entry.DependsOn[i] = d.Name
 	}
-	if err := checkServicePort(m, o.Name, o.Port); err != nil {
+	if len(entry.DependsOn) == 0 {
+		entry.DependsOn = nil
+	}
+	switch {
+	case o.Port != 0:
+		entry.Port = o.Port
+	case !exists:
+		entry.Port = m.NextPort()
+	}
+	if err := checkServicePort(m, o.Name, entry.Port); err != nil {
 		return nil, err
 	}
+	if !exists {
+		if other := m.RouteOwner(entry.Route); other != "" {
+			return nil, msxerr.New("pick another name, or change the route of "+other+" in msx.yaml",
+				"route %s is already taken by service %s", entry.Route, other)
+		}
+	}
 	rel := "services/" + o.Name
-	if err := checkInside(m.Dir, rel); err != nil {
+	if err := checkServicesFolder(m.Dir); err != nil {
 		return nil, err
 	}
 	if !o.Force {
@@ -160,41 +194,104 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 		}
 	}
 
-	files, err := Render(fsys, "service", serviceData(m, o, deps))
+	files, err := renderService(fsys, m, o.Name, entry, deps)
+	if err != nil {
+		return nil, err
+	}
+	var stale []string
+	if exists {
+		oldDeps, err := dependencies(m, o.Name, old.DependsOn)
+		if err != nil {
+			return nil, err
+		}
+		oldFiles, err := renderService(fsys, m, o.Name, old, oldDeps)
+		if err != nil {
+			return nil, err
+		}
+		if stale, err = staleFiles(m.Dir, oldFiles, files); err != nil {
+			return nil, err
+		}
+	}
+
+	updated, err := devenv.SetService(manifest, o.Name, entry)
+	if err != nil {
+		return nil, msxerr.Wrap(err, "fix msx.yaml and try again", "cannot register %s in %s: %v", o.Name, devenv.FileName, err)
+	}
+	// The workspace root is the manifest's folder (devenv.Load), so the
+	// manifest is always at the root.
+	manifestRel := filepath.Base(o.ManifestPath)
+	files = append(files, File{Path: manifestRel, Data: updated, expect: manifest})
+	return write(m.Dir, files, stale, o.Force, o.DryRun, map[string]bool{manifestRel: true})
+}
+
+// renderService renders the service tree for one set of settings, with
+// paths relative to the workspace root.
+func renderService(fsys fs.FS, m *devenv.Manifest, name string, s devenv.Service, deps []Dep) ([]File, error) {
+	files, err := Render(fsys, "service", ServiceData{
+		Project: m.Project, Module: m.Module, Name: name,
+		GoName: names.GoName(name), EnvName: names.EnvName(name),
+		DB: s.DB, Port: s.Port, Deps: deps, GoVersion: GoVersion,
+	})
 	if err != nil {
 		return nil, err
 	}
 	for i := range files {
-		files[i].Path = rel + "/" + files[i].Path
+		files[i].Path = "services/" + name + "/" + files[i].Path
 	}
+	return files, nil
+}
 
-	depNames := make([]string, len(deps))
-	for i, d := range deps {
-		depNames[i] = d.Name
+// staleFiles returns the files that the old settings generated and the new
+// ones do not, so that regenerating with --db postgres does not leave the
+// SQLite store behind to break the build. A file that was edited since it
+// was generated is the user's: it is never removed, and regeneration stops.
+func staleFiles(root string, oldFiles, newFiles []File) ([]string, error) {
+	keep := map[string]bool{}
+	for _, f := range newFiles {
+		keep[f.Path] = true
 	}
-	manifest, err := os.ReadFile(o.ManifestPath)
-	if err != nil {
-		return nil, msxerr.Wrap(err, "check the file's permissions", "cannot read %s", o.ManifestPath)
+	var stale []string
+	for _, f := range oldFiles {
+		if keep[f.Path] {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f.Path)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, msxerr.Wrap(err, "check the file's permissions", "cannot read %s", f.Path)
+		}
+		if !bytes.Equal(data, f.Data) {
+			return nil, msxerr.New("move it away or delete it yourself, then run the command again",
+				"%s was edited, and the new settings no longer generate it", f.Path)
+		}
+		stale = append(stale, f.Path)
 	}
-	manifest, err = devenv.SetService(manifest, o.Name, devenv.Service{
-		Port: o.Port, DB: o.DB, DependsOn: depNames, Route: devenv.Route(o.Name),
-	})
-	if err != nil {
-		return nil, msxerr.Wrap(err, "fix msx.yaml and try again", "cannot register %s in %s: %v", o.Name, devenv.FileName, err)
+	return stale, nil
+}
+
+// checkServicesFolder makes sure services/ is a folder inside the
+// workspace (not a file, nor a link that leads out of it).
+func checkServicesFolder(root string) error {
+	p := filepath.Join(root, "services")
+	st, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return msxerr.Wrap(err, "remove or fix services/ in the workspace", "cannot use %s: %v", p, err)
+	case !st.IsDir():
+		return msxerr.New("move the file away so msx can create the services folder", "%s is a file, not a folder", p)
 	}
-	manifestRel, err := filepath.Rel(m.Dir, o.ManifestPath)
-	if err != nil || strings.HasPrefix(manifestRel, "..") {
-		return nil, msxerr.New("keep msx.yaml at the workspace root", "%s is outside the workspace", o.ManifestPath)
-	}
-	manifestRel = filepath.ToSlash(manifestRel)
-	files = append(files, File{Path: manifestRel, Data: manifest})
-	return write(m.Dir, files, o.Force, o.DryRun, map[string]bool{manifestRel: true})
+	return nil
 }
 
 // dependencies checks --depends-on and returns the template's view of each
 // dependency, sorted by name.
 func dependencies(m *devenv.Manifest, self string, names_ []string) ([]Dep, error) {
 	seen := map[string]bool{}
+	goNames := map[string]string{}
 	var deps []Dep
 	for _, d := range names_ {
 		d = strings.TrimSpace(d)
@@ -213,6 +310,13 @@ func dependencies(m *devenv.Manifest, self string, names_ []string) ([]Dep, erro
 			return nil, msxerr.New("create it first with msx new service "+d+", or fix --depends-on",
 				"dependency %s is not a service of this workspace", d)
 		}
+		// a1 and a-1 are different names but the same Go identifier: their
+		// clients would be declared twice.
+		if other, ok := goNames[names.GoName(d)]; ok {
+			return nil, msxerr.New("depend on one of them, or rename one",
+				"dependencies %s and %s would both become the Go type %sClient", other, d, names.GoName(d))
+		}
+		goNames[names.GoName(d)] = d
 		deps = append(deps, Dep{
 			Name: d, GoName: names.GoName(d), VarName: names.LowerGoName(d),
 			EnvVar: names.EnvName(d) + "_URL", Port: s.Port,
@@ -238,44 +342,9 @@ func checkServicePort(m *devenv.Manifest, self string, port int) error {
 	return nil
 }
 
-// checkInside makes sure rel, resolved through any symbolic links that
-// exist on disk, stays inside the workspace root.
-func checkInside(root, rel string) error {
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return err
-	}
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	// Resolve the deepest part of the path that exists.
-	existing := p
-	for {
-		if _, err := os.Lstat(existing); err == nil {
-			break
-		}
-		existing = filepath.Dir(existing)
-	}
-	real, err := filepath.EvalSymlinks(existing)
-	if err != nil {
-		return err
-	}
-	if r, err := filepath.Rel(realRoot, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-		return msxerr.New("remove the link or point it inside the workspace",
-			"%s resolves outside the workspace (to %s)", rel, real)
-	}
-	return nil
-}
-
-func serviceData(m *devenv.Manifest, o ServiceOptions, deps []Dep) ServiceData {
-	return ServiceData{
-		Project: m.Project, Module: m.Module, Name: o.Name,
-		GoName: names.GoName(o.Name), EnvName: names.EnvName(o.Name),
-		DB: o.DB, Port: o.Port, Deps: deps, GoVersion: GoVersion,
-	}
-}
-
 // write plans the changes and, unless dryRun, applies them.
-func write(root string, files []File, force, dryRun bool, updates map[string]bool) (*Result, error) {
-	changes, err := planWrites(root, files, force, updates)
+func write(root string, files []File, deletes []string, force, dryRun bool, updates map[string]bool) (*Result, error) {
+	changes, err := planWrites(root, files, deletes, force, updates)
 	if err != nil {
 		return nil, err
 	}

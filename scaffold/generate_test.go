@@ -179,3 +179,140 @@ func TestInitRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestForceKeepsSettingsAndRemovesStaleFiles(t *testing.T) {
+	dir := initTiny(t)
+	mf := filepath.Join(dir, devenv.FileName)
+	must := func(o ServiceOptions) *Result {
+		t.Helper()
+		o.ManifestPath = mf
+		res, err := NewService(tinyTree, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	must(ServiceOptions{Name: "orders", DB: "sqlite"})
+	must(ServiceOptions{Name: "pay", DB: "sqlite", DependsOn: []string{"orders"}, DependsOnSet: true})
+	// The user protects the route by hand.
+	b, _ := os.ReadFile(mf)
+	b = []byte(strings.Replace(string(b), "route: /api/pay/", "route: /api/pay/\n    protected: true", 1))
+	if err := os.WriteFile(mf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(mf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// --force with nothing else given keeps db, dependencies, route and protection.
+	must(ServiceOptions{Name: "pay", Force: true})
+	m, err := devenv.Load(mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Services["pay"]; s.DB != "sqlite" || !s.Protected || strings.Join(s.DependsOn, ",") != "orders" || s.Port != 8082 {
+		t.Fatalf("--force lost settings: %+v", s)
+	}
+	if st, _ := os.Stat(mf); st.Mode().Perm() != 0o600 {
+		t.Fatalf("msx.yaml mode = %v, want 0600 kept", st.Mode().Perm())
+	}
+
+	// Switching the database removes the SQLite store the new settings no longer generate.
+	res := must(ServiceOptions{Name: "pay", DB: "none", Force: true})
+	var deleted []string
+	for _, c := range res.Changes {
+		if c.Action == Delete {
+			deleted = append(deleted, c.Path)
+		}
+	}
+	if strings.Join(deleted, ",") != "services/pay/store_sqlite.go" {
+		t.Fatalf("deleted = %v", deleted)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "services/pay/store_sqlite.go")); !os.IsNotExist(err) {
+		t.Fatal("stale store_sqlite.go is still there")
+	}
+
+	// An edited file that would go stale is the user's: regeneration stops.
+	must(ServiceOptions{Name: "pay", DB: "sqlite", Force: true})
+	if err := os.WriteFile(filepath.Join(dir, "services/pay/store_sqlite.go"), []byte("package main // mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	_, err = NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: "pay", DB: "none", Force: true})
+	if err == nil || !strings.Contains(err.Error(), "store_sqlite.go was edited") {
+		t.Fatalf("err = %v, want a refusal naming the edited file", err)
+	}
+	if !equalSnapshots(before, snapshot(t, dir)) {
+		t.Fatal("refused regeneration changed the workspace")
+	}
+}
+
+func TestSymlinkBelowServiceIsRefused(t *testing.T) {
+	dir := initTiny(t)
+	mf := filepath.Join(dir, devenv.FileName)
+	if _, err := NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: "orders"}); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	svc := filepath.Join(dir, "services", "orders")
+	if err := os.RemoveAll(svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, svc); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: "orders", Force: true})
+	if err == nil || !strings.Contains(err.Error(), "outside the workspace") {
+		t.Fatalf("err = %v, want a refusal", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Fatalf("msx wrote outside the workspace: %v", entries)
+	}
+	// The same through init --force.
+	ws := filepath.Join(t.TempDir(), "si")
+	if err := os.MkdirAll(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(ws, "nested")); err != nil {
+		t.Fatal(err)
+	}
+	tree := fstest.MapFS{"workspace/nested/x.txt.tmpl": {Data: []byte("x")}, "workspace/msx.yaml.tmpl": tinyTree["workspace/msx.yaml.tmpl"]}
+	if _, err := Init(tree, InitOptions{Dir: ws, Force: true, Module: "m"}); err == nil || !strings.Contains(err.Error(), "outside the workspace") {
+		t.Fatalf("init --force err = %v, want a refusal", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Fatalf("init wrote outside the workspace: %v", entries)
+	}
+}
+
+func TestCollidingDependencyIdentifiers(t *testing.T) {
+	dir := initTiny(t)
+	mf := filepath.Join(dir, devenv.FileName)
+	for _, n := range []string{"a1", "a-1"} {
+		if _, err := NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: "c", DependsOn: []string{"a1", "a-1"}, DependsOnSet: true})
+	if err == nil || !strings.Contains(err.Error(), "both become the Go type A1Client") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestInitForceKeepsManifest(t *testing.T) {
+	dir := initTiny(t)
+	mf := filepath.Join(dir, devenv.FileName)
+	if _, err := NewService(tinyTree, ServiceOptions{ManifestPath: mf, Name: "orders"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Init(tinyTree, InitOptions{Dir: dir, Force: true, Module: "example.com/shop"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := devenv.Load(mf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Services["orders"]; !ok {
+		t.Fatal("init --force unregistered orders")
+	}
+}

@@ -19,6 +19,10 @@ import (
 type File struct {
 	Path string // slash-separated, relative to where the tree is written
 	Data []byte
+
+	// expect, when set, is the content the file must still have when it is
+	// replaced: an edit made meanwhile by someone else is never lost.
+	expect []byte
 }
 
 // funcs are sprig's text functions minus those that read the environment:

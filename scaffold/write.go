@@ -22,6 +22,7 @@ const (
 	Overwrite Action = "overwrite"
 	Update    Action = "update" // a file msx owns a part of, such as msx.yaml
 	Unchanged Action = "unchanged"
+	Delete    Action = "delete" // a file the old settings generated and the new ones do not
 )
 
 // Change is one file and what writing it does.
@@ -29,16 +30,24 @@ type Change struct {
 	Path   string // slash-separated, relative to the root written into
 	Action Action
 	data   []byte
+	expect []byte // see File.expect
 }
 
 // planWrites compares files with what is on disk under root. A file that
 // exists with other content is refused unless force, or unless its path is
 // in updates (files msx edits on purpose).
-func planWrites(root string, files []File, force bool, updates map[string]bool) ([]Change, error) {
-	changes := make([]Change, 0, len(files))
+func planWrites(root string, files []File, deletes []string, force bool, updates map[string]bool) ([]Change, error) {
+	changes := make([]Change, 0, len(files)+len(deletes))
+	inside := insideChecker(root)
+	for _, p := range deletes {
+		if err := inside(p); err != nil {
+			return nil, err
+		}
+		changes = append(changes, Change{Path: p, Action: Delete})
+	}
 	var conflicts []string
 	for _, f := range files {
-		if err := checkRelative(f.Path); err != nil {
+		if err := inside(f.Path); err != nil {
 			return nil, err
 		}
 		dst := filepath.Join(root, filepath.FromSlash(f.Path))
@@ -51,7 +60,7 @@ func planWrites(root string, files []File, force bool, updates map[string]bool) 
 		case bytes.Equal(old, f.Data):
 			changes = append(changes, Change{Path: f.Path, Action: Unchanged, data: f.Data})
 		case updates[f.Path]:
-			changes = append(changes, Change{Path: f.Path, Action: Update, data: f.Data})
+			changes = append(changes, Change{Path: f.Path, Action: Update, data: f.Data, expect: f.expect})
 		case force:
 			changes = append(changes, Change{Path: f.Path, Action: Overwrite, data: f.Data})
 		default:
@@ -71,6 +80,61 @@ func more(n int) string {
 		return ""
 	}
 	return fmt.Sprintf(" (and %d more files)", n)
+}
+
+// insideChecker returns a check that a relative path, followed through any
+// symbolic links that exist on disk, stays inside root: a link planted at
+// services/orders/migrations must not make msx write elsewhere.
+func insideChecker(root string) func(string) error {
+	realRoot, rootErr := filepath.EvalSymlinks(root)
+	if errors.Is(rootErr, fs.ErrNotExist) {
+		realRoot, rootErr = filepath.Abs(root) // nothing exists yet: nothing to follow
+	}
+	resolved := map[string]error{}
+	return func(p string) error {
+		if err := checkRelative(p); err != nil {
+			return err
+		}
+		if rootErr != nil {
+			return msxerr.Wrap(rootErr, "check the folder", "cannot resolve %s: %v", root, rootErr)
+		}
+		dir := filepath.Dir(filepath.Join(root, filepath.FromSlash(p)))
+		if err, ok := resolved[dir]; ok {
+			return err
+		}
+		err := checkResolvesInside(filepath.Clean(root), realRoot, dir, p)
+		resolved[dir] = err
+		return err
+	}
+}
+
+// checkResolvesInside checks the deepest existing folder of dir, below
+// root, against the root's real path; folders still to be created are
+// plain folders and cannot lead anywhere.
+func checkResolvesInside(root, realRoot, dir, p string) error {
+	existing := dir
+	for {
+		if existing == root {
+			return nil
+		}
+		if _, err := os.Lstat(existing); err == nil {
+			break
+		}
+		parent := filepath.Dir(existing)
+		if parent == existing {
+			return nil
+		}
+		existing = parent
+	}
+	real, err := filepath.EvalSymlinks(existing)
+	if err != nil {
+		return msxerr.Wrap(err, "remove the broken or looping link", "cannot resolve the folder of %s: %v", p, err)
+	}
+	if r, err := filepath.Rel(realRoot, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return msxerr.New("remove the link or point it inside the workspace",
+			"%s would be written outside the workspace, to %s, through a symbolic link", p, real)
+	}
+	return nil
 }
 
 // checkRelative refuses a path that could leave the root.
@@ -124,11 +188,11 @@ func apply(root string, changes []Change) (err error) {
 	}()
 
 	for i, c := range changes {
-		if c.Action == Unchanged {
+		if c.Action == Unchanged || c.Action == Delete {
 			continue
 		}
 		tmp := filepath.Join(stage, fmt.Sprintf("f%d", i))
-		if err := os.WriteFile(tmp, c.data, 0o644); err != nil {
+		if err := os.WriteFile(tmp, c.data, fileMode(filepath.Join(root, filepath.FromSlash(c.Path)))); err != nil {
 			return msxerr.Wrap(err, "check free disk space and permissions", "cannot write %s", c.Path)
 		}
 	}
@@ -137,6 +201,11 @@ func apply(root string, changes []Change) (err error) {
 			continue
 		}
 		dst := filepath.Join(root, filepath.FromSlash(c.Path))
+		if c.expect != nil {
+			if now, err := os.ReadFile(dst); err != nil || !bytes.Equal(now, c.expect) {
+				return msxerr.New("run the command again", "%s changed while msx was generating", c.Path)
+			}
+		}
 		m := moved{dst: dst}
 		m.dirs, err = mkdirs(filepath.Dir(dst))
 		if err != nil {
@@ -149,6 +218,9 @@ func apply(root string, changes []Change) (err error) {
 			}
 		}
 		done = append(done, m)
+		if c.Action == Delete {
+			continue
+		}
 		if err := os.Rename(filepath.Join(stage, fmt.Sprintf("f%d", i)), dst); err != nil {
 			return msxerr.Wrap(err, "check the folder's permissions", "cannot write %s", c.Path)
 		}
@@ -176,6 +248,15 @@ func mkdirs(dir string) ([]string, error) {
 		missing[i], missing[j] = missing[j], missing[i]
 	}
 	return missing, nil
+}
+
+// fileMode keeps the mode of a file being replaced (a 0600 msx.yaml stays
+// 0600); new files get 0644.
+func fileMode(path string) fs.FileMode {
+	if st, err := os.Stat(path); err == nil {
+		return st.Mode().Perm()
+	}
+	return 0o644
 }
 
 // removeDirs removes folders that mkdirs created, deepest first; a folder

@@ -62,8 +62,9 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 					// Before Rewrite, the proxy has already dropped hop-by-hop
 					// headers and the client's X-Forwarded-*; drop the other
 					// forwarding headers a client could spoof, then set ours.
-					pr.Out.Header.Del("Forwarded")
-					pr.Out.Header.Del("X-Real-Ip")
+					for _, h := range spoofable {
+						pr.Out.Header.Del(h)
+					}
 					pr.SetURL(target)
 					pr.SetXForwarded()
 				},
@@ -119,6 +120,25 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, http.StatusNotFound, "no route for "+p)
+}
+
+// spoofable are headers that upstreams or their frameworks may trust as
+// facts about the client or the original URL. Only the gateway may set
+// them; a client's copies are dropped. (X-Forwarded-For, -Host and -Proto are
+// dropped by ReverseProxy itself before Rewrite, and set by SetXForwarded.)
+var spoofable = []string{
+	"Forwarded",
+	"X-Real-Ip",
+	"X-Client-Ip",
+	"True-Client-Ip",
+	"Cf-Connecting-Ip",
+	"X-Cluster-Client-Ip",
+	"X-Forwarded-Prefix",
+	"X-Forwarded-Port",
+	"X-Forwarded-Server",
+	"X-Original-Url",
+	"X-Rewrite-Url",
+	"X-Original-Forwarded-For",
 }
 
 // statusClientClosedRequest is logged when the client went away first.

@@ -142,6 +142,10 @@ func TestSpoofedAndHopByHopHeadersAreStripped(t *testing.T) {
 	r.Header.Set("X-Forwarded-Proto", "https")
 	r.Header.Set("Forwarded", "for=10.0.0.1")
 	r.Header.Set("X-Real-Ip", "10.0.0.1")
+	r.Header.Set("X-Client-Ip", "10.0.0.1")
+	r.Header.Set("True-Client-Ip", "10.0.0.1")
+	r.Header.Set("X-Original-Url", "/admin")
+	r.Header.Set("X-Forwarded-Prefix", "/admin")
 	r.Header.Set("Connection", "X-Secret")
 	r.Header.Set("X-Secret", "hop")
 	r.Header.Set("Proxy-Authorization", "Basic Zm9vOmJhcg==")
@@ -154,6 +158,10 @@ func TestSpoofedAndHopByHopHeadersAreStripped(t *testing.T) {
 		"X-Forwarded-Proto":   "http",
 		"Forwarded":           "",
 		"X-Real-Ip":           "",
+		"X-Client-Ip":         "",
+		"True-Client-Ip":      "",
+		"X-Original-Url":      "",
+		"X-Forwarded-Prefix":  "",
 		"X-Secret":            "",
 		"Proxy-Authorization": "",
 		"X-Kept":              "yes",
