@@ -23,7 +23,7 @@ cat <<MSG
 
 The demo is up. Try:
   curl -s localhost:$port/api/orders/healthz
-  curl -s -X POST localhost:$port/api/orders/items -d '{"name":"apple"}'
+  curl -s -H 'Content-Type: application/json' -d '{"name":"apple"}' localhost:$port/api/orders/items
   curl -s localhost:$port/api/orders/items
   curl -s localhost:$port/api/checkout/upstream
   $msx -C $demo ps
