@@ -4,7 +4,8 @@
 // A build is two steps per target: `go build` for linux and the engine's
 // architecture (reusing the host's build cache), then, only when no image of
 // the binary's content hash exists yet, a pack of the binary into an image
-// tagged msx-PROJECT/NAME:HASH12.
+// tagged msx-PROJECT/NAME:HASH12: msx writes the image tarball itself, in the
+// format of `docker save`, and the engine loads it (no Dockerfile, no build).
 package builder
 
 import (
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"golang.org/x/sync/errgroup"
@@ -58,7 +58,7 @@ type Result struct {
 type ImageAPI interface {
 	ServerVersion(ctx context.Context) (types.Version, error)
 	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
-	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
+	ImageLoad(ctx context.Context, input io.Reader, opts ...client.ImageLoadOption) (image.LoadResponse, error)
 	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
 	ImageRemove(ctx context.Context, ref string, options image.RemoveOptions) ([]image.DeleteResponse, error)
 }
@@ -176,7 +176,7 @@ func (b *Builder) buildOne(ctx context.Context, t Target, dir, goarch string) (R
 		LabelVersion:     b.opts.MsxVersion,
 		LabelWorkspace:   dir,
 	}
-	if err := b.pack(ctx, t.Name, ref, labels, bin, certs); err != nil {
+	if err := b.pack(ctx, t.Name, ref, goarch, labels, bin, certs); err != nil {
 		return Result{}, err
 	}
 	res.Rebuilt = true

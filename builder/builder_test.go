@@ -4,6 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,13 +14,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
@@ -28,14 +30,13 @@ var _ ImageAPI = (*client.Client)(nil)
 
 // fakeAPI is an engine with an image store in memory.
 type fakeAPI struct {
-	mu       sync.Mutex
-	arch     string
-	images   map[string]map[string]string // ref -> labels
-	builds   []build.ImageBuildOptions
-	contexts [][]byte
-	removed  []string
-	stream   string // build output; a success when empty
-	buildErr error
+	mu      sync.Mutex
+	arch    string
+	images  map[string]map[string]string // ref -> labels
+	loads   []*parsedImage
+	removed []string
+	stream  string // ImageLoad's answer; "Loaded image: REF" when empty
+	loadErr error  // returned by ImageLoad without reading the tarball
 }
 
 func newFakeAPI() *fakeAPI {
@@ -55,30 +56,36 @@ func (f *fakeAPI) ImageInspect(_ context.Context, ref string, _ ...client.ImageI
 	return image.InspectResponse{}, fmt.Errorf("No such image: %s", ref)
 }
 
-func (f *fakeAPI) ImageBuild(_ context.Context, r io.Reader, opts build.ImageBuildOptions) (build.ImageBuildResponse, error) {
+// ImageLoad parses the tarball as the engine would and stores its image.
+func (f *fakeAPI) ImageLoad(_ context.Context, r io.Reader, opts ...client.ImageLoadOption) (image.LoadResponse, error) {
+	f.mu.Lock()
+	loadErr := f.loadErr
+	f.mu.Unlock()
+	if loadErr != nil {
+		return image.LoadResponse{}, loadErr
+	}
+	if len(opts) != 1 {
+		return image.LoadResponse{}, fmt.Errorf("%d load options, want quiet only", len(opts))
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return build.ImageBuildResponse{}, err
+		return image.LoadResponse{}, err
+	}
+	img, err := parseImageTarball(data)
+	if err != nil {
+		return image.LoadResponse{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.buildErr != nil {
-		return build.ImageBuildResponse{}, f.buildErr
-	}
-	f.builds = append(f.builds, opts)
-	f.contexts = append(f.contexts, data)
+	f.loads = append(f.loads, img)
 	stream := f.stream
 	if stream == "" {
-		stream = `{"stream":"Step 1/6 : FROM scratch\n"}` + "\n" + `{"aux":{"ID":"sha256:abc"}}` + "\n" + `{"stream":"Successfully built abc\n"}` + "\n"
-		labels, err := contextLabels(data)
-		if err != nil {
-			return build.ImageBuildResponse{}, err
-		}
-		for _, tag := range opts.Tags {
-			f.images[tag] = labels
+		for _, tag := range img.manifest.RepoTags {
+			f.images[tag] = img.config.Config.Labels
+			stream += fmt.Sprintf(`{"stream":"Loaded image: %s\n"}`+"\n", tag)
 		}
 	}
-	return build.ImageBuildResponse{Body: io.NopCloser(strings.NewReader(stream))}, nil
+	return image.LoadResponse{Body: io.NopCloser(strings.NewReader(stream)), JSON: true}, nil
 }
 
 func (f *fakeAPI) ImageList(_ context.Context, opts image.ListOptions) ([]image.Summary, error) {
@@ -192,22 +199,23 @@ func TestBuildPacksThenSkipsWhenImageExists(t *testing.T) {
 			t.Errorf("binary = %q, want %q", r.Binary, want)
 		}
 	}
-	if len(api.builds) != 2 {
-		t.Fatalf("%d image builds, want 2", len(api.builds))
+	if len(api.loads) != 2 {
+		t.Fatalf("%d image loads, want 2", len(api.loads))
 	}
-	for i, opts := range api.builds {
-		if !opts.Remove || !opts.ForceRemove || opts.Version != build.BuilderV1 {
-			t.Errorf("build options %+v: want Remove, ForceRemove and the classic builder", opts)
-		}
-		labels, err := contextLabels(api.contexts[i])
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, img := range api.loads {
+		labels := img.config.Config.Labels
 		name := labels[LabelService]
 		if labels[LabelProject] != "shop" || labels[LabelVersion] != "1.2.3" || labels[LabelWorkspace] != b.opts.Dir ||
-			(name != "orders" && name != "gateway") || !strings.HasSuffix(opts.Tags[0], ":"+labels[LabelContentHash][:12]) {
-			t.Errorf("labels = %v, tags %v", labels, opts.Tags)
+			(name != "orders" && name != "gateway") || len(img.manifest.RepoTags) != 1 ||
+			img.manifest.RepoTags[0] != "msx-shop/"+name+":"+labels[LabelContentHash][:12] {
+			t.Errorf("labels = %v, tags %v", labels, img.manifest.RepoTags)
 		}
+		if img.config.Architecture != "amd64" {
+			t.Errorf("architecture = %q, want the engine's", img.config.Architecture)
+		}
+	}
+	if api.loads[0].manifest.Layers[0] != api.loads[1].manifest.Layers[0] {
+		t.Errorf("services do not share the base layer: %v, %v", api.loads[0].manifest.Layers, api.loads[1].manifest.Layers)
 	}
 	if got := statuses["orders"]; len(got) != 3 || got[0] != "compiling" || got[1] != "packing" || !strings.HasPrefix(got[2], "built in ") {
 		t.Errorf("orders progress = %q", got)
@@ -223,8 +231,8 @@ func TestBuildPacksThenSkipsWhenImageExists(t *testing.T) {
 			t.Errorf("second build of %s = %+v, want the same image not rebuilt", r.Name, r)
 		}
 	}
-	if len(api.builds) != 2 {
-		t.Errorf("second build packed again: %d image builds", len(api.builds))
+	if len(api.loads) != 2 {
+		t.Errorf("second build packed again: %d image loads", len(api.loads))
 	}
 	if got := statuses["gateway"]; !slices.Equal(got, []string{"compiling", "up to date"}) {
 		t.Errorf("gateway progress = %q", got)
@@ -272,6 +280,11 @@ func TestBuildAsksForTheEngineArchitecture(t *testing.T) {
 	}
 	if !slices.Equal(comp.archs, []string{"arm64", "arm64"}) {
 		t.Errorf("compiled for %v, want arm64", comp.archs)
+	}
+	for _, img := range api.loads {
+		if img.config.Architecture != "arm64" || img.config.OS != "linux" {
+			t.Errorf("image platform = %s/%s, want linux/arm64", img.config.OS, img.config.Architecture)
+		}
 	}
 
 	api.arch = "mips"
@@ -326,26 +339,31 @@ func TestGoArch(t *testing.T) {
 	}
 }
 
-func TestBuildContextContents(t *testing.T) {
-	bin := []byte("\x7fELF the binary")
-	certs := []byte("-----BEGIN CERTIFICATE-----\n")
-	labels := map[string]string{LabelService: "orders", LabelProject: "shop", LabelVersion: `1.0 "quoted"`}
-	data, err := buildContext(bin, certs, labels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, _ := buildContext(bin, certs, labels)
-	if !bytes.Equal(data, again) {
-		t.Error("the build context is not the same bytes for the same inputs")
-	}
+// parsedImage is an image tarball read back as the engine reads it.
+type parsedImage struct {
+	manifest  manifestItem
+	rawConfig []byte
+	config    imageConfig
+	layerTars [][]byte       // in manifest order
+	layers    [][]layerEntry // in manifest order
+}
 
-	type entry struct {
-		mode int64
-		dir  bool
-		body string
-	}
-	got := map[string]entry{}
-	var order []string
+// layerEntry is one tar header of a layer and the content that follows it.
+type layerEntry struct {
+	name, uname, gname string
+	typ                byte
+	mode               int64
+	uid, gid           int
+	mtime              time.Time
+	body               string
+}
+
+// parseImageTarball reads a `docker save` tarball with one image and checks
+// what the engine checks on load: the manifest names files in the tarball,
+// the layers match the config's diff IDs, and the config's file name is its
+// sha256.
+func parseImageTarball(data []byte) (*parsedImage, error) {
+	files := map[string][]byte{}
 	tr := tar.NewReader(bytes.NewReader(data))
 	for {
 		h, err := tr.Next()
@@ -353,98 +371,203 @@ func TestBuildContextContents(t *testing.T) {
 			break
 		}
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		body, _ := io.ReadAll(tr)
-		got[h.Name] = entry{mode: h.Mode, dir: h.Typeflag == tar.TypeDir, body: string(body)}
-		order = append(order, h.Name)
-	}
-	want := map[string]entry{
-		"Dockerfile": {mode: 0o644, body: dockerfile +
-			`LABEL dev.msx.project="shop" dev.msx.service="orders" dev.msx.version="1.0 \"quoted\""` + "\n"},
-		"app":               {mode: 0o755, body: string(bin)},
-		"rootfs/etc/passwd": {mode: 0o644, body: passwd},
-		"rootfs/etc/group":  {mode: 0o644, body: group},
-		"rootfs/etc/ssl/certs/ca-certificates.crt": {mode: 0o644, body: string(certs)},
-		"owned/data/":         {mode: 0o755, dir: true},
-		"owned/tmp/":          {mode: 0o1777, dir: true},
-		"owned/home/nonroot/": {mode: 0o755, dir: true},
-	}
-	for name, w := range want {
-		g, ok := got[name]
-		if !ok {
-			t.Errorf("%s missing from the context (have %v)", name, order)
+		if h.Typeflag == tar.TypeDir {
 			continue
 		}
-		if g != w {
-			t.Errorf("%s = %+v, want %+v", name, g, w)
+		if _, dup := files[h.Name]; dup {
+			return nil, fmt.Errorf("%s twice in the tarball", h.Name)
+		}
+		if files[h.Name], err = io.ReadAll(tr); err != nil {
+			return nil, err
 		}
 	}
-	for _, line := range []string{
-		"FROM scratch",
-		"COPY rootfs/ /",
-		"COPY --chown=65532:65532 owned/ /",
-		"COPY app /app",
-		"USER 65532:65532",
-		`ENTRYPOINT ["/app"]`,
-	} {
-		if !strings.Contains(dockerfile, line+"\n") {
-			t.Errorf("Dockerfile lacks %q", line)
+	var manifest []manifestItem
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil {
+		return nil, fmt.Errorf("manifest.json: %w", err)
+	}
+	if len(manifest) != 1 {
+		return nil, fmt.Errorf("manifest has %d images, want 1", len(manifest))
+	}
+	img := &parsedImage{manifest: manifest[0], rawConfig: files[manifest[0].Config]}
+	if sum := sha256.Sum256(img.rawConfig); img.manifest.Config != hex.EncodeToString(sum[:])+".json" {
+		return nil, fmt.Errorf("config %q is not named by its sha256", img.manifest.Config)
+	}
+	if err := json.Unmarshal(img.rawConfig, &img.config); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if len(img.config.RootFS.DiffIDs) != len(img.manifest.Layers) || img.config.RootFS.Type != "layers" {
+		return nil, fmt.Errorf("rootfs %+v does not match the layers %v", img.config.RootFS, img.manifest.Layers)
+	}
+	for i, name := range img.manifest.Layers {
+		tarball, ok := files[name]
+		if !ok {
+			return nil, fmt.Errorf("layer %s not in the tarball", name)
 		}
+		if sum := sha256.Sum256(tarball); img.config.RootFS.DiffIDs[i] != "sha256:"+hex.EncodeToString(sum[:]) {
+			return nil, fmt.Errorf("layer %d: diff ID %s is not the sha256 of %s", i, img.config.RootFS.DiffIDs[i], name)
+		}
+		entries, err := readLayer(tarball)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", name, err)
+		}
+		img.layerTars = append(img.layerTars, tarball)
+		img.layers = append(img.layers, entries)
 	}
-	if !strings.Contains(passwd, "nonroot:x:65532:65532:") || !strings.Contains(group, "nonroot:x:65532:") {
-		t.Error("no nonroot user or group 65532")
-	}
-
-	if got, err := contextLabels(data); err != nil || !maps.Equal(got, labels) {
-		t.Errorf("labels read back = %v, %v; want %v", got, err, labels)
-	}
-
-	noCerts, err := buildContext(bin, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(noCerts, []byte("ca-certificates.crt")) {
-		t.Error("context has a CA bundle when the host has none")
-	}
+	return img, nil
 }
 
-// contextLabels reads the labels of the LABEL line of the Dockerfile in a
-// build context.
-func contextLabels(data []byte) (map[string]string, error) {
+func readLayer(data []byte) ([]layerEntry, error) {
+	var entries []layerEntry
 	tr := tar.NewReader(bytes.NewReader(data))
 	for {
 		h, err := tr.Next()
-		if err != nil {
-			return nil, fmt.Errorf("no Dockerfile in the context: %w", err)
+		if err == io.EOF {
+			return entries, nil
 		}
-		if h.Name != "Dockerfile" {
-			continue
+		if err != nil {
+			return nil, err
 		}
 		body, err := io.ReadAll(tr)
 		if err != nil {
 			return nil, err
 		}
-		labels := map[string]string{}
-		for _, line := range strings.Split(string(body), "\n") {
-			rest, ok := strings.CutPrefix(line, "LABEL ")
-			if !ok {
-				continue
+		entries = append(entries, layerEntry{
+			name: h.Name, uname: h.Uname, gname: h.Gname, typ: h.Typeflag, mode: h.Mode,
+			uid: h.Uid, gid: h.Gid, mtime: h.ModTime, body: string(body),
+		})
+	}
+}
+
+func writeTarball(t *testing.T, img *imageTarball) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := img.writeTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestImageTarball(t *testing.T) {
+	bin := []byte("\x7fELF the binary")
+	certs := []byte("-----BEGIN CERTIFICATE-----\n")
+	labels := map[string]string{LabelService: "orders", LabelProject: "shop", LabelVersion: `1.0 "quoted"`}
+	const ref = "msx-shop/orders:0123456789ab"
+	newTarball := func(bin, certs []byte, labels map[string]string) []byte {
+		img, err := newImageTarball(ref, "arm64", labels, baseLayer(certs), appLayer(bin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return writeTarball(t, img)
+	}
+	data := newTarball(bin, certs, labels)
+	if !bytes.Equal(data, newTarball(bin, certs, maps.Clone(labels))) {
+		t.Error("the tarball is not the same bytes for the same inputs")
+	}
+	img, err := parseImageTarball(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if !slices.Equal(img.manifest.RepoTags, []string{ref}) || len(img.manifest.Layers) != 2 {
+		t.Errorf("manifest = %+v, want %s with two layers", img.manifest, ref)
+	}
+	for _, name := range img.manifest.Layers {
+		if !strings.HasSuffix(name, "/layer.tar") {
+			t.Errorf("layer file %q, want HEX/layer.tar", name)
+		}
+	}
+	c := img.config
+	if c.Architecture != "arm64" || c.OS != "linux" || !c.Created.Equal(time.Unix(0, 0)) {
+		t.Errorf("platform %s/%s created %v", c.OS, c.Architecture, c.Created)
+	}
+	if c.Config.User != "65532:65532" || !slices.Equal(c.Config.Entrypoint, []string{"/app"}) ||
+		!slices.Equal(c.Config.Env, []string{defaultPath}) || !maps.Equal(c.Config.Labels, labels) {
+		t.Errorf("config = %+v", c.Config)
+	}
+	if len(c.History) != 2 {
+		t.Errorf("history = %+v, want one entry per layer", c.History)
+	}
+	// The engine reads the container config with these exact keys.
+	for _, key := range []string{`"User":"65532:65532"`, `"Entrypoint":["/app"]`, `"Labels":{`, `"rootfs":{"type":"layers","diff_ids":["sha256:`} {
+		if !bytes.Contains(img.rawConfig, []byte(key)) {
+			t.Errorf("config JSON lacks %s: %s", key, img.rawConfig)
+		}
+	}
+
+	type want struct {
+		name  string
+		typ   byte
+		mode  int64
+		owner int
+		body  string
+	}
+	check := func(layer string, got []layerEntry, wants []want) {
+		t.Helper()
+		if len(got) != len(wants) {
+			t.Errorf("%s layer has %d entries, want %d: %+v", layer, len(got), len(wants), got)
+			return
+		}
+		for i, w := range wants {
+			g := got[i]
+			if g.name != w.name || g.typ != w.typ || g.mode != w.mode || g.uid != w.owner || g.gid != w.owner || g.body != w.body {
+				t.Errorf("%s layer entry %d = %+v, want %+v", layer, i, g, w)
 			}
-			for rest != "" {
-				k, v, ok := strings.Cut(rest, "=")
-				if !ok {
-					return nil, fmt.Errorf("bad LABEL line %q", line)
-				}
-				q, err := strconv.QuotedPrefix(v)
-				if err != nil {
-					return nil, fmt.Errorf("bad LABEL line %q: %v", line, err)
-				}
-				labels[k], _ = strconv.Unquote(q)
-				rest = strings.TrimPrefix(v[len(q):], " ")
+			if !g.mtime.Equal(time.Unix(0, 0)) || g.uname != "" || g.gname != "" {
+				t.Errorf("%s: mtime %v, owner names %q %q; want the epoch and no names", g.name, g.mtime, g.uname, g.gname)
 			}
 		}
-		return labels, nil
+	}
+	check("base", img.layers[0], []want{
+		{"data/", tar.TypeDir, 0o755, NonRoot, ""},
+		{"etc/", tar.TypeDir, 0o755, 0, ""},
+		{"etc/group", tar.TypeReg, 0o644, 0, group},
+		{"etc/passwd", tar.TypeReg, 0o644, 0, passwd},
+		{"etc/ssl/", tar.TypeDir, 0o755, 0, ""},
+		{"etc/ssl/certs/", tar.TypeDir, 0o755, 0, ""},
+		{"etc/ssl/certs/ca-certificates.crt", tar.TypeReg, 0o644, 0, string(certs)},
+		{"home/", tar.TypeDir, 0o755, 0, ""},
+		{"home/nonroot/", tar.TypeDir, 0o755, NonRoot, ""},
+		{"tmp/", tar.TypeDir, 0o1777, NonRoot, ""},
+	})
+	check("app", img.layers[1], []want{{"app", tar.TypeReg, 0o755, 0, string(bin)}})
+	if !strings.Contains(passwd, "nonroot:x:65532:65532:nonroot:/home/nonroot:") || !strings.Contains(group, "nonroot:x:65532:") {
+		t.Error("no nonroot user or group 65532")
+	}
+
+	// Another binary with other labels shares the base layer, byte for byte.
+	other, err := parseImageTarball(newTarball([]byte("another binary"), certs, map[string]string{LabelService: "billing"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.manifest.Layers[0] != img.manifest.Layers[0] || !bytes.Equal(other.layerTars[0], img.layerTars[0]) {
+		t.Error("the base layer differs between services")
+	}
+	if other.manifest.Layers[1] == img.manifest.Layers[1] {
+		t.Error("two binaries gave the same app layer")
+	}
+
+	noCerts, err := parseImageTarball(newTarball(bin, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range noCerts.layers[0] {
+		if strings.HasPrefix(e.name, "etc/ssl") {
+			t.Errorf("%s in the image when the host has no CA bundle", e.name)
+		}
+	}
+}
+
+func TestImageTarballRefusesALayerThatChanged(t *testing.T) {
+	bin := []byte("binary")
+	img, err := newImageTarball("msx-p/a:0123456789ab", "amd64", nil, baseLayer(nil), appLayer(bin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.layers[1] = appLayer(bytes.Repeat([]byte("a longer binary"), 100))
+	if err := img.writeTo(io.Discard); err == nil {
+		t.Error("wrote a layer of another size than the one hashed")
 	}
 }
 
@@ -463,20 +586,27 @@ func TestReadCACertsFirstFound(t *testing.T) {
 	}
 }
 
-func TestReadBuildStream(t *testing.T) {
+func TestReadLoadStream(t *testing.T) {
+	const ref = "msx-shop/orders:0123456789ab"
 	for _, tc := range []struct {
 		name, stream, wantErr string
+		notJSON               bool
 	}{
-		{"success", `{"stream":"Step 1/2 : FROM scratch\n"}` + "\n" + `{"stream":"Successfully built 0123\n"}`, ""},
-		{"errorDetail", `{"stream":"Step 3/6 : COPY app /app\n"}` + "\n" +
-			`{"errorDetail":{"message":"COPY failed: file not found"},"error":"COPY failed: file not found"}` + "\n", "COPY failed: file not found"},
-		{"error only", `{"error":"no space left on device"}`, "no space left on device"},
-		{"first error wins", `{"error":"first"}` + "\n" + `{"error":"second"}`, "first"},
-		{"truncated", `{"stream":"Step 1/2`, "reading the build output"},
-		{"empty", ``, ""},
+		{"success", `{"stream":"Loaded image: msx-shop/orders:0123456789ab\n"}` + "\n", "", false},
+		{"success with progress", `{"status":"Loading layer","progressDetail":{"current":512,"total":1024},"id":"5f70bf18a086"}` + "\n" +
+			`{"stream":"Loaded image: msx-shop/orders:0123456789ab\n"}`, "", false},
+		{"errorDetail", `{"errorDetail":{"message":"invalid diffID for layer 1: expected \"sha256:aa\", got \"sha256:bb\""},"error":"invalid diffID"}` + "\n",
+			`invalid diffID for layer 1`, false},
+		{"error only", `{"error":"no space left on device"}`, "no space left on device", false},
+		{"first error wins", `{"error":"first"}` + "\n" + `{"error":"second"}`, "first", false},
+		{"another image", `{"stream":"Loaded image ID: sha256:0123\n"}`, `did not load msx-shop/orders:0123456789ab: "Loaded image ID: sha256:0123"`, false},
+		{"empty", ``, "did not load", false},
+		{"truncated", `{"stream":"Loaded image: msx-shop/or`, "reading the engine's answer", false},
+		{"plain text", "Loaded image: msx-shop/orders:0123456789ab\n", "", true},
+		{"plain text error", "open /var/lib/docker/tmp: no space left\n", "no space left", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := readBuildStream(strings.NewReader(tc.stream))
+			err := readLoadStream(strings.NewReader(tc.stream), !tc.notJSON, ref)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Errorf("err = %v, want nil", err)
@@ -487,11 +617,12 @@ func TestReadBuildStream(t *testing.T) {
 	}
 }
 
-func TestBuildStreamErrorNamesTheService(t *testing.T) {
+func TestLoadErrorNamesTheService(t *testing.T) {
 	api := newFakeAPI()
 	api.stream = `{"errorDetail":{"message":"failed to register layer"},"error":"failed to register layer"}`
 	b := newTestBuilder(t, api, &fakeCompile{})
-	_, err := b.Build(context.Background(), []Target{{Name: "orders", Pkg: "./services/orders"}})
+	targets := []Target{{Name: "orders", Pkg: "./services/orders"}}
+	_, err := b.Build(context.Background(), targets)
 	if err == nil || !strings.Contains(err.Error(), "image of orders") || !strings.Contains(err.Error(), "failed to register layer") {
 		t.Fatalf("err = %v", err)
 	}
@@ -499,9 +630,11 @@ func TestBuildStreamErrorNamesTheService(t *testing.T) {
 		t.Errorf("error spans lines: %q", err)
 	}
 
+	// The engine fails before reading the tarball: the writer must not
+	// block forever.
 	api.stream = ""
-	api.buildErr = errors.New("connection refused")
-	if _, err := b.Build(context.Background(), []Target{{Name: "orders", Pkg: "./services/orders"}}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+	api.loadErr = errors.New("connection refused")
+	if _, err := b.Build(context.Background(), targets); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -514,8 +647,8 @@ func TestCompileErrorStopsTheBuild(t *testing.T) {
 	if err == nil || err.Error() != "service billing does not compile; fix the error above and run msx up again" {
 		t.Fatalf("err = %v", err)
 	}
-	if len(api.builds) != 0 {
-		t.Errorf("packed %d images after a compile error", len(api.builds))
+	if len(api.loads) != 0 {
+		t.Errorf("packed %d images after a compile error", len(api.loads))
 	}
 }
 

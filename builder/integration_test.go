@@ -45,14 +45,17 @@ import (
 )
 
 func main() {
-	f, err := os.CreateTemp("/data", "probe")
-	if err != nil {
-		fmt.Println("data not writable:", err)
-		os.Exit(1)
+	home, _ := os.UserHomeDir()
+	for _, dir := range []string{"/data", os.TempDir(), home} {
+		f, err := os.CreateTemp(dir, "probe")
+		if err != nil {
+			fmt.Printf("%s not writable: %v\n", dir, err)
+			os.Exit(1)
+		}
+		f.Close()
 	}
-	f.Close()
-	_, err = os.Stat("/etc/ssl/certs/ca-certificates.crt")
-	fmt.Printf("hello uid=%d gid=%d certs=%v\n", os.Getuid(), os.Getgid(), err == nil)
+	_, err := os.Stat("/etc/ssl/certs/ca-certificates.crt")
+	fmt.Printf("hello uid=%d gid=%d home=%s certs=%v\n", os.Getuid(), os.Getgid(), home, err == nil)
 }
 `
 
@@ -68,6 +71,8 @@ func TestBuildHelloIntoEngine(t *testing.T) {
 	var mu sync.Mutex
 	var statuses []string
 	start := time.Now()
+	packing := map[string]time.Time{}
+	var packTimes []string
 	var stderr bytes.Buffer
 	b := New(api, Options{
 		Project:    project,
@@ -77,21 +82,34 @@ func TestBuildHelloIntoEngine(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			statuses = append(statuses, fmt.Sprintf("%s: %s @%v", name, status, time.Since(start).Round(time.Millisecond)))
+			switch {
+			case status == "packing":
+				packing[name] = time.Now()
+			case strings.HasPrefix(status, "built in"):
+				packTimes = append(packTimes, fmt.Sprintf("%s %v", name, time.Since(packing[name]).Round(time.Millisecond)))
+			}
 		},
 		Stderr: &stderr,
 	})
 	t.Cleanup(func() { removeProjectImages(t, api, project) })
 
-	targets := []Target{{Name: "hello", Pkg: "./hello"}}
+	// twin is the same program under another name: another image on the
+	// same base layer.
 	start = time.Now()
-	res, err := b.Build(ctx, targets)
+	res, err := b.Build(ctx, []Target{{Name: "hello", Pkg: "./hello"}, {Name: "twin", Pkg: "./hello"}})
 	if err != nil {
 		t.Fatalf("cold build: %v\n%s", err, stderr.String())
 	}
-	t.Logf("cold compile+pack: %v (%v)", time.Since(start), statuses)
-	if len(res) != 1 || !res[0].Rebuilt || res[0].Name != "hello" {
-		t.Fatalf("cold build results = %+v, want one rebuilt hello", res)
+	t.Logf("cold compile+pack of two: %v (%v); packing: %v", time.Since(start), statuses, packTimes)
+	if len(res) != 2 || !res[0].Rebuilt || res[0].Name != "hello" || !res[1].Rebuilt {
+		t.Fatalf("cold build results = %+v, want hello and twin rebuilt", res)
 	}
+	twin, err := api.ImageInspect(ctx, res[1].Image)
+	if err != nil {
+		t.Fatalf("inspect: %v", err)
+	}
+
+	targets := []Target{{Name: "hello", Pkg: "./hello"}}
 	if want := "msx-" + project + "/hello:" + res[0].Hash[:12]; res[0].Image != want {
 		t.Errorf("image = %q, want %q", res[0].Image, want)
 	}
@@ -116,10 +134,16 @@ func TestBuildHelloIntoEngine(t *testing.T) {
 	if got := strings.Join(insp.Config.Entrypoint, " "); got != "/app" {
 		t.Errorf("entrypoint = %q, want /app", got)
 	}
+	if insp.Os != "linux" || !strings.Contains(insp.Architecture, "64") && insp.Architecture != "arm" {
+		t.Errorf("platform = %s/%s", insp.Os, insp.Architecture)
+	}
+	if len(insp.RootFS.Layers) != 2 || len(twin.RootFS.Layers) != 2 || insp.RootFS.Layers[0] != twin.RootFS.Layers[0] {
+		t.Errorf("layers %v and %v: want two each, the first shared", insp.RootFS.Layers, twin.RootFS.Layers)
+	}
 
 	// Run it with a fresh named volume on /data: it must be writable.
 	out := runOnce(t, api, project, res[0].Image)
-	if !strings.Contains(out, "hello uid=65532 gid=65532") {
+	if !strings.Contains(out, "hello uid=65532 gid=65532 home=/home/nonroot") {
 		t.Errorf("container output = %q", out)
 	}
 	if b.readCACerts() != nil && !strings.Contains(out, "certs=true") {
@@ -140,12 +164,14 @@ func TestBuildHelloIntoEngine(t *testing.T) {
 	// A change rebuilds and prunes the old image.
 	writeFile(t, filepath.Join(dir, "hello", "main.go"), strings.Replace(helloMain, "hello uid", "hi uid", 1))
 	start = time.Now()
-	statuses = nil
+	statuses, packTimes = nil, nil
 	res3, err := b.Build(ctx, targets)
 	if err != nil {
 		t.Fatalf("rebuild: %v", err)
 	}
-	t.Logf("rebuild after an edit: %v (%v)", time.Since(start), statuses)
+	// The base layer is in the engine already: what an edit or a new
+	// service costs.
+	t.Logf("rebuild after an edit: %v (%v); packing: %v", time.Since(start), statuses, packTimes)
 	if !res3[0].Rebuilt || res3[0].Hash == res[0].Hash {
 		t.Errorf("rebuild = %+v, want a new image", res3[0])
 	}

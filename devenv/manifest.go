@@ -140,6 +140,15 @@ func Find(dir string) (string, error) {
 	}
 }
 
+// realDir returns the absolute path of dir with symbolic links resolved.
+func realDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
 // Load reads and validates the manifest at path.
 func Load(path string) (*Manifest, error) {
 	data, err := os.ReadFile(path)
@@ -153,11 +162,14 @@ func Load(path string) (*Manifest, error) {
 	if err != nil {
 		return nil, msxerr.Wrap(err, "fix the file and try again", "%s is not valid: %s", path, oneLine(err))
 	}
-	abs, err := filepath.Abs(filepath.Dir(path))
+	// The workspace's identity (labels, volume names) is its real path, so
+	// that opening it through a symbolic link (or /tmp on macOS, a link to
+	// /private/tmp) finds the same project.
+	dir, err := realDir(filepath.Dir(path))
 	if err != nil {
 		return nil, err
 	}
-	m.Dir = abs
+	m.Dir = dir
 	return m, nil
 }
 

@@ -146,3 +146,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadResolvesSymlinks(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "real")
+	if err := os.MkdirAll(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(real, FileName), []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	viaLink, err := Load(filepath.Join(link, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := Load(filepath.Join(real, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if viaLink.Dir != direct.Dir {
+		t.Fatalf("the same workspace has two identities: %s and %s", viaLink.Dir, direct.Dir)
+	}
+}
