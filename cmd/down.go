@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -46,11 +45,10 @@ func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
 	for _, what := range res.Removed {
 		fmt.Fprintf(f.IO.ErrOut, "removed %s\n", what)
 	}
-	if len(res.Removed) == 0 && len(res.Failed) == 0 {
+	if len(res.Removed) == 0 && len(res.Failed) == 0 && !res.Interrupted {
 		fmt.Fprintf(f.IO.ErrOut, "nothing of project %s to remove\n", m.Project)
 	}
-	if err := res.Err(); err != nil {
-		return msxerr.Wrap(err, "run msx down again, or msx doctor if the engine misbehaves", "%s", err.Error())
-	}
-	return nil
+	// One sentence naming what failed and, when it is Docker that did not
+	// answer (or a Ctrl-C ended the wait), saying so.
+	return res.Err()
 }

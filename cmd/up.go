@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -76,10 +77,10 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 	})
 	if err != nil {
 		if !opts.Detach && ctx.Err() != nil {
-			stopAttached(f, r, m, sigs)
+			stopAttached(f, r, m, sigs, true, runner.StopOptions{Deps: runner.StopDeps(m)})
 			return msxerr.ErrCancelled
 		}
-		return upError(f, err)
+		return upFailed(f, r, m, opts, sigs, err)
 	}
 	url := "http://" + devenv.LoopbackIP + ":" + strconv.Itoa(plan.GatewayPort)
 	if opts.Detach {
@@ -89,6 +90,37 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 	}
 	fmt.Fprintf(f.IO.ErrOut, "ready in %s at %s; Ctrl-C to stop\n", time.Since(start).Round(100*time.Millisecond), url)
 	return followAttached(ctx, f, r, m, plan, start, sigs)
+}
+
+// upFailed reports a failed up. Attached, it first stops the containers
+// this up started (gracefully, within a bounded time) and says so;
+// detached, it leaves them running and the hint points at msx down.
+func upFailed(f *Factory, r *runner.Runner, m *devenv.Manifest, opts *upOptions, sigs chan os.Signal, err error) error {
+	var ue *runner.UpError
+	var started []string
+	if errors.As(err, &ue) {
+		started = ue.Started
+	}
+	msg, hint, cerr := upError(f, err)
+	if len(started) > 0 && !errors.Is(cerr, msxerr.ErrCancelled) {
+		if opts.Detach {
+			if hint != "" {
+				hint += "; "
+			}
+			hint += "msx down stops what did start"
+		} else {
+			names := make([]string, len(started))
+			for i, n := range started {
+				names[i] = strings.TrimPrefix(n, m.Project+"-")
+			}
+			fmt.Fprintf(f.IO.ErrOut, "stopping what this up started: %s\n", strings.Join(names, ", "))
+			stopAttached(f, r, m, sigs, false, runner.StopOptions{Only: started, Deps: runner.StopDeps(m)})
+		}
+	}
+	if cerr != nil {
+		return cerr
+	}
+	return msxerr.Wrap(err, hint, "%s", msg)
 }
 
 // followAttached prints the logs of every container until Ctrl-C, then
@@ -103,35 +135,54 @@ func followAttached(ctx context.Context, f *Factory, r *runner.Runner, m *devenv
 	printer := runner.NewPrinter(f.IO.ErrOut, services, f.IO.ColorEnabled())
 	logCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	until := make(chan struct{})
 	followed := make(chan error, 1)
-	go func() { followed <- runner.Follow(logCtx, r.API, targets, since.Add(-time.Second), printer) }()
+	go func() {
+		followed <- r.Follow(logCtx, targets, runner.FollowOptions{Since: since.Add(-time.Second), Until: until}, printer)
+	}()
 	select {
 	case err := <-followed:
-		// Every container stopped on its own.
+		// Every container is gone (an msx down elsewhere), or the engine
+		// failed.
 		if err != nil {
-			return err
+			return msxerr.Wrap(err, "run msx doctor if Docker misbehaves", "following the logs failed: %s", sentence(err))
 		}
+		fmt.Fprintln(f.IO.ErrOut, "msx: the project's containers are gone")
 		return nil
 	case <-ctx.Done():
 	}
-	stopAttached(f, r, m, sigs)
-	cancel()
+	// The followers show what the containers print while they stop, then
+	// end; the last of it comes before "interrupted".
+	close(until)
+	stopAttached(f, r, m, sigs, true, runner.StopOptions{Deps: runner.StopDeps(m)})
+	select {
+	case <-followed:
+	case <-time.After(2 * time.Second):
+		cancel()
+		<-followed
+	}
 	return msxerr.ErrCancelled
 }
 
-// stopAttached stops the workspace's containers gracefully; a second
-// Ctrl-C kills them at once. It returns within a bounded time even if the
-// engine hangs.
-func stopAttached(f *Factory, r *runner.Runner, m *devenv.Manifest, sigs chan os.Signal) {
-	fmt.Fprintln(f.IO.ErrOut, "stopping (Ctrl-C again to force)")
-	// The first signal cancelled ctx; drain it so the next one is a second.
-	select {
-	case <-sigs:
-	case <-time.After(100 * time.Millisecond):
+// stopAttached stops the workspace's containers gracefully, in reverse
+// dependency order; a Ctrl-C (a second one when interrupted says the first
+// started this) kills them at once. It returns within a bounded time even
+// if the engine hangs.
+func stopAttached(f *Factory, r *runner.Runner, m *devenv.Manifest, sigs chan os.Signal, interrupted bool, opts runner.StopOptions) {
+	if interrupted {
+		fmt.Fprintln(f.IO.ErrOut, "stopping (Ctrl-C again to force)")
+		// The first signal cancelled ctx; drain it so the next one is a second.
+		select {
+		case <-sigs:
+		case <-time.After(100 * time.Millisecond):
+		}
+	} else {
+		fmt.Fprintln(f.IO.ErrOut, "stopping (Ctrl-C to force)")
 	}
 	bg := context.Background()
 	stopped := make(chan error, 1)
-	go func() { stopped <- r.Stop(bg, m.Project, m.Dir, false) }()
+	go func() { stopped <- r.Stop(bg, m.Project, m.Dir, opts) }()
+	hung := "msx: Docker did not answer in time; run msx down, or msx doctor"
 	select {
 	case err := <-stopped:
 		if err != nil {
@@ -140,28 +191,41 @@ func stopAttached(f *Factory, r *runner.Runner, m *devenv.Manifest, sigs chan os
 	case <-sigs:
 		fmt.Fprintln(f.IO.ErrOut, "forcing")
 		killed := make(chan error, 1)
-		go func() { killed <- r.Stop(bg, m.Project, m.Dir, true) }()
+		opts.Force = true
+		go func() { killed <- r.Stop(bg, m.Project, m.Dir, opts) }()
 		select {
-		case <-killed:
-		case <-time.After(6 * time.Second):
-			fmt.Fprintln(f.IO.ErrOut, "msx: the engine did not answer in time; run msx down to clean up")
+		case err := <-killed:
+			if err != nil {
+				fmt.Fprintf(f.IO.ErrOut, "msx: %s\n", sentence(err))
+			}
+		case <-time.After(r.StopBound() + time.Second):
+			fmt.Fprintln(f.IO.ErrOut, hung)
 		}
-	case <-time.After(runner.StopGrace + runner.EngineTimeout + 5*time.Second):
-		fmt.Fprintln(f.IO.ErrOut, "msx: the engine did not answer in time; run msx down to clean up")
+	case <-time.After(r.StopBound() + time.Second):
+		// Stop is bounded itself; this is the last resort.
+		fmt.Fprintln(f.IO.ErrOut, hung)
 	}
 }
 
-// upError prints the last log lines of a service that failed, then returns
-// one sentence.
-func upError(f *Factory, err error) error {
+// upError prints the last log lines of a service that failed, and returns
+// the sentence and hint to report, or an error to return as it is.
+func upError(f *Factory, err error) (msg, hint string, asIs error) {
+	if errors.Is(err, msxerr.ErrCancelled) {
+		return "", "", msxerr.ErrCancelled
+	}
 	var se *runner.ServiceError
 	if !errors.As(err, &se) {
-		return err
+		var me *msxerr.Error
+		if errors.As(err, &me) {
+			return me.Msg, me.Hint, nil
+		}
+		var ue *msxerr.UsageError
+		if errors.As(err, &ue) {
+			return "", "", err
+		}
+		return err.Error(), "", nil
 	}
-	if errors.Is(err, msxerr.ErrCancelled) {
-		return msxerr.ErrCancelled
-	}
-	hint := "fix it and run msx up again"
+	hint = "fix it and run msx up again"
 	if len(se.Logs) > 0 {
 		fmt.Fprintf(f.IO.ErrOut, "last log lines of %s:\n", se.Service)
 		for _, l := range se.Logs {
@@ -172,10 +236,10 @@ func upError(f *Factory, err error) error {
 	if se.Err != nil {
 		var me *msxerr.Error
 		if errors.As(se.Err, &me) {
-			return msxerr.Wrap(se.Err, me.Hint, "%s: %s", se.Service, me.Msg)
+			return se.Service + ": " + me.Msg, me.Hint, nil
 		}
 	}
-	return msxerr.Wrap(err, hint, "%s", se.Error())
+	return se.Error(), hint, nil
 }
 
 // newRunner wires a runner to the engine, the builder and stderr.

@@ -421,9 +421,13 @@ func listOr(s []string) string {
 }
 
 // configHash hashes everything that defines a container except the labels
-// that do not change what runs (the hash itself and msx's version).
+// that do not change what runs (the hash itself and msx's version) and
+// DependsOn, which is start order, not the container's configuration: the
+// gateway depends on the services an up selects, and a second up with
+// another selection must not recreate it.
 func configHash(c *Container) string {
 	h := *c
+	h.DependsOn = nil
 	h.Labels = map[string]string{}
 	for k, v := range c.Labels {
 		if k != LabelConfigHash && k != LabelVersion {

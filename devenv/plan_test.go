@@ -208,6 +208,9 @@ func TestPlanHash(t *testing.T) {
 		}, []string{"catalog"}},
 		{"gateway port", func(m *Manifest, _ *PlanOptions) { m.Gateway.Port = 9090 }, []string{"gateway"}},
 		{"subset keeps the gateway's routes", func(_ *Manifest, o *PlanOptions) { o.Services = []string{"orders"} }, nil},
+		// payments alone really is a smaller set: the gateway then depends
+		// on fewer containers, which is start order, not its configuration.
+		{"smaller subset keeps the gateway", func(_ *Manifest, o *PlanOptions) { o.Services = []string{"payments"} }, nil},
 		{"password", func(_ *Manifest, o *PlanOptions) { o.PostgresPasswords = map[string]string{"payments": "x"} }, []string{"payments-db", "payments"}},
 	}
 	for _, tt := range tests {
@@ -226,6 +229,28 @@ func TestPlanHash(t *testing.T) {
 				t.Errorf("changed = %v, want %v", changed, tt.changed)
 			}
 		})
+	}
+}
+
+func TestPlanSubsetKeepsTheGatewayHash(t *testing.T) {
+	// up payments, then up: the second plan starts more containers and the
+	// gateway waits for more of them, but it is the same gateway.
+	sub := mustPlan(t, shop(), PlanOptions{Services: []string{"payments"}})
+	full := mustPlan(t, shop(), PlanOptions{})
+	if got, want := services(sub), []string{"payments-db", "payments", GatewayName}; !slices.Equal(got, want) {
+		t.Fatalf("subset plan = %v, want %v", got, want)
+	}
+	gs, gf := sub.Container(GatewayName), full.Container(GatewayName)
+	if slices.Equal(gs.DependsOn, gf.DependsOn) {
+		t.Fatalf("the gateway depends on %v in both plans: not a smaller subset", gs.DependsOn)
+	}
+	if gs.Hash() != gf.Hash() {
+		t.Errorf("gateway hash %s after up payments, %s after up: a second up would recreate it", gs.Hash(), gf.Hash())
+	}
+	for _, c := range sub.Containers {
+		if c.Hash() != full.Container(c.Service).Hash() {
+			t.Errorf("%s: hash changed with the selection", c.Service)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,8 +203,10 @@ func TestUpDocker(t *testing.T) {
 	project := uniqueProject(t)
 	port := freePort(t)
 	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1"}
-	ws := newShop(t, parent, project, env)
+	// Cleanups run last first: the images go after down removed the
+	// containers that use them, even when a subtest fails half-way.
 	removeImages(t, cli, project)
+	ws := newShop(t, parent, project, env)
 	gateway := "http://127.0.0.1:" + strconv.Itoa(port)
 
 	t.Run("up -d", func(t *testing.T) {
@@ -291,6 +294,27 @@ func TestUpDocker(t *testing.T) {
 		}
 	})
 
+	t.Run("up SERVICE, then up, keeps the gateway", func(t *testing.T) {
+		mustMsx(t, ws, env, "down")
+		mustMsx(t, ws, env, "up", "-d", "payments")
+		gw := "/" + project + "-gateway"
+		before := containerIDs(t, cli, project)
+		if before[gw] == "" || len(before) != 2 {
+			t.Fatalf("up payments started %v, want payments and the gateway", before)
+		}
+		r := mustMsx(t, ws, env, "up", "-d")
+		after := containerIDs(t, cli, project)
+		if after[gw] != before[gw] || after["/"+project+"-payments"] != before["/"+project+"-payments"] {
+			t.Errorf("up after up payments recreated the gateway or payments: %v -> %v\n%s", before, after, r.Stderr)
+		}
+		if !strings.Contains(r.Stderr, fmt.Sprintf("%-12s unchanged, running", "gateway")) {
+			t.Errorf("no 'gateway unchanged' in:\n%s", r.Stderr)
+		}
+		if len(after) != 4 {
+			t.Errorf("containers after up: %v", after)
+		}
+	})
+
 	t.Run("another project beside it", func(t *testing.T) {
 		// A copy of the workspace under another project name shares the
 		// Go build cache, so this costs no compilation.
@@ -298,8 +322,8 @@ func TestUpDocker(t *testing.T) {
 		dir := copyWorkspace(t, ws, filepath.Join(t.TempDir(), other), project, other)
 		otherPort := freePort(t)
 		otherEnv := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(otherPort), "NO_COLOR=1"}
-		cleanupDown(t, dir, otherEnv)
 		removeImages(t, cli, other)
+		cleanupDown(t, dir, otherEnv)
 		mustMsx(t, dir, otherEnv, "up", "-d")
 		for _, p := range []int{port, otherPort} {
 			if code, body := httpDo(t, "GET", fmt.Sprintf("http://127.0.0.1:%d/api/catalog/healthz", p), ""); code != 200 {
@@ -323,6 +347,46 @@ func TestUpDocker(t *testing.T) {
 		mustMsx(t, dir, otherEnv, "down", "--volumes")
 		if cs, _, vs := labelled(t, cli, project); len(cs) != 4 || len(vs) != 3 {
 			t.Errorf("down in another folder touched this one: %v %v", cs, vs)
+		}
+	})
+
+	t.Run("attached up follows a service across a restart", func(t *testing.T) {
+		up := startMsx(t, ws, env, "up")
+		up.waitFor(t, "Ctrl-C to stop", 2*time.Minute)
+		t.Cleanup(func() {
+			up.cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-up.done:
+			case <-time.After(30 * time.Second):
+			}
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cli.ContainerRestart(ctx, project+"-catalog", container.StopOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		up.waitFor(t, "catalog  | msx: restarted\n", 30*time.Second)
+		// The new run's lines follow, and no line is shown twice (the
+		// services log JSON with nanosecond times: a repeat is a re-shown
+		// line).
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out := up.stderr.String()
+			_, after, _ := strings.Cut(out, "catalog  | msx: restarted\n")
+			if strings.Contains(after, "catalog  | ") {
+				seen := map[string]bool{}
+				for _, l := range strings.Split(out, "\n") {
+					if strings.HasPrefix(l, "catalog  | {") && seen[l] {
+						t.Errorf("shown twice: %s\n%s", l, out)
+					}
+					seen[l] = true
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no catalog line after the restart:\n%s", out)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	})
 
@@ -351,6 +415,34 @@ func TestUpDocker(t *testing.T) {
 		}
 	})
 
+	t.Run("a second SIGINT forces the stop", func(t *testing.T) {
+		up := startMsx(t, ws, env, "up")
+		up.waitFor(t, "Ctrl-C to stop", 2*time.Minute)
+		start := time.Now()
+		if err := up.cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		up.waitFor(t, "Ctrl-C again to force", 10*time.Second)
+		// The graceful stop may already be over; a signal then is ignored.
+		up.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-up.done:
+		case <-time.After(20 * time.Second):
+			up.cmd.Process.Kill()
+			t.Fatalf("msx up did not exit 20s after two SIGINTs:\n%s", up.stderr.String())
+		}
+		t.Logf("attached up stopped %s after two SIGINTs (forced: %v)", time.Since(start).Round(time.Millisecond), strings.Contains(up.stderr.String(), "forcing"))
+		if code := up.cmd.ProcessState.ExitCode(); code != 130 {
+			t.Errorf("exit code %d, want 130\n%s", code, up.stderr.String())
+		}
+		cs, _, _ := labelled(t, cli, project)
+		for _, s := range cs {
+			if strings.HasSuffix(s, " running") || strings.HasSuffix(s, " created") {
+				t.Errorf("left after two SIGINTs: %s\n%s", s, up.stderr.String())
+			}
+		}
+	})
+
 	t.Run("kill -9 during up, then up adopts", func(t *testing.T) {
 		// The containers are stopped: up starts them one by one.
 		up := startMsx(t, ws, env, "up", "-d")
@@ -373,15 +465,61 @@ func TestUpDocker(t *testing.T) {
 
 	t.Run("kill -9 during a fresh up, then down leaves nothing", func(t *testing.T) {
 		up := startMsx(t, ws, env, "up", "-d")
-		up.waitFor(t, " created", 2*time.Minute)
+		// A container's line ("payments     created"), not the network's.
+		up.waitForRe(t, containerCreated, 2*time.Minute)
 		up.cmd.Process.Kill()
 		<-up.done
-		if cs, ns, _ := labelled(t, cli, project); len(cs)+len(ns) == 0 {
-			t.Errorf("killed too early to test anything:\n%s", up.stderr.String())
+		if cs, _, _ := labelled(t, cli, project); len(cs) == 0 {
+			t.Errorf("killed before any container existed:\n%s", up.stderr.String())
 		}
 		mustMsx(t, ws, env, "down")
 		requireNothingLeft(t, cli, project, false)
 	})
+
+	// SIGINT while containers are being created: whatever the moment,
+	// nothing is left in "created" and nothing runs. The network's line
+	// comes just before the first creates, the container's line between
+	// two of them.
+	// The creates take milliseconds, so the network's line is followed by
+	// several delays, as the reviewer's repro did.
+	network := regexp.MustCompile(`(?m)^network \S+ +created$`)
+	type moment struct {
+		name  string
+		re    *regexp.Regexp
+		delay time.Duration
+	}
+	moments := []moment{{"after the first container is created", containerCreated, 0}}
+	for _, d := range []time.Duration{0, 3, 6, 10, 15, 25, 40} {
+		moments = append(moments, moment{fmt.Sprintf("%dms after the network is created", d), network, d * time.Millisecond})
+	}
+	for _, at := range moments {
+		t.Run("SIGINT mid-up "+at.name, func(t *testing.T) {
+			mustMsx(t, ws, env, "down")
+			up := startMsx(t, ws, env, "up")
+			up.waitForRe(t, at.re, 2*time.Minute)
+			time.Sleep(at.delay)
+			if err := up.cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-up.done:
+			case <-time.After(30 * time.Second):
+				up.cmd.Process.Kill()
+				t.Fatalf("msx up did not exit 30s after SIGINT:\n%s", up.stderr.String())
+			}
+			if code := up.cmd.ProcessState.ExitCode(); code != 130 {
+				t.Errorf("exit code %d, want 130\n%s", code, up.stderr.String())
+			}
+			cs, _, _ := labelled(t, cli, project)
+			for _, s := range cs {
+				if strings.HasSuffix(s, " running") || strings.HasSuffix(s, " created") {
+					t.Errorf("left after SIGINT mid-up: %s\n%s", s, up.stderr.String())
+				}
+			}
+			mustMsx(t, ws, env, "down")
+			requireNothingLeft(t, cli, project, false)
+		})
+	}
 
 	t.Run("a taken gateway port is reported before anything is created", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -417,6 +555,48 @@ func TestUpDocker(t *testing.T) {
 			if strings.HasSuffix(s, " created") {
 				t.Errorf("left in created: %s", s)
 			}
+		}
+		if err := os.WriteFile(main, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a failed attached up stops what it started; -d leaves it to down", func(t *testing.T) {
+		// orders crashes once payments, which it depends on, is ready.
+		main := filepath.Join(ws, "services", "orders", "main.go")
+		orig, err := os.ReadFile(main)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.WriteFile(main, orig, 0o644) })
+		broken := strings.Replace(string(orig), "func main() {", "func main() {\n\tpanic(\"e2e: boom\")", 1)
+		if err := os.WriteFile(main, []byte(broken), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustMsx(t, ws, env, "down")
+		r := msx(t, ws, env, "up")
+		if r.Code != 1 || !strings.Contains(r.Stderr, "orders exited with code 2") || !strings.Contains(r.Stderr, "stopping what this up started: ") {
+			t.Errorf("attached: exit %d\n%s", r.Code, r.Stderr)
+		}
+		cs, _, _ := labelled(t, cli, project)
+		for _, s := range cs {
+			if strings.HasSuffix(s, " running") || strings.HasSuffix(s, " created") {
+				t.Errorf("left after a failed attached up: %s\n%s", s, r.Stderr)
+			}
+		}
+		r = msx(t, ws, env, "up", "-d")
+		if r.Code != 1 || !strings.Contains(r.Stderr, "msx down stops what did start") {
+			t.Errorf("detached: exit %d\n%s", r.Code, r.Stderr)
+		}
+		running := 0
+		cs, _, _ = labelled(t, cli, project)
+		for _, s := range cs {
+			if strings.HasSuffix(s, " running") {
+				running++
+			}
+		}
+		if running == 0 {
+			t.Errorf("a failed up -d stopped what it started: %v", cs)
 		}
 		if err := os.WriteFile(main, orig, 0o644); err != nil {
 			t.Fatal(err)
@@ -507,6 +687,31 @@ func (r *running) waitFor(t *testing.T, s string, timeout time.Duration) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no %q after %s:\n%s", s, timeout, r.stderr.String())
+		}
+	}
+}
+
+// containerCreated matches the progress line of a container created by up
+// ("payments     created"), not that of a network or volume.
+var containerCreated = regexp.MustCompile(`(?m)^(payments|catalog|orders|gateway) +created$`)
+
+// waitForRe is waitFor with a regular expression.
+func (r *running) waitForRe(t *testing.T, re *regexp.Regexp, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !re.MatchString(r.stderr.String()) {
+		select {
+		case <-r.done:
+			if re.MatchString(r.stderr.String()) {
+				return
+			}
+			t.Fatalf("msx exited before printing %s:\n%s", re, r.stderr.String())
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %s:\n%s", re, timeout, r.stderr.String())
 		}
 	}
 }

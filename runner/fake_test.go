@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -37,14 +39,32 @@ type fakeDocker struct {
 	exitOnStart map[string]int
 	// failStart makes ContainerStart fail for a service.
 	failStart map[string]bool
+	// startErr is the error of a failing start, if not the default.
+	startErr error
 	// failStartID makes ContainerStart fail for one container.
 	failStartID map[string]bool
 	// failRemove makes ContainerRemove fail for a container name.
 	failRemove map[string]bool
-	logs       map[string][]string
+	// logs are the lines a service's program prints each time it starts.
+	logs map[string][]string
 	// hang makes ContainerStop and ContainerKill block until their
-	// context is done, as an engine that does not answer.
-	hang bool
+	// context is done, as an engine that does not answer; hangRemove does
+	// the same to ContainerRemove.
+	hang, hangRemove bool
+	// onCreate runs at the start of ContainerCreate (a Ctrl-C, say).
+	onCreate func(name string)
+	// createErr makes ContainerCreate of a container name create it, as
+	// the engine does, yet return an error, as a client whose request
+	// timed out does.
+	createErr map[string]error
+	// now is the engine's clock: every start and log line moves it on.
+	now time.Time
+}
+
+// fakeLine is one line a container printed.
+type fakeLine struct {
+	t    time.Time
+	text string
 }
 
 type fakeContainer struct {
@@ -54,6 +74,10 @@ type fakeContainer struct {
 	state    container.ContainerState
 	exitCode int
 	port     int
+	started  time.Time
+	log      []fakeLine
+	// stream is closed when the current run ends: followers' streams end.
+	stream chan struct{}
 }
 
 func newFake() *fakeDocker {
@@ -67,7 +91,91 @@ func newFake() *fakeDocker {
 		failRemove:  map[string]bool{},
 		failStartID: map[string]bool{},
 		logs:        map[string][]string{},
+		createErr:   map[string]error{},
+		now:         time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
+}
+
+// tick moves the engine's clock on and returns it; f.mu is held.
+func (f *fakeDocker) tick() time.Time {
+	f.now = f.now.Add(time.Millisecond)
+	return f.now
+}
+
+// run starts c and has it print lines; f.mu is held.
+func (f *fakeDocker) run(c *fakeContainer, lines ...string) {
+	c.state = container.StateRunning
+	c.started = f.tick()
+	c.stream = make(chan struct{})
+	f.print(c, lines...)
+}
+
+// print appends lines to c's log; f.mu is held.
+func (f *fakeDocker) print(c *fakeContainer, lines ...string) {
+	for _, l := range lines {
+		c.log = append(c.log, fakeLine{t: f.tick(), text: l})
+	}
+}
+
+// exit ends c's current run; f.mu is held.
+func (f *fakeDocker) exit(c *fakeContainer, code int) {
+	if c.state == container.StateRunning && c.stream != nil {
+		close(c.stream)
+	}
+	c.state, c.exitCode = container.StateExited, code
+}
+
+// add puts a container straight into the engine, as a test's setup.
+func (f *fakeDocker) add(id, name, service string, state container.ContainerState, code int, lines ...string) *fakeContainer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := &fakeContainer{id: id, name: name, state: container.StateCreated,
+		cfg: &container.Config{Labels: map[string]string{"dev.msx.service": service}}, host: &container.HostConfig{}}
+	f.containers[id] = c
+	f.run(c, lines...)
+	if state != container.StateRunning {
+		f.exit(c, code)
+	}
+	return c
+}
+
+// restart stops a running container and starts it again at once, printing
+// lines, as a hot swap does.
+func (f *fakeDocker) restart(name string, lines ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.byRef(name)
+	f.exit(c, 0)
+	f.run(c, lines...)
+}
+
+// stopped ends a container's run with code.
+func (f *fakeDocker) stopped(name string, code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.exit(f.byRef(name), code)
+}
+
+// startAgain starts a stopped container, printing lines.
+func (f *fakeDocker) startAgain(name string, lines ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.run(f.byRef(name), lines...)
+}
+
+// state returns the state of a container by name, or "" when it is gone.
+func (f *fakeDocker) state(name string) container.ContainerState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.byRef(name); c != nil {
+		return c.state
+	}
+	return ""
+}
+
+// hung is the error of a client whose request timed out.
+func hung(ctx context.Context, what string) error {
+	return &url.Error{Op: "Post", URL: "http://%2Fvar%2Frun%2Fdocker.sock/v1.47/containers/" + what, Err: ctx.Err()}
 }
 
 var _ DockerAPI = (*fakeDocker)(nil)
@@ -145,7 +253,7 @@ func (f *fakeDocker) ContainerInspect(_ context.Context, id string) (container.I
 	return container.InspectResponse{
 		ContainerJSONBase: &container.ContainerJSONBase{
 			ID: c.id, Name: "/" + c.name,
-			State: &container.State{Status: c.state, Running: c.state == container.StateRunning, ExitCode: c.exitCode, StartedAt: "2026-01-01T00:00:00Z"},
+			State: &container.State{Status: c.state, Running: c.state == container.StateRunning, ExitCode: c.exitCode, StartedAt: c.started.Format(time.RFC3339Nano)},
 		},
 		Config:          c.cfg,
 		NetworkSettings: &container.NetworkSettings{NetworkSettingsBase: container.NetworkSettingsBase{Ports: ports}},
@@ -164,7 +272,10 @@ func (f *fakeDocker) byRef(ref string) *fakeContainer {
 	return nil
 }
 
-func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, host *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+func (f *fakeDocker) ContainerCreate(ctx context.Context, cfg *container.Config, host *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+	if f.onCreate != nil {
+		f.onCreate(name)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.call("create %s", name)
@@ -176,6 +287,13 @@ func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, h
 	f.nextID++
 	id := fmt.Sprintf("id%d", f.nextID)
 	f.containers[id] = &fakeContainer{id: id, name: name, cfg: cfg, host: host, state: container.StateCreated}
+	// The engine finishes what it was asked even when the client gave up.
+	if ctx.Err() != nil {
+		return container.CreateResponse{}, hung(ctx, "create")
+	}
+	if err := f.createErr[name]; err != nil {
+		return container.CreateResponse{}, err
+	}
 	return container.CreateResponse{ID: id}, nil
 }
 
@@ -186,13 +304,16 @@ func (f *fakeDocker) ContainerStart(_ context.Context, id string, _ container.St
 	f.call("start %s", c.name)
 	svc := c.cfg.Labels["dev.msx.service"]
 	if f.failStart[svc] || f.failStartID[c.id] {
+		if f.startErr != nil {
+			return f.startErr
+		}
 		return errors.New("port is already allocated")
 	}
+	f.run(c, f.logs[svc]...)
 	if code, ok := f.exitOnStart[svc]; ok {
-		c.state, c.exitCode = container.StateExited, code
+		f.exit(c, code)
 		return nil
 	}
-	c.state = container.StateRunning
 	c.port = 40000 + f.nextID
 	for _, b := range c.host.PortBindings {
 		if b[0].HostPort != "" {
@@ -205,30 +326,34 @@ func (f *fakeDocker) ContainerStart(_ context.Context, id string, _ container.St
 func (f *fakeDocker) ContainerStop(ctx context.Context, id string, _ container.StopOptions) error {
 	if f.hang {
 		<-ctx.Done()
-		return ctx.Err()
+		return hung(ctx, id+"/stop")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.byRef(id)
 	f.call("stop %s", c.name)
-	c.state = container.StateExited
+	f.exit(c, 0)
 	return nil
 }
 
 func (f *fakeDocker) ContainerKill(ctx context.Context, id, _ string) error {
 	if f.hang {
 		<-ctx.Done()
-		return ctx.Err()
+		return hung(ctx, id+"/kill")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.byRef(id)
 	f.call("kill %s", c.name)
-	c.state, c.exitCode = container.StateExited, 137
+	f.exit(c, 137)
 	return nil
 }
 
-func (f *fakeDocker) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+func (f *fakeDocker) ContainerRemove(ctx context.Context, id string, _ container.RemoveOptions) error {
+	if f.hangRemove {
+		<-ctx.Done()
+		return hung(ctx, id)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.byRef(id)
@@ -239,21 +364,73 @@ func (f *fakeDocker) ContainerRemove(_ context.Context, id string, _ container.R
 	if f.failRemove[c.name] {
 		return errors.New("device or resource busy")
 	}
+	f.exit(c, 137)
 	delete(f.containers, c.id)
 	return nil
 }
 
-func (f *fakeDocker) ContainerLogs(_ context.Context, id string, o container.LogsOptions) (io.ReadCloser, error) {
+// ContainerLogs honours Since, Tail and Timestamps. Following a running
+// container, the stream ends when its run does (or ctx is done).
+func (f *fakeDocker) ContainerLogs(ctx context.Context, id string, o container.LogsOptions) (io.ReadCloser, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.byRef(id)
+	if c == nil {
+		return nil, errors.New("No such container: " + id)
+	}
+	f.call("logs %s since=%s tail=%s", c.name, o.Since, o.Tail)
+	var since time.Time
+	if o.Since != "" {
+		var sec, nsec int64
+		if _, err := fmt.Sscanf(o.Since, "%d.%d", &sec, &nsec); err != nil {
+			return nil, fmt.Errorf("bad since %q", o.Since)
+		}
+		since = time.Unix(sec, nsec)
+	}
+	lines := c.log
+	if o.Tail != "" {
+		var n int
+		fmt.Sscan(o.Tail, &n)
+		lines = lines[max(0, len(lines)-n):]
+	}
 	var buf bytes.Buffer
 	w := stdcopy.NewStdWriter(&buf, stdcopy.Stdout)
-	for _, l := range f.logs[c.cfg.Labels["dev.msx.service"]] {
-		fmt.Fprintln(w, l)
+	for _, l := range lines {
+		if l.t.Before(since) {
+			continue
+		}
+		msg := l.text + "\n"
+		if o.Timestamps {
+			msg = l.t.Format("2006-01-02T15:04:05.000000000Z07:00") + " " + msg
+		}
+		w.Write([]byte(msg))
 	}
-	return io.NopCloser(&buf), nil
+	if !o.Follow || c.state != container.StateRunning {
+		return io.NopCloser(&buf), nil
+	}
+	return &followReader{r: &buf, stream: c.stream, ctx: ctx}, nil
 }
+
+// followReader yields what was logged, then blocks until the run ends.
+type followReader struct {
+	r      io.Reader
+	stream chan struct{}
+	ctx    context.Context
+}
+
+func (f *followReader) Read(p []byte) (int, error) {
+	if n, err := f.r.Read(p); n > 0 || err != io.EOF {
+		return n, err
+	}
+	select {
+	case <-f.stream:
+		return 0, io.EOF
+	case <-f.ctx.Done():
+		return 0, f.ctx.Err()
+	}
+}
+
+func (f *followReader) Close() error { return nil }
 
 func (f *fakeDocker) NetworkList(_ context.Context, o network.ListOptions) ([]network.Summary, error) {
 	f.mu.Lock()
@@ -338,9 +515,14 @@ type fakeBuilder struct {
 	mu      sync.Mutex
 	version map[string]int
 	builds  [][]builder.Target
+	// onBuild runs during each build (the world changing meanwhile).
+	onBuild func()
 }
 
 func (b *fakeBuilder) Build(_ context.Context, targets []builder.Target) ([]builder.Result, error) {
+	if b.onBuild != nil {
+		b.onBuild()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.builds = append(b.builds, targets)
@@ -368,7 +550,8 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	c.mu.Unlock()
+	runtime.Gosched() // a poll loop lets the test's goroutine move on
 	return nil
 }

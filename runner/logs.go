@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -36,58 +37,184 @@ type LogTarget struct {
 	ID      string
 }
 
-// Follow streams the logs of every target since the given time to c, one
-// goroutine per container, until ctx is done or every container has stopped.
-func Follow(ctx context.Context, api DockerAPI, targets []LogTarget, since time.Time, c LogConsumer) error {
+// FollowOptions say where following starts and when it ends.
+type FollowOptions struct {
+	// Since is the time of the first line to show; zero means all.
+	Since time.Time
+	// Until, once closed, ends following a container the next time its
+	// stream ends (it stopped) instead of waiting for it to start again:
+	// the lines a container prints while it stops are still shown.
+	Until <-chan struct{}
+}
+
+// DefaultRestartPoll is how often a follower looks at a stopped container
+// to see whether it started again.
+const DefaultRestartPoll = 250 * time.Millisecond
+
+// Follow streams the logs of every target to c, one goroutine per
+// container, until ctx is done, or every container is gone (or stopped,
+// once opts.Until is closed). Follow survives restarts: when a container's
+// stream ends, it waits for the container to run again and resumes just
+// after the last line it showed.
+func (r *Runner) Follow(ctx context.Context, targets []LogTarget, opts FollowOptions, c LogConsumer) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(targets))
 	for i, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = followOne(ctx, api, t, since, c)
+			errs[i] = r.followOne(ctx, t, opts, c)
 		}()
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
-func followOne(ctx context.Context, api DockerAPI, t LogTarget, since time.Time, c LogConsumer) error {
-	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true}
-	if !since.IsZero() {
-		opts.Since = fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())
+func (r *Runner) restartPoll() time.Duration {
+	if r.PollInterval > 0 {
+		return r.PollInterval
 	}
-	rc, err := api.ContainerLogs(ctx, t.ID, opts)
+	return DefaultRestartPoll
+}
+
+func closed(ch <-chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// followOne follows one container across its restarts. The engine is asked
+// for timestamps, so that each attach resumes just after the last line
+// seen; they are stripped before a line is shown.
+func (r *Runner) followOne(ctx context.Context, t LogTarget, opts FollowOptions, c LogConsumer) error {
+	insp, err := r.inspect(ctx, t.ID)
 	if err != nil {
+		if isNotFound(err) || ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
-	defer rc.Close()
-	out := &lineWriter{emit: func(l string) { c.Log(t.Service, Stdout, l) }}
-	errw := &lineWriter{emit: func(l string) { c.Log(t.Service, Stderr, l) }}
-	_, err = stdcopy.StdCopy(out, errw, rc)
-	out.Flush()
-	errw.Flush()
-	if ctx.Err() != nil {
-		return nil
+	run := startedAt(insp) // the run being followed
+	reported := ""         // the run whose exit was reported
+	since := opts.Since    // the first line wanted from the next attach
+	for {
+		out := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, Stdout, l) }}, since: since}
+		errw := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, Stderr, l) }}, since: since}
+		lo := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
+		if !since.IsZero() {
+			lo.Since = sinceArg(since)
+		}
+		rc, err := r.API.ContainerLogs(ctx, t.ID, lo)
+		if err == nil {
+			_, err = stdcopy.StdCopy(out, errw, rc)
+			rc.Close()
+		}
+		out.lw.Flush()
+		errw.lw.Flush()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil && isNotFound(err) {
+			return nil
+		}
+		progressed := false
+		for _, w := range []*stampWriter{out, errw} {
+			if w.last.After(since) || (since.IsZero() && !w.last.IsZero()) {
+				since = w.last.Add(time.Nanosecond)
+				progressed = true
+			}
+		}
+		if err != nil || !progressed {
+			// An engine hiccup, or a stream that ended with nothing new:
+			// do not hammer the engine.
+			if r.clock().Sleep(ctx, r.restartPoll()) != nil {
+				return nil
+			}
+		}
+		// The stream ends when the container stops. Wait until it runs
+		// again (a restart, a hot swap) or is gone.
+		for {
+			insp, err := r.inspect(ctx, t.ID)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case err != nil && isNotFound(err):
+				return nil
+			case err == nil && insp.State != nil && insp.State.Running:
+				if now := startedAt(insp); now != run {
+					run = now
+					c.Status(t.Service, "restarted")
+				}
+			case err == nil && insp.State != nil:
+				if reported != startedAt(insp) {
+					reported = startedAt(insp)
+					c.Status(t.Service, fmt.Sprintf("exited with code %d", insp.State.ExitCode))
+				}
+				if closed(opts.Until) {
+					return nil
+				}
+			}
+			if err == nil && insp.State != nil && insp.State.Running {
+				break
+			}
+			if r.clock().Sleep(ctx, r.restartPoll()) != nil {
+				return nil
+			}
+		}
 	}
-	if err != nil {
-		return err
-	}
-	// The stream ends when the container stops.
-	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+}
+
+func (r *Runner) inspect(ctx context.Context, id string) (container.InspectResponse, error) {
+	ictx, cancel := context.WithTimeout(ctx, r.engineTimeout())
 	defer cancel()
-	if insp, err := api.ContainerInspect(ictx, t.ID); err == nil && insp.State != nil && !insp.State.Running {
-		c.Status(t.Service, fmt.Sprintf("exited with code %d", insp.State.ExitCode))
+	return r.API.ContainerInspect(ictx, id)
+}
+
+func startedAt(insp container.InspectResponse) string {
+	if insp.ContainerJSONBase == nil || insp.State == nil {
+		return ""
 	}
-	return nil
+	return insp.State.StartedAt
+}
+
+// sinceArg formats a time as the engine's since parameter.
+func sinceArg(t time.Time) string {
+	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
+}
+
+// stampWriter strips the timestamp the engine puts before each message
+// (each frame stdcopy writes is one message, a long line may span several),
+// remembers the last one, and drops messages older than since.
+type stampWriter struct {
+	lw    lineWriter
+	since time.Time
+	last  time.Time
+}
+
+func (w *stampWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if i := bytes.IndexByte(p, ' '); i > 0 && i <= len(time.RFC3339Nano)+6 {
+		if ts, err := time.Parse(time.RFC3339Nano, string(p[:i])); err == nil {
+			if !w.since.IsZero() && ts.Before(w.since) {
+				return n, nil
+			}
+			if ts.After(w.last) {
+				w.last = ts
+			}
+			p = p[i+1:]
+		}
+	}
+	w.lw.Write(p)
+	return n, nil
 }
 
 // lineWriter splits written bytes into lines.
@@ -117,12 +244,19 @@ func (w *lineWriter) Flush() {
 	}
 }
 
-// tail returns the last LogTail log lines of a container, stdout and stderr
-// interleaved as the engine keeps them.
-func (r *Runner) tail(ctx context.Context, id string) []string {
+// tail returns the last LogTail log lines of a container's current run
+// (since it last started: not those of earlier runs of the same
+// container), stdout and stderr interleaved as the engine keeps them.
+func (r *Runner) tail(ctx context.Context, id string, state *container.State) []string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	rc, err := r.API.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(LogTail)})
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(LogTail)}
+	if state != nil {
+		if t, err := time.Parse(time.RFC3339Nano, state.StartedAt); err == nil && t.Year() > 1 {
+			opts.Since = sinceArg(t)
+		}
+	}
+	rc, err := r.API.ContainerLogs(ctx, id, opts)
 	if err != nil {
 		return nil
 	}

@@ -70,6 +70,8 @@ type Runner struct {
 	// killed; EngineTimeout bounds each engine call while stopping.
 	StopGrace     time.Duration
 	EngineTimeout time.Duration
+	// DownTimeout bounds each engine call of Down.
+	DownTimeout time.Duration
 
 	mu sync.Mutex
 }
@@ -163,6 +165,42 @@ func (e *ServiceError) Error() string {
 
 func (e *ServiceError) Unwrap() error { return e.Err }
 
+// UpError is an up that failed after it had started containers: an
+// attached up stops them, a detached one leaves them to msx down.
+type UpError struct {
+	// Started names the containers this up created or started, in the
+	// order it started them.
+	Started []string
+	Err     error
+}
+
+func (e *UpError) Error() string { return e.Err.Error() }
+func (e *UpError) Unwrap() error { return e.Err }
+
+// CreateTimeout bounds creating and starting one container. Both run
+// whatever the context says, so that a Ctrl-C never leaves a container the
+// engine created after msx stopped listening: msx checks the context once
+// the engine has answered.
+const CreateTimeout = 20 * time.Second
+
+// started collects the containers one up started.
+type started struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (s *started) add(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.names = append(s.names, name)
+}
+
+func (s *started) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.names)
+}
+
 // Up brings the workspace of m up and returns the plan it applied once
 // every container is ready.
 func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*devenv.Plan, error) {
@@ -227,7 +265,11 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 	if err := r.removeOrphans(ctx, m, ours); err != nil {
 		return plan, err
 	}
-	if err := r.converge(ctx, plan, ours); err != nil {
+	var st started
+	if err := r.converge(ctx, plan, ours, &st); err != nil {
+		if names := st.list(); len(names) > 0 {
+			return plan, &UpError{Started: names, Err: err}
+		}
 		return plan, err
 	}
 	return plan, nil
@@ -307,10 +349,44 @@ func (r *Runner) preflightPort(m *devenv.Manifest, ours map[string]container.Sum
 		free = LoopbackPortFree
 	}
 	if err := free(port); err != nil {
-		return msxerr.Wrap(err, "stop what uses it, or pick another port with MSX_GATEWAY_PORT or gateway.port in msx.yaml",
-			"the gateway port %d on %s is already in use", port, devenv.LoopbackIP)
+		return portInUse(port, err)
 	}
 	return nil
+}
+
+// portInUse is the one error for a gateway port that something else holds,
+// found before anything is created or reported by the engine.
+func portInUse(port int, cause error) error {
+	return msxerr.Wrap(cause, "stop what uses it, or pick another port with MSX_GATEWAY_PORT or gateway.port in msx.yaml",
+		"the gateway port %d on %s is already in use", port, devenv.LoopbackIP)
+}
+
+// isPortInUse reports the engine's errors for a host port it cannot bind.
+func isPortInUse(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "address already in use") || strings.Contains(msg, "port is already allocated")
+}
+
+// checkPort checks a fixed host port again just before a container that
+// publishes it starts: a build can take minutes, and the port may have
+// been taken meanwhile. The engine may take a moment to release the port
+// of a container just removed, so a busy port is checked a few times over
+// about a second before it is an error.
+func (r *Runner) checkPort(ctx context.Context, port int) error {
+	free := r.PortFree
+	if free == nil {
+		free = LoopbackPortFree
+	}
+	var err error
+	for i := 0; i < 10; i++ {
+		if err = free(port); err == nil {
+			return nil
+		}
+		if r.clock().Sleep(ctx, 100*time.Millisecond) != nil {
+			return msxerr.ErrCancelled
+		}
+	}
+	return portInUse(port, err)
 }
 
 // build builds the images of the selected services and the gateway and
@@ -408,7 +484,7 @@ func (r *Runner) ensureVolumes(ctx context.Context, p *devenv.Plan) error {
 // converge creates, adopts or recreates each container and starts it once
 // what it depends on is ready. Containers without a dependency between them
 // start in parallel. The first failure stops the rest.
-func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[string]container.Summary) error {
+func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[string]container.Summary, st *started) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	done := map[string]chan struct{}{}
@@ -452,7 +528,7 @@ func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[strin
 			if s, ok := ours[c.Name]; ok {
 				have = &s
 			}
-			if err := r.apply(ctx, p, c, have); err != nil {
+			if err := r.apply(ctx, c, have, st); err != nil {
 				fail(err)
 			}
 		}()
@@ -466,27 +542,40 @@ func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[strin
 
 // apply makes one container match the plan, starts it and waits until it
 // is ready.
-func (r *Runner) apply(ctx context.Context, p *devenv.Plan, c *devenv.Container, have *container.Summary) error {
+func (r *Runner) apply(ctx context.Context, c *devenv.Container, have *container.Summary, st *started) error {
 	id := ""
 	adopted := false
+	fixedPort := c.HostPort != 0
 	if have != nil && have.Labels[devenv.LabelConfigHash] == c.Hash() {
 		id = have.ID
-		switch {
-		case have.State == container.StateRunning:
+		if have.State == container.StateRunning {
 			r.progress(c.Service, "unchanged, running")
 			adopted = true
-		case r.API.ContainerStart(ctx, id, container.StartOptions{}) == nil:
-			r.progress(c.Service, "unchanged, started")
-			adopted = true
-		case ctx.Err() != nil:
-			return &ServiceError{Service: c.Service, ExitCode: -1, Err: msxerr.ErrCancelled}
+		} else {
+			if fixedPort {
+				if err := r.checkPort(ctx, c.HostPort); err != nil {
+					return err
+				}
+			}
+			err := r.start(ctx, id)
+			switch {
+			case err == nil:
+				st.add(c.Name)
+				if ctx.Err() != nil {
+					return &ServiceError{Service: c.Service, ExitCode: -1, Err: msxerr.ErrCancelled}
+				}
+				r.progress(c.Service, "unchanged, started")
+				adopted = true
+			case ctx.Err() != nil:
+				return &ServiceError{Service: c.Service, ExitCode: -1, Err: msxerr.ErrCancelled}
+			case fixedPort && isPortInUse(err):
+				return portInUse(c.HostPort, err)
+			}
+			// A container that cannot start again (its network went with a
+			// down that raced a killed up, say) is recreated below.
 		}
-		// A container that cannot start again (its network went with a
-		// down that raced a killed up, say) is recreated below.
 	}
-	switch {
-	case adopted:
-	default:
+	if !adopted {
 		verb := "created"
 		if have != nil {
 			if err := r.API.ContainerRemove(ctx, have.ID, container.RemoveOptions{Force: true}); err != nil {
@@ -497,8 +586,16 @@ func (r *Runner) apply(ctx context.Context, p *devenv.Plan, c *devenv.Container,
 				verb = "recreated (the old one would not start)"
 			}
 		}
+		if fixedPort {
+			if err := r.checkPort(ctx, c.HostPort); err != nil {
+				return err
+			}
+		}
 		var err error
-		if id, err = r.create(ctx, c); err != nil {
+		if id, err = r.create(ctx, c, st); err != nil {
+			if fixedPort && isPortInUse(err) {
+				return portInUse(c.HostPort, err)
+			}
 			return &ServiceError{Service: c.Service, ExitCode: -1, Err: err}
 		}
 		r.progress(c.Service, verb)
@@ -510,29 +607,84 @@ func (r *Runner) apply(ctx context.Context, p *devenv.Plan, c *devenv.Container,
 	return nil
 }
 
-// create creates and starts a container. A container that was created but
-// could not be connected or started is removed: nothing stays in "created".
-func (r *Runner) create(ctx context.Context, c *devenv.Container) (string, error) {
+// start starts an existing container under CreateTimeout, whatever ctx
+// says: the caller checks ctx afterwards.
+func (r *Runner) start(ctx context.Context, id string) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CreateTimeout)
+	defer cancel()
+	return r.API.ContainerStart(sctx, id, container.StartOptions{})
+}
+
+// create creates and starts a container. The engine calls run under
+// CreateTimeout whatever ctx says, and ctx is checked once they return: a
+// Ctrl-C that arrives meanwhile never leaves a container the engine
+// created after msx stopped waiting. A container that was created but not
+// started (an error, a timeout, or ctx done before it started) is removed,
+// by name when the engine did not say its ID: nothing stays in "created".
+func (r *Runner) create(ctx context.Context, c *devenv.Container, st *started) (string, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CreateTimeout)
+	defer cancel()
 	cfg, host, netcfg := containerConfig(c)
-	resp, err := r.API.ContainerCreate(ctx, cfg, host, netcfg, nil, c.Name)
-	if err != nil {
-		return "", engineErr(ctx, err, "creating "+c.Name)
-	}
+	resp, err := r.API.ContainerCreate(cctx, cfg, host, netcfg, nil, c.Name)
 	cleanup := func(cause error) error {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		_ = r.API.ContainerRemove(rctx, resp.ID, container.RemoveOptions{Force: true})
+		r.removeCreated(ctx, c, resp.ID)
 		return cause
 	}
+	if err != nil {
+		if isConflict(err) {
+			// The name is someone else's: never remove what msx did not create.
+			return "", engineErr(ctx, err, "creating "+c.Name)
+		}
+		return "", cleanup(engineErr(ctx, err, "creating "+c.Name))
+	}
+	if ctx.Err() != nil {
+		return "", cleanup(msxerr.ErrCancelled)
+	}
 	for _, a := range c.Networks[1:] {
-		if err := r.API.NetworkConnect(ctx, a.Network, resp.ID, &network.EndpointSettings{Aliases: a.Aliases}); err != nil {
+		if err := r.API.NetworkConnect(cctx, a.Network, resp.ID, &network.EndpointSettings{Aliases: a.Aliases}); err != nil {
 			return "", cleanup(engineErr(ctx, err, "connecting "+c.Name+" to "+a.Network))
 		}
 	}
-	if err := r.API.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+	if ctx.Err() != nil {
+		return "", cleanup(msxerr.ErrCancelled)
+	}
+	if err := r.API.ContainerStart(cctx, resp.ID, container.StartOptions{}); err != nil {
 		return "", cleanup(engineErr(ctx, err, "starting "+c.Name))
 	}
+	st.add(c.Name)
+	if ctx.Err() != nil {
+		// Running: the stop that follows a Ctrl-C stops it.
+		return "", msxerr.ErrCancelled
+	}
 	return resp.ID, nil
+}
+
+// removeCreated force-removes a container that create could not finish:
+// by ID, or by name when the engine never said the ID (it may have created
+// the container all the same), and then only if the container is this
+// plan's.
+func (r *Runner) removeCreated(ctx context.Context, c *devenv.Container, id string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.engineTimeout())
+	defer cancel()
+	if id == "" {
+		insp, err := r.API.ContainerInspect(rctx, c.Name)
+		if err != nil || insp.Config == nil || insp.Config.Labels[devenv.LabelConfigHash] != c.Hash() ||
+			insp.Config.Labels[devenv.LabelWorkspace] != c.Labels[devenv.LabelWorkspace] {
+			return
+		}
+		id = insp.ID
+	}
+	_ = r.API.ContainerRemove(rctx, id, container.RemoveOptions{Force: true})
+}
+
+// isConflict reports an engine 409: the name is taken.
+func isConflict(err error) bool {
+	type conflict interface{ Conflict() }
+	var c conflict
+	if errors.As(err, &c) {
+		return true
+	}
+	return strings.Contains(err.Error(), "is already in use")
 }
 
 // containerConfig turns a planned container into the engine's structures.
@@ -599,13 +751,13 @@ func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string) 
 			if insp.State != nil {
 				code = insp.State.ExitCode
 			}
-			return &ServiceError{Service: c.Service, ExitCode: code, Logs: r.tail(ctx, id)}
+			return &ServiceError{Service: c.Service, ExitCode: code, Logs: r.tail(ctx, id, insp.State)}
 		}
 		if ready(ctx, r, c, insp) {
 			return nil
 		}
 		if !clk.Now().Before(deadline) {
-			return &ServiceError{Service: c.Service, ExitCode: -1, Timeout: timeout, Logs: r.tail(ctx, id)}
+			return &ServiceError{Service: c.Service, ExitCode: -1, Timeout: timeout, Logs: r.tail(ctx, id, insp.State)}
 		}
 		if err := clk.Sleep(ctx, interval); err != nil {
 			return &ServiceError{Service: c.Service, ExitCode: -1, Err: err}

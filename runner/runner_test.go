@@ -49,7 +49,24 @@ func newHarness() *harness {
 	h.r = New(h.api, h.b)
 	h.r.Clock = &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	h.r.Probe = func(context.Context, string) error { return nil }
-	h.r.PortFree = func(int) error { return h.portErr }
+	// A port is taken when h.portErr says so (another program), or when a
+	// running container publishes it.
+	h.r.PortFree = func(port int) error {
+		h.mu.Lock()
+		err := h.portErr
+		h.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		h.api.mu.Lock()
+		defer h.api.mu.Unlock()
+		for _, c := range h.api.containers {
+			if c.state == container.StateRunning && c.port == port {
+				return errors.New("bind: address already in use")
+			}
+		}
+		return nil
+	}
 	h.r.Progress = func(s, st string) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -138,8 +155,8 @@ func TestUpAgainIsANoOp(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.reset()
-	// The gateway port is now held by our own gateway.
-	h.portErr = errors.New("address already in use")
+	// The gateway port is now held by our own gateway: the fake's PortFree
+	// says it is taken.
 	if _, err := h.up(t, m, UpOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +177,6 @@ func TestUpRecreatesOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.reset()
-	h.portErr = errors.New("in use")
 	h.b.version["catalog"] = 2
 	if _, err := h.up(t, m, UpOptions{}); err != nil {
 		t.Fatal(err)
@@ -371,7 +387,7 @@ func TestStop(t *testing.T) {
 		if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.r.Stop(context.Background(), "shop", "/w/shop", force); err != nil {
+		if err := h.r.Stop(context.Background(), "shop", "/w/shop", StopOptions{Force: force}); err != nil {
 			t.Fatal(err)
 		}
 		verb := "stop"
@@ -412,20 +428,87 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// follower runs Runner.Follow over a fake engine in the background.
+type follower struct {
+	buf    syncBuffer
+	until  chan struct{}
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func follow(t *testing.T, api *fakeDocker, targets []LogTarget, services []string) *follower {
+	t.Helper()
+	r := New(api, nil)
+	r.Clock = &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	fl := &follower{until: make(chan struct{}), done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	fl.cancel = cancel
+	p := NewPrinter(&fl.buf, services, false)
+	go func() { fl.done <- r.Follow(ctx, targets, FollowOptions{Until: fl.until}, p) }()
+	t.Cleanup(func() {
+		cancel()
+		<-fl.done
+	})
+	return fl
+}
+
+// waitFor polls what the follower printed until it ends with suffix.
+func (fl *follower) waitFor(t *testing.T, suffix string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasSuffix(fl.buf.String(), suffix) {
+		if time.Now().After(deadline) {
+			t.Fatalf("printed %q, want it to end with %q", fl.buf.String(), suffix)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stop closes Until and waits for Follow to return once every container
+// stopped.
+func (fl *follower) stop(t *testing.T) error {
+	t.Helper()
+	close(fl.until)
+	select {
+	case err := <-fl.done:
+		fl.done <- err // for the cleanup
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Follow did not return once told to; printed %q", fl.buf.String())
+		return nil
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 func TestPrinter(t *testing.T) {
-	var buf bytes.Buffer
-	p := NewPrinter(&buf, []string{"gateway", "orders"}, false)
 	api := newFake()
-	api.logs["orders"] = []string{"one", "two"}
-	api.containers["x"] = &fakeContainer{id: "x", name: "shop-orders", state: container.StateExited, exitCode: 2,
-		cfg: &container.Config{Labels: map[string]string{"dev.msx.service": "orders"}}, host: &container.HostConfig{}}
-	if err := Follow(context.Background(), api, []LogTarget{{Service: "orders", ID: "x"}}, time.Time{}, p); err != nil {
+	api.add("x", "shop-orders", "orders", container.StateExited, 2, "one", "two")
+	fl := follow(t, api, []LogTarget{{Service: "orders", ID: "x"}}, []string{"gateway", "orders"})
+	want := "orders  | one\norders  | two\norders  | msx: exited with code 2\n"
+	fl.waitFor(t, want)
+	if err := fl.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	want := "orders  | one\norders  | two\norders  | msx: exited with code 2\n"
-	if buf.String() != want {
-		t.Errorf("got %q, want %q", buf.String(), want)
+	if fl.buf.String() != want {
+		t.Errorf("got %q, want %q", fl.buf.String(), want)
 	}
+	var buf bytes.Buffer
 	buf.Reset()
 	NewPrinter(&buf, []string{"a"}, true).Log("a", Stdout, "x")
 	if buf.String() != "\x1b[36ma |\x1b[0m x\n" {
@@ -470,7 +553,6 @@ func TestUpRemovesOrphans(t *testing.T) {
 	o.DependsOn = []string{"payments"}
 	m.Services["orders"] = o
 	h.reset()
-	h.portErr = errors.New("in use")
 	if _, err := h.up(t, m, UpOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +574,7 @@ func TestStopIsBoundedWhenTheEngineHangs(t *testing.T) {
 		h.r.StopGrace = time.Millisecond // rounds down to 0 s for the engine
 		h.r.EngineTimeout = 50 * time.Millisecond
 		done := make(chan error, 1)
-		go func() { done <- h.r.Stop(context.Background(), "shop", "/w/shop", force) }()
+		go func() { done <- h.r.Stop(context.Background(), "shop", "/w/shop", StopOptions{Force: force}) }()
 		select {
 		case err := <-done:
 			if !errors.Is(err, context.DeadlineExceeded) {
@@ -528,19 +610,19 @@ func TestFollowManyKeepsOrderWithinAService(t *testing.T) {
 	var targets []LogTarget
 	for i, s := range []string{"a", "b", "c"} {
 		id := "id-" + s
+		var lines []string
 		for n := 0; n < 200; n++ {
-			api.logs[s] = append(api.logs[s], s+"-"+strconv.Itoa(n))
+			lines = append(lines, s+"-"+strconv.Itoa(n))
 		}
-		api.containers[id] = &fakeContainer{id: id, name: "shop-" + s, state: container.StateExited, exitCode: i,
-			cfg: &container.Config{Labels: map[string]string{"dev.msx.service": s}}, host: &container.HostConfig{}}
+		api.add(id, "shop-"+s, s, container.StateExited, i, lines...)
 		targets = append(targets, LogTarget{Service: s, ID: id})
 	}
-	var buf bytes.Buffer
-	if err := Follow(context.Background(), api, targets, time.Time{}, NewPrinter(&buf, []string{"a", "b", "c"}, false)); err != nil {
+	fl := follow(t, api, targets, []string{"a", "b", "c"})
+	if err := fl.stop(t); err != nil {
 		t.Fatal(err)
 	}
 	next := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(fl.buf.String()), "\n") {
 		svc, msg, _ := strings.Cut(line, " | ")
 		if strings.HasPrefix(msg, "msx: ") {
 			continue
@@ -570,7 +652,6 @@ func TestUpRecreatesAnAdoptedContainerThatWillNotStart(t *testing.T) {
 		}
 	}
 	h.reset()
-	h.portErr = errors.New("in use")
 	if _, err := h.up(t, m, UpOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -620,4 +701,342 @@ type lateClock struct {
 func (c *lateClock) Sleep(ctx context.Context, d time.Duration) error {
 	c.once.Do(c.then)
 	return c.fakeClock.Sleep(ctx, d)
+}
+
+// noneCreated fails if a container of the fake engine is in "created".
+func noneCreated(t *testing.T, api *fakeDocker) {
+	t.Helper()
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	for _, c := range api.containers {
+		if c.state == container.StateCreated {
+			t.Errorf("%s left in created", c.name)
+		}
+	}
+}
+
+func TestUpCtrlCDuringCreateLeavesNothingCreated(t *testing.T) {
+	// Ctrl-C while the engine creates a container: the engine finishes the
+	// create after the client gave up. Each create in turn.
+	for _, name := range []string{"shop-payments", "shop-catalog", "shop-orders", "shop-gateway"} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			h.api.onCreate = func(n string) {
+				if n == name {
+					cancel()
+				}
+			}
+			_, err := h.r.Up(ctx, manifest("/w/shop"), UpOptions{})
+			if !errors.Is(err, msxerr.ErrCancelled) {
+				t.Fatalf("err = %v, want ErrCancelled", err)
+			}
+			noneCreated(t, h.api)
+			if h.api.state(name) != "" {
+				t.Errorf("%s exists (%s) although up was cancelled while creating it", name, h.api.state(name))
+			}
+			// What the attached up does next leaves nothing running.
+			if err := h.r.Stop(context.Background(), "shop", "/w/shop", StopOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range h.api.containers {
+				if c.state != container.StateExited {
+					t.Errorf("%s %s after the stop", c.name, c.state)
+				}
+			}
+		})
+	}
+}
+
+func TestUpCreateErrorRemovesByName(t *testing.T) {
+	// The client's request timed out, but the engine created the container.
+	h := newHarness()
+	h.api.createErr["shop-catalog"] = context.DeadlineExceeded
+	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
+	if err == nil || !strings.Contains(err.Error(), "catalog") {
+		t.Fatalf("err = %v", err)
+	}
+	if s := h.api.state("shop-catalog"); s != "" {
+		t.Errorf("shop-catalog left %s", s)
+	}
+	noneCreated(t, h.api)
+}
+
+func TestUpCreateConflictRemovesNothing(t *testing.T) {
+	// A container of that name that is not ours is never removed.
+	h := newHarness()
+	h.api.add("theirs", "shop-catalog", "something-else", container.StateExited, 0)
+	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
+	if err == nil || !strings.Contains(err.Error(), "already in use") {
+		t.Fatalf("err = %v", err)
+	}
+	if h.api.state("theirs") == "" {
+		t.Error("removed a container msx did not create")
+	}
+}
+
+func TestStopRemovesCreatedAndStopsInReverseOrder(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// What an interrupted create leaves: a container never started.
+	h.api.mu.Lock()
+	h.api.containers["late"] = &fakeContainer{id: "late", name: "shop-late", state: container.StateCreated,
+		cfg:  &container.Config{Labels: map[string]string{"dev.msx.project": "shop", "dev.msx.workspace": "/w/shop", "dev.msx.service": "late"}},
+		host: &container.HostConfig{}}
+	h.api.mu.Unlock()
+	h.reset()
+	if err := h.r.Stop(context.Background(), "shop", "/w/shop", StopOptions{Deps: StopDeps(m)}); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.api.state("shop-late"); s != "" {
+		t.Errorf("a created container is left %s", s)
+	}
+	stops := h.api.callsLike("stop ")
+	pos := func(s string) int { return slices.Index(stops, "stop shop-"+s) }
+	if pos("gateway") != 0 || pos("orders") > pos("payments") || pos("orders") > pos("catalog") || len(stops) != 4 {
+		t.Errorf("stops = %v: want the gateway first, orders before what it depends on", stops)
+	}
+}
+
+func TestStopOnlyWhatItIsTold(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	if err := h.r.Stop(context.Background(), "shop", "/w/shop", StopOptions{Only: []string{"shop-catalog"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.api.callsLike("stop "); !slices.Equal(got, []string{"stop shop-catalog"}) {
+		t.Errorf("stops = %v", got)
+	}
+}
+
+func TestStopWhenTheEngineHangsIsOneSentence(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.hang = true
+	h.r.StopGrace = time.Second
+	h.r.EngineTimeout = 50 * time.Millisecond
+	err := h.r.Stop(context.Background(), "shop", "/w/shop", StopOptions{})
+	want := "could not stop 4 containers: Docker did not answer in 1s; run msx down, or msx doctor"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+}
+
+func TestDownCtrlCAbortsAHungEngine(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.hangRemove = true
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *DownResult, 1)
+	go func() { done <- h.r.Down(ctx, "shop", "/w/shop", false) }()
+	cancel() // Ctrl-C
+	var res *DownResult
+	select {
+	case res = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("down did not return after Ctrl-C")
+	}
+	err := res.Err()
+	if err == nil {
+		t.Fatal("no error although nothing was removed")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") || strings.Contains(msg, "%2F") || !strings.Contains(msg, "Docker") || !strings.Contains(msg, "msx doctor") {
+		t.Errorf("err = %q: want one sentence naming Docker and msx doctor", msg)
+	}
+}
+
+func TestDownWhenTheEngineHangsIsOneSentence(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.mu.Lock()
+	h.api.failRemove["shop-catalog"] = true
+	h.api.failRemove["shop-orders"] = true
+	h.api.mu.Unlock()
+	msg := h.r.Down(context.Background(), "shop", "/w/shop", false).Err().Error()
+	want := "could not remove 2 resources (container shop-catalog, container shop-orders): device or resource busy; run msx down again, or msx doctor if Docker misbehaves"
+	if msg != want {
+		t.Errorf("err = %q, want %q", msg, want)
+	}
+}
+
+func TestFollowSurvivesRestarts(t *testing.T) {
+	api := newFake()
+	api.add("x", "shop-orders", "orders", container.StateRunning, 0, "a", "b")
+	fl := follow(t, api, []LogTarget{{Service: "orders", ID: "x"}}, []string{"orders"})
+	fl.waitFor(t, "orders | a\norders | b\n")
+	// A hot swap: stopped and started again at once.
+	api.restart("shop-orders", "c", "d")
+	fl.waitFor(t, "orders | b\norders | msx: restarted\norders | c\norders | d\n")
+	// A crash, then a start a while later.
+	api.stopped("shop-orders", 2)
+	fl.waitFor(t, "orders | d\norders | msx: exited with code 2\n")
+	api.startAgain("shop-orders", "e")
+	fl.waitFor(t, "orders | msx: exited with code 2\norders | msx: restarted\norders | e\n")
+	api.stopped("shop-orders", 0)
+	if err := fl.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	want := "orders | a\norders | b\norders | msx: restarted\norders | c\norders | d\n" +
+		"orders | msx: exited with code 2\norders | msx: restarted\norders | e\norders | msx: exited with code 0\n"
+	if got := fl.buf.String(); got != want {
+		t.Errorf("printed %q, want %q (each line once)", got, want)
+	}
+}
+
+func TestFollowEndsWhenTheContainerIsGone(t *testing.T) {
+	api := newFake()
+	api.add("x", "shop-orders", "orders", container.StateRunning, 0, "a")
+	fl := follow(t, api, []LogTarget{{Service: "orders", ID: "x"}}, []string{"orders"})
+	fl.waitFor(t, "orders | a\n")
+	if err := api.ContainerRemove(context.Background(), "x", container.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-fl.done:
+		fl.done <- err
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Follow did not return once the container was gone")
+	}
+}
+
+func TestCrashReportShowsOnlyThisRun(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	h.api.logs["catalog"] = []string{"first run"}
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.stopped("shop-catalog", 0)
+	// The same container, started again by the next up, crashes.
+	h.api.logs["catalog"] = []string{"second run", "panic: boom"}
+	h.api.exitOnStart["catalog"] = 2
+	_, err := h.up(t, m, UpOptions{})
+	var se *ServiceError
+	if !errors.As(err, &se) || se.Service != "catalog" {
+		t.Fatalf("err = %v", err)
+	}
+	if want := []string{"second run", "panic: boom"}; !slices.Equal(se.Logs, want) {
+		t.Errorf("logs = %q, want %q (not those of the earlier run)", se.Logs, want)
+	}
+}
+
+func TestUpFailureNamesWhatItStarted(t *testing.T) {
+	h := newHarness()
+	h.api.exitOnStart["orders"] = 1
+	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
+	var ue *UpError
+	if !errors.As(err, &ue) {
+		t.Fatalf("err = %#v, want an UpError", err)
+	}
+	got := slices.Sorted(slices.Values(ue.Started))
+	if want := []string{"shop-catalog", "shop-orders", "shop-payments"}; !slices.Equal(got, want) {
+		t.Errorf("started = %v, want %v", got, want)
+	}
+	var se *ServiceError
+	if !errors.As(err, &se) || se.Service != "orders" {
+		t.Errorf("the cause is lost: %v", err)
+	}
+	// Containers that were running before this up are not its to stop.
+	h = newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"payments"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.exitOnStart["orders"] = 1
+	_, err = h.up(t, manifest("/w/shop"), UpOptions{})
+	if !errors.As(err, &ue) || slices.Contains(ue.Started, "shop-payments") || slices.Contains(ue.Started, "shop-gateway") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestUpGatewayPortTakenDuringTheBuild(t *testing.T) {
+	h := newHarness()
+	h.b.onBuild = func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.portErr = errors.New("bind: address already in use")
+	}
+	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
+	want := "the gateway port 8080 on 127.0.0.1 is already in use; stop what uses it, or pick another port with MSX_GATEWAY_PORT or gateway.port in msx.yaml"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %q, want %q", err, want)
+	}
+	if h.api.state("shop-gateway") != "" {
+		t.Error("the gateway was created on a taken port")
+	}
+	noneCreated(t, h.api)
+}
+
+func TestUpGatewayPortTakenSaysTheEngine(t *testing.T) {
+	// Taken between the check and the start: the engine's words, mapped.
+	for _, msg := range []string{
+		"driver failed programming external connectivity on endpoint shop-gateway: Bind for 127.0.0.1:8080 failed: port is already allocated",
+		"Error starting userland proxy: listen tcp4 127.0.0.1:8080: bind: address already in use",
+	} {
+		h := newHarness()
+		h.api.failStart["gateway"] = true
+		h.api.startErr = errors.New(msg)
+		_, err := h.up(t, manifest("/w/shop"), UpOptions{})
+		want := "the gateway port 8080 on 127.0.0.1 is already in use; stop what uses it, or pick another port with MSX_GATEWAY_PORT or gateway.port in msx.yaml"
+		if err == nil || err.Error() != want {
+			t.Errorf("err = %q, want %q", err, want)
+		}
+		noneCreated(t, h.api)
+	}
+}
+
+func TestUpSubsetThenAllKeepsTheGateway(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	if _, err := h.up(t, m, UpOptions{Services: []string{"payments"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.api.callsLike("create"); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"create shop-catalog", "create shop-orders"}) {
+		t.Errorf("creates = %v: the gateway and payments must stay", got)
+	}
+	if got := h.api.callsLike("remove"); len(got) > 0 {
+		t.Errorf("removes = %v", got)
+	}
+}
+
+func TestDownWhenTheEngineDoesNotAnswer(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.hangRemove = true
+	h.r.DownTimeout = 50 * time.Millisecond
+	start := time.Now()
+	res := h.r.Down(context.Background(), "shop", "/w/shop", false)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("down took %s: the calls after the first that hung should be skipped", d)
+	}
+	// A deadline is not a Ctrl-C: the engine did not answer.
+	if res.Interrupted {
+		t.Errorf("a timeout reported as an interruption")
+	}
+	want := "down could not finish: Docker did not answer in 50ms; run msx down again, or msx doctor"
+	if err := res.Err(); err == nil || err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
 }
