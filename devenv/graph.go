@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/msx-dev/msx/msxerr"
 )
 
 // CycleError is a dependency cycle; Path starts and ends at the same service.
@@ -56,4 +58,34 @@ func (m *Manifest) StartOrder() ([]string, error) {
 		}
 	}
 	return order, nil
+}
+
+// Closure returns the services to start for want: those named and all they
+// depend on, or every service when want is empty. An unknown name is a
+// usage error that lists the services there are.
+func (m *Manifest) Closure(want []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(want) == 0 {
+		for n := range m.Services {
+			out[n] = true
+		}
+		return out, nil
+	}
+	var add func(string)
+	add = func(n string) {
+		if out[n] {
+			return
+		}
+		out[n] = true
+		for _, d := range m.Services[n].DependsOn {
+			add(d)
+		}
+	}
+	for _, n := range want {
+		if _, ok := m.Services[n]; !ok {
+			return nil, msxerr.Usage("%s is not a service of this workspace (services: %s)", n, listOr(m.ServiceNames()))
+		}
+		add(n)
+	}
+	return out, nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/msx-dev/msx/msxerr"
 )
 
 const base = `# my comment stays
@@ -170,5 +172,29 @@ func TestLoadResolvesSymlinks(t *testing.T) {
 	}
 	if viaLink.Dir != direct.Dir {
 		t.Fatalf("the same workspace has two identities: %s and %s", viaLink.Dir, direct.Dir)
+	}
+}
+
+func TestClosure(t *testing.T) {
+	m := &Manifest{Project: "shop", Module: "m", Services: map[string]Service{
+		"a": {Port: 1, DB: DBNone, DependsOn: []string{"b"}},
+		"b": {Port: 2, DB: DBNone, DependsOn: []string{"c"}},
+		"c": {Port: 3, DB: DBNone},
+		"d": {Port: 4, DB: DBNone},
+	}}
+	got, err := m.Closure([]string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || !got["a"] || !got["b"] || !got["c"] {
+		t.Fatalf("Closure(a) = %v, want a, b, c", got)
+	}
+	if all, _ := m.Closure(nil); len(all) != 4 {
+		t.Fatalf("Closure() = %v, want every service", all)
+	}
+	_, err = m.Closure([]string{"x"})
+	var uerr *msxerr.UsageError
+	if !errors.As(err, &uerr) || !strings.Contains(err.Error(), "services: a, b, c, d") {
+		t.Fatalf("err = %v, want a usage error listing the services", err)
 	}
 }

@@ -190,7 +190,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	selected, err := closure(m, opts.Services)
+	selected, err := m.Closure(opts.Services)
 	if err != nil {
 		return nil, err
 	}
@@ -378,35 +378,6 @@ func gateway(m *Manifest, opts PlanOptions, network string, selected map[string]
 		DependsOn: deps,
 		Labels:    withLabels(base, map[string]string{LabelService: GatewayName, LabelRole: RoleGateway}),
 	}, nil
-}
-
-// closure returns the services to start: those asked for and all they
-// depend on, or every service when none is asked for.
-func closure(m *Manifest, want []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	if len(want) == 0 {
-		for n := range m.Services {
-			out[n] = true
-		}
-		return out, nil
-	}
-	var add func(string)
-	add = func(n string) {
-		if out[n] {
-			return
-		}
-		out[n] = true
-		for _, d := range m.Services[n].DependsOn {
-			add(d)
-		}
-	}
-	for _, n := range want {
-		if _, ok := m.Services[n]; !ok {
-			return nil, &PlanError{Msg: fmt.Sprintf("%s is not a service of this workspace (services: %s)", n, listOr(m.ServiceNames()))}
-		}
-		add(n)
-	}
-	return out, nil
 }
 
 func listOr(s []string) string {

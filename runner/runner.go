@@ -307,26 +307,13 @@ func (r *Runner) selected(m *devenv.Manifest, want []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	keep := map[string]bool{}
-	var add func(string)
-	add = func(n string) {
-		if keep[n] {
-			return
-		}
-		keep[n] = true
-		for _, d := range m.Services[n].DependsOn {
-			add(d)
-		}
-	}
-	for _, n := range want {
-		if _, ok := m.Services[n]; !ok {
-			return nil, msxerr.Usage("%s is not a service of this workspace", n)
-		}
-		add(n)
+	keep, err := m.Closure(want)
+	if err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, n := range order {
-		if len(want) == 0 || keep[n] {
+		if keep[n] {
 			out = append(out, n)
 		}
 	}
