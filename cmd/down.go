@@ -31,11 +31,7 @@ label: another folder with the same project name is not touched. Volumes
 }
 
 func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
-	m, err := f.Manifest()
-	if err != nil {
-		return err
-	}
-	cli, err := f.Docker(ctx)
+	m, cli, err := f.Project(ctx)
 	if err != nil {
 		return err
 	}

@@ -110,3 +110,17 @@ func (f *Factory) Manifest() (*devenv.Manifest, error) {
 	}
 	return m, nil
 }
+
+// Project loads the manifest and connects to the engine: what every command
+// that acts on the running project needs first. The caller closes the client.
+func (f *Factory) Project(ctx context.Context) (*devenv.Manifest, *client.Client, error) {
+	m, err := f.Manifest()
+	if err != nil {
+		return nil, nil, err
+	}
+	cli, err := f.Docker(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, cli, nil
+}

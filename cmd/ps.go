@@ -38,11 +38,7 @@ JSON with --json.`,
 }
 
 func runPs(ctx context.Context, f *Factory, opts *psOptions) error {
-	m, err := f.Manifest()
-	if err != nil {
-		return err
-	}
-	cli, err := f.Docker(ctx)
+	m, cli, err := f.Project(ctx)
 	if err != nil {
 		return err
 	}

@@ -52,10 +52,11 @@ they depend on and the gateway start.`,
 }
 
 func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
-	m, err := f.Manifest()
+	m, cli, err := f.Project(ctx)
 	if err != nil {
 		return err
 	}
+	defer cli.Close()
 	// Signals are counted here so that a second Ctrl-C can force the stop;
 	// the first also cancels ctx (cmd.Main).
 	sigs := make(chan os.Signal, 4)
@@ -63,11 +64,6 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sigs)
 	}
-	cli, err := f.Docker(ctx)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
 	r := newRunner(f, cli, m)
 	start := time.Now()
 	plan, err := r.Up(ctx, m, runner.UpOptions{

@@ -89,3 +89,11 @@ func (m *Manifest) Closure(want []string) (map[string]bool, error) {
 	}
 	return out, nil
 }
+
+// listOr lists names for a message, or says there are none yet.
+func listOr(names []string) string {
+	if len(names) == 0 {
+		return "none yet"
+	}
+	return strings.Join(names, ", ")
+}

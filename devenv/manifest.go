@@ -151,13 +151,25 @@ func realDir(dir string) (string, error) {
 
 // Load reads and validates the manifest at path.
 func Load(path string) (*Manifest, error) {
+	m, _, err := LoadData(path)
+	return m, err
+}
+
+// LoadData is Load that also returns the bytes it read, for a caller that
+// edits the file: it then edits exactly what was validated.
+func LoadData(path string) (*Manifest, []byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, msxerr.New("check the path, or run msx init DIR to create a workspace", "%s does not exist", path)
+		return nil, nil, msxerr.New("check the path, or run msx init DIR to create a workspace", "%s does not exist", path)
 	}
 	if err != nil {
-		return nil, msxerr.Wrap(err, "check the file's permissions", "cannot read %s", path)
+		return nil, nil, msxerr.Wrap(err, "check the file's permissions", "cannot read %s", path)
 	}
+	m, err := fromData(path, data)
+	return m, data, err
+}
+
+func fromData(path string, data []byte) (*Manifest, error) {
 	m, err := Parse(data)
 	if err != nil {
 		return nil, msxerr.Wrap(err, "fix the file and try again", "%s is not valid: %s", path, oneLine(err))

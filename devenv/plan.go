@@ -380,17 +380,6 @@ func gateway(m *Manifest, opts PlanOptions, network string, selected map[string]
 	}, nil
 }
 
-func listOr(s []string) string {
-	if len(s) == 0 {
-		return "none yet"
-	}
-	out := s[0]
-	for _, x := range s[1:] {
-		out += ", " + x
-	}
-	return out
-}
-
 // configHash hashes everything that defines a container except the labels
 // that do not change what runs (the hash itself and msx's version) and
 // DependsOn, which is start order, not the container's configuration: the

@@ -536,16 +536,7 @@ func TestUpDocker(t *testing.T) {
 	})
 
 	t.Run("a service that crashes stops up with its name, exit code and logs", func(t *testing.T) {
-		main := filepath.Join(ws, "services", "catalog", "main.go")
-		orig, err := os.ReadFile(main)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.WriteFile(main, orig, 0o644) })
-		broken := strings.Replace(string(orig), "func main() {", "func main() {\n\tpanic(\"e2e: boom\")", 1)
-		if err := os.WriteFile(main, []byte(broken), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		crashOnStart(t, ws, "catalog")
 		r := msx(t, ws, env, "up", "-d", "catalog")
 		if r.Code == 0 || !strings.Contains(r.Stderr, "catalog exited with code 2 before it was ready") || !strings.Contains(r.Stderr, "e2e: boom") {
 			t.Errorf("exit %d\n%s", r.Code, r.Stderr)
@@ -556,23 +547,11 @@ func TestUpDocker(t *testing.T) {
 				t.Errorf("left in created: %s", s)
 			}
 		}
-		if err := os.WriteFile(main, orig, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	})
 
 	t.Run("a failed attached up stops what it started; -d leaves it to down", func(t *testing.T) {
 		// orders crashes once payments, which it depends on, is ready.
-		main := filepath.Join(ws, "services", "orders", "main.go")
-		orig, err := os.ReadFile(main)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.WriteFile(main, orig, 0o644) })
-		broken := strings.Replace(string(orig), "func main() {", "func main() {\n\tpanic(\"e2e: boom\")", 1)
-		if err := os.WriteFile(main, []byte(broken), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		crashOnStart(t, ws, "orders")
 		mustMsx(t, ws, env, "down")
 		r := msx(t, ws, env, "up")
 		if r.Code != 1 || !strings.Contains(r.Stderr, "orders exited with code 2") || !strings.Contains(r.Stderr, "stopping what this up started: ") {
@@ -597,9 +576,6 @@ func TestUpDocker(t *testing.T) {
 		}
 		if running == 0 {
 			t.Errorf("a failed up -d stopped what it started: %v", cs)
-		}
-		if err := os.WriteFile(main, orig, 0o644); err != nil {
-			t.Fatal(err)
 		}
 	})
 
@@ -732,4 +708,24 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// crashOnStart makes service svc panic ("e2e: boom") as soon as it starts,
+// until the end of the (sub)test, which puts its main.go back.
+func crashOnStart(t *testing.T, ws, svc string) {
+	t.Helper()
+	main := filepath.Join(ws, "services", svc, "main.go")
+	orig, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.WriteFile(main, orig, 0o644); err != nil {
+			t.Error(err)
+		}
+	})
+	broken := strings.Replace(string(orig), "func main() {", "func main() {\n\tpanic(\"e2e: boom\")", 1)
+	if err := os.WriteFile(main, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -134,11 +134,7 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 	if o.DB != "" && !slices.Contains(devenv.DBKinds, o.DB) {
 		return nil, msxerr.New("use --db "+strings.Join(devenv.DBKinds, ", --db "), "database kind %q is not supported", o.DB)
 	}
-	manifest, err := os.ReadFile(o.ManifestPath)
-	if err != nil {
-		return nil, msxerr.Wrap(err, "check the path and the file's permissions", "cannot read %s", o.ManifestPath)
-	}
-	m, err := devenv.Load(o.ManifestPath)
+	m, manifest, err := devenv.LoadData(o.ManifestPath)
 	if err != nil {
 		return nil, err
 	}
