@@ -77,8 +77,12 @@ type Builder struct {
 	api  ImageAPI
 	opts Options
 
-	// compile builds one target into out for linux/goarch; tests replace it.
-	compile func(ctx context.Context, t Target, out, goarch string) error
+	// compile builds targets into outs (from binaryPaths) for
+	// linux/goarch; tests replace it.
+	compile func(ctx context.Context, targets []Target, outs []string, goarch string) error
+	// goCmd is the go command to run; "" is "go" from PATH. Tests point it
+	// at a wrapper that counts its runs.
+	goCmd string
 	// caCerts are where the host's CA bundle may be, first found wins; it is
 	// copied into every image when present.
 	caCerts []string
@@ -98,9 +102,15 @@ func New(api ImageAPI, opts Options) *Builder {
 	return b
 }
 
-// Build compiles and packs targets in parallel, bounded by the number of
-// CPUs, and returns their results in targets' order. The first failure
+// Build compiles targets with one go build, then packs in parallel,
+// bounded by the number of CPUs, each binary whose image does not exist
+// yet, and returns the results in targets' order. The first failure
 // cancels the rest.
+//
+// When the workspace's sources are those of the last successful build of
+// the same targets (the stamp under .msx/build) and its images and
+// binaries are all still there, Build returns that build's results
+// without starting the Go toolchain.
 func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error) {
 	if len(targets) == 0 {
 		return nil, nil
@@ -120,12 +130,35 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 	if err != nil {
 		return nil, err
 	}
+	key := b.sourceKey(dir, targets, goarch)
+	if res, ok := b.upToDate(ctx, dir, targets, key); ok {
+		for _, r := range res {
+			b.progress(r.Name, "up to date")
+		}
+		return res, nil
+	}
+	outs, _ := binaryPaths(dir, targets)
+	for _, out := range outs {
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return nil, msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder %s", filepath.Dir(out))
+		}
+	}
+	start := b.now()
+	for _, t := range targets {
+		b.progress(t.Name, "compiling")
+	}
+	if err := b.compile(ctx, targets, outs, goarch); err != nil {
+		if ctx.Err() != nil {
+			return nil, msxerr.ErrCancelled
+		}
+		return nil, err
+	}
 	results := make([]Result, len(targets))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.NumCPU())
 	for i, t := range targets {
 		g.Go(func() error {
-			r, err := b.buildOne(gctx, t, dir, goarch)
+			r, err := b.packOne(gctx, t, dir, goarch, outs[i], start)
 			if err != nil {
 				return err
 			}
@@ -139,19 +172,13 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 		}
 		return nil, err
 	}
+	b.writeStamp(dir, targets, key, results)
 	return results, nil
 }
 
-func (b *Builder) buildOne(ctx context.Context, t Target, dir, goarch string) (Result, error) {
-	start := b.now()
-	out := filepath.Join(dir, ".msx", "build", t.Name, "app")
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return Result{}, msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder of %s", t.Name)
-	}
-	b.progress(t.Name, "compiling")
-	if err := b.compile(ctx, t, out, goarch); err != nil {
-		return Result{}, err
-	}
+// packOne packs the binary at out into an image, unless an image of its
+// content hash exists.
+func (b *Builder) packOne(ctx context.Context, t Target, dir, goarch, out string, start time.Time) (Result, error) {
 	bin, err := os.ReadFile(out)
 	if err != nil {
 		return Result{}, msxerr.Wrap(err, "run msx up again", "cannot read the binary of %s", t.Name)
