@@ -126,11 +126,27 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 	if err != nil {
 		return nil, err
 	}
-	goarch, err := b.engineArch(ctx)
-	if err != nil {
-		return nil, err
+	// Asking the engine its architecture and hashing the sources overlap:
+	// on a build with nothing changed, they are most of the time spent.
+	type archResult struct {
+		goarch string
+		err    error
 	}
-	key := b.sourceKey(dir, targets, goarch)
+	archc := make(chan archResult, 1)
+	go func() {
+		a, err := b.engineArch(ctx)
+		archc <- archResult{a, err}
+	}()
+	srcKey := b.sourceKey(dir, targets)
+	ar := <-archc
+	if ar.err != nil {
+		return nil, ar.err
+	}
+	goarch := ar.goarch
+	key := ""
+	if srcKey != "" {
+		key = srcKey + "/" + goarch
+	}
 	if res, ok := b.upToDate(ctx, dir, targets, key); ok {
 		for _, r := range res {
 			b.progress(r.Name, "up to date")

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"golang.org/x/mod/modfile"
 )
 
@@ -51,14 +53,15 @@ func stampPath(dir string, targets []Target) string {
 	return filepath.Join(dir, ".msx", "build", "stamp-"+hex.EncodeToString(h.Sum(nil))[:12]+".json")
 }
 
-// sourceKey hashes the inputs of a build of targets, or returns "" when
-// they cannot be proven from the workspace.
-func (b *Builder) sourceKey(dir string, targets []Target, goarch string) string {
+// sourceKey hashes the inputs of a build of targets but the architecture
+// (the caller adds it), or returns "" when they cannot be proven from the
+// workspace.
+func (b *Builder) sourceKey(dir string, targets []Target) string {
 	if os.Getenv("GOWORK") != "" && os.Getenv("GOWORK") != "off" || hasGoWork(dir) {
 		return ""
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n%s\n%q\n", stampVersion, recipeVersion, b.opts.Project, b.opts.MsxVersion, goarch, buildFlags)
+	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n%q\n", stampVersion, recipeVersion, b.opts.Project, b.opts.MsxVersion, buildFlags)
 	for _, t := range targets {
 		fmt.Fprintf(h, "target %s=%s\n", t.Name, t.Pkg)
 	}
@@ -233,10 +236,26 @@ func (b *Builder) upToDate(ctx context.Context, dir string, targets []Target, ke
 		if _, err := os.Stat(r.Binary); err != nil {
 			return nil, false
 		}
-		if _, err := b.api.ImageInspect(ctx, r.Image); err != nil {
+		st.Results[i].Rebuilt = false
+	}
+	// One list of the workspace's images rather than an inspect each.
+	imgs, err := b.api.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", LabelProject+"="+b.opts.Project),
+		filters.Arg("label", LabelWorkspace+"="+dir),
+	)})
+	if err != nil {
+		return nil, false
+	}
+	have := map[string]bool{}
+	for _, img := range imgs {
+		for _, tag := range img.RepoTags {
+			have[tag] = true
+		}
+	}
+	for _, r := range st.Results {
+		if !have[r.Image] {
 			return nil, false
 		}
-		st.Results[i].Rebuilt = false
 	}
 	return st.Results, true
 }
