@@ -36,8 +36,26 @@ const stampVersion = "msx-stamp/1"
 
 // stamp is the file .msx/build/stamp-TARGETS.json.
 type stamp struct {
-	Key     string
-	Results []Result
+	Key string
+	// Toolchain identifies the go command of the build: a new toolchain
+	// compiles differently. Without a go command msx cannot build, so
+	// then the rest of the key decides.
+	Toolchain string
+	Results   []Result
+}
+
+// toolchain identifies the go command by its path, size and time, or
+// returns "" when there is none.
+func (b *Builder) toolchain() string {
+	goPath, err := exec.LookPath(b.goCommand())
+	if err != nil {
+		return ""
+	}
+	info, err := os.Stat(goPath)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %d %d", goPath, info.Size(), info.ModTime().UnixNano())
 }
 
 // goEnv are the variables that change what go build produces.
@@ -68,16 +86,6 @@ func (b *Builder) sourceKey(dir string, targets []Target) string {
 	for _, k := range goEnv {
 		fmt.Fprintf(h, "env %s=%s\n", k, os.Getenv(k))
 	}
-	// The go command itself: a new toolchain compiles differently.
-	goPath, err := exec.LookPath(b.goCommand())
-	if err != nil {
-		return ""
-	}
-	info, err := os.Stat(goPath)
-	if err != nil {
-		return ""
-	}
-	fmt.Fprintf(h, "go %s %d %d\n", goPath, info.Size(), info.ModTime().UnixNano())
 	for _, certs := range b.caCerts {
 		if info, err := os.Stat(certs); err == nil {
 			fmt.Fprintf(h, "certs %s %d %d\n", certs, info.Size(), info.ModTime().UnixNano())
@@ -229,6 +237,9 @@ func (b *Builder) upToDate(ctx context.Context, dir string, targets []Target, ke
 	if json.Unmarshal(data, &st) != nil || st.Key != key || len(st.Results) != len(targets) {
 		return nil, false
 	}
+	if tc := b.toolchain(); tc != "" && tc != st.Toolchain {
+		return nil, false
+	}
 	for i, r := range st.Results {
 		if r.Name != targets[i].Name {
 			return nil, false
@@ -266,7 +277,7 @@ func (b *Builder) writeStamp(dir string, targets []Target, key string, results [
 	if key == "" {
 		return
 	}
-	data, err := json.Marshal(stamp{Key: key, Results: results})
+	data, err := json.Marshal(stamp{Key: key, Toolchain: b.toolchain(), Results: results})
 	if err != nil {
 		return
 	}

@@ -96,6 +96,14 @@ func TestOneGoBuildForAllTargetsThenNoToolchainUntilASourceChanges(t *testing.T)
 		}
 	}
 
+	// Without a go command at all, a build with nothing changed still
+	// succeeds: it needs none.
+	b.goCmd = filepath.Join(t.TempDir(), "no-such-go")
+	if _, err := b.Build(context.Background(), targets); err != nil {
+		t.Fatalf("without a go command: %v", err)
+	}
+	b.goCmd = goCmd
+
 	// An image gone from the engine: go build decides again.
 	n := len(runs())
 	api.mu.Lock()
@@ -104,6 +112,20 @@ func TestOneGoBuildForAllTargetsThenNoToolchainUntilASourceChanges(t *testing.T)
 	build()
 	if len(runs()) != n+1 {
 		t.Errorf("with an image gone, go ran %d times, want once", len(runs())-n)
+	}
+
+	// A new go command is a different build.
+	n = len(runs())
+	script, err := os.ReadFile(goCmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(goCmd, append(script, "# upgraded\n"...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build()
+	if len(runs()) != n+1 {
+		t.Errorf("after a go upgrade, go ran %d times, want once", len(runs())-n)
 	}
 
 	// A different msx version is a different build.
