@@ -1,11 +1,14 @@
 // Package builder compiles Go programs of a workspace on the host and packs
 // each into a FROM scratch image through the Engine API, with no registry.
 //
-// A build is two steps per target: `go build` for linux and the engine's
-// architecture (reusing the host's build cache), then, only when no image of
-// the binary's content hash exists yet, a pack of the binary into an image
-// tagged msx-PROJECT/NAME:HASH12: msx writes the image tarball itself, in the
-// format of `docker save`, and the engine loads it (no Dockerfile, no build).
+// A build is one `go build` of every target for linux and the engine's
+// architecture (reusing the host's build cache), then, only for a binary
+// whose content hash has no image yet, a pack into an image tagged
+// msx-PROJECT/NAME:HASH12: msx writes the image tarball itself, in the
+// format of `docker save`, and the engine loads it (no Dockerfile, no
+// build). A stamp of the sources lets a build with nothing changed skip the
+// Go toolchain altogether; the package graph (LoadGraph) maps changed files
+// to the targets they go into.
 package builder
 
 import (
