@@ -1,0 +1,29 @@
+package dashboard
+
+import (
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/bubbles/key"
+)
+
+// Tab is one page of the dashboard after the built-in services page:
+// traces, breakers, faults. The dashboard owns the header, the tab bar and
+// the help line; a tab draws the body between them.
+//
+// A tab gets every message that is not a key press (window sizes, its own
+// messages), and key presses only while it is shown, except the global
+// keys (tab, shift+tab, the tab's number, ?, q, ctrl+c). It does its I/O in
+// the tea.Cmds it returns, never in Update or View.
+type Tab interface {
+	// Title names the tab in the tab bar.
+	Title() string
+	// Init starts the tab's own commands, such as waiting on its data.
+	Init() tea.Cmd
+	// SetSize gives the body's size, before the first View and on resize.
+	SetSize(width, height int)
+	// Update handles a message and returns the next command, if any.
+	Update(msg tea.Msg) tea.Cmd
+	// View draws the body in at most the size last set.
+	View() string
+	// Keys lists the tab's own keys for the help line.
+	Keys() []key.Binding
+}
