@@ -1,8 +1,8 @@
 package dashboard
 
 import (
-	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 )
 
 // Tab is one page of the dashboard after the built-in services page:
