@@ -226,8 +226,14 @@ func TestViewIsReusedUntilSomethingChanges(t *testing.T) {
 func run(cmds []tea.Cmd) []tea.Msg {
 	var msgs []tea.Msg
 	for _, c := range cmds {
-		if c != nil {
-			msgs = append(msgs, c())
+		if c == nil {
+			continue
+		}
+		msg := c()
+		if b, ok := msg.(tea.BatchMsg); ok {
+			msgs = append(msgs, run(b)...)
+		} else {
+			msgs = append(msgs, msg)
 		}
 	}
 	return msgs
@@ -244,6 +250,12 @@ func TestKeysCallTheController(t *testing.T) {
 	run(press(t, u, "/", "r", "b"))
 	if f.got() != "restart catalog,rebuild orders,restart payments,rebuild catalog" || u.filter != "rb" {
 		t.Fatalf("filter %q calls %q", u.filter, f.got())
+	}
+	press(t, u, "esc")
+	// Keys read in one chunk act one by one.
+	run(press(t, u, "rb/zz"))
+	if u.filter != "zz" || !strings.HasSuffix(f.got(), ",restart catalog,rebuild catalog") {
+		t.Fatalf("chunked keys: filter %q calls %q", u.filter, f.got())
 	}
 	press(t, u, "esc")
 	msgs := run(press(t, u, "q"))
