@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -59,15 +60,19 @@ type Dashboard struct {
 	done chan struct{}
 	once sync.Once
 
-	mu     sync.Mutex
-	failed error
+	mu       sync.Mutex
+	failed   error
+	program  *tea.Program  // while Run runs
+	finished chan struct{} // closed when Run has restored the terminal
+
+	recovering atomic.Bool // Recover stopped the program
 }
 
 var _ events.Observer = (*Dashboard)(nil)
 
 // New returns a dashboard; subscribe it to the session's bus, then Run it.
 func New(opts Options) *Dashboard {
-	return &Dashboard{opts: opts, q: newQueue(RingLines), done: make(chan struct{})}
+	return &Dashboard{opts: opts, q: newQueue(RingLines), done: make(chan struct{}), finished: make(chan struct{})}
 }
 
 // Observe queues e for the program and returns at once: it never waits for
@@ -105,6 +110,7 @@ func (d *Dashboard) failure() error {
 // is restored on every way out, including a panic in the program or in one
 // of its commands, which Run returns as an error. A dashboard runs once.
 func (d *Dashboard) Run(ctx context.Context) error {
+	defer close(d.finished)
 	defer d.q.close()
 	defer d.once.Do(func() { close(d.done) })
 
@@ -112,11 +118,7 @@ func (d *Dashboard) Run(ctx context.Context) error {
 	if out == nil {
 		out = os.Stdout
 	}
-	r := lipgloss.NewRenderer(out)
-	if _, set := os.LookupEnv("NO_COLOR"); set || d.opts.NoColor {
-		r.SetColorProfile(termenv.Ascii)
-	}
-	u := newUI(d.opts, newCommon(r), model.New(d.opts.Services, RingLines))
+	u := newUI(d.opts, newCommon(renderer(out, d.opts.NoColor)), model.New(d.opts.Services, RingLines))
 	u.wait = d.wait
 
 	popts := []tea.ProgramOption{
@@ -127,16 +129,67 @@ func (d *Dashboard) Run(ctx context.Context) error {
 		// The session owns signals; in raw mode ctrl+c arrives as a key.
 		tea.WithoutSignalHandler(),
 	}
-	_, err := tea.NewProgram(u, popts...).Run()
+	p := tea.NewProgram(u, popts...)
+	d.mu.Lock()
+	d.program = p
+	d.mu.Unlock()
+	_, err := p.Run()
 	switch {
 	case errors.Is(err, tea.ErrProgramPanic):
 		return errors.New("the dashboard stopped on an internal error; run msx up --no-tui to carry on without it")
 	case err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled):
 		return nil
+	case err != nil && d.recovering.Load():
+		return errors.New("the dashboard stopped on a panic in the session")
 	case err != nil:
 		return fmt.Errorf("the dashboard could not use the terminal (%v); run msx up --no-tui", err)
 	}
 	return d.failure()
+}
+
+// renderer makes the styles' renderer for out: the terminal's colour
+// profile, or none at all under NoColor or a set NO_COLOR.
+func renderer(out io.Writer, noColor bool) *lipgloss.Renderer {
+	r := lipgloss.NewRenderer(out)
+	if colorOff(noColor) {
+		r.SetColorProfile(termenv.Ascii)
+	}
+	return r
+}
+
+// colorOff reports whether the user asked for no colour: the option, or
+// NO_COLOR set to anything (https://no-color.org).
+func colorOff(noColor bool) bool {
+	_, set := os.LookupEnv("NO_COLOR")
+	return set || noColor
+}
+
+// Recover gives the terminal back before a panic ends the process. A panic
+// in the program or its commands is handled by Run; a goroutine of the
+// session's own cannot be reached from here, so the session defers Recover
+// at the top of each goroutine it starts while the dashboard runs:
+//
+//	go func() { defer d.Recover(); follow(ctx) }()
+//
+// On a panic Recover stops the program, waits (up to two seconds) for the
+// terminal to be restored, then panics again with the same value.
+func (d *Dashboard) Recover() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	d.mu.Lock()
+	p := d.program
+	d.mu.Unlock()
+	if p != nil {
+		d.recovering.Store(true)
+		p.Kill()
+		select {
+		case <-d.finished:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	panic(r)
 }
 
 // batchMsg carries the events gathered since the last batch.

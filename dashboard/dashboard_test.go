@@ -5,13 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 
+	"github.com/msx-dev/msx/dashboard/model"
 	"github.com/msx-dev/msx/events"
 )
 
@@ -204,5 +208,60 @@ func TestQueueKeepsOrder(t *testing.T) {
 	want := fmt.Sprintf("%d %d %d %d", minCompact-3, minCompact-2, minCompact-1, minCompact)
 	if got[0].Kind != events.Crashed || strings.Join(lines, " ") != want {
 		t.Fatalf("%+v", got)
+	}
+}
+
+func TestRecoverRestoresTheTerminalBeforeAGoroutinePanicEndsTheProcess(t *testing.T) {
+	out := &syncBuffer{}
+	d := New(Options{Project: "shop", Out: out, NoColor: true})
+	done := runAsync(d, context.Background())
+	d.Observe(events.Event{Time: t0, Kind: events.Building, Service: "orders"})
+	waitFor(t, "the first frame", func() bool { return strings.Contains(out.String(), "building") })
+	repanicked := make(chan any, 1)
+	go func() {
+		// Stands in for the runtime ending the process: catch the panic
+		// Recover passes on.
+		defer func() { repanicked <- recover() }()
+		defer d.Recover()
+		panic("session bug")
+	}()
+	if r := <-repanicked; r != "session bug" {
+		t.Fatalf("Recover passed on %v", r)
+	}
+	// The terminal was restored before the panic went on.
+	if !strings.Contains(out.String(), "\x1b[?1049l") {
+		t.Fatal("alternate screen not left before the panic went on")
+	}
+	if err := result(t, done); err == nil || !strings.Contains(err.Error(), "panic in the session") {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func TestRecoverWithoutPanicDoesNothing(t *testing.T) {
+	d := New(Options{})
+	func() { defer d.Recover() }()
+}
+
+func TestNoColor(t *testing.T) {
+	t.Setenv("NO_COLOR", "") // restored after the test
+	os.Unsetenv("NO_COLOR")
+	if colorOff(false) || !colorOff(true) {
+		t.Fatal("the NoColor option")
+	}
+	t.Setenv("NO_COLOR", "1")
+	if !colorOff(false) {
+		t.Fatal("NO_COLOR")
+	}
+	if r := renderer(io.Discard, false); r.ColorProfile() != termenv.Ascii {
+		t.Fatal("NO_COLOR must give the Ascii profile")
+	}
+	// What the profile changes: colour escapes in a colour terminal, none in Ascii.
+	for _, p := range []termenv.Profile{termenv.ANSI, termenv.Ascii} {
+		r := lipgloss.NewRenderer(io.Discard)
+		r.SetColorProfile(p)
+		styled := newCommon(r).states[model.Ready].Render("ready")
+		if colored := strings.Contains(styled, "\x1b["); colored != (p != termenv.Ascii) {
+			t.Errorf("profile %v: %q", p, styled)
+		}
 	}
 }

@@ -327,6 +327,10 @@ func (m *ui) footer() string {
 	if m.filtering {
 		return m.input.View()
 	}
+	if m.active > 0 {
+		k := m.c.keys
+		return m.help.ShortHelpView(append(m.tabs[m.active-1].Keys(), k.NextTab, k.Help, k.Quit))
+	}
 	return m.help.ShortHelpView(m.c.keys.ShortHelp())
 }
 

@@ -323,10 +323,12 @@ type fakeTab struct {
 	keys []string
 }
 
-func (f *fakeTab) Title() string       { return "traces" }
-func (f *fakeTab) Init() tea.Cmd       { return nil }
-func (f *fakeTab) SetSize(w, h int)    { f.w, f.h = w, h }
-func (f *fakeTab) Keys() []key.Binding { return nil }
+func (f *fakeTab) Title() string    { return "traces" }
+func (f *fakeTab) Init() tea.Cmd    { return nil }
+func (f *fakeTab) SetSize(w, h int) { f.w, f.h = w, h }
+func (f *fakeTab) Keys() []key.Binding {
+	return []key.Binding{key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort"))}
+}
 func (f *fakeTab) Update(m tea.Msg) tea.Cmd {
 	if k, ok := m.(tea.KeyMsg); ok {
 		f.keys = append(f.keys, k.String())
