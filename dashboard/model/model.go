@@ -161,19 +161,8 @@ func (p *Project) Summary() (ready, building, failing int) {
 // Apply moves the state on by one event. Kinds it does not know are
 // ignored, so the session can add kinds before the dashboard shows them.
 func (p *Project) Apply(e events.Event) {
-	if e.Service == "" {
-		switch e.Kind {
-		case events.Info, events.Warning, events.Log:
-			text := e.Detail
-			if e.Kind == events.Log {
-				text = e.Line
-			}
-			if e.Kind == events.Warning {
-				text = "warning: " + text
-			}
-			p.Notice = text
-			p.add(p.project, e, Note, text)
-		}
+	if e.Service == "" || (p.index[e.Service] == nil && strings.ContainsRune(e.Service, ' ')) {
+		p.applyProject(e)
 		return
 	}
 	s := p.service(e.Service)
@@ -186,46 +175,46 @@ func (p *Project) Apply(e events.Event) {
 		p.add(s.Logs, e, k, e.Line)
 	case events.Building:
 		s.Building = true
-		p.add(s.Logs, e, Note, "building")
+		p.add(s.Logs, e, Note, say("building", 0, e.Detail))
 	case events.Built:
 		s.Building = false
 		s.Build = Build{Done: true, OK: true, Time: e.Time, Duration: e.Duration}
-		p.add(s.Logs, e, Note, "built"+took(e.Duration)+detail(e.Detail))
+		p.add(s.Logs, e, Note, say("built", e.Duration, e.Detail))
 	case events.BuildFailed:
 		s.Building = false
 		errs := lines(e.Output)
 		s.Build = Build{Done: true, Time: e.Time, Duration: e.Duration, Errors: errs}
-		p.add(s.Logs, e, Note, "build failed"+took(e.Duration)+"; the previous version keeps running")
+		p.add(s.Logs, e, Note, "build failed"+took(e.Duration)+detail(e.Detail)+"; the previous version keeps running")
 		for _, l := range errs {
 			p.add(s.Logs, e, BuildError, l)
 		}
 	case events.Starting:
 		s.Runtime = Starting
 		p.port(s, e)
-		p.add(s.Logs, e, Note, "starting"+detail(e.Detail))
+		p.add(s.Logs, e, Note, say("starting", 0, e.Detail))
 	case events.Ready:
 		s.Runtime = Ready
 		p.port(s, e)
-		p.add(s.Logs, e, Note, "ready"+detail(e.Detail))
+		p.add(s.Logs, e, Note, say("ready", 0, e.Detail))
 	case events.Unhealthy:
 		s.Runtime = Unhealthy
-		p.add(s.Logs, e, Note, "unhealthy"+detail(e.Detail))
+		p.add(s.Logs, e, Note, say("unhealthy", 0, e.Detail))
 	case events.Crashed:
 		s.Runtime = Crashed
 		s.ExitCode = e.ExitCode
 		s.Output = lines(e.Output)
 		p.add(s.Logs, e, Note, "exited with code "+itoa(e.ExitCode))
 	case events.Swapped:
-		p.add(s.Logs, e, Note, "swapped"+took(e.Duration)+detail(e.Detail))
+		p.add(s.Logs, e, Note, say("swapped", e.Duration, e.Detail))
 	case events.Restarted:
 		s.Restarts++
-		p.add(s.Logs, e, Note, "restarted"+detail(e.Detail))
+		p.add(s.Logs, e, Note, say("restarted", 0, e.Detail))
 	case events.Stopping:
 		s.Runtime = Stopping
-		p.add(s.Logs, e, Note, "stopping")
+		p.add(s.Logs, e, Note, say("stopping", 0, e.Detail))
 	case events.Stopped:
 		s.Runtime = Stopped
-		p.add(s.Logs, e, Note, "stopped")
+		p.add(s.Logs, e, Note, say("stopped", 0, e.Detail))
 	case events.Info:
 		p.add(s.Logs, e, Note, e.Detail)
 	case events.Warning:
@@ -233,6 +222,45 @@ func (p *Project) Apply(e events.Event) {
 	case events.Stats:
 		s.HasStats, s.CPU, s.Memory = true, e.CPU, e.Memory
 	}
+}
+
+// applyProject records an event about the project as a whole (or about
+// something that is not a service, such as "network shop_default"): a
+// line in the project's buffer, and the header's notice. Stats of no
+// service mean nothing and are dropped; any other kind, including kinds
+// added after this code, shows its words.
+func (p *Project) applyProject(e events.Event) {
+	var text string
+	switch e.Kind {
+	case events.Stats:
+		return
+	case events.Log:
+		text = e.Line
+	case events.Info:
+		text = e.Detail
+	case events.Warning:
+		text = "warning: " + e.Detail
+	default:
+		text = say(e.Kind.String(), 0, e.Detail)
+	}
+	if e.Service != "" {
+		text = e.Service + ": " + text
+	}
+	p.Notice = text
+	p.add(p.project, e, Note, text)
+}
+
+// say words a note: the kind's word, how long it took, and the session's
+// detail, without repeating the word when the detail already starts with
+// it ("built in 0.8s", "restarted on request").
+func say(word string, d time.Duration, detail string) string {
+	switch {
+	case detail == "":
+		return word + took(d)
+	case strings.HasPrefix(detail, word):
+		return detail
+	}
+	return word + took(d) + ": " + detail
 }
 
 func (p *Project) port(s *Service, e events.Event) {

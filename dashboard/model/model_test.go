@@ -185,3 +185,42 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestProjectWideAndNonServiceEvents(t *testing.T) {
+	p := New([]string{"orders"}, 10)
+	p.Apply(ev(events.Info, "network shop_default", func(e *events.Event) { e.Detail = "created" }))
+	p.Apply(ev(events.Stopped, "network shop_default", func(e *events.Event) { e.Detail = "removed" }))
+	if len(p.Services()) != 1 {
+		t.Fatalf("a network became a service: %+v", p.Services()[1])
+	}
+	if p.Notice != "network shop_default: stopped: removed" {
+		t.Fatalf("notice %q", p.Notice)
+	}
+	p.Apply(ev(events.Stopping, "", func(e *events.Event) { e.Detail = "stopping (graceful)" }))
+	if p.Notice != "stopping (graceful)" {
+		t.Fatalf("notice %q", p.Notice)
+	}
+	p.Apply(ev(events.Kind(99), "", func(e *events.Event) { e.Detail = "a kind from later work" }))
+	if p.Notice != "unknown: a kind from later work" {
+		t.Fatalf("notice %q", p.Notice)
+	}
+	p.Apply(ev(events.Stats, "", func(e *events.Event) { e.CPU = 1 }))
+	if got := len(p.Tail("", "", 0, 0, 100)); got != 4 {
+		t.Fatalf("%d project lines", got)
+	}
+}
+
+func TestNotesDoNotRepeatTheSessionsWords(t *testing.T) {
+	p := New([]string{"orders"}, 10)
+	p.Apply(ev(events.Built, "orders", func(e *events.Event) { e.Detail = "built in 0.8s"; e.Duration = 800 * time.Millisecond }))
+	p.Apply(ev(events.Restarted, "orders", func(e *events.Event) { e.Detail = "restarted on request" }))
+	p.Apply(ev(events.Swapped, "orders", func(e *events.Event) { e.Detail = "code changed"; e.Duration = 200 * time.Millisecond }))
+	p.Apply(ev(events.Building, "orders", func(e *events.Event) { e.Detail = "compiling" }))
+	var got []string
+	for _, l := range p.Tail("orders", "", 0, 0, 10) {
+		got = append(got, l.Text)
+	}
+	if want := "built in 0.8s|restarted on request|swapped in 0.20s: code changed|building: compiling"; strings.Join(got, "|") != want {
+		t.Fatalf("got %s", strings.Join(got, "|"))
+	}
+}
