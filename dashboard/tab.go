@@ -5,14 +5,15 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 )
 
-// Tab is one page of the dashboard after the built-in services page:
-// traces, breakers, faults. The dashboard owns the header, the tab bar and
-// the help line; a tab draws the body between them.
+// Tab is one page of the dashboard: the built-in services page is the
+// first, and Options.Tabs adds more (traces, breakers, faults). The
+// dashboard owns the header, the tab bar and the help line; a tab draws
+// the body between them.
 //
-// A tab gets every message that is not a key press (window sizes, its own
-// messages), and key presses only while it is shown, except the global
-// keys (tab, shift+tab, the tab's number, ?, q, ctrl+c). It does its I/O in
-// the tea.Cmds it returns, never in Update or View.
+// A tab gets every message that is not a key press (its own messages, a
+// cursor's blink), and key presses only while it is shown, except the
+// global keys (tab, shift+tab, a tab's number, ?, q, ctrl+c). It does its
+// I/O in the tea.Cmds it returns, never in Update or View.
 type Tab interface {
 	// Title names the tab in the tab bar.
 	Title() string
@@ -26,4 +27,11 @@ type Tab interface {
 	View() string
 	// Keys lists the tab's own keys for the help line.
 	Keys() []key.Binding
+}
+
+// Capturer is a tab that sometimes takes text (a filter, a search box):
+// while CapturesKeys is true it gets every key but ctrl+c, global keys
+// included, and the help line shows only its own keys.
+type Capturer interface {
+	CapturesKeys() bool
 }

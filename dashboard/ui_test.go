@@ -248,14 +248,14 @@ func TestKeysCallTheController(t *testing.T) {
 	}
 	// While the filter is being typed, r and b are text, not actions.
 	run(press(t, u, "/", "r", "b"))
-	if f.got() != "restart catalog,rebuild orders,restart payments,rebuild catalog" || u.filter != "rb" {
-		t.Fatalf("filter %q calls %q", u.filter, f.got())
+	if f.got() != "restart catalog,rebuild orders,restart payments,rebuild catalog" || page(u).filter != "rb" {
+		t.Fatalf("filter %q calls %q", page(u).filter, f.got())
 	}
 	press(t, u, "esc")
 	// Keys read in one chunk act one by one.
 	run(press(t, u, "rb/zz"))
-	if u.filter != "zz" || !strings.HasSuffix(f.got(), ",restart catalog,rebuild catalog") {
-		t.Fatalf("chunked keys: filter %q calls %q", u.filter, f.got())
+	if page(u).filter != "zz" || !strings.HasSuffix(f.got(), ",restart catalog,rebuild catalog") {
+		t.Fatalf("chunked keys: filter %q calls %q", page(u).filter, f.got())
 	}
 	press(t, u, "esc")
 	msgs := run(press(t, u, "q"))
@@ -263,7 +263,7 @@ func TestKeysCallTheController(t *testing.T) {
 		t.Fatalf("q: msgs %v calls %q", msgs, f.got())
 	}
 	u2, f2 := newTestUI(t, 100, 30)
-	u2.filtering = true
+	page(u2).filtering = true
 	msgs = run(press(t, u2, "ctrl+c"))
 	if _, ok := msgs[0].(tea.QuitMsg); !ok || f2.got() != "quit" {
 		t.Fatalf("ctrl+c while filtering: msgs %v calls %q", msgs, f2.got())
@@ -274,27 +274,27 @@ func TestLogPaneFollowsFiltersPausesAndScrolls(t *testing.T) {
 	u, _ := newTestUI(t, 100, 30)
 	feed(u, startup()...)
 	press(t, u, "down", "enter")
-	if u.follow != "orders" {
-		t.Fatalf("enter follows %q", u.follow)
+	if page(u).follow != "orders" {
+		t.Fatalf("enter follows %q", page(u).follow)
 	}
-	for _, l := range u.proj.Tail(u.follow, "", 0, 0, 100) {
+	for _, l := range u.proj.Tail(page(u).follow, "", 0, 0, 100) {
 		if l.Service != "orders" {
 			t.Fatalf("focused pane shows %s", l.Service)
 		}
 	}
 	press(t, u, "enter")
-	if u.follow != "" {
+	if page(u).follow != "" {
 		t.Fatal("enter again returns to all")
 	}
 	press(t, u, "/", "x", "y", "z", "enter")
-	if u.filter != "xyz" || u.filtering {
-		t.Fatalf("filter %q filtering %v", u.filter, u.filtering)
+	if page(u).filter != "xyz" || page(u).filtering {
+		t.Fatalf("filter %q filtering %v", page(u).filter, page(u).filtering)
 	}
 	if v := u.View(); strings.Contains(v, "items/") || !strings.Contains(v, "filter: xyz") {
 		t.Fatalf("filter not applied:\n%s", v)
 	}
 	press(t, u, "esc")
-	if u.filter != "" {
+	if page(u).filter != "" {
 		t.Fatal("esc clears the filter")
 	}
 	press(t, u, "p")
@@ -307,12 +307,12 @@ func TestLogPaneFollowsFiltersPausesAndScrolls(t *testing.T) {
 		t.Fatal("resumed pane did not catch up")
 	}
 	press(t, u, "pgup", "pgup", "pgup", "pgup", "pgup", "pgup", "pgup", "pgup")
-	_, logs := u.layout()
-	if got := len(u.proj.Tail("", "", u.anchor, u.scroll, logs)); got != logs {
+	_, logs := page(u).layout()
+	if got := len(u.proj.Tail("", "", page(u).anchor, page(u).scroll, logs)); got != logs {
 		t.Fatalf("scrolled past the oldest line: %d of %d lines shown", got, logs)
 	}
 	press(t, u, "end")
-	if u.scroll != 0 || u.anchor != 0 || u.paused {
+	if page(u).scroll != 0 || page(u).anchor != 0 || page(u).paused {
 		t.Fatal("end must follow again")
 	}
 }
@@ -354,3 +354,5 @@ func TestTabsGetKeysOnlyWhenShown(t *testing.T) {
 		t.Fatalf("tab size %dx%d", tab.w, tab.h)
 	}
 }
+
+func page(u *ui) *servicesPage { return u.tabs[0].(*servicesPage) }
