@@ -27,6 +27,8 @@ func main() {
 	rate := flag.Int("rate", 20, "log lines per second, all services together")
 	failing := flag.String("fail", "orders", "service whose build fails (empty for none)")
 	crash := flag.String("crash", "checkout", "service that crashes once (empty for none)")
+	pidfile := flag.String("pidfile", "", "write the process id here once the dashboard runs")
+	panicAfter := flag.Duration("panic-after", 0, "panic in a session goroutine after this long (0: never)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -42,7 +44,16 @@ func main() {
 		In: os.Stdin, Out: os.Stdout, Controller: ctrl,
 	})
 	bus.Subscribe(d)
-	go script(ctx, bus, names, *rate, *failing, *crash)
+	go func() {
+		defer d.Recover()
+		script(ctx, bus, names, *rate, *failing, *crash, *panicAfter)
+	}()
+	if *pidfile != "" {
+		if err := os.WriteFile(*pidfile, []byte(fmt.Sprint(os.Getpid())), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	if err := d.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -68,7 +79,8 @@ func (c *controller) Rebuild(s string) {
 
 func (c *controller) Quit() { c.quit() }
 
-func script(ctx context.Context, bus *events.Bus, names []string, rate int, failing, crash string) {
+func script(ctx context.Context, bus *events.Bus, names []string, rate int, failing, crash string, panicAfter time.Duration) {
+	start := time.Now()
 	pause := func(d time.Duration) bool {
 		select {
 		case <-ctx.Done():
@@ -111,6 +123,9 @@ func script(ctx context.Context, bus *events.Bus, names []string, rate int, fail
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if panicAfter > 0 && time.Since(start) > panicAfter {
+			panic("demo: a bug in the session")
 		}
 		n := names[i%len(names)]
 		if n == crash && i == 2*len(names)+len(names)-1 {
