@@ -65,14 +65,16 @@ type Dashboard struct {
 	program  *tea.Program  // while Run runs
 	finished chan struct{} // closed when Run has restored the terminal
 
-	recovering atomic.Bool // Recover stopped the program
+	recovering atomic.Bool   // Recover stopped the program
+	panicGrace time.Duration // how long Run waits then for the panic to end the process
 }
 
 var _ events.Observer = (*Dashboard)(nil)
 
 // New returns a dashboard; subscribe it to the session's bus, then Run it.
 func New(opts Options) *Dashboard {
-	return &Dashboard{opts: opts, q: newQueue(RingLines), done: make(chan struct{}), finished: make(chan struct{})}
+	return &Dashboard{opts: opts, q: newQueue(RingLines), done: make(chan struct{}), finished: make(chan struct{}),
+		panicGrace: 5 * time.Second}
 }
 
 // Observe queues e for the program and returns at once: it never waits for
@@ -140,6 +142,9 @@ func (d *Dashboard) Run(ctx context.Context) error {
 	case err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled):
 		return nil
 	case err != nil && d.recovering.Load():
+		// Recover is about to panic on: give it the time to end the
+		// process with its stack trace before the caller exits quietly.
+		time.Sleep(d.panicGrace)
 		return errors.New("the dashboard stopped on a panic in the session")
 	case err != nil:
 		return fmt.Errorf("the dashboard could not use the terminal (%v); run msx up --no-tui", err)

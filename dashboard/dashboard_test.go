@@ -214,6 +214,7 @@ func TestQueueKeepsOrder(t *testing.T) {
 func TestRecoverRestoresTheTerminalBeforeAGoroutinePanicEndsTheProcess(t *testing.T) {
 	out := &syncBuffer{}
 	d := New(Options{Project: "shop", Out: out, NoColor: true})
+	d.panicGrace = 0 // the test catches the panic that would end the process
 	done := runAsync(d, context.Background())
 	d.Observe(events.Event{Time: t0, Kind: events.Building, Service: "orders"})
 	waitFor(t, "the first frame", func() bool { return strings.Contains(out.String(), "building") })

@@ -107,7 +107,8 @@ func TestDashboardGivesTheTerminalBack(t *testing.T) {
 				t.Fatalf("kill: %v %s", err, out)
 			}
 		}, "demo-exit=0"},
-		{"panic in a session goroutine", "-panic-after 1s", func(*testing.T, *tmuxtest.Session, string) {}, "demo-exit=2"},
+		{"panic in a session goroutine", "-panic-after 1s", func(*testing.T, *tmuxtest.Session, string) {},
+			"demo-exit=2"}, // the runtime's exit code for a panic, after its message
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -115,7 +116,10 @@ func TestDashboardGivesTheTerminalBack(t *testing.T) {
 			s := tmuxtest.Start(t, 100, 30, fmt.Sprintf("%s -pidfile %s %s; echo demo-exit=$?; stty -a; exec sleep 600", bin, pidfile, c.flags))
 			s.WaitFor(15*time.Second, "msx demo", "ready")
 			c.end(t, s, pidfile)
-			screen := s.WaitFor(10*time.Second, c.exit)
+			screen := s.WaitFor(15*time.Second, c.exit)
+			if c.exit == "demo-exit=2" && !strings.Contains(screen, "panic: demo: a bug in the session") {
+				t.Fatalf("the panic's message was lost:\n%s", screen)
+			}
 			if s.AltScreen() {
 				t.Fatal("left on the alternate screen")
 			}
