@@ -57,6 +57,9 @@ type Line struct {
 	Service string // empty for project-wide messages
 	Kind    LineKind
 	Text    string
+	// memo caches whether the line matches the project's current filter:
+	// generation<<1 | match, 0 for not yet known.
+	memo uint32
 }
 
 // Build is the result of a service's last finished build.
@@ -106,6 +109,8 @@ type Project struct {
 	project  *Ring // project-wide messages
 	capacity int
 	seq      uint64
+	filter   string // the filter whose results the lines' memos hold
+	gen      uint32 // its generation, 1 and up
 	// Notice is the last project-wide warning or message, for the header.
 	Notice string
 }
@@ -271,14 +276,18 @@ func (p *Project) port(s *Service, e events.Event) {
 
 func (p *Project) add(r *Ring, e events.Event, k LineKind, text string) {
 	p.seq++
-	r.Push(Line{Seq: p.seq, Time: e.Time, Service: e.Service, Kind: k, Text: sanitize(text)})
+	text = sanitize(text)
+	r.Push(Line{Seq: p.seq, Time: e.Time, Service: e.Service, Kind: k, Text: text})
 }
 
 // Tail returns, oldest first, at most n lines of service (all services and
 // project messages when service is empty) that contain filter, that are no
 // newer than anchor (0: the newest), skipping the skip newest matches.
-// It reads only as many lines as it returns plus those it skips or that
-// the filter rejects, so a redraw costs the visible window, not the buffer.
+// Each buffer is read backwards from the anchor only until it has given
+// skip+n matches, so an unfiltered redraw costs the visible window, not the
+// buffer. A filter that matches little reads every line, but each line is
+// searched once per filter: the result is kept in the line, so a redraw
+// under a log flood searches only the lines that arrived since the last.
 func (p *Project) Tail(service, filter string, anchor uint64, skip, n int) []Line {
 	if n <= 0 {
 		return nil
@@ -292,36 +301,40 @@ func (p *Project) Tail(service, filter string, anchor uint64, skip, n int) []Lin
 	} else if s := p.index[service]; s != nil {
 		rings = []*Ring{s.Logs}
 	}
-	match := matcher(filter)
-	// pos[i] is the index in rings[i] of the next (older) line to consider.
-	pos := make([]int, len(rings))
-	for i, r := range rings {
-		pos[i] = r.Len() - 1
-		if anchor != 0 {
-			for pos[i] >= 0 && r.At(pos[i]).Seq > anchor {
-				pos[i]--
+	match := p.matcher(filter)
+	want := skip + n
+	// Each ring's newest matches, newest first.
+	var lists [][]Line
+	for _, r := range rings {
+		var got []Line
+		for i := r.Len() - 1; i >= 0 && len(got) < want; i-- {
+			l := r.ref(i)
+			if anchor != 0 && l.Seq > anchor {
+				continue
+			}
+			if match(l) {
+				got = append(got, *l)
 			}
 		}
+		if len(got) > 0 {
+			lists = append(lists, got)
+		}
 	}
+	// Merge them, newest first, by sequence number.
 	out := make([]Line, 0, n)
+	pos := make([]int, len(lists))
 	for len(out) < n {
 		best := -1
-		var bestSeq uint64
-		for i, r := range rings {
-			if pos[i] >= 0 {
-				if s := r.At(pos[i]).Seq; best < 0 || s > bestSeq {
-					best, bestSeq = i, s
-				}
+		for i, l := range lists {
+			if pos[i] < len(l) && (best < 0 || l[pos[i]].Seq > lists[best][pos[best]].Seq) {
+				best = i
 			}
 		}
 		if best < 0 {
 			break
 		}
-		l := rings[best].At(pos[best])
-		pos[best]--
-		if !match(l.Text) {
-			continue
-		}
+		l := lists[best][pos[best]]
+		pos[best]++
 		if skip > 0 {
 			skip--
 			continue
@@ -335,37 +348,35 @@ func (p *Project) Tail(service, filter string, anchor uint64, skip, n int) []Lin
 }
 
 // matcher is a substring match, ignoring case unless the filter has an
-// upper-case letter (as less and vim's smartcase do).
-func matcher(filter string) func(string) bool {
+// upper-case letter (as less and vim's smartcase do), remembered in each
+// line for as long as the filter stays the same.
+func (p *Project) matcher(filter string) func(*Line) bool {
 	if filter == "" {
-		return func(string) bool { return true }
+		return func(*Line) bool { return true }
 	}
-	if strings.ToLower(filter) != filter {
-		return func(s string) bool { return strings.Contains(s, filter) }
-	}
-	return func(s string) bool { return containsFold(s, filter) }
-}
-
-// containsFold reports whether lower-case sub occurs in s, ignoring ASCII
-// case, without allocating: it runs on every visible line of every redraw.
-func containsFold(s, sub string) bool {
-	n := len(sub)
-	for i := 0; i+n <= len(s); i++ {
-		j := 0
-		for ; j < n; j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != sub[j] {
-				break
-			}
-		}
-		if j == n {
-			return true
+	if filter != p.filter || p.gen == 0 {
+		p.filter = filter
+		p.gen++
+		if p.gen >= 1<<31 { // never in practice; memos of 0 mean unknown
+			p.gen = 1
 		}
 	}
-	return false
+	gen := p.gen
+	contains := func(s string) bool { return strings.Contains(s, filter) }
+	if strings.ToLower(filter) == filter {
+		contains = func(s string) bool { return strings.Contains(strings.ToLower(s), filter) }
+	}
+	return func(l *Line) bool {
+		if l.memo>>1 == gen {
+			return l.memo&1 == 1
+		}
+		hit := contains(l.Text)
+		l.memo = gen << 1
+		if hit {
+			l.memo |= 1
+		}
+		return hit
+	}
 }
 
 // sanitize keeps terminal control sequences in log lines from moving the

@@ -224,3 +224,21 @@ func TestNotesDoNotRepeatTheSessionsWords(t *testing.T) {
 		t.Fatalf("got %s", strings.Join(got, "|"))
 	}
 }
+
+func TestFilterResultsFollowNewLinesAndFilterChanges(t *testing.T) {
+	p := New([]string{"a"}, 10)
+	p.Apply(logLine("a", "GET /x"))
+	if len(p.Tail("a", "post", 0, 0, 10)) != 0 || len(p.Tail("a", "get", 0, 0, 10)) != 1 {
+		t.Fatal("first filters")
+	}
+	p.Apply(logLine("a", "POST /y"))
+	if got := p.Tail("a", "post", 0, 0, 10); len(got) != 1 || got[0].Text != "POST /y" {
+		t.Fatalf("a line after the filter: %+v", got)
+	}
+	if got := p.Tail("a", "get", 0, 0, 10); len(got) != 1 || got[0].Text != "GET /x" {
+		t.Fatalf("back to an earlier filter: %+v", got)
+	}
+	if got := p.Tail("a", "POST", 0, 0, 10); len(got) != 1 {
+		t.Fatalf("smart case: %+v", got)
+	}
+}

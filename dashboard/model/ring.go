@@ -35,3 +35,6 @@ func (r *Ring) Cap() int { return r.cap }
 
 // At returns the i-th line, 0 being the oldest held.
 func (r *Ring) At(i int) Line { return r.buf[(r.start+i)%len(r.buf)] }
+
+// ref is the i-th line in place, for the filter's memo.
+func (r *Ring) ref(i int) *Line { return &r.buf[(r.start+i)%len(r.buf)] }
