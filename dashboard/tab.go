@@ -10,10 +10,11 @@ import (
 // dashboard owns the header, the tab bar and the help line; a tab draws
 // the body between them.
 //
-// A tab gets every message that is not a key press (its own messages, a
-// cursor's blink), and key presses only while it is shown, except the
-// global keys (tab, shift+tab, a tab's number, ?, q, ctrl+c). It does its
-// I/O in the tea.Cmds it returns, never in Update or View.
+// A tab gets the messages the dashboard does not handle itself (the
+// tab's own, a cursor's blink), its size through SetSize, and key presses
+// only while it is shown, except the global keys (tab, shift+tab, a tab's
+// number, ?, q, ctrl+c). It does its I/O in the tea.Cmds it returns, never
+// in Update or View.
 type Tab interface {
 	// Title names the tab in the tab bar.
 	Title() string
