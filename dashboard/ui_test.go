@@ -356,3 +356,21 @@ func TestTabsGetKeysOnlyWhenShown(t *testing.T) {
 }
 
 func page(u *ui) *servicesPage { return u.tabs[0].(*servicesPage) }
+
+// With colours on, escapes must not change what fits: the frame keeps its
+// height and no line is wider than the window once they are stripped.
+func TestColourFrameFits(t *testing.T) {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.ANSI256)
+	u := newUI(Options{Project: "shop", GatewayURL: "http://localhost:8080", Services: names},
+		newCommon(r), model.New(names, 100))
+	feed(u, startup()...)
+	feed(u, events.Event{Time: t0, Kind: events.BuildFailed, Service: "catalog", Output: "a.go:1:1: x\nb.go:2:2: y"})
+	for _, size := range [][2]int{{100, 30}, {60, 12}, {30, 8}} {
+		u.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		v := view(t, u)
+		if !strings.Contains(v, "\x1b[") {
+			t.Fatal("no colour drawn")
+		}
+	}
+}
