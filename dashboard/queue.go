@@ -10,8 +10,7 @@ import (
 // the publisher: push appends under a mutex and signals; the program drains
 // everything at once, so one redraw covers a whole batch. Its memory is
 // bounded by what the dashboard would keep anyway: past a threshold it
-// drops log lines that the per-service ring would evict on arrival, and
-// stats samples that a newer sample of the same service replaces. Every
+// drops log lines that the per-service ring would evict on arrival. Every
 // other event is kept.
 type queue struct {
 	mu      sync.Mutex
@@ -45,27 +44,20 @@ func (q *queue) push(e events.Event) {
 	}
 }
 
-// compactLocked keeps, for each service, the newest ring log lines and the
-// newest stats sample, and every other event, in order. The threshold then
+// compactLocked keeps, for each service, the newest ring log lines, and
+// every other event, in order. The threshold then
 // doubles past what remains, so compaction costs O(1) per push amortised.
 func (q *queue) compactLocked() {
 	logs := map[string]int{}
-	stats := map[string]bool{}
 	keep := make([]bool, len(q.pending))
 	kept := 0
 	for i := len(q.pending) - 1; i >= 0; i-- {
 		e := q.pending[i]
-		switch e.Kind {
-		case events.Log:
+		if e.Kind == events.Log {
 			if logs[e.Service] >= q.ring {
 				continue
 			}
 			logs[e.Service]++
-		case events.Stats:
-			if stats[e.Service] {
-				continue
-			}
-			stats[e.Service] = true
 		}
 		keep[i] = true
 		kept++
