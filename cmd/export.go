@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/docker/docker/api/types/filters"
@@ -31,8 +32,63 @@ func newExportCmd(f *Factory) *cobra.Command {
 			return msxerr.Usage("say what to export to, such as: msx export compose")
 		},
 	}
-	c.AddCommand(newExportComposeCmd(f))
+	c.AddCommand(newExportComposeCmd(f), newExportK8sCmd(f))
 	return c
+}
+
+type exportK8sOptions struct {
+	Out   string
+	Mesh  string
+	Force bool
+}
+
+func newExportK8sCmd(f *Factory) *cobra.Command {
+	o := &exportK8sOptions{}
+	c := &cobra.Command{
+		Use:   "k8s",
+		Short: "Write a Kustomize base and a local overlay for Kubernetes",
+		Long: `Write Kubernetes manifests, read from msx.yaml through the same plan msx up
+applies: per service a Deployment (probes on /healthz and /readyz, resources, a
+restricted securityContext), a Service and a ConfigMap; the gateway with an
+Ingress of its routes; per Postgres database a StatefulSet with a volume claim;
+Secrets referenced by name and key only (README.md says how to create them);
+and NetworkPolicies that admit only the gateway to services, a service's
+declared dependents to it, and its owner to each database.
+
+Then: kubectl apply -k k8s/overlays/local`,
+		Example: "  msx export k8s\n  msx export k8s --mesh linkerd",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.Mesh != "" && !slices.Contains(export.Meshes, o.Mesh) {
+				return msxerr.Usage("--mesh %q is not known; use %s", o.Mesh, strings.Join(export.Meshes, " or "))
+			}
+			return runExportK8s(f, o)
+		},
+	}
+	c.Flags().StringVar(&o.Out, "out", "", "folder to write the manifests into (default: k8s in the workspace root)")
+	c.Flags().StringVar(&o.Mesh, "mesh", "", "service mesh whose sidecar injection the pods ask for: "+strings.Join(export.Meshes, ", "))
+	c.Flags().BoolVar(&o.Force, "force", false, "overwrite exported files that were edited")
+	return c
+}
+
+func runExportK8s(f *Factory, o *exportK8sOptions) error {
+	_, p, out, err := exportPlan(f, o.Out, "k8s")
+	if err != nil {
+		return err
+	}
+	files, err := export.K8s(p, export.K8sOptions{Mesh: o.Mesh})
+	if err != nil {
+		return msxerr.Wrap(err, "leave that service out of msx.yaml for the export, or export to Compose", "cannot export: %v", err)
+	}
+	changes, err := export.Write(out, files, o.Force)
+	if err != nil {
+		return err
+	}
+	printExport(f, out, changes)
+	fmt.Fprintf(f.IO.ErrOut, "Not exported yet: %s.\n", strings.Join(export.NotExportedBy("k8s"), "; "))
+	fmt.Fprintf(f.IO.ErrOut, "Create the secrets as %s says, then: kubectl apply -k %s\n",
+		filepath.Join(out, "README.md"), filepath.Join(out, "overlays", "local"))
+	return nil
 }
 
 func newExportComposeCmd(f *Factory) *cobra.Command {
@@ -114,7 +170,7 @@ func runExportCompose(ctx context.Context, f *Factory, o *exportOptions) error {
 		return err
 	}
 	printExport(f, out, changes)
-	fmt.Fprintf(f.IO.ErrOut, "Not exported yet: %s.\n", strings.Join(export.NotExported, "; "))
+	fmt.Fprintf(f.IO.ErrOut, "Not exported yet: %s.\n", strings.Join(export.NotExportedBy("compose"), "; "))
 	fmt.Fprintf(f.IO.ErrOut, "Run it with: docker compose -f %s up -d\n", filepath.Join(out, export.ComposeFile))
 	return nil
 }
