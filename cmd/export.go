@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -151,6 +152,13 @@ func runExportCompose(ctx context.Context, f *Factory, o *exportOptions) error {
 	if o.Images == "msx" {
 		if opts.Built, err = builtImages(ctx, f, m); err != nil {
 			return err
+		}
+	} else {
+		for _, df := range export.Dockerfiles(p) {
+			if _, err := os.Stat(filepath.Join(m.Dir, filepath.FromSlash(df))); err != nil {
+				return msxerr.New("generate it again with msx new service NAME --force, or pass --images msx",
+					"%s, which the export builds from, is missing", df)
+			}
 		}
 	}
 	files, err := export.Compose(p, opts)

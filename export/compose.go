@@ -253,3 +253,14 @@ func secretsOf(p *devenv.Plan, volume string) []devenv.SecretRef {
 	}
 	return nil
 }
+
+// Dockerfiles lists the production Dockerfiles a Compose export without
+// msx's images builds from, relative to the workspace root.
+func Dockerfiles(p *devenv.Plan) []string {
+	programs, _ := split(p)
+	out := make([]string, 0, len(programs))
+	for _, c := range programs {
+		out = append(out, dockerfile(c))
+	}
+	return out
+}

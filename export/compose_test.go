@@ -149,3 +149,10 @@ func TestWriteRefusesEdits(t *testing.T) {
 		t.Error("a path outside the folder was written")
 	}
 }
+
+func TestDockerfiles(t *testing.T) {
+	got := strings.Join(Dockerfiles(workspace(t, "/src/shop")), " ")
+	if want := "services/orders/Dockerfile services/payments/Dockerfile services/search/Dockerfile gateway/Dockerfile"; got != want {
+		t.Errorf("Dockerfiles = %q, want %q", got, want)
+	}
+}
