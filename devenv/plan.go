@@ -386,6 +386,12 @@ func gateway(m *Manifest, opts PlanOptions, network string, selected map[string]
 // gateway depends on the services an up selects, and a second up with
 // another selection must not recreate it.
 func configHash(c *Container) string {
+	return HashOf(c)
+}
+
+// HashOf is the config hash c would have: the runner uses it to tell a
+// change of code (the image) from a change of configuration.
+func HashOf(c *Container) string {
 	h := *c
 	h.DependsOn = nil
 	h.Labels = map[string]string{}

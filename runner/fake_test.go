@@ -57,6 +57,11 @@ type fakeDocker struct {
 	// the engine does, yet return an error, as a client whose request
 	// timed out does.
 	createErr map[string]error
+	// logsErr makes every ContainerLogs fail.
+	logsErr error
+	// beforeKill runs inside ContainerKill with f.mu held (a graceful stop
+	// finishing first, say).
+	beforeKill func(c *fakeContainer)
 	// now is the engine's clock: every start and log line moves it on.
 	now time.Time
 }
@@ -344,7 +349,17 @@ func (f *fakeDocker) ContainerKill(ctx context.Context, id, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.byRef(id)
+	if c == nil {
+		return errors.New("No such container: " + id)
+	}
 	f.call("kill %s", c.name)
+	if f.beforeKill != nil {
+		f.beforeKill(c)
+	}
+	if c.state != container.StateRunning {
+		// As the engine: a kill of a stopped container is a 409.
+		return fmt.Errorf("Cannot kill container: %s: Container %s is not running", id, c.id)
+	}
 	f.exit(c, 137)
 	return nil
 }
@@ -379,6 +394,9 @@ func (f *fakeDocker) ContainerLogs(ctx context.Context, id string, o container.L
 		return nil, errors.New("No such container: " + id)
 	}
 	f.call("logs %s since=%s tail=%s", c.name, o.Since, o.Tail)
+	if f.logsErr != nil {
+		return nil, f.logsErr
+	}
 	var since time.Time
 	if o.Since != "" {
 		var sec, nsec int64

@@ -565,10 +565,10 @@ func (r *Runner) apply(ctx context.Context, c *devenv.Container, have *container
 	if !adopted {
 		verb := "created"
 		if have != nil {
-			if err := r.API.ContainerRemove(ctx, have.ID, container.RemoveOptions{Force: true}); err != nil {
+			if err := r.replace(ctx, have); err != nil {
 				return &ServiceError{Service: c.Service, ExitCode: -1, Err: engineErr(ctx, err, "removing the old "+c.Name)}
 			}
-			verb = "recreated (configuration changed)"
+			verb = "recreated (" + Changed(have.Image, have.Labels[devenv.LabelConfigHash], c) + ")"
 			if have.Labels[devenv.LabelConfigHash] == c.Hash() {
 				verb = "recreated (the old one would not start)"
 			}
@@ -592,6 +592,41 @@ func (r *Runner) apply(ctx context.Context, c *devenv.Container, have *container
 	}
 	r.progress(c.Service, "ready")
 	return nil
+}
+
+// replace stops a container that is being replaced the way the service
+// expects to be stopped (SIGTERM, then its graceful shutdown, within
+// StopGrace), never with a bare SIGKILL, and then removes it.
+func (r *Runner) replace(ctx context.Context, have *container.Summary) error {
+	if have.State == container.StateRunning || have.State == container.StateRestarting {
+		grace := int(r.stopGrace() / time.Second)
+		sctx, cancel := context.WithTimeout(ctx, r.stopGrace()+r.engineTimeout())
+		err := r.API.ContainerStop(sctx, have.ID, container.StopOptions{Timeout: &grace})
+		cancel()
+		if err != nil && !gone(err) {
+			return err
+		}
+	}
+	if err := r.API.ContainerRemove(ctx, have.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// Changed says what differs between a running container (its image and
+// config hash) and the plan's: "code changed" when only the image does
+// (a new build), "configuration changed" when only the rest does, both
+// when both do.
+func Changed(image, hash string, c *devenv.Container) string {
+	if image == c.Image {
+		return "configuration changed"
+	}
+	same := *c
+	same.Image = image
+	if devenv.HashOf(&same) == hash {
+		return "code changed"
+	}
+	return "code and configuration changed"
 }
 
 // start starts an existing container under CreateTimeout, whatever ctx
