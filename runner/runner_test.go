@@ -1118,7 +1118,9 @@ func TestFollowFromRunStartUsesTheEnginesClock(t *testing.T) {
 	c := &changes{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "x", From: FromRunStart}}, FollowOptions{}, c) }()
+	go func() {
+		done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "x", From: FromRunStart}}, FollowOptions{}, c)
+	}()
 	waitUntil(t, "the run's lines", func() bool { l, _ := c.snapshot(); return len(l) >= 2 })
 	cancel()
 	<-done
@@ -1135,7 +1137,9 @@ func TestFollowFromNowShowsOnlyNewLinesThenEachRun(t *testing.T) {
 	c := &changes{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "x", From: FromNow}}, FollowOptions{}, c) }()
+	go func() {
+		done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "x", From: FromNow}}, FollowOptions{}, c)
+	}()
 	waitUntil(t, "the first attach", func() bool { return len(api.callsLike("logs ")) > 0 })
 	api.restart("shop-orders", "new run")
 	waitUntil(t, "the new run", func() bool { l, _ := c.snapshot(); return len(l) >= 1 })
