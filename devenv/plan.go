@@ -48,6 +48,12 @@ func ServicePkg(name string) string { return "./services/" + name }
 // reachable from outside the machine.
 const LoopbackIP = "127.0.0.1"
 
+// SwapDir is where the program's binary lives in a container: the images
+// run SwapDir/app, and each service and gateway container has a volume of
+// its own there, so that a hot swap can replace the binary even when the
+// root file system is read-only.
+const SwapDir = "/msx"
+
 // DataDir is where a SQLite service's volume is mounted in its container.
 const DataDir = "/data"
 
@@ -116,6 +122,10 @@ type Container struct {
 	// Networks the container joins, the first at creation.
 	Networks []Attachment
 	Mounts   []Mount `json:",omitempty"`
+	// SwapDir, when set, gets a volume of the container's own (removed
+	// with it), filled from the image at creation: the binary a hot swap
+	// replaces.
+	SwapDir string `json:",omitempty"`
 	// Port is the port the program listens on in the container; published
 	// on 127.0.0.1:HostPort, an ephemeral port when HostPort is 0.
 	Port     int
@@ -243,6 +253,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			Port:      s.Port,
 			Ready:     Probe{HTTPPath: "/readyz"},
 			DependsOn: deps,
+			SwapDir:   SwapDir,
 		}
 		switch s.DB {
 		case DBSQLite:
@@ -376,6 +387,7 @@ func gateway(m *Manifest, opts PlanOptions, network string, selected map[string]
 		HostPort:  m.Gateway.Port,
 		Ready:     Probe{HTTPPath: "/readyz"},
 		DependsOn: deps,
+		SwapDir:   SwapDir,
 		Labels:    withLabels(base, map[string]string{LabelService: GatewayName, LabelRole: RoleGateway}),
 	}, nil
 }

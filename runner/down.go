@@ -125,7 +125,7 @@ func (r *Runner) Stop(ctx context.Context, project, dir string, opts StopOptions
 			case container.StateCreated:
 				cctx, cancel := context.WithTimeout(ctx, r.engineTimeout())
 				defer cancel()
-				if err := r.API.ContainerRemove(cctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+				if err := r.API.ContainerRemove(cctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 					errs[i] = err
 					return
 				}
@@ -354,7 +354,7 @@ func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool
 			cctx, cancel := call()
 			defer cancel()
 			name := containerName(c)
-			if err := r.API.ContainerRemove(cctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			if err := r.API.ContainerRemove(cctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 				failed("container "+name, err)
 				return
 			}

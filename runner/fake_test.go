@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -427,6 +428,49 @@ func (f *fakeDocker) ContainerLogs(ctx context.Context, id string, o container.L
 		return io.NopCloser(&buf), nil
 	}
 	return &followReader{r: &buf, stream: c.stream, ctx: ctx}, nil
+}
+
+// ContainerRestart stops a running container as ContainerStop does and
+// starts it again, as the engine does.
+func (f *fakeDocker) ContainerRestart(ctx context.Context, id string, _ container.StopOptions) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.byRef(id)
+	if c == nil {
+		return errors.New("No such container: " + id)
+	}
+	f.call("restart %s", c.name)
+	f.exit(c, 0)
+	f.run(c, f.logs[c.cfg.Labels["dev.msx.service"]]...)
+	return nil
+}
+
+// CopyToContainer records the files of the tar stream under dst.
+func (f *fakeDocker) CopyToContainer(_ context.Context, id, dst string, content io.Reader, _ container.CopyToContainerOptions) error {
+	tr := tar.NewReader(content)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			return err
+		}
+		names = append(names, fmt.Sprintf("%s/%s(%o,%d bytes)", dst, h.Name, h.Mode, len(body)))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.byRef(id)
+	if c == nil {
+		return errors.New("No such container: " + id)
+	}
+	f.call("copy %s %s", c.name, strings.Join(names, " "))
+	return nil
 }
 
 // followReader yields what was logged, then blocks until the run ends.

@@ -292,7 +292,7 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName {
 			continue
 		}
-		if err := r.API.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+		if err := r.API.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 			return engineErr(ctx, err, "removing "+n)
 		}
 		delete(ours, n)
@@ -607,7 +607,7 @@ func (r *Runner) replace(ctx context.Context, have *container.Summary) error {
 			return err
 		}
 	}
-	if err := r.API.ContainerRemove(ctx, have.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+	if err := r.API.ContainerRemove(ctx, have.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 		return err
 	}
 	return nil
@@ -696,7 +696,7 @@ func (r *Runner) removeCreated(ctx context.Context, c *devenv.Container, id stri
 		}
 		id = insp.ID
 	}
-	_ = r.API.ContainerRemove(rctx, id, container.RemoveOptions{Force: true})
+	_ = r.API.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 }
 
 // isConflict reports an engine 409: the name is taken.
@@ -741,6 +741,11 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 	}
 	for _, m := range c.Mounts {
 		host.Binds = append(host.Binds, m.Volume+":"+m.Target)
+	}
+	if c.SwapDir != "" {
+		// An anonymous volume: the engine fills it from the image, and
+		// removes it with the container (RemoveVolumes).
+		cfg.Volumes = map[string]struct{}{c.SwapDir: {}}
 	}
 	first := c.Networks[0]
 	host.NetworkMode = container.NetworkMode(first.Network)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -1173,5 +1174,44 @@ func TestFollowThatKeepsFailingIsReportedOnce(t *testing.T) {
 	}
 	if w := got[0].words(); w != "cannot follow its logs: Error response from daemon: logging driver does not support reading (still trying)" {
 		t.Errorf("words = %q", w)
+	}
+}
+
+func TestSwapCopiesTheBinaryAndRestartsGracefully(t *testing.T) {
+	h := newHarness()
+	p, err := h.up(t, manifest("/w/shop"), UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The planned containers run from a volume of their own at SwapDir.
+	for _, c := range h.api.containers {
+		if _, ok := c.cfg.Volumes[devenv.SwapDir]; !ok {
+			t.Errorf("%s has no volume at %s: %v", c.name, devenv.SwapDir, c.cfg.Volumes)
+		}
+	}
+	if p.Container("orders").SwapDir != devenv.SwapDir {
+		t.Errorf("orders plans no swap folder")
+	}
+	bin := t.TempDir() + "/app"
+	if err := os.WriteFile(bin, []byte("new binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	if err := h.r.Swap(context.Background(), "shop-orders", bin); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"copy shop-orders /msx/app(755,10 bytes)", "restart shop-orders"}
+	var got []string
+	for _, c := range h.api.calls {
+		if !strings.HasPrefix(c, "logs ") {
+			got = append(got, c)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("calls = %q, want %q", got, want)
+	}
+	if err := h.r.Swap(context.Background(), "shop-orders", bin+".missing"); err == nil ||
+		!strings.HasPrefix(err.Error(), "cannot read the new binary of shop-orders") {
+		t.Errorf("err = %v", err)
 	}
 }
