@@ -827,3 +827,10 @@ func engineErr(ctx context.Context, err error, doing string) error {
 	}
 	return msxerr.Wrap(err, "run msx doctor if the engine misbehaves", "%s failed: %v", doing, err)
 }
+
+// WaitReady waits until a planned container that is running answers its
+// readiness check (after a swap, say); a ServiceError when it exits or
+// times out.
+func (r *Runner) WaitReady(ctx context.Context, c *devenv.Container) error {
+	return r.waitReady(ctx, c, c.Name)
+}

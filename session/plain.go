@@ -1,0 +1,89 @@
+package session
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/runner"
+)
+
+// LinePrinter prints one container's log line with its prefix;
+// runner.Printer (the renderer, moving to package logs) is one.
+type LinePrinter interface {
+	Log(service, stream, line string)
+}
+
+// Plain is the observer for a pipe, CI or --no-tui: what happens while the
+// project comes up as "name         status" lines, then, once it is
+// followed, each container's lines and changes behind its prefix
+// ("orders   | ..."), as docker compose up prints.
+type Plain struct {
+	w         io.Writer
+	lines     LinePrinter
+	following bool
+}
+
+// NewPlain returns a plain observer writing to w (stderr: progress and
+// logs are not results), rendering log lines with lines.
+func NewPlain(w io.Writer, lines LinePrinter) *Plain {
+	return &Plain{w: w, lines: lines}
+}
+
+// Observe prints one event.
+func (p *Plain) Observe(e events.Event) {
+	switch e.Kind {
+	case events.Log:
+		p.lines.Log(e.Service, e.Stream, e.Line)
+		return
+	case events.Following:
+		p.following = true
+		fmt.Fprintf(p.w, "ready in %s at %s; Ctrl-C to stop\n", round(e.Duration), e.Detail)
+		return
+	case events.BuildFailed:
+		if e.Output != "" {
+			fmt.Fprintf(p.w, "# %s: go build failed\n%s\n", e.Service, e.Output)
+			return
+		}
+	case events.Stopping, events.Waiting:
+		fmt.Fprintln(p.w, e.Detail)
+		return
+	case events.Stats:
+		return
+	}
+	words := e.Detail
+	switch {
+	case e.Kind == events.Swapped:
+		words = fmt.Sprintf("swapped in %s (%s)", round(e.Duration), e.Detail)
+	case e.Kind == events.Built && p.following:
+		words = fmt.Sprintf("built in %s", round(e.Duration))
+	case e.Kind == events.Crashed && e.Output != "":
+		words = e.Detail + "; its last lines:\n" + indent(e.Output)
+	case words == "":
+		words = e.Kind.String()
+	}
+	if e.Service == "" {
+		fmt.Fprintln(p.w, "msx: "+words)
+		return
+	}
+	if p.following {
+		p.lines.Log(e.Service, runner.Stderr, "msx: "+words)
+		return
+	}
+	fmt.Fprintf(p.w, "%-12s %s\n", e.Service, words)
+}
+
+var _ events.Observer = (*Plain)(nil)
+
+func round(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
