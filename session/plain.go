@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/msx-dev/msx/events"
@@ -21,9 +22,20 @@ type LinePrinter interface {
 // followed, each container's lines and changes behind its prefix
 // ("orders   | ..."), as docker compose up prints.
 type Plain struct {
+	mu        sync.Mutex
 	w         io.Writer
 	lines     LinePrinter
 	following bool
+	// lastOutput is the last compiler output printed: one failure of a
+	// package that several services share is printed once.
+	lastOutput string
+}
+
+// SetLines sets the renderer of log lines, once the containers are known.
+func (p *Plain) SetLines(lines LinePrinter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lines = lines
 }
 
 // NewPlain returns a plain observer writing to w (stderr: progress and
@@ -34,9 +46,11 @@ func NewPlain(w io.Writer, lines LinePrinter) *Plain {
 
 // Observe prints one event.
 func (p *Plain) Observe(e events.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	switch e.Kind {
 	case events.Log:
-		p.lines.Log(e.Service, e.Stream, e.Line)
+		p.log(e.Service, e.Stream, e.Line)
 		return
 	case events.Following:
 		p.following = true
@@ -44,7 +58,17 @@ func (p *Plain) Observe(e events.Event) {
 		return
 	case events.BuildFailed:
 		if e.Output != "" {
-			fmt.Fprintf(p.w, "# %s: go build failed\n%s\n", e.Service, e.Output)
+			if e.Output != p.lastOutput {
+				fmt.Fprintf(p.w, "# %s: go build failed\n%s\n", e.Service, e.Output)
+			}
+			p.lastOutput = e.Output
+			return
+		}
+	case events.Building:
+		p.lastOutput = ""
+	case events.Crashed:
+		if !p.following && e.Output != "" {
+			fmt.Fprintf(p.w, "last log lines of %s:\n%s\n", e.Service, indent(e.Output))
 			return
 		}
 	case events.Stopping, events.Waiting:
@@ -69,13 +93,21 @@ func (p *Plain) Observe(e events.Event) {
 		return
 	}
 	if p.following {
-		p.lines.Log(e.Service, runner.Stderr, "msx: "+words)
+		p.log(e.Service, runner.Stderr, "msx: "+words)
 		return
 	}
 	fmt.Fprintf(p.w, "%-12s %s\n", e.Service, words)
 }
 
 var _ events.Observer = (*Plain)(nil)
+
+func (p *Plain) log(service, stream, line string) {
+	if p.lines == nil {
+		fmt.Fprintf(p.w, "%s | %s\n", service, line)
+		return
+	}
+	p.lines.Log(service, stream, line)
+}
 
 func round(d time.Duration) time.Duration {
 	if d < time.Second {

@@ -36,6 +36,16 @@ func (s *Session) buildLoop(ctx context.Context) {
 			}
 		}()
 	}
+	if s.opts.LoadGraph != nil {
+		g, err := s.opts.LoadGraph(ctx, s.targets(s.programs()))
+		switch {
+		case err == nil:
+			s.graph = g
+		case ctx.Err() == nil:
+			s.publish(events.Event{Kind: events.Warning,
+				Detail: "cannot map changes to services (" + sentence(err) + "); every change rebuilds every service"})
+		}
+	}
 	pending := map[string]bool{}
 	building := false
 	done := make(chan struct{})
@@ -72,7 +82,7 @@ func (s *Session) buildLoop(ctx context.Context) {
 // affected is the programs a batch of changed files is part of.
 func (s *Session) affected(paths []string) []string {
 	all := s.programs()
-	if s.opts.Graph == nil {
+	if s.graph == nil {
 		for _, p := range paths {
 			if b := filepath.Base(p); strings.HasSuffix(b, ".go") || b == "go.mod" || b == "go.sum" {
 				return all
@@ -80,7 +90,7 @@ func (s *Session) affected(paths []string) []string {
 		}
 		return nil
 	}
-	names, replan := s.opts.Graph.Affected(paths)
+	names, replan := s.graph.Affected(paths)
 	if replan {
 		for _, p := range paths {
 			if filepath.Base(p) == "msx.yaml" {
@@ -101,13 +111,8 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 	s.rebuilding.Add(1)
 	defer s.rebuilding.Add(-1)
 	start := s.clock.Now()
-	targets := make([]builder.Target, len(names))
-	for i, n := range names {
-		pkg := devenv.ServicePkg(n)
-		if n == devenv.GatewayName {
-			pkg = devenv.GatewayPkg
-		}
-		targets[i] = builder.Target{Name: n, Pkg: pkg}
+	targets := s.targets(names)
+	for _, n := range names {
 		s.publish(events.Event{Kind: events.Building, Service: n, Detail: "compiling"})
 	}
 	before := s.compilerFailures()
@@ -138,6 +143,19 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 		}()
 	}
 	wg.Wait()
+}
+
+// targets are the build targets of programs.
+func (s *Session) targets(names []string) []builder.Target {
+	out := make([]builder.Target, len(names))
+	for i, n := range names {
+		pkg := devenv.ServicePkg(n)
+		if n == devenv.GatewayName {
+			pkg = devenv.GatewayPkg
+		}
+		out[i] = builder.Target{Name: n, Pkg: pkg}
+	}
+	return out
 }
 
 // swap puts one new binary into its container and waits until it is
@@ -197,19 +215,22 @@ func (s *Session) compilerFailures() int {
 	return s.compiler.count
 }
 
-// Write takes one failure per call, as the builder writes it.
+// Write takes one failure per call, as the builder writes it: a header
+// "# NAME[, NAME...]: go build failed", then the compiler's lines.
 func (w *compilerOutput) Write(p []byte) (int, error) {
 	text := string(p)
-	service := ""
+	services := []string{""}
 	if head, rest, ok := strings.Cut(text, "\n"); ok && strings.HasPrefix(head, "# ") && strings.HasSuffix(head, ": go build failed") {
-		service = strings.TrimSuffix(strings.TrimPrefix(head, "# "), ": go build failed")
+		services = strings.Split(strings.TrimSuffix(strings.TrimPrefix(head, "# "), ": go build failed"), ", ")
 		text = rest
 	}
 	w.mu.Lock()
 	w.count++
 	w.mu.Unlock()
-	w.s.publish(events.Event{Kind: events.BuildFailed, Service: service, Detail: "does not compile",
-		Output: strings.TrimRight(text, "\n")})
+	for _, svc := range services {
+		w.s.publish(events.Event{Kind: events.BuildFailed, Service: svc, Detail: "does not compile",
+			Output: strings.TrimRight(text, "\n")})
+	}
 	return len(p), nil
 }
 

@@ -76,9 +76,10 @@ type Options struct {
 	// Builder rebuilds programs after a change or on Rebuild; nil turns
 	// rebuilding off.
 	Builder Builder
-	// Graph maps changes to programs; nil rebuilds every program on any
-	// change of Go source.
-	Graph Graph
+	// LoadGraph loads the map of changes to programs (go list, so it runs
+	// in the background once attached); nil, or until it is loaded, every
+	// program rebuilds on any change of Go source.
+	LoadGraph func(ctx context.Context, targets []builder.Target) (Graph, error)
 	// Watch, when set, is followed while attached: each batch rebuilds
 	// and swaps what it affects.
 	Watch Watch
@@ -113,6 +114,8 @@ type Session struct {
 	inSwap map[string]int
 
 	compiler compilerOutput
+	// graph, once loaded, maps changes to programs.
+	graph Graph
 	// rebuilding is set while a rebuild after a change runs.
 	rebuilding atomic.Int32
 
@@ -172,6 +175,11 @@ func (s *Session) Start(ctx context.Context) (*devenv.Plan, error) {
 	if err == nil {
 		s.setPlan(plan)
 		return plan, nil
+	}
+	var se *runner.ServiceError
+	if errors.As(err, &se) && len(se.Logs) > 0 {
+		s.publish(events.Event{Kind: events.Crashed, Service: se.Service, ExitCode: se.ExitCode,
+			Detail: se.Error(), Output: strings.Join(se.Logs, "\n")})
 	}
 	if s.opts.Detach {
 		return nil, err
