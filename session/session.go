@@ -335,7 +335,8 @@ func (s *Session) stop(ctx context.Context, interrupted bool, only []string) {
 	bg := context.Background()
 	eng := s.opts.Engine
 	stopped := make(chan error, 1)
-	go func() { stopped <- eng.Stop(bg, s.m.Project, s.m.Dir, opts) }()
+	graceful := opts
+	go func() { stopped <- eng.Stop(bg, s.m.Project, s.m.Dir, graceful) }()
 	bound := eng.StopBound() + time.Second
 	hung := "Docker did not answer in time; run msx down, or msx doctor"
 	select {
