@@ -233,4 +233,3 @@ func (w *compilerOutput) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
