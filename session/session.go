@@ -185,7 +185,7 @@ func (s *Session) Start(ctx context.Context) (*devenv.Plan, error) {
 		return nil, err
 	}
 	if errors.Is(err, msxerr.ErrCancelled) || ctx.Err() != nil {
-		s.stop(ctx, true, nil)
+		s.stop(true, s.opts.Interrupts != nil, nil)
 		return nil, msxerr.ErrCancelled
 	}
 	var ue *runner.UpError
@@ -195,7 +195,7 @@ func (s *Session) Start(ctx context.Context) (*devenv.Plan, error) {
 			names[i] = strings.TrimPrefix(n, s.m.Project+"-")
 		}
 		s.info("stopping what this up started: %s", strings.Join(names, ", "))
-		s.stop(ctx, false, ue.Started)
+		s.stop(false, false, ue.Started)
 	}
 	return nil, err
 }
@@ -284,7 +284,7 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 		go func() { defer wg.Done(); s.buildLoop(work) }()
 	}
 
-	interrupted := true
+	interrupted, copied := true, false
 	select {
 	case err := <-followed:
 		// Every container is gone (an msx down elsewhere), or the engine
@@ -295,6 +295,9 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 		s.info("the project's containers are gone")
 		return nil
 	case <-ctx.Done():
+		// Ended by the interrupt cmd.Main turns into a cancel: its copy
+		// on the channel is not a second one.
+		copied = s.opts.Interrupts != nil
 	case <-s.opts.Interrupts:
 	case <-s.quit:
 		interrupted = false
@@ -302,7 +305,7 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 	stopWork()
 	wg.Wait()
 	close(until)
-	s.stop(ctx, interrupted, nil)
+	s.stop(interrupted, copied, nil)
 	select {
 	case <-followed:
 	case <-s.clock.After(2 * time.Second):
@@ -314,20 +317,18 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 
 // stop stops the project's containers (only those named, when only is
 // set) gracefully, in reverse dependency order; the next interrupt forces
-// it. It returns within a bounded time even if the engine hangs. A stop
-// the user asked for by an interrupt swallows the copy of that interrupt
-// that ctx and the signal channel both carry.
-func (s *Session) stop(ctx context.Context, interrupted bool, only []string) {
+// it. It returns within a bounded time even if the engine hangs. When the
+// stop was started by a cancelled context, copied says the channel carries
+// the same interrupt too: it is taken, if it comes at once, as the same.
+func (s *Session) stop(interrupted, copied bool, only []string) {
 	force := "Ctrl-C to force"
 	if interrupted {
 		force = "Ctrl-C again to force"
-		// The first interrupt may reach us twice (ctx and the channel):
-		// take the second copy, if it comes at once, as the same one.
-		if ctx.Err() != nil {
-			select {
-			case <-s.opts.Interrupts:
-			case <-s.clock.After(100 * time.Millisecond):
-			}
+	}
+	if copied {
+		select {
+		case <-s.opts.Interrupts:
+		case <-s.clock.After(100 * time.Millisecond):
 		}
 	}
 	s.publish(events.Event{Kind: events.Stopping, Detail: "stopping (" + force + ")"})

@@ -565,3 +565,24 @@ func TestLockWaitsForTheOtherHolder(t *testing.T) {
 		t.Errorf("err = %v, want ErrCancelled", err)
 	}
 }
+
+func TestOneCtrlCSeenTwiceIsOneInterrupt(t *testing.T) {
+	// cmd.Main cancels the context on the same SIGINT that reaches the
+	// session's channel: that is one Ctrl-C, a graceful stop, not a force.
+	h := newHarness(t, Options{})
+	if _, err := h.s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.s.Attach(ctx, h.clock.Now()) }()
+	<-h.eng.consumer
+	cancel()
+	h.sigs <- syscall.SIGINT
+	if err := wait(t, done); !errors.Is(err, msxerr.ErrCancelled) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := h.eng.called(); slices.Contains(got, "stop force=true only=[]") {
+		t.Errorf("calls = %q: one Ctrl-C forced the stop", got)
+	}
+}
