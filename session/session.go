@@ -116,6 +116,9 @@ type Session struct {
 	compiler compilerOutput
 	// graph, once loaded, maps changes to programs.
 	graph Graph
+	// stopping is set once the session stops the project: exits are
+	// then stops, not crashes.
+	stopping atomic.Bool
 	// rebuilding is set while a rebuild after a change runs.
 	rebuilding atomic.Int32
 
@@ -321,6 +324,7 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 // stop was started by a cancelled context, copied says the channel carries
 // the same interrupt too: it is taken, if it comes at once, as the same.
 func (s *Session) stop(interrupted, copied bool, only []string) {
+	s.stopping.Store(true)
 	force := "Ctrl-C to force"
 	if interrupted {
 		force = "Ctrl-C again to force"
@@ -423,6 +427,9 @@ func (c consumer) Change(service string, ch runner.Change) {
 			return
 		}
 		e.Kind, e.ExitCode, e.Detail = events.Crashed, ch.ExitCode, fmt.Sprintf("exited with code %d", ch.ExitCode)
+		if c.s.stopping.Load() {
+			e.Kind = events.Stopped
+		}
 	case runner.Restarted:
 		if c.s.sawRestart(service) {
 			return
