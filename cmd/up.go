@@ -36,10 +36,14 @@ func newUpCmd(f *Factory) *cobra.Command {
 		Long: `Build every service and the gateway into images (no registry needed), start
 them in Docker in dependency order, and wait until each is ready.
 
-Attached (the default), msx follows the logs of every container; Ctrl-C stops
-them gracefully, a second Ctrl-C forces. With -d it returns once everything is
-ready and prints the gateway URL. With SERVICE names, only those services, what
-they depend on and the gateway start.`,
+Attached (the default), msx follows the logs of every container and watches
+the workspace: a saved change rebuilds the services it affects and swaps the
+new binary into their running containers, with no image rebuild; a failed
+build keeps the previous version serving and shows the compiler's errors.
+Ctrl-C stops everything gracefully, a second Ctrl-C forces. With -d it returns
+once everything is ready and prints the gateway URL. With SERVICE names, only
+those services, what they depend on and the gateway start. Two ups in one
+workspace take turns: the second waits for the first to apply its plan.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
 			return runUp(c.Context(), f, opts)
