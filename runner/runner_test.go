@@ -1283,3 +1283,35 @@ func TestSwapCopiesTheBinaryAndRestartsGracefully(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestFollowSaysWhatChangedWhenAContainerIsReplaced(t *testing.T) {
+	// Another msx up replaced the container (same name, another ID): the
+	// follower says whether it was the code (the image) that changed.
+	api := newFake()
+	old := api.add("x", "shop-orders", "orders", container.StateRunning, 0, "a")
+	old.cfg.Image = "msx-shop/orders:1"
+	r := New(api, nil)
+	r.Clock = &fakeClock{}
+	c := &changes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "shop-orders"}}, FollowOptions{}, c)
+	}()
+	waitUntil(t, "the first line", func() bool { l, _ := c.snapshot(); return len(l) == 1 })
+	api.mu.Lock() // at once: the follower never sees the name missing
+	api.exit(old, 0)
+	delete(api.containers, "x")
+	nc := &fakeContainer{id: "y", name: "shop-orders", host: &container.HostConfig{},
+		cfg: &container.Config{Image: "msx-shop/orders:2", Labels: map[string]string{"dev.msx.service": "orders"}}}
+	api.containers["y"] = nc
+	api.run(nc, "b")
+	api.mu.Unlock()
+	waitUntil(t, "the new container's line", func() bool { l, _ := c.snapshot(); return len(l) == 2 })
+	cancel()
+	<-done
+	_, got := c.snapshot()
+	if i := slices.IndexFunc(got, func(ch Change) bool { return ch.Kind == Recreated }); i < 0 || got[i].Detail != "code changed" {
+		t.Errorf("changes = %+v, want recreated (code changed)", got)
+	}
+}
