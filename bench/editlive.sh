@@ -68,7 +68,7 @@ for i in $(seq 1 "$runs"); do
   edit
   t0=$(now)
   (cd "$ws" && CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags=-s\ -w -o "$work/floor" ./services/orders)
-  t1=$(now); floor+=("$(ms "$t0" "$t1")")
+  t1=$(now); floor+=("$(ms "$t0" "$t1")"); echo "floor $i: ${floor[-1]} ms" >&2
 done
 
 # swap: msx up attached, watching.
@@ -80,7 +80,7 @@ swap=()
 for i in $(seq 1 "$runs"); do
   edit
   t0=$(now); wait_version "$gw"; t1=$(now)
-  swap+=("$(ms "$t0" "$t1")")
+  swap+=("$(ms "$t0" "$t1")"); echo "swap $i: ${swap[-1]} ms" >&2
   sleep 1 # let the swap's readiness check and logs settle
 done
 kill -INT "$uppid"; wait "$uppid" 2>/dev/null || true; uppid=""
@@ -91,7 +91,7 @@ image=()
 for i in $(seq 1 "$runs"); do
   edit
   t0=$(now); "$msx" -C "$ws" up -d >/dev/null 2>&1; wait_version "$gw"; t1=$(now)
-  image+=("$(ms "$t0" "$t1")")
+  image+=("$(ms "$t0" "$t1")"); echo "image $i: ${image[-1]} ms" >&2
 done
 "$msx" -C "$ws" down >/dev/null 2>&1
 
@@ -102,7 +102,7 @@ root = "."
 tmp_dir = "$work/air-tmp"
 [build]
   cmd = "go build -o $work/air-tmp/orders ./services/orders"
-  entrypoint = ["$work/air-tmp/orders"]
+  bin = "$work/air-tmp/orders"
   include_dir = ["services", "platform"]
   include_ext = ["go"]
   delay = 75
@@ -119,7 +119,7 @@ air=()
 for i in $(seq 1 "$runs"); do
   edit
   t0=$(now); wait_version "http://127.0.0.1:$airport/healthz"; t1=$(now)
-  air+=("$(ms "$t0" "$t1")")
+  air+=("$(ms "$t0" "$t1")"); echo "air $i: ${air[-1]} ms" >&2
   sleep 1
 done
 kill "$airpid"; wait "$airpid" 2>/dev/null || true; airpid=""
