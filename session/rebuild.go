@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -207,7 +208,7 @@ type compilerOutput struct {
 // CompilerOutput is where the builder writes the compiler's errors
 // (builder.Options.Stderr): each failure becomes a BuildFailed event with
 // the compiler's output.
-func (s *Session) CompilerOutput() *compilerOutput { return &s.compiler }
+func (s *Session) CompilerOutput() io.Writer { return &s.compiler }
 
 func (s *Session) compilerFailures() int {
 	s.compiler.mu.Lock()

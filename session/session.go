@@ -107,8 +107,6 @@ type Session struct {
 	// this up: following them starts at their new lines only.
 	mu      sync.Mutex
 	adopted map[string]bool
-	// byName maps a container name to its service.
-	byName map[string]string
 	// inSwap counts, per service, the restarts the session made itself
 	// that the followers have not seen yet: not crashes, not news.
 	inSwap map[string]int
@@ -143,7 +141,6 @@ func New(opts Options) *Session {
 		bus:     bus,
 		clock:   clk,
 		adopted: map[string]bool{},
-		byName:  map[string]string{},
 		quit:    make(chan struct{}),
 		rebuild: make(chan string, 16),
 	}
@@ -207,9 +204,6 @@ func (s *Session) setPlan(p *devenv.Plan) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.plan = p
-	for _, c := range p.Containers {
-		s.byName[c.Name] = c.Service
-	}
 }
 
 // Progress receives the runner's and the builder's progress words and
