@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/dashboard"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
@@ -40,7 +42,9 @@ Attached (the default), msx follows the logs of every container and watches
 the workspace: a saved change rebuilds the services it affects and swaps the
 new binary into their running containers, with no image rebuild; a failed
 build keeps the previous version serving and shows the compiler's errors.
-Ctrl-C stops everything gracefully, a second Ctrl-C forces. With -d it returns
+On a terminal it shows a dashboard (services, states, logs; keys to restart,
+rebuild, filter and quit); --no-tui, a pipe or CI print plain lines instead.
+Ctrl-C (or q) stops everything gracefully, a second Ctrl-C forces. With -d it returns
 once everything is ready and prints the gateway URL. With SERVICE names, only
 those services, what they depend on and the gateway start. Two ups in one
 workspace take turns: the second waits for the first to apply its plan.`,
@@ -51,7 +55,7 @@ workspace take turns: the second waits for the first to apply its plan.`,
 	}
 	fl := c.Flags()
 	fl.BoolVarP(&opts.Detach, "detach", "d", false, "return once everything is ready and leave it running")
-	fl.BoolVar(&opts.NoTUI, "no-tui", false, "print plain log lines instead of the dashboard (the dashboard is not built yet: always plain for now)")
+	fl.BoolVar(&opts.NoTUI, "no-tui", false, "print plain log lines instead of the dashboard (plain is also what a pipe or CI gets)")
 	fl.BoolVar(&opts.NoWatch, "no-watch", false, "do not watch the source: changes are not rebuilt and swapped in")
 	return c
 }
@@ -106,9 +110,28 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 			return builder.LoadGraph(ctx, m.Dir, targets)
 		}
 	}
+	var d *dashboard.Dashboard
+	if !opts.Detach && !opts.NoTUI && interactive(f) {
+		services := append(m.ServiceNames(), devenv.GatewayName)
+		d = dashboard.New(dashboard.Options{
+			Project:    m.Project,
+			GatewayURL: "http://" + devenv.LoopbackIP + ":" + strconv.Itoa(m.Gateway.Port),
+			Services:   services,
+			In:         f.IO.In,
+			Out:        f.IO.Out,
+			NoColor:    !f.IO.ColorEnabled(),
+			Controller: sessionController{&s},
+		})
+		so.Recover = d.Recover
+	}
 	s = session.New(so)
 	plain := session.NewPlain(f.IO.ErrOut, nil)
 	s.Bus().Subscribe(plain)
+	if d != nil {
+		// Subscribed before Start: it queues the start's events and shows
+		// them once it runs.
+		s.Bus().Subscribe(d)
+	}
 
 	start := time.Now()
 	plan, err := s.Start(ctx)
@@ -122,7 +145,41 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 		return nil
 	}
 	plain.SetLines(runner.NewPrinter(f.IO.ErrOut, containerServices(plan), f.IO.ColorEnabled()))
+	if d != nil {
+		return attachDashboard(ctx, f, d, plain, s, start)
+	}
 	return s.Attach(ctx, start)
+}
+
+// attachDashboard runs the dashboard while the session is attached. The
+// plain printer is quiet while the dashboard owns the terminal, and prints
+// again once it is gone: the stop's progress after q, or everything after
+// the dashboard failed.
+func attachDashboard(ctx context.Context, f *Factory, d *dashboard.Dashboard, plain *session.Plain, s *session.Session, start time.Time) error {
+	plain.Mute(true)
+	dctx, stopDashboard := context.WithCancel(ctx)
+	defer stopDashboard()
+	shown := make(chan error, 1)
+	go func() {
+		err := d.Run(dctx)
+		plain.Mute(false)
+		if err != nil {
+			// The dashboard could not go on: the session does, in plain.
+			fmt.Fprintf(f.IO.ErrOut, "msx: %s\n", err)
+		}
+		shown <- err
+	}()
+	err := s.Attach(ctx, start)
+	stopDashboard()
+	<-shown
+	return err
+}
+
+// interactive reports whether msx talks to a person at a terminal: the
+// dashboard then draws on stdout and reads keys from stdin.
+func interactive(f *Factory) bool {
+	in, ok := f.IO.In.(*os.File)
+	return ok && term.IsTerminal(int(in.Fd())) && f.IO.IsStdoutTTY() && f.IO.IsStderrTTY()
 }
 
 // watchBatches adapts a watcher to the session's Watch.
@@ -213,6 +270,13 @@ func upError(err error) (msg, hint string, asIs error) {
 	}
 	return se.Error(), hint, nil
 }
+
+// sessionController lets the dashboard, made before the session, drive it.
+type sessionController struct{ s **session.Session }
+
+func (c sessionController) Restart(service string) { (*c.s).Restart(service) }
+func (c sessionController) Rebuild(service string) { (*c.s).Rebuild(service) }
+func (c sessionController) Quit()                  { (*c.s).Quit() }
 
 // writerFunc adapts a function to io.Writer.
 type writerFunc func([]byte) (int, error)

@@ -29,6 +29,16 @@ type Plain struct {
 	// lastOutput is the last compiler output printed: one failure of a
 	// package that several services share is printed once.
 	lastOutput string
+	// muted drops events while the dashboard owns the terminal.
+	muted bool
+}
+
+// Mute stops (true) or resumes (false) printing: the dashboard owns the
+// terminal meanwhile.
+func (p *Plain) Mute(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.muted = on
 }
 
 // SetLines sets the renderer of log lines, once the containers are known.
@@ -48,12 +58,17 @@ func NewPlain(w io.Writer, lines LinePrinter) *Plain {
 func (p *Plain) Observe(e events.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if e.Kind == events.Following {
+		p.following = true
+	}
+	if p.muted {
+		return
+	}
 	switch e.Kind {
 	case events.Log:
 		p.log(e.Service, e.Stream, e.Line)
 		return
 	case events.Following:
-		p.following = true
 		fmt.Fprintf(p.w, "ready in %s at %s; Ctrl-C to stop\n", round(e.Duration), e.Detail)
 		return
 	case events.BuildFailed:

@@ -32,6 +32,9 @@ func (s *Session) buildLoop(ctx context.Context) {
 	if s.opts.Watch != nil {
 		warn := func(msg string) { s.publish(events.Event{Kind: events.Warning, Detail: msg}) }
 		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
 			if err := s.opts.Watch(ctx, changes, warn); err != nil && ctx.Err() == nil {
 				warn("watching the workspace stopped: " + sentence(err) + "; changes are no longer rebuilt")
 			}
@@ -73,6 +76,9 @@ func (s *Session) buildLoop(ctx context.Context) {
 			pending = map[string]bool{}
 			building = true
 			go func() {
+				if s.opts.Recover != nil {
+					defer s.opts.Recover()
+				}
 				s.rebuildAndSwap(ctx, names)
 				done <- struct{}{}
 			}()
@@ -139,6 +145,9 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 		s.publish(events.Event{Kind: events.Built, Service: r.Name, Detail: "built", Duration: built})
 		wg.Add(1)
 		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
 			defer wg.Done()
 			s.swap(ctx, r, start)
 		}()

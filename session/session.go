@@ -92,6 +92,10 @@ type Options struct {
 	Interrupts <-chan os.Signal
 	// Detach: Start leaves what it started running when it fails.
 	Detach bool
+	// Recover, when set, is deferred at the top of every goroutine the
+	// session starts: the dashboard's, which gives the terminal back
+	// before a panic goes on.
+	Recover func()
 }
 
 // Session is one running project. Its Controller methods (Restart,
@@ -242,7 +246,7 @@ func (s *Session) Progress(service, status string) {
 
 // Attach follows the project until the user stops it (Ctrl-C, Quit) or
 // its containers are gone, rebuilding and swapping on changes when
-// watching. It returns ErrCancelled after a stop the user asked for, nil
+// watching. It returns ErrCancelled after an interrupt, nil after Quit or
 // when the containers went away on their own.
 func (s *Session) Attach(ctx context.Context, started time.Time) error {
 	p := s.plan
@@ -270,6 +274,9 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 	until := make(chan struct{})
 	followed := make(chan error, 1)
 	go func() {
+		if s.opts.Recover != nil {
+			defer s.opts.Recover()
+		}
 		followed <- s.opts.Engine.Follow(logCtx, targets, runner.FollowOptions{Until: until}, consumer{s})
 	}()
 
@@ -278,10 +285,16 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 	defer func() { stopWork(); wg.Wait() }()
 	if s.opts.Builder != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.buildLoop(work) }()
+		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
+			defer wg.Done()
+			s.buildLoop(work)
+		}()
 	}
 
-	interrupted, copied := true, false
+	interrupted, copied, quit := true, false, false
 	select {
 	case err := <-followed:
 		// Every container is gone (an msx down elsewhere), or the engine
@@ -297,7 +310,7 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 		copied = s.opts.Interrupts != nil
 	case <-s.opts.Interrupts:
 	case <-s.quit:
-		interrupted = false
+		interrupted, quit = false, true
 	}
 	stopWork()
 	wg.Wait()
@@ -308,6 +321,10 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 	case <-s.clock.After(2 * time.Second):
 		cancelLogs()
 		<-followed
+	}
+	if quit {
+		// The user quit from the dashboard: a clean end, not an interrupt.
+		return nil
 	}
 	return msxerr.ErrCancelled
 }
@@ -369,6 +386,9 @@ func (s *Session) Quit() { s.quitOnce.Do(func() { close(s.quit) }) }
 func (s *Session) Restart(service string) {
 	name := devenv.ContainerName(s.m.Project, service)
 	go func() {
+		if s.opts.Recover != nil {
+			defer s.opts.Recover()
+		}
 		start := s.clock.Now()
 		s.expectRestart(service)
 		if err := s.opts.Engine.Restart(context.Background(), name); err != nil {
