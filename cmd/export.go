@@ -86,7 +86,7 @@ func runExportK8s(f *Factory, o *exportK8sOptions) error {
 		return err
 	}
 	printExport(f, out, changes)
-	fmt.Fprintf(f.IO.ErrOut, "Not exported yet: %s.\n", strings.Join(export.NotExportedBy("k8s"), "; "))
+	fmt.Fprintf(f.IO.ErrOut, "Not exported yet: %s.\n", strings.Join(append(export.NotExportedBy("k8s"), export.K8sSkipped(p)...), "; "))
 	fmt.Fprintf(f.IO.ErrOut, "Create the secrets as %s says, then: kubectl apply -k %s\n",
 		filepath.Join(out, "README.md"), filepath.Join(out, "overlays", "local"))
 	return nil

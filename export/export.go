@@ -134,7 +134,7 @@ func Write(root string, files []File, force bool) ([]Change, error) {
 	return changes, nil
 }
 
-// programs returns the containers msx builds (services and the gateway),
+// split returns the containers msx builds (services and the gateway),
 // and the instances of infrastructure kinds, each in plan order.
 func split(p *devenv.Plan) (programs, infra []devenv.Container) {
 	for _, c := range p.Containers {

@@ -18,6 +18,8 @@ import (
 	kusttypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/msx-dev/msx/devenv"
 )
 
 func TestK8sGolden(t *testing.T) {
@@ -193,5 +195,36 @@ func TestNetworkPoliciesAdmitExactlyTheDeclaredEdges(t *testing.T) {
 	}
 	if len(pods) != 5 {
 		t.Fatalf("pods: %v", pods)
+	}
+}
+
+// A kind the Kubernetes export does not know yet is left out and named,
+// not a failure: the rest of the system is still exported.
+func TestK8sSkipsUnknownKinds(t *testing.T) {
+	cache := &devenv.Kind{
+		Name: "cache", DefaultImage: "cache:1", Port: 6379,
+		Uses:   func(s devenv.Service) bool { return s.DB == devenv.DBNone },
+		Env:    func(devenv.Instance) map[string]string { return nil },
+		Ready:  func(devenv.Instance) devenv.Probe { return devenv.Probe{} },
+		Client: func(devenv.Instance) map[string]string { return map[string]string{"CACHE_ADDR": "cache:6379"} },
+	}
+	old := devenv.Kinds
+	devenv.Kinds = append(append([]*devenv.Kind(nil), old...), cache)
+	t.Cleanup(func() { devenv.Kinds = old })
+	p := workspace(t, "/src/shop")
+	if got := strings.Join(K8sSkipped(p), ","); got != "cache (cache)" {
+		t.Fatalf("skipped %q", got)
+	}
+	files, err := K8s(p, K8sOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Path == "README.md" && !bytes.Contains(f.Data, []byte("; cache (cache).")) {
+			t.Errorf("the README does not name the skipped instance:\n%s", f.Data)
+		}
+		if f.Path == "base/cache.yaml" {
+			t.Error("an unknown kind was exported")
+		}
 	}
 }
