@@ -225,13 +225,17 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 func renderService(fsys fs.FS, m *devenv.Manifest, name string, s devenv.Service, deps []Dep) ([]File, error) {
 	files, err := Render(fsys, "service", ServiceData{
 		Project: m.Project, Module: m.Module, Name: name,
-		GoName: names.GoName(name), EnvName: names.EnvName(name),
+		GoName: names.GoName(name), EnvName: names.EnvName(name), APIPkg: APIPackage(name),
 		DB: s.DB, Port: s.Port, Deps: deps, GoVersion: GoVersion,
 	})
 	if err != nil {
 		return nil, err
 	}
 	for i := range files {
+		// The API package's folder is named after the package.
+		if rest, ok := strings.CutPrefix(files[i].Path, "api/"); ok {
+			files[i].Path = APIPackage(name) + "/" + rest
+		}
 		files[i].Path = "services/" + name + "/" + files[i].Path
 	}
 	return files, nil
@@ -312,9 +316,13 @@ func dependencies(m *devenv.Manifest, self string, names_ []string) ([]Dep, erro
 			return nil, msxerr.New("depend on one of them, or rename one",
 				"dependencies %s and %s would both become the Go type %sClient", other, d, names.GoName(d))
 		}
+		if names.GoName(d) == names.GoName(self) {
+			return nil, msxerr.New("depend on another service, or rename one",
+				"service %s and its dependency %s would both have the API package %s", self, d, APIPackage(d))
+		}
 		goNames[names.GoName(d)] = d
 		deps = append(deps, Dep{
-			Name: d, GoName: names.GoName(d), VarName: names.LowerGoName(d),
+			Name: d, GoName: names.GoName(d), VarName: names.LowerGoName(d), APIPkg: APIPackage(d),
 			EnvVar: names.EnvName(d) + "_URL", Port: s.Port,
 		})
 	}

@@ -1,22 +1,16 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"slices"
-	"sync"
 	"time"
+
+	"example.com/shop/platform/memstore"
+	"example.com/shop/services/catalog/catalogapi"
 )
 
-// Item is the sample resource of catalog. Replace it with your own.
-type Item struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-}
+type Item = catalogapi.Item
 
-// ErrNotFound is returned by a Store when no item has the given ID.
 var ErrNotFound = errors.New("item not found")
 
 // Store keeps items. Handlers depend on this interface, not on a database,
@@ -28,62 +22,27 @@ type Store interface {
 	Delete(ctx context.Context, id int64) error
 }
 
-// MemoryStore is a Store in memory: the store of a service without a
-// database, and the one handler tests use. It is safe for concurrent use.
-type MemoryStore struct {
-	mu     sync.Mutex
-	items  map[int64]Item
-	nextID int64
-	now    func() time.Time
+// MemoryStore is a Store in memory.
+type MemoryStore struct{ items memstore.Store[Item] }
+
+func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+
+func (s *MemoryStore) List(context.Context) ([]Item, error) { return s.items.List(), nil }
+
+func (s *MemoryStore) Create(_ context.Context, name string) (Item, error) {
+	return s.items.Add(func(id int64) Item { return Item{ID: id, Name: name, CreatedAt: time.Now().UTC()} }), nil
 }
 
-var _ Store = (*MemoryStore)(nil)
-
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{items: make(map[int64]Item), nextID: 1, now: time.Now}
-}
-
-// List returns all items, oldest first.
-func (s *MemoryStore) List(ctx context.Context) ([]Item, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Item, 0, len(s.items))
-	for _, it := range s.items {
-		out = append(out, it)
+func (s *MemoryStore) Get(_ context.Context, id int64) (Item, error) {
+	if it, ok := s.items.Get(id); ok {
+		return it, nil
 	}
-	slices.SortFunc(out, func(a, b Item) int { return cmp.Compare(a.ID, b.ID) })
-	return out, nil
+	return Item{}, ErrNotFound
 }
 
-// Create stores a new item named name.
-func (s *MemoryStore) Create(ctx context.Context, name string) (Item, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	it := Item{ID: s.nextID, Name: name, CreatedAt: s.now().UTC()}
-	s.items[it.ID] = it
-	s.nextID++
-	return it, nil
-}
-
-// Get returns the item with the given ID, or ErrNotFound.
-func (s *MemoryStore) Get(ctx context.Context, id int64) (Item, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	it, ok := s.items[id]
-	if !ok {
-		return Item{}, ErrNotFound
-	}
-	return it, nil
-}
-
-// Delete removes the item with the given ID, or returns ErrNotFound.
-func (s *MemoryStore) Delete(ctx context.Context, id int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.items[id]; !ok {
+func (s *MemoryStore) Delete(_ context.Context, id int64) error {
+	if !s.items.Delete(id) {
 		return ErrNotFound
 	}
-	delete(s.items, id)
 	return nil
 }
