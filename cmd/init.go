@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/names"
 	"github.com/msx-dev/msx/scaffold"
 )
 
@@ -29,6 +31,17 @@ or empty unless --force is given.`,
 				dir = filepath.Join(f.Dir, dir)
 			}
 			o.Dir = dir
+			name := o.Project
+			if name == "" {
+				abs, err := filepath.Abs(dir)
+				if err != nil {
+					return err
+				}
+				name = filepath.Base(abs)
+			}
+			if err := names.Validate("project", name); err != nil {
+				return &msxerr.UsageError{Err: err}
+			}
 			return runInit(f, &o)
 		},
 	}

@@ -57,6 +57,9 @@ msx.yaml and routed by the gateway at /api/NAME/. Each service named in
 	c.Flags().IntVar(&o.Port, "port", 0, "port the service listens on (default: the next free one)")
 	c.Flags().BoolVar(&o.Force, "force", false, "generate again over an existing service, overwriting files that differ")
 	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "list what would be written, write nothing")
+	c.RegisterFlagCompletionFunc("db", fixedCompletion(devenv.DBKinds...))
+	c.RegisterFlagCompletionFunc("depends-on", completeServiceList(f))
+	c.ValidArgsFunction = cobra.NoFileCompletions
 	return c
 }
 
@@ -64,7 +67,7 @@ func runNewService(f *Factory, o *serviceOptions) error {
 	// A bad name is the user's first mistake to hear about, before any
 	// question of where the workspace is.
 	if err := names.Validate("service", o.Name); err != nil {
-		return err
+		return &msxerr.UsageError{Err: err}
 	}
 	path, err := f.ManifestPath()
 	if err != nil {

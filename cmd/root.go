@@ -114,6 +114,7 @@ Docker with file watching, hot swap, logs and traces.`,
 	root.AddCommand(
 		newInitCmd(f),
 		newNewCmd(f),
+		newAddCmd(f),
 		newUpCmd(f),
 		newDownCmd(f),
 		newPsCmd(f),
@@ -145,6 +146,16 @@ func markRunErrors(c *cobra.Command) {
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) != n {
+			return msxerr.Usage("%s takes %s (usage: %s)", c.CommandPath(), what, c.UseLine())
+		}
+		return nil
+	}
+}
+
+// minArgs is cobra.MinimumNArgs with a message that says what to type.
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) < n {
 			return msxerr.Usage("%s takes %s (usage: %s)", c.CommandPath(), what, c.UseLine())
 		}
 		return nil

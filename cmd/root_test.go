@@ -21,7 +21,9 @@ func TestExitCodesAndOneLineErrors(t *testing.T) {
 		{[]string{"--bogus"}, exitUsage, "unknown flag: --bogus"},
 		{[]string{"version", "extra"}, exitUsage, "takes no arguments"},
 		{[]string{"completion", "tcsh"}, exitUsage, `unknown shell "tcsh"`},
-		{[]string{"new", "service", "Bad", "-C", t.TempDir()}, exitError, "uppercase"},
+		{[]string{"new", "service", "Bad", "-C", t.TempDir()}, exitUsage, "uppercase"},
+		{[]string{"new", "service", "my_svc", "-C", t.TempDir()}, exitUsage, `try "my-svc"`},
+		{[]string{"add", "dependency", "orders"}, exitUsage, "takes a service and at least one dependency"},
 		{[]string{"new", "service", "--port", "x", "a"}, exitUsage, `invalid argument "x"`},
 	}
 	for _, tt := range tests {

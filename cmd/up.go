@@ -39,6 +39,7 @@ Attached (the default), msx follows the logs of every container; Ctrl-C stops
 them gracefully, a second Ctrl-C forces. With -d it returns once everything is
 ready and prints the gateway URL. With SERVICE names, only those services, what
 they depend on and the gateway start.`,
+		ValidArgsFunction: completeServices(f),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
 			return runUp(c.Context(), f, opts)
