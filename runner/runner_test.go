@@ -332,11 +332,17 @@ func TestUpPostgresImageMissing(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	h.api.images["postgres:16"] = true
-	if _, err := h.up(t, m, UpOptions{Passwords: pw}); err == nil {
-		t.Fatal("the fake postgres never becomes healthy; want a timeout")
+	// The fake postgres never becomes healthy: a readiness timeout naming
+	// it, and payments, which needs it, is never created nor connected.
+	_, err = h.up(t, m, UpOptions{Passwords: pw})
+	if err == nil || !strings.Contains(err.Error(), "payments-db was not ready after") {
+		t.Fatalf("err = %v, want payments-db's readiness timeout", err)
 	}
-	if got := h.api.callsLike("network connect"); !slices.Equal(got, []string{"network connect shop_payments-db shop-payments"}) && len(got) != 0 {
-		t.Errorf("connects = %v", got)
+	if got := h.api.callsLike("network connect"); len(got) != 0 {
+		t.Errorf("connects = %v, want none: payments must wait for its database", got)
+	}
+	if got := h.api.callsLike("create shop-payments"); !slices.Equal(got, []string{"create shop-payments-db"}) {
+		t.Errorf("creates = %v, want only the database", got)
 	}
 }
 
@@ -378,6 +384,25 @@ func TestDown(t *testing.T) {
 	res = h.r.Down(context.Background(), "shop", "/a/shop", true)
 	if res.Err() != nil || len(res.Removed) != 0 {
 		t.Errorf("second down: %+v", res)
+	}
+}
+
+func TestDownServicesRemovesOnlyThoseServices(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/a/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := h.r.DownServices(context.Background(), "shop", "/a/shop", []string{"orders", "orders-db"}, true)
+	if res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	for _, what := range res.Removed {
+		if !strings.Contains(what, "orders") {
+			t.Errorf("removed %s, which is not orders'", what)
+		}
+	}
+	if !slices.Contains(res.Removed, "container shop-orders") || len(h.api.containers) == 0 || len(h.api.networks) == 0 {
+		t.Errorf("removed %v; left containers %v, networks %v", res.Removed, h.api.containers, h.api.networks)
 	}
 }
 
