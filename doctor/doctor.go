@@ -71,6 +71,9 @@ type Env struct {
 	Dir string
 	// Manifest is the workspace's manifest; nil without one.
 	Manifest *devenv.Manifest
+	// GatewayPort is the gateway port outside a workspace (MSX_GATEWAY_PORT);
+	// 0 means the default. A manifest's port wins.
+	GatewayPort int
 	// ManifestErr is why the manifest could not be loaded; nil when there
 	// is none to load (not in a workspace) or it loaded.
 	ManifestErr error
@@ -78,7 +81,7 @@ type Env struct {
 
 // MinGo is the oldest Go that builds generated code (net/http route
 // patterns).
-var MinGo = goVersion{1, 22, 0}
+var MinGo = goVersion{1, 26, 0} // the go directive of generated go.mod files: scaffold.GoVersion
 
 // LowDisk is the free space under which the disk check warns.
 const LowDisk = 2 << 30
@@ -195,6 +198,9 @@ func checkGoCache(ctx context.Context, env Env, haveGo bool) Check {
 
 func checkPort(ctx context.Context, env Env, docker Docker) Check {
 	port := devenv.DefaultGatewayPort
+	if env.GatewayPort != 0 {
+		port = env.GatewayPort
+	}
 	if env.Manifest != nil && env.Manifest.Gateway.Port != 0 {
 		port = env.Manifest.Gateway.Port
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
+	"github.com/msx-dev/msx/scaffold"
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
@@ -138,11 +139,12 @@ func TestGoVersions(t *testing.T) {
 		status Status
 		detail string
 	}{
-		{out: "go version go1.22.0 linux/amd64", status: StatusOK},
-		{out: "go version go1.22 darwin/arm64", status: StatusOK},
-		{out: "go version go1.23rc1 linux/amd64", status: StatusOK},
+		{out: "go version go1.26.0 linux/amd64", status: StatusOK},
+		{out: "go version go1.26 darwin/arm64", status: StatusOK},
+		{out: "go version go1.27rc1 linux/amd64", status: StatusOK},
 		{out: "go version devel go1.27-4f2a1b3 Tue Jan 1 linux/amd64", status: StatusOK},
-		{out: "go version go1.21.13 linux/amd64", status: StatusFail, detail: "1.21.13 is too old to build generated code (need 1.22)"},
+		{out: "go version go1.25.9 linux/amd64", status: StatusFail, detail: "1.25.9 is too old to build generated code (need 1.26)"},
+		{out: "go version go1.22.0 linux/amd64", status: StatusFail},
 		{out: "go version go1.9 linux/amd64", status: StatusFail},
 		{out: "gccgo (GCC) 4.9", status: StatusFail, detail: "cannot read the version"},
 		{err: errors.New("no go command on PATH"), status: StatusFail, detail: "go not found: no go command on PATH"},
@@ -343,7 +345,7 @@ func TestWriteTSV(t *testing.T) {
 	if err := sampleReport().WriteTSV(&buf); err != nil {
 		t.Fatal(err)
 	}
-	want := "Docker\tok\tDocker Engine 20.10.24, API 1.41, linux/amd64\t\n" +
+	want := "Docker\tok\tDocker Engine 20.10.24, API 1.41, linux/amd64\n" +
 		"Gateway port\tfail\t127.0.0.1:8080 is in use\tstop what listens on port 8080\n" +
 		"Disk space\twarn\t1.0 GiB free in /w\tfree at least 2 GiB\n"
 	if buf.String() != want {
@@ -391,5 +393,24 @@ func TestRealDiskFree(t *testing.T) {
 	}
 	if _, err := DiskFree("/no/such/folder/anywhere"); err == nil {
 		t.Error("DiskFree of a missing folder: no error")
+	}
+}
+
+// TestMinGoIsWhatGeneratedCodeNeeds keeps doctor's floor and the go
+// directive of generated go.mod files the same.
+func TestMinGoIsWhatGeneratedCodeNeeds(t *testing.T) {
+	if got, want := MinGo.String(), scaffold.GoVersion; got != strings.TrimSuffix(want, ".0") && got != want {
+		t.Fatalf("MinGo is %s, generated go.mod files need %s", got, want)
+	}
+}
+
+func TestGatewayPortOutsideAWorkspace(t *testing.T) {
+	env, _ := healthy()
+	env.GatewayPort = 9191 // MSX_GATEWAY_PORT, read by cmd
+	var asked int
+	env.PortFree = func(port int) error { asked = port; return nil }
+	r := Run(context.Background(), env)
+	if c := find(t, r, "Gateway port"); asked != 9191 || c.Detail != "127.0.0.1:9191 is free" {
+		t.Fatalf("checked port %d: %+v", asked, c)
 	}
 }
