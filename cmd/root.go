@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -59,7 +60,11 @@ func report(io *iostreams.IOStreams, err error) int {
 		fmt.Fprintln(io.ErrOut, "msx: interrupted")
 		return exitCancelled
 	case errors.As(err, &uerr) || usage:
-		fmt.Fprintf(io.ErrOut, "msx: %s; run 'msx --help' for usage\n", sentence(err))
+		if msg := sentence(err); strings.HasSuffix(msg, "?") {
+			fmt.Fprintf(io.ErrOut, "msx: %s\n", msg) // a suggestion says enough
+		} else {
+			fmt.Fprintf(io.ErrOut, "msx: %s; run 'msx --help' for usage\n", msg)
+		}
 		return exitUsage
 	default:
 		fmt.Fprintf(io.ErrOut, "msx: %s\n", sentence(err))
@@ -67,9 +72,22 @@ func report(io *iostreams.IOStreams, err error) int {
 	}
 }
 
-// sentence folds an error onto one line: never a multi-line dump.
+// sentence folds an error onto one line: never a multi-line dump. Cobra's
+// "Did you mean this?" list becomes `; did you mean "a" or "b"?`.
 func sentence(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+	msg, suggestions, ok := strings.Cut(err.Error(), "Did you mean this?")
+	msg = strings.Join(strings.Fields(msg), " ")
+	if !ok {
+		return msg
+	}
+	var quoted []string
+	for _, s := range strings.Fields(suggestions) {
+		quoted = append(quoted, strconv.Quote(s))
+	}
+	if len(quoted) == 0 {
+		return msg
+	}
+	return msg + "; did you mean " + strings.Join(quoted, " or ") + "?"
 }
 
 // runError marks an error returned by a command's run function, as opposed
