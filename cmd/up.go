@@ -58,6 +58,9 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 		return err
 	}
 	defer cli.Close()
+	if err := m.CheckServiceFolders(); err != nil {
+		return err
+	}
 	// Signals are counted here so that a second Ctrl-C can force the stop;
 	// the first also cancels ctx (cmd.Main).
 	sigs := make(chan os.Signal, 4)
