@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -84,6 +85,9 @@ type Builder struct {
 	caCerts []string
 	// now is the clock used for "built in" timings.
 	now func() time.Time
+	// created is the images' creation time (sourceDate), read once.
+	createdOnce sync.Once
+	created     time.Time
 }
 
 // New returns a Builder that packs images through api.
