@@ -10,11 +10,13 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -240,4 +242,38 @@ func (b *Builder) pruneOld(ctx context.Context, name, hash, dir string) {
 			_, _ = b.api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
 		}
 	}
+}
+
+// RemoveImages removes every image msx built for project from the workspace
+// dir (msx down --rmi) and returns their references. An image a container
+// still uses stays, and is reported as an error naming it.
+func RemoveImages(ctx context.Context, api ImageAPI, project, dir string) ([]string, error) {
+	dirs := []string{dir}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dirs = append(dirs, real)
+	}
+	imgs, err := api.ImageList(ctx, image.ListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, img := range imgs {
+		if img.Labels[LabelProject] != project || !slices.Contains(dirs, img.Labels[LabelWorkspace]) {
+			continue
+		}
+		refs := img.RepoTags
+		if len(refs) == 0 {
+			refs = []string{img.ID}
+		}
+		for _, ref := range refs {
+			if _, err := api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+				errs = append(errs, fmt.Errorf("image %s: %w", ref, err))
+				continue
+			}
+			removed = append(removed, ref)
+		}
+	}
+	slices.Sort(removed)
+	return removed, errors.Join(errs...)
 }

@@ -702,3 +702,19 @@ func TestSourceDate(t *testing.T) {
 		t.Error("the fallback date says the image is older than msx")
 	}
 }
+
+func TestRemoveImagesOfOneWorkspace(t *testing.T) {
+	api := newFakeAPI()
+	dir := t.TempDir()
+	api.images["msx-shop/orders:1"] = map[string]string{LabelProject: "shop", LabelWorkspace: dir, LabelService: "orders"}
+	api.images["msx-shop/gateway:1"] = map[string]string{LabelProject: "shop", LabelWorkspace: dir, LabelService: "gateway"}
+	api.images["msx-shop/orders:other"] = map[string]string{LabelProject: "shop", LabelWorkspace: "/elsewhere/shop"}
+	api.images["msx-blog/orders:1"] = map[string]string{LabelProject: "blog", LabelWorkspace: dir}
+	removed, err := RemoveImages(context.Background(), api, "shop", dir)
+	if err != nil || !slices.Equal(removed, []string{"msx-shop/gateway:1", "msx-shop/orders:1"}) {
+		t.Fatalf("removed %v, %v", removed, err)
+	}
+	if len(api.images) != 2 {
+		t.Errorf("left %v: want the other workspace's and the other project's images kept", api.images)
+	}
+}

@@ -591,6 +591,27 @@ func TestUpDocker(t *testing.T) {
 		requireNothingLeft(t, cli, project, true)
 		mustMsx(t, ws, env, "down", "--volumes")
 	})
+
+	t.Run("down --rmi removes the project's images", func(t *testing.T) {
+		f := filters.NewArgs(filters.Arg("label", "dev.msx.project="+project))
+		before, err := cli.ImageList(context.Background(), image.ListOptions{Filters: f})
+		if err != nil || len(before) == 0 {
+			t.Fatalf("no image of %s before down --rmi (%v)", project, err)
+		}
+		for _, img := range before {
+			if img.Created < time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Unix() {
+				t.Errorf("image %v was created at %s: want the source's date, not 1970", img.RepoTags, time.Unix(img.Created, 0).UTC())
+			}
+		}
+		r := mustMsx(t, ws, env, "down", "--rmi")
+		if !strings.Contains(r.Stderr, "removed image msx-") {
+			t.Errorf("down --rmi did not list the images it removed:\n%s", r.Stderr)
+		}
+		after, err := cli.ImageList(context.Background(), image.ListOptions{Filters: f})
+		if err != nil || len(after) != 0 {
+			t.Errorf("images left after down --rmi: %d (%v)", len(after), err)
+		}
+	})
 }
 
 // copyWorkspace copies a workspace's source (not .msx) to dir, renaming the
