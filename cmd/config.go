@@ -41,6 +41,9 @@ func overlay(m *devenv.Manifest, data []byte, flags *pflag.FlagSet) (*devenv.Man
 	for _, name := range m.ServiceNames() {
 		declare(reflect.TypeOf(devenv.Service{}), "services."+name+".", keys)
 	}
+	for _, k := range devenv.KindNames() {
+		keys[devenv.ImageKey(k)] = reflect.String
+	}
 	for key, kind := range keys {
 		v.SetDefault(key, v.Get(key))
 		env := "MSX_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
@@ -79,7 +82,7 @@ func declare(t reflect.Type, prefix string, keys map[string]reflect.Kind) {
 		case reflect.Struct:
 			declare(ft, prefix+name+".", keys)
 		case reflect.Map:
-			// services: declared per service by the caller.
+			// services and images: declared per entry by the caller.
 		default:
 			keys[prefix+name] = ft.Kind()
 		}
