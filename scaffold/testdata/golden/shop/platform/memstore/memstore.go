@@ -4,12 +4,18 @@ package memstore
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"slices"
 	"sync"
 )
 
+// ErrNotFound is returned when no value has the given ID.
+var ErrNotFound = errors.New("not found")
+
 // Store holds values of type T by ID. It is safe for concurrent use; the
-// zero value is empty and ready.
+// zero value is empty and ready. Its methods take a context and return an
+// error like those of a database store, so that it can stand in for one.
 type Store[T any] struct {
 	mu     sync.Mutex
 	values map[int64]T
@@ -17,7 +23,7 @@ type Store[T any] struct {
 }
 
 // List returns every value, in ID order.
-func (s *Store[T]) List() []T {
+func (s *Store[T]) List(context.Context) ([]T, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]int64, 0, len(s.values))
@@ -29,7 +35,7 @@ func (s *Store[T]) List() []T {
 	for i, id := range ids {
 		out[i] = s.values[id]
 	}
-	return out
+	return out, nil
 }
 
 // Add stores the value that build makes for the next ID, and returns it.
@@ -45,19 +51,24 @@ func (s *Store[T]) Add(build func(id int64) T) T {
 	return v
 }
 
-// Get returns the value with the given ID and whether there is one.
-func (s *Store[T]) Get(id int64) (T, bool) {
+// Get returns the value with the given ID, or ErrNotFound.
+func (s *Store[T]) Get(_ context.Context, id int64) (T, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.values[id]
-	return v, ok
+	if !ok {
+		return v, ErrNotFound
+	}
+	return v, nil
 }
 
-// Delete removes the value with the given ID and reports whether there was one.
-func (s *Store[T]) Delete(id int64) bool {
+// Delete removes the value with the given ID, or returns ErrNotFound.
+func (s *Store[T]) Delete(_ context.Context, id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.values[id]
+	if _, ok := s.values[id]; !ok {
+		return ErrNotFound
+	}
 	delete(s.values, id)
-	return ok
+	return nil
 }

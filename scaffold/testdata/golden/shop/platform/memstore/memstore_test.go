@@ -1,22 +1,30 @@
 package memstore
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+)
 
 func TestStore(t *testing.T) {
+	ctx := context.Background()
 	var s Store[string]
 	a := s.Add(func(id int64) string { return "a" })
 	s.Add(func(id int64) string { return "b" })
-	if got := s.List(); len(got) != 2 || got[0] != "a" || got[1] != "b" || a != "a" {
-		t.Fatalf("List = %v", got)
+	if got, err := s.List(ctx); err != nil || len(got) != 2 || got[0] != "a" || got[1] != "b" || a != "a" {
+		t.Fatalf("List = %v, %v", got, err)
 	}
-	if v, ok := s.Get(2); !ok || v != "b" {
-		t.Fatalf("Get(2) = %q, %v", v, ok)
+	if v, err := s.Get(ctx, 2); err != nil || v != "b" {
+		t.Fatalf("Get(2) = %q, %v", v, err)
 	}
-	if !s.Delete(1) || s.Delete(1) {
-		t.Fatal("Delete(1) twice did not report true then false")
+	if err := s.Delete(ctx, 1); err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := s.Get(1); ok {
-		t.Fatal("Get after Delete found the value")
+	if err := s.Delete(ctx, 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second Delete(1) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get(ctx, 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
 	}
 	// IDs are never reused: a new value after a delete gets a new ID.
 	var id3 int64

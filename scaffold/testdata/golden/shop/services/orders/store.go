@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"example.com/shop/platform/memstore"
@@ -11,7 +10,8 @@ import (
 
 type Item = ordersapi.Item
 
-var ErrNotFound = errors.New("item not found")
+// ErrNotFound is what every Store returns for a missing item.
+var ErrNotFound = memstore.ErrNotFound
 
 // Store keeps items. Handlers depend on this interface, not on a database,
 // so they are tested against MemoryStore.
@@ -23,26 +23,10 @@ type Store interface {
 }
 
 // MemoryStore is a Store in memory.
-type MemoryStore struct{ items memstore.Store[Item] }
+type MemoryStore struct{ memstore.Store[Item] }
 
 func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
 
-func (s *MemoryStore) List(context.Context) ([]Item, error) { return s.items.List(), nil }
-
 func (s *MemoryStore) Create(_ context.Context, name string) (Item, error) {
-	return s.items.Add(func(id int64) Item { return Item{ID: id, Name: name, CreatedAt: time.Now().UTC()} }), nil
-}
-
-func (s *MemoryStore) Get(_ context.Context, id int64) (Item, error) {
-	if it, ok := s.items.Get(id); ok {
-		return it, nil
-	}
-	return Item{}, ErrNotFound
-}
-
-func (s *MemoryStore) Delete(_ context.Context, id int64) error {
-	if !s.items.Delete(id) {
-		return ErrNotFound
-	}
-	return nil
+	return s.Add(func(id int64) Item { return Item{ID: id, Name: name, CreatedAt: time.Now().UTC()} }), nil
 }
