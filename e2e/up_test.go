@@ -416,6 +416,22 @@ func TestUpDocker(t *testing.T) {
 	})
 
 	t.Run("a second SIGINT forces the stop", func(t *testing.T) {
+		// catalog is edited to take 5s to shut down, so that the graceful
+		// stop is surely still under way when the second SIGINT comes.
+		main := filepath.Join(ws, "services", "catalog", "main.go")
+		orig, err := os.ReadFile(main)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow := strings.Replace(string(orig), "\ta.register(s.Mux)\n", "\ta.register(s.Mux)\n\ts.OnStop(func() { time.Sleep(5 * time.Second) })\n", 1)
+		slow = strings.Replace(slow, "import (\n", "import (\n\t\"time\"\n", 1)
+		if slow == string(orig) {
+			t.Fatal("catalog's main.go has no a.register(s.Mux) to follow")
+		}
+		if err := os.WriteFile(main, []byte(slow), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(main, orig, 0o644)
 		up := startMsx(t, ws, env, "up")
 		up.waitFor(t, "Ctrl-C to stop", 2*time.Minute)
 		start := time.Now()
@@ -423,8 +439,6 @@ func TestUpDocker(t *testing.T) {
 			t.Fatal(err)
 		}
 		up.waitFor(t, "Ctrl-C again to force", 10*time.Second)
-		// Each generated service stays up for its drain delay (DRAIN_DELAY,
-		// 2s) after SIGTERM, so the graceful stop is still under way now.
 		if err := up.cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
