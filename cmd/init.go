@@ -40,7 +40,14 @@ or empty unless --force is given.`,
 				name = filepath.Base(abs)
 			}
 			if err := names.Validate("project", name); err != nil {
-				return &msxerr.UsageError{Err: err}
+				if o.Project != "" {
+					return &msxerr.UsageError{Err: err}
+				}
+				hint := "pass --name NAME to choose a valid project name"
+				if s := names.Suggest(name); s != "" {
+					hint = "pass --name " + s + " or another valid project name"
+				}
+				return &msxerr.UsageError{Err: msxerr.Wrap(err, hint, "the folder name %q is not a valid project name", name)}
 			}
 			return runInit(f, &o)
 		},

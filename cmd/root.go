@@ -60,8 +60,9 @@ func report(io *iostreams.IOStreams, err error) int {
 		fmt.Fprintln(io.ErrOut, "msx: interrupted")
 		return exitCancelled
 	case errors.As(err, &uerr) || usage:
-		if msg := sentence(err); strings.HasSuffix(msg, "?") {
-			fmt.Fprintf(io.ErrOut, "msx: %s\n", msg) // a suggestion says enough
+		var hinted *msxerr.Error
+		if msg := sentence(err); strings.HasSuffix(msg, "?") || (errors.As(err, &hinted) && hinted.Hint != "") {
+			fmt.Fprintf(io.ErrOut, "msx: %s\n", msg) // a suggestion or a hint says enough
 		} else {
 			fmt.Fprintf(io.ErrOut, "msx: %s; run 'msx --help' for usage\n", msg)
 		}

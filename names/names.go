@@ -52,7 +52,7 @@ func Validate(kind, name string) error {
 	case strings.ToLower(name) != name && valid.MatchString(strings.ToLower(name)):
 		return msxerr.New("names are lowercase: try "+quote(strings.ToLower(name)), "%s name %q has uppercase letters", kind, name)
 	case !valid.MatchString(name):
-		if sug := suggest(name); sug != "" && Validate(kind, sug) == nil {
+		if sug := Suggest(name); sug != "" {
 			hint = "try " + quote(sug)
 		}
 		return msxerr.New(hint, "%s name %q is not valid", kind, name)
@@ -70,9 +70,17 @@ func Validate(kind, name string) error {
 
 func quote(s string) string { return `"` + s + `"` }
 
-// suggest turns an invalid name into the nearest valid-looking one:
+// Suggest turns an invalid name into the nearest valid one, or "":
 // "My_Shop" gives "my-shop", "2fast" gives "fast".
-func suggest(name string) string {
+func Suggest(name string) string {
+	s := suggestion(name)
+	if s == name || Validate("name", s) != nil {
+		return ""
+	}
+	return s
+}
+
+func suggestion(name string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(name) {
 		switch {
