@@ -1002,31 +1002,40 @@ func TestCrashReportShowsOnlyThisRun(t *testing.T) {
 	}
 }
 
-func TestUpFailureNamesWhatItStarted(t *testing.T) {
+func TestUpFailureRemovesWhatItCreated(t *testing.T) {
 	h := newHarness()
 	h.api.exitOnStart["orders"] = 1
 	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
 	var ue *UpError
-	if !errors.As(err, &ue) {
-		t.Fatalf("err = %#v, want an UpError", err)
-	}
-	got := slices.Sorted(slices.Values(ue.Started))
-	if want := []string{"shop-catalog", "shop-orders", "shop-payments"}; !slices.Equal(got, want) {
-		t.Errorf("started = %v, want %v", got, want)
+	if errors.As(err, &ue) {
+		t.Errorf("started = %v: what this up created should be gone, not listed", ue.Started)
 	}
 	var se *ServiceError
 	if !errors.As(err, &se) || se.Service != "orders" {
 		t.Errorf("the cause is lost: %v", err)
 	}
-	// Containers that were running before this up are not its to stop.
+	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-orders", "remove shop-payments", "remove shop-catalog"}) &&
+		!slices.Equal(got, []string{"remove shop-orders", "remove shop-catalog", "remove shop-payments"}) {
+		t.Errorf("removes = %v, want orders then what it depends on", got)
+	}
+	if n := len(h.api.containers); n != 0 {
+		t.Errorf("%d containers left", n)
+	}
+	// Containers that were running before this up are not its to remove,
+	// nor to stop; one it only started again is listed for the caller.
 	h = newHarness()
 	if _, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"payments"}}); err != nil {
 		t.Fatal(err)
 	}
+	h.api.stopped("shop-payments", 0)
 	h.api.exitOnStart["orders"] = 1
+	h.reset()
 	_, err = h.up(t, manifest("/w/shop"), UpOptions{})
-	if !errors.As(err, &ue) || slices.Contains(ue.Started, "shop-payments") || slices.Contains(ue.Started, "shop-gateway") {
+	if !errors.As(err, &ue) || !slices.Equal(ue.Started, []string{"shop-payments"}) {
 		t.Errorf("err = %v", err)
+	}
+	if got := h.api.callsLike("remove"); slices.Contains(got, "remove shop-payments") || slices.Contains(got, "remove shop-gateway") {
+		t.Errorf("removed what it did not create: %v", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -51,10 +52,14 @@ func TestMemoryStore(t *testing.T) {
 }
 
 func TestSQLiteStore(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sub", "orders.db")
+	// A folder name that a DSN would misread unless the path is escaped.
+	path := filepath.Join(t.TempDir(), "a?b #50%", "orders.db")
 	s, err := OpenSQLite(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the database is not at %s: %v", path, err)
 	}
 	testStore(t, s)
 	if err := s.Ping(context.Background()); err != nil {
