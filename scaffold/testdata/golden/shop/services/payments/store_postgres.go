@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"example.com/shop/platform/config"
+	"example.com/shop/platform/dbtrace"
 	"example.com/shop/platform/migrate"
 )
 
@@ -42,6 +43,8 @@ func OpenPostgres(ctx context.Context, url string) (*PostgresStore, error) {
 	if pw != "" {
 		cfg.ConnConfig.Password = pw
 	}
+	// A span per statement, named after it, without its parameters.
+	cfg.ConnConfig.Tracer = dbtrace.PGX{}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the database: %w", err)
@@ -74,9 +77,9 @@ func (s *PostgresStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx
 // Close closes the pool.
 func (s *PostgresStore) Close() { s.pool.Close() }
 
-// List returns all items, oldest first.
-func (s *PostgresStore) List(ctx context.Context) ([]Item, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at FROM items ORDER BY id`)
+// List returns at most limit items with an ID above after, oldest first.
+func (s *PostgresStore) List(ctx context.Context, after int64, limit int) ([]Item, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at FROM items WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
 	}
