@@ -133,4 +133,3 @@ func Exec(ctx context.Context, api ExecAPI, id string, cmd []string, tty bool, i
 	}
 	return st.ExitCode, nil
 }
-
