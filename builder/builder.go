@@ -24,6 +24,7 @@ import (
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/state"
 )
 
 // Labels put on every image the builder makes.
@@ -144,7 +145,10 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 
 func (b *Builder) buildOne(ctx context.Context, t Target, dir, goarch string) (Result, error) {
 	start := b.now()
-	out := filepath.Join(dir, ".msx", "build", t.Name, "app")
+	out := filepath.Join(dir, state.DirName, "build", t.Name, "app")
+	if err := state.New(dir).Ensure(); err != nil {
+		return Result{}, err
+	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return Result{}, msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder of %s", t.Name)
 	}

@@ -165,8 +165,12 @@ func TestDatabasesDocker(t *testing.T) {
 	})
 
 	passwords := map[string]string{}
-	t.Run(".msx is 0700 and its files 0600", func(t *testing.T) {
-		err := filepath.WalkDir(filepath.Join(ws, ".msx"), func(p string, d os.DirEntry, err error) error {
+	t.Run(".msx is 0700 and its secrets 0600", func(t *testing.T) {
+		st, err := os.Stat(filepath.Join(ws, ".msx"))
+		if err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf(".msx: %v %v, want mode 0700", st.Mode().Perm(), err)
+		}
+		err = filepath.WalkDir(filepath.Join(ws, ".msx", "secrets"), func(p string, d os.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}

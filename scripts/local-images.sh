@@ -22,6 +22,10 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/msx/debootstrap
 
 log() { echo "local-images: $*" >&2; }
+
+# Folders to remove however the script ends.
+CLEANUP=()
+trap 'rm -rf "${CLEANUP[@]}"' EXIT
 die() { log "$*"; exit 1; }
 
 # recipe_hash prints a short hash of the named functions' bodies: the tag
@@ -108,6 +112,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     --encoding=UTF8 --locale=C.UTF-8 >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+  echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
   # The temporary server listens on the socket only, so that nothing (and
   # no pg_isready -h 127.0.0.1) takes it for the real one.
   run pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
@@ -120,7 +125,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   run pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   echo "entrypoint: ready for start up" >&2
 fi
-if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then set -- postgres -c listen_addresses='*' "$@"; fi
+if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then set -- postgres "$@"; fi
 if [ "$1" = postgres ]; then
   if [ "$(id -u)" = 0 ]; then exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"; fi
 fi
@@ -155,7 +160,7 @@ build_postgres() {
   need_debootstrap
   local root
   root=$(mktemp -d /tmp/msx-postgres-rootfs.XXXXXX)
-  trap 'rm -rf "$root"' RETURN
+  CLEANUP+=("$root")
   log "building $tag"
   postgres_rootfs "$root"
   postgres_entrypoint > "$root/usr/local/bin/docker-entrypoint.sh"
@@ -168,6 +173,7 @@ build_postgres() {
     "CMD [\"postgres\"]" \
     "EXPOSE 5432" \
     "LABEL dev.msx.local-image=postgres"
+  rm -rf "$root"
   log "built $tag"
 }
 

@@ -45,6 +45,10 @@ func New(dir string) *Store { return &Store{Dir: dir} }
 // Path is the state folder.
 func (s *Store) Path() string { return filepath.Join(s.Dir, DirName) }
 
+// Ensure makes the state folder, mode 0700, or tightens one that exists:
+// whatever msx keeps there (secrets, binaries) is the user's alone.
+func (s *Store) Ensure() error { return ensureDir(s.Path()) }
+
 // SecretPath is the file that holds a secret.
 func (s *Store) SecretPath(name string) string {
 	return filepath.Join(s.Path(), secretsDir, name)
