@@ -283,4 +283,3 @@ func get(url string) bool {
 	resp.Body.Close()
 	return resp.StatusCode == 200
 }
-
