@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -254,6 +255,17 @@ func TestDatabasesDocker(t *testing.T) {
 		if !strings.Contains(r.Stdout, "orders:"+passwords["orders"]+"@127.0.0.1:") {
 			t.Errorf("--show-password: %q", r.Stdout)
 		}
+		// --shell without a terminal: psql reads statements from stdin.
+		sh := exec.Command(msxBin, "db", "orders", "--shell")
+		sh.Dir, sh.Env = ws, append(os.Environ(), env...)
+		sh.Stdin = strings.NewReader("SELECT 'rows:' || count(*) FROM items;\n")
+		shOut, err := sh.CombinedOutput()
+		if err != nil || !strings.Contains(string(shOut), "rows:1") {
+			t.Errorf("msx db orders --shell: %v\n%s", err, shOut)
+		}
+		out.mu.Lock()
+		out.all = append(out.all, string(shOut))
+		out.mu.Unlock()
 		r = out.must(t, ws, env, "db", "catalog")
 		if want := "_catalog-data_"; !strings.Contains(r.Stdout, want) || !strings.HasSuffix(strings.TrimSpace(r.Stdout), ":/data/catalog.db") {
 			t.Errorf("msx db catalog = %q", r.Stdout)
