@@ -241,6 +241,9 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkStaleVolumes(ctx, plan, opts.Secrets); err != nil {
+		return nil, err
+	}
 	r.setSecrets(values)
 	defer r.setSecrets(nil)
 	images, err := r.build(ctx, plan)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker/docker/api/types/volume"
 	"slices"
 	"strconv"
 	"strings"
@@ -1112,5 +1113,34 @@ func TestDownWhenTheEngineDoesNotAnswer(t *testing.T) {
 	want := "down could not finish: Docker did not answer in 50ms; run msx down again, or msx doctor"
 	if err := res.Err(); err == nil || err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
+	}
+}
+
+// generatedSecrets says every secret was generated just now.
+type generatedSecrets struct{ fakeSecrets }
+
+func (generatedSecrets) Generated(string) bool { return true }
+
+func TestUpRefusesADataVolumeWithANewPassword(t *testing.T) {
+	h := newHarness()
+	h.api.images["postgres:16"] = true
+	m := postgresManifest()
+	vol := devenv.VolumeName("shop", "payments-db", "/w/shop")
+	h.api.volumes[vol] = &volume.Volume{Name: vol, Labels: map[string]string{devenv.LabelProject: "shop", devenv.LabelWorkspace: "/w/shop"}}
+	_, err := h.up(t, m, UpOptions{Secrets: generatedSecrets{fakeSecrets{"payments-db-db-password": "new"}}})
+	if err == nil || !strings.Contains(err.Error(), "holds data made with a password that is no longer in .msx/secrets") ||
+		!strings.Contains(err.Error(), "msx down --volumes") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(h.b.builds) > 0 || len(h.api.callsLike("create")) > 0 {
+		t.Errorf("work done before the check: %v %v", h.b.builds, h.api.calls)
+	}
+	// The same volume with a password found on disk is the normal case.
+	h2 := newHarness()
+	h2.api.images["postgres:16"] = true
+	h2.api.volumes[vol] = h.api.volumes[vol]
+	_, err = h2.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "old"}})
+	if err != nil && strings.Contains(err.Error(), "no longer in") {
+		t.Errorf("refused a volume whose password is on disk: %v", err)
 	}
 }
