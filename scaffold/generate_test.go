@@ -369,3 +369,25 @@ func TestInitRefusesInsideAWorkspace(t *testing.T) {
 		t.Fatalf("Init inside a workspace: %v", err)
 	}
 }
+
+// TestOneGoVersion keeps the README's Go requirement on the one source of
+// the Go version, templates.GoVersion, that generated go.mod files and
+// msx doctor read.
+func TestOneGoVersion(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.SplitN(templates.GoVersion, ".", 3)
+	want := "Go (" + parts[0] + "." + parts[1] + " or newer)"
+	if !strings.Contains(string(readme), want) {
+		t.Errorf("README.md does not say %q; templates.GoVersion is %s", want, templates.GoVersion)
+	}
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "\ngo "+templates.GoVersion+"\n") {
+		t.Errorf("msx's own go.mod does not say go %s", templates.GoVersion)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -24,6 +25,28 @@ const MaxBodyBytes = 1 << 20
 // ErrorBody is the body of every error answer: {"error":"..."}.
 type ErrorBody struct {
 	Error string `json:"error"`
+}
+
+// Page reads the paging parameters of a list request: ?after= (an ID, 0
+// when absent) and ?limit= (1 to max, def when absent).
+func Page(r *http.Request, def, max int) (after int64, limit int, err error) {
+	q := r.URL.Query()
+	limit = def
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > max {
+			return 0, 0, fmt.Errorf("limit must be a whole number from 1 to %d", max)
+		}
+		limit = n
+	}
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, errors.New("after must be the id of an item (a whole number)")
+		}
+		after = n
+	}
+	return after, limit, nil
 }
 
 // Decode reads one JSON value of at most MaxBodyBytes from r's body into v,

@@ -22,15 +22,20 @@ type Store[T any] struct {
 	lastID int64
 }
 
-// List returns every value, in ID order.
-func (s *Store[T]) List(context.Context) ([]T, error) {
+// List returns at most limit values with an ID above after, in ID order.
+func (s *Store[T]) List(_ context.Context, after int64, limit int) ([]T, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]int64, 0, len(s.values))
 	for id := range s.values {
-		ids = append(ids, id)
+		if id > after {
+			ids = append(ids, id)
+		}
 	}
 	slices.SortFunc(ids, cmp.Compare)
+	if len(ids) > limit {
+		ids = ids[:max(limit, 0)]
+	}
 	out := make([]T, len(ids))
 	for i, id := range ids {
 		out[i] = s.values[id]

@@ -11,7 +11,7 @@ func TestStore(t *testing.T) {
 	var s Store[string]
 	a := s.Add(func(id int64) string { return "a" })
 	s.Add(func(id int64) string { return "b" })
-	if got, err := s.List(ctx); err != nil || len(got) != 2 || got[0] != "a" || got[1] != "b" || a != "a" {
+	if got, err := s.List(ctx, 0, 10); err != nil || len(got) != 2 || got[0] != "a" || got[1] != "b" || a != "a" {
 		t.Fatalf("List = %v, %v", got, err)
 	}
 	if v, err := s.Get(ctx, 2); err != nil || v != "b" {

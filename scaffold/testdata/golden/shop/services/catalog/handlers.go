@@ -12,7 +12,13 @@ import (
 	"example.com/shop/services/catalog/catalogapi"
 )
 
-const maxNameLen = 200 // characters of an item's name
+// Limits of the sample resource: an item's name in characters; GET /items
+// pages of ?limit= items (defaultPageSize when absent, at most maxPageSize).
+const (
+	maxNameLen      = 200
+	defaultPageSize = 50
+	maxPageSize     = 500
+)
 
 // api holds what the HTTP handlers of catalog need.
 type api struct {
@@ -27,10 +33,23 @@ func (a *api) register(mux *http.ServeMux) {
 }
 
 func (a *api) listItems(w http.ResponseWriter, r *http.Request) {
-	items, err := a.store.List(r.Context())
-	if !failed(w, r, err) {
-		httpjson.Write(w, http.StatusOK, catalogapi.ItemList{Items: items})
+	after, limit, err := httpjson.Page(r, defaultPageSize, maxPageSize)
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		return
 	}
+	// One more than asked for tells whether there is a next page.
+	items, err := a.store.List(r.Context(), after, limit+1)
+	if failed(w, r, err) {
+		return
+	}
+	page := catalogapi.ItemList{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		next := page.Items[limit-1].ID
+		page.Next = &next
+	}
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 func (a *api) createItem(w http.ResponseWriter, r *http.Request) {

@@ -16,7 +16,9 @@ var ErrNotFound = memstore.ErrNotFound
 // Store keeps items. Handlers depend on this interface, not on a database,
 // so they are tested against MemoryStore.
 type Store interface {
-	List(ctx context.Context) ([]Item, error)
+	// List returns at most limit items with an ID above after, by ID: a
+	// page of the keyset pagination GET /items serves.
+	List(ctx context.Context, after int64, limit int) ([]Item, error)
 	Create(ctx context.Context, name string) (Item, error)
 	Get(ctx context.Context, id int64) (Item, error)
 	Delete(ctx context.Context, id int64) error

@@ -16,7 +16,13 @@ import (
 	"example.com/shop/services/payments/paymentsapi"
 )
 
-const maxNameLen = 200 // characters of an item's name
+// Limits of the sample resource: an item's name in characters; GET /items
+// pages of ?limit= items (defaultPageSize when absent, at most maxPageSize).
+const (
+	maxNameLen      = 200
+	defaultPageSize = 50
+	maxPageSize     = 500
+)
 
 // api holds what the HTTP handlers of payments need.
 type api struct {
@@ -34,10 +40,23 @@ func (a *api) register(mux *http.ServeMux) {
 }
 
 func (a *api) listItems(w http.ResponseWriter, r *http.Request) {
-	items, err := a.store.List(r.Context())
-	if !failed(w, r, err) {
-		httpjson.Write(w, http.StatusOK, paymentsapi.ItemList{Items: items})
+	after, limit, err := httpjson.Page(r, defaultPageSize, maxPageSize)
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
+		return
 	}
+	// One more than asked for tells whether there is a next page.
+	items, err := a.store.List(r.Context(), after, limit+1)
+	if failed(w, r, err) {
+		return
+	}
+	page := paymentsapi.ItemList{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		next := page.Items[limit-1].ID
+		page.Next = &next
+	}
+	httpjson.Write(w, http.StatusOK, page)
 }
 
 func (a *api) createItem(w http.ResponseWriter, r *http.Request) {
@@ -98,12 +117,10 @@ func failed(w http.ResponseWriter, r *http.Request, err error) bool {
 func (a *api) listUpstream(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, service.Gather(r.Context(), map[string]func(context.Context) (any, error){
 		"catalog": func(ctx context.Context) (any, error) {
-			items, err := a.catalogClient.ListItems(ctx)
-			return catalogapi.ItemList{Items: items}, err
+			return a.catalogClient.ListItems(ctx, 0, 0)
 		},
 		"orders": func(ctx context.Context) (any, error) {
-			items, err := a.ordersClient.ListItems(ctx)
-			return ordersapi.ItemList{Items: items}, err
+			return a.ordersClient.ListItems(ctx, 0, 0)
 		},
 	}))
 }

@@ -17,9 +17,9 @@ type PostgresStore struct {
 	pool *pgxpool.Pool
 }
 
-// List returns all items, oldest first.
-func (s *PostgresStore) List(ctx context.Context) ([]Item, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at FROM items ORDER BY id`)
+// List returns at most limit items with an ID above after, oldest first.
+func (s *PostgresStore) List(ctx context.Context, after int64, limit int) ([]Item, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at FROM items WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ package catalogapi
 
 import (
 	"context"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -30,8 +31,11 @@ type CreateItemRequest struct {
 	Name string `json:"name"`
 }
 
+// ItemList is one page of GET /items. Next, when set, is the ?after= of
+// the next page; the last page has none.
 type ItemList struct {
 	Items []Item `json:"items"`
+	Next  *int64 `json:"next,omitempty"`
 }
 
 // Client calls catalog. A call that gets an answer other than 2xx
@@ -43,10 +47,21 @@ type Client struct {
 
 func NewClient(baseURL string, hc httpjson.Doer) *Client { return &Client{baseURL, hc} }
 
-func (c *Client) ListItems(ctx context.Context) ([]Item, error) {
-	var out ItemList
-	err := httpjson.Call(ctx, c.http, c.baseURL, RouteListItems, nil, &out)
-	return out.Items, err
+// ListItems returns one page: the items after the one whose ID is after (0:
+// from the first), at most limit of them (0: the service's default).
+func (c *Client) ListItems(ctx context.Context, after int64, limit int) (out ItemList, err error) {
+	q := url.Values{}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	route := RouteListItems
+	if len(q) > 0 {
+		route += "?" + q.Encode()
+	}
+	return out, httpjson.Call(ctx, c.http, c.baseURL, route, nil, &out)
 }
 
 func (c *Client) CreateItem(ctx context.Context, req CreateItemRequest) (out Item, err error) {

@@ -18,6 +18,10 @@ func TestClient(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method + " " + r.URL.Path {
 		case "GET /items":
+			if r.URL.RawQuery == "after=1&limit=2" {
+				httpjson.Write(w, http.StatusOK, paymentsapi.ItemList{Items: []paymentsapi.Item{{ID: 2, Name: "b"}}})
+				return
+			}
 			httpjson.Write(w, http.StatusOK, paymentsapi.ItemList{Items: []paymentsapi.Item{{ID: 1, Name: "a"}}})
 		case "POST /items":
 			var req paymentsapi.CreateItemRequest
@@ -38,8 +42,11 @@ func TestClient(t *testing.T) {
 	c := paymentsapi.NewClient(srv.URL, srv.Client())
 	ctx := context.Background()
 
-	if items, err := c.ListItems(ctx); err != nil || len(items) != 1 || items[0].Name != "a" {
-		t.Errorf("ListItems = %+v, %v", items, err)
+	if list, err := c.ListItems(ctx, 0, 0); err != nil || len(list.Items) != 1 || list.Items[0].Name != "a" {
+		t.Errorf("ListItems = %+v, %v", list, err)
+	}
+	if list, err := c.ListItems(ctx, 1, 2); err != nil || len(list.Items) != 1 || list.Items[0].Name != "b" {
+		t.Errorf("ListItems(after 1, limit 2) = %+v, %v", list, err)
 	}
 	if it, err := c.CreateItem(ctx, paymentsapi.CreateItemRequest{Name: "b"}); err != nil || it.ID != 2 || it.Name != "b" {
 		t.Errorf("CreateItem = %+v, %v", it, err)
