@@ -13,11 +13,14 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -27,6 +30,7 @@ import (
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/state"
 )
 
 // Labels put on every image the builder makes.
@@ -91,6 +95,9 @@ type Builder struct {
 	caCerts []string
 	// now is the clock used for "built in" timings.
 	now func() time.Time
+	// created is the images' creation time (sourceDate), read once.
+	createdOnce sync.Once
+	created     time.Time
 }
 
 // New returns a Builder that packs images through api.
@@ -157,6 +164,10 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 		return res, nil
 	}
 	outs, _ := binaryPaths(dir, targets)
+	// .msx is the user's alone (0700): it holds secrets beside the builds.
+	if err := state.New(dir).Ensure(); err != nil {
+		return nil, err
+	}
 	for _, out := range outs {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return nil, msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder %s", filepath.Dir(out))
@@ -282,4 +293,38 @@ func (b *Builder) pruneOld(ctx context.Context, name, hash, dir string) {
 			_, _ = b.api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
 		}
 	}
+}
+
+// RemoveImages removes every image msx built for project from the workspace
+// dir (msx down --rmi) and returns their references. An image a container
+// still uses stays, and is reported as an error naming it.
+func RemoveImages(ctx context.Context, api ImageAPI, project, dir string) ([]string, error) {
+	dirs := []string{dir}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dirs = append(dirs, real)
+	}
+	imgs, err := api.ImageList(ctx, image.ListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, img := range imgs {
+		if img.Labels[LabelProject] != project || !slices.Contains(dirs, img.Labels[LabelWorkspace]) {
+			continue
+		}
+		refs := img.RepoTags
+		if len(refs) == 0 {
+			refs = []string{img.ID}
+		}
+		for _, ref := range refs {
+			if _, err := api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+				errs = append(errs, fmt.Errorf("image %s: %w", ref, err))
+				continue
+			}
+			removed = append(removed, ref)
+		}
+	}
+	slices.Sort(removed)
+	return removed, errors.Join(errs...)
 }

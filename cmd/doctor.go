@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"os"
+	"strconv"
 
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
@@ -27,10 +29,11 @@ func newDoctorCmdWith(f *Factory, run func(context.Context, *doctorOptions) erro
 	opts := &doctorOptions{IO: f.IO}
 	c := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check Docker, Go, the gateway port and disk space, and say how to fix each",
+		Short: "Check Docker, Go, infrastructure images, the gateway port and disk space, and say how to fix each",
 		Long: `Doctor checks that this machine can run msx: Docker answers, Go is
-recent enough to build generated code, the gateway's port on 127.0.0.1 is
-free, and there is disk space for builds. Each failing check says how to fix
+recent enough to build generated code, the infrastructure images the
+workspace needs (images.KIND in msx.yaml) are here or can be pulled, the
+gateway's port on 127.0.0.1 is free, and there is disk space for builds. Each failing check says how to fix
 it. The exit code is 1 when a check fails.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -78,7 +81,15 @@ func doctorEnv(f *Factory) (env doctor.Env, done func(), err error) {
 	}
 	if f.ConfigFile == "" {
 		if _, err := devenv.Find(dir); err != nil {
-			return env, done, nil // not in a workspace: check with defaults
+			// Not in a workspace: defaults, and MSX_GATEWAY_PORT as up would read it.
+			if p := os.Getenv("MSX_GATEWAY_PORT"); p != "" {
+				port, err := strconv.Atoi(p)
+				if err != nil || port < 1 || port > 65535 {
+					env.ManifestErr = msxerr.New("set it to a port between 1 and 65535", "MSX_GATEWAY_PORT is %q, not a port", p)
+				}
+				env.GatewayPort = port
+			}
+			return env, done, nil
 		}
 	}
 	m, err := f.Manifest()

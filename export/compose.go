@@ -163,6 +163,10 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			s.Ports = []string{fmt.Sprintf("%s:%s:%d", devenv.LoopbackIP, host, c.Port)}
 		} else {
 			s.Image = c.Image.Ref
+			if c.Publish {
+				// As msx up does, for a client on the host (msx db).
+				s.Ports = []string{fmt.Sprintf("%s::%d", devenv.LoopbackIP, c.Port)}
+			}
 			if c.Kind == devenv.KindPostgres {
 				s.CapAdd = postgresCaps
 				// The official image writes its socket and lock here.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/volume"
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
@@ -429,7 +430,20 @@ func TestUpWritesSecretsAsFiles(t *testing.T) {
 	h := newHarness()
 	h.api.images["postgres:16"] = true
 	m := postgresManifest()
-	_, _ = h.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "s3cret-value"}})
+	// The fake postgres never becomes healthy: a readiness timeout naming
+	// it, and payments, which needs it, is never created nor connected.
+	_, err := h.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "s3cret-value"}})
+	if err == nil || !strings.Contains(err.Error(), "payments-db was not ready after") {
+		t.Errorf("err = %v, want payments-db's readiness timeout", err)
+	}
+	for _, c := range h.api.callsLike("network connect") {
+		if strings.HasSuffix(c, " shop-payments") {
+			t.Errorf("connects = %v, want none of payments: it must wait for its database", c)
+		}
+	}
+	if got := h.api.callsLike("create shop-payments"); !slices.Equal(got, []string{"create shop-payments-db"}) {
+		t.Errorf("creates = %v, want only the database", got)
+	}
 	if got := h.api.copies["shop-payments-db:/run/secrets/db-password"]; got != "s3cret-value 444" {
 		t.Errorf("secret file = %q", got)
 	}
@@ -442,7 +456,7 @@ func TestUpWritesSecretsAsFiles(t *testing.T) {
 	// No source of secrets: an error before anything is built or created.
 	h2 := newHarness()
 	h2.api.images["postgres:16"] = true
-	_, err := h2.up(t, m, UpOptions{Secrets: fakeSecrets{}})
+	_, err = h2.up(t, m, UpOptions{Secrets: fakeSecrets{}})
 	if err == nil || !strings.Contains(err.Error(), "no secret payments-db-db-password") {
 		t.Errorf("err = %v", err)
 	}
@@ -489,6 +503,25 @@ func TestDown(t *testing.T) {
 	res = h.r.Down(context.Background(), "shop", "/a/shop", true)
 	if res.Err() != nil || len(res.Removed) != 0 {
 		t.Errorf("second down: %+v", res)
+	}
+}
+
+func TestDownServicesRemovesOnlyThoseServices(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/a/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := h.r.DownServices(context.Background(), "shop", "/a/shop", []string{"orders", "orders-db"}, true)
+	if res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	for _, what := range res.Removed {
+		if !strings.Contains(what, "orders") {
+			t.Errorf("removed %s, which is not orders'", what)
+		}
+	}
+	if !slices.Contains(res.Removed, "container shop-orders") || len(h.api.containers) == 0 || len(h.api.networks) == 0 {
+		t.Errorf("removed %v; left containers %v, networks %v", res.Removed, h.api.containers, h.api.networks)
 	}
 }
 
@@ -1033,31 +1066,40 @@ func TestCrashReportShowsOnlyThisRun(t *testing.T) {
 	}
 }
 
-func TestUpFailureNamesWhatItStarted(t *testing.T) {
+func TestUpFailureRemovesWhatItCreated(t *testing.T) {
 	h := newHarness()
 	h.api.exitOnStart["orders"] = 1
 	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
 	var ue *UpError
-	if !errors.As(err, &ue) {
-		t.Fatalf("err = %#v, want an UpError", err)
-	}
-	got := slices.Sorted(slices.Values(ue.Started))
-	if want := []string{"shop-catalog", "shop-orders", "shop-payments"}; !slices.Equal(got, want) {
-		t.Errorf("started = %v, want %v", got, want)
+	if errors.As(err, &ue) {
+		t.Errorf("started = %v: what this up created should be gone, not listed", ue.Started)
 	}
 	var se *ServiceError
 	if !errors.As(err, &se) || se.Service != "orders" {
 		t.Errorf("the cause is lost: %v", err)
 	}
-	// Containers that were running before this up are not its to stop.
+	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-orders", "remove shop-payments", "remove shop-catalog"}) &&
+		!slices.Equal(got, []string{"remove shop-orders", "remove shop-catalog", "remove shop-payments"}) {
+		t.Errorf("removes = %v, want orders then what it depends on", got)
+	}
+	if n := len(h.api.containers); n != 0 {
+		t.Errorf("%d containers left", n)
+	}
+	// Containers that were running before this up are not its to remove,
+	// nor to stop; one it only started again is listed for the caller.
 	h = newHarness()
 	if _, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"payments"}}); err != nil {
 		t.Fatal(err)
 	}
+	h.api.stopped("shop-payments", 0)
 	h.api.exitOnStart["orders"] = 1
+	h.reset()
 	_, err = h.up(t, manifest("/w/shop"), UpOptions{})
-	if !errors.As(err, &ue) || slices.Contains(ue.Started, "shop-payments") || slices.Contains(ue.Started, "shop-gateway") {
+	if !errors.As(err, &ue) || !slices.Equal(ue.Started, []string{"shop-payments"}) {
 		t.Errorf("err = %v", err)
+	}
+	if got := h.api.callsLike("remove"); slices.Contains(got, "remove shop-payments") || slices.Contains(got, "remove shop-gateway") {
+		t.Errorf("removed what it did not create: %v", got)
 	}
 }
 
@@ -1134,6 +1176,35 @@ func TestDownWhenTheEngineDoesNotAnswer(t *testing.T) {
 	want := "down could not finish: Docker did not answer in 50ms; run msx down again, or msx doctor"
 	if err := res.Err(); err == nil || err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
+	}
+}
+
+// generatedSecrets says every secret was generated just now.
+type generatedSecrets struct{ fakeSecrets }
+
+func (generatedSecrets) Generated(string) bool { return true }
+
+func TestUpRefusesADataVolumeWithANewPassword(t *testing.T) {
+	h := newHarness()
+	h.api.images["postgres:16"] = true
+	m := postgresManifest()
+	vol := devenv.VolumeName("shop", "payments-db", "/w/shop")
+	h.api.volumes[vol] = &volume.Volume{Name: vol, Labels: map[string]string{devenv.LabelProject: "shop", devenv.LabelWorkspace: "/w/shop"}}
+	_, err := h.up(t, m, UpOptions{Secrets: generatedSecrets{fakeSecrets{"payments-db-db-password": "new"}}})
+	if err == nil || !strings.Contains(err.Error(), "holds data made with a password that is no longer in .msx/secrets") ||
+		!strings.Contains(err.Error(), "msx down --volumes") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(h.b.builds) > 0 || len(h.api.callsLike("create")) > 0 {
+		t.Errorf("work done before the check: %v %v", h.b.builds, h.api.calls)
+	}
+	// The same volume with a password found on disk is the normal case.
+	h2 := newHarness()
+	h2.api.images["postgres:16"] = true
+	h2.api.volumes[vol] = h.api.volumes[vol]
+	_, err = h2.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "old"}})
+	if err != nil && strings.Contains(err.Error(), "no longer in") {
+		t.Errorf("refused a volume whose password is on disk: %v", err)
 	}
 }
 

@@ -4,53 +4,22 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-
-	"example.com/shop/platform/migrate"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// PostgresStore is a Store in PostgreSQL.
+// PostgresStore is a Store in PostgreSQL; platform/postgres opens its pool.
 type PostgresStore struct {
 	pool *pgxpool.Pool
 }
 
-var _ Store = (*PostgresStore)(nil)
-
-// OpenPostgres connects to the database at url (postgres://user:pass@host/db)
-// and applies the migrations.
-func OpenPostgres(ctx context.Context, url string) (*PostgresStore, error) {
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		// pgx errors can quote the URL; do not repeat it, it holds a password.
-		return nil, fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	// The migrator speaks database/sql; stdlib lends it the same pool.
-	db := stdlib.OpenDBFromPool(pool)
-	_, err = migrate.Up(ctx, db, migrations, "migrations")
-	db.Close() // releases the wrapper, not the pool
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	return &PostgresStore{pool: pool}, nil
-}
-
-// Ping checks the database answers, for /readyz.
-func (s *PostgresStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
-
-// Close closes the pool.
-func (s *PostgresStore) Close() { s.pool.Close() }
-
-// List returns all items, oldest first.
-func (s *PostgresStore) List(ctx context.Context) ([]Item, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at FROM items ORDER BY id`)
+// List returns at most limit items with an ID above after, oldest first.
+func (s *PostgresStore) List(ctx context.Context, after int64, limit int) ([]Item, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at FROM items WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	"example.com/shop/platform/postgres"
 )
 
 // testStore runs the same checks against any Store, so that every
@@ -30,9 +32,14 @@ func testStore(t *testing.T, s Store) {
 		t.Fatalf("Get = %+v, %v; want %+v", got, err, a)
 	}
 
-	list, err := s.List(ctx)
+	list, err := s.List(ctx, 0, 100)
 	if err != nil || len(list) < 2 {
 		t.Fatalf("List = %v, %v", list, err)
+	}
+	// A page: at most limit items, after the given id, by id.
+	page, err := s.List(ctx, a.ID, 1)
+	if err != nil || len(page) != 1 || page[0].ID != b.ID {
+		t.Fatalf("List(after %d, limit 1) = %v, %v; want [%d]", a.ID, page, err, b.ID)
 	}
 
 	if err := s.Delete(ctx, a.ID); err != nil {
@@ -58,10 +65,10 @@ func TestPostgresStore(t *testing.T) {
 	if url == "" {
 		t.Skip("TEST_DATABASE_URL is not set: skipping the PostgreSQL store test")
 	}
-	s, err := OpenPostgres(context.Background(), url)
+	pool, err := postgres.Open(context.Background(), url, migrations, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	testStore(t, s)
+	defer pool.Close()
+	testStore(t, &PostgresStore{pool: pool})
 }
