@@ -16,16 +16,23 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	"example.com/shop/platform/admin"
 	"example.com/shop/platform/breaker"
 	"example.com/shop/platform/config"
+	"example.com/shop/platform/fault"
 	"example.com/shop/platform/health"
 	"example.com/shop/platform/httpclient"
+	"example.com/shop/platform/inbound"
 	"example.com/shop/platform/logging"
+	"example.com/shop/platform/metrics"
 	"example.com/shop/platform/server"
 	"example.com/shop/platform/telemetry"
 )
 
 func main() {
+	if health.IsSelfCheck(os.Args) {
+		os.Exit(health.CheckSelf()) // the container's health check
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "payments:", err)
 		os.Exit(1)
@@ -55,6 +62,9 @@ func run() error {
 		shutdownTelemetry(ctx)
 	}()
 
+	m := metrics.Setup()
+	defer m.Shutdown(context.Background())
+
 	h := health.New(name, Version)
 
 	dbURL := config.String("DATABASE_URL", "")
@@ -69,6 +79,7 @@ func run() error {
 	h.AddCheck("db", store.Ping)
 
 	breakers := breaker.NewRegistry()
+	breakers.SetLogger(logger)
 	h.SetBreakers(breakers)
 	deps := &dependencies{
 		catalog: NewCatalogClient(
@@ -81,6 +92,21 @@ func run() error {
 		),
 	}
 
+	// Faults are injected only when msx runs the service (MSX_FAULTS=1).
+	var faults *fault.Injector
+	if fault.Enabled() {
+		faults = fault.New()
+	}
+	protected, err := config.Bool("MSX_PROTECTED", false)
+	if err != nil {
+		return err
+	}
+	// The admin listener (breakers, metrics, detailed readiness, faults)
+	// is for msx and operators; the gateway never routes to it.
+	admin.Start(ctx, config.String("ADMIN_ADDR", "127.0.0.1:0"), admin.Options{
+		Health: h, Metrics: m, Faults: faults, Logger: logger,
+	})
+
 	mux := http.NewServeMux()
 	h.Register(mux)
 	a := &api{store: store, log: logger, deps: deps}
@@ -88,7 +114,7 @@ func run() error {
 
 	// Every request gets a span (continuing the caller's trace), except the
 	// health probes, which would only drown the traces that matter.
-	handler := otelhttp.NewHandler(mux, name,
+	handler := otelhttp.NewHandler(inbound.Wrap(mux, inbound.Options{Protected: protected, Faults: faults}), name,
 		otelhttp.WithFilter(func(r *http.Request) bool {
 			return r.URL.Path != "/healthz" && r.URL.Path != "/readyz"
 		}),
