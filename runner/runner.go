@@ -732,12 +732,11 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 		}
 		if len(hd.Healthcheck) > 0 && cfg.Healthcheck == nil {
 			cfg.Healthcheck = &container.HealthConfig{
-				Test:          hd.Healthcheck,
-				Interval:      10 * time.Second,
-				Timeout:       3 * time.Second,
-				StartPeriod:   30 * time.Second,
-				StartInterval: time.Second,
-				Retries:       3,
+				Test:        hd.Healthcheck,
+				Interval:    10 * time.Second,
+				Timeout:     3 * time.Second,
+				StartPeriod: 30 * time.Second,
+				Retries:     3,
 			}
 		}
 	}

@@ -30,9 +30,11 @@ func Wrap(h http.Handler, opts Options) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
-	h = opts.Faults.Middleware(h)
 	h = requireJSON(opts.MaxBodyBytes, h)
 	h = auth.Middleware(opts.Protected)(h)
+	// Faults come before the identity check: a failing service fails for
+	// every caller, authenticated or not.
+	h = opts.Faults.Middleware(h)
 	h = deadline.Middleware(h)
 	return JSONErrors(h)
 }
