@@ -431,11 +431,11 @@ func gateway(m *Manifest, opts PlanOptions, network string, selected map[string]
 		env["TRUSTED_PROXIES"] = strings.Join(m.Gateway.TrustedProxies, ",")
 	}
 	return Container{
-		Name:    ContainerName(m.Project, GatewayName),
-		Service: GatewayName,
-		Role:    RoleGateway,
-		Image:   image,
-		User:    ContainerUser,
+		Name:      ContainerName(m.Project, GatewayName),
+		Service:   GatewayName,
+		Role:      RoleGateway,
+		Image:     image,
+		User:      ContainerUser,
 		Env:       envList(env),
 		Networks:  []Attachment{{Network: network, Aliases: []string{GatewayName}}},
 		Port:      m.Gateway.Port,
