@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path"
@@ -45,18 +46,14 @@ const DefaultGatewayPort = 8080
 // take the next free port after the highest in use.
 const FirstServicePort = 8081
 
-// Default infrastructure images. A machine without registry access supplies
-// locally built images under these names or sets others in msx.yaml.
-const (
-	DefaultPostgresImage = "postgres:16"
-)
-
 // Manifest is msx.yaml: the single source of truth of a workspace.
 type Manifest struct {
-	Project  string             `yaml:"project"`
-	Module   string             `yaml:"module"`
-	Gateway  Gateway            `yaml:"gateway"`
-	Infra    Infra              `yaml:"infra,omitempty"`
+	Project string  `yaml:"project"`
+	Module  string  `yaml:"module"`
+	Gateway Gateway `yaml:"gateway"`
+	// Images sets the image of an infrastructure kind (images.postgres);
+	// unset kinds run their default, the official image.
+	Images   map[string]string  `yaml:"images,omitempty"`
 	Services map[string]Service `yaml:"services"`
 
 	// Dir is the workspace root: the folder that holds msx.yaml.
@@ -78,16 +75,6 @@ type Gateway struct {
 	// TrustedProxies are CIDR ranges of proxies whose X-Forwarded-For the
 	// rate limit believes.
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
-}
-
-// Infra names the infrastructure images msx runs beside the services.
-type Infra struct {
-	Postgres Image `yaml:"postgres,omitempty"`
-}
-
-// Image is a container image reference.
-type Image struct {
-	Image string `yaml:"image,omitempty"`
 }
 
 // Service is one service of the workspace.
@@ -121,14 +108,6 @@ func (m *Manifest) ServiceNames() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// PostgresImage returns the Postgres image to run, the default if unset.
-func (m *Manifest) PostgresImage() string {
-	if m.Infra.Postgres.Image != "" {
-		return m.Infra.Postgres.Image
-	}
-	return DefaultPostgresImage
 }
 
 // NextPort returns the first port at or above FirstServicePort that no
@@ -249,6 +228,9 @@ func (m *Manifest) Validate() error {
 	if err := m.Gateway.validate(); err != nil {
 		return err
 	}
+	if err := m.validateImages(); err != nil {
+		return err
+	}
 	ports := map[int]string{m.Gateway.Port: "the gateway"}
 	routes := map[string]string{}
 	for _, name := range m.ServiceNames() {
@@ -326,6 +308,26 @@ func checkPort(field string, p int) error {
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// validateImages accepts images of known kinds only, each a plausible
+// image reference: what the engine is given must not be an option or a
+// line of something else.
+func (m *Manifest) validateImages() error {
+	for _, k := range slices.Sorted(maps.Keys(m.Images)) {
+		if LookupKind(k) == nil {
+			return fmt.Errorf("images.%s is not a kind msx runs; known kinds: %s", k, strings.Join(KindNames(), ", "))
+		}
+		v := m.Images[k]
+		if v == "" {
+			delete(m.Images, k)
+			continue
+		}
+		if strings.HasPrefix(v, "-") || strings.ContainsAny(v, " \t\n\"'\\") {
+			return fmt.Errorf("images.%s is %q, not an image reference such as postgres:16", k, v)
+		}
+	}
+	return nil
 }
 
 // validate checks the gateway's edge settings, which reach the gateway as
