@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/module"
 	"gopkg.in/yaml.v3"
@@ -75,6 +76,9 @@ type Gateway struct {
 	// TrustedProxies are CIDR ranges of proxies whose X-Forwarded-For the
 	// rate limit believes.
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
+	// UpstreamTimeout bounds each proxied request, such as "5s"; the
+	// gateway's default is 30s.
+	UpstreamTimeout string `yaml:"upstream_timeout,omitempty"`
 }
 
 // Service is one service of the workspace.
@@ -333,6 +337,11 @@ func (m *Manifest) validateImages() error {
 // validate checks the gateway's edge settings, which reach the gateway as
 // comma-separated environment variables.
 func (g *Gateway) validate() error {
+	if g.UpstreamTimeout != "" {
+		if d, err := time.ParseDuration(g.UpstreamTimeout); err != nil || d <= 0 {
+			return fmt.Errorf("gateway.upstream_timeout: %q is not a duration such as 5s", g.UpstreamTimeout)
+		}
+	}
 	if g.RateLimit < 0 || g.RateBurst < 0 {
 		return errors.New("gateway.rate_limit and gateway.rate_burst must not be negative")
 	}

@@ -540,6 +540,9 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 		env["RATE_LIMIT"] = strconv.FormatFloat(m.Gateway.RateLimit, 'f', -1, 64)
 		env["RATE_BURST"] = strconv.Itoa(m.Gateway.RateBurst)
 	}
+	if m.Gateway.UpstreamTimeout != "" {
+		env["UPSTREAM_TIMEOUT"] = m.Gateway.UpstreamTimeout
+	}
 	if len(m.Gateway.TrustedProxies) > 0 {
 		env["TRUSTED_PROXIES"] = strings.Join(m.Gateway.TrustedProxies, ",")
 	}

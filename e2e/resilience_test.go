@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,6 +61,9 @@ func TestResilienceDocker(t *testing.T) {
 	// orders is protected: only an authenticated caller may read it.
 	manifest := filepath.Join(ws, "msx.yaml")
 	editFile(t, manifest, "    route: /api/orders/\n", "    route: /api/orders/\n    protected: true\n")
+	// A short upstream timeout, so that a paused service trips the
+	// gateway's breaker within the test.
+	editFile(t, manifest, "gateway:\n", "gateway:\n  upstream_timeout: 500ms\n")
 	// Cleanups run last first: down, then the check that nothing is left.
 	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) })
 	cleanupDown(t, ws, env)
@@ -135,20 +139,66 @@ func TestResilienceDocker(t *testing.T) {
 		mustMsx(t, ws, env, "fault", "orders", "clear")
 	})
 
-	t.Run("pause makes the gateway answer fast 503s, resume recovers", func(t *testing.T) {
+	t.Run("pause: timeouts open the gateway's breaker, then fast 503s; resume closes it", func(t *testing.T) {
 		mustMsx(t, ws, env, "fault", "catalog", "pause")
-		defer mustMsx(t, ws, env, "fault", "catalog", "resume")
-		// Nothing to do here within the gateway's 30s timeout: the unit
-		// tests cover timeouts; this checks the engine side of pause.
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			insp, _ := cli.ContainerInspect(context.Background(), project+"-catalog")
-			if insp.State != nil && insp.State.Paused {
-				return
+		resumed := false
+		defer func() {
+			if !resumed {
+				msx(t, ws, env, "fault", "catalog", "resume")
 			}
-			time.Sleep(100 * time.Millisecond)
+		}()
+		for i := 0; i < 5; i++ { // the gateway's breaker trips after 5 failures in a row
+			if code, _ := httpDo(t, "GET", gw+"/api/catalog/items", ""); code != 504 {
+				t.Fatalf("request %d to a paused service: %d, want 504", i, code)
+			}
 		}
-		t.Error("catalog is not paused")
+		start := time.Now()
+		code, _ := httpDo(t, "GET", gw+"/api/catalog/items", "")
+		if took := time.Since(start); code != 503 || took > 250*time.Millisecond {
+			t.Errorf("with the breaker open: %d in %v, want a fast 503", code, took)
+		}
+		if st := psJSON(t, ws, env)["gateway"].Breakers["catalog"]; st != "open" {
+			t.Errorf("ps shows the gateway's catalog breaker %q, want open", st)
+		}
+		mustMsx(t, ws, env, "fault", "catalog", "resume")
+		resumed = true
+		deadline := time.Now().Add(30 * time.Second) // the breaker's cool-down is 10s
+		for {
+			if code, _ := httpDo(t, "GET", gw+"/api/catalog/items", ""); code == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("catalog still refused 30s after resume")
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if st := psJSON(t, ws, env)["gateway"].Breakers["catalog"]; st != "closed" {
+			t.Errorf("after resume, ps shows the breaker %q, want closed", st)
+		}
+	})
+
+	t.Run("latency raises the route's p50 by about that much", func(t *testing.T) {
+		p50 := func() time.Duration {
+			var d []time.Duration
+			for i := 0; i < 11; i++ {
+				start := time.Now()
+				if code, _ := httpDo(t, "GET", gw+"/api/catalog/items", ""); code != 200 {
+					t.Fatalf("GET: %d", code)
+				}
+				d = append(d, time.Since(start))
+			}
+			slices.Sort(d)
+			return d[len(d)/2]
+		}
+		before := p50()
+		mustMsx(t, ws, env, "fault", "catalog", "latency", "300ms")
+		after := p50()
+		mustMsx(t, ws, env, "fault", "catalog", "clear")
+		// A lower bound only: the injected sleep guarantees it, whatever
+		// the machine's load.
+		if after-before < 250*time.Millisecond {
+			t.Errorf("p50 %v before, %v with 300ms of latency", before, after)
+		}
 	})
 }
 
