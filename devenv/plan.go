@@ -56,6 +56,12 @@ func ServicePkg(name string) string { return "./services/" + name }
 // reachable from outside the machine.
 const LoopbackIP = "127.0.0.1"
 
+// SwapDir is where the program's binary lives in a container: the images
+// run SwapDir/app, and each service and gateway container has a volume of
+// its own there, so that a hot swap can replace the binary even when the
+// root file system is read-only.
+const SwapDir = "/msx"
+
 // DataDir is where a SQLite service's volume is mounted in its container.
 const DataDir = "/data"
 
@@ -67,12 +73,6 @@ const ContainerUser = "65532"
 // inside their container. It is published on 127.0.0.1 for msx only; the
 // gateway never routes to it.
 const AdminPort = 9901
-
-// SwapDir is the one writable place, besides /tmp, in the read-only root
-// file system of a service or gateway container: a tmpfs that allows
-// executables, where hot swap copies a new binary before restarting the
-// process on it.
-const SwapDir = "/run/msx"
 
 // Default limits of a service container.
 const (
@@ -137,10 +137,17 @@ type Container struct {
 	ResolvedImage string   `json:"-"`
 	User          string   `json:",omitempty"`
 	Cmd           []string `json:",omitempty"`
-	Env           []string // KEY=VALUE, sorted
+	// StopSignal is the signal that stops the program gracefully; empty
+	// is the image's own.
+	StopSignal string   `json:",omitempty"`
+	Env        []string // KEY=VALUE, sorted
 	// Networks the container joins, the first at creation.
 	Networks []Attachment
 	Mounts   []Mount `json:",omitempty"`
+	// SwapDir, when set, gets a volume of the container's own (removed
+	// with it), filled from the image at creation: the binary a hot swap
+	// replaces.
+	SwapDir string `json:",omitempty"`
 	// Secrets are written, before the container first starts, as files
 	// into its SecretsDir (a volume it shares read-only with the services
 	// that use it). Only their names are planned and hashed.
@@ -150,7 +157,10 @@ type Container struct {
 	// Publish is set.
 	Port     int
 	HostPort int
-	Publish  bool `json:",omitempty"`
+	// Publish publishes Port on 127.0.0.1: for a service when msx.yaml
+	// says expose, always for the gateway, and for an infrastructure
+	// instance when the plan asks.
+	Publish bool `json:",omitempty"`
 	// AdminPort, when not 0, is the admin listener's port in the
 	// container, published on an ephemeral port of 127.0.0.1 for msx.
 	AdminPort int `json:",omitempty"`
@@ -263,6 +273,10 @@ func DBNetworkName(project, service string) string { return PrivateNetworkName(p
 // instance (by its service name), shared only with its users.
 func PrivateNetworkName(project, instance string) string { return project + "_" + instance }
 
+// HostNetworkName is the network through which a private instance
+// publishes its port to 127.0.0.1; nothing else joins it.
+func HostNetworkName(project, instance string) string { return project + "_" + instance + "-host" }
+
 // SecretsVolumeName is the volume that holds an instance's secret files.
 func SecretsVolumeName(project, instance, dir string) string {
 	return project + "_" + instance + "-secrets_" + shortHash(dir)
@@ -348,6 +362,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			Hardening: hardening(s.Limits),
 			Ready:     Probe{HTTPPath: "/readyz", Port: AdminPort},
 			DependsOn: deps,
+			SwapDir:   SwapDir,
 		}
 		if s.DB == DBSQLite {
 			vol := VolumeName(m.Project, name, m.Dir)
@@ -413,16 +428,17 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		own[LabelOwner] = inst.Owner
 	}
 	c := Container{
-		Name:    ContainerName(m.Project, inst.Service),
-		Service: inst.Service,
-		Role:    role,
-		Kind:    k.Name,
-		Image:   ImageRef{Ref: m.Image(k), Kind: k.Name},
-		User:    k.User,
-		Env:     envList(k.Env(inst)),
-		Port:    k.Port,
-		Ready:   k.Ready(inst),
-		Labels:  withLabels(base, own),
+		Name:       ContainerName(m.Project, inst.Service),
+		Service:    inst.Service,
+		Role:       role,
+		Kind:       k.Name,
+		Image:      ImageRef{Ref: m.Image(k), Kind: k.Name},
+		User:       k.User,
+		StopSignal: k.StopSignal,
+		Env:        envList(k.Env(inst)),
+		Port:       k.Port,
+		Ready:      k.Ready(inst),
+		Labels:     withLabels(base, own),
 	}
 	netw := p.Network
 	if k.Private {
@@ -434,6 +450,16 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		p.Networks = append(p.Networks, Network{Name: netw, Internal: true, Labels: withLabels(base, owner)})
 	}
 	c.Networks = []Attachment{{Network: netw, Aliases: []string{inst.Service}}}
+	if k.Publish {
+		c.Publish = true
+		if k.Private {
+			// First, so that the container is created on it: only a
+			// network with a way out publishes ports.
+			host := HostNetworkName(m.Project, inst.Service)
+			p.Networks = append(p.Networks, Network{Name: host, Labels: withLabels(base, labels)})
+			c.Networks = append([]Attachment{{Network: host}}, c.Networks...)
+		}
+	}
 	if k.DataDir != "" {
 		vol := VolumeName(m.Project, inst.Service, m.Dir)
 		p.Volumes = append(p.Volumes, Volume{Name: vol, Labels: withLabels(base, labels)})
@@ -561,12 +587,13 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 		Hardening: hardening(Limits{}),
 		Ready:     Probe{HTTPPath: "/readyz", Port: AdminPort},
 		DependsOn: deps,
+		SwapDir:   SwapDir,
 		Labels:    withLabels(base, map[string]string{LabelService: GatewayName, LabelRole: RoleGateway}),
 	}, nil
 }
 
 // hardening is the confinement of a program msx compiled: nothing
-// writable but /tmp and SwapDir, no capabilities, no privilege gain,
+// writable but /tmp and the SwapDir volume, no capabilities, no privilege gain,
 // bounded memory and processes, restarted when it crashes, and a health
 // check that is the binary itself (FROM scratch images have no shell).
 func hardening(l Limits) *Hardening {
@@ -579,17 +606,18 @@ func hardening(l Limits) *Hardening {
 	}
 	return &Hardening{
 		ReadOnlyRootFS: true,
+		// The root file system is read-only; what stays writable is /tmp
+		// and the container's own volume at SwapDir, where hot swap
+		// copies the new binary (the image runs SwapDir/app).
 		Tmpfs: map[string]string{
 			"/tmp": "rw,noexec,nosuid,nodev,size=64m,mode=1777",
-			// Hot swap copies new binaries here and runs them: exec allowed.
-			SwapDir: "rw,exec,nosuid,nodev,size=256m,uid=" + ContainerUser + ",gid=" + ContainerUser + ",mode=0755",
 		},
 		CapDrop:          []string{"ALL"},
 		NoNewPrivileges:  true,
 		MemoryBytes:      int64(mem) << 20,
 		Pids:             int64(pids),
 		RestartOnFailure: 5,
-		Healthcheck:      []string{"CMD", "/app", "healthcheck"},
+		Healthcheck:      []string{"CMD", SwapDir + "/app", "healthcheck"},
 	}
 }
 
@@ -602,6 +630,12 @@ func hardening(l Limits) *Hardening {
 // A built image is only known once resolved: the hash then covers the
 // resolved image too. Secrets are hashed by name, never by value.
 func configHash(c *Container) string {
+	return HashOf(c)
+}
+
+// HashOf is the config hash c would have: the runner uses it to tell a
+// change of code (the image) from a change of configuration.
+func HashOf(c *Container) string {
 	h := struct {
 		Container
 		Resolved string `json:",omitempty"`
