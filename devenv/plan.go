@@ -340,6 +340,9 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			"ADMIN_ADDR":        "0.0.0.0:" + strconv.Itoa(AdminPort),
 			// msx fault reaches the fault middleware, on only under msx.
 			"MSX_FAULTS": "1",
+			// Nothing here routes by readiness, so stopping waits for no
+			// one: a hot swap restarts the service at once.
+			"DRAIN_DELAY": "0s",
 		}
 		if s.Protected {
 			env["MSX_PROTECTED"] = "1"
