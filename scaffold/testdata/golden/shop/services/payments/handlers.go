@@ -37,10 +37,8 @@ func (a *api) listItems(w http.ResponseWriter, r *http.Request) {
 	if after, limit, ok := httpjson.Page(w, r); ok {
 		// One more than asked for tells whether there is a next page.
 		items, err := a.store.List(r.Context(), after, limit+1)
-		if !failed(w, r, err) {
-			var page paymentsapi.ItemList
-			page.Items, page.Next = httpjson.NextPage(items, limit, func(it Item) int64 { return it.ID })
-			httpjson.Write(w, http.StatusOK, page)
+		if page, next := httpjson.NextPage(items, limit, func(it Item) int64 { return it.ID }); !failed(w, r, err) {
+			httpjson.Write(w, http.StatusOK, paymentsapi.ItemList{Items: page, Next: next})
 		}
 	}
 }
