@@ -101,10 +101,12 @@ func failed(w http.ResponseWriter, r *http.Request, err error) bool {
 func (a *api) listUpstream(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, service.Gather(r.Context(), map[string]func(context.Context) (any, error){
 		"catalog": func(ctx context.Context) (any, error) {
-			return a.catalogClient.ListItems(ctx, 0, 0)
+			list, err := a.catalogClient.ListItems(ctx, 0, 0)
+			return catalogapi.ItemList{Items: list.Items}, err // its first page, without a cursor into it
 		},
 		"orders": func(ctx context.Context) (any, error) {
-			return a.ordersClient.ListItems(ctx, 0, 0)
+			list, err := a.ordersClient.ListItems(ctx, 0, 0)
+			return ordersapi.ItemList{Items: list.Items}, err // its first page, without a cursor into it
 		},
 	}))
 }
