@@ -52,10 +52,16 @@ const (
 
 // Manifest is msx.yaml: the single source of truth of a workspace.
 type Manifest struct {
-	Project  string             `yaml:"project"`
-	Module   string             `yaml:"module"`
-	Gateway  Gateway            `yaml:"gateway"`
-	Infra    Infra              `yaml:"infra,omitempty"`
+	// Project names the project: its containers, networks and volumes are
+	// named and labelled after it.
+	Project string `yaml:"project"`
+	// Module is the Go module path of the workspace (its go.mod).
+	Module string `yaml:"module"`
+	// Gateway configures the API gateway.
+	Gateway Gateway `yaml:"gateway"`
+	// Infra configures the infrastructure msx runs beside the services.
+	Infra Infra `yaml:"infra,omitempty"`
+	// Services are the workspace's services, by name.
 	Services map[string]Service `yaml:"services"`
 
 	// Dir is the workspace root: the folder that holds msx.yaml.
@@ -64,11 +70,14 @@ type Manifest struct {
 
 // Gateway configures the generated API gateway.
 type Gateway struct {
+	// Port is where the gateway listens on the host (127.0.0.1 only).
 	Port int `yaml:"port"`
 }
 
 // Infra names the infrastructure images msx runs beside the services.
 type Infra struct {
+	// Postgres is the image of every postgres service's database; default
+	// `postgres:16` (DefaultPostgresImage).
 	Postgres Image `yaml:"postgres,omitempty"`
 }
 
@@ -79,11 +88,18 @@ type Image struct {
 
 // Service is one service of the workspace.
 type Service struct {
-	Port      int      `yaml:"port"`
-	DB        string   `yaml:"db"`
+	// Port is the service's port inside the project network, unique in
+	// the workspace.
+	Port int `yaml:"port"`
+	// DB is the service's database: postgres, sqlite or none.
+	DB string `yaml:"db"`
+	// DependsOn lists the services this one calls; they start first.
 	DependsOn []string `yaml:"depends_on,omitempty"`
-	Route     string   `yaml:"route"`
-	Protected bool     `yaml:"protected,omitempty"`
+	// Route is the path prefix the gateway sends to this service, with the
+	// prefix stripped.
+	Route string `yaml:"route"`
+	// Protected routes need authentication at the gateway.
+	Protected bool `yaml:"protected,omitempty"`
 }
 
 // Route returns the gateway route of a service name: /api/NAME/.
