@@ -216,14 +216,17 @@ func runBlock(t *testing.T, script string, env []string) (stdout, stderr string,
 	return out.String(), errOut.String(), code
 }
 
-// downAll runs msx down --volumes in every workspace under dir.
+// downAll runs msx down --volumes in every workspace under dir. A page may
+// leave a workspace that down refuses (troubleshooting writes a broken
+// msx.yaml on purpose), so a failed down is only logged: the check that
+// nothing labelled remains is the assertion.
 func downAll(t *testing.T, dir string, env []string) {
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() != "msx.yaml" {
 			return nil
 		}
 		if r := msx(t, filepath.Dir(path), env, "down", "--volumes"); r.Code != 0 {
-			t.Errorf("cleanup: msx down --volumes in %s exited %d: %s", filepath.Dir(path), r.Code, r.Stderr)
+			t.Logf("cleanup: msx down --volumes in %s exited %d: %s", filepath.Dir(path), r.Code, r.Stderr)
 		}
 		return filepath.SkipDir
 	})
