@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -44,12 +45,6 @@ const DefaultGatewayPort = 8080
 // take the next free port after the highest in use.
 const FirstServicePort = 8081
 
-// Default infrastructure images. A machine without registry access supplies
-// locally built images under these names or sets others in msx.yaml.
-const (
-	DefaultPostgresImage = "postgres:16"
-)
-
 // Manifest is msx.yaml: the single source of truth of a workspace.
 type Manifest struct {
 	// Project names the project: its containers, networks and volumes are
@@ -59,8 +54,9 @@ type Manifest struct {
 	Module string `yaml:"module"`
 	// Gateway configures the API gateway.
 	Gateway Gateway `yaml:"gateway"`
-	// Infra configures the infrastructure msx runs beside the services.
-	Infra Infra `yaml:"infra,omitempty"`
+	// Images sets the image of an infrastructure kind (images.postgres);
+	// unset kinds run their default, the official image.
+	Images map[string]string `yaml:"images,omitempty"`
 	// Services are the workspace's services, by name.
 	Services map[string]Service `yaml:"services"`
 
@@ -72,18 +68,6 @@ type Manifest struct {
 type Gateway struct {
 	// Port is where the gateway listens on the host (127.0.0.1 only).
 	Port int `yaml:"port"`
-}
-
-// Infra names the infrastructure images msx runs beside the services.
-type Infra struct {
-	// Postgres is the image of every postgres service's database; default
-	// `postgres:16` (DefaultPostgresImage).
-	Postgres Image `yaml:"postgres,omitempty"`
-}
-
-// Image is a container image reference.
-type Image struct {
-	Image string `yaml:"image,omitempty"`
 }
 
 // Service is one service of the workspace.
@@ -113,14 +97,6 @@ func (m *Manifest) ServiceNames() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// PostgresImage returns the Postgres image to run, the default if unset.
-func (m *Manifest) PostgresImage() string {
-	if m.Infra.Postgres.Image != "" {
-		return m.Infra.Postgres.Image
-	}
-	return DefaultPostgresImage
 }
 
 // NextPort returns the first port at or above FirstServicePort that no
@@ -238,6 +214,9 @@ func (m *Manifest) Validate() error {
 	if err := checkPort("gateway.port", m.Gateway.Port); err != nil {
 		return err
 	}
+	if err := m.validateImages(); err != nil {
+		return err
+	}
 	ports := map[int]string{m.Gateway.Port: "the gateway"}
 	routes := map[string]string{}
 	for _, name := range m.ServiceNames() {
@@ -309,4 +288,24 @@ func checkPort(field string, p int) error {
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// validateImages accepts images of known kinds only, each a plausible
+// image reference: what the engine is given must not be an option or a
+// line of something else.
+func (m *Manifest) validateImages() error {
+	for _, k := range slices.Sorted(maps.Keys(m.Images)) {
+		if LookupKind(k) == nil {
+			return fmt.Errorf("images.%s is not a kind msx runs; known kinds: %s", k, strings.Join(KindNames(), ", "))
+		}
+		v := m.Images[k]
+		if v == "" {
+			delete(m.Images, k)
+			continue
+		}
+		if strings.HasPrefix(v, "-") || strings.ContainsAny(v, " \t\n\"'\\") {
+			return fmt.Errorf("images.%s is %q, not an image reference such as postgres:16", k, v)
+		}
+	}
+	return nil
 }

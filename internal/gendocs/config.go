@@ -97,14 +97,26 @@ Docker client's usual variables (` + "`DOCKER_HOST`" + ` and the like) to find t
 
 ` + "`msx up`" + ` sets these variables in the containers it starts; the generated code reads
 them. Values shown are those of an example workspace (` + "`shop`" + `, service ` + "`" + probeService + "`" + `);
-` + "`PASSWORD`" + ` stands for the database password msx generates for each postgres service.
+secrets are never values of variables: they are files under ` + "`" + devenv.SecretsDir + "`" + `, and the
+variables name the files.
 `)
-	for _, role := range []string{devenv.RoleService, devenv.RoleGateway, devenv.RoleDatabase} {
+	roles := []string{devenv.RoleService, devenv.RoleGateway}
+	for role := range env {
+		if !slices.Contains(roles, role) {
+			roles = append(roles, role)
+		}
+	}
+	slices.Sort(roles[2:])
+	for _, role := range roles {
 		vars := env[role]
 		if len(vars) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n### %s\n\n| variable | example | set when |\n|---|---|---|\n", roleTitle[role])
+		title := roleTitle[role]
+		if title == "" {
+			title = "Infrastructure (" + role + ")"
+		}
+		fmt.Fprintf(&b, "\n### %s\n\n| variable | example | set when |\n|---|---|---|\n", title)
 		for _, v := range vars {
 			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", v.name, code(v.example), v.when)
 		}
@@ -115,7 +127,7 @@ them. Values shown are those of an example workspace (` + "`shop`" + `, service 
 var roleTitle = map[string]string{
 	devenv.RoleService:  "Services",
 	devenv.RoleGateway:  "The gateway",
-	devenv.RoleDatabase: "Databases",
+	devenv.RoleDatabase: "Databases (one Postgres per service with `db: postgres`)",
 }
 
 func code(s string) string {
@@ -191,6 +203,16 @@ func manifestKeys(t reflect.Type, prefix []string, docs map[string]string) []key
 				sub[j].Doc = joinDoc(doc, sub[j].Doc)
 			}
 			out = append(out, sub...)
+		case ft.Kind() == reflect.Map && ft.Elem().Kind() != reflect.Struct:
+			// A map of values: one row per key devenv knows (images has one
+			// per infrastructure kind), or a placeholder.
+			known := mapKeys[tag]
+			if known == nil {
+				out = append(out, key{Path: append(path, "KEY"), Type: typeName(ft.Elem()), Doc: doc, field: ft.Elem()})
+			}
+			for _, k := range known() {
+				out = append(out, key{Path: append(slices.Clone(path), k.name), Type: typeName(ft.Elem()), Doc: doc, Default: k.def, field: ft.Elem()})
+			}
 		case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
 			sub := manifestKeys(ft.Elem(), append(path, mapKey), docs)
 			for j := range sub {
@@ -212,6 +234,20 @@ func joinDoc(parent, leaf string) string {
 	}
 	return leaf
 }
+
+// mapKeys lists, for a top-level map of values in msx.yaml, the keys
+// devenv knows and their defaults.
+var mapKeys = map[string]func() []mapEntry{
+	"images": func() []mapEntry {
+		var out []mapEntry
+		for _, n := range devenv.KindNames() {
+			out = append(out, mapEntry{name: n, def: devenv.LookupKind(n).DefaultImage})
+		}
+		return out
+	},
+}
+
+type mapEntry struct{ name, def string }
 
 func typeName(t reflect.Type) string {
 	switch t.Kind() {
@@ -254,7 +290,7 @@ func fillDefaults(keys []key) error {
 		return fmt.Errorf("the minimal manifest no longer loads: %w", err)
 	}
 	for i := range keys {
-		if given[keys[i].name()] {
+		if given[keys[i].name()] || keys[i].Default != "" {
 			continue
 		}
 		if v, ok := valueAt(reflect.ValueOf(m).Elem(), keys[i].Path); ok && !v.IsZero() {
@@ -377,15 +413,7 @@ services:
 		return nil, fmt.Errorf("the example manifest no longer loads: %w", err)
 	}
 	m.Dir = "/home/you/shop"
-	images := map[string]string{devenv.GatewayName: "msx-shop-gateway"}
-	for _, n := range m.ServiceNames() {
-		images[n] = "msx-shop-" + n
-	}
-	plan, err := devenv.MakePlan(m, devenv.PlanOptions{
-		Images:            images,
-		PostgresPasswords: map[string]string{probeService: "PASSWORD"},
-		MsxVersion:        "dev",
-	})
+	plan, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: "dev"})
 	if err != nil {
 		return nil, fmt.Errorf("the example plan failed: %w", err)
 	}

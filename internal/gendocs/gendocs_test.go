@@ -79,7 +79,7 @@ func TestConfigReference(t *testing.T) {
 		"| `gateway.port` | integer | `8080` | `MSX_GATEWAY_PORT` |",
 		"| `services.NAME.route` | string | `/api/NAME/` | — |",
 		"| `services.NAME.depends_on` | list of strings |",
-		"| `infra.postgres.image` | string | `postgres:16` |",
+		"| `images.postgres` | string | `postgres:16` | `MSX_IMAGES_POSTGRES` |",
 		"| `NAME_URL` | `http://catalog:8082` | for each service NAME in `depends_on` |",
 		"| `DATABASE_URL` |",
 		"| `MSX_ROUTES` |",
