@@ -128,14 +128,23 @@ func TestSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cask := string(rb)
+	// Each url line names an archive (with Ruby's #{version} in it) and the
+	// sha256 line after it pins that archive.
+	cask := strings.ReplaceAll(string(rb), "#{version}", meta.Version)
+	pinned := map[string]string{}
+	for _, m := range regexp.MustCompile(`url "([^"]+)"\s+sha256 "([0-9a-f]{64})"`).FindAllStringSubmatch(cask, -1) {
+		pinned[m[1][strings.LastIndex(m[1], "/")+1:]] = m[2]
+	}
 	for key, a := range archives {
 		if strings.HasPrefix(key, "windows/") {
 			continue
 		}
-		if !strings.Contains(cask, a.Name) || !strings.Contains(cask, `sha256 "`+sums[a.Name]+`"`) {
-			t.Errorf("the cask does not install %s with sha256 %s", a.Name, sums[a.Name])
+		if got, ok := pinned[a.Name]; !ok || got != sums[a.Name] {
+			t.Errorf("the cask pins %s to sha256 %q, checksums.txt says %s", a.Name, got, sums[a.Name])
 		}
+	}
+	if len(pinned) != 4 {
+		t.Errorf("the cask has %d archives, want the 4 of macOS and Linux: %v", len(pinned), pinned)
 	}
 	for _, want := range append([]string{`binary "msx"`, `bash_completion "completions/msx.bash"`, `zsh_completion "completions/_msx"`, `fish_completion "completions/msx.fish"`}, caskManpages(manPages)...) {
 		if !strings.Contains(cask, want) {
