@@ -77,7 +77,7 @@ func TestConfigReference(t *testing.T) {
 	}
 	for _, want := range []string{
 		"| `gateway.port` | integer | `8080` | `MSX_GATEWAY_PORT` |",
-		"| `services.NAME.route` | string | `/api/NAME/` | — |",
+		"| `services.NAME.route` | string | `/api/NAME/` |",
 		"| `services.NAME.depends_on` | list of strings |",
 		"| `images.postgres` | string | `postgres:16` | `MSX_IMAGES_POSTGRES` |",
 		"| `NAME_URL` | `http://catalog:8082` | for each service NAME in `depends_on` |",
