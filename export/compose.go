@@ -156,11 +156,13 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 				s.Image = p.Project + "/" + c.Image.Build
 				s.Build = &composeBuild{Context: rel, Dockerfile: dockerfile(c)}
 			}
-			host := ""
-			if c.HostPort != 0 {
-				host = strconv.Itoa(c.HostPort)
+			if c.Publish {
+				host := ""
+				if c.HostPort != 0 {
+					host = strconv.Itoa(c.HostPort)
+				}
+				s.Ports = []string{fmt.Sprintf("%s:%s:%d", devenv.LoopbackIP, host, c.Port)}
 			}
-			s.Ports = []string{fmt.Sprintf("%s:%s:%d", devenv.LoopbackIP, host, c.Port)}
 		} else {
 			s.Image = c.Image.Ref
 			if c.Publish {

@@ -30,7 +30,6 @@ type File struct {
 // says it in a comment of its files and the command says it on stderr.
 var NotExported = []string{
 	"gateway hardening and auth settings beyond the route table",
-	"admin ports (msx up publishes none yet)",
 	"the NATS broker and subscriptions",
 	"the trace collector",
 }
@@ -153,12 +152,19 @@ func dockerfile(c devenv.Container) string {
 	return strings.TrimPrefix(c.Image.Pkg, "./") + "/Dockerfile"
 }
 
-// env splits KEY=VALUE pairs into a map.
+// localOnly is the environment that only makes sense under msx up: the
+// fault middleware msx fault drives, and a drain delay of zero for hot
+// swaps. An export leaves it out, so the programs run their defaults.
+var localOnly = map[string]bool{"MSX_FAULTS": true, "DRAIN_DELAY": true}
+
+// envMap splits KEY=VALUE pairs into a map, without localOnly.
 func envMap(env []string) map[string]string {
 	out := make(map[string]string, len(env))
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
-		out[k] = v
+		if !localOnly[k] {
+			out[k] = v
+		}
 	}
 	return out
 }

@@ -288,6 +288,11 @@ func program(p *devenv.Plan, c devenv.Container, o K8sOptions) []any {
 		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString(httpPort)}}, PeriodSeconds: 5}
 	}
 	image := p.Project + "/" + c.Image.Build
+	ports := []corev1.ContainerPort{{Name: httpPort, ContainerPort: int32(c.Port)}}
+	if c.AdminPort != 0 {
+		// Named for scraping (/metrics); no Service or Ingress exposes it.
+		ports = append(ports, corev1.ContainerPort{Name: "admin", ContainerPort: int32(c.AdminPort)})
+	}
 	dep := &appsv1.Deployment{
 		TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(p, c, c.Service),
 		Spec: appsv1.DeploymentSpec{
@@ -302,7 +307,7 @@ func program(p *devenv.Plan, c devenv.Container, o K8sOptions) []any {
 					Containers: []corev1.Container{{
 						Name:            c.Service,
 						Image:           image,
-						Ports:           []corev1.ContainerPort{{Name: httpPort, ContainerPort: int32(c.Port)}},
+						Ports:           ports,
 						EnvFrom:         []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: c.Service}}}},
 						LivenessProbe:   probe("/healthz"),
 						ReadinessProbe:  probe("/readyz"),
