@@ -16,6 +16,7 @@ import (
 
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
 )
@@ -128,7 +129,7 @@ func followAttached(ctx context.Context, f *Factory, r *runner.Runner, m *devenv
 		services = append(services, c.Service)
 		targets = append(targets, runner.LogTarget{Service: c.Service, ID: c.Name})
 	}
-	printer := runner.NewPrinter(f.IO.ErrOut, services, f.IO.ColorEnabled())
+	printer := logs.NewPrinter(f.IO.ErrOut, services, logs.PrinterOptions{Color: f.IO.ColorEnabled()})
 	logCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	until := make(chan struct{})

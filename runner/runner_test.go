@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -443,7 +445,7 @@ func follow(t *testing.T, api *fakeDocker, targets []LogTarget, services []strin
 	fl := &follower{until: make(chan struct{}), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	fl.cancel = cancel
-	p := NewPrinter(&fl.buf, services, false)
+	p := newPlain(&fl.buf, services)
 	go func() { fl.done <- r.Follow(ctx, targets, FollowOptions{Until: fl.until}, p) }()
 	t.Cleanup(func() {
 		cancel()
@@ -496,7 +498,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestPrinter(t *testing.T) {
+func TestFollowPrints(t *testing.T) {
 	api := newFake()
 	api.add("x", "shop-orders", "orders", container.StateExited, 2, "one", "two")
 	fl := follow(t, api, []LogTarget{{Service: "orders", ID: "x"}}, []string{"gateway", "orders"})
@@ -507,12 +509,6 @@ func TestPrinter(t *testing.T) {
 	}
 	if fl.buf.String() != want {
 		t.Errorf("got %q, want %q", fl.buf.String(), want)
-	}
-	var buf bytes.Buffer
-	buf.Reset()
-	NewPrinter(&buf, []string{"a"}, true).Log("a", Stdout, "x")
-	if buf.String() != "\x1b[36ma |\x1b[0m x\n" {
-		t.Errorf("colour: %q", buf.String())
 	}
 }
 
@@ -1040,3 +1036,27 @@ func TestDownWhenTheEngineDoesNotAnswer(t *testing.T) {
 		t.Errorf("err = %q, want %q", err, want)
 	}
 }
+
+// plain is the smallest LogConsumer: "orders  | line", padded like the
+// real printer (logs.Printer, which sits above the runner).
+type plain struct {
+	mu    sync.Mutex
+	w     io.Writer
+	width int
+}
+
+func newPlain(w io.Writer, services []string) *plain {
+	p := &plain{w: w}
+	for _, s := range services {
+		p.width = max(p.width, len(s))
+	}
+	return p
+}
+
+func (p *plain) Log(service, _, line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "%-*s | %s\n", p.width, service, line)
+}
+
+func (p *plain) Status(service, status string) { p.Log(service, Stderr, "msx: "+status) }
