@@ -20,6 +20,11 @@ func (b *Builder) goBuild(ctx context.Context, t Target, out, goarch string) err
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, t.Pkg)
 	cmd.Dir = b.opts.Dir
 	cmd.Env = buildEnv(os.Environ(), goarch)
+	if t.Dir != "" {
+		// A module of msx's own: no go.work of the user's applies.
+		cmd.Dir = t.Dir
+		cmd.Env = append(cmd.Env, "GOWORK=off")
+	}
 	var output bytes.Buffer
 	cmd.Stdout = &output
 	cmd.Stderr = &output

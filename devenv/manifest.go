@@ -56,6 +56,7 @@ type Manifest struct {
 	Module   string             `yaml:"module"`
 	Gateway  Gateway            `yaml:"gateway"`
 	Infra    Infra              `yaml:"infra,omitempty"`
+	Traces   Traces             `yaml:"traces,omitempty"`
 	Services map[string]Service `yaml:"services"`
 
 	// Dir is the workspace root: the folder that holds msx.yaml.
@@ -220,6 +221,9 @@ func (m *Manifest) Validate() error {
 		m.Gateway.Port = DefaultGatewayPort
 	}
 	if err := checkPort("gateway.port", m.Gateway.Port); err != nil {
+		return err
+	}
+	if err := m.Traces.validate(); err != nil {
 		return err
 	}
 	ports := map[int]string{m.Gateway.Port: "the gateway"}

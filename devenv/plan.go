@@ -23,7 +23,7 @@ const (
 	// LabelWorkspace is the absolute path of the workspace: two folders
 	// with the same project name never touch each other's resources.
 	LabelWorkspace = "dev.msx.workspace"
-	// LabelRole is RoleService, RoleGateway or RoleDatabase.
+	// LabelRole is RoleService, RoleGateway, RoleDatabase or RoleCollector.
 	LabelRole = "dev.msx.role"
 )
 
@@ -60,8 +60,9 @@ const postgresPort = 5432
 // PlanOptions is what the plan needs beyond the manifest: facts the runner
 // found out (image references, secrets) and the user's choices.
 type PlanOptions struct {
-	// Images maps a service name, or GatewayName, to the image to run.
-	// Every planned service and the gateway must have one.
+	// Images maps a service name, GatewayName or CollectorName to the
+	// image to run. Every planned service, the gateway and the collector
+	// must have one.
 	Images map[string]string
 	// Services limits the plan to these services and what they depend on,
 	// plus the gateway; empty means all.
@@ -228,21 +229,23 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			"OTEL_SERVICE_NAME": name,
 			"LOG_LEVEL":         logLevel,
 		}
+		telemetryEnv(env)
 		deps := slices.Clone(s.DependsOn)
 		slices.Sort(deps)
 		for _, d := range deps {
 			env[names.EnvName(d)+"_URL"] = fmt.Sprintf("http://%s:%d", d, m.Services[d].Port)
 		}
 		c := Container{
-			Name:      ContainerName(m.Project, name),
-			Service:   name,
-			Role:      RoleService,
-			Image:     image,
-			User:      ContainerUser,
-			Networks:  []Attachment{{Network: p.Network, Aliases: []string{name}}},
-			Port:      s.Port,
-			Ready:     Probe{HTTPPath: "/readyz"},
-			DependsOn: deps,
+			Name:     ContainerName(m.Project, name),
+			Service:  name,
+			Role:     RoleService,
+			Image:    image,
+			User:     ContainerUser,
+			Networks: []Attachment{{Network: p.Network, Aliases: []string{name}}},
+			Port:     s.Port,
+			Ready:    Probe{HTTPPath: "/readyz"},
+			// The collector first, so that no span of a start is lost.
+			DependsOn: append([]string{CollectorName}, deps...),
 		}
 		switch s.DB {
 		case DBSQLite:
@@ -267,11 +270,16 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		services = append(services, c)
 	}
 
+	coll, collVol, err := collector(m, opts, p.Network, base)
+	if err != nil {
+		return nil, err
+	}
+	p.Volumes = append(p.Volumes, collVol)
 	gw, err := gateway(m, opts, p.Network, selected, logLevel, base)
 	if err != nil {
 		return nil, err
 	}
-	p.Containers = append(append(append(p.Containers, dbs...), services...), gw)
+	p.Containers = append(append(append(append(p.Containers, coll), dbs...), services...), gw)
 	for i := range p.Containers {
 		p.Containers[i].Labels[LabelConfigHash] = configHash(&p.Containers[i])
 	}
@@ -357,20 +365,23 @@ func gateway(m *Manifest, opts PlanOptions, network string, selected map[string]
 		return Container{}, err
 	}
 	port := strconv.Itoa(m.Gateway.Port)
+	env := map[string]string{
+		"MSX_SERVICE":       GatewayName,
+		"MSX_ROUTES":        string(rj),
+		"PORT":              port,
+		"LISTEN_ADDR":       "0.0.0.0:" + port,
+		"OTEL_SERVICE_NAME": GatewayName,
+		"LOG_LEVEL":         logLevel,
+	}
+	telemetryEnv(env)
+	deps = append([]string{CollectorName}, deps...)
 	return Container{
-		Name:    ContainerName(m.Project, GatewayName),
-		Service: GatewayName,
-		Role:    RoleGateway,
-		Image:   image,
-		User:    ContainerUser,
-		Env: envList(map[string]string{
-			"MSX_SERVICE":       GatewayName,
-			"MSX_ROUTES":        string(rj),
-			"PORT":              port,
-			"LISTEN_ADDR":       "0.0.0.0:" + port,
-			"OTEL_SERVICE_NAME": GatewayName,
-			"LOG_LEVEL":         logLevel,
-		}),
+		Name:      ContainerName(m.Project, GatewayName),
+		Service:   GatewayName,
+		Role:      RoleGateway,
+		Image:     image,
+		User:      ContainerUser,
+		Env:       envList(env),
 		Networks:  []Attachment{{Network: network, Aliases: []string{GatewayName}}},
 		Port:      m.Gateway.Port,
 		HostPort:  m.Gateway.Port,

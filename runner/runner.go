@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/templates"
 )
 
 // DefaultReadyTimeout bounds the wait for one container to become ready.
@@ -224,7 +226,7 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 	if err != nil {
 		return nil, err
 	}
-	images, err := r.build(ctx, selected)
+	images, err := r.build(ctx, m.Dir, selected)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +291,7 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 		if c.Labels[devenv.LabelRole] == devenv.RoleDatabase {
 			svc = strings.TrimSuffix(svc, "-db")
 		}
-		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName {
+		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName || svc == devenv.CollectorName {
 			continue
 		}
 		if err := r.API.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
@@ -376,14 +378,25 @@ func (r *Runner) checkPort(ctx context.Context, port int) error {
 	return portInUse(port, err)
 }
 
-// build builds the images of the selected services and the gateway and
-// returns the image of each.
-func (r *Runner) build(ctx context.Context, selected []string) (map[string]string, error) {
-	targets := make([]builder.Target, 0, len(selected)+1)
+// CollectorSourceDir is where, in a workspace, msx writes the trace
+// collector's source to compile it.
+func CollectorSourceDir(workspace string) string {
+	return filepath.Join(workspace, ".msx", "collector")
+}
+
+// build builds the images of the selected services, the gateway and the
+// trace collector and returns the image of each.
+func (r *Runner) build(ctx context.Context, dir string, selected []string) (map[string]string, error) {
+	targets := make([]builder.Target, 0, len(selected)+2)
 	for _, n := range selected {
 		targets = append(targets, builder.Target{Name: n, Pkg: devenv.ServicePkg(n)})
 	}
 	targets = append(targets, builder.Target{Name: devenv.GatewayName, Pkg: devenv.GatewayPkg})
+	files, err := templates.CollectorFiles()
+	if err != nil {
+		return nil, err
+	}
+	targets = append(targets, builder.Target{Name: devenv.CollectorName, Pkg: ".", Dir: CollectorSourceDir(dir), Files: files})
 	results, err := r.Builder.Build(ctx, targets)
 	if err != nil {
 		if ctx.Err() != nil {

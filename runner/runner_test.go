@@ -104,7 +104,7 @@ func (h *harness) up(t *testing.T, m *devenv.Manifest, opts UpOptions) (*devenv.
 	return h.r.Up(context.Background(), m, opts)
 }
 
-var all = []string{"catalog", "gateway", "orders", "payments"}
+var all = []string{"catalog", "collector", "gateway", "orders", "payments"}
 
 func TestUpCold(t *testing.T) {
 	h := newHarness()
@@ -113,9 +113,9 @@ func TestUpCold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := h.statuses("created"); !slices.Equal(got, append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))) {
+	if got := h.statuses("created"); !slices.Equal(got, append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "collector", "/w/shop"), "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))) {
 		// statuses are sorted; the list above is too, once sorted.
-		want := append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))
+		want := append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "collector", "/w/shop"), "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("created = %v, want %v", got, want)
@@ -282,10 +282,10 @@ func TestUpSubset(t *testing.T) {
 	if _, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"payments"}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.statuses("ready"); !slices.Equal(got, []string{"gateway", "payments"}) {
+	if got := h.statuses("ready"); !slices.Equal(got, []string{"collector", "gateway", "payments"}) {
 		t.Errorf("ready = %v", got)
 	}
-	if got := h.b.builds[0]; len(got) != 2 {
+	if got := h.b.builds[0]; len(got) != 3 {
 		t.Errorf("built %v", got)
 	}
 	_, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"nope"}})
@@ -366,7 +366,7 @@ func TestDown(t *testing.T) {
 	if !slices.Contains(res.Removed, "container shop-orders") {
 		t.Errorf("removed = %v", res.Removed)
 	}
-	if len(h.api.volumes) != 2 {
+	if len(h.api.volumes) != 3 {
 		t.Errorf("volumes removed without --volumes")
 	}
 	delete(h.api.failRemove, "shop-catalog")
@@ -396,7 +396,7 @@ func TestStop(t *testing.T) {
 		if force {
 			verb = "kill"
 		}
-		if got := h.api.callsLike(verb); len(got) != 4 {
+		if got := h.api.callsLike(verb); len(got) != 5 {
 			t.Errorf("force=%v: %v", force, got)
 		}
 		for _, c := range h.api.containers {
@@ -421,7 +421,7 @@ func TestStatus(t *testing.T) {
 	for _, s := range list {
 		got = append(got, s.Service+"="+s.State)
 	}
-	want := []string{"catalog=running", "payments=missing", "orders=missing", "gateway=running"}
+	want := []string{"catalog=running", "payments=missing", "orders=missing", "gateway=running", "collector=running"}
 	if !slices.Equal(got, want) {
 		t.Errorf("status = %v, want %v", got, want)
 	}
@@ -793,8 +793,8 @@ func TestStopRemovesCreatedAndStopsInReverseOrder(t *testing.T) {
 	}
 	stops := h.api.callsLike("stop ")
 	pos := func(s string) int { return slices.Index(stops, "stop shop-"+s) }
-	if pos("gateway") != 0 || pos("orders") > pos("payments") || pos("orders") > pos("catalog") || len(stops) != 4 {
-		t.Errorf("stops = %v: want the gateway first, orders before what it depends on", stops)
+	if pos("gateway") != 0 || pos("orders") > pos("payments") || pos("orders") > pos("catalog") || pos("collector") != 4 || len(stops) != 5 {
+		t.Errorf("stops = %v: want the gateway first, orders before what it depends on, the collector last", stops)
 	}
 }
 
@@ -821,7 +821,7 @@ func TestStopWhenTheEngineHangsIsOneSentence(t *testing.T) {
 	h.r.StopGrace = time.Second
 	h.r.EngineTimeout = 50 * time.Millisecond
 	err := h.r.Stop(context.Background(), "shop", "/w/shop", StopOptions{})
-	want := "could not stop 4 containers: Docker did not answer in 1s; run msx down, or msx doctor"
+	want := "could not stop 5 containers: Docker did not answer in 1s; run msx down, or msx doctor"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
@@ -942,7 +942,7 @@ func TestUpFailureNamesWhatItStarted(t *testing.T) {
 		t.Fatalf("err = %#v, want an UpError", err)
 	}
 	got := slices.Sorted(slices.Values(ue.Started))
-	if want := []string{"shop-catalog", "shop-orders", "shop-payments"}; !slices.Equal(got, want) {
+	if want := []string{"shop-catalog", "shop-collector", "shop-orders", "shop-payments"}; !slices.Equal(got, want) {
 		t.Errorf("started = %v, want %v", got, want)
 	}
 	var se *ServiceError
