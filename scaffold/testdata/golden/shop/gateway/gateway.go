@@ -85,7 +85,7 @@ func (g *gateway) middleware(cfg gatewayConfig) []func(http.Handler) http.Handle
 	return []func(http.Handler) http.Handler{
 		recoverPanics(g.log),
 		requestID,
-		otelhttp.NewMiddleware("gateway"),
+		g.tracing(cfg.TrustTraceparent),
 		accessLog(g.log),
 		limitBody(cfg.MaxBodyBytes),
 	}

@@ -80,6 +80,8 @@ type gatewayConfig struct {
 	Routes          []Route
 	UpstreamTimeout time.Duration
 	MaxBodyBytes    int64
+	// TrustTraceparent keeps the caller's trace and baggage (see tracing).
+	TrustTraceparent bool
 }
 
 func loadConfig() (gatewayConfig, error) {
@@ -92,6 +94,9 @@ func loadConfig() (gatewayConfig, error) {
 		return cfg, err
 	}
 	if cfg.MaxBodyBytes, err = config.Int64("MAX_BODY_BYTES", 10<<20); err != nil {
+		return cfg, err
+	}
+	if cfg.TrustTraceparent, err = config.Bool("TRUST_TRACEPARENT", false); err != nil {
 		return cfg, err
 	}
 	return cfg, nil

@@ -64,7 +64,9 @@ func run() error {
 
 	// Every request gets a span (continuing the caller's trace), except the
 	// health probes, which would only drown the traces that matter.
-	handler := otelhttp.NewHandler(mux, name,
+	// Each request is logged inside its span, so the line carries its
+	// trace_id and span_id: msx logs --trace ID finds it.
+	handler := otelhttp.NewHandler(logging.Requests(logger, mux), name,
 		otelhttp.WithFilter(func(r *http.Request) bool {
 			return r.URL.Path != "/healthz" && r.URL.Path != "/readyz"
 		}),
