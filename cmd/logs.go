@@ -126,7 +126,7 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	r := runner.New(cli, nil)
 	services := opts.Services
 	if len(services) == 0 {
-		services = append(m.ServiceNames(), devenv.GatewayName)
+		services = prefixNames(m)
 	}
 	p := logs.NewPrinter(f.IO.Out, services, po)
 	err = logs.Show(ctx, r, p, logs.ShowOptions{
@@ -163,4 +163,17 @@ func checkServices(m *devenv.Manifest, names []string) error {
 		}
 	}
 	return nil
+}
+
+// prefixNames are the names of every container a workspace may run, in
+// the order log prefixes take their colours: services, the gateway, the
+// collector, then databases.
+func prefixNames(m *devenv.Manifest) []string {
+	out := append(m.ServiceNames(), devenv.GatewayName, devenv.CollectorName)
+	for _, n := range m.ServiceNames() {
+		if m.Services[n].DB == devenv.DBPostgres {
+			out = append(out, n+"-db")
+		}
+	}
+	return out
 }

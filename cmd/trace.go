@@ -134,7 +134,7 @@ func traceLogs(ctx context.Context, f *Factory, r *runner.Runner, m *devenv.Mani
 		}
 	}
 	var buf strings.Builder
-	p := logs.NewPrinter(&buf, append(m.ServiceNames(), devenv.GatewayName), logs.PrinterOptions{
+	p := logs.NewPrinter(&buf, prefixNames(m), logs.PrinterOptions{
 		Color:  f.IO.ColorEnabled(),
 		Filter: logs.Filter{TraceID: t.TraceID},
 	})
@@ -163,12 +163,12 @@ func writeJSON(f *Factory, v any) error {
 	return enc.Encode(v)
 }
 
-// termWidth is the terminal's width, or 100 when stdout is not one.
+// termWidth is the terminal's width, or 0 when stdout is not one.
 func termWidth(f *Factory) int {
 	if f.IO.IsStdoutTTY() {
 		if w, _, err := term.GetSize(1); err == nil && w > 0 {
 			return w
 		}
 	}
-	return 100
+	return 0
 }

@@ -22,8 +22,14 @@ var collector embed.FS
 func CollectorFiles() (map[string][]byte, error) {
 	files := map[string][]byte{}
 	err := fs.WalkDir(collector, "collector", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(p, "_test.go") {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() && d.Name() == "testdata" {
+			return fs.SkipDir
+		}
+		if d.IsDir() || strings.HasSuffix(p, "_test.go") {
+			return nil
 		}
 		rel := strings.TrimPrefix(p, "collector/")
 		switch path.Base(rel) {

@@ -17,8 +17,8 @@ const (
 	cyan  = "\x1b[36m"
 )
 
-// Style says how to draw: Width is the terminal's width in columns (80
-// when zero), Color turns ANSI colours on, Now dates the list's "ago"
+// Style says how to draw: Width is the terminal's width in columns (the
+// list is not cut to a width and the waterfall takes 100 when zero), Color turns ANSI colours on, Now dates the list's "ago"
 // column (the zero time leaves it out).
 type Style struct {
 	Width int
@@ -28,7 +28,7 @@ type Style struct {
 
 func (s Style) width() int {
 	if s.Width <= 0 {
-		return 80
+		return 100
 	}
 	return max(s.Width, 40)
 }
@@ -114,7 +114,7 @@ func List(traces []Summary, st Style) string {
 	for _, w := range widths {
 		total += w + 2
 	}
-	if over := total - st.width(); over > 0 {
+	if over := total - st.Width; st.Width > 0 && over > 0 {
 		widths[1] = max(12, widths[1]-over)
 	}
 	for ri, r := range rows {

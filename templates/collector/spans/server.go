@@ -20,7 +20,7 @@ import (
 const MaxBody = 32 << 20
 
 // Handler serves OTLP/HTTP on POST /v1/traces, the query API on
-// GET /api/traces and GET /api/traces/{id}, and GET /healthz.
+// GET /api/traces and GET /api/traces/{id}, and GET /healthz and /readyz.
 type Handler struct {
 	Store *Store
 	// Forward, when set, receives each accepted request's protobuf body.
@@ -38,9 +38,11 @@ func NewHandler(store *Store, forward func([]byte), log *slog.Logger) *Handler {
 	h.mux.HandleFunc("POST /v1/traces", h.receive)
 	h.mux.HandleFunc("GET /api/traces", h.list)
 	h.mux.HandleFunc("GET /api/traces/{id}", h.get)
-	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	health := func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "service": "collector", "spans": store.Len()})
-	})
+	}
+	h.mux.HandleFunc("GET /healthz", health)
+	h.mux.HandleFunc("GET /readyz", health)
 	return h
 }
 

@@ -84,6 +84,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	if s.dir == "" {
 		s.segs = []*segment{{}}
+		s.nextSeg = 1
 		return s, nil
 	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
@@ -321,7 +322,7 @@ func (s *Store) List(q Query) []Summary {
 	out := []Summary{}
 	for i := len(s.order) - 1; i >= 0 && len(out) < limit; i-- {
 		e := s.order[i]
-		if e.dead || (q.Errors && e.errors == 0) || time.Duration(e.end-e.start) < q.MinDuration {
+		if e.dead || (q.Errors && e.errors == 0) || (q.MinDuration > 0 && e.duration() < q.MinDuration) {
 			continue
 		}
 		if q.Service != "" && !slices.ContainsFunc(e.spans, func(sp *Span) bool { return sp.Service == q.Service }) {
@@ -337,7 +338,7 @@ func (e *traceEntry) summary() Summary {
 	sum := Summary{
 		TraceID:    e.id.String(),
 		Start:      time.Unix(0, e.start).UTC(),
-		DurationNS: e.end - e.start,
+		DurationNS: int64(e.duration()),
 		Spans:      len(e.spans),
 		Errors:     e.errors,
 	}
@@ -351,6 +352,12 @@ func (e *traceEntry) summary() Summary {
 	}
 	slices.Sort(sum.Services)
 	return sum
+}
+
+// duration is the time from the first start to the last end; never
+// negative, whatever clocks the spans came from.
+func (e *traceEntry) duration() time.Duration {
+	return time.Duration(max(e.end-e.start, 0))
 }
 
 // root returns the earliest span whose parent is not in the trace.
