@@ -421,12 +421,15 @@ func TestStatus(t *testing.T) {
 	for _, s := range list {
 		got = append(got, s.Service+"="+s.State)
 	}
-	want := []string{"catalog=running", "payments=missing", "orders=missing", "gateway=running", "collector=running"}
+	want := []string{"collector=running", "catalog=running", "payments=missing", "orders=missing", "gateway=running"}
 	if !slices.Equal(got, want) {
 		t.Errorf("status = %v, want %v", got, want)
 	}
-	if !list[0].Ready || len(list[0].Ports) != 1 || list[0].Ports[0].ContainerPort != 8083 || list[0].Ports[0].HostIP != "127.0.0.1" {
-		t.Errorf("catalog = %+v", list[0])
+	if !list[1].Ready || len(list[1].Ports) != 1 || list[1].Ports[0].ContainerPort != 8083 || list[1].Ports[0].HostIP != "127.0.0.1" {
+		t.Errorf("catalog = %+v", list[1])
+	}
+	if list[0].Role != devenv.RoleCollector || list[0].Ports[0].ContainerPort != devenv.CollectorPort {
+		t.Errorf("collector = %+v", list[0])
 	}
 }
 
