@@ -95,7 +95,9 @@ func (f *Factory) Manifest() (*devenv.Manifest, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.SetDefault("gateway.port", m.Gateway.Port)
 	v.SetDefault("project", m.Project)
-	v.SetDefault("infra.postgres.image", m.Infra.Postgres.Image)
+	for _, k := range devenv.KindNames() {
+		v.SetDefault(devenv.ImageKey(k), m.Images[k])
+	}
 	if p := v.GetString("gateway.port"); p != "" {
 		port, err := strconv.Atoi(p)
 		if err != nil || port < 1 || port > 65535 {
@@ -104,7 +106,14 @@ func (f *Factory) Manifest() (*devenv.Manifest, error) {
 		m.Gateway.Port = port
 	}
 	m.Project = v.GetString("project")
-	m.Infra.Postgres.Image = v.GetString("infra.postgres.image")
+	for _, k := range devenv.KindNames() {
+		if img := v.GetString(devenv.ImageKey(k)); img != "" {
+			if m.Images == nil {
+				m.Images = map[string]string{}
+			}
+			m.Images[k] = img
+		}
+	}
 	if err := m.Validate(); err != nil {
 		return nil, msxerr.Wrap(err, "fix msx.yaml or the MSX_* environment variables", "the configuration is not valid: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/iostreams"
 )
 
@@ -42,12 +43,12 @@ func TestManifestEnvironmentOverrides(t *testing.T) {
 
 	t.Setenv("MSX_GATEWAY_PORT", "9191")
 	t.Setenv("MSX_PROJECT", "shop-two")
-	t.Setenv("MSX_INFRA_POSTGRES_IMAGE", "local/postgres:16")
+	t.Setenv("MSX_IMAGES_POSTGRES", "local/postgres:16")
 	m, err = f.Manifest()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Gateway.Port != 9191 || m.Project != "shop-two" || m.PostgresImage() != "local/postgres:16" {
+	if m.Gateway.Port != 9191 || m.Project != "shop-two" || m.Image(&devenv.Postgres) != "local/postgres:16" {
 		t.Fatalf("overrides not applied: %+v", m)
 	}
 

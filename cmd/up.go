@@ -19,6 +19,7 @@ import (
 	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/state"
 )
 
 type upOptions struct {
@@ -70,7 +71,7 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 	plan, err := r.Up(ctx, m, runner.UpOptions{
 		Services:   opts.Services,
 		MsxVersion: msxVersion(),
-		Passwords:  func(s []string) (map[string]string, error) { return runner.Passwords(m.Dir, s) },
+		Secrets:    state.New(m.Dir),
 	})
 	if err != nil {
 		if !opts.Detach && ctx.Err() != nil {

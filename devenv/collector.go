@@ -63,11 +63,7 @@ func telemetryEnv(env map[string]string) {
 }
 
 // collector plans the collector container and its volume.
-func collector(m *Manifest, opts PlanOptions, network string, base map[string]string) (Container, Volume, error) {
-	image := opts.Images[CollectorName]
-	if image == "" {
-		return Container{}, Volume{}, &PlanError{Msg: "no image for the trace collector"}
-	}
+func collector(m *Manifest, network string, base map[string]string) (Container, Volume) {
 	vol := Volume{
 		Name:   VolumeName(m.Project, CollectorName, m.Dir),
 		Labels: withLabels(base, map[string]string{LabelService: CollectorName}),
@@ -86,10 +82,12 @@ func collector(m *Manifest, opts PlanOptions, network string, base map[string]st
 		env["FORWARD_ENDPOINT"] = m.Traces.Forward
 	}
 	c := Container{
-		Name:     ContainerName(m.Project, CollectorName),
-		Service:  CollectorName,
-		Role:     RoleCollector,
-		Image:    image,
+		Name:    ContainerName(m.Project, CollectorName),
+		Service: CollectorName,
+		Role:    RoleCollector,
+		// Built like the gateway, from the source msx writes under .msx
+		// (the runner knows the target by its name).
+		Image:    ImageRef{Build: CollectorName, Pkg: "."},
 		User:     ContainerUser,
 		Env:      envList(env),
 		Networks: []Attachment{{Network: network, Aliases: []string{CollectorName}}},
@@ -98,5 +96,5 @@ func collector(m *Manifest, opts PlanOptions, network string, base map[string]st
 		Ready:    Probe{HTTPPath: "/healthz"},
 		Labels:   withLabels(base, map[string]string{LabelService: CollectorName, LabelRole: RoleCollector}),
 	}
-	return c, vol, nil
+	return c, vol
 }

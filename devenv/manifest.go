@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -44,18 +45,15 @@ const DefaultGatewayPort = 8080
 // take the next free port after the highest in use.
 const FirstServicePort = 8081
 
-// Default infrastructure images. A machine without registry access supplies
-// locally built images under these names or sets others in msx.yaml.
-const (
-	DefaultPostgresImage = "postgres:16"
-)
-
 // Manifest is msx.yaml: the single source of truth of a workspace.
 type Manifest struct {
-	Project  string             `yaml:"project"`
-	Module   string             `yaml:"module"`
-	Gateway  Gateway            `yaml:"gateway"`
-	Infra    Infra              `yaml:"infra,omitempty"`
+	Project string  `yaml:"project"`
+	Module  string  `yaml:"module"`
+	Gateway Gateway `yaml:"gateway"`
+	// Images sets the image of an infrastructure kind (images.postgres);
+	// unset kinds run their default, the official image.
+	Images map[string]string `yaml:"images,omitempty"`
+	// Traces configures the trace collector.
 	Traces   Traces             `yaml:"traces,omitempty"`
 	Services map[string]Service `yaml:"services"`
 
@@ -66,16 +64,6 @@ type Manifest struct {
 // Gateway configures the generated API gateway.
 type Gateway struct {
 	Port int `yaml:"port"`
-}
-
-// Infra names the infrastructure images msx runs beside the services.
-type Infra struct {
-	Postgres Image `yaml:"postgres,omitempty"`
-}
-
-// Image is a container image reference.
-type Image struct {
-	Image string `yaml:"image,omitempty"`
 }
 
 // Service is one service of the workspace.
@@ -98,14 +86,6 @@ func (m *Manifest) ServiceNames() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// PostgresImage returns the Postgres image to run, the default if unset.
-func (m *Manifest) PostgresImage() string {
-	if m.Infra.Postgres.Image != "" {
-		return m.Infra.Postgres.Image
-	}
-	return DefaultPostgresImage
 }
 
 // NextPort returns the first port at or above FirstServicePort that no
@@ -223,6 +203,9 @@ func (m *Manifest) Validate() error {
 	if err := checkPort("gateway.port", m.Gateway.Port); err != nil {
 		return err
 	}
+	if err := m.validateImages(); err != nil {
+		return err
+	}
 	if err := m.Traces.validate(); err != nil {
 		return err
 	}
@@ -297,4 +280,24 @@ func checkPort(field string, p int) error {
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// validateImages accepts images of known kinds only, each a plausible
+// image reference: what the engine is given must not be an option or a
+// line of something else.
+func (m *Manifest) validateImages() error {
+	for _, k := range slices.Sorted(maps.Keys(m.Images)) {
+		if LookupKind(k) == nil {
+			return fmt.Errorf("images.%s is not a kind msx runs; known kinds: %s", k, strings.Join(KindNames(), ", "))
+		}
+		v := m.Images[k]
+		if v == "" {
+			delete(m.Images, k)
+			continue
+		}
+		if strings.HasPrefix(v, "-") || strings.ContainsAny(v, " \t\n\"'\\") {
+			return fmt.Errorf("images.%s is %q, not an image reference such as postgres:16", k, v)
+		}
+	}
+	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/msx-dev/msx/names"
 )
@@ -23,8 +22,14 @@ const (
 	// LabelWorkspace is the absolute path of the workspace: two folders
 	// with the same project name never touch each other's resources.
 	LabelWorkspace = "dev.msx.workspace"
-	// LabelRole is RoleService, RoleGateway, RoleDatabase or RoleCollector.
+	// LabelRole is RoleService, RoleGateway, RoleCollector, or the name
+	// of an infrastructure kind (RoleDatabase for Postgres).
 	LabelRole = "dev.msx.role"
+	// LabelOwner is the service that owns a per-service instance of a
+	// kind: its database goes with it.
+	LabelOwner = "dev.msx.owner"
+	// LabelKind is the infrastructure kind of an instance's container.
+	LabelKind = "dev.msx.kind"
 )
 
 // Roles of a planned container.
@@ -32,6 +37,8 @@ const (
 	RoleService  = "service"
 	RoleGateway  = "gateway"
 	RoleDatabase = "database"
+	// RoleInfra is the role of an instance of any other kind.
+	RoleInfra = "infra"
 )
 
 // GatewayName is the gateway's service name: its container is PROJECT-gateway
@@ -54,22 +61,14 @@ const DataDir = "/data"
 // ContainerUser is the user the generated images run as.
 const ContainerUser = "65532"
 
-// postgresPort is where a database container listens on its private network.
-const postgresPort = 5432
-
-// PlanOptions is what the plan needs beyond the manifest: facts the runner
-// found out (image references, secrets) and the user's choices.
+// PlanOptions is what the plan needs beyond the manifest: the user's
+// choices. The plan needs no build and no secret: images and secrets are
+// references that the runner resolves when it applies the plan, so that
+// up, a dry run and an export all read the same plan.
 type PlanOptions struct {
-	// Images maps a service name, GatewayName or CollectorName to the
-	// image to run. Every planned service, the gateway and the collector
-	// must have one.
-	Images map[string]string
 	// Services limits the plan to these services and what they depend on,
 	// plus the gateway; empty means all.
 	Services []string
-	// PostgresPasswords maps a postgres service to its database password.
-	// The runner generates and stores them; the plan never invents one.
-	PostgresPasswords map[string]string
 	// MsxVersion labels every resource.
 	MsxVersion string
 	// LogLevel is passed to every program as LOG_LEVEL; "info" if empty.
@@ -110,13 +109,23 @@ type Container struct {
 	Name    string // PROJECT-SERVICE
 	Service string // service name, GatewayName, or SERVICE-db
 	Role    string
-	Image   string
-	User    string   `json:",omitempty"`
-	Cmd     []string `json:",omitempty"`
-	Env     []string // KEY=VALUE, sorted
+	// Kind is the infrastructure kind of an instance, "" for a program
+	// msx builds.
+	Kind  string `json:",omitempty"`
+	Image ImageRef
+	// ResolvedImage is the image the engine runs, filled by Resolve; it
+	// is not part of the plan's own hash (Resolve mixes it in).
+	ResolvedImage string   `json:"-"`
+	User          string   `json:",omitempty"`
+	Cmd           []string `json:",omitempty"`
+	Env           []string // KEY=VALUE, sorted
 	// Networks the container joins, the first at creation.
 	Networks []Attachment
 	Mounts   []Mount `json:",omitempty"`
+	// Secrets are written, before the container first starts, as files
+	// into its SecretsDir (a volume it shares read-only with the services
+	// that use it). Only their names are planned and hashed.
+	Secrets []SecretRef `json:",omitempty"`
 	// Port is the port the program listens on in the container; published
 	// on 127.0.0.1:HostPort, an ephemeral port when HostPort is 0.
 	Port     int
@@ -137,8 +146,36 @@ type Attachment struct {
 
 // Mount is a named volume mounted in a container.
 type Mount struct {
-	Volume string
-	Target string
+	Volume   string
+	Target   string
+	ReadOnly bool `json:",omitempty"`
+}
+
+// ImageRef is what a container runs, before it is resolved: a program msx
+// builds, or an infrastructure kind's image that the engine has or pulls.
+type ImageRef struct {
+	// Build names the build target (a service or GatewayName) and Pkg its
+	// Go package in the workspace.
+	Build string `json:",omitempty"`
+	Pkg   string `json:",omitempty"`
+	// Ref is an image reference, and Kind the kind whose image it is.
+	Ref  string `json:",omitempty"`
+	Kind string `json:",omitempty"`
+}
+
+// String is the reference, or the build target's package.
+func (r ImageRef) String() string {
+	if r.Ref != "" {
+		return r.Ref
+	}
+	return "build " + r.Pkg
+}
+
+// SecretRef is one secret of a container: Name is its identity (what msx
+// keeps in .msx/ under that name), File its file name in SecretsDir.
+type SecretRef struct {
+	Name string
+	File string
 }
 
 // Probe says how readiness is checked.
@@ -177,7 +214,16 @@ func VolumeName(project, service, dir string) string {
 }
 
 // DBNetworkName is the private network of a service's database.
-func DBNetworkName(project, service string) string { return project + "_" + service + "-db" }
+func DBNetworkName(project, service string) string { return PrivateNetworkName(project, service+"-db") }
+
+// PrivateNetworkName is the internal network of an infrastructure
+// instance (by its service name), shared only with its users.
+func PrivateNetworkName(project, instance string) string { return project + "_" + instance }
+
+// SecretsVolumeName is the volume that holds an instance's secret files.
+func SecretsVolumeName(project, instance, dir string) string {
+	return project + "_" + instance + "-secrets_" + shortHash(dir)
+}
 
 // PlanError is a plan that cannot be made from the manifest and options.
 type PlanError struct{ Msg string }
@@ -212,16 +258,22 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 	}
 	p.Networks = append(p.Networks, Network{Name: p.Network, Labels: withLabels(base, nil)})
 
-	var dbs, services []Container
+	var infra, services []Container
+	// Instances of per-project kinds, planned once for all their users.
+	shared := map[string]Instance{}
+	for _, k := range m.NeededKinds(selected) {
+		if k.PerService {
+			continue
+		}
+		inst := instance(k, "")
+		shared[k.Name] = inst
+		infra = append(infra, p.addInstance(m, inst, base))
+	}
 	for _, name := range order {
 		if !selected[name] {
 			continue
 		}
 		s := m.Services[name]
-		image := opts.Images[name]
-		if image == "" {
-			return nil, &PlanError{Msg: fmt.Sprintf("no image for service %s", name)}
-		}
 		env := map[string]string{
 			"MSX_SERVICE":       name,
 			"PORT":              strconv.Itoa(s.Port),
@@ -239,7 +291,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			Name:     ContainerName(m.Project, name),
 			Service:  name,
 			Role:     RoleService,
-			Image:    image,
+			Image:    ImageRef{Build: name, Pkg: ServicePkg(name)},
 			User:     ContainerUser,
 			Networks: []Attachment{{Network: p.Network, Aliases: []string{name}}},
 			Port:     s.Port,
@@ -247,81 +299,141 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			// The collector first, so that no span of a start is lost.
 			DependsOn: append([]string{CollectorName}, deps...),
 		}
-		switch s.DB {
-		case DBSQLite:
+		if s.DB == DBSQLite {
 			vol := VolumeName(m.Project, name, m.Dir)
 			p.Volumes = append(p.Volumes, Volume{Name: vol, Labels: withLabels(base, map[string]string{LabelService: name})})
 			c.Mounts = []Mount{{Volume: vol, Target: DataDir}}
 			env["SQLITE_PATH"] = DataDir + "/" + name + ".db"
-		case DBPostgres:
-			db, netw, vol, url, err := postgres(m, name, opts, base)
-			if err != nil {
-				return nil, err
-			}
-			p.Networks = append(p.Networks, netw)
-			p.Volumes = append(p.Volumes, vol)
-			dbs = append(dbs, db)
-			c.Networks = append(c.Networks, Attachment{Network: netw.Name, Aliases: []string{name}})
-			c.DependsOn = append([]string{db.Service}, c.DependsOn...)
-			env["DATABASE_URL"] = url
 		}
+		var kindDeps []string
+		for _, k := range Kinds {
+			if !k.Uses(s) {
+				continue
+			}
+			inst, ok := shared[k.Name]
+			if k.PerService {
+				inst = instance(k, name)
+				infra = append(infra, p.addInstance(m, inst, base))
+			} else if !ok {
+				continue
+			}
+			if k.Private {
+				c.Networks = append(c.Networks, Attachment{Network: PrivateNetworkName(m.Project, inst.Service), Aliases: []string{name}})
+			}
+			if len(k.Secrets) > 0 {
+				c.Mounts = append(c.Mounts, Mount{
+					Volume:   SecretsVolumeName(m.Project, inst.Service, m.Dir),
+					Target:   SecretsDir + "/" + k.Name,
+					ReadOnly: true,
+				})
+			}
+			for key, v := range k.Client(inst) {
+				env[key] = v
+			}
+			kindDeps = append(kindDeps, inst.Service)
+		}
+		c.DependsOn = append(kindDeps, c.DependsOn...)
 		c.Env = envList(env)
 		c.Labels = withLabels(base, map[string]string{LabelService: name, LabelRole: RoleService})
 		services = append(services, c)
 	}
 
-	coll, collVol, err := collector(m, opts, p.Network, base)
-	if err != nil {
-		return nil, err
-	}
+	coll, collVol := collector(m, p.Network, base)
 	p.Volumes = append(p.Volumes, collVol)
-	gw, err := gateway(m, opts, p.Network, selected, logLevel, base)
+	gw, err := gateway(m, p.Network, selected, logLevel, base)
 	if err != nil {
 		return nil, err
 	}
-	p.Containers = append(append(append(append(p.Containers, coll), dbs...), services...), gw)
+	p.Containers = append(append(append(append(p.Containers, coll), infra...), services...), gw)
 	for i := range p.Containers {
 		p.Containers[i].Labels[LabelConfigHash] = configHash(&p.Containers[i])
 	}
 	return p, nil
 }
 
-// postgres plans the database of service name: its container on a private
-// network shared only with the service, and its volume.
-func postgres(m *Manifest, name string, opts PlanOptions, base map[string]string) (Container, Network, Volume, string, error) {
-	pw := opts.PostgresPasswords[name]
-	if pw == "" {
-		return Container{}, Network{}, Volume{}, "", &PlanError{Msg: fmt.Sprintf("no database password for service %s", name)}
+// addInstance plans one instance of a kind: its container, its private
+// network, its data and secrets volumes.
+func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) Container {
+	k := inst.Kind
+	role := RoleInfra
+	if k.Name == KindPostgres {
+		role = RoleDatabase
 	}
-	dbService := name + "-db"
-	netw := Network{
-		Name:     DBNetworkName(m.Project, name),
-		Internal: true,
-		Labels:   withLabels(base, map[string]string{LabelService: name}),
+	labels := map[string]string{LabelService: inst.Service}
+	own := map[string]string{LabelService: inst.Service, LabelRole: role, LabelKind: k.Name}
+	if inst.Owner != "" {
+		own[LabelOwner] = inst.Owner
 	}
-	vol := Volume{
-		Name:   VolumeName(m.Project, dbService, m.Dir),
-		Labels: withLabels(base, map[string]string{LabelService: dbService}),
+	c := Container{
+		Name:    ContainerName(m.Project, inst.Service),
+		Service: inst.Service,
+		Role:    role,
+		Kind:    k.Name,
+		Image:   ImageRef{Ref: m.Image(k), Kind: k.Name},
+		User:    k.User,
+		Env:     envList(k.Env(inst)),
+		Port:    k.Port,
+		Ready:   k.Ready(inst),
+		Labels:  withLabels(base, own),
 	}
-	user := strings.ToLower(strings.ReplaceAll(name, "-", "_"))
-	db := Container{
-		Name:    ContainerName(m.Project, dbService),
-		Service: dbService,
-		Role:    RoleDatabase,
-		Image:   m.PostgresImage(),
-		Env: envList(map[string]string{
-			"POSTGRES_USER":     user,
-			"POSTGRES_PASSWORD": pw,
-			"POSTGRES_DB":       user,
-		}),
-		Networks: []Attachment{{Network: netw.Name, Aliases: []string{dbService}}},
-		Mounts:   []Mount{{Volume: vol.Name, Target: "/var/lib/postgresql/data"}},
-		Port:     postgresPort,
-		Ready:    Probe{Healthcheck: []string{"CMD", "pg_isready", "-U", user, "-d", user}},
-		Labels:   withLabels(base, map[string]string{LabelService: dbService, LabelRole: RoleDatabase}),
+	netw := p.Network
+	if k.Private {
+		netw = PrivateNetworkName(m.Project, inst.Service)
+		owner := map[string]string{LabelService: inst.Service}
+		if inst.Owner != "" {
+			owner[LabelService] = inst.Owner
+		}
+		p.Networks = append(p.Networks, Network{Name: netw, Internal: true, Labels: withLabels(base, owner)})
 	}
-	url := fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", user, pw, dbService, postgresPort, user)
-	return db, netw, vol, url, nil
+	c.Networks = []Attachment{{Network: netw, Aliases: []string{inst.Service}}}
+	if k.DataDir != "" {
+		vol := VolumeName(m.Project, inst.Service, m.Dir)
+		p.Volumes = append(p.Volumes, Volume{Name: vol, Labels: withLabels(base, labels)})
+		c.Mounts = append(c.Mounts, Mount{Volume: vol, Target: k.DataDir})
+	}
+	if len(k.Secrets) > 0 {
+		vol := SecretsVolumeName(m.Project, inst.Service, m.Dir)
+		p.Volumes = append(p.Volumes, Volume{Name: vol, Labels: withLabels(base, labels)})
+		c.Mounts = append(c.Mounts, Mount{Volume: vol, Target: SecretsDir})
+		for _, sec := range k.Secrets {
+			c.Secrets = append(c.Secrets, SecretRef{Name: inst.SecretName(sec), File: sec})
+		}
+	}
+	return c
+}
+
+// Resolve records the image each container runs: built maps a build
+// target to the image the builder made; a kind's reference is run as it
+// is. The config hash of a built container then covers its image, so that
+// a new build recreates it.
+func (p *Plan) Resolve(built map[string]string) error {
+	for i := range p.Containers {
+		c := &p.Containers[i]
+		if c.Image.Build == "" {
+			c.ResolvedImage = c.Image.Ref
+			continue
+		}
+		img := built[c.Image.Build]
+		if img == "" {
+			return &PlanError{Msg: fmt.Sprintf("no image was built for %s", c.Image.Build)}
+		}
+		c.ResolvedImage = img
+		c.Labels[LabelConfigHash] = configHash(c)
+	}
+	return nil
+}
+
+// Secrets returns the names of every secret of the plan, sorted and once
+// each: what the runner must have before it creates anything.
+func (p *Plan) Secrets() []string {
+	var out []string
+	for _, c := range p.Containers {
+		for _, s := range c.Secrets {
+			out = append(out, s.Name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // route is one entry of the gateway's MSX_ROUTES.
@@ -334,11 +446,7 @@ type route struct {
 
 // gateway plans the gateway container. It routes every service of the
 // manifest, started or not, so that starting a subset does not change it.
-func gateway(m *Manifest, opts PlanOptions, network string, selected map[string]bool, logLevel string, base map[string]string) (Container, error) {
-	image := opts.Images[GatewayName]
-	if image == "" {
-		return Container{}, &PlanError{Msg: "no image for the gateway"}
-	}
+func gateway(m *Manifest, network string, selected map[string]bool, logLevel string, base map[string]string) (Container, error) {
 	var routes []route
 	var deps []string
 	for _, name := range m.ServiceNames() {
@@ -379,7 +487,7 @@ func gateway(m *Manifest, opts PlanOptions, network string, selected map[string]
 		Name:      ContainerName(m.Project, GatewayName),
 		Service:   GatewayName,
 		Role:      RoleGateway,
-		Image:     image,
+		Image:     ImageRef{Build: GatewayName, Pkg: GatewayPkg},
 		User:      ContainerUser,
 		Env:       envList(env),
 		Networks:  []Attachment{{Network: network, Aliases: []string{GatewayName}}},
@@ -396,8 +504,17 @@ func gateway(m *Manifest, opts PlanOptions, network string, selected map[string]
 // DependsOn, which is start order, not the container's configuration: the
 // gateway depends on the services an up selects, and a second up with
 // another selection must not recreate it.
+//
+// A built image is only known once resolved: the hash then covers the
+// resolved image too. Secrets are hashed by name, never by value.
 func configHash(c *Container) string {
-	h := *c
+	h := struct {
+		Container
+		Resolved string `json:",omitempty"`
+	}{Container: *c}
+	if c.Image.Build != "" {
+		h.Resolved = c.ResolvedImage
+	}
 	h.DependsOn = nil
 	h.Labels = map[string]string{}
 	for k, v := range c.Labels {

@@ -22,7 +22,7 @@ func shop() *Manifest {
 	}
 }
 
-func images(m *Manifest) map[string]string {
+func built(m *Manifest) map[string]string {
 	out := map[string]string{GatewayName: "msx-shop/gateway:1", CollectorName: "msx-shop/collector:1"}
 	for n := range m.Services {
 		out[n] = "msx-shop/" + n + ":1"
@@ -35,14 +35,11 @@ func mustPlan(t *testing.T, m *Manifest, opts PlanOptions) *Plan {
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if opts.Images == nil {
-		opts.Images = images(m)
-	}
-	if opts.PostgresPasswords == nil {
-		opts.PostgresPasswords = map[string]string{"payments": "s3cret"}
-	}
 	p, err := MakePlan(m, opts)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resolve(built(m)); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -104,14 +101,19 @@ func TestPlanContainers(t *testing.T) {
 		{"collector", "MAX_SPANS", "200000"},
 		{"collector", "DATA_DIR", "/data"},
 		{"collector", "FORWARD_ENDPOINT", ""},
-		{"payments", "DATABASE_URL", "postgres://payments:s3cret@payments-db:5432/payments?sslmode=disable"},
+		{"payments", "DATABASE_URL", "postgres://payments@payments-db:5432/payments?sslmode=disable"},
+		{"payments", "DATABASE_PASSWORD_FILE", "/run/secrets/postgres/db-password"},
 		{"payments", "SQLITE_PATH", ""},
 		{"catalog", "SQLITE_PATH", ""},
 		{"catalog", "DATABASE_URL", ""},
 		{"gateway", "PORT", "8080"},
 		{"gateway", "LISTEN_ADDR", "0.0.0.0:8080"},
 		{"gateway", "MSX_SERVICE", "gateway"},
-		{"payments-db", "POSTGRES_PASSWORD", "s3cret"},
+		{"payments-db", "POSTGRES_PASSWORD", ""},
+		{"payments-db", "POSTGRES_PASSWORD_FILE", "/run/secrets/db-password"},
+		{"payments-db", "POSTGRES_USER", "payments"},
+		{"payments-db", "POSTGRES_DB", "payments"},
+		{"payments-db", "PGDATA", "/var/lib/postgresql/data/pgdata"},
 	}
 	for _, tt := range tests {
 		if got := env(tt.service)[tt.key]; got != tt.want {
@@ -193,8 +195,13 @@ func TestPlanNetworks(t *testing.T) {
 	for _, v := range p.Volumes {
 		vols = append(vols, v.Name)
 	}
-	if len(vols) != 3 || !slices.Contains(vols, VolumeName("shop", CollectorName, "/home/ann/shop")) {
-		t.Errorf("volumes = %v", vols)
+	if want := []string{
+		VolumeName("shop", "payments-db", "/home/ann/shop"),
+		SecretsVolumeName("shop", "payments-db", "/home/ann/shop"),
+		VolumeName("shop", "orders", "/home/ann/shop"),
+		VolumeName("shop", CollectorName, "/home/ann/shop"),
+	}; !slices.Equal(vols, want) {
+		t.Errorf("volumes = %v, want %v", vols, want)
 	}
 }
 
@@ -207,16 +214,12 @@ func TestPlanHash(t *testing.T) {
 	}{
 		{"nothing", func(*Manifest, *PlanOptions) {}, nil},
 		{"msx version only", func(_ *Manifest, o *PlanOptions) { o.MsxVersion = "2" }, nil},
-		{"new image", func(m *Manifest, o *PlanOptions) {
-			o.Images = images(m)
-			o.Images["catalog"] = "msx-shop/catalog:2"
-		}, []string{"catalog"}},
+		{"postgres image", func(m *Manifest, _ *PlanOptions) { m.Images = map[string]string{"postgres": "local/pg:16"} }, []string{"payments-db"}},
 		{"gateway port", func(m *Manifest, _ *PlanOptions) { m.Gateway.Port = 9090 }, []string{"gateway"}},
 		{"subset keeps the gateway's routes", func(_ *Manifest, o *PlanOptions) { o.Services = []string{"orders"} }, nil},
 		// payments alone really is a smaller set: the gateway then depends
 		// on fewer containers, which is start order, not its configuration.
 		{"smaller subset keeps the gateway", func(_ *Manifest, o *PlanOptions) { o.Services = []string{"payments"} }, nil},
-		{"password", func(_ *Manifest, o *PlanOptions) { o.PostgresPasswords = map[string]string{"payments": "x"} }, []string{"payments-db", "payments"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,8 +283,6 @@ func TestPlanErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown service", shop, PlanOptions{Services: []string{"nope"}}, "nope is not a service"},
-		{"missing image", shop, PlanOptions{Images: map[string]string{GatewayName: "g"}}, "no image for service"},
-		{"missing password", shop, PlanOptions{PostgresPasswords: map[string]string{"other": "x"}}, "no database password"},
 		{"cycle", func() *Manifest {
 			m := shop()
 			m.Services["catalog"] = Service{Port: 8083, DB: DBNone, DependsOn: []string{"orders"}}
@@ -291,14 +292,7 @@ func TestPlanErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := tt.m()
-			o := tt.opts
-			if o.Images == nil {
-				o.Images = images(m)
-			}
-			if o.PostgresPasswords == nil {
-				o.PostgresPasswords = map[string]string{"payments": "pw"}
-			}
-			_, err := MakePlan(m, o)
+			_, err := MakePlan(m, tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
@@ -312,7 +306,7 @@ func TestPlanErrors(t *testing.T) {
 
 func TestPlanNoServices(t *testing.T) {
 	m := &Manifest{Project: "empty", Module: "m", Dir: "/x", Services: map[string]Service{}}
-	p := mustPlan(t, m, PlanOptions{Images: map[string]string{GatewayName: "g", CollectorName: "c"}})
+	p := mustPlan(t, m, PlanOptions{})
 	if got := services(p); !slices.Equal(got, []string{"collector", "gateway"}) {
 		t.Errorf("containers = %v", got)
 	}
@@ -357,6 +351,168 @@ func TestPlanCollector(t *testing.T) {
 		m.Traces = tt.tr
 		if err := m.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Validate(%+v) = %v, want an error about %s", tt.tr, err, tt.want)
+		}
+	}
+}
+
+func TestPlanResolveHashesTheBuiltImage(t *testing.T) {
+	m := shop()
+	a := mustPlan(t, m, PlanOptions{})
+	b, err := MakePlan(m, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := built(m)
+	img["catalog"] = "msx-shop/catalog:2"
+	if err := b.Resolve(img); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range b.Containers {
+		if changed := c.Hash() != a.Container(c.Service).Hash(); changed != (c.Service == "catalog") {
+			t.Errorf("%s: hash changed = %v", c.Service, changed)
+		}
+	}
+	if got := b.Container("catalog").ResolvedImage; got != "msx-shop/catalog:2" {
+		t.Errorf("catalog runs %q", got)
+	}
+	if got := b.Container("payments-db").ResolvedImage; got != "postgres:16" {
+		t.Errorf("payments-db runs %q", got)
+	}
+	delete(img, "orders")
+	c, _ := MakePlan(m, PlanOptions{})
+	if err := c.Resolve(img); err == nil || !strings.Contains(err.Error(), "no image was built for orders") {
+		t.Errorf("resolve without orders: %v", err)
+	}
+}
+
+func TestPlanNeedsNoBuildAndNoSecret(t *testing.T) {
+	p, err := MakePlan(shop(), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Container("orders").Image; got != (ImageRef{Build: "orders", Pkg: "./services/orders"}) {
+		t.Errorf("orders image = %+v", got)
+	}
+	if got := p.Container("payments-db").Image; got != (ImageRef{Ref: "postgres:16", Kind: "postgres"}) {
+		t.Errorf("payments-db image = %+v", got)
+	}
+	if got, want := p.Secrets(), []string{"payments-db-db-password"}; !slices.Equal(got, want) {
+		t.Errorf("secrets = %v, want %v", got, want)
+	}
+}
+
+// TestPlanKinds checks what each kind of the table plans for an instance:
+// image, environment, readiness, volumes, network, secrets.
+func TestPlanKinds(t *testing.T) {
+	for _, k := range Kinds {
+		t.Run(k.Name, func(t *testing.T) {
+			m := &Manifest{Project: "shop", Module: "m", Dir: "/w", Services: map[string]Service{}}
+			// A service that uses the kind: find a db value that does.
+			var svc Service
+			for _, db := range DBKinds {
+				if k.Uses(Service{DB: db}) {
+					svc = Service{Port: 8081, DB: db}
+				}
+			}
+			if !k.Uses(svc) {
+				t.Skipf("no service of the manifest uses %s yet", k.Name) // a kind for what msx.yaml cannot say yet
+			}
+			m.Services["orders"] = svc
+			m.Images = map[string]string{k.Name: "local/" + k.Name + ":1"}
+			p := mustPlan(t, m, PlanOptions{})
+			inst := instance(k, "orders")
+			if !k.PerService {
+				inst = instance(k, "")
+			}
+			c := p.Container(inst.Service)
+			if c == nil {
+				t.Fatalf("no container %s in %v", inst.Service, services(p))
+			}
+			if c.Image.Ref != "local/"+k.Name+":1" || c.ResolvedImage != c.Image.Ref || c.Kind != k.Name {
+				t.Errorf("image %+v resolved %q", c.Image, c.ResolvedImage)
+			}
+			if c.HostPort != 0 || c.Port != k.Port {
+				t.Errorf("ports %d->%d", c.HostPort, c.Port)
+			}
+			if !slices.Equal(c.Ready.Healthcheck, k.Ready(inst).Healthcheck) || c.Ready.HTTPPath != k.Ready(inst).HTTPPath {
+				t.Errorf("ready = %+v", c.Ready)
+			}
+			for key, v := range k.Env(inst) {
+				if !slices.Contains(c.Env, key+"="+v) {
+					t.Errorf("env lacks %s=%s: %v", key, v, c.Env)
+				}
+			}
+			svcC := p.Container("orders")
+			for key, v := range k.Client(inst) {
+				if !slices.Contains(svcC.Env, key+"="+v) {
+					t.Errorf("service env lacks %s=%s", key, v)
+				}
+			}
+			if !slices.Contains(svcC.DependsOn, inst.Service) {
+				t.Errorf("service does not wait for %s: %v", inst.Service, svcC.DependsOn)
+			}
+			if (k.DataDir != "") != slices.ContainsFunc(c.Mounts, func(mt Mount) bool { return mt.Target == k.DataDir && !mt.ReadOnly }) {
+				t.Errorf("data mount: %+v", c.Mounts)
+			}
+			if len(k.Secrets) > 0 {
+				if len(c.Secrets) != len(k.Secrets) {
+					t.Errorf("secrets = %+v", c.Secrets)
+				}
+				sv := SecretsVolumeName("shop", inst.Service, "/w")
+				if !slices.Contains(c.Mounts, Mount{Volume: sv, Target: SecretsDir}) {
+					t.Errorf("instance mounts %+v", c.Mounts)
+				}
+				if !slices.Contains(svcC.Mounts, Mount{Volume: sv, Target: SecretsDir + "/" + k.Name, ReadOnly: true}) {
+					t.Errorf("service mounts %+v", svcC.Mounts)
+				}
+				for _, kv := range append(slices.Clone(c.Env), svcC.Env...) {
+					if strings.Contains(strings.ToUpper(kv), "PASSWORD=") {
+						t.Errorf("a secret by value in the environment: %s", kv)
+					}
+				}
+			}
+			if k.Private {
+				priv := PrivateNetworkName("shop", inst.Service)
+				if len(c.Networks) != 1 || c.Networks[0].Network != priv {
+					t.Errorf("instance networks %+v", c.Networks)
+				}
+				for _, n := range p.Networks {
+					if n.Name == priv && !n.Internal {
+						t.Errorf("network %s is not internal", priv)
+					}
+				}
+				for _, other := range p.Containers {
+					on := slices.ContainsFunc(other.Networks, func(a Attachment) bool { return a.Network == priv })
+					if on != (other.Service == "orders" || other.Service == inst.Service) {
+						t.Errorf("%s on %s: %v", other.Service, priv, on)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestManifestImages(t *testing.T) {
+	good := "project: shop\nmodule: m.com/shop\nservices: {}\nimages:\n  postgres: local/postgres:16\n"
+	m, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Image(&Postgres); got != "local/postgres:16" {
+		t.Errorf("image = %q", got)
+	}
+	m.Images = nil
+	if got := m.Image(&Postgres); got != "postgres:16" {
+		t.Errorf("default image = %q", got)
+	}
+	for _, bad := range []struct{ yaml, want string }{
+		{"images:\n  mysql: x\n", "images.mysql is not a kind msx runs; known kinds: postgres"},
+		{"images:\n  postgres: \"-x\"\n", "not an image reference"},
+		{"images:\n  postgres: \"a b\"\n", "not an image reference"},
+	} {
+		_, err := Parse([]byte("project: shop\nmodule: m.com/shop\nservices: {}\n" + bad.yaml))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: err = %v, want %q", bad.yaml, err, bad.want)
 		}
 	}
 }

@@ -40,6 +40,10 @@ type DockerAPI interface {
 	VolumeRemove(ctx context.Context, volumeID string, force bool) error
 
 	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (image.InspectResponse, error)
+	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
+
+	// CopyToContainer writes secret files into a created container.
+	CopyToContainer(ctx context.Context, containerID, dstPath string, content io.Reader, options container.CopyToContainerOptions) error
 }
 
 var _ DockerAPI = (*client.Client)(nil)

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -33,8 +34,13 @@ type fakeDocker struct {
 	networks   map[string]network.Summary
 	volumes    map[string]*volume.Volume
 	images     map[string]bool
-	nextID     int
-	calls      []string
+	// pullable are images ImagePull finds, with the stream it sends.
+	pullable map[string]string
+	// copies are the files CopyToContainer wrote: "NAME:PATH/FILE" to
+	// the file's content and mode.
+	copies map[string]string
+	nextID int
+	calls  []string
 	// exitOnStart makes a service's container exit at once with a code.
 	exitOnStart map[string]int
 	// failStart makes ContainerStart fail for a service.
@@ -86,6 +92,8 @@ func newFake() *fakeDocker {
 		networks:    map[string]network.Summary{},
 		volumes:     map[string]*volume.Volume{},
 		images:      map[string]bool{},
+		pullable:    map[string]string{},
+		copies:      map[string]string{},
 		exitOnStart: map[string]int{},
 		failStart:   map[string]bool{},
 		failRemove:  map[string]bool{},
@@ -508,6 +516,45 @@ func (f *fakeDocker) ImageInspect(_ context.Context, ref string, _ ...client.Ima
 		return image.InspectResponse{}, errors.New("No such image: " + ref)
 	}
 	return image.InspectResponse{ID: ref}, nil
+}
+
+func (f *fakeDocker) ImagePull(_ context.Context, ref string, _ image.PullOptions) (io.ReadCloser, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.call("pull %s", ref)
+	stream, ok := f.pullable[ref]
+	if !ok {
+		return nil, errors.New("Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host")
+	}
+	if !strings.Contains(stream, `"error"`) {
+		f.images[ref] = true
+	}
+	return io.NopCloser(strings.NewReader(stream)), nil
+}
+
+func (f *fakeDocker) CopyToContainer(_ context.Context, id, dst string, content io.Reader, _ container.CopyToContainerOptions) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return errors.New("No such container: " + id)
+	}
+	f.call("copy %s %s", c.name, dst)
+	tr := tar.NewReader(content)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return err
+		}
+		f.copies[c.name+":"+dst+"/"+h.Name] = fmt.Sprintf("%s %o", b, h.Mode)
+	}
 }
 
 // fakeBuilder returns images tagged with a per-service version.

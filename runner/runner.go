@@ -76,6 +76,9 @@ type Runner struct {
 	DownTimeout time.Duration
 
 	mu sync.Mutex
+	// secrets holds the values of the plan's secrets during an up, read
+	// before anything is created.
+	secrets map[string]string
 }
 
 // New returns a runner over api that builds images with b.
@@ -140,9 +143,9 @@ type UpOptions struct {
 	Services   []string
 	MsxVersion string
 	LogLevel   string
-	// Passwords supplies the database password of each postgres service;
-	// called only when the workspace has one.
-	Passwords func(services []string) (map[string]string, error)
+	// Secrets supplies the value of each secret of the plan (database
+	// passwords); used only when the plan has one.
+	Secrets SecretSource
 }
 
 // ServiceError is a service that exited or never became ready during up.
@@ -222,40 +225,29 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 		return nil, err
 	}
 
-	selected, err := r.selected(m, opts.Services)
-	if err != nil {
-		return nil, err
-	}
-	images, err := r.build(ctx, m.Dir, selected)
-	if err != nil {
-		return nil, err
-	}
-	var pg []string
-	for _, n := range selected {
-		if m.Services[n].DB == devenv.DBPostgres {
-			pg = append(pg, n)
-		}
-	}
-	var passwords map[string]string
-	if len(pg) > 0 {
-		if err := r.requireImage(ctx, m.PostgresImage()); err != nil {
-			return nil, err
-		}
-		if opts.Passwords == nil {
-			return nil, errors.New("no source of database passwords")
-		}
-		if passwords, err = opts.Passwords(pg); err != nil {
-			return nil, err
-		}
-	}
 	plan, err := devenv.MakePlan(m, devenv.PlanOptions{
-		Images:            images,
-		Services:          opts.Services,
-		PostgresPasswords: passwords,
-		MsxVersion:        opts.MsxVersion,
-		LogLevel:          opts.LogLevel,
+		Services:   opts.Services,
+		MsxVersion: opts.MsxVersion,
+		LogLevel:   opts.LogLevel,
 	})
 	if err != nil {
+		return nil, err
+	}
+	// Images and secrets first: neither costs a build when it fails.
+	if err := r.EnsureImages(ctx, plan); err != nil {
+		return nil, err
+	}
+	values, err := secretValues(plan, opts.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	r.setSecrets(values)
+	defer r.setSecrets(nil)
+	images, err := r.build(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.Resolve(images); err != nil {
 		return nil, err
 	}
 	if err := r.ensureNetworks(ctx, plan); err != nil {
@@ -288,8 +280,13 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 	for _, n := range names {
 		c := ours[n]
 		svc := c.Labels[devenv.LabelService]
-		if c.Labels[devenv.LabelRole] == devenv.RoleDatabase {
+		if owner := c.Labels[devenv.LabelOwner]; owner != "" {
+			svc = owner
+		} else if c.Labels[devenv.LabelRole] == devenv.RoleDatabase {
+			// Before kinds had owners, a database was SERVICE-db.
 			svc = strings.TrimSuffix(svc, "-db")
+		} else if c.Labels[devenv.LabelKind] != "" {
+			continue // a per-project kind: it goes with down
 		}
 		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName || svc == devenv.CollectorName {
 			continue
@@ -301,25 +298,6 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 		r.progress(c.Labels[devenv.LabelService], "removed (no longer in msx.yaml)")
 	}
 	return nil
-}
-
-// selected returns the services up starts, in start order.
-func (r *Runner) selected(m *devenv.Manifest, want []string) ([]string, error) {
-	order, err := m.StartOrder()
-	if err != nil {
-		return nil, err
-	}
-	keep, err := m.Closure(want)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, n := range order {
-		if keep[n] {
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }
 
 // preflightPort checks the gateway port before anything is created. The
@@ -384,19 +362,25 @@ func CollectorSourceDir(workspace string) string {
 	return filepath.Join(workspace, ".msx", "collector")
 }
 
-// build builds the images of the selected services, the gateway and the
-// trace collector and returns the image of each.
-func (r *Runner) build(ctx context.Context, dir string, selected []string) (map[string]string, error) {
-	targets := make([]builder.Target, 0, len(selected)+2)
-	for _, n := range selected {
-		targets = append(targets, builder.Target{Name: n, Pkg: devenv.ServicePkg(n)})
+// build builds the images the plan's containers run and returns the
+// image of each build target. The trace collector is built from the
+// source msx embeds, written under the workspace's .msx.
+func (r *Runner) build(ctx context.Context, p *devenv.Plan) (map[string]string, error) {
+	var targets []builder.Target
+	for _, c := range p.Containers {
+		if c.Image.Build == "" {
+			continue
+		}
+		t := builder.Target{Name: c.Image.Build, Pkg: c.Image.Pkg}
+		if c.Image.Build == devenv.CollectorName {
+			files, err := templates.CollectorFiles()
+			if err != nil {
+				return nil, err
+			}
+			t.Dir, t.Files = CollectorSourceDir(p.Dir), files
+		}
+		targets = append(targets, t)
 	}
-	targets = append(targets, builder.Target{Name: devenv.GatewayName, Pkg: devenv.GatewayPkg})
-	files, err := templates.CollectorFiles()
-	if err != nil {
-		return nil, err
-	}
-	targets = append(targets, builder.Target{Name: devenv.CollectorName, Pkg: ".", Dir: CollectorSourceDir(dir), Files: files})
 	results, err := r.Builder.Build(ctx, targets)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -409,19 +393,6 @@ func (r *Runner) build(ctx context.Context, dir string, selected []string) (map[
 		images[res.Name] = res.Image
 	}
 	return images, nil
-}
-
-// requireImage fails clearly when an infrastructure image is not on this
-// machine: nothing is ever pulled.
-func (r *Runner) requireImage(ctx context.Context, ref string) error {
-	if _, err := r.API.ImageInspect(ctx, ref); err != nil {
-		if ctx.Err() != nil {
-			return msxerr.ErrCancelled
-		}
-		return msxerr.Wrap(err, "build one or set infra.postgres.image in msx.yaml",
-			"image %s is not on this machine", ref)
-	}
-	return nil
 }
 
 func (r *Runner) ensureNetworks(ctx context.Context, p *devenv.Plan) error {
@@ -510,7 +481,11 @@ func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[strin
 		go func() {
 			defer wg.Done()
 			defer close(done[c.Service])
-			for _, d := range c.DependsOn {
+			deps := c.DependsOn
+			if keepsRunning(c, ours) {
+				deps = nil
+			}
+			for _, d := range deps {
 				ch, ok := done[d]
 				if !ok {
 					continue
@@ -640,6 +615,9 @@ func (r *Runner) create(ctx context.Context, c *devenv.Container, st *started) (
 	if ctx.Err() != nil {
 		return "", cleanup(msxerr.ErrCancelled)
 	}
+	if err := r.writeSecrets(cctx, c, resp.ID); err != nil {
+		return "", cleanup(err)
+	}
 	for _, a := range c.Networks[1:] {
 		if err := r.API.NetworkConnect(cctx, a.Network, resp.ID, &network.EndpointSettings{Aliases: a.Aliases}); err != nil {
 			return "", cleanup(engineErr(ctx, err, "connecting "+c.Name+" to "+a.Network))
@@ -691,7 +669,7 @@ func isConflict(err error) bool {
 func containerConfig(c *devenv.Container) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
 	port := nat.Port(strconv.Itoa(c.Port) + "/tcp")
 	cfg := &container.Config{
-		Image:    c.Image,
+		Image:    c.ResolvedImage,
 		Env:      c.Env,
 		Cmd:      c.Cmd,
 		User:     c.User,
@@ -701,7 +679,7 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 	host := &container.HostConfig{
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 	}
-	if c.Role != devenv.RoleDatabase {
+	if c.Kind == "" {
 		cfg.ExposedPorts = nat.PortSet{port: struct{}{}}
 		hostPort := ""
 		if c.HostPort != 0 {
@@ -718,7 +696,11 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 		}
 	}
 	for _, m := range c.Mounts {
-		host.Binds = append(host.Binds, m.Volume+":"+m.Target)
+		bind := m.Volume + ":" + m.Target
+		if m.ReadOnly {
+			bind += ":ro"
+		}
+		host.Binds = append(host.Binds, bind)
 	}
 	first := c.Networks[0]
 	host.NetworkMode = container.NetworkMode(first.Network)
@@ -736,12 +718,8 @@ func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string) 
 	if timeout == 0 {
 		timeout = DefaultReadyTimeout
 	}
-	interval := r.PollInterval
-	if interval == 0 {
-		interval = 100 * time.Millisecond
-	}
 	deadline := clk.Now().Add(timeout)
-	for {
+	for attempt := 0; ; attempt++ {
 		insp, err := r.API.ContainerInspect(ctx, id)
 		if err != nil {
 			return &ServiceError{Service: c.Service, ExitCode: -1, Err: engineErr(ctx, err, "inspecting "+c.Name)}
@@ -759,7 +737,7 @@ func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string) 
 		if !clk.Now().Before(deadline) {
 			return &ServiceError{Service: c.Service, ExitCode: -1, Timeout: timeout, Logs: r.tail(ctx, id, insp.State)}
 		}
-		if err := clk.Sleep(ctx, interval); err != nil {
+		if err := clk.Sleep(ctx, r.pollDelay(attempt)); err != nil {
 			return &ServiceError{Service: c.Service, ExitCode: -1, Err: err}
 		}
 	}

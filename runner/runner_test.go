@@ -322,23 +322,102 @@ func TestUpPortTaken(t *testing.T) {
 	}
 }
 
-func TestUpPostgresImageMissing(t *testing.T) {
-	h := newHarness()
+type fakeSecrets map[string]string
+
+func (f fakeSecrets) Secret(name string) (string, error) {
+	if v, ok := f[name]; ok {
+		return v, nil
+	}
+	return "", errors.New("no secret " + name)
+}
+
+func postgresManifest() *devenv.Manifest {
 	m := manifest("/w/shop")
 	s := m.Services["payments"]
 	s.DB = devenv.DBPostgres
 	m.Services["payments"] = s
-	pw := func([]string) (map[string]string, error) { return map[string]string{"payments": "pw"}, nil }
-	_, err := h.up(t, m, UpOptions{Passwords: pw})
-	if err == nil || err.Error() != "image postgres:16 is not on this machine; build one or set infra.postgres.image in msx.yaml" {
-		t.Fatalf("err = %v", err)
+	return m
+}
+
+func TestUpPostgresImageMissing(t *testing.T) {
+	h := newHarness()
+	m := postgresManifest()
+	_, err := h.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "pw"}})
+	want := "image postgres:16 (postgres) is not on this machine and could not be pulled: Error response from daemon: " +
+		"Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host; " +
+		"pull it on a machine with registry access (docker pull postgres:16, docker save, docker load here), " +
+		"or build one with scripts/local-images.sh from the msx repository and set images.postgres in msx.yaml or MSX_IMAGES_POSTGRES"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant  %s", err, want)
 	}
+	var ime *ImageMissingError
+	if !errors.As(err, &ime) || ime.Image != "postgres:16" {
+		t.Errorf("not an ImageMissingError: %#v", err)
+	}
+	if len(h.b.builds) > 0 {
+		t.Errorf("built before the image check: %v", h.b.builds)
+	}
+	for _, c := range h.api.calls {
+		if !strings.HasPrefix(c, "pull ") {
+			t.Errorf("engine call before the image check: %s", c)
+		}
+	}
+}
+
+func TestUpPullsAMissingImage(t *testing.T) {
+	h := newHarness()
+	m := postgresManifest()
+	m.Images = map[string]string{"postgres": "example.com/pg:16"}
+	h.api.pullable["example.com/pg:16"] = `{"status":"Pulling from pg","id":"16"}
+{"status":"Downloading","id":"a1","progressDetail":{"current":1048576,"total":4194304}}
+{"status":"Download complete","id":"a1"}
+{"status":"Status: Downloaded newer image for example.com/pg:16"}
+`
+	var progress []string
+	h.r.Progress = func(svc, status string) { progress = append(progress, svc+" "+status) }
+	// The fake database never becomes healthy: this up times out after
+	// the pull, which is all this test is about.
+	_, _ = h.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "pw"}})
+	if !h.api.images["example.com/pg:16"] {
+		t.Fatal("not pulled")
+	}
+	if len(progress) < 2 || progress[0] != "postgres pulling example.com/pg:16" || !strings.HasPrefix(progress[1], "postgres pulled example.com/pg:16 in ") {
+		t.Errorf("progress = %q", progress)
+	}
+	// A pull that the stream says failed is a failure.
+	h2 := newHarness()
+	h2.api.pullable["postgres:16"] = `{"status":"Pulling"}
+{"error":"manifest unknown"}
+`
+	_, err := h2.up(t, postgresManifest(), UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "pw"}})
+	if err == nil || !strings.Contains(err.Error(), "could not be pulled: manifest unknown;") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestUpWritesSecretsAsFiles(t *testing.T) {
+	h := newHarness()
 	h.api.images["postgres:16"] = true
-	if _, err := h.up(t, m, UpOptions{Passwords: pw}); err == nil {
-		t.Fatal("the fake postgres never becomes healthy; want a timeout")
+	m := postgresManifest()
+	_, _ = h.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "s3cret-value"}})
+	if got := h.api.copies["shop-payments-db:/run/secrets/db-password"]; got != "s3cret-value 444" {
+		t.Errorf("secret file = %q", got)
 	}
-	if got := h.api.callsLike("network connect"); !slices.Equal(got, []string{"network connect shop_payments-db shop-payments"}) && len(got) != 0 {
-		t.Errorf("connects = %v", got)
+	for _, c := range h.api.containers {
+		all := strings.Join(append(append([]string{}, c.cfg.Env...), c.cfg.Cmd...), " ") + fmt.Sprint(c.cfg.Labels) + fmt.Sprint(c.host.Binds)
+		if strings.Contains(all, "s3cret-value") {
+			t.Errorf("%s: the secret's value is in its configuration: %s", c.name, all)
+		}
+	}
+	// No source of secrets: an error before anything is built or created.
+	h2 := newHarness()
+	h2.api.images["postgres:16"] = true
+	_, err := h2.up(t, m, UpOptions{Secrets: fakeSecrets{}})
+	if err == nil || !strings.Contains(err.Error(), "no secret payments-db-db-password") {
+		t.Errorf("err = %v", err)
+	}
+	if len(h2.b.builds) > 0 || len(h2.api.callsLike("create")) > 0 {
+		t.Errorf("work done before the secrets were read: builds %v, calls %v", h2.b.builds, h2.api.calls)
 	}
 }
 
@@ -523,21 +602,6 @@ func TestLineWriter(t *testing.T) {
 	w.Flush()
 	if want := []string{"a", "bc", "", "d"}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
-func TestPasswords(t *testing.T) {
-	dir := t.TempDir()
-	a, err := Passwords(dir, []string{"payments"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Passwords(dir, []string{"payments", "users"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a["payments"] == "" || a["payments"] != b["payments"] || b["users"] == "" || b["users"] == b["payments"] {
-		t.Errorf("passwords %v then %v", a, b)
 	}
 }
 

@@ -1,70 +1,92 @@
 package runner
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
+	"archive/tar"
+	"bytes"
+	"context"
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"time"
 
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 )
 
-// SecretsFile is where database passwords live in a workspace, mode 0600.
-const SecretsFile = ".msx/secrets"
-
-type secrets struct {
-	Postgres map[string]string `json:"postgres"`
+// SecretSource gives the value of a secret by its name, generating it the
+// first time; *state.Store is one.
+type SecretSource interface {
+	Secret(name string) (string, error)
 }
 
-// Passwords returns the database password of each service, generating and
-// storing those that do not exist yet. Passwords are random per workspace
-// and never printed.
-func Passwords(dir string, services []string) (map[string]string, error) {
-	path := filepath.Join(dir, SecretsFile)
-	var s secrets
-	data, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, msxerr.Wrap(err, "check its permissions", "cannot read %s", path)
-	default:
-		if err := json.Unmarshal(data, &s); err != nil {
-			return nil, msxerr.Wrap(err, "delete it to generate new passwords (and run msx down --volumes)", "%s is not valid", path)
-		}
+// secretValues reads every secret of the plan before anything is created:
+// a secret that cannot be read stops up before it has started anything.
+func secretValues(p *devenv.Plan, src SecretSource) (map[string]string, error) {
+	names := p.Secrets()
+	if len(names) == 0 {
+		return nil, nil
 	}
-	if s.Postgres == nil {
-		s.Postgres = map[string]string{}
+	if src == nil {
+		return nil, errors.New("the plan has secrets but up was given no source of secrets")
 	}
-	changed := false
-	out := map[string]string{}
-	for _, svc := range services {
-		pw := s.Postgres[svc]
-		if pw == "" {
-			b := make([]byte, 24)
-			if _, err := rand.Read(b); err != nil {
-				return nil, err
-			}
-			pw = hex.EncodeToString(b)
-			s.Postgres[svc] = pw
-			changed = true
-		}
-		out[svc] = pw
-	}
-	if changed {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	out := make(map[string]string, len(names))
+	for _, n := range names {
+		v, err := src.Secret(n)
+		if err != nil {
 			return nil, err
 		}
-		data, _ := json.MarshalIndent(s, "", "  ")
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-			return nil, msxerr.Wrap(err, "check the folder's permissions", "cannot write %s", path)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return nil, err
-		}
+		out[n] = v
 	}
 	return out, nil
+}
+
+// secretMode is a secret file's mode in its volume: readable by the
+// instance's own user (which the image chooses: postgres drops from root to
+// its own) and by the service's user. Only the instance and the services
+// that use it mount the volume.
+const secretMode = 0o444
+
+// writeSecrets writes a container's secrets as files into its SecretsDir
+// (a volume), after it is created and before it starts. Values never
+// reach the container's configuration, the environment or a label.
+func (r *Runner) writeSecrets(ctx context.Context, c *devenv.Container, id string) error {
+	if len(c.Secrets) == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, s := range c.Secrets {
+		v, ok := r.secretValue(s.Name)
+		if !ok {
+			return msxerr.New("run msx up again", "the secret %s of %s was not read before it was needed", s.Name, c.Service)
+		}
+		hdr := &tar.Header{Name: s.File, Mode: secretMode, Size: int64(len(v)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := tw.Write([]byte(v)); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := r.API.CopyToContainer(ctx, id, devenv.SecretsDir, &buf, container.CopyToContainerOptions{}); err != nil {
+		// The engine's error never carries the content it was sent.
+		return engineErr(ctx, err, "writing the secrets of "+c.Name)
+	}
+	return nil
+}
+
+func (r *Runner) secretValue(name string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.secrets[name]
+	return v, ok
+}
+
+func (r *Runner) setSecrets(v map[string]string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.secrets = v
 }

@@ -1,0 +1,244 @@
+package model
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msx-dev/msx/events"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func ev(k events.Kind, svc string, f ...func(*events.Event)) events.Event {
+	e := events.Event{Time: t0, Kind: k, Service: svc}
+	for _, fn := range f {
+		fn(&e)
+	}
+	return e
+}
+
+func logLine(svc, text string) events.Event {
+	return ev(events.Log, svc, func(e *events.Event) { e.Line, e.Stream = text, events.Stdout })
+}
+
+func TestStateTransitions(t *testing.T) {
+	type step struct {
+		e     events.Event
+		state State
+	}
+	steps := []step{
+		{ev(events.Building, "orders"), Building},
+		{ev(events.Built, "orders", func(e *events.Event) { e.Duration = 800 * time.Millisecond }), Waiting},
+		{ev(events.Starting, "orders", func(e *events.Event) { e.Port = 8081 }), Starting},
+		{ev(events.Ready, "orders"), Ready},
+		{ev(events.Building, "orders"), Building}, // a rebuild shows building while the old version serves
+		{ev(events.BuildFailed, "orders", func(e *events.Event) { e.Output = "services/orders/h.go:12:3: undefined: x\n" }), Ready},
+		{ev(events.Building, "orders"), Building},
+		{ev(events.Built, "orders"), Ready},
+		{ev(events.Swapped, "orders"), Ready},
+		{ev(events.Unhealthy, "orders"), Unhealthy},
+		{ev(events.Crashed, "orders", func(e *events.Event) { e.ExitCode = 2; e.Output = "panic: boom" }), Crashed},
+		{ev(events.Restarted, "orders", func(e *events.Event) { e.Detail = "code changed" }), Crashed},
+		{ev(events.Starting, "orders"), Starting},
+		{ev(events.Ready, "orders"), Ready},
+		{ev(events.Stopping, "orders"), Stopping},
+		{ev(events.Stopped, "orders"), Stopped},
+	}
+	p := New([]string{"orders"}, 100)
+	for i, st := range steps {
+		p.Apply(st.e)
+		if got := p.Service("orders").State(); got != st.state {
+			t.Fatalf("step %d (%v): state %v, want %v", i, st.e.Kind, got, st.state)
+		}
+	}
+	s := p.Service("orders")
+	if s.Restarts != 1 || s.ExitCode != 2 || s.Port != 8081 || strings.Join(s.Output, "|") != "panic: boom" {
+		t.Fatalf("service %+v", s)
+	}
+	if !s.Build.Done || !s.Build.OK {
+		t.Fatalf("last build %+v", s.Build)
+	}
+}
+
+func TestBuildFailureKeepsCompilerErrorsAndCountsAsFailing(t *testing.T) {
+	p := New([]string{"orders", "catalog"}, 100)
+	p.Apply(ev(events.Ready, "catalog"))
+	p.Apply(ev(events.Ready, "orders"))
+	p.Apply(ev(events.Building, "orders"))
+	if r, b, f := p.Summary(); r != 1 || b != 1 || f != 0 {
+		t.Fatalf("summary while building %d %d %d", r, b, f)
+	}
+	out := "# example.com/shop/services/orders\nservices/orders/h.go:12:3: undefined: x\nservices/orders/h.go:14:1: missing return\n"
+	p.Apply(ev(events.BuildFailed, "orders", func(e *events.Event) { e.Output = out; e.Duration = time.Second }))
+	s := p.Service("orders")
+	if len(s.Build.Errors) != 3 || s.Build.Errors[1] != "services/orders/h.go:12:3: undefined: x" {
+		t.Fatalf("errors %q", s.Build.Errors)
+	}
+	if r, b, f := p.Summary(); r != 2 || b != 0 || f != 1 {
+		t.Fatalf("summary after failure %d %d %d", r, b, f)
+	}
+	var texts []string
+	for _, l := range p.Tail("orders", "", 0, 0, 10) {
+		texts = append(texts, l.Text)
+	}
+	want := "ready|building|build failed in 1.00s; the previous version keeps running|# example.com/shop/services/orders|services/orders/h.go:12:3: undefined: x|services/orders/h.go:14:1: missing return"
+	if got := strings.Join(texts, "|"); got != want {
+		t.Fatalf("log lines\n got %s\nwant %s", got, want)
+	}
+	p.Apply(ev(events.Built, "orders"))
+	if _, _, f := p.Summary(); f != 0 {
+		t.Fatal("a good build must clear the failure")
+	}
+}
+
+func TestUnknownServiceIsAddedAndUnknownKindIgnored(t *testing.T) {
+	p := New([]string{"a"}, 10)
+	p.Apply(ev(events.Ready, "b"))
+	p.Apply(ev(events.Kind(999), "a"))
+	if len(p.Services()) != 2 || p.Services()[1].Name != "b" || p.Service("a").State() != Waiting {
+		t.Fatalf("services %+v", p.Services())
+	}
+	p.Apply(ev(events.Stats, "a", func(e *events.Event) { e.CPU, e.Memory = 12.5, 3<<20 }))
+	if s := p.Service("a"); !s.HasStats || s.CPU != 12.5 || s.Memory != 3<<20 {
+		t.Fatalf("stats %+v", s)
+	}
+	p.Apply(ev(events.Warning, "", func(e *events.Event) { e.Detail = "inotify limit reached" }))
+	if p.Notice != "warning: inotify limit reached" {
+		t.Fatalf("notice %q", p.Notice)
+	}
+}
+
+func TestRingBounds(t *testing.T) {
+	r := NewRing(3)
+	for i := 1; i <= 7; i++ {
+		r.Push(Line{Seq: uint64(i)})
+		want := min(i, 3)
+		if r.Len() != want {
+			t.Fatalf("after %d pushes len %d", i, r.Len())
+		}
+		if r.At(0).Seq != uint64(i-want+1) || r.At(r.Len()-1).Seq != uint64(i) {
+			t.Fatalf("after %d pushes oldest %d newest %d", i, r.At(0).Seq, r.At(r.Len()-1).Seq)
+		}
+	}
+	p := New([]string{"a", "b"}, 5)
+	for i := 0; i < 1000; i++ {
+		p.Apply(logLine("a", fmt.Sprint("a", i)))
+		p.Apply(logLine("b", fmt.Sprint("b", i)))
+	}
+	if p.Service("a").Logs.Len() != 5 || p.Service("b").Logs.Len() != 5 || len(p.Service("a").Logs.buf) != 5 {
+		t.Fatal("ring grew past its capacity")
+	}
+}
+
+func TestTailMergesFiltersAnchorsAndSkips(t *testing.T) {
+	p := New([]string{"a", "b"}, 100)
+	for i := 0; i < 10; i++ {
+		p.Apply(logLine("a", fmt.Sprint("a", i)))
+		if i%2 == 0 {
+			p.Apply(logLine("b", fmt.Sprint("b", i)))
+		}
+	}
+	texts := func(ls []Line) string {
+		var s []string
+		for _, l := range ls {
+			s = append(s, l.Text)
+		}
+		return strings.Join(s, " ")
+	}
+	if got := texts(p.Tail("", "", 0, 0, 5)); got != "b6 a7 a8 b8 a9" {
+		t.Fatalf("all: %s", got)
+	}
+	if got := texts(p.Tail("b", "", 0, 0, 3)); got != "b4 b6 b8" {
+		t.Fatalf("b: %s", got)
+	}
+	if got := texts(p.Tail("", "B", 0, 0, 10)); got != "" {
+		t.Fatalf("smart case: an upper-case filter matches case: %s", got)
+	}
+	if got := texts(p.Tail("", "b", 0, 1, 2)); got != "b4 b6" {
+		t.Fatalf("filter and skip: %s", got)
+	}
+	anchor := p.LastSeq()
+	p.Apply(logLine("a", "later"))
+	if got := texts(p.Tail("a", "", anchor, 0, 2)); got != "a8 a9" {
+		t.Fatalf("anchored: %s", got)
+	}
+	if got := texts(p.Tail("nope", "", 0, 0, 2)); got != "" {
+		t.Fatalf("unknown: %s", got)
+	}
+}
+
+func TestSanitizeDropsControlSequences(t *testing.T) {
+	if got := sanitize("a\tb\x1b[31mred\x1b[0m\r"); got != "a    b[31mred[0m" {
+		t.Fatalf("%q", got)
+	}
+	if got := sanitize("plain"); got != "plain" {
+		t.Fatal(got)
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]string{800 * time.Millisecond: "0.80s", 12345 * time.Millisecond: "12.35s", 0: "0.00s"} {
+		if got := Seconds(d); got != want {
+			t.Errorf("%v: %s", d, got)
+		}
+	}
+}
+
+func TestProjectWideAndNonServiceEvents(t *testing.T) {
+	p := New([]string{"orders"}, 10)
+	p.Apply(ev(events.Info, "network shop_default", func(e *events.Event) { e.Detail = "created" }))
+	p.Apply(ev(events.Stopped, "network shop_default", func(e *events.Event) { e.Detail = "removed" }))
+	if len(p.Services()) != 1 {
+		t.Fatalf("a network became a service: %+v", p.Services()[1])
+	}
+	if p.Notice != "network shop_default: stopped: removed" {
+		t.Fatalf("notice %q", p.Notice)
+	}
+	p.Apply(ev(events.Stopping, "", func(e *events.Event) { e.Detail = "stopping (graceful)" }))
+	if p.Notice != "stopping (graceful)" {
+		t.Fatalf("notice %q", p.Notice)
+	}
+	p.Apply(ev(events.Kind(99), "", func(e *events.Event) { e.Detail = "a kind from later work" }))
+	if p.Notice != "unknown: a kind from later work" {
+		t.Fatalf("notice %q", p.Notice)
+	}
+	p.Apply(ev(events.Stats, "", func(e *events.Event) { e.CPU = 1 }))
+	if got := len(p.Tail("", "", 0, 0, 100)); got != 4 {
+		t.Fatalf("%d project lines", got)
+	}
+}
+
+func TestNotesDoNotRepeatTheSessionsWords(t *testing.T) {
+	p := New([]string{"orders"}, 10)
+	p.Apply(ev(events.Built, "orders", func(e *events.Event) { e.Detail = "built in 0.8s"; e.Duration = 800 * time.Millisecond }))
+	p.Apply(ev(events.Restarted, "orders", func(e *events.Event) { e.Detail = "restarted on request" }))
+	p.Apply(ev(events.Swapped, "orders", func(e *events.Event) { e.Detail = "code changed"; e.Duration = 200 * time.Millisecond }))
+	p.Apply(ev(events.Building, "orders", func(e *events.Event) { e.Detail = "compiling" }))
+	var got []string
+	for _, l := range p.Tail("orders", "", 0, 0, 10) {
+		got = append(got, l.Text)
+	}
+	if want := "built in 0.8s|restarted on request|swapped in 0.20s: code changed|building: compiling"; strings.Join(got, "|") != want {
+		t.Fatalf("got %s", strings.Join(got, "|"))
+	}
+}
+
+func TestFilterResultsFollowNewLinesAndFilterChanges(t *testing.T) {
+	p := New([]string{"a"}, 10)
+	p.Apply(logLine("a", "GET /x"))
+	if len(p.Tail("a", "post", 0, 0, 10)) != 0 || len(p.Tail("a", "get", 0, 0, 10)) != 1 {
+		t.Fatal("first filters")
+	}
+	p.Apply(logLine("a", "POST /y"))
+	if got := p.Tail("a", "post", 0, 0, 10); len(got) != 1 || got[0].Text != "POST /y" {
+		t.Fatalf("a line after the filter: %+v", got)
+	}
+	if got := p.Tail("a", "get", 0, 0, 10); len(got) != 1 || got[0].Text != "GET /x" {
+		t.Fatalf("back to an earlier filter: %+v", got)
+	}
+	if got := p.Tail("a", "POST", 0, 0, 10); len(got) != 1 {
+		t.Fatalf("smart case: %+v", got)
+	}
+}

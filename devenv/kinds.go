@@ -1,0 +1,197 @@
+package devenv
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// SecretsDir is where secret files appear in a container: a kind's
+// instance and the services that use it read them there, never from the
+// environment.
+const SecretsDir = "/run/secrets"
+
+// Kind is one kind of infrastructure msx runs beside the services (a
+// database, a message broker, the trace collector). Everything the plan and
+// the runner need to know about it is here, so that a new kind is one
+// entry of Kinds, not special cases in the plan and the runner.
+type Kind struct {
+	// Name is the kind's key: images.NAME in msx.yaml, MSX_IMAGES_NAME in
+	// the environment, the name of its containers' role.
+	Name string
+	// DefaultImage is the image run when msx.yaml sets none.
+	DefaultImage string
+	// PerService makes one instance per service that uses the kind (a
+	// database per service), named OWNER-SUFFIX; otherwise one instance
+	// per project, named after the kind.
+	PerService bool
+	Suffix     string
+	// Private puts an instance on an internal network of its own, shared
+	// only with the services that use it (for a per-service kind, its one
+	// owner); otherwise it joins the project network.
+	Private bool
+	// Uses reports whether a service needs the kind.
+	Uses func(s Service) bool
+	// Port is where the instance listens on its network.
+	Port int
+	// DataDir, when set, is where the instance's named volume is mounted:
+	// its data survive down and up, and go only with down --volumes.
+	DataDir string
+	// Secrets are the secret files the instance and the services that use
+	// it read under SecretsDir: generated once per instance by the runner,
+	// kept in the workspace's .msx/, and written into a volume that only
+	// those containers mount.
+	Secrets []string
+	// Env is the environment contract of the kind's image for an instance.
+	// Secrets are passed as file paths (FOO_FILE), never as values.
+	Env func(i Instance) map[string]string
+	// Ready is how to tell an instance is ready.
+	Ready func(i Instance) Probe
+	// Client is the environment a service that uses the instance gets.
+	Client func(i Instance) map[string]string
+	// User is the user the instance's container runs as; empty is the
+	// image's own (an image that drops privileges itself).
+	User string
+}
+
+// Instance is one running instance of a kind.
+type Instance struct {
+	Kind *Kind
+	// Owner is the service that owns a per-service instance; empty for a
+	// per-project one.
+	Owner string
+	// Service is the instance's service name (its network alias, its
+	// container PROJECT-SERVICE): "orders-db", or the kind's name.
+	Service string
+	// Ident is a name safe as a database or user name: the owner with
+	// dashes turned into underscores.
+	Ident string
+}
+
+// SecretFile is where a secret appears in a container.
+func SecretFile(secret string) string { return SecretsDir + "/" + secret }
+
+// ClientSecretFile is where a secret of the instance appears in a service
+// that uses it: under a folder named after the kind, so that a service
+// using several kinds mounts each one's secrets apart.
+func (i Instance) ClientSecretFile(secret string) string {
+	return SecretsDir + "/" + i.Kind.Name + "/" + secret
+}
+
+// SecretName is the identity of an instance's secret: the name under which
+// msx keeps it in .msx/ and the only thing about it a plan holds.
+func (i Instance) SecretName(secret string) string {
+	return i.Service + "-" + secret
+}
+
+// Address is host:port of the instance on its network.
+func (i Instance) Address() string {
+	return i.Service + ":" + strconv.Itoa(i.Kind.Port)
+}
+
+// KindPostgres is the name of the Postgres kind.
+const KindPostgres = "postgres"
+
+// Postgres is a database per service. The environment contract is the
+// official image's (POSTGRES_USER, POSTGRES_DB, POSTGRES_PASSWORD_FILE,
+// PGDATA), which scripts/local-images.sh's image honours too.
+var Postgres = Kind{
+	Name:         KindPostgres,
+	DefaultImage: "postgres:16",
+	PerService:   true,
+	Suffix:       "db",
+	Private:      true,
+	Uses:         func(s Service) bool { return s.DB == DBPostgres },
+	Port:         5432,
+	DataDir:      "/var/lib/postgresql/data",
+	Secrets:      []string{"db-password"},
+	Env: func(i Instance) map[string]string {
+		return map[string]string{
+			"POSTGRES_USER":          i.Ident,
+			"POSTGRES_DB":            i.Ident,
+			"POSTGRES_PASSWORD_FILE": SecretFile("db-password"),
+			"PGDATA":                 "/var/lib/postgresql/data/pgdata",
+		}
+	},
+	Ready: func(i Instance) Probe {
+		// Over TCP, not the socket: while the official image initialises a
+		// new volume it runs a temporary server on the socket only, which
+		// pg_isready on the socket would take for the real one.
+		return Probe{Healthcheck: []string{"CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-U", i.Ident, "-d", i.Ident}}
+	},
+	Client: func(i Instance) map[string]string {
+		return map[string]string{
+			// No password in the URL: the service reads it from the file.
+			"DATABASE_URL":           fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", i.Ident, i.Address(), i.Ident),
+			"DATABASE_PASSWORD_FILE": i.ClientSecretFile("db-password"),
+		}
+	},
+}
+
+// Kinds is the table of infrastructure kinds, in the order their instances
+// start (before the services).
+var Kinds = []*Kind{&Postgres}
+
+// KindNames lists the kinds' names, sorted: the keys of images in msx.yaml.
+func KindNames() []string {
+	out := make([]string, 0, len(Kinds))
+	for _, k := range Kinds {
+		out = append(out, k.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// LookupKind returns the kind of a name, or nil.
+func LookupKind(name string) *Kind {
+	for _, k := range Kinds {
+		if k.Name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// ImageEnv is the environment variable that overrides a kind's image:
+// MSX_IMAGES_POSTGRES.
+func ImageEnv(kind string) string { return "MSX_IMAGES_" + strings.ToUpper(kind) }
+
+// ImageKey is the msx.yaml key of a kind's image: images.postgres.
+func ImageKey(kind string) string { return "images." + kind }
+
+// Image returns the image a kind runs in this workspace: msx.yaml's
+// images.KIND, or the kind's default.
+func (m *Manifest) Image(k *Kind) string {
+	if v := m.Images[k.Name]; v != "" {
+		return v
+	}
+	return k.DefaultImage
+}
+
+// NeededKinds returns the kinds the selected services use, in table order.
+func (m *Manifest) NeededKinds(selected map[string]bool) []*Kind {
+	var out []*Kind
+	for _, k := range Kinds {
+		for _, n := range m.ServiceNames() {
+			if selected[n] && k.Uses(m.Services[n]) {
+				out = append(out, k)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// instance returns a kind's instance for owner ("" for per-project).
+func instance(k *Kind, owner string) Instance {
+	if !k.PerService {
+		return Instance{Kind: k, Service: k.Name, Ident: k.Name}
+	}
+	return Instance{
+		Kind:    k,
+		Owner:   owner,
+		Service: owner + "-" + k.Suffix,
+		Ident:   strings.ReplaceAll(owner, "-", "_"),
+	}
+}

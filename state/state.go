@@ -1,0 +1,178 @@
+// Package state is what msx keeps under a workspace's .msx/ folder: the
+// secrets it generates (database passwords) and, later, caches. The folder
+// is 0700 and every file in it 0600, and it is git-ignored by the generated
+// .gitignore; nothing here is ever printed.
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/msx-dev/msx/msxerr"
+)
+
+// DirName is the state folder at the root of a workspace.
+const DirName = ".msx"
+
+// secretsDir holds one file per secret, named after the secret.
+const secretsDir = "secrets"
+
+// Modes of the state folders and files: the owner only.
+const (
+	DirMode  fs.FileMode = 0o700
+	FileMode fs.FileMode = 0o600
+)
+
+// secretBytes is the entropy of a generated secret: 24 random bytes, 48 hex
+// characters, safe in a URL, a DSN and a shell without quoting.
+const secretBytes = 24
+
+// Store is the state of one workspace.
+type Store struct {
+	// Dir is the workspace root (the folder of msx.yaml).
+	Dir string
+}
+
+// New returns the store of the workspace at dir.
+func New(dir string) *Store { return &Store{Dir: dir} }
+
+// Path is the state folder.
+func (s *Store) Path() string { return filepath.Join(s.Dir, DirName) }
+
+// SecretPath is the file that holds a secret.
+func (s *Store) SecretPath(name string) string {
+	return filepath.Join(s.Path(), secretsDir, name)
+}
+
+// checkName refuses secret names that could leave the secrets folder.
+func checkName(name string) error {
+	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("secret name %q is not a plain file name", name)
+	}
+	return nil
+}
+
+// Secret returns the value of a secret, generating and storing a random
+// one the first time. The value is the file's content without surrounding
+// white space, so that a user may write one by hand.
+func (s *Store) Secret(name string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	v, err := s.read(name)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	b := make([]byte, secretBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	v = hex.EncodeToString(b)
+	if err := s.write(name, v); err != nil {
+		return "", err
+	}
+	// Two msx processes may generate the same secret at once: the first
+	// rename wins, and both return what is on disk.
+	return s.read(name)
+}
+
+// Lookup returns a secret that exists, without generating one; ok is false
+// when it has never been generated.
+func (s *Store) Lookup(name string) (value string, ok bool, err error) {
+	if err := checkName(name); err != nil {
+		return "", false, err
+	}
+	v, err := s.read(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
+func (s *Store) read(name string) (string, error) {
+	p := s.SecretPath(name)
+	st, err := os.Lstat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		return "", msxerr.Wrap(err, "check its permissions", "cannot read %s", p)
+	}
+	if !st.Mode().IsRegular() {
+		return "", msxerr.New("remove it; msx generates a new secret", "%s is not a regular file", p)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", msxerr.Wrap(err, "check its permissions", "cannot read %s", p)
+	}
+	v := strings.TrimSpace(string(data))
+	if v == "" {
+		return "", msxerr.New("remove it; msx generates a new secret (then run msx down --volumes, since the database keeps the old one)", "%s is empty", p)
+	}
+	return v, nil
+}
+
+// write stores a secret atomically: a temporary file of mode 0600 renamed
+// over the name, in folders of mode 0700.
+func (s *Store) write(name, value string) error {
+	dir := filepath.Join(s.Path(), secretsDir)
+	if err := ensureDir(s.Path()); err != nil {
+		return err
+	}
+	if err := ensureDir(dir); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+name+".tmp*")
+	if err != nil {
+		return msxerr.Wrap(err, "check the folder's permissions", "cannot write in %s", dir)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(FileMode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(value + "\n"); err != nil {
+		f.Close()
+		return msxerr.Wrap(err, "check the free space", "cannot write %s", tmp)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	dst := s.SecretPath(name)
+	// Link, not rename: an existing secret is never replaced, so that two
+	// processes racing agree on the first one written.
+	if err := os.Link(tmp, dst); err != nil && !errors.Is(err, fs.ErrExist) {
+		return msxerr.Wrap(err, "check the folder's permissions", "cannot write %s", dst)
+	}
+	return nil
+}
+
+// ensureDir makes a state folder of mode 0700, and tightens one that exists
+// with a looser mode (an older msx, or a user's mkdir).
+func ensureDir(dir string) error {
+	st, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.Mkdir(dir, DirMode); err != nil && !errors.Is(err, fs.ErrExist) {
+			return msxerr.Wrap(err, "check the workspace folder's permissions", "cannot create %s", dir)
+		}
+		return os.Chmod(dir, DirMode) // the umask may have narrowed it further; keep it exact
+	case err != nil:
+		return msxerr.Wrap(err, "check its permissions", "cannot read %s", dir)
+	case !st.IsDir():
+		return msxerr.New("remove or rename it; msx keeps its state there", "%s is not a folder", dir)
+	case st.Mode().Perm() != DirMode:
+		return os.Chmod(dir, DirMode)
+	}
+	return nil
+}

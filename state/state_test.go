@@ -1,0 +1,117 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestSecretGeneratedOnceAndKept(t *testing.T) {
+	s := New(t.TempDir())
+	a, err := s.Secret("orders-db-db-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 2*secretBytes || strings.Trim(a, "0123456789abcdef") != "" {
+		t.Errorf("secret %q is not %d hex characters", a, 2*secretBytes)
+	}
+	b, err := New(s.Dir).Secret("orders-db-db-password")
+	if err != nil || b != a {
+		t.Errorf("second read = %q, %v; want the first", b, err)
+	}
+	c, err := s.Secret("users-db-db-password")
+	if err != nil || c == a {
+		t.Errorf("another secret = %q, %v", c, err)
+	}
+	v, ok, err := s.Lookup("orders-db-db-password")
+	if err != nil || !ok || v != a {
+		t.Errorf("lookup = %q %v %v", v, ok, err)
+	}
+	if _, ok, err := s.Lookup("nope"); ok || err != nil {
+		t.Errorf("lookup of a missing secret = %v, %v", ok, err)
+	}
+}
+
+func TestModes(t *testing.T) {
+	dir := t.TempDir()
+	// A folder made by hand with a loose mode is tightened.
+	if err := os.Mkdir(filepath.Join(dir, DirName), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := New(dir)
+	if _, err := s.Secret("x"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{s.Path(), filepath.Join(s.Path(), secretsDir)} {
+		st, err := os.Stat(p)
+		if err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %v, %v; want 0700", p, st.Mode().Perm(), err)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(s.Path(), secretsDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("files left in the secrets folder: %v", entries)
+	}
+	st, err := os.Stat(s.SecretPath("x"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode %v, %v; want 0600", st.Mode().Perm(), err)
+	}
+}
+
+func TestConcurrentGenerationAgrees(t *testing.T) {
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	got := make([]string, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := New(dir).Secret("pw")
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = v
+		}()
+	}
+	wg.Wait()
+	for _, v := range got {
+		if v != got[0] {
+			t.Fatalf("racing generations disagree: %q", got)
+		}
+	}
+}
+
+func TestBadNamesAndFiles(t *testing.T) {
+	s := New(t.TempDir())
+	for _, n := range []string{"", "../x", "a/b", ".hidden", ".."} {
+		if _, err := s.Secret(n); err == nil {
+			t.Errorf("Secret(%q) accepted", n)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(s.Path(), secretsDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.SecretPath("empty"), []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Secret("empty"); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("empty secret: %v", err)
+	}
+	if err := os.Symlink("/etc/passwd", s.SecretPath("link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Secret("link"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("symlinked secret: %v", err)
+	}
+	if err := os.WriteFile(s.SecretPath("hand"), []byte("  written-by-hand \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Secret("hand"); err != nil || v != "written-by-hand" {
+		t.Errorf("hand-written secret = %q, %v", v, err)
+	}
+}
