@@ -14,5 +14,5 @@
 # Usage: bash bench/trace.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -run '^$' -bench 'Ingest' -benchtime 4000x -cpu 1 ./bench/tracebench
+go test -run '^$' -bench 'Ingest' -benchtime 1000x -cpu 1 ./bench/tracebench
 go test -run '^$' -bench '1M' -benchtime 20x -cpu 2 ./bench/tracebench

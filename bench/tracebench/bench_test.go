@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -114,24 +115,33 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// full returns a collector over HTTP holding a million spans: 200,000
-// traces of 5.
+var (
+	fullOnce   sync.Once
+	fullClient *trace.Client
+)
+
+// full returns a collector over HTTP holding a million spans (200,000
+// traces of 5), filled once for all the benchmarks of a run: the
+// framework calls a benchmark more than once.
 func full(b *testing.B) (*trace.Client, func()) {
-	store, err := spans.Open(spans.Options{MaxSpans: 1_000_000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for n := 0; store.Len() < 1_000_000; n += 512 / 5 {
-		td, err := spans.DecodeProtobuf(batch("orders", n, 5))
+	fullOnce.Do(func() {
+		store, err := spans.Open(spans.Options{MaxSpans: 1_000_000})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := store.Add(td, nil); err != nil {
-			b.Fatal(err)
+		for n := 0; store.Len() < 1_000_000; n += 512 / 5 {
+			td, err := spans.DecodeProtobuf(batch("orders", n, 5))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := store.Add(td, nil); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-	srv := httptest.NewServer(spans.NewHandler(store, nil, nil))
-	return &trace.Client{BaseURL: srv.URL}, srv.Close
+		srv := httptest.NewServer(spans.NewHandler(store, nil, nil))
+		fullClient = &trace.Client{BaseURL: srv.URL}
+	})
+	return fullClient, func() {}
 }
 
 // BenchmarkList1M is msx trace: the query for the 20 most recent traces
