@@ -125,7 +125,9 @@ var (
 // framework calls a benchmark more than once.
 func full(b *testing.B) (*trace.Client, func()) {
 	fullOnce.Do(func() {
-		store, err := spans.Open(spans.Options{MaxSpans: 1_000_000})
+		// A bound above the fill, so that no segment is dropped while
+		// filling.
+		store, err := spans.Open(spans.Options{MaxSpans: 1_100_000})
 		if err != nil {
 			b.Fatal(err)
 		}
