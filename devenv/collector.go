@@ -94,6 +94,7 @@ func collector(m *Manifest, network string, base map[string]string) (Container, 
 		Mounts:   []Mount{{Volume: vol.Name, Target: DataDir}},
 		Port:     CollectorPort,
 		Ready:    Probe{HTTPPath: "/healthz"},
+		SwapDir:  SwapDir,
 		Labels:   withLabels(base, map[string]string{LabelService: CollectorName, LabelRole: RoleCollector}),
 	}
 	return c, vol

@@ -55,6 +55,12 @@ func ServicePkg(name string) string { return "./services/" + name }
 // reachable from outside the machine.
 const LoopbackIP = "127.0.0.1"
 
+// SwapDir is where the program's binary lives in a container: the images
+// run SwapDir/app, and each service and gateway container has a volume of
+// its own there, so that a hot swap can replace the binary even when the
+// root file system is read-only.
+const SwapDir = "/msx"
+
 // DataDir is where a SQLite service's volume is mounted in its container.
 const DataDir = "/data"
 
@@ -118,10 +124,17 @@ type Container struct {
 	ResolvedImage string   `json:"-"`
 	User          string   `json:",omitempty"`
 	Cmd           []string `json:",omitempty"`
-	Env           []string // KEY=VALUE, sorted
+	// StopSignal is the signal that stops the program gracefully; empty
+	// is the image's own.
+	StopSignal string   `json:",omitempty"`
+	Env        []string // KEY=VALUE, sorted
 	// Networks the container joins, the first at creation.
 	Networks []Attachment
 	Mounts   []Mount `json:",omitempty"`
+	// SwapDir, when set, gets a volume of the container's own (removed
+	// with it), filled from the image at creation: the binary a hot swap
+	// replaces.
+	SwapDir string `json:",omitempty"`
 	// Secrets are written, before the container first starts, as files
 	// into its SecretsDir (a volume it shares read-only with the services
 	// that use it). Only their names are planned and hashed.
@@ -130,6 +143,9 @@ type Container struct {
 	// on 127.0.0.1:HostPort, an ephemeral port when HostPort is 0.
 	Port     int
 	HostPort int
+	// Publish publishes Port on 127.0.0.1 for an infrastructure instance
+	// (services and the gateway always publish theirs).
+	Publish bool `json:",omitempty"`
 	// Ready is how to tell the container is ready.
 	Ready Probe
 	// DependsOn names the containers (by Service) that must be ready before
@@ -220,6 +236,10 @@ func DBNetworkName(project, service string) string { return PrivateNetworkName(p
 // instance (by its service name), shared only with its users.
 func PrivateNetworkName(project, instance string) string { return project + "_" + instance }
 
+// HostNetworkName is the network through which a private instance
+// publishes its port to 127.0.0.1; nothing else joins it.
+func HostNetworkName(project, instance string) string { return project + "_" + instance + "-host" }
+
 // SecretsVolumeName is the volume that holds an instance's secret files.
 func SecretsVolumeName(project, instance, dir string) string {
 	return project + "_" + instance + "-secrets_" + shortHash(dir)
@@ -298,6 +318,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			Ready:    Probe{HTTPPath: "/readyz"},
 			// The collector first, so that no span of a start is lost.
 			DependsOn: append([]string{CollectorName}, deps...),
+			SwapDir:   SwapDir,
 		}
 		if s.DB == DBSQLite {
 			vol := VolumeName(m.Project, name, m.Dir)
@@ -365,16 +386,17 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		own[LabelOwner] = inst.Owner
 	}
 	c := Container{
-		Name:    ContainerName(m.Project, inst.Service),
-		Service: inst.Service,
-		Role:    role,
-		Kind:    k.Name,
-		Image:   ImageRef{Ref: m.Image(k), Kind: k.Name},
-		User:    k.User,
-		Env:     envList(k.Env(inst)),
-		Port:    k.Port,
-		Ready:   k.Ready(inst),
-		Labels:  withLabels(base, own),
+		Name:       ContainerName(m.Project, inst.Service),
+		Service:    inst.Service,
+		Role:       role,
+		Kind:       k.Name,
+		Image:      ImageRef{Ref: m.Image(k), Kind: k.Name},
+		User:       k.User,
+		StopSignal: k.StopSignal,
+		Env:        envList(k.Env(inst)),
+		Port:       k.Port,
+		Ready:      k.Ready(inst),
+		Labels:     withLabels(base, own),
 	}
 	netw := p.Network
 	if k.Private {
@@ -386,6 +408,16 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		p.Networks = append(p.Networks, Network{Name: netw, Internal: true, Labels: withLabels(base, owner)})
 	}
 	c.Networks = []Attachment{{Network: netw, Aliases: []string{inst.Service}}}
+	if k.Publish {
+		c.Publish = true
+		if k.Private {
+			// First, so that the container is created on it: only a
+			// network with a way out publishes ports.
+			host := HostNetworkName(m.Project, inst.Service)
+			p.Networks = append(p.Networks, Network{Name: host, Labels: withLabels(base, labels)})
+			c.Networks = append([]Attachment{{Network: host}}, c.Networks...)
+		}
+	}
 	if k.DataDir != "" {
 		vol := VolumeName(m.Project, inst.Service, m.Dir)
 		p.Volumes = append(p.Volumes, Volume{Name: vol, Labels: withLabels(base, labels)})
@@ -495,6 +527,7 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 		HostPort:  m.Gateway.Port,
 		Ready:     Probe{HTTPPath: "/readyz"},
 		DependsOn: deps,
+		SwapDir:   SwapDir,
 		Labels:    withLabels(base, map[string]string{LabelService: GatewayName, LabelRole: RoleGateway}),
 	}, nil
 }
@@ -508,6 +541,12 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 // A built image is only known once resolved: the hash then covers the
 // resolved image too. Secrets are hashed by name, never by value.
 func configHash(c *Container) string {
+	return HashOf(c)
+}
+
+// HashOf is the config hash c would have: the runner uses it to tell a
+// change of code (the image) from a change of configuration.
+func HashOf(c *Container) string {
 	h := struct {
 		Container
 		Resolved string `json:",omitempty"`

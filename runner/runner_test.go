@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/volume"
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
@@ -189,8 +191,38 @@ func TestUpRecreatesOnlyWhatChanged(t *testing.T) {
 	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-catalog"}) {
 		t.Errorf("removes = %v", got)
 	}
-	if got := h.statuses("recreated (configuration changed)"); !slices.Equal(got, []string{"catalog"}) {
+	if got := h.statuses("recreated (code changed)"); !slices.Equal(got, []string{"catalog"}) {
 		t.Errorf("recreated = %v", got)
+	}
+	// The old container was stopped gracefully (SIGTERM and its grace)
+	// before it was removed: never a bare SIGKILL.
+	if got := h.api.callsLike("stop "); !slices.Equal(got, []string{"stop shop-catalog"}) {
+		t.Errorf("stops = %v, want the replaced container stopped before removal", got)
+	}
+	if got := h.api.callsLike("kill "); len(got) > 0 {
+		t.Errorf("kills = %v", got)
+	}
+	h.reset()
+	// A change of configuration only says so.
+	m.Services["catalog"] = devenv.Service{Port: 8093, DB: devenv.DBNone}
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.statuses("recreated (configuration changed)"); !slices.Contains(got, "catalog") {
+		t.Errorf("recreated = %v, progress %v", got, h.progress)
+	}
+}
+
+func TestStopForcedAfterTheGracefulStopFinishedIsSuccess(t *testing.T) {
+	// The second Ctrl-C: the containers were listed as running, and the
+	// first, graceful stop finished before the kill arrived.
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.beforeKill = func(c *fakeContainer) { h.api.exit(c, 0) }
+	if err := h.r.Stop(context.Background(), "shop", "/w/shop", StopOptions{Force: true}); err != nil {
+		t.Errorf("err = %v, want nil: a container already stopped is what a stop wants", err)
 	}
 }
 
@@ -1000,31 +1032,40 @@ func TestCrashReportShowsOnlyThisRun(t *testing.T) {
 	}
 }
 
-func TestUpFailureNamesWhatItStarted(t *testing.T) {
+func TestUpFailureRemovesWhatItCreated(t *testing.T) {
 	h := newHarness()
 	h.api.exitOnStart["orders"] = 1
 	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
 	var ue *UpError
-	if !errors.As(err, &ue) {
-		t.Fatalf("err = %#v, want an UpError", err)
-	}
-	got := slices.Sorted(slices.Values(ue.Started))
-	if want := []string{"shop-catalog", "shop-collector", "shop-orders", "shop-payments"}; !slices.Equal(got, want) {
-		t.Errorf("started = %v, want %v", got, want)
+	if errors.As(err, &ue) {
+		t.Errorf("started = %v: what this up created should be gone, not listed", ue.Started)
 	}
 	var se *ServiceError
 	if !errors.As(err, &se) || se.Service != "orders" {
 		t.Errorf("the cause is lost: %v", err)
 	}
-	// Containers that were running before this up are not its to stop.
+	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-orders", "remove shop-payments", "remove shop-catalog", "remove shop-collector"}) &&
+		!slices.Equal(got, []string{"remove shop-orders", "remove shop-catalog", "remove shop-payments", "remove shop-collector"}) {
+		t.Errorf("removes = %v, want orders then what it depends on, the collector last", got)
+	}
+	if n := len(h.api.containers); n != 0 {
+		t.Errorf("%d containers left", n)
+	}
+	// Containers that were running before this up are not its to remove,
+	// nor to stop; one it only started again is listed for the caller.
 	h = newHarness()
 	if _, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"payments"}}); err != nil {
 		t.Fatal(err)
 	}
+	h.api.stopped("shop-payments", 0)
 	h.api.exitOnStart["orders"] = 1
+	h.reset()
 	_, err = h.up(t, manifest("/w/shop"), UpOptions{})
-	if !errors.As(err, &ue) || slices.Contains(ue.Started, "shop-payments") || slices.Contains(ue.Started, "shop-gateway") {
+	if !errors.As(err, &ue) || !slices.Equal(ue.Started, []string{"shop-payments"}) {
 		t.Errorf("err = %v", err)
+	}
+	if got := h.api.callsLike("remove"); slices.Contains(got, "remove shop-payments") || slices.Contains(got, "remove shop-gateway") {
+		t.Errorf("removed what it did not create: %v", got)
 	}
 }
 
@@ -1127,3 +1168,211 @@ func (p *plain) Log(service, _, line string) {
 }
 
 func (p *plain) Status(service, status string) { p.Log(service, Stderr, "msx: "+status) }
+
+// generatedSecrets says every secret was generated just now.
+type generatedSecrets struct{ fakeSecrets }
+
+func (generatedSecrets) Generated(string) bool { return true }
+
+func TestUpRefusesADataVolumeWithANewPassword(t *testing.T) {
+	h := newHarness()
+	h.api.images["postgres:16"] = true
+	m := postgresManifest()
+	vol := devenv.VolumeName("shop", "payments-db", "/w/shop")
+	h.api.volumes[vol] = &volume.Volume{Name: vol, Labels: map[string]string{devenv.LabelProject: "shop", devenv.LabelWorkspace: "/w/shop"}}
+	_, err := h.up(t, m, UpOptions{Secrets: generatedSecrets{fakeSecrets{"payments-db-db-password": "new"}}})
+	if err == nil || !strings.Contains(err.Error(), "holds data made with a password that is no longer in .msx/secrets") ||
+		!strings.Contains(err.Error(), "msx down --volumes") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(h.b.builds) > 0 || len(h.api.callsLike("create")) > 0 {
+		t.Errorf("work done before the check: %v %v", h.b.builds, h.api.calls)
+	}
+	// The same volume with a password found on disk is the normal case.
+	h2 := newHarness()
+	h2.api.images["postgres:16"] = true
+	h2.api.volumes[vol] = h.api.volumes[vol]
+	_, err = h2.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "old"}})
+	if err != nil && strings.Contains(err.Error(), "no longer in") {
+		t.Errorf("refused a volume whose password is on disk: %v", err)
+	}
+}
+
+// changes records what a follow reports, typed.
+type changes struct {
+	mu    sync.Mutex
+	lines []string
+	got   []Change
+}
+
+func (c *changes) Log(service, _, line string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, service+" | "+line)
+}
+func (c *changes) Status(string, string) { panic("a ChangeConsumer gets Change, not Status") }
+func (c *changes) Change(_ string, ch Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, ch)
+}
+
+func (c *changes) snapshot() ([]string, []Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.lines), slices.Clone(c.got)
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestFollowFromRunStartUsesTheEnginesClock(t *testing.T) {
+	// The engine's clock (the fake's: 2026-01-01) is far from the host's:
+	// following from the run's start must not lose its first lines.
+	api := newFake()
+	api.add("x", "shop-orders", "orders", container.StateRunning, 0, "old run")
+	api.restart("shop-orders", "first", "second")
+	r := New(api, nil)
+	r.Clock = &fakeClock{now: time.Now()}
+	c := &changes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "x", From: FromRunStart}}, FollowOptions{}, c)
+	}()
+	waitUntil(t, "the run's lines", func() bool { l, _ := c.snapshot(); return len(l) >= 2 })
+	cancel()
+	<-done
+	if l, _ := c.snapshot(); !slices.Equal(l, []string{"orders | first", "orders | second"}) {
+		t.Errorf("lines = %q, want this run's lines only, all of them", l)
+	}
+}
+
+func TestFollowFromNowShowsOnlyNewLinesThenEachRun(t *testing.T) {
+	api := newFake()
+	api.add("x", "shop-orders", "orders", container.StateRunning, 0, "before msx attached")
+	r := New(api, nil)
+	r.Clock = &fakeClock{}
+	c := &changes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "x", From: FromNow}}, FollowOptions{}, c)
+	}()
+	waitUntil(t, "the first attach", func() bool { return len(api.callsLike("logs ")) > 0 })
+	api.restart("shop-orders", "new run")
+	waitUntil(t, "the new run", func() bool { l, _ := c.snapshot(); return len(l) >= 1 })
+	cancel()
+	<-done
+	l, got := c.snapshot()
+	if !slices.Equal(l, []string{"orders | new run"}) {
+		t.Errorf("lines = %q", l)
+	}
+	if len(got) == 0 || got[len(got)-1].Kind != Restarted {
+		t.Errorf("changes = %+v, want a restart", got)
+	}
+}
+
+func TestFollowThatKeepsFailingIsReportedOnce(t *testing.T) {
+	api := newFake()
+	api.add("x", "shop-orders", "orders", container.StateRunning, 0, "a")
+	api.logsErr = errors.New("Error response from daemon: logging driver does not support reading")
+	r := New(api, nil)
+	r.Clock = &fakeClock{}
+	c := &changes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "x"}}, FollowOptions{}, c) }()
+	waitUntil(t, "many attempts", func() bool { return len(api.callsLike("logs ")) > 4*FailuresBeforeReport })
+	cancel()
+	<-done
+	_, got := c.snapshot()
+	if len(got) != 1 || got[0].Kind != FollowFailing {
+		t.Fatalf("changes = %+v, want one FollowFailing", got)
+	}
+	if w := got[0].words(); w != "cannot follow its logs: Error response from daemon: logging driver does not support reading (still trying)" {
+		t.Errorf("words = %q", w)
+	}
+}
+
+func TestSwapCopiesTheBinaryAndRestartsGracefully(t *testing.T) {
+	h := newHarness()
+	p, err := h.up(t, manifest("/w/shop"), UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The planned containers run from a volume of their own at SwapDir.
+	for _, c := range h.api.containers {
+		if _, ok := c.cfg.Volumes[devenv.SwapDir]; !ok {
+			t.Errorf("%s has no volume at %s: %v", c.name, devenv.SwapDir, c.cfg.Volumes)
+		}
+	}
+	if p.Container("orders").SwapDir != devenv.SwapDir {
+		t.Errorf("orders plans no swap folder")
+	}
+	bin := t.TempDir() + "/app"
+	if err := os.WriteFile(bin, []byte("new binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	if err := h.r.Swap(context.Background(), "shop-orders", bin); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"copy shop-orders /msx", "restart shop-orders"}
+	var got []string
+	for _, c := range h.api.calls {
+		if !strings.HasPrefix(c, "logs ") {
+			got = append(got, c)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("calls = %q, want %q", got, want)
+	}
+	if got := h.api.copies["shop-orders:/msx/app"]; got != "new binary 755" {
+		t.Errorf("copied %q", got)
+	}
+	if err := h.r.Swap(context.Background(), "shop-orders", bin+".missing"); err == nil ||
+		!strings.HasPrefix(err.Error(), "cannot read the new binary of shop-orders") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestFollowSaysWhatChangedWhenAContainerIsReplaced(t *testing.T) {
+	// Another msx up replaced the container (same name, another ID): the
+	// follower says whether it was the code (the image) that changed.
+	api := newFake()
+	old := api.add("x", "shop-orders", "orders", container.StateRunning, 0, "a")
+	old.cfg.Image = "msx-shop/orders:1"
+	r := New(api, nil)
+	r.Clock = &fakeClock{}
+	c := &changes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "shop-orders"}}, FollowOptions{}, c)
+	}()
+	waitUntil(t, "the first line", func() bool { l, _ := c.snapshot(); return len(l) == 1 })
+	api.mu.Lock() // at once: the follower never sees the name missing
+	api.exit(old, 0)
+	delete(api.containers, "x")
+	nc := &fakeContainer{id: "y", name: "shop-orders", host: &container.HostConfig{},
+		cfg: &container.Config{Image: "msx-shop/orders:2", Labels: map[string]string{"dev.msx.service": "orders"}}}
+	api.containers["y"] = nc
+	api.run(nc, "b")
+	api.mu.Unlock()
+	waitUntil(t, "the new container's line", func() bool { l, _ := c.snapshot(); return len(l) == 2 })
+	cancel()
+	<-done
+	_, got := c.snapshot()
+	if i := slices.IndexFunc(got, func(ch Change) bool { return ch.Kind == Recreated }); i < 0 || got[i].Detail != "code changed" {
+		t.Errorf("changes = %+v, want recreated (code changed)", got)
+	}
+}
