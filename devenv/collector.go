@@ -93,9 +93,21 @@ func collector(m *Manifest, network string, base map[string]string) (Container, 
 		Networks: []Attachment{{Network: network, Aliases: []string{CollectorName}}},
 		Mounts:   []Mount{{Volume: vol.Name, Target: DataDir}},
 		Port:     CollectorPort,
-		Ready:    Probe{HTTPPath: "/healthz"},
-		SwapDir:  SwapDir,
-		Labels:   withLabels(base, map[string]string{LabelService: CollectorName, LabelRole: RoleCollector}),
+		// msx trace reads the query API through 127.0.0.1.
+		Publish:   true,
+		Hardening: collectorHardening(),
+		Ready:     Probe{HTTPPath: "/healthz"},
+		SwapDir:   SwapDir,
+		Labels:    withLabels(base, map[string]string{LabelService: CollectorName, LabelRole: RoleCollector}),
 	}
 	return c, vol
+}
+
+// collectorHardening confines the collector as msx confines services,
+// except for the health check: the collector is no service binary and
+// answers no healthcheck argument; msx waits on its /healthz instead.
+func collectorHardening() *Hardening {
+	h := hardening(Limits{})
+	h.Healthcheck = nil
+	return h
 }
