@@ -35,6 +35,13 @@ type Kind struct {
 	Uses func(s Service) bool
 	// Port is where the instance listens on its network.
 	Port int
+	// MonitorPort, when set, is an HTTP monitoring endpoint of the
+	// instance: the port its container publishes on an ephemeral port of
+	// 127.0.0.1 (Port stays unpublished) and where Ready probes.
+	MonitorPort int
+	// Cmd is the arguments the instance's image runs with; empty is the
+	// image's own.
+	Cmd []string
 	// DataDir, when set, is where the instance's named volume is mounted:
 	// its data survive down and up, and go only with down --volumes.
 	DataDir string
@@ -129,9 +136,35 @@ var Postgres = Kind{
 	},
 }
 
+// KindNATS is the name of the NATS kind.
+const KindNATS = "nats"
+
+// NATS is the project's message broker: one NATS server with JetStream,
+// its streams on a named volume. Its client port is reached only on the
+// project network; msx reads its monitoring endpoint on 127.0.0.1.
+var NATS = Kind{
+	Name: KindNATS,
+	// The official image (nats-server alone, FROM scratch, entrypoint the
+	// server), as scripts/local-images-nats.sh builds too.
+	DefaultImage: "nats:2.10",
+	Uses:         func(s Service) bool { return s.Events },
+	Port:         4222,
+	MonitorPort:  8222,
+	DataDir:      "/data",
+	Cmd:          []string{"--jetstream", "--store_dir", "/data", "--http_port", "8222", "--server_name", "msx"},
+	Env:          func(Instance) map[string]string { return nil },
+	Ready: func(Instance) Probe {
+		// 200 only once JetStream is up, not merely the server.
+		return Probe{HTTPPath: "/healthz?js-enabled-only=true"}
+	},
+	Client: func(i Instance) map[string]string {
+		return map[string]string{"NATS_URL": "nats://" + i.Address()}
+	},
+}
+
 // Kinds is the table of infrastructure kinds, in the order their instances
 // start (before the services).
-var Kinds = []*Kind{&Postgres}
+var Kinds = []*Kind{&Postgres, &NATS}
 
 // KindNames lists the kinds' names, sorted: the keys of images in msx.yaml.
 func KindNames() []string {

@@ -71,6 +71,13 @@ type Service struct {
 	DependsOn []string `yaml:"depends_on,omitempty"`
 	Route     string   `yaml:"route"`
 	Protected bool     `yaml:"protected,omitempty"`
+	// Subscribes lists the event subjects the service handles
+	// (orders.item.created): SOURCE.EVENT, SOURCE a service with a
+	// database, which publishes its sample resource's events.
+	Subscribes []string `yaml:"subscribes,omitempty"`
+	// Events is set by Validate: the service publishes or subscribes, so
+	// it needs the broker.
+	Events bool `yaml:"-"`
 }
 
 // Route returns the gateway route of a service name: /api/NAME/.
@@ -240,6 +247,14 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("services %s and %s both have route %s", other, name, s.Route)
 		}
 		routes[s.Route] = name
+		if err := m.checkSubscribes(name, s); err != nil {
+			return err
+		}
+	}
+	for _, name := range m.ServiceNames() {
+		s := m.Services[name]
+		s.Events = m.UsesEvents(name)
+		m.Services[name] = s
 	}
 	_, err := m.StartOrder()
 	return err

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/msx-dev/msx/names"
 )
@@ -119,6 +120,9 @@ type Container struct {
 	User          string   `json:",omitempty"`
 	Cmd           []string `json:",omitempty"`
 	Env           []string // KEY=VALUE, sorted
+	// Publish publishes Port on 127.0.0.1 for an infrastructure instance
+	// (services and the gateway always publish theirs).
+	Publish bool `json:",omitempty"`
 	// Networks the container joins, the first at creation.
 	Networks []Attachment
 	Mounts   []Mount `json:",omitempty"`
@@ -330,6 +334,9 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			}
 			kindDeps = append(kindDeps, inst.Service)
 		}
+		if len(s.Subscribes) > 0 {
+			env["MSX_SUBSCRIBES"] = strings.Join(s.Subscribes, ",")
+		}
 		c.DependsOn = append(kindDeps, c.DependsOn...)
 		c.Env = envList(env)
 		c.Labels = withLabels(base, map[string]string{LabelService: name, LabelRole: RoleService})
@@ -368,9 +375,13 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		Image:   ImageRef{Ref: m.Image(k), Kind: k.Name},
 		User:    k.User,
 		Env:     envList(k.Env(inst)),
+		Cmd:     k.Cmd,
 		Port:    k.Port,
 		Ready:   k.Ready(inst),
 		Labels:  withLabels(base, own),
+	}
+	if k.MonitorPort != 0 {
+		c.Port, c.Publish = k.MonitorPort, true
 	}
 	netw := p.Network
 	if k.Private {

@@ -657,7 +657,7 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 	host := &container.HostConfig{
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 	}
-	if c.Kind == "" {
+	if c.Kind == "" || c.Publish {
 		cfg.ExposedPorts = nat.PortSet{port: struct{}{}}
 		hostPort := ""
 		if c.HostPort != 0 {

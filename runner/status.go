@@ -60,7 +60,7 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 	var want []string
 	var extra []string
 	for _, c := range list {
-		if c.Labels[devenv.LabelRole] == devenv.RoleDatabase {
+		if r := c.Labels[devenv.LabelRole]; r == devenv.RoleDatabase || r == devenv.RoleInfra {
 			extra = append(extra, c.Labels[devenv.LabelService])
 		}
 	}
@@ -150,8 +150,14 @@ func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summar
 	}
 	if len(st.Ports) > 0 {
 		st.URL = "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(st.Ports[0].HostPort))
+		path := "/readyz"
+		// An instance of a kind (the broker) publishes its monitoring
+		// endpoint: probe it as up does.
+		if k := devenv.LookupKind(c.Labels[devenv.LabelKind]); k != nil && k.MonitorPort != 0 {
+			path = k.Ready(devenv.Instance{Kind: k}).HTTPPath
+		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		st.Ready = r.probe(pctx, st.URL+"/readyz") == nil
+		st.Ready = r.probe(pctx, st.URL+path) == nil
 	}
 }
