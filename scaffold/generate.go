@@ -116,6 +116,11 @@ type ServiceOptions struct {
 	DependsOn    []string // names of existing services
 	DependsOnSet bool     // DependsOn was given; otherwise an existing service keeps its dependencies
 	Port         int      // 0 keeps the service's port, or picks the next free one
+	// Subscribes are event subjects (orders.item.created) the service
+	// handles; SubscribesSet says they were given, otherwise an existing
+	// service keeps its subscriptions.
+	Subscribes    []string
+	SubscribesSet bool
 	Force        bool
 	DryRun       bool
 }
@@ -163,6 +168,17 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 	}
 	if len(entry.DependsOn) == 0 {
 		entry.DependsOn = nil
+	}
+	if o.SubscribesSet || !exists {
+		entry.Subscribes = slices.Compact(slices.Sorted(slices.Values(o.Subscribes)))
+		for _, sub := range entry.Subscribes {
+			if err := m.CheckSubject(o.Name, sub); err != nil {
+				return nil, msxerr.Usage("%v", err)
+			}
+		}
+		if len(entry.Subscribes) == 0 {
+			entry.Subscribes = nil
+		}
 	}
 	switch {
 	case o.Port != 0:
