@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 echo "== prerequisites"
 bash scripts/install-deps.sh
 
+echo "== infrastructure images"
+# The NATS image the broker tests run, built here from the Go module proxy
+# when it is missing (no registry on CI machines).
+eval "$(bash scripts/local-images-nats.sh)"
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '/testdata/'))
 if [ -n "$unformatted" ]; then
