@@ -56,6 +56,9 @@ func (m *Manifest) CheckSubject(subscriber, subject string) error {
 }
 
 func (m *Manifest) checkSubscribes(name string, s Service) error {
+	if len(s.Subscribes) > 0 && s.DB == DBNone {
+		return fmt.Errorf("service %s subscribes to events but has no database to record them in; give it --db sqlite or postgres", name)
+	}
 	seen := map[string]bool{}
 	for _, sub := range s.Subscribes {
 		if err := m.CheckSubject(name, sub); err != nil {

@@ -16,6 +16,7 @@ func TestPlanBrokerOnlyWithSubscribers(t *testing.T) {
 func TestPlanBroker(t *testing.T) {
 	m := shop()
 	cat := m.Services["catalog"]
+	cat.DB = DBSQLite
 	cat.Subscribes = []string{"payments.item.created", "orders.item.deleted"}
 	m.Services["catalog"] = cat
 	p := mustPlan(t, m, PlanOptions{})
@@ -59,9 +60,6 @@ func TestPlanBroker(t *testing.T) {
 			t.Errorf("%s env lacks NATS_URL: %v", n, c.Env)
 		}
 	}
-	if c := p.Container("catalog"); !slices.Contains(c.Env, "MSX_SUBSCRIBES=payments.item.created,orders.item.deleted") {
-		t.Errorf("catalog env lacks its subscriptions: %v", c.Env)
-	}
 }
 
 func TestPlanBrokerNotForOthers(t *testing.T) {
@@ -104,6 +102,7 @@ func TestSubscribesValidation(t *testing.T) {
 		{[]string{"catalog.item.created"}, "catalog has no database"},
 		{[]string{"orders.item.created"}, "subscribes to its own events"},
 		{[]string{"payments.item.created", "payments.item.created"}, "twice"},
+		{[]string{"catalog.item.created"}, "catalog has no database"},
 	}
 	for _, tt := range tests {
 		m := shop()
@@ -136,5 +135,15 @@ func TestManifestSubscribesRoundTrip(t *testing.T) {
 	}
 	if !m.Publishes("orders") || m.Publishes("payments") {
 		t.Errorf("Publishes: orders %v payments %v", m.Publishes("orders"), m.Publishes("payments"))
+	}
+}
+
+func TestSubscriberNeedsADatabase(t *testing.T) {
+	m := shop()
+	c := m.Services["catalog"]
+	c.Subscribes = []string{"orders.item.created"}
+	m.Services["catalog"] = c
+	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "catalog subscribes to events but has no database") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/msx-dev/msx/names"
 )
@@ -333,9 +332,6 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 				env[key] = v
 			}
 			kindDeps = append(kindDeps, inst.Service)
-		}
-		if len(s.Subscribes) > 0 {
-			env["MSX_SUBSCRIBES"] = strings.Join(s.Subscribes, ",")
 		}
 		c.DependsOn = append(kindDeps, c.DependsOn...)
 		c.Env = envList(env)

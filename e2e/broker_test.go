@@ -46,14 +46,15 @@ func TestBrokerDocker(t *testing.T) {
 	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
-	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "none")
+	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "sqlite")
+	mustMsx(t, ws, nil, "new", "service", "catalog", "--db", "none")
 	cleanupDown(t, ws, env)
 
 	t.Run("a bad subject is refused, nothing written", func(t *testing.T) {
 		before, _ := os.ReadFile(filepath.Join(ws, "msx.yaml"))
-		r := msx(t, ws, env, "new", "service", "billing", "--subscribes", "payments.item.created")
+		r := msx(t, ws, env, "new", "service", "billing", "--subscribes", "catalog.item.created")
 		lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
-		if r.Code == 0 || len(lines) != 1 || !strings.Contains(lines[0], "payments has no database") {
+		if r.Code == 0 || len(lines) != 1 || !strings.Contains(lines[0], "catalog has no database") {
 			t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 		}
 		after, _ := os.ReadFile(filepath.Join(ws, "msx.yaml"))

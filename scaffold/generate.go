@@ -243,6 +243,7 @@ func renderService(fsys fs.FS, m *devenv.Manifest, name string, s devenv.Service
 		Project: m.Project, Module: m.Module, Name: name,
 		GoName: names.GoName(name), EnvName: names.EnvName(name),
 		DB: s.DB, Port: s.Port, Deps: deps, GoVersion: GoVersion,
+		Subscribes: subscriptions(s.Subscribes),
 	})
 	if err != nil {
 		return nil, err
@@ -367,4 +368,13 @@ func write(root string, files []File, deletes []string, force, dryRun bool, upda
 		}
 	}
 	return &Result{Root: root, Changes: changes}, nil
+}
+
+// subscriptions names the handler of each subscribed topic.
+func subscriptions(topics []string) []Subscription {
+	var out []Subscription
+	for _, t := range topics {
+		out = append(out, Subscription{Topic: t, GoName: names.GoName(strings.ReplaceAll(t, ".", "-"))})
+	}
+	return out
 }

@@ -18,6 +18,7 @@ import (
 	"example.com/shop/platform/config"
 	"example.com/shop/platform/health"
 	"example.com/shop/platform/logging"
+	"example.com/shop/platform/messaging"
 	"example.com/shop/platform/server"
 	"example.com/shop/platform/telemetry"
 )
@@ -61,6 +62,20 @@ func run() error {
 	}
 	defer store.Close()
 	h.AddCheck("db", store.Ping)
+
+	// Events: when the project has a broker (msx up sets NATS_URL once some
+	// service subscribes), item changes leave through the outbox.
+	if natsURL := config.String("NATS_URL", ""); natsURL != "" {
+		db := store.SQL()
+		broker, err := messaging.Connect(ctx, natsURL, name, logger)
+		if err != nil {
+			return err
+		}
+		defer broker.Close()
+		outbox := messaging.NewOutbox(db, messaging.SQLite, name)
+		store.SetOutbox(outbox)
+		go outbox.Relay(ctx, broker, logger, messaging.RelayOptions{})
+	}
 
 	mux := http.NewServeMux()
 	h.Register(mux)

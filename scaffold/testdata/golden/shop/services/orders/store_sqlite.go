@@ -13,6 +13,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver: no cgo, so images stay FROM scratch
 
+	"example.com/shop/platform/messaging"
 	"example.com/shop/platform/migrate"
 )
 
@@ -22,6 +23,9 @@ var migrations embed.FS
 // SQLiteStore is a Store in a SQLite database file.
 type SQLiteStore struct {
 	db *sql.DB
+	// outbox, when set, receives item.created and item.deleted in the
+	// transaction of the change.
+	outbox *messaging.Outbox
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -60,6 +64,12 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 // Ping checks the database answers, for /readyz.
 func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
+// SQL is the database, for the outbox relay and the inbox.
+func (s *SQLiteStore) SQL() *sql.DB { return s.db }
+
+// SetOutbox makes the store publish its items' events through o.
+func (s *SQLiteStore) SetOutbox(o *messaging.Outbox) { s.outbox = o }
+
 // Close closes the database.
 func (s *SQLiteStore) Close() error { return s.db.Close() }
 
@@ -83,12 +93,27 @@ func (s *SQLiteStore) List(ctx context.Context) ([]Item, error) {
 
 // Create stores a new item named name.
 func (s *SQLiteStore) Create(ctx context.Context, name string) (Item, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Item{}, err
+	}
+	defer tx.Rollback()
 	var it Item
-	err := s.db.QueryRowContext(ctx,
+	if err := tx.QueryRowContext(ctx,
 		`INSERT INTO items (name, created_at) VALUES (?, ?) RETURNING id, name, created_at`,
 		name, time.Now().UTC(),
-	).Scan(&it.ID, &it.Name, &it.CreatedAt)
-	return it, err
+	).Scan(&it.ID, &it.Name, &it.CreatedAt); err != nil {
+		return Item{}, err
+	}
+	// In the same transaction: the event exists if and only if the item does.
+	if err := s.outbox.Add(ctx, messaging.SQLExec(tx), messaging.ItemCreated, messaging.ItemEvent{ItemID: it.ID, Name: it.Name}); err != nil {
+		return Item{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Item{}, err
+	}
+	s.outbox.Notify()
+	return it, nil
 }
 
 // Get returns the item with the given ID, or ErrNotFound.
@@ -104,7 +129,12 @@ func (s *SQLiteStore) Get(ctx context.Context, id int64) (Item, error) {
 
 // Delete removes the item with the given ID, or returns ErrNotFound.
 func (s *SQLiteStore) Delete(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, id)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, id)
 	if err != nil {
 		return err
 	}
@@ -115,5 +145,12 @@ func (s *SQLiteStore) Delete(ctx context.Context, id int64) error {
 	if n == 0 {
 		return ErrNotFound
 	}
+	if err := s.outbox.Add(ctx, messaging.SQLExec(tx), messaging.ItemDeleted, messaging.ItemEvent{ItemID: id}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.outbox.Notify()
 	return nil
 }

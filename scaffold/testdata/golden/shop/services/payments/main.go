@@ -21,6 +21,7 @@ import (
 	"example.com/shop/platform/health"
 	"example.com/shop/platform/httpclient"
 	"example.com/shop/platform/logging"
+	"example.com/shop/platform/messaging"
 	"example.com/shop/platform/server"
 	"example.com/shop/platform/telemetry"
 )
@@ -79,6 +80,20 @@ func run() error {
 			config.String("ORDERS_URL", "http://localhost:8081"),
 			httpclient.New(httpclient.Options{Name: "orders"}, breakers),
 		),
+	}
+
+	// Events: when the project has a broker (msx up sets NATS_URL once some
+	// service subscribes), item changes leave through the outbox.
+	if natsURL := config.String("NATS_URL", ""); natsURL != "" {
+		db := store.SQL()
+		broker, err := messaging.Connect(ctx, natsURL, name, logger)
+		if err != nil {
+			return err
+		}
+		defer broker.Close()
+		outbox := messaging.NewOutbox(db, messaging.Postgres, name)
+		store.SetOutbox(outbox)
+		go outbox.Relay(ctx, broker, logger, messaging.RelayOptions{})
 	}
 
 	mux := http.NewServeMux()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"example.com/shop/platform/messaging"
 	"example.com/shop/platform/migrate"
 )
 
@@ -19,6 +21,9 @@ var migrations embed.FS
 // PostgresStore is a Store in PostgreSQL.
 type PostgresStore struct {
 	pool *pgxpool.Pool
+	// outbox, when set, receives item.created and item.deleted in the
+	// transaction of the change.
+	outbox *messaging.Outbox
 }
 
 var _ Store = (*PostgresStore)(nil)
@@ -45,6 +50,21 @@ func OpenPostgres(ctx context.Context, url string) (*PostgresStore, error) {
 // Ping checks the database answers, for /readyz.
 func (s *PostgresStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
+// SQL is the pool as a database/sql handle, for the outbox relay and the
+// inbox. Close it before the store.
+func (s *PostgresStore) SQL() *sql.DB { return stdlib.OpenDBFromPool(s.pool) }
+
+// SetOutbox makes the store publish its items' events through o.
+func (s *PostgresStore) SetOutbox(o *messaging.Outbox) { s.outbox = o }
+
+// txExec is the messaging.Exec of a pgx transaction.
+func txExec(tx pgx.Tx) messaging.Exec {
+	return func(ctx context.Context, query string, args ...any) (int64, error) {
+		tag, err := tx.Exec(ctx, query, args...)
+		return tag.RowsAffected(), err
+	}
+}
+
 // Close closes the pool.
 func (s *PostgresStore) Close() { s.pool.Close() }
 
@@ -63,11 +83,26 @@ func (s *PostgresStore) List(ctx context.Context) ([]Item, error) {
 
 // Create stores a new item named name.
 func (s *PostgresStore) Create(ctx context.Context, name string) (Item, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return Item{}, err
+	}
+	defer tx.Rollback(ctx)
 	var it Item
-	err := s.pool.QueryRow(ctx,
+	if err := tx.QueryRow(ctx,
 		`INSERT INTO items (name) VALUES ($1) RETURNING id, name, created_at`, name,
-	).Scan(&it.ID, &it.Name, &it.CreatedAt)
-	return it, err
+	).Scan(&it.ID, &it.Name, &it.CreatedAt); err != nil {
+		return Item{}, err
+	}
+	// In the same transaction: the event exists if and only if the item does.
+	if err := s.outbox.Add(ctx, txExec(tx), messaging.ItemCreated, messaging.ItemEvent{ItemID: it.ID, Name: it.Name}); err != nil {
+		return Item{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Item{}, err
+	}
+	s.outbox.Notify()
+	return it, nil
 }
 
 // Get returns the item with the given ID, or ErrNotFound.
@@ -83,12 +118,24 @@ func (s *PostgresStore) Get(ctx context.Context, id int64) (Item, error) {
 
 // Delete removes the item with the given ID, or returns ErrNotFound.
 func (s *PostgresStore) Delete(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM items WHERE id = $1`, id)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	tag, err := tx.Exec(ctx, `DELETE FROM items WHERE id = $1`, id)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
+	if err := s.outbox.Add(ctx, txExec(tx), messaging.ItemDeleted, messaging.ItemEvent{ItemID: id}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	s.outbox.Notify()
 	return nil
 }
