@@ -121,8 +121,8 @@ type ServiceOptions struct {
 	// service keeps its subscriptions.
 	Subscribes    []string
 	SubscribesSet bool
-	Force        bool
-	DryRun       bool
+	Force         bool
+	DryRun        bool
 }
 
 // NewService generates services/NAME and registers it in msx.yaml. With
