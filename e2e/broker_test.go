@@ -3,12 +3,16 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 )
@@ -123,6 +127,127 @@ func TestBrokerDocker(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &varz); code != 200 || err != nil || !strings.HasPrefix(varz.JetStream.Config.StoreDir, "/data") {
 			t.Fatalf("/varz: %d %s", code, body)
 		}
+	})
+
+	gateway := "http://127.0.0.1:" + strconv.Itoa(port)
+	posted := map[int64]bool{}
+	post := func(t *testing.T, name string) (int64, bool) {
+		req, _ := http.NewRequest("POST", gateway+"/api/orders/items", strings.NewReader(`{"name":"`+name+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			return 0, false
+		}
+		defer resp.Body.Close()
+		var it struct {
+			ID int64 `json:"id"`
+		}
+		if resp.StatusCode != 201 || json.NewDecoder(resp.Body).Decode(&it) != nil {
+			return 0, false
+		}
+		return it.ID, true
+	}
+	type handled struct {
+		EventID string `json:"event_id"`
+		Type    string `json:"type"`
+		Source  string `json:"source"`
+		ItemID  int64  `json:"item_id"`
+	}
+	inbox := func(t *testing.T) []handled {
+		code, body := httpDo(t, "GET", gateway+"/api/payments/inbox", "")
+		var list []handled
+		if code != 200 || json.Unmarshal([]byte(body), &list) != nil {
+			return nil
+		}
+		return list
+	}
+	// waitInbox polls payments' inbox until it holds every posted item,
+	// then checks each arrived exactly once.
+	waitInbox := func(t *testing.T, timeout time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		var list []handled
+		for {
+			list = inbox(t)
+			if len(list) >= len(posted) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		seen := map[int64]int{}
+		ids := map[string]bool{}
+		for _, h := range list {
+			if h.Type != "item.created" || h.Source != "orders" || ids[h.EventID] {
+				t.Errorf("inbox entry %+v (duplicate id: %v)", h, ids[h.EventID])
+			}
+			ids[h.EventID] = true
+			seen[h.ItemID]++
+		}
+		for id := range posted {
+			if seen[id] != 1 {
+				t.Errorf("item %d arrived %d times, want exactly once", id, seen[id])
+			}
+		}
+		if len(list) != len(posted) {
+			t.Errorf("inbox holds %d events, %d items were posted", len(list), len(posted))
+		}
+	}
+
+	t.Run("an item posted to orders arrives in payments' inbox", func(t *testing.T) {
+		id, ok := post(t, "first")
+		if !ok {
+			t.Fatal("POST /api/orders/items failed")
+		}
+		posted[id] = true
+		waitInbox(t, 20*time.Second)
+	})
+
+	ctx := context.Background()
+	t.Run("events wait for a stopped subscriber and arrive once", func(t *testing.T) {
+		if err := cli.ContainerStop(ctx, project+"-payments", container.StopOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			id, ok := post(t, "while-stopped-"+strconv.Itoa(i))
+			if !ok {
+				t.Fatalf("POST %d failed", i)
+			}
+			posted[id] = true
+		}
+		if err := cli.ContainerStart(ctx, project+"-payments", container.StartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitInbox(t, 60*time.Second)
+	})
+
+	t.Run("SIGKILL the broker mid-stream: every committed event arrives once", func(t *testing.T) {
+		done := make(chan struct{})
+		var mu sync.Mutex
+		go func() {
+			defer close(done)
+			for i := range 120 {
+				// A POST commits the item and its event together, broker or
+				// not: every item that got a 201 must arrive.
+				if id, ok := post(t, "chaos-"+strconv.Itoa(i)); ok {
+					mu.Lock()
+					posted[id] = true
+					mu.Unlock()
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		time.Sleep(300 * time.Millisecond)
+		if err := cli.ContainerKill(ctx, project+"-nats", "SIGKILL"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if err := cli.ContainerStart(ctx, project+"-nats", container.StartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		waitInbox(t, 90*time.Second)
 	})
 
 	brokerVolume := func() []string {
