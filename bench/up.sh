@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Benchmark: msx up -d against its floor, in one run on one machine.
+# Benchmark: msx up -d against Docker Compose v2, in one run on one machine,
+# each until the gateway answers through to a service (GET
+# /api/checkout/healthz through the gateway).
 #
-#   cold   msx up -d of gateway + 3 SQLite services, with no msx image in the
-#          engine (the Go build cache is warm: "cold" here is cold images and
-#          containers, which is what a developer sees after docker system prune)
-#   warm   msx up -d again with nothing changed: must rebuild and recreate nothing
-#   floor  the same four programs started as plain `docker run -d` of the images
-#          msx built, on one network, waiting for the gateway to answer
+#   images  start from existing images: no container, network or volume of the
+#           project (after down --volumes), the images already in the engine
+#   noop    up -d again with nothing changed: msx must not start the Go
+#           toolchain, rebuild or recreate anything
+#   cold    msx up -d with no msx image in the engine (warm Go build cache)
+#
+# The peer is Docker Compose v2 (v2.29.7, built from the Go module proxy and
+# installed as the docker-compose CLI plugin under ~/.docker/cli-plugins when
+# `docker compose version` is not that one) starting the very images msx built,
+# in the same topology: gateway + 3 SQLite services with a volume each, on one
+# network, checkout depending on orders and catalog, the gateway on all three.
+# Compose does not wait for readiness (plain depends_on); msx does.
 #
 # Usage: bash bench/up.sh [RUNS]   (default 5; prints medians and ratios)
 set -euo pipefail
@@ -14,22 +22,36 @@ cd "$(dirname "$0")/.."
 runs="${1:-5}"
 port="${BENCH_GATEWAY_PORT:-18080}"
 export MSX_GATEWAY_PORT="$port"
+compose_version=v2.29.7
+
+# Docker Compose v2 as the CLI plugin, once.
+if ! docker compose version 2>/dev/null | grep -q "$compose_version"; then
+  echo "installing Docker Compose $compose_version as a docker CLI plugin (go install, once)" >&2
+  gobin="$(mktemp -d)"
+  GOBIN="$gobin" go install -ldflags "-X github.com/docker/compose/v2/internal.Version=$compose_version" \
+    "github.com/docker/compose/v2/cmd@$compose_version"
+  mkdir -p "$HOME/.docker/cli-plugins"
+  mv "$gobin/cmd" "$HOME/.docker/cli-plugins/docker-compose"
+  rm -rf "$gobin"
+fi
+docker compose version | grep -q "$compose_version"
 
 work="$(mktemp -d)"
 proj="bench-up-$$"
+cproj="bench-compose-$$"
 msx="$work/msx"
 go build -o "$msx" .
+ws="$work/$proj"
+compose() { docker compose -p "$cproj" -f "$work/compose.yaml" "$@"; }
 cleanup() {
-  "$msx" -C "$work/$proj" down --volumes >/dev/null 2>&1 || true
-  docker rm -f $(docker ps -aq --filter "label=bench.floor=$proj") >/dev/null 2>&1 || true
-  docker network rm "$proj-floor" >/dev/null 2>&1 || true
+  compose down --volumes >/dev/null 2>&1 || true
+  "$msx" -C "$ws" down --volumes >/dev/null 2>&1 || true
   docker rmi $(docker images -q --filter "label=dev.msx.project=$proj") >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$msx" init "$work/$proj" --module example.com/bench >/dev/null 2>&1
-ws="$work/$proj"
+"$msx" init "$ws" --module example.com/bench >/dev/null 2>&1
 "$msx" -C "$ws" new service orders --db sqlite >/dev/null 2>&1
 "$msx" -C "$ws" new service catalog --db sqlite >/dev/null 2>&1
 "$msx" -C "$ws" new service checkout --db sqlite --depends-on orders,catalog >/dev/null 2>&1
@@ -40,51 +62,73 @@ now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 wait_gateway() {
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 3000); do
     curl -sf "http://127.0.0.1:$port/api/checkout/healthz" >/dev/null 2>&1 && return 0
-    sleep 0.05
+    sleep 0.02
   done
   echo "gateway never answered" >&2; return 1
 }
 
-cold=(); warm=(); floor=()
+# A first up builds the images; the Compose file runs those same images with
+# the environment msx gave each container.
+"$msx" -C "$ws" up -d >/dev/null 2>&1
+{
+  echo "name: $cproj"
+  echo "services:"
+  for svc in orders catalog checkout gateway; do
+    c="$proj-$svc"
+    echo "  $svc:"
+    echo "    image: $(docker inspect -f '{{.Config.Image}}' "$c")"
+    echo "    environment:"
+    docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$c" | grep -v '^PATH=' | grep . |
+      sed "s/'/''/g; s/^/      - '/; s/\$/'/"
+    case $svc in
+      gateway)
+        echo "    ports: ['127.0.0.1:$port:$port']"
+        echo "    depends_on: [orders, catalog, checkout]" ;;
+      checkout)
+        echo "    volumes: ['$svc-data:/data']"
+        echo "    depends_on: [orders, catalog]" ;;
+      *)
+        echo "    volumes: ['$svc-data:/data']" ;;
+    esac
+  done
+  echo "volumes: {orders-data: {}, catalog-data: {}, checkout-data: {}}"
+} > "$work/compose.yaml"
+
+msx_images=(); msx_noop=(); cold=(); c_images=(); c_noop=()
+for i in $(seq 1 "$runs"); do
+  "$msx" -C "$ws" down --volumes >/dev/null 2>&1
+  t0=$(now); "$msx" -C "$ws" up -d >/dev/null 2>&1; wait_gateway; t1=$(now)
+  msx_images+=("$(ms "$t0" "$t1")")
+  t0=$(now); "$msx" -C "$ws" up -d >/dev/null 2>&1; wait_gateway; t1=$(now)
+  msx_noop+=("$(ms "$t0" "$t1")")
+  "$msx" -C "$ws" down --volumes >/dev/null 2>&1
+
+  t0=$(now); compose up -d >/dev/null 2>&1; wait_gateway; t1=$(now)
+  c_images+=("$(ms "$t0" "$t1")")
+  t0=$(now); compose up -d >/dev/null 2>&1; wait_gateway; t1=$(now)
+  c_noop+=("$(ms "$t0" "$t1")")
+  compose down --volumes >/dev/null 2>&1
+done
+# Cold last: it removes the images the runs above share with Compose.
 for i in $(seq 1 "$runs"); do
   "$msx" -C "$ws" down --volumes >/dev/null 2>&1
   docker rmi -f $(docker images -q --filter "label=dev.msx.project=$proj") >/dev/null 2>&1 || true
   t0=$(now); "$msx" -C "$ws" up -d >/dev/null 2>&1; wait_gateway; t1=$(now)
   cold+=("$(ms "$t0" "$t1")")
-  t0=$(now); "$msx" -C "$ws" up -d >/dev/null 2>&1; wait_gateway; t1=$(now)
-  warm+=("$(ms "$t0" "$t1")")
-
-  # The floor: the images msx just built, started by hand with docker run.
-  imgs=$(docker ps --filter "label=dev.msx.project=$proj" --format '{{.Label "dev.msx.service"}}={{.Image}}')
-  "$msx" -C "$ws" down >/dev/null 2>&1
-  img() { echo "$imgs" | sed -n "s/^$1=//p"; }
-  t0=$(now)
-  docker network create --label "bench.floor=$proj" "$proj-floor" >/dev/null
-  for svc in orders:8081 catalog:8082; do
-    n=${svc%%:*}; p=${svc##*:}
-    docker run -d --label "bench.floor=$proj" --network "$proj-floor" --network-alias "$n" \
-      -e PORT="$p" -e LISTEN_ADDR="0.0.0.0:$p" -e SQLITE_PATH=/tmp/$n.db "$(img "$n")" >/dev/null
-  done
-  docker run -d --label "bench.floor=$proj" --network "$proj-floor" --network-alias checkout \
-    -e PORT=8083 -e LISTEN_ADDR=0.0.0.0:8083 -e SQLITE_PATH=/tmp/checkout.db \
-    -e ORDERS_URL=http://orders:8081 -e CATALOG_URL=http://catalog:8082 "$(img checkout)" >/dev/null
-  docker run -d --label "bench.floor=$proj" --network "$proj-floor" -p "127.0.0.1:$port:8080" \
-    -e PORT=8080 -e LISTEN_ADDR=0.0.0.0:8080 \
-    -e MSX_ROUTES='[{"name":"checkout","prefix":"/api/checkout/","upstream":"http://checkout:8083"}]' \
-    "$(img gateway)" >/dev/null
-  wait_gateway; t1=$(now)
-  floor+=("$(ms "$t0" "$t1")")
-  docker rm -f $(docker ps -aq --filter "label=bench.floor=$proj") >/dev/null
-  docker network rm "$proj-floor" >/dev/null
 done
 
-c=$(printf '%s\n' "${cold[@]}" | median)
-w=$(printf '%s\n' "${warm[@]}" | median)
-f=$(printf '%s\n' "${floor[@]}" | median)
+mi=$(printf '%s\n' "${msx_images[@]}" | median)
+mn=$(printf '%s\n' "${msx_noop[@]}" | median)
+ci=$(printf '%s\n' "${c_images[@]}" | median)
+cn=$(printf '%s\n' "${c_noop[@]}" | median)
+co=$(printf '%s\n' "${cold[@]}" | median)
 echo "runs: $runs (medians, ms; each to the gateway answering through to checkout)"
-echo "cold msx up -d (no msx images, warm Go cache): $c   [${cold[*]}]"
-echo "warm msx up -d (nothing changed):              $w   [${warm[*]}]"
-echo "floor: docker run -d of prebuilt images:       $f   [${floor[*]}]"
-awk -v c="$c" -v w="$w" -v f="$f" 'BEGIN { printf "ratios: cold/floor %.2fx, warm/floor %.2fx\n", c/f, w/f }'
+echo "msx up -d from existing images:      $mi   [${msx_images[*]}]"
+echo "compose up -d from existing images:  $ci   [${c_images[*]}]"
+echo "msx up -d, nothing changed:          $mn   [${msx_noop[*]}]"
+echo "compose up -d, nothing changed:      $cn   [${c_noop[*]}]"
+echo "msx up -d cold (no msx image):       $co   [${cold[*]}]"
+awk -v mi="$mi" -v ci="$ci" -v mn="$mn" -v cn="$cn" 'BEGIN {
+  printf "ratios: from images msx/compose %.2fx (bar 1.2x), no-op msx/compose %.2fx (bar 1.5x)\n", mi/ci, mn/cn }'

@@ -1,11 +1,14 @@
 // Package builder compiles Go programs of a workspace on the host and packs
 // each into a FROM scratch image through the Engine API, with no registry.
 //
-// A build is two steps per target: `go build` for linux and the engine's
-// architecture (reusing the host's build cache), then, only when no image of
-// the binary's content hash exists yet, a pack of the binary into an image
-// tagged msx-PROJECT/NAME:HASH12: msx writes the image tarball itself, in the
-// format of `docker save`, and the engine loads it (no Dockerfile, no build).
+// A build is one `go build` of every target for linux and the engine's
+// architecture (reusing the host's build cache), then, only for a binary
+// whose content hash has no image yet, a pack into an image tagged
+// msx-PROJECT/NAME:HASH12: msx writes the image tarball itself, in the
+// format of `docker save`, and the engine loads it (no Dockerfile, no
+// build). A stamp of the sources lets a build with nothing changed skip the
+// Go toolchain altogether; the package graph (LoadGraph) maps changed files
+// to the targets they go into.
 package builder
 
 import (
@@ -77,8 +80,12 @@ type Builder struct {
 	api  ImageAPI
 	opts Options
 
-	// compile builds one target into out for linux/goarch; tests replace it.
-	compile func(ctx context.Context, t Target, out, goarch string) error
+	// compile builds targets into outs (from binaryPaths) for
+	// linux/goarch; tests replace it.
+	compile func(ctx context.Context, targets []Target, outs []string, goarch string) error
+	// goCmd is the go command to run; "" is "go" from PATH. Tests point it
+	// at a wrapper that counts its runs.
+	goCmd string
 	// caCerts are where the host's CA bundle may be, first found wins; it is
 	// copied into every image when present.
 	caCerts []string
@@ -98,9 +105,15 @@ func New(api ImageAPI, opts Options) *Builder {
 	return b
 }
 
-// Build compiles and packs targets in parallel, bounded by the number of
-// CPUs, and returns their results in targets' order. The first failure
+// Build compiles targets with one go build, then packs in parallel,
+// bounded by the number of CPUs, each binary whose image does not exist
+// yet, and returns the results in targets' order. The first failure
 // cancels the rest.
+//
+// When the workspace's sources are those of the last successful build of
+// the same targets (the stamp under .msx/build) and its images and
+// binaries are all still there, Build returns that build's results
+// without starting the Go toolchain.
 func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error) {
 	if len(targets) == 0 {
 		return nil, nil
@@ -116,8 +129,47 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 	if err != nil {
 		return nil, err
 	}
-	goarch, err := b.engineArch(ctx)
-	if err != nil {
+	// Asking the engine its architecture and hashing the sources overlap:
+	// on a build with nothing changed, they are most of the time spent.
+	type archResult struct {
+		goarch string
+		err    error
+	}
+	archc := make(chan archResult, 1)
+	go func() {
+		a, err := b.engineArch(ctx)
+		archc <- archResult{a, err}
+	}()
+	srcKey := b.sourceKey(dir, targets)
+	ar := <-archc
+	if ar.err != nil {
+		return nil, ar.err
+	}
+	goarch := ar.goarch
+	key := ""
+	if srcKey != "" {
+		key = srcKey + "/" + goarch
+	}
+	if res, ok := b.upToDate(ctx, dir, targets, key); ok {
+		for _, r := range res {
+			b.progress(r.Name, "up to date")
+		}
+		return res, nil
+	}
+	outs, _ := binaryPaths(dir, targets)
+	for _, out := range outs {
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return nil, msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder %s", filepath.Dir(out))
+		}
+	}
+	start := b.now()
+	for _, t := range targets {
+		b.progress(t.Name, "compiling")
+	}
+	if err := b.compile(ctx, targets, outs, goarch); err != nil {
+		if ctx.Err() != nil {
+			return nil, msxerr.ErrCancelled
+		}
 		return nil, err
 	}
 	results := make([]Result, len(targets))
@@ -125,7 +177,7 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 	g.SetLimit(runtime.NumCPU())
 	for i, t := range targets {
 		g.Go(func() error {
-			r, err := b.buildOne(gctx, t, dir, goarch)
+			r, err := b.packOne(gctx, t, dir, goarch, outs[i], start)
 			if err != nil {
 				return err
 			}
@@ -139,19 +191,13 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 		}
 		return nil, err
 	}
+	b.writeStamp(dir, targets, key, results)
 	return results, nil
 }
 
-func (b *Builder) buildOne(ctx context.Context, t Target, dir, goarch string) (Result, error) {
-	start := b.now()
-	out := filepath.Join(dir, ".msx", "build", t.Name, "app")
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return Result{}, msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder of %s", t.Name)
-	}
-	b.progress(t.Name, "compiling")
-	if err := b.compile(ctx, t, out, goarch); err != nil {
-		return Result{}, err
-	}
+// packOne packs the binary at out into an image, unless an image of its
+// content hash exists.
+func (b *Builder) packOne(ctx context.Context, t Target, dir, goarch, out string, start time.Time) (Result, error) {
 	bin, err := os.ReadFile(out)
 	if err != nil {
 		return Result{}, msxerr.Wrap(err, "run msx up again", "cannot read the binary of %s", t.Name)

@@ -120,23 +120,31 @@ func (f *fakeAPI) ImageRemove(_ context.Context, ref string, _ image.RemoveOptio
 	return nil, nil
 }
 
-// fakeCompile writes a binary whose content is the target's name plus a
-// version the test controls, and records the architectures asked for.
+// fakeCompile writes binaries whose content is the target's name plus a
+// version the test controls, and records the architectures asked for and
+// how many times it ran.
 type fakeCompile struct {
 	mu      sync.Mutex
 	version string
 	archs   []string
+	runs    int
 	fail    map[string]bool
 }
 
-func (c *fakeCompile) compile(_ context.Context, t Target, out, goarch string) error {
+func (c *fakeCompile) compile(_ context.Context, targets []Target, outs []string, goarch string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.runs++
 	c.archs = append(c.archs, goarch)
-	if c.fail[t.Name] {
-		return msxerr.New("fix the error above and run msx up again", "service %s does not compile", t.Name)
+	for i, t := range targets {
+		if c.fail[t.Name] {
+			return msxerr.New("fix the error above and run msx up again", "service %s does not compile", t.Name)
+		}
+		if err := os.WriteFile(outs[i], []byte("ELF "+t.Name+" "+c.version), 0o755); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(out, []byte("ELF "+t.Name+" "+c.version), 0o755)
+	return nil
 }
 
 func newTestBuilder(t *testing.T, api ImageAPI, comp *fakeCompile) *Builder {
@@ -195,7 +203,7 @@ func TestBuildPacksThenSkipsWhenImageExists(t *testing.T) {
 		if want := "msx-shop/" + r.Name + ":" + r.Hash[:12]; r.Image != want {
 			t.Errorf("image = %q, want %q", r.Image, want)
 		}
-		if want := filepath.Join(b.opts.Dir, ".msx", "build", r.Name, "app"); r.Binary != want {
+		if want := filepath.Join(b.opts.Dir, ".msx", "build", "bin", strings.TrimPrefix(r.Name, "services/")); r.Binary != want {
 			t.Errorf("binary = %q, want %q", r.Binary, want)
 		}
 	}
@@ -278,7 +286,7 @@ func TestBuildAsksForTheEngineArchitecture(t *testing.T) {
 	if _, err := b.Build(context.Background(), []Target{{Name: "a", Pkg: "./a"}, {Name: "b", Pkg: "./b"}}); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(comp.archs, []string{"arm64", "arm64"}) {
+	if !slices.Equal(comp.archs, []string{"arm64"}) {
 		t.Errorf("compiled for %v, want arm64", comp.archs)
 	}
 	for _, img := range api.loads {
@@ -315,7 +323,7 @@ func TestBuildCancelled(t *testing.T) {
 	api := newFakeAPI()
 	b := newTestBuilder(t, api, &fakeCompile{})
 	ctx, cancel := context.WithCancel(context.Background())
-	b.compile = func(ctx context.Context, _ Target, _, _ string) error {
+	b.compile = func(ctx context.Context, _ []Target, _ []string, _ string) error {
 		cancel()
 		<-ctx.Done()
 		return ctx.Err()

@@ -463,7 +463,11 @@ func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[strin
 		go func() {
 			defer wg.Done()
 			defer close(done[c.Service])
-			for _, d := range c.DependsOn {
+			deps := c.DependsOn
+			if keepsRunning(c, ours) {
+				deps = nil
+			}
+			for _, d := range deps {
 				ch, ok := done[d]
 				if !ok {
 					continue
@@ -696,12 +700,8 @@ func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string) 
 	if timeout == 0 {
 		timeout = DefaultReadyTimeout
 	}
-	interval := r.PollInterval
-	if interval == 0 {
-		interval = 100 * time.Millisecond
-	}
 	deadline := clk.Now().Add(timeout)
-	for {
+	for attempt := 0; ; attempt++ {
 		insp, err := r.API.ContainerInspect(ctx, id)
 		if err != nil {
 			return &ServiceError{Service: c.Service, ExitCode: -1, Err: engineErr(ctx, err, "inspecting "+c.Name)}
@@ -719,7 +719,7 @@ func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string) 
 		if !clk.Now().Before(deadline) {
 			return &ServiceError{Service: c.Service, ExitCode: -1, Timeout: timeout, Logs: r.tail(ctx, id, insp.State)}
 		}
-		if err := clk.Sleep(ctx, interval); err != nil {
+		if err := clk.Sleep(ctx, r.pollDelay(attempt)); err != nil {
 			return &ServiceError{Service: c.Service, ExitCode: -1, Err: err}
 		}
 	}
