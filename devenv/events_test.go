@@ -31,10 +31,11 @@ func TestPlanBroker(t *testing.T) {
 	if b.Name != "shop-nats" || b.Role != RoleInfra || b.Kind != KindNATS || b.Image.Ref != NATS.DefaultImage {
 		t.Errorf("broker container = %+v", b)
 	}
-	// The monitoring port is the one published (on 127.0.0.1, by the
-	// runner); the client port is not.
-	if b.Port != 8222 || !b.Publish || b.HostPort != 0 {
-		t.Errorf("broker publishes port %d (publish %v, host %d), want 8222 on an ephemeral loopback port", b.Port, b.Publish, b.HostPort)
+	// The monitoring port is the one probed; it and the client port (for
+	// msx events) are published on 127.0.0.1 by the runner.
+	if b.Port != 8222 || !b.Publish || b.HostPort != 0 || !slices.Equal(b.LocalPorts, []int{4222}) {
+		t.Errorf("broker publishes port %d (publish %v, host %d, local %v), want 8222 and 4222 on ephemeral loopback ports",
+			b.Port, b.Publish, b.HostPort, b.LocalPorts)
 	}
 	if b.Ready.HTTPPath != "/healthz?js-enabled-only=true" {
 		t.Errorf("broker ready probe = %+v", b.Ready)

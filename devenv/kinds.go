@@ -39,6 +39,10 @@ type Kind struct {
 	// instance: the port its container publishes on an ephemeral port of
 	// 127.0.0.1 (Port stays unpublished) and where Ready probes.
 	MonitorPort int
+	// LocalPorts are further ports of the instance published on ephemeral
+	// ports of 127.0.0.1, for msx's own clients on this machine (msx
+	// events reads the broker's client port).
+	LocalPorts []int
 	// Cmd is the arguments the instance's image runs with; empty is the
 	// image's own.
 	Cmd []string
@@ -140,8 +144,9 @@ var Postgres = Kind{
 const KindNATS = "nats"
 
 // NATS is the project's message broker: one NATS server with JetStream,
-// its streams on a named volume. Its client port is reached only on the
-// project network; msx reads its monitoring endpoint on 127.0.0.1.
+// its streams on a named volume. Services reach it on the project
+// network; msx reads its monitoring endpoint and, for msx events, its
+// client port on 127.0.0.1 only.
 var NATS = Kind{
 	Name: KindNATS,
 	// The official image (nats-server alone, FROM scratch, entrypoint the
@@ -150,6 +155,7 @@ var NATS = Kind{
 	Uses:         func(s Service) bool { return s.Events },
 	Port:         4222,
 	MonitorPort:  8222,
+	LocalPorts:   []int{4222},
 	DataDir:      "/data",
 	Cmd:          []string{"--jetstream", "--store_dir", "/data", "--http_port", "8222", "--server_name", "msx"},
 	Env:          func(Instance) map[string]string { return nil },

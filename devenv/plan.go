@@ -122,6 +122,9 @@ type Container struct {
 	// Publish publishes Port on 127.0.0.1 for an infrastructure instance
 	// (services and the gateway always publish theirs).
 	Publish bool `json:",omitempty"`
+	// LocalPorts are further container ports published on ephemeral ports
+	// of 127.0.0.1.
+	LocalPorts []int `json:",omitempty"`
 	// Networks the container joins, the first at creation.
 	Networks []Attachment
 	Mounts   []Mount `json:",omitempty"`
@@ -378,6 +381,7 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 	}
 	if k.MonitorPort != 0 {
 		c.Port, c.Publish = k.MonitorPort, true
+		c.LocalPorts = k.LocalPorts
 	}
 	netw := p.Network
 	if k.Private {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,7 +78,7 @@ func TestBrokerDocker(t *testing.T) {
 	mustMsx(t, ws, env, "up", "-d")
 
 	var monitor int
-	t.Run("ps shows the broker, ready, monitoring on 127.0.0.1 only", func(t *testing.T) {
+	t.Run("ps shows the broker, ready, its ports on 127.0.0.1 only", func(t *testing.T) {
 		r := mustMsx(t, ws, env, "ps", "--json")
 		var list []struct {
 			Service string `json:"service"`
@@ -102,10 +103,21 @@ func TestBrokerDocker(t *testing.T) {
 			if s.Role != "infra" || s.State != "running" || !s.Ready {
 				t.Errorf("broker: %+v", s)
 			}
-			if len(s.Ports) != 1 || s.Ports[0].HostIP != "127.0.0.1" || s.Ports[0].ContainerPort != 8222 {
-				t.Fatalf("broker publishes %+v, want only the monitoring port on 127.0.0.1", s.Ports)
+			// The monitoring endpoint and, for msx events, the client port:
+			// both on 127.0.0.1 only.
+			var cports []int
+			for _, p := range s.Ports {
+				cports = append(cports, p.ContainerPort)
+				if p.HostIP != "127.0.0.1" {
+					t.Errorf("broker port %+v is not on 127.0.0.1", p)
+				}
+				if p.ContainerPort == 8222 {
+					monitor = p.HostPort
+				}
 			}
-			monitor = s.Ports[0].HostPort
+			if slices.Sort(cports); !slices.Equal(cports, []int{4222, 8222}) {
+				t.Fatalf("broker publishes %+v, want 4222 and 8222 on 127.0.0.1", s.Ports)
+			}
 		}
 		if len(got) == 0 || got[0] != "nats" {
 			t.Fatalf("ps lists %v, want the broker first", got)
@@ -248,6 +260,30 @@ func TestBrokerDocker(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		waitInbox(t, 90*time.Second)
+	})
+
+	t.Run("msx events prints each event once", func(t *testing.T) {
+		r := mustMsx(t, ws, env, "events", "orders.item.created", "--json")
+		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+		ids := map[string]bool{}
+		for _, l := range lines {
+			var e struct {
+				ID, Subject, Source string
+			}
+			if err := json.Unmarshal([]byte(l), &e); err != nil || e.Subject != "orders.item.created" || e.Source != "orders" || ids[e.ID] {
+				t.Fatalf("line %q (%v)", l, err)
+			}
+			ids[e.ID] = true
+		}
+		if len(ids) != len(posted) {
+			t.Errorf("msx events printed %d events, %d items were posted", len(ids), len(posted))
+		}
+		if r := mustMsx(t, ws, env, "events", "orders.item.deleted"); strings.TrimSpace(r.Stdout) != "" {
+			t.Errorf("no item was deleted, yet: %s", r.Stdout)
+		}
+		if r := msx(t, ws, env, "events", "orders..x"); r.Code != 2 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+			t.Errorf("a bad subject: exit %d, stderr %q", r.Code, r.Stderr)
+		}
 	})
 
 	brokerVolume := func() []string {

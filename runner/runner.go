@@ -668,6 +668,11 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 			hostPort = strconv.Itoa(c.HostPort)
 		}
 		host.PortBindings = nat.PortMap{port: {{HostIP: devenv.LoopbackIP, HostPort: hostPort}}}
+		for _, lp := range c.LocalPorts {
+			p := nat.Port(strconv.Itoa(lp) + "/tcp")
+			cfg.ExposedPorts[p] = struct{}{}
+			host.PortBindings[p] = []nat.PortBinding{{HostIP: devenv.LoopbackIP}}
+		}
 	}
 	if len(c.Ready.Healthcheck) > 0 {
 		cfg.Healthcheck = &container.HealthConfig{

@@ -149,13 +149,19 @@ func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summar
 		return
 	}
 	if len(st.Ports) > 0 {
-		st.URL = "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(st.Ports[0].HostPort))
+		hp := st.Ports[0].HostPort
 		path := "/readyz"
 		// An instance of a kind (the broker) publishes its monitoring
-		// endpoint: probe it as up does.
+		// endpoint beside other ports: probe that one, as up does.
 		if k := devenv.LookupKind(c.Labels[devenv.LabelKind]); k != nil && k.MonitorPort != 0 {
 			path = k.Ready(devenv.Instance{Kind: k}).HTTPPath
+			for _, p := range st.Ports {
+				if p.ContainerPort == k.MonitorPort {
+					hp = p.HostPort
+				}
+			}
 		}
+		st.URL = "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(hp))
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		st.Ready = r.probe(pctx, st.URL+path) == nil
