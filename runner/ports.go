@@ -31,4 +31,3 @@ func (r *Runner) LocalPort(ctx context.Context, m *devenv.Manifest, service stri
 	}
 	return 0, &ErrNotRunning{Service: service}
 }
-
