@@ -490,7 +490,7 @@ func TestImageTarball(t *testing.T) {
 	if c.Architecture != "arm64" || c.OS != "linux" || !c.Created.Equal(time.Unix(0, 0)) {
 		t.Errorf("platform %s/%s created %v", c.OS, c.Architecture, c.Created)
 	}
-	if c.Config.User != "65532:65532" || !slices.Equal(c.Config.Entrypoint, []string{"/app"}) ||
+	if c.Config.User != "65532:65532" || !slices.Equal(c.Config.Entrypoint, []string{"/msx/app"}) ||
 		!slices.Equal(c.Config.Env, []string{defaultPath}) || !maps.Equal(c.Config.Labels, labels) {
 		t.Errorf("config = %+v", c.Config)
 	}
@@ -498,7 +498,7 @@ func TestImageTarball(t *testing.T) {
 		t.Errorf("history = %+v, want one entry per layer", c.History)
 	}
 	// The engine reads the container config with these exact keys.
-	for _, key := range []string{`"User":"65532:65532"`, `"Entrypoint":["/app"]`, `"Labels":{`, `"rootfs":{"type":"layers","diff_ids":["sha256:`} {
+	for _, key := range []string{`"User":"65532:65532"`, `"Entrypoint":["/msx/app"]`, `"Labels":{`, `"rootfs":{"type":"layers","diff_ids":["sha256:`} {
 		if !bytes.Contains(img.rawConfig, []byte(key)) {
 			t.Errorf("config JSON lacks %s: %s", key, img.rawConfig)
 		}
@@ -539,7 +539,7 @@ func TestImageTarball(t *testing.T) {
 		{"home/nonroot/", tar.TypeDir, 0o755, NonRoot, ""},
 		{"tmp/", tar.TypeDir, 0o1777, NonRoot, ""},
 	})
-	check("app", img.layers[1], []want{{"app", tar.TypeReg, 0o755, 0, string(bin)}})
+	check("app", img.layers[1], []want{{"msx/", tar.TypeDir, 0o755, 0, ""}, {"msx/app", tar.TypeReg, 0o755, 0, string(bin)}})
 	if !strings.Contains(passwd, "nonroot:x:65532:65532:nonroot:/home/nonroot:") || !strings.Contains(group, "nonroot:x:65532:") {
 		t.Error("no nonroot user or group 65532")
 	}

@@ -131,8 +131,8 @@ func TestBuildHelloIntoEngine(t *testing.T) {
 	if insp.Config.User != "65532:65532" {
 		t.Errorf("user = %q, want 65532:65532", insp.Config.User)
 	}
-	if got := strings.Join(insp.Config.Entrypoint, " "); got != "/app" {
-		t.Errorf("entrypoint = %q, want /app", got)
+	if got := strings.Join(insp.Config.Entrypoint, " "); got != "/msx/app" {
+		t.Errorf("entrypoint = %q, want /msx/app", got)
 	}
 	if insp.Os != "linux" || !strings.Contains(insp.Architecture, "64") && insp.Architecture != "arm" {
 		t.Errorf("platform = %s/%s", insp.Os, insp.Architecture)

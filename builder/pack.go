@@ -16,13 +16,14 @@ import (
 
 	"github.com/docker/docker/client"
 
+	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 )
 
 // recipeVersion names the packing recipe. It goes into every content hash,
 // so changing the recipe (this string, the layers or the image config
 // below) must change it, which rebuilds every image.
-const recipeVersion = "msx-scratch/2"
+const recipeVersion = "msx-scratch/3"
 
 // NonRoot is the user and group the images run as.
 const NonRoot = 65532
@@ -34,7 +35,13 @@ const NonRoot = 65532
 //   - The base layer holds the users, the CA bundle and the folders. It is
 //     the same bytes for every service of every project on a host, so the
 //     engine stores it once and skips it when it already has it.
-//   - The app layer holds /app, the binary.
+//   - The app layer holds /msx/app, the binary. /msx is where the runner
+//     mounts a volume of the container's own, which the engine fills from
+//     the image when it creates the container: a hot swap copies a new
+//     binary there through the archive endpoint, which works when the root
+//     file system is read-only (a volume is writable) and needs no shell or
+//     tar in the image; recreating the container starts again from the
+//     image, so nothing stale survives a down and up.
 //
 // /data, /tmp and the home folder belong to the non-root user: Docker copies
 // an image folder's ownership into a fresh named volume mounted over it, so
@@ -119,9 +126,9 @@ func baseLayer(certs []byte) layer {
 	return layer{createdBy: "msx: users, CA certificates, /data, /tmp, /home/nonroot", entries: l}
 }
 
-// appLayer is the binary at /app.
+// appLayer is the binary at /msx/app (devenv.SwapDir).
 func appLayer(bin []byte) layer {
-	return layer{createdBy: "msx: /app", entries: []entry{file("app", 0o755, 0, bin)}}
+	return layer{createdBy: "msx: /msx/app", entries: []entry{folder("msx/", 0o755, 0), file("msx/app", 0o755, 0, bin)}}
 }
 
 // writeTo writes l as a tar with fixed times and numeric owners only, so
@@ -227,7 +234,7 @@ func newImageTarball(ref, goarch string, labels map[string]string, layers ...lay
 		Config: containerConfig{
 			User:       fmt.Sprintf("%d:%d", NonRoot, NonRoot),
 			Env:        []string{defaultPath},
-			Entrypoint: []string{"/app"},
+			Entrypoint: []string{devenv.SwapDir + "/app"},
 			Labels:     labels,
 		},
 		RootFS: rootFS{Type: "layers"},

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/session"
 )
 
 type downOptions struct {
@@ -36,6 +37,14 @@ func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
 		return err
 	}
 	defer cli.Close()
+	// Not while an up applies the plan: it would create what down removes.
+	unlock, err := session.Lock(ctx, m.Dir, func() {
+		fmt.Fprintln(f.IO.ErrOut, "another msx is applying this workspace; waiting for it to finish")
+	})
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	r := runner.New(cli, nil)
 	res := r.Down(ctx, m.Project, m.Dir, opts.Volumes)
 	for _, what := range res.Removed {

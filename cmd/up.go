@@ -7,18 +7,20 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/dashboard"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/session"
 	"github.com/msx-dev/msx/state"
+	"github.com/msx-dev/msx/watch"
 )
 
 type upOptions struct {
@@ -36,10 +38,16 @@ func newUpCmd(f *Factory) *cobra.Command {
 		Long: `Build every service and the gateway into images (no registry needed), start
 them in Docker in dependency order, and wait until each is ready.
 
-Attached (the default), msx follows the logs of every container; Ctrl-C stops
-them gracefully, a second Ctrl-C forces. With -d it returns once everything is
-ready and prints the gateway URL. With SERVICE names, only those services, what
-they depend on and the gateway start.`,
+Attached (the default), msx follows the logs of every container and watches
+the workspace: a saved change rebuilds the services it affects and swaps the
+new binary into their running containers, with no image rebuild; a failed
+build keeps the previous version serving and shows the compiler's errors.
+On a terminal it shows a dashboard (services, states, logs; keys to restart,
+rebuild, filter and quit); --no-tui, a pipe or CI print plain lines instead.
+Ctrl-C (or q) stops everything gracefully, a second Ctrl-C forces. With -d it returns
+once everything is ready and prints the gateway URL. With SERVICE names, only
+those services, what they depend on and the gateway start. Two ups in one
+workspace take turns: the second waits for the first to apply its plan.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
 			return runUp(c.Context(), f, opts)
@@ -47,8 +55,8 @@ they depend on and the gateway start.`,
 	}
 	fl := c.Flags()
 	fl.BoolVarP(&opts.Detach, "detach", "d", false, "return once everything is ready and leave it running")
-	fl.BoolVar(&opts.NoTUI, "no-tui", false, "print plain log lines instead of the dashboard (the dashboard is not built yet: always plain for now)")
-	fl.BoolVar(&opts.NoWatch, "no-watch", false, "do not watch the source for changes (watching is not built yet: a no-op for now)")
+	fl.BoolVar(&opts.NoTUI, "no-tui", false, "print plain log lines instead of the dashboard (plain is also what a pipe or CI gets)")
+	fl.BoolVar(&opts.NoWatch, "no-watch", false, "do not watch the source: changes are not rebuilt and swapped in")
 	return c
 }
 
@@ -58,26 +66,77 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 		return err
 	}
 	defer cli.Close()
-	// Signals are counted here so that a second Ctrl-C can force the stop;
-	// the first also cancels ctx (cmd.Main).
-	sigs := make(chan os.Signal, 4)
+	// The session is the one reader of interrupts: the first stops
+	// gracefully, the second forces (the first also cancels ctx, cmd.Main).
+	var sigs chan os.Signal
 	if !opts.Detach {
+		sigs = make(chan os.Signal, 4)
 		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sigs)
 	}
-	r := newRunner(f, cli, m)
-	start := time.Now()
-	plan, err := r.Up(ctx, m, runner.UpOptions{
-		Services:   opts.Services,
+	// The builder and the runner report through the session, which is
+	// made once they exist.
+	var s *session.Session
+	progress := func(name, status string) { s.Progress(name, status) }
+	compiler := writerFunc(func(p []byte) (int, error) { return s.CompilerOutput().Write(p) })
+	b := builder.New(cli, builder.Options{
+		Project:    m.Project,
+		Dir:        m.Dir,
 		MsxVersion: msxVersion(),
-		Secrets:    state.New(m.Dir),
+		Progress:   progress,
+		Stderr:     compiler,
 	})
-	if err != nil {
-		if !opts.Detach && ctx.Err() != nil {
-			stopAttached(f, r, m, sigs, true, runner.StopOptions{Deps: runner.StopDeps(m)})
-			return msxerr.ErrCancelled
+	r := runner.New(cli, b)
+	r.Progress = progress
+	so := session.Options{
+		Manifest: m,
+		Up: runner.UpOptions{
+			Services:   opts.Services,
+			MsxVersion: msxVersion(),
+			Secrets:    state.New(m.Dir),
+		},
+		Engine:     r,
+		Builder:    b,
+		Interrupts: sigs,
+		Detach:     opts.Detach,
+	}
+	if !opts.Detach && !opts.NoWatch {
+		w, err := watch.New(m.Dir, watch.Options{})
+		if err != nil {
+			return msxerr.Wrap(err, "run msx up --no-watch to run without watching", "cannot watch the workspace: %s", err)
 		}
-		return upFailed(f, r, m, opts, sigs, err)
+		so.Watch = watchBatches(w)
+		so.LoadGraph = func(ctx context.Context, targets []builder.Target) (session.Graph, error) {
+			return builder.LoadGraph(ctx, m.Dir, targets)
+		}
+	}
+	var d *dashboard.Dashboard
+	if !opts.Detach && !opts.NoTUI && interactive(f) {
+		services := append(m.ServiceNames(), devenv.GatewayName)
+		d = dashboard.New(dashboard.Options{
+			Project:    m.Project,
+			GatewayURL: "http://" + devenv.LoopbackIP + ":" + strconv.Itoa(m.Gateway.Port),
+			Services:   services,
+			In:         f.IO.In,
+			Out:        f.IO.Out,
+			NoColor:    !f.IO.ColorEnabled(),
+			Controller: sessionController{&s},
+		})
+		so.Recover = d.Recover
+	}
+	s = session.New(so)
+	plain := session.NewPlain(f.IO.ErrOut, nil)
+	s.Bus().Subscribe(plain)
+	if d != nil {
+		// Subscribed before Start: it queues the start's events and shows
+		// them once it runs.
+		s.Bus().Subscribe(d)
+	}
+
+	start := time.Now()
+	plan, err := s.Start(ctx)
+	if err != nil {
+		return upFailed(opts, err)
 	}
 	url := "http://" + devenv.LoopbackIP + ":" + strconv.Itoa(plan.GatewayPort)
 	if opts.Detach {
@@ -85,128 +144,104 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 		fmt.Fprintln(f.IO.Out, url)
 		return nil
 	}
-	fmt.Fprintf(f.IO.ErrOut, "ready in %s at %s; Ctrl-C to stop\n", time.Since(start).Round(100*time.Millisecond), url)
-	return followAttached(ctx, f, r, m, plan, start, sigs)
+	plain.SetLines(runner.NewPrinter(f.IO.ErrOut, containerServices(plan), f.IO.ColorEnabled()))
+	if d != nil {
+		return attachDashboard(ctx, f, d, plain, s, start)
+	}
+	return s.Attach(ctx, start)
 }
 
-// upFailed reports a failed up. Attached, it first stops the containers
-// this up started (gracefully, within a bounded time) and says so;
-// detached, it leaves them running and the hint points at msx down.
-func upFailed(f *Factory, r *runner.Runner, m *devenv.Manifest, opts *upOptions, sigs chan os.Signal, err error) error {
+// attachDashboard runs the dashboard while the session is attached. The
+// plain printer is quiet while the dashboard owns the terminal, and prints
+// again once it is gone: the stop's progress after q, or everything after
+// the dashboard failed.
+func attachDashboard(ctx context.Context, f *Factory, d *dashboard.Dashboard, plain *session.Plain, s *session.Session, start time.Time) error {
+	plain.Mute(true)
+	dctx, stopDashboard := context.WithCancel(ctx)
+	defer stopDashboard()
+	shown := make(chan error, 1)
+	go func() {
+		err := d.Run(dctx)
+		plain.Mute(false)
+		if err != nil {
+			// The dashboard could not go on: the session does, in plain.
+			fmt.Fprintf(f.IO.ErrOut, "msx: %s\n", err)
+		}
+		shown <- err
+	}()
+	err := s.Attach(ctx, start)
+	stopDashboard()
+	<-shown
+	return err
+}
+
+// interactive reports whether msx talks to a person at a terminal: the
+// dashboard then draws on stdout and reads keys from stdin.
+func interactive(f *Factory) bool {
+	in, ok := f.IO.In.(*os.File)
+	return ok && term.IsTerminal(int(in.Fd())) && f.IO.IsStdoutTTY() && f.IO.IsStderrTTY()
+}
+
+// watchBatches adapts a watcher to the session's Watch.
+func watchBatches(w *watch.Watcher) session.Watch {
+	return func(ctx context.Context, out chan<- []string, warn func(string)) error {
+		batches := make(chan watch.Batch)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case b := <-batches:
+					select {
+					case out <- b.Paths:
+					case <-ctx.Done():
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		err := w.Run(ctx, batches, warn)
+		<-done
+		return err
+	}
+}
+
+// containerServices names the plan's containers in plan order: the log
+// prefixes' widths and colours follow it.
+func containerServices(p *devenv.Plan) []string {
+	out := make([]string, len(p.Containers))
+	for i, c := range p.Containers {
+		out[i] = c.Service
+	}
+	return out
+}
+
+// upFailed words a failed up. Start already stopped what an attached up
+// started; detached, the hint points at msx down.
+func upFailed(opts *upOptions, err error) error {
 	var ue *runner.UpError
 	var started []string
 	if errors.As(err, &ue) {
 		started = ue.Started
 	}
-	msg, hint, cerr := upError(f, err)
-	if len(started) > 0 && !errors.Is(cerr, msxerr.ErrCancelled) {
-		if opts.Detach {
-			if hint != "" {
-				hint += "; "
-			}
-			hint += "msx down stops what did start"
-		} else {
-			names := make([]string, len(started))
-			for i, n := range started {
-				names[i] = strings.TrimPrefix(n, m.Project+"-")
-			}
-			fmt.Fprintf(f.IO.ErrOut, "stopping what this up started: %s\n", strings.Join(names, ", "))
-			stopAttached(f, r, m, sigs, false, runner.StopOptions{Only: started, Deps: runner.StopDeps(m)})
-		}
-	}
+	msg, hint, cerr := upError(err)
 	if cerr != nil {
 		return cerr
+	}
+	if len(started) > 0 && opts.Detach {
+		if hint != "" {
+			hint += "; "
+		}
+		hint += "msx down stops what did start"
 	}
 	return msxerr.Wrap(err, hint, "%s", msg)
 }
 
-// followAttached prints the logs of every container until Ctrl-C, then
-// stops them.
-func followAttached(ctx context.Context, f *Factory, r *runner.Runner, m *devenv.Manifest, plan *devenv.Plan, since time.Time, sigs chan os.Signal) error {
-	services := make([]string, 0, len(plan.Containers))
-	targets := make([]runner.LogTarget, 0, len(plan.Containers))
-	for _, c := range plan.Containers {
-		services = append(services, c.Service)
-		targets = append(targets, runner.LogTarget{Service: c.Service, ID: c.Name})
-	}
-	printer := runner.NewPrinter(f.IO.ErrOut, services, f.IO.ColorEnabled())
-	logCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	until := make(chan struct{})
-	followed := make(chan error, 1)
-	go func() {
-		followed <- r.Follow(logCtx, targets, runner.FollowOptions{Since: since.Add(-time.Second), Until: until}, printer)
-	}()
-	select {
-	case err := <-followed:
-		// Every container is gone (an msx down elsewhere), or the engine
-		// failed.
-		if err != nil {
-			return msxerr.Wrap(err, "run msx doctor if Docker misbehaves", "following the logs failed: %s", sentence(err))
-		}
-		fmt.Fprintln(f.IO.ErrOut, "msx: the project's containers are gone")
-		return nil
-	case <-ctx.Done():
-	}
-	// The followers show what the containers print while they stop, then
-	// end; the last of it comes before "interrupted".
-	close(until)
-	stopAttached(f, r, m, sigs, true, runner.StopOptions{Deps: runner.StopDeps(m)})
-	select {
-	case <-followed:
-	case <-time.After(2 * time.Second):
-		cancel()
-		<-followed
-	}
-	return msxerr.ErrCancelled
-}
-
-// stopAttached stops the workspace's containers gracefully, in reverse
-// dependency order; a Ctrl-C (a second one when interrupted says the first
-// started this) kills them at once. It returns within a bounded time even
-// if the engine hangs.
-func stopAttached(f *Factory, r *runner.Runner, m *devenv.Manifest, sigs chan os.Signal, interrupted bool, opts runner.StopOptions) {
-	if interrupted {
-		fmt.Fprintln(f.IO.ErrOut, "stopping (Ctrl-C again to force)")
-		// The first signal cancelled ctx; drain it so the next one is a second.
-		select {
-		case <-sigs:
-		case <-time.After(100 * time.Millisecond):
-		}
-	} else {
-		fmt.Fprintln(f.IO.ErrOut, "stopping (Ctrl-C to force)")
-	}
-	bg := context.Background()
-	stopped := make(chan error, 1)
-	go func() { stopped <- r.Stop(bg, m.Project, m.Dir, opts) }()
-	hung := "msx: Docker did not answer in time; run msx down, or msx doctor"
-	select {
-	case err := <-stopped:
-		if err != nil {
-			fmt.Fprintf(f.IO.ErrOut, "msx: %s\n", sentence(err))
-		}
-	case <-sigs:
-		fmt.Fprintln(f.IO.ErrOut, "forcing")
-		killed := make(chan error, 1)
-		opts.Force = true
-		go func() { killed <- r.Stop(bg, m.Project, m.Dir, opts) }()
-		select {
-		case err := <-killed:
-			if err != nil {
-				fmt.Fprintf(f.IO.ErrOut, "msx: %s\n", sentence(err))
-			}
-		case <-time.After(r.StopBound() + time.Second):
-			fmt.Fprintln(f.IO.ErrOut, hung)
-		}
-	case <-time.After(r.StopBound() + time.Second):
-		// Stop is bounded itself; this is the last resort.
-		fmt.Fprintln(f.IO.ErrOut, hung)
-	}
-}
-
-// upError prints the last log lines of a service that failed, and returns
-// the sentence and hint to report, or an error to return as it is.
-func upError(f *Factory, err error) (msg, hint string, asIs error) {
+// upError returns the sentence and hint to report for a failed up, or an
+// error to return as it is.
+func upError(err error) (msg, hint string, asIs error) {
 	if errors.Is(err, msxerr.ErrCancelled) {
 		return "", "", msxerr.ErrCancelled
 	}
@@ -224,10 +259,7 @@ func upError(f *Factory, err error) (msg, hint string, asIs error) {
 	}
 	hint = "fix it and run msx up again"
 	if len(se.Logs) > 0 {
-		fmt.Fprintf(f.IO.ErrOut, "last log lines of %s:\n", se.Service)
-		for _, l := range se.Logs {
-			fmt.Fprintf(f.IO.ErrOut, "  %s\n", l)
-		}
+		// The session published them (Crashed), before this sentence.
 		hint = "its last log lines are above; fix it and run msx up again"
 	}
 	if se.Err != nil {
@@ -239,22 +271,17 @@ func upError(f *Factory, err error) (msg, hint string, asIs error) {
 	return se.Error(), hint, nil
 }
 
-// newRunner wires a runner to the engine, the builder and stderr.
-func newRunner(f *Factory, cli *client.Client, m *devenv.Manifest) *runner.Runner {
-	progress := func(name, status string) {
-		fmt.Fprintf(f.IO.ErrOut, "%-12s %s\n", name, status)
-	}
-	b := builder.New(cli, builder.Options{
-		Project:    m.Project,
-		Dir:        m.Dir,
-		MsxVersion: msxVersion(),
-		Progress:   func(name, status string) { progress(name, status) },
-		Stderr:     f.IO.ErrOut,
-	})
-	r := runner.New(cli, b)
-	r.Progress = progress
-	return r
-}
+// sessionController lets the dashboard, made before the session, drive it.
+type sessionController struct{ s **session.Session }
+
+func (c sessionController) Restart(service string) { (*c.s).Restart(service) }
+func (c sessionController) Rebuild(service string) { (*c.s).Rebuild(service) }
+func (c sessionController) Quit()                  { (*c.s).Quit() }
+
+// writerFunc adapts a function to io.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func msxVersion() string {
 	v, _, _ := buildVersion()

@@ -55,6 +55,12 @@ func ServicePkg(name string) string { return "./services/" + name }
 // reachable from outside the machine.
 const LoopbackIP = "127.0.0.1"
 
+// SwapDir is where the program's binary lives in a container: the images
+// run SwapDir/app, and each service and gateway container has a volume of
+// its own there, so that a hot swap can replace the binary even when the
+// root file system is read-only.
+const SwapDir = "/msx"
+
 // DataDir is where a SQLite service's volume is mounted in its container.
 const DataDir = "/data"
 
@@ -128,6 +134,10 @@ type Container struct {
 	// Networks the container joins, the first at creation.
 	Networks []Attachment
 	Mounts   []Mount `json:",omitempty"`
+	// SwapDir, when set, gets a volume of the container's own (removed
+	// with it), filled from the image at creation: the binary a hot swap
+	// replaces.
+	SwapDir string `json:",omitempty"`
 	// Secrets are written, before the container first starts, as files
 	// into its SecretsDir (a volume it shares read-only with the services
 	// that use it). Only their names are planned and hashed.
@@ -302,6 +312,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			Port:      s.Port,
 			Ready:     Probe{HTTPPath: "/readyz"},
 			DependsOn: deps,
+			SwapDir:   SwapDir,
 		}
 		if s.DB == DBSQLite {
 			vol := VolumeName(m.Project, name, m.Dir)
@@ -499,6 +510,7 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 		HostPort:  m.Gateway.Port,
 		Ready:     Probe{HTTPPath: "/readyz"},
 		DependsOn: deps,
+		SwapDir:   SwapDir,
 		Labels:    withLabels(base, map[string]string{LabelService: GatewayName, LabelRole: RoleGateway}),
 	}, nil
 }
@@ -512,6 +524,12 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 // A built image is only known once resolved: the hash then covers the
 // resolved image too. Secrets are hashed by name, never by value.
 func configHash(c *Container) string {
+	return HashOf(c)
+}
+
+// HashOf is the config hash c would have: the runner uses it to tell a
+// change of code (the image) from a change of configuration.
+func HashOf(c *Container) string {
 	h := struct {
 		Container
 		Resolved string `json:",omitempty"`

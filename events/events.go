@@ -30,6 +30,8 @@ const (
 	Info                        // a message about the project as a whole (Service may be empty)
 	Warning                     // something the user should know that did not stop the session
 	Stats                       // a resource sample: CPU and Memory
+	Following                   // the project is up and followed; Detail is the gateway URL, Duration the time to ready
+	Waiting                     // waiting for another msx that holds the workspace lock
 )
 
 var kindNames = [...]string{
@@ -38,6 +40,7 @@ var kindNames = [...]string{
 	Crashed: "crashed", Swapped: "swapped", Restarted: "restarted",
 	Stopping: "stopping", Stopped: "stopped", Log: "log",
 	Info: "info", Warning: "warning", Stats: "stats",
+	Following: "following", Waiting: "waiting",
 }
 
 func (k Kind) String() string {

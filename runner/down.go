@@ -125,7 +125,7 @@ func (r *Runner) Stop(ctx context.Context, project, dir string, opts StopOptions
 			case container.StateCreated:
 				cctx, cancel := context.WithTimeout(ctx, r.engineTimeout())
 				defer cancel()
-				if err := r.API.ContainerRemove(cctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+				if err := r.API.ContainerRemove(cctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 					errs[i] = err
 					return
 				}
@@ -137,7 +137,7 @@ func (r *Runner) Stop(ctx context.Context, project, dir string, opts StopOptions
 			cctx, cancel := context.WithDeadline(ctx, deadline)
 			defer cancel()
 			if opts.Force {
-				if err := r.API.ContainerKill(cctx, c.ID, "KILL"); err != nil && !isNotFound(err) {
+				if err := r.API.ContainerKill(cctx, c.ID, "KILL"); err != nil && !gone(err) {
 					errs[i] = err
 					return
 				}
@@ -158,7 +158,7 @@ func (r *Runner) Stop(ctx context.Context, project, dir string, opts StopOptions
 			// answer, is this container's grace.
 			grace := int(min(r.stopGrace(), time.Until(deadline)-r.engineTimeout()) / time.Second)
 			grace = max(grace, 0)
-			if err := r.API.ContainerStop(cctx, c.ID, container.StopOptions{Timeout: &grace}); err != nil && !isNotFound(err) {
+			if err := r.API.ContainerStop(cctx, c.ID, container.StopOptions{Timeout: &grace}); err != nil && !gone(err) {
 				errs[i] = fmt.Errorf("stopping %s: %w", name, err)
 				return
 			}
@@ -354,7 +354,7 @@ func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool
 			cctx, cancel := call()
 			defer cancel()
 			name := containerName(c)
-			if err := r.API.ContainerRemove(cctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			if err := r.API.ContainerRemove(cctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 				failed("container "+name, err)
 				return
 			}
@@ -411,6 +411,14 @@ func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool
 			removed("volume " + v.Name)
 		}
 	}
+}
+
+// gone reports an engine error that means a container is already where a
+// stop wants it: removed (404) or no longer running (409 on a kill, when a
+// graceful stop finished first). A second Ctrl-C racing the first stop is
+// success, not a failure.
+func gone(err error) bool {
+	return isNotFound(err) || strings.Contains(strings.ToLower(err.Error()), "is not running")
 }
 
 // isNotFound reports an engine 404: already gone is what down wants.

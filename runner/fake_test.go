@@ -63,6 +63,11 @@ type fakeDocker struct {
 	// the engine does, yet return an error, as a client whose request
 	// timed out does.
 	createErr map[string]error
+	// logsErr makes every ContainerLogs fail.
+	logsErr error
+	// beforeKill runs inside ContainerKill with f.mu held (a graceful stop
+	// finishing first, say).
+	beforeKill func(c *fakeContainer)
 	// now is the engine's clock: every start and log line moves it on.
 	now time.Time
 }
@@ -352,7 +357,17 @@ func (f *fakeDocker) ContainerKill(ctx context.Context, id, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.byRef(id)
+	if c == nil {
+		return errors.New("No such container: " + id)
+	}
 	f.call("kill %s", c.name)
+	if f.beforeKill != nil {
+		f.beforeKill(c)
+	}
+	if c.state != container.StateRunning {
+		// As the engine: a kill of a stopped container is a 409.
+		return fmt.Errorf("Cannot kill container: %s: Container %s is not running", id, c.id)
+	}
 	f.exit(c, 137)
 	return nil
 }
@@ -387,6 +402,9 @@ func (f *fakeDocker) ContainerLogs(ctx context.Context, id string, o container.L
 		return nil, errors.New("No such container: " + id)
 	}
 	f.call("logs %s since=%s tail=%s", c.name, o.Since, o.Tail)
+	if f.logsErr != nil {
+		return nil, f.logsErr
+	}
 	var since time.Time
 	if o.Since != "" {
 		var sec, nsec int64
@@ -417,6 +435,21 @@ func (f *fakeDocker) ContainerLogs(ctx context.Context, id string, o container.L
 		return io.NopCloser(&buf), nil
 	}
 	return &followReader{r: &buf, stream: c.stream, ctx: ctx}, nil
+}
+
+// ContainerRestart stops a running container as ContainerStop does and
+// starts it again, as the engine does.
+func (f *fakeDocker) ContainerRestart(ctx context.Context, id string, _ container.StopOptions) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.byRef(id)
+	if c == nil {
+		return errors.New("No such container: " + id)
+	}
+	f.call("restart %s", c.name)
+	f.exit(c, 0)
+	f.run(c, f.logs[c.cfg.Labels["dev.msx.service"]]...)
+	return nil
 }
 
 // followReader yields what was logged, then blocks until the run ends.
@@ -535,8 +568,8 @@ func (f *fakeDocker) ImagePull(_ context.Context, ref string, _ image.PullOption
 func (f *fakeDocker) CopyToContainer(_ context.Context, id, dst string, content io.Reader, _ container.CopyToContainerOptions) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c, ok := f.containers[id]
-	if !ok {
+	c := f.byRef(id)
+	if c == nil {
 		return errors.New("No such container: " + id)
 	}
 	f.call("copy %s %s", c.name, dst)

@@ -35,7 +35,85 @@ type LogConsumer interface {
 type LogTarget struct {
 	Service string
 	ID      string
+	// From says where following starts when FollowOptions.Since is zero.
+	From From
 }
+
+// From is where following a container starts, in the engine's clock (the
+// host's may differ from it, and lines would be lost or shown twice).
+type From int
+
+const (
+	// FromAll shows every line the engine kept.
+	FromAll From = iota
+	// FromRunStart shows the lines of the container's current run: those
+	// since the engine's StartedAt. For containers an up just started.
+	FromRunStart
+	// FromNow shows only lines printed from now on, and from each later
+	// run's start. For containers an up adopted, running.
+	FromNow
+)
+
+// ChangeConsumer is implemented by a LogConsumer that wants the changes of
+// a followed container typed rather than as Status words (the session
+// turns them into events).
+type ChangeConsumer interface {
+	Change(service string, ch Change)
+}
+
+// Change is something that happened to a followed container.
+type Change struct {
+	Kind ChangeKind
+	// ExitCode is set for Exited.
+	ExitCode int
+	// Detail says what changed for Recreated: "code changed" or
+	// "configuration changed".
+	Detail string
+	// Err is set for FollowFailing.
+	Err error
+}
+
+// ChangeKind says what a Change is.
+type ChangeKind int
+
+const (
+	// Exited: the container's run ended with ExitCode.
+	Exited ChangeKind = iota + 1
+	// Restarted: the same container runs again (a restart, a hot swap).
+	Restarted
+	// Recreated: another container of the same name runs (an up elsewhere
+	// replaced it).
+	Recreated
+	// FollowFailing: the engine keeps failing to give the logs; reported
+	// once until following works again.
+	FollowFailing
+)
+
+// words is the Status a plain LogConsumer gets for ch.
+func (ch Change) words() string {
+	switch ch.Kind {
+	case Exited:
+		return fmt.Sprintf("exited with code %d", ch.ExitCode)
+	case Restarted:
+		return "restarted"
+	case Recreated:
+		return "recreated (" + ch.Detail + ")"
+	default:
+		return "cannot follow its logs: " + cause(ch.Err, 0) + " (still trying)"
+	}
+}
+
+func report(c LogConsumer, service string, ch Change) {
+	if cc, ok := c.(ChangeConsumer); ok {
+		cc.Change(service, ch)
+		return
+	}
+	c.Status(service, ch.words())
+}
+
+// FailuresBeforeReport is how many attaches in a row must fail before a
+// follow says it cannot follow; it keeps trying, more slowly.
+const FailuresBeforeReport = 3
 
 // FollowOptions say where following starts and when it ends.
 type FollowOptions struct {
@@ -94,7 +172,8 @@ func closed(ch <-chan struct{}) bool {
 
 // followOne follows one container across its restarts. The engine is asked
 // for timestamps, so that each attach resumes just after the last line
-// seen; they are stripped before a line is shown.
+// seen; they are stripped before a line is shown. Every time compared is
+// the engine's (StartedAt, line stamps), never the host's.
 func (r *Runner) followOne(ctx context.Context, t LogTarget, opts FollowOptions, c LogConsumer) error {
 	insp, err := r.inspect(ctx, t.ID)
 	if err != nil {
@@ -104,14 +183,27 @@ func (r *Runner) followOne(ctx context.Context, t LogTarget, opts FollowOptions,
 		return err
 	}
 	run := startedAt(insp) // the run being followed
-	reported := ""         // the run whose exit was reported
-	since := opts.Since    // the first line wanted from the next attach
+	id, image := insp.ID, imageOf(insp)
+	reported := ""      // the run whose exit was reported
+	since := opts.Since // the first line wanted from the next attach
+	tailNone := false   // the next attach shows only new lines
+	if since.IsZero() {
+		switch t.From {
+		case FromRunStart:
+			since = engineTime(run)
+		case FromNow:
+			tailNone = true
+		}
+	}
+	failures := 0
 	for {
 		out := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, Stdout, l) }}, since: since}
 		errw := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, Stderr, l) }}, since: since}
 		lo := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
 		if !since.IsZero() {
 			lo.Since = sinceArg(since)
+		} else if tailNone {
+			lo.Tail = "0"
 		}
 		rc, err := r.API.ContainerLogs(ctx, t.ID, lo)
 		if err == nil {
@@ -133,10 +225,24 @@ func (r *Runner) followOne(ctx context.Context, t LogTarget, opts FollowOptions,
 				progressed = true
 			}
 		}
+		wait := r.restartPoll()
+		if err != nil {
+			// Said once, after a few failures in a row; still retried,
+			// more slowly, and said again only after it worked meanwhile.
+			failures++
+			if failures == FailuresBeforeReport {
+				report(c, t.Service, Change{Kind: FollowFailing, Err: err})
+			}
+			if failures >= FailuresBeforeReport {
+				wait = min(wait*time.Duration(failures), 5*time.Second)
+			}
+		} else {
+			failures = 0
+		}
 		if err != nil || !progressed {
 			// An engine hiccup, or a stream that ended with nothing new:
 			// do not hammer the engine.
-			if r.clock().Sleep(ctx, r.restartPoll()) != nil {
+			if r.clock().Sleep(ctx, wait) != nil {
 				return nil
 			}
 		}
@@ -152,12 +258,26 @@ func (r *Runner) followOne(ctx context.Context, t LogTarget, opts FollowOptions,
 			case err == nil && insp.State != nil && insp.State.Running:
 				if now := startedAt(insp); now != run {
 					run = now
-					c.Status(t.Service, "restarted")
+					// Lines of the new run are wanted from its start, also
+					// when nothing was seen before (FromNow).
+					if st := engineTime(run); st.After(since) {
+						since = st
+					}
+					if insp.ID != id {
+						detail := "configuration changed"
+						if imageOf(insp) != image {
+							detail = "code changed"
+						}
+						id, image = insp.ID, imageOf(insp)
+						report(c, t.Service, Change{Kind: Recreated, Detail: detail})
+					} else {
+						report(c, t.Service, Change{Kind: Restarted})
+					}
 				}
 			case err == nil && insp.State != nil:
 				if reported != startedAt(insp) {
 					reported = startedAt(insp)
-					c.Status(t.Service, fmt.Sprintf("exited with code %d", insp.State.ExitCode))
+					report(c, t.Service, Change{Kind: Exited, ExitCode: insp.State.ExitCode})
 				}
 				if closed(opts.Until) {
 					return nil
@@ -171,6 +291,22 @@ func (r *Runner) followOne(ctx context.Context, t LogTarget, opts FollowOptions,
 			}
 		}
 	}
+}
+
+// engineTime parses a time the engine gave (StartedAt); zero if it cannot.
+func engineTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() <= 1 {
+		return time.Time{}
+	}
+	return t
+}
+
+func imageOf(insp container.InspectResponse) string {
+	if insp.Config == nil {
+		return ""
+	}
+	return insp.Config.Image
 }
 
 func (r *Runner) inspect(ctx context.Context, id string) (container.InspectResponse, error) {

@@ -289,7 +289,7 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName {
 			continue
 		}
-		if err := r.API.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+		if err := r.API.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 			return engineErr(ctx, err, "removing "+n)
 		}
 		delete(ours, n)
@@ -535,10 +535,10 @@ func (r *Runner) apply(ctx context.Context, c *devenv.Container, have *container
 	if !adopted {
 		verb := "created"
 		if have != nil {
-			if err := r.API.ContainerRemove(ctx, have.ID, container.RemoveOptions{Force: true}); err != nil {
+			if err := r.replace(ctx, have); err != nil {
 				return &ServiceError{Service: c.Service, ExitCode: -1, Err: engineErr(ctx, err, "removing the old "+c.Name)}
 			}
-			verb = "recreated (configuration changed)"
+			verb = "recreated (" + Changed(have.Image, have.Labels[devenv.LabelConfigHash], c) + ")"
 			if have.Labels[devenv.LabelConfigHash] == c.Hash() {
 				verb = "recreated (the old one would not start)"
 			}
@@ -562,6 +562,41 @@ func (r *Runner) apply(ctx context.Context, c *devenv.Container, have *container
 	}
 	r.progress(c.Service, "ready")
 	return nil
+}
+
+// replace stops a container that is being replaced the way the service
+// expects to be stopped (SIGTERM, then its graceful shutdown, within
+// StopGrace), never with a bare SIGKILL, and then removes it.
+func (r *Runner) replace(ctx context.Context, have *container.Summary) error {
+	if have.State == container.StateRunning || have.State == container.StateRestarting {
+		grace := int(r.stopGrace() / time.Second)
+		sctx, cancel := context.WithTimeout(ctx, r.stopGrace()+r.engineTimeout())
+		err := r.API.ContainerStop(sctx, have.ID, container.StopOptions{Timeout: &grace})
+		cancel()
+		if err != nil && !gone(err) {
+			return err
+		}
+	}
+	if err := r.API.ContainerRemove(ctx, have.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// Changed says what differs between a running container (its image and
+// config hash) and the plan's: "code changed" when only the image does
+// (a new build), "configuration changed" when only the rest does, both
+// when both do.
+func Changed(image, hash string, c *devenv.Container) string {
+	if image == c.ResolvedImage {
+		return "configuration changed"
+	}
+	same := *c
+	same.ResolvedImage = image
+	if devenv.HashOf(&same) == hash {
+		return "code changed"
+	}
+	return "code and configuration changed"
 }
 
 // start starts an existing container under CreateTimeout, whatever ctx
@@ -634,7 +669,7 @@ func (r *Runner) removeCreated(ctx context.Context, c *devenv.Container, id stri
 		}
 		id = insp.ID
 	}
-	_ = r.API.ContainerRemove(rctx, id, container.RemoveOptions{Force: true})
+	_ = r.API.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 }
 
 // isConflict reports an engine 409: the name is taken.
@@ -688,6 +723,11 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 			bind += ":ro"
 		}
 		host.Binds = append(host.Binds, bind)
+	}
+	if c.SwapDir != "" {
+		// An anonymous volume: the engine fills it from the image, and
+		// removes it with the container (RemoveVolumes).
+		cfg.Volumes = map[string]struct{}{c.SwapDir: {}}
 	}
 	first := c.Networks[0]
 	host.NetworkMode = container.NetworkMode(first.Network)
@@ -764,4 +804,11 @@ func engineErr(ctx context.Context, err error, doing string) error {
 		return msxerr.ErrCancelled
 	}
 	return msxerr.Wrap(err, "run msx doctor if the engine misbehaves", "%s failed: %v", doing, err)
+}
+
+// WaitReady waits until a planned container that is running answers its
+// readiness check (after a swap, say); a ServiceError when it exits or
+// times out.
+func (r *Runner) WaitReady(ctx context.Context, c *devenv.Container) error {
+	return r.waitReady(ctx, c, c.Name)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -188,8 +189,38 @@ func TestUpRecreatesOnlyWhatChanged(t *testing.T) {
 	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-catalog"}) {
 		t.Errorf("removes = %v", got)
 	}
-	if got := h.statuses("recreated (configuration changed)"); !slices.Equal(got, []string{"catalog"}) {
+	if got := h.statuses("recreated (code changed)"); !slices.Equal(got, []string{"catalog"}) {
 		t.Errorf("recreated = %v", got)
+	}
+	// The old container was stopped gracefully (SIGTERM and its grace)
+	// before it was removed: never a bare SIGKILL.
+	if got := h.api.callsLike("stop "); !slices.Equal(got, []string{"stop shop-catalog"}) {
+		t.Errorf("stops = %v, want the replaced container stopped before removal", got)
+	}
+	if got := h.api.callsLike("kill "); len(got) > 0 {
+		t.Errorf("kills = %v", got)
+	}
+	h.reset()
+	// A change of configuration only says so.
+	m.Services["catalog"] = devenv.Service{Port: 8093, DB: devenv.DBNone}
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.statuses("recreated (configuration changed)"); !slices.Contains(got, "catalog") {
+		t.Errorf("recreated = %v, progress %v", got, h.progress)
+	}
+}
+
+func TestStopForcedAfterTheGracefulStopFinishedIsSuccess(t *testing.T) {
+	// The second Ctrl-C: the containers were listed as running, and the
+	// first, graceful stop finished before the kill arrived.
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.beforeKill = func(c *fakeContainer) { h.api.exit(c, 0) }
+	if err := h.r.Stop(context.Background(), "shop", "/w/shop", StopOptions{Force: true}); err != nil {
+		t.Errorf("err = %v, want nil: a container already stopped is what a stop wants", err)
 	}
 }
 
@@ -1103,5 +1134,184 @@ func TestDownWhenTheEngineDoesNotAnswer(t *testing.T) {
 	want := "down could not finish: Docker did not answer in 50ms; run msx down again, or msx doctor"
 	if err := res.Err(); err == nil || err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
+	}
+}
+
+// changes records what a follow reports, typed.
+type changes struct {
+	mu    sync.Mutex
+	lines []string
+	got   []Change
+}
+
+func (c *changes) Log(service, _, line string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, service+" | "+line)
+}
+func (c *changes) Status(string, string) { panic("a ChangeConsumer gets Change, not Status") }
+func (c *changes) Change(_ string, ch Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, ch)
+}
+
+func (c *changes) snapshot() ([]string, []Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.lines), slices.Clone(c.got)
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestFollowFromRunStartUsesTheEnginesClock(t *testing.T) {
+	// The engine's clock (the fake's: 2026-01-01) is far from the host's:
+	// following from the run's start must not lose its first lines.
+	api := newFake()
+	api.add("x", "shop-orders", "orders", container.StateRunning, 0, "old run")
+	api.restart("shop-orders", "first", "second")
+	r := New(api, nil)
+	r.Clock = &fakeClock{now: time.Now()}
+	c := &changes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "x", From: FromRunStart}}, FollowOptions{}, c)
+	}()
+	waitUntil(t, "the run's lines", func() bool { l, _ := c.snapshot(); return len(l) >= 2 })
+	cancel()
+	<-done
+	if l, _ := c.snapshot(); !slices.Equal(l, []string{"orders | first", "orders | second"}) {
+		t.Errorf("lines = %q, want this run's lines only, all of them", l)
+	}
+}
+
+func TestFollowFromNowShowsOnlyNewLinesThenEachRun(t *testing.T) {
+	api := newFake()
+	api.add("x", "shop-orders", "orders", container.StateRunning, 0, "before msx attached")
+	r := New(api, nil)
+	r.Clock = &fakeClock{}
+	c := &changes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "x", From: FromNow}}, FollowOptions{}, c)
+	}()
+	waitUntil(t, "the first attach", func() bool { return len(api.callsLike("logs ")) > 0 })
+	api.restart("shop-orders", "new run")
+	waitUntil(t, "the new run", func() bool { l, _ := c.snapshot(); return len(l) >= 1 })
+	cancel()
+	<-done
+	l, got := c.snapshot()
+	if !slices.Equal(l, []string{"orders | new run"}) {
+		t.Errorf("lines = %q", l)
+	}
+	if len(got) == 0 || got[len(got)-1].Kind != Restarted {
+		t.Errorf("changes = %+v, want a restart", got)
+	}
+}
+
+func TestFollowThatKeepsFailingIsReportedOnce(t *testing.T) {
+	api := newFake()
+	api.add("x", "shop-orders", "orders", container.StateRunning, 0, "a")
+	api.logsErr = errors.New("Error response from daemon: logging driver does not support reading")
+	r := New(api, nil)
+	r.Clock = &fakeClock{}
+	c := &changes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "x"}}, FollowOptions{}, c) }()
+	waitUntil(t, "many attempts", func() bool { return len(api.callsLike("logs ")) > 4*FailuresBeforeReport })
+	cancel()
+	<-done
+	_, got := c.snapshot()
+	if len(got) != 1 || got[0].Kind != FollowFailing {
+		t.Fatalf("changes = %+v, want one FollowFailing", got)
+	}
+	if w := got[0].words(); w != "cannot follow its logs: Error response from daemon: logging driver does not support reading (still trying)" {
+		t.Errorf("words = %q", w)
+	}
+}
+
+func TestSwapCopiesTheBinaryAndRestartsGracefully(t *testing.T) {
+	h := newHarness()
+	p, err := h.up(t, manifest("/w/shop"), UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The planned containers run from a volume of their own at SwapDir.
+	for _, c := range h.api.containers {
+		if _, ok := c.cfg.Volumes[devenv.SwapDir]; !ok {
+			t.Errorf("%s has no volume at %s: %v", c.name, devenv.SwapDir, c.cfg.Volumes)
+		}
+	}
+	if p.Container("orders").SwapDir != devenv.SwapDir {
+		t.Errorf("orders plans no swap folder")
+	}
+	bin := t.TempDir() + "/app"
+	if err := os.WriteFile(bin, []byte("new binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	if err := h.r.Swap(context.Background(), "shop-orders", bin); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"copy shop-orders /msx", "restart shop-orders"}
+	var got []string
+	for _, c := range h.api.calls {
+		if !strings.HasPrefix(c, "logs ") {
+			got = append(got, c)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("calls = %q, want %q", got, want)
+	}
+	if got := h.api.copies["shop-orders:/msx/app"]; got != "new binary 755" {
+		t.Errorf("copied %q", got)
+	}
+	if err := h.r.Swap(context.Background(), "shop-orders", bin+".missing"); err == nil ||
+		!strings.HasPrefix(err.Error(), "cannot read the new binary of shop-orders") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestFollowSaysWhatChangedWhenAContainerIsReplaced(t *testing.T) {
+	// Another msx up replaced the container (same name, another ID): the
+	// follower says whether it was the code (the image) that changed.
+	api := newFake()
+	old := api.add("x", "shop-orders", "orders", container.StateRunning, 0, "a")
+	old.cfg.Image = "msx-shop/orders:1"
+	r := New(api, nil)
+	r.Clock = &fakeClock{}
+	c := &changes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Follow(ctx, []LogTarget{{Service: "orders", ID: "shop-orders"}}, FollowOptions{}, c)
+	}()
+	waitUntil(t, "the first line", func() bool { l, _ := c.snapshot(); return len(l) == 1 })
+	api.mu.Lock() // at once: the follower never sees the name missing
+	api.exit(old, 0)
+	delete(api.containers, "x")
+	nc := &fakeContainer{id: "y", name: "shop-orders", host: &container.HostConfig{},
+		cfg: &container.Config{Image: "msx-shop/orders:2", Labels: map[string]string{"dev.msx.service": "orders"}}}
+	api.containers["y"] = nc
+	api.run(nc, "b")
+	api.mu.Unlock()
+	waitUntil(t, "the new container's line", func() bool { l, _ := c.snapshot(); return len(l) == 2 })
+	cancel()
+	<-done
+	_, got := c.snapshot()
+	if i := slices.IndexFunc(got, func(ch Change) bool { return ch.Kind == Recreated }); i < 0 || got[i].Detail != "code changed" {
+		t.Errorf("changes = %+v, want recreated (code changed)", got)
 	}
 }

@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/msx-dev/msx/dashboard/tmuxtest"
+)
+
+// TestDashboardDocker drives msx up on a terminal (tmux): the dashboard
+// shows the services, their states and their log lines; q stops
+// everything gracefully, exits 0 and gives the terminal back.
+func TestDashboardDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs containers; skipped with -short")
+	}
+	tmuxtest.Available(t)
+	cli := requireDocker(t)
+	parent := t.TempDir()
+	project := uniqueProject(t)
+	port := freePort(t)
+	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port)}
+	removeImages(t, cli, project)
+	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	ws := filepath.Join(parent, project)
+	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "none")
+	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) })
+	cleanupDown(t, ws, env)
+
+	s := tmuxtest.Start(t, 160, 40, "cd '"+ws+"' && '"+msxBin+"' up; echo EXIT=$?; sleep 600", env...)
+	screen := s.WaitUntil(5*time.Minute, "the dashboard with both services ready and a log line", func(screen string) bool {
+		return strings.Contains(screen, "2 ready") && strings.Contains(screen, "orders") &&
+			strings.Contains(screen, "gateway") && strings.Contains(screen, `"msg":"listening"`)
+	})
+	if !s.AltScreen() {
+		t.Errorf("the dashboard is not on the alternate screen:\n%s", screen)
+	}
+	s.Send("q")
+	screen = s.WaitFor(2*time.Minute, "EXIT=0")
+	if s.AltScreen() {
+		t.Errorf("the terminal is still on the alternate screen after q:\n%s", screen)
+	}
+	cs, _, _ := labelled(t, cli, project)
+	for _, c := range cs {
+		if strings.HasSuffix(c, " running") {
+			t.Errorf("left running after q: %s\n%s", c, screen)
+		}
+	}
+}

@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestHotSwapDocker is the inner loop on the real engine: an attached up
+// watches the workspace; an edit of version.go is live through the gateway
+// with the container's image unchanged; a broken build keeps the old
+// version serving and shows the compiler's error; the fix recovers; two
+// Ctrl-C at once exit with no error line; two up -d at once both succeed.
+func TestHotSwapDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs containers; skipped with -short")
+	}
+	cli := requireDocker(t)
+	parent := t.TempDir()
+	project := uniqueProject(t)
+	port := freePort(t)
+	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1"}
+	removeImages(t, cli, project)
+	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	ws := filepath.Join(parent, project)
+	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "none")
+	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) }) // after the down below
+	cleanupDown(t, ws, env)
+	health := "http://127.0.0.1:" + strconv.Itoa(port) + "/api/orders/healthz"
+	version := filepath.Join(ws, "services", "orders", "version.go")
+	setVersion := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(version, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// servesVersion polls the gateway until it answers with v.
+	servesVersion := func(up *running, v string, timeout time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		last := ""
+		for time.Now().Before(deadline) {
+			if code, body := httpGet(health); code == 200 && strings.Contains(body, `"version":"`+v+`"`) {
+				return
+			} else {
+				last = strconv.Itoa(code) + " " + body
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("the gateway did not serve version %s within %s (last: %s):\n%s", v, timeout, last, up.stderr.String())
+	}
+	imageOf := func() (id, image string) {
+		t.Helper()
+		insp, err := cli.ContainerInspect(context.Background(), project+"-orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return insp.ID, insp.Image
+	}
+	// swapVolume is the container's own volume that holds its binary.
+	swapVolume := func() string {
+		t.Helper()
+		insp, err := cli.ContainerInspect(context.Background(), project+"-orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range insp.Mounts {
+			if m.Destination == "/msx" {
+				return m.Name
+			}
+		}
+		t.Fatalf("no volume at /msx: %+v", insp.Mounts)
+		return ""
+	}
+
+	up := startMsx(t, ws, env, "up", "--no-tui")
+	up.waitFor(t, "Ctrl-C to stop", 5*time.Minute)
+	servesVersion(up, "0.1.0", 30*time.Second)
+	id, img := imageOf()
+
+	t.Run("an edit is swapped in, the image unchanged", func(t *testing.T) {
+		start := time.Now()
+		setVersion("package main\n\nconst Version = \"0.2.0\"\n")
+		servesVersion(up, "0.2.0", 3*time.Minute)
+		t.Logf("edit to live: %s", time.Since(start).Round(time.Millisecond))
+		if nid, nimg := imageOf(); nid != id || nimg != img {
+			t.Errorf("container %s image %s became %s image %s: want the same container and image", id, img, nid, nimg)
+		}
+		up.waitFor(t, "orders  | msx: swapped in", 30*time.Second)
+	})
+
+	t.Run("a broken build keeps the old version serving", func(t *testing.T) {
+		setVersion("package main\n\nconst Version = \"0.3.0\" +\n")
+		up.waitForRe(t, regexp.MustCompile(`services/orders/version.go:\d+:\d+: `), 3*time.Minute)
+		up.waitFor(t, "the previous version keeps serving", 30*time.Second)
+		servesVersion(up, "0.2.0", 5*time.Second)
+	})
+
+	t.Run("the fix recovers by itself", func(t *testing.T) {
+		setVersion("package main\n\nconst Version = \"0.3.0\"\n")
+		servesVersion(up, "0.3.0", 3*time.Minute)
+	})
+
+	t.Run("two Ctrl-C at once exit with no error line", func(t *testing.T) {
+		up.cmd.Process.Signal(syscall.SIGINT)
+		up.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-up.done:
+		case <-time.After(30 * time.Second):
+			up.cmd.Process.Kill()
+			t.Fatalf("msx up did not exit 30s after two SIGINTs:\n%s", up.stderr.String())
+		}
+		if code := up.cmd.ProcessState.ExitCode(); code != 130 {
+			t.Errorf("exit code %d, want 130", code)
+		}
+		out := up.stderr.String()
+		_, afterStop, _ := strings.Cut(out, "stopping (Ctrl-C again to force)")
+		if afterStop == "" {
+			t.Fatalf("no graceful stop began:\n%s", out)
+		}
+		for _, l := range strings.Split(afterStop, "\n") {
+			if strings.HasPrefix(l, "msx: ") && l != "msx: interrupted" {
+				t.Errorf("an error line after two Ctrl-C: %q\n%s", l, up.stderr.String())
+			}
+		}
+		cs, _, _ := labelled(t, cli, project)
+		for _, s := range cs {
+			if strings.HasSuffix(s, " running") {
+				t.Errorf("left running: %s", s)
+			}
+		}
+	})
+
+	t.Run("two up -d at once both succeed", func(t *testing.T) {
+		a := startMsx(t, ws, env, "up", "-d")
+		b := startMsx(t, ws, env, "up", "-d")
+		for _, r := range []*running{a, b} {
+			select {
+			case <-r.done:
+			case <-time.After(5 * time.Minute):
+				r.cmd.Process.Kill()
+				t.Fatalf("up -d did not finish:\n%s", r.stderr.String())
+			}
+			if code := r.cmd.ProcessState.ExitCode(); code != 0 {
+				t.Errorf("up -d exited %d:\n%s", code, r.stderr.String())
+			}
+		}
+		// The lock makes one wait: the second one adopts what the first
+		// started, running the version it swapped in last.
+		if code, body := httpGet(health); code != 200 || !strings.Contains(body, `"version":"0.3.0"`) {
+			t.Errorf("after two up -d: %d %s", code, body)
+		}
+	})
+
+	t.Run("down removes the binary's volume with the container", func(t *testing.T) {
+		vol := swapVolume()
+		mustMsx(t, ws, env, "down")
+		if _, err := cli.VolumeInspect(context.Background(), vol); err == nil {
+			t.Errorf("volume %s of the swapped binary is left after down", vol)
+		}
+	})
+}
+
+// httpGet is httpDo for polling: an error is a status 0.
+func httpGet(url string) (int, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

@@ -1,0 +1,136 @@
+package session
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/runner"
+)
+
+// LinePrinter prints one container's log line with its prefix;
+// runner.Printer (the renderer, moving to package logs) is one.
+type LinePrinter interface {
+	Log(service, stream, line string)
+}
+
+// Plain is the observer for a pipe, CI or --no-tui: what happens while the
+// project comes up as "name         status" lines, then, once it is
+// followed, each container's lines and changes behind its prefix
+// ("orders   | ..."), as docker compose up prints.
+type Plain struct {
+	mu        sync.Mutex
+	w         io.Writer
+	lines     LinePrinter
+	following bool
+	// lastOutput is the last compiler output printed: one failure of a
+	// package that several services share is printed once.
+	lastOutput string
+	// muted drops events while the dashboard owns the terminal.
+	muted bool
+}
+
+// Mute stops (true) or resumes (false) printing: the dashboard owns the
+// terminal meanwhile.
+func (p *Plain) Mute(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.muted = on
+}
+
+// SetLines sets the renderer of log lines, once the containers are known.
+func (p *Plain) SetLines(lines LinePrinter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lines = lines
+}
+
+// NewPlain returns a plain observer writing to w (stderr: progress and
+// logs are not results), rendering log lines with lines.
+func NewPlain(w io.Writer, lines LinePrinter) *Plain {
+	return &Plain{w: w, lines: lines}
+}
+
+// Observe prints one event.
+func (p *Plain) Observe(e events.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.Kind == events.Following {
+		p.following = true
+	}
+	if p.muted {
+		return
+	}
+	switch e.Kind {
+	case events.Log:
+		p.log(e.Service, e.Stream, e.Line)
+		return
+	case events.Following:
+		fmt.Fprintf(p.w, "ready in %s at %s; Ctrl-C to stop\n", round(e.Duration), e.Detail)
+		return
+	case events.BuildFailed:
+		if e.Output != "" {
+			if e.Output != p.lastOutput {
+				fmt.Fprintf(p.w, "# %s: go build failed\n%s\n", e.Service, e.Output)
+			}
+			p.lastOutput = e.Output
+			return
+		}
+	case events.Building:
+		p.lastOutput = ""
+	case events.Crashed:
+		if !p.following && e.Output != "" {
+			fmt.Fprintf(p.w, "last log lines of %s:\n%s\n", e.Service, indent(e.Output))
+			return
+		}
+	case events.Stopping, events.Waiting:
+		fmt.Fprintln(p.w, e.Detail)
+		return
+	case events.Stats:
+		return
+	}
+	words := e.Detail
+	switch {
+	case e.Kind == events.Swapped:
+		words = fmt.Sprintf("swapped in %s (%s)", round(e.Duration), e.Detail)
+	case e.Kind == events.Built && p.following:
+		words = fmt.Sprintf("built in %s", round(e.Duration))
+	case e.Kind == events.Crashed && e.Output != "":
+		words = e.Detail + "; its last lines:\n" + indent(e.Output)
+	case words == "":
+		words = e.Kind.String()
+	}
+	if e.Service == "" {
+		fmt.Fprintln(p.w, "msx: "+words)
+		return
+	}
+	if p.following {
+		p.log(e.Service, runner.Stderr, "msx: "+words)
+		return
+	}
+	fmt.Fprintf(p.w, "%-12s %s\n", e.Service, words)
+}
+
+var _ events.Observer = (*Plain)(nil)
+
+func (p *Plain) log(service, stream, line string) {
+	if p.lines == nil {
+		fmt.Fprintf(p.w, "%s | %s\n", service, line)
+		return
+	}
+	p.lines.Log(service, stream, line)
+}
+
+func round(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}

@@ -1,0 +1,60 @@
+package session
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/runner"
+)
+
+func TestPlainTellsTheSameStory(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewPlain(&buf, nil)
+	for _, e := range []events.Event{
+		{Kind: events.Building, Service: "orders", Detail: "compiling"},
+		{Kind: events.Built, Service: "orders", Detail: "built in 1.2s"},
+		{Kind: events.Starting, Service: "orders", Detail: "recreated (code changed)"},
+		{Kind: events.Ready, Service: "orders", Detail: "ready"},
+		{Kind: events.Info, Service: "network shop_default", Detail: "created"},
+	} {
+		p.Observe(e)
+	}
+	p.SetLines(runner.NewPrinter(&buf, []string{"orders", "gateway"}, false))
+	for _, e := range []events.Event{
+		{Kind: events.Following, Detail: "http://127.0.0.1:8080", Duration: 2345 * time.Millisecond},
+		{Kind: events.Log, Service: "orders", Stream: events.Stdout, Line: "listening"},
+		{Kind: events.Building, Service: "orders", Detail: "compiling"},
+		{Kind: events.BuildFailed, Service: "orders", Output: "services/orders/version.go:3:1: syntax error"},
+		{Kind: events.BuildFailed, Service: "gateway", Output: "services/orders/version.go:3:1: syntax error"},
+		{Kind: events.Warning, Detail: "the build failed; the previous version keeps serving until the next good build"},
+		{Kind: events.Built, Service: "orders", Detail: "built", Duration: 800 * time.Millisecond},
+		{Kind: events.Swapped, Service: "orders", Detail: "code changed", Duration: 1234 * time.Millisecond},
+		{Kind: events.Crashed, Service: "orders", Detail: "exited with code 2", ExitCode: 2},
+		{Kind: events.Stopping, Detail: "stopping (Ctrl-C again to force)"},
+		{Kind: events.Stopped, Service: "orders", Detail: "stopped"},
+	} {
+		p.Observe(e)
+	}
+	want := `orders       compiling
+orders       built in 1.2s
+orders       recreated (code changed)
+orders       ready
+network shop_default created
+ready in 2.3s at http://127.0.0.1:8080; Ctrl-C to stop
+orders  | listening
+orders  | msx: compiling
+# orders: go build failed
+services/orders/version.go:3:1: syntax error
+msx: the build failed; the previous version keeps serving until the next good build
+orders  | msx: built in 800ms
+orders  | msx: swapped in 1.2s (code changed)
+orders  | msx: exited with code 2
+stopping (Ctrl-C again to force)
+orders  | msx: stopped
+`
+	if got := buf.String(); got != want {
+		t.Errorf("printed:\n%s\nwant:\n%s", got, want)
+	}
+}

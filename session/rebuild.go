@@ -1,0 +1,245 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/runner"
+)
+
+// ReadyWaiter is implemented by an Engine that can wait for a swapped
+// container to answer its readiness check (*runner.Runner does); without
+// it, a swap is reported when the process was restarted.
+type ReadyWaiter interface {
+	WaitReady(ctx context.Context, c *devenv.Container) error
+}
+
+// buildLoop rebuilds and swaps what changes affect, one build at a time.
+// Changes that arrive during a build are collected, never dropped, and
+// built together as soon as it ends.
+func (s *Session) buildLoop(ctx context.Context) {
+	changes := make(chan []string, 16)
+	if s.opts.Watch != nil {
+		warn := func(msg string) { s.publish(events.Event{Kind: events.Warning, Detail: msg}) }
+		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
+			if err := s.opts.Watch(ctx, changes, warn); err != nil && ctx.Err() == nil {
+				warn("watching the workspace stopped: " + sentence(err) + "; changes are no longer rebuilt")
+			}
+		}()
+	}
+	if s.opts.LoadGraph != nil {
+		g, err := s.opts.LoadGraph(ctx, s.targets(s.programs()))
+		switch {
+		case err == nil:
+			s.graph = g
+		case ctx.Err() == nil:
+			s.publish(events.Event{Kind: events.Warning,
+				Detail: "cannot map changes to services (" + sentence(err) + "); every change rebuilds every service"})
+		}
+	}
+	pending := map[string]bool{}
+	building := false
+	done := make(chan struct{})
+	for {
+		select {
+		case <-ctx.Done():
+			if building {
+				<-done
+			}
+			return
+		case paths := <-changes:
+			for _, n := range s.affected(paths) {
+				pending[n] = true
+			}
+		case n := <-s.rebuild:
+			if slices.Contains(s.programs(), n) {
+				pending[n] = true
+			}
+		case <-done:
+			building = false
+		}
+		if !building && len(pending) > 0 {
+			names := sortedKeys(pending)
+			pending = map[string]bool{}
+			building = true
+			go func() {
+				if s.opts.Recover != nil {
+					defer s.opts.Recover()
+				}
+				s.rebuildAndSwap(ctx, names)
+				done <- struct{}{}
+			}()
+		}
+	}
+}
+
+// affected is the programs a batch of changed files is part of.
+func (s *Session) affected(paths []string) []string {
+	all := s.programs()
+	if s.graph == nil {
+		for _, p := range paths {
+			if b := filepath.Base(p); strings.HasSuffix(b, ".go") || b == "go.mod" || b == "go.sum" {
+				return all
+			}
+		}
+		return nil
+	}
+	names, replan := s.graph.Affected(paths)
+	if replan {
+		for _, p := range paths {
+			if filepath.Base(p) == "msx.yaml" {
+				s.publish(events.Event{Kind: events.Warning,
+					Detail: "msx.yaml changed; stop and run msx up again to apply it"})
+				break
+			}
+		}
+		// go.mod or go.sum: every program may be affected.
+		return all
+	}
+	return slices.DeleteFunc(names, func(n string) bool { return !slices.Contains(all, n) })
+}
+
+// rebuildAndSwap builds names in one build and swaps each new binary into
+// its running container. A failed build leaves every old version serving.
+func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
+	s.rebuilding.Add(1)
+	defer s.rebuilding.Add(-1)
+	start := s.clock.Now()
+	targets := s.targets(names)
+	for _, n := range names {
+		s.publish(events.Event{Kind: events.Building, Service: n, Detail: "compiling"})
+	}
+	before := s.compilerFailures()
+	results, err := s.opts.Builder.Build(ctx, targets)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		if s.compilerFailures() == before {
+			// Not the compiler (its output was published): say why.
+			for _, n := range names {
+				s.publish(events.Event{Kind: events.BuildFailed, Service: n, Detail: sentence(err),
+					Duration: s.clock.Now().Sub(start)})
+			}
+		}
+		s.publish(events.Event{Kind: events.Warning,
+			Detail: "the build failed; the previous version keeps serving until the next good build"})
+		return
+	}
+	built := s.clock.Now().Sub(start)
+	var wg sync.WaitGroup
+	for _, r := range results {
+		s.publish(events.Event{Kind: events.Built, Service: r.Name, Detail: "built", Duration: built})
+		wg.Add(1)
+		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
+			defer wg.Done()
+			s.swap(ctx, r, start)
+		}()
+	}
+	wg.Wait()
+}
+
+// targets are the build targets of programs.
+func (s *Session) targets(names []string) []builder.Target {
+	out := make([]builder.Target, len(names))
+	for i, n := range names {
+		pkg := devenv.ServicePkg(n)
+		if n == devenv.GatewayName {
+			pkg = devenv.GatewayPkg
+		}
+		out[i] = builder.Target{Name: n, Pkg: pkg}
+	}
+	return out
+}
+
+// swap puts one new binary into its container and waits until it is
+// ready, or reports it crashed.
+func (s *Session) swap(ctx context.Context, r builder.Result, start time.Time) {
+	c := s.plan.Container(r.Name)
+	if c == nil {
+		return
+	}
+	s.expectRestart(r.Name)
+	if err := s.opts.Engine.Swap(ctx, c.Name, r.Binary); err != nil {
+		s.sawRestart(r.Name)
+		if ctx.Err() == nil {
+			s.publish(events.Event{Kind: events.Warning, Service: r.Name, Detail: "the swap failed: " + sentence(err)})
+		}
+		return
+	}
+	if w, ok := s.opts.Engine.(ReadyWaiter); ok {
+		if err := w.WaitReady(ctx, c); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e := events.Event{Kind: events.Crashed, Service: r.Name, Detail: sentence(err)}
+			var se *runner.ServiceError
+			if errors.As(err, &se) {
+				e.ExitCode = se.ExitCode
+				e.Output = strings.Join(se.Logs, "\n")
+				if se.ExitCode >= 0 {
+					e.Detail = fmt.Sprintf("exited with code %d after the swap", se.ExitCode)
+				}
+			}
+			s.publish(e)
+			return
+		}
+	}
+	s.publish(events.Event{Kind: events.Swapped, Service: r.Name, Detail: "code changed",
+		Duration: s.clock.Now().Sub(start)})
+}
+
+// compilerOutput collects what the builder writes when the compiler fails
+// ("# NAME: go build failed" and the compiler's lines) and publishes it as
+// BuildFailed of that service.
+type compilerOutput struct {
+	s     *Session
+	mu    sync.Mutex
+	count int
+}
+
+// CompilerOutput is where the builder writes the compiler's errors
+// (builder.Options.Stderr): each failure becomes a BuildFailed event with
+// the compiler's output.
+func (s *Session) CompilerOutput() io.Writer { return &s.compiler }
+
+func (s *Session) compilerFailures() int {
+	s.compiler.mu.Lock()
+	defer s.compiler.mu.Unlock()
+	return s.compiler.count
+}
+
+// Write takes one failure per call, as the builder writes it: a header
+// "# NAME[, NAME...]: go build failed", then the compiler's lines.
+func (w *compilerOutput) Write(p []byte) (int, error) {
+	text := string(p)
+	services := []string{""}
+	if head, rest, ok := strings.Cut(text, "\n"); ok && strings.HasPrefix(head, "# ") && strings.HasSuffix(head, ": go build failed") {
+		services = strings.Split(strings.TrimSuffix(strings.TrimPrefix(head, "# "), ": go build failed"), ", ")
+		text = rest
+	}
+	w.mu.Lock()
+	w.count++
+	w.mu.Unlock()
+	for _, svc := range services {
+		w.s.publish(events.Event{Kind: events.BuildFailed, Service: svc, Detail: "does not compile",
+			Output: strings.TrimRight(text, "\n")})
+	}
+	return len(p), nil
+}

@@ -1,0 +1,513 @@
+// Package session owns a running project once msx up applies its plan:
+// it follows the logs, rebuilds and hot-swaps what changed, restarts,
+// stops gracefully and, on a second interrupt, forcefully. Everything a
+// user sees happen is published as a typed event (package events); the
+// plain printer and the dashboard are observers of the same stream.
+//
+// It is the one place that interprets interrupts: cmd hands it the signal
+// channel and it decides what the first and the second mean.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/runner"
+)
+
+// Engine is what the session needs of the runner; *runner.Runner is one.
+type Engine interface {
+	Up(ctx context.Context, m *devenv.Manifest, opts runner.UpOptions) (*devenv.Plan, error)
+	Follow(ctx context.Context, targets []runner.LogTarget, opts runner.FollowOptions, c runner.LogConsumer) error
+	Stop(ctx context.Context, project, dir string, opts runner.StopOptions) error
+	StopBound() time.Duration
+	Swap(ctx context.Context, name, binary string) error
+	Restart(ctx context.Context, name string) error
+}
+
+var _ Engine = (*runner.Runner)(nil)
+
+// Builder compiles targets; *builder.Builder is one. Result.Binary is the
+// linux binary on the host that a swap copies in.
+type Builder interface {
+	Build(ctx context.Context, targets []builder.Target) ([]builder.Result, error)
+}
+
+// Graph maps changed files to the programs they are part of;
+// builder.Graph is one. replan is set when the environment itself may
+// have changed (msx.yaml, go.mod, go.sum).
+type Graph interface {
+	Affected(paths []string) (names []string, replan bool)
+}
+
+// Watch sends batches of changed files (absolute paths) until ctx ends;
+// warn reports a problem that did not stop watching. An adapter over
+// watch.Watcher is one.
+type Watch func(ctx context.Context, out chan<- []string, warn func(string)) error
+
+// Clock is the session's time; tests pass a fake one.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Options make a session.
+type Options struct {
+	Manifest *devenv.Manifest
+	// Up is what the session passes to Engine.Up.
+	Up     runner.UpOptions
+	Engine Engine
+	// Builder rebuilds programs after a change or on Rebuild; nil turns
+	// rebuilding off.
+	Builder Builder
+	// LoadGraph loads the map of changes to programs (go list, so it runs
+	// in the background once attached); nil, or until it is loaded, every
+	// program rebuilds on any change of Go source.
+	LoadGraph func(ctx context.Context, targets []builder.Target) (Graph, error)
+	// Watch, when set, is followed while attached: each batch rebuilds
+	// and swaps what it affects.
+	Watch Watch
+	Bus   *events.Bus
+	// Clock defaults to the real one.
+	Clock Clock
+	// Interrupts carries the user's Ctrl-C (and SIGTERM): the first stops
+	// gracefully, the second forces. The context passed to Start and
+	// Attach may end on the same Ctrl-C: the session counts it once.
+	Interrupts <-chan os.Signal
+	// Detach: Start leaves what it started running when it fails.
+	Detach bool
+	// Recover, when set, is deferred at the top of every goroutine the
+	// session starts: the dashboard's, which gives the terminal back
+	// before a panic goes on.
+	Recover func()
+}
+
+// Session is one running project. Its Controller methods (Restart,
+// Rebuild, Quit) may be called from any goroutine.
+type Session struct {
+	opts  Options
+	m     *devenv.Manifest
+	bus   *events.Bus
+	clock Clock
+
+	plan *devenv.Plan
+	// adopted names the services whose containers were running before
+	// this up: following them starts at their new lines only.
+	mu      sync.Mutex
+	adopted map[string]bool
+	// inSwap counts, per service, the restarts the session made itself
+	// that the followers have not seen yet: not crashes, not news.
+	inSwap map[string]int
+
+	compiler compilerOutput
+	// graph, once loaded, maps changes to programs.
+	graph Graph
+	// stopping is set once the session stops the project: exits are
+	// then stops, not crashes.
+	stopping atomic.Bool
+	// rebuilding is set while a rebuild after a change runs.
+	rebuilding atomic.Int32
+
+	quit     chan struct{}
+	quitOnce sync.Once
+	rebuild  chan string
+}
+
+// New returns a session; nothing happens until Start.
+func New(opts Options) *Session {
+	clk := opts.Clock
+	if clk == nil {
+		clk = realClock{}
+	}
+	bus := opts.Bus
+	if bus == nil {
+		bus = events.NewBus(clk.Now)
+	}
+	s := &Session{
+		opts:    opts,
+		m:       opts.Manifest,
+		bus:     bus,
+		clock:   clk,
+		adopted: map[string]bool{},
+		quit:    make(chan struct{}),
+		rebuild: make(chan string, 16),
+	}
+	s.compiler.s = s
+	return s
+}
+
+// Bus is the session's event stream.
+func (s *Session) Bus() *events.Bus { return s.bus }
+
+// Plan is the plan Start applied.
+func (s *Session) Plan() *devenv.Plan { return s.plan }
+
+func (s *Session) publish(e events.Event) { s.bus.Publish(e) }
+
+func (s *Session) info(format string, args ...any) {
+	s.publish(events.Event{Kind: events.Info, Detail: fmt.Sprintf(format, args...)})
+}
+
+// Start applies the plan under the workspace lock and waits until every
+// container is ready. Attached (not Options.Detach), a failure or a Ctrl-C
+// stops what this up started before Start returns.
+func (s *Session) Start(ctx context.Context) (*devenv.Plan, error) {
+	unlock, err := Lock(ctx, s.m.Dir, func() {
+		s.publish(events.Event{Kind: events.Waiting, Detail: "another msx is applying this workspace; waiting for it to finish"})
+	})
+	if err != nil {
+		return nil, err
+	}
+	plan, err := s.opts.Engine.Up(ctx, s.m, s.opts.Up)
+	unlock()
+	if err == nil {
+		s.setPlan(plan)
+		return plan, nil
+	}
+	var se *runner.ServiceError
+	if errors.As(err, &se) && len(se.Logs) > 0 {
+		s.publish(events.Event{Kind: events.Crashed, Service: se.Service, ExitCode: se.ExitCode,
+			Detail: se.Error(), Output: strings.Join(se.Logs, "\n")})
+	}
+	if s.opts.Detach {
+		return nil, err
+	}
+	if errors.Is(err, msxerr.ErrCancelled) || ctx.Err() != nil {
+		s.stop(true, s.opts.Interrupts != nil, nil)
+		return nil, msxerr.ErrCancelled
+	}
+	var ue *runner.UpError
+	if errors.As(err, &ue) && len(ue.Started) > 0 {
+		names := make([]string, len(ue.Started))
+		for i, n := range ue.Started {
+			names[i] = strings.TrimPrefix(n, s.m.Project+"-")
+		}
+		s.info("stopping what this up started: %s", strings.Join(names, ", "))
+		s.stop(false, false, ue.Started)
+	}
+	return nil, err
+}
+
+func (s *Session) setPlan(p *devenv.Plan) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.plan = p
+}
+
+// Progress receives the runner's and the builder's progress words and
+// publishes them as events. It is the one place that reads those words.
+func (s *Session) Progress(service, status string) {
+	e := events.Event{Service: service, Detail: status}
+	builderWord := status == "compiling" || status == "packing" || status == "up to date" || strings.HasPrefix(status, "built in")
+	if builderWord && s.rebuilding.Load() > 0 {
+		// A rebuild publishes its own Building and Built, with durations.
+		return
+	}
+	switch {
+	case status == "compiling" || status == "packing":
+		e.Kind = events.Building
+	case status == "up to date" || strings.HasPrefix(status, "built in"):
+		e.Kind = events.Built
+	case status == "ready":
+		e.Kind = events.Ready
+	case status == "unchanged, running":
+		s.mu.Lock()
+		s.adopted[service] = true
+		s.mu.Unlock()
+		e.Kind = events.Starting
+	case status == "created" && strings.Contains(service, " "):
+		// "network shop_default", "volume ...": the project, not a service.
+		e.Kind = events.Info
+	case status == "created" || status == "unchanged, started" || strings.HasPrefix(status, "recreated"):
+		e.Kind = events.Starting
+	case status == "stopped" || status == "killed" || strings.HasPrefix(status, "removed"):
+		e.Kind = events.Stopped
+	default:
+		e.Kind = events.Info
+	}
+	s.publish(e)
+}
+
+// Attach follows the project until the user stops it (Ctrl-C, Quit) or
+// its containers are gone, rebuilding and swapping on changes when
+// watching. It returns ErrCancelled after an interrupt, nil after Quit or
+// when the containers went away on their own.
+func (s *Session) Attach(ctx context.Context, started time.Time) error {
+	p := s.plan
+	if p == nil {
+		return errors.New("session: Attach before Start")
+	}
+	targets := make([]runner.LogTarget, 0, len(p.Containers))
+	s.mu.Lock()
+	for _, c := range p.Containers {
+		from := runner.FromRunStart
+		if s.adopted[c.Service] {
+			from = runner.FromNow
+		}
+		targets = append(targets, runner.LogTarget{Service: c.Service, ID: c.Name, From: from})
+	}
+	s.mu.Unlock()
+	url := fmt.Sprintf("http://%s:%d", devenv.LoopbackIP, p.GatewayPort)
+	s.publish(events.Event{Kind: events.Following, Detail: url,
+		Duration: s.clock.Now().Sub(started)})
+
+	// Followers outlive ctx: they show what the containers print while
+	// they stop, and end once each stopped (until) or after a bound.
+	logCtx, cancelLogs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelLogs()
+	until := make(chan struct{})
+	followed := make(chan error, 1)
+	go func() {
+		if s.opts.Recover != nil {
+			defer s.opts.Recover()
+		}
+		followed <- s.opts.Engine.Follow(logCtx, targets, runner.FollowOptions{Until: until}, consumer{s})
+	}()
+
+	work, stopWork := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stopWork(); wg.Wait() }()
+	if s.opts.Builder != nil {
+		wg.Add(1)
+		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
+			defer wg.Done()
+			s.buildLoop(work)
+		}()
+	}
+
+	interrupted, copied, quit := true, false, false
+	select {
+	case err := <-followed:
+		// Every container is gone (an msx down elsewhere), or the engine
+		// failed.
+		if err != nil {
+			return msxerr.Wrap(err, "run msx doctor if Docker misbehaves", "following the logs failed: %s", err)
+		}
+		s.info("the project's containers are gone")
+		return nil
+	case <-ctx.Done():
+		// Ended by the interrupt cmd.Main turns into a cancel: its copy
+		// on the channel is not a second one.
+		copied = s.opts.Interrupts != nil
+	case <-s.opts.Interrupts:
+	case <-s.quit:
+		interrupted, quit = false, true
+	}
+	stopWork()
+	wg.Wait()
+	close(until)
+	s.stop(interrupted, copied, nil)
+	select {
+	case <-followed:
+	case <-s.clock.After(2 * time.Second):
+		cancelLogs()
+		<-followed
+	}
+	if quit {
+		// The user quit from the dashboard: a clean end, not an interrupt.
+		return nil
+	}
+	return msxerr.ErrCancelled
+}
+
+// stop stops the project's containers (only those named, when only is
+// set) gracefully, in reverse dependency order; the next interrupt forces
+// it. It returns within a bounded time even if the engine hangs. When the
+// stop was started by a cancelled context, copied says the channel carries
+// the same interrupt too: it is taken, if it comes at once, as the same.
+func (s *Session) stop(interrupted, copied bool, only []string) {
+	s.stopping.Store(true)
+	force := "Ctrl-C to force"
+	if interrupted {
+		force = "Ctrl-C again to force"
+	}
+	if copied {
+		select {
+		case <-s.opts.Interrupts:
+		case <-s.clock.After(100 * time.Millisecond):
+		}
+	}
+	s.publish(events.Event{Kind: events.Stopping, Detail: "stopping (" + force + ")"})
+	opts := runner.StopOptions{Only: only, Deps: runner.StopDeps(s.m)}
+	bg := context.Background()
+	eng := s.opts.Engine
+	stopped := make(chan error, 1)
+	graceful := opts
+	go func() { stopped <- eng.Stop(bg, s.m.Project, s.m.Dir, graceful) }()
+	bound := eng.StopBound() + time.Second
+	hung := "Docker did not answer in time; run msx down, or msx doctor"
+	select {
+	case err := <-stopped:
+		if err != nil {
+			s.publish(events.Event{Kind: events.Warning, Detail: sentence(err)})
+		}
+	case <-s.opts.Interrupts:
+		s.publish(events.Event{Kind: events.Stopping, Detail: "forcing"})
+		opts.Force = true
+		killed := make(chan error, 1)
+		go func() { killed <- eng.Stop(bg, s.m.Project, s.m.Dir, opts) }()
+		select {
+		case err := <-killed:
+			if err != nil {
+				s.publish(events.Event{Kind: events.Warning, Detail: sentence(err)})
+			}
+		case <-s.clock.After(bound):
+			s.publish(events.Event{Kind: events.Warning, Detail: hung})
+		}
+	case <-s.clock.After(bound):
+		// Stop is bounded itself; this is the last resort.
+		s.publish(events.Event{Kind: events.Warning, Detail: hung})
+	}
+}
+
+// Quit stops the project gracefully, as the first Ctrl-C does.
+func (s *Session) Quit() { s.quitOnce.Do(func() { close(s.quit) }) }
+
+// Restart restarts a service's container gracefully.
+func (s *Session) Restart(service string) {
+	name := devenv.ContainerName(s.m.Project, service)
+	go func() {
+		if s.opts.Recover != nil {
+			defer s.opts.Recover()
+		}
+		start := s.clock.Now()
+		s.expectRestart(service)
+		if err := s.opts.Engine.Restart(context.Background(), name); err != nil {
+			s.sawRestart(service)
+			s.publish(events.Event{Kind: events.Warning, Service: service, Detail: sentence(err)})
+			return
+		}
+		s.publish(events.Event{Kind: events.Restarted, Service: service, Detail: "restarted on request",
+			Duration: s.clock.Now().Sub(start)})
+	}()
+}
+
+// Rebuild rebuilds a service and swaps it in, whatever changed.
+func (s *Session) Rebuild(service string) {
+	select {
+	case s.rebuild <- service:
+	default: // a burst of requests: the queued ones cover it
+	}
+}
+
+// sentence is an error as the one sentence a user reads, hint included.
+func sentence(err error) string {
+	var me *msxerr.Error
+	if errors.As(err, &me) {
+		if me.Hint != "" {
+			return me.Msg + "; " + me.Hint
+		}
+		return me.Msg
+	}
+	return err.Error()
+}
+
+// consumer turns what the followers see into events.
+type consumer struct{ s *Session }
+
+func (c consumer) Log(service, stream, line string) {
+	c.s.publish(events.Event{Kind: events.Log, Service: service, Stream: stream, Line: line})
+}
+
+func (c consumer) Status(service, status string) {
+	c.s.publish(events.Event{Kind: events.Info, Service: service, Detail: status})
+}
+
+func (c consumer) Change(service string, ch runner.Change) {
+	e := events.Event{Service: service}
+	switch ch.Kind {
+	case runner.Exited:
+		if c.s.swapping(service) {
+			// Its own swap or restart: not a crash.
+			return
+		}
+		e.Kind, e.ExitCode, e.Detail = events.Crashed, ch.ExitCode, fmt.Sprintf("exited with code %d", ch.ExitCode)
+		if c.s.stopping.Load() {
+			e.Kind = events.Stopped
+		}
+	case runner.Restarted:
+		if c.s.sawRestart(service) {
+			return
+		}
+		e.Kind, e.Detail = events.Restarted, "restarted"
+	case runner.Recreated:
+		e.Kind, e.Detail = events.Restarted, "recreated ("+ch.Detail+")"
+	case runner.FollowFailing:
+		e.Kind, e.Detail = events.Warning, "cannot follow its logs: "+ch.Err.Error()+" (still trying)"
+	default:
+		return
+	}
+	c.s.publish(e)
+}
+
+var _ runner.ChangeConsumer = consumer{}
+
+// services is the plan's programs that msx builds (services and the
+// gateway), in plan order.
+func (s *Session) programs() []string {
+	var out []string
+	for _, c := range s.plan.Containers {
+		if c.Role != devenv.RoleDatabase {
+			out = append(out, c.Service)
+		}
+	}
+	return out
+}
+
+// swapping tracks the services the session itself is restarting, so that
+// their exits are not reported as crashes.
+func (s *Session) swapping(service string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inSwap[service] > 0
+}
+
+// expectRestart says the session is about to restart service itself.
+func (s *Session) expectRestart(service string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inSwap == nil {
+		s.inSwap = map[string]int{}
+	}
+	s.inSwap[service]++
+}
+
+// sawRestart consumes one expected restart of service, if any, and says
+// whether there was one; a failed restart takes its own back the same way.
+func (s *Session) sawRestart(service string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inSwap[service] > 0 {
+		s.inSwap[service]--
+		return true
+	}
+	return false
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

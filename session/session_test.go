@@ -1,0 +1,588 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/runner"
+)
+
+// fakeClock fires After only when the test advances it.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []waiter
+}
+
+type waiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	c.waiters = kept
+}
+
+// fakeEngine plays the runner: Up reports progress and returns a plan of
+// orders and the gateway; Follow hands the test its consumer.
+type fakeEngine struct {
+	s        *Session
+	upErr    error
+	mu       sync.Mutex
+	calls    []string
+	consumer chan runner.LogConsumer
+	// stopGate, when set, blocks a graceful Stop until closed.
+	stopGate chan struct{}
+	stopErr  error
+	swapErr  error
+	readyErr error
+}
+
+func (e *fakeEngine) call(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls = append(e.calls, fmt.Sprintf(format, args...))
+}
+
+func (e *fakeEngine) called() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.calls)
+}
+
+func (e *fakeEngine) Up(ctx context.Context, m *devenv.Manifest, _ runner.UpOptions) (*devenv.Plan, error) {
+	e.call("up")
+	if e.upErr != nil {
+		return nil, e.upErr
+	}
+	e.s.Progress("orders", "created")
+	e.s.Progress("orders", "ready")
+	e.s.Progress("gateway", "unchanged, running")
+	e.s.Progress("gateway", "ready")
+	return &devenv.Plan{Project: m.Project, GatewayPort: 8080, Containers: []devenv.Container{
+		{Name: "shop-orders", Service: "orders", Role: devenv.RoleService},
+		{Name: "shop-gateway", Service: "gateway", Role: devenv.RoleGateway},
+	}}, nil
+}
+
+func (e *fakeEngine) Follow(ctx context.Context, targets []runner.LogTarget, opts runner.FollowOptions, c runner.LogConsumer) error {
+	var ts []string
+	for _, t := range targets {
+		ts = append(ts, fmt.Sprintf("%s:%d", t.ID, t.From))
+	}
+	e.call("follow %s", strings.Join(ts, " "))
+	e.consumer <- c
+	select {
+	case <-ctx.Done():
+	case <-opts.Until:
+	}
+	return nil
+}
+
+func (e *fakeEngine) Stop(_ context.Context, _, _ string, opts runner.StopOptions) error {
+	e.call("stop force=%v only=%v", opts.Force, opts.Only)
+	if !opts.Force && e.stopGate != nil {
+		<-e.stopGate
+	}
+	e.s.Progress("orders", "stopped")
+	return e.stopErr
+}
+
+func (e *fakeEngine) StopBound() time.Duration { return 10 * time.Second }
+
+func (e *fakeEngine) Swap(_ context.Context, name, binary string) error {
+	e.call("swap %s %s", name, binary)
+	return e.swapErr
+}
+
+func (e *fakeEngine) Restart(_ context.Context, name string) error {
+	e.call("restart %s", name)
+	return nil
+}
+
+func (e *fakeEngine) WaitReady(_ context.Context, c *devenv.Container) error {
+	e.call("ready? %s", c.Name)
+	return e.readyErr
+}
+
+// fakeBuilder builds what it is asked; fail makes the next build fail
+// with compiler output; gate, when set, holds each build until it gets a
+// value.
+type fakeBuilder struct {
+	s     *Session
+	mu    sync.Mutex
+	fail  string
+	gate  chan struct{}
+	built [][]string
+}
+
+func (b *fakeBuilder) Build(_ context.Context, targets []builder.Target) ([]builder.Result, error) {
+	var names []string
+	for _, t := range targets {
+		names = append(names, t.Name)
+	}
+	if b.gate != nil {
+		<-b.gate
+	}
+	b.mu.Lock()
+	b.built = append(b.built, names)
+	fail := b.fail
+	b.fail = ""
+	b.mu.Unlock()
+	if fail != "" {
+		fmt.Fprintf(b.s.CompilerOutput(), "# %s: go build failed\n%s\n", strings.Join(names, ", "), fail)
+		return nil, msxerr.New("fix the error above", "service %s does not compile", names[0])
+	}
+	var out []builder.Result
+	for _, n := range names {
+		out = append(out, builder.Result{Name: n, Binary: "/w/.msx/build/" + n})
+	}
+	return out, nil
+}
+
+func (b *fakeBuilder) builds() [][]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.built)
+}
+
+// recorder keeps every event.
+type recorder struct {
+	mu  sync.Mutex
+	got []events.Event
+}
+
+func (r *recorder) Observe(e events.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, e)
+}
+
+func (r *recorder) events() []events.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// story is the events as "kind service detail" lines, logs left out.
+func (r *recorder) story() []string {
+	var out []string
+	for _, e := range r.events() {
+		if e.Kind == events.Log {
+			continue
+		}
+		out = append(out, strings.TrimSpace(fmt.Sprintf("%s %s %s", e.Kind, e.Service, e.Detail)))
+	}
+	return out
+}
+
+func (r *recorder) waitFor(t *testing.T, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.ContainsFunc(r.story(), func(s string) bool { return strings.HasPrefix(s, what) }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in %q", what, r.story())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+type harness struct {
+	s     *Session
+	eng   *fakeEngine
+	b     *fakeBuilder
+	clock *fakeClock
+	rec   *recorder
+	sigs  chan os.Signal
+	watch chan []string
+}
+
+func newHarness(t *testing.T, opts Options) *harness {
+	h := &harness{
+		eng:   &fakeEngine{consumer: make(chan runner.LogConsumer, 1)},
+		clock: &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		rec:   &recorder{},
+		sigs:  make(chan os.Signal, 4),
+		watch: make(chan []string),
+	}
+	h.b = &fakeBuilder{}
+	opts.Manifest = &devenv.Manifest{Project: "shop", Dir: t.TempDir(), Services: map[string]devenv.Service{"orders": {Port: 8081}}}
+	opts.Engine = h.eng
+	opts.Clock = h.clock
+	opts.Interrupts = h.sigs
+	if opts.Builder == nil {
+		opts.Builder = h.b
+	}
+	opts.Watch = func(ctx context.Context, out chan<- []string, _ func(string)) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case b := <-h.watch:
+				out <- b
+			}
+		}
+	}
+	h.s = New(opts)
+	h.eng.s, h.b.s = h.s, h.s
+	h.s.Bus().Subscribe(h.rec)
+	return h
+}
+
+// attach starts and attaches; the returned channel gets Attach's result.
+func (h *harness) attach(t *testing.T) (runner.LogConsumer, chan error) {
+	t.Helper()
+	if _, err := h.s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.s.Attach(context.Background(), h.clock.Now()) }()
+	return <-h.eng.consumer, done
+}
+
+func wait(t *testing.T, done chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Attach did not return")
+		return nil
+	}
+}
+
+func TestStartFollowAndStopOnCtrlC(t *testing.T) {
+	h := newHarness(t, Options{})
+	c, done := h.attach(t)
+	c.Log("orders", runner.Stdout, "listening")
+	h.sigs <- syscall.SIGINT
+	if err := wait(t, done); !errors.Is(err, msxerr.ErrCancelled) {
+		t.Fatalf("err = %v, want ErrCancelled", err)
+	}
+	want := []string{
+		"starting orders created", "ready orders ready", "starting gateway unchanged, running", "ready gateway ready",
+		"following  http://127.0.0.1:8080",
+		"stopping  stopping (Ctrl-C again to force)", "stopped orders stopped",
+	}
+	if got := h.rec.story(); !slices.Equal(got, want) {
+		t.Errorf("story:\n%q\nwant\n%q", got, want)
+	}
+	// A container that was running before this up is followed from its new
+	// lines only; one it started, from its run's start.
+	if f := h.eng.called()[1]; f != "follow shop-orders:1 shop-gateway:2" {
+		t.Errorf("follow = %q", f)
+	}
+	logs := slices.DeleteFunc(h.rec.events(), func(e events.Event) bool { return e.Kind != events.Log })
+	if len(logs) != 1 || logs[0].Service != "orders" || logs[0].Line != "listening" {
+		t.Errorf("logs = %+v", logs)
+	}
+}
+
+func TestSecondCtrlCForcesWithoutAnErrorLine(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.eng.stopGate = make(chan struct{})
+	_, done := h.attach(t)
+	h.sigs <- syscall.SIGINT
+	h.rec.waitFor(t, "stopping  stopping")
+	h.sigs <- syscall.SIGINT
+	if err := wait(t, done); !errors.Is(err, msxerr.ErrCancelled) {
+		t.Fatalf("err = %v", err)
+	}
+	close(h.eng.stopGate)
+	if got := h.eng.called(); !slices.Contains(got, "stop force=true only=[]") {
+		t.Errorf("calls = %q, want a forced stop", got)
+	}
+	for _, s := range h.rec.story() {
+		if strings.HasPrefix(s, "warning") {
+			t.Errorf("a warning after a forced stop: %q", s)
+		}
+	}
+	if !slices.Contains(h.rec.story(), "stopping  forcing") {
+		t.Errorf("story = %q", h.rec.story())
+	}
+}
+
+func TestStopThatHangsEndsAtTheBound(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.eng.stopGate = make(chan struct{})
+	defer close(h.eng.stopGate)
+	_, done := h.attach(t)
+	h.s.Quit()
+	h.rec.waitFor(t, "stopping  stopping (Ctrl-C to force)")
+	// The session waits on the stop's bound and then on the followers: the
+	// clock moves on until both give up.
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("err = %v, want nil after Quit", err)
+			}
+			if !slices.Contains(h.rec.story(), "warning  Docker did not answer in time; run msx down, or msx doctor") {
+				t.Errorf("story = %q", h.rec.story())
+			}
+			return
+		case <-time.After(time.Millisecond):
+			h.clock.Advance(time.Second)
+		}
+	}
+}
+
+func TestChangeRebuildsAndSwaps(t *testing.T) {
+	h := newHarness(t, Options{})
+	c, done := h.attach(t)
+	h.watch <- []string{"/w/services/orders/version.go"}
+	h.rec.waitFor(t, "swapped gateway")
+	h.rec.waitFor(t, "swapped orders")
+	// The restarts the swap made are not news (nor crashes).
+	cc := c.(runner.ChangeConsumer)
+	cc.Change("orders", runner.Change{Kind: runner.Restarted})
+	cc.Change("orders", runner.Change{Kind: runner.Exited, ExitCode: 2})
+	h.s.Quit()
+	wait(t, done)
+	if got := h.b.builds(); len(got) != 1 || !slices.Equal(got[0], []string{"gateway", "orders"}) {
+		t.Errorf("builds = %v, want one build of both (no graph: every program)", got)
+	}
+	calls := h.eng.called()
+	for _, want := range []string{"swap shop-orders /w/.msx/build/orders", "ready? shop-orders", "swap shop-gateway /w/.msx/build/gateway"} {
+		if !slices.Contains(calls, want) {
+			t.Errorf("calls = %q, want %q", calls, want)
+		}
+	}
+	story := h.rec.story()
+	for _, s := range story {
+		if strings.HasPrefix(s, "restarted") {
+			t.Errorf("the swap's own restart reported: %q", story)
+		}
+	}
+	if !slices.Contains(story, "crashed orders exited with code 2") {
+		t.Errorf("a crash after the swap's restart was seen must be reported: %q", story)
+	}
+}
+
+func TestFailedBuildKeepsTheOldVersionThenRecovers(t *testing.T) {
+	h := newHarness(t, Options{})
+	_, done := h.attach(t)
+	h.b.fail = "services/orders/version.go:3:1: syntax error: non-declaration statement outside function body"
+	h.watch <- []string{"/w/services/orders/version.go"}
+	h.rec.waitFor(t, "warning  the build failed; the previous version keeps serving")
+	if slices.ContainsFunc(h.eng.called(), func(c string) bool { return strings.HasPrefix(c, "swap") }) {
+		t.Fatalf("swapped after a failed build: %q", h.eng.called())
+	}
+	var failed []events.Event
+	for _, e := range h.rec.events() {
+		if e.Kind == events.BuildFailed {
+			failed = append(failed, e)
+		}
+	}
+	if len(failed) != 2 || failed[0].Service != "gateway" || failed[1].Service != "orders" ||
+		!strings.Contains(failed[1].Output, "version.go:3:1: syntax error") {
+		t.Errorf("build failures = %+v", failed)
+	}
+	h.watch <- []string{"/w/services/orders/version.go"}
+	h.rec.waitFor(t, "swapped orders")
+	h.s.Quit()
+	wait(t, done)
+}
+
+func TestChangeDuringABuildIsNotDropped(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.b.gate = make(chan struct{})
+	g := &graph{affected: map[string][]string{"/w/services/orders/h.go": {"orders"}, "/w/gateway/main.go": {"gateway"}}}
+	h.s.opts.LoadGraph = func(context.Context, []builder.Target) (Graph, error) { return g, nil }
+	_, done := h.attach(t)
+	h.watch <- []string{"/w/services/orders/h.go"}
+	h.rec.waitFor(t, "building orders")
+	h.watch <- []string{"/w/gateway/main.go"} // arrives during the build
+	h.watch <- []string{"/w/services/orders/h.go"}
+	// Let every build run from here on.
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case h.b.gate <- struct{}{}:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	h.rec.waitFor(t, "swapped gateway")
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; n < 2 && time.Now().Before(deadline); {
+		n = 0
+		for _, s := range h.rec.story() {
+			if strings.HasPrefix(s, "swapped orders") {
+				n++
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	h.s.Quit()
+	wait(t, done)
+	got := h.b.builds()
+	if len(got) < 2 || len(got) > 3 || !slices.Equal(got[0], []string{"orders"}) {
+		t.Fatalf("builds = %v, want orders, then what came during it", got)
+	}
+	var later []string
+	for _, b := range got[1:] {
+		later = append(later, b...)
+	}
+	slices.Sort(later)
+	if !slices.Equal(slices.Compact(later), []string{"gateway", "orders"}) {
+		t.Errorf("builds = %v: a change during the first build was dropped", got)
+	}
+}
+
+type graph struct{ affected map[string][]string }
+
+func (g *graph) Affected(paths []string) ([]string, bool) {
+	var out []string
+	for _, p := range paths {
+		out = append(out, g.affected[p]...)
+	}
+	return out, false
+}
+
+func TestCrashAfterASwapIsReportedWithItsLastLines(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.eng.readyErr = &runner.ServiceError{Service: "orders", ExitCode: 2, Logs: []string{"panic: boom"}}
+	_, done := h.attach(t)
+	h.s.Rebuild("orders")
+	h.rec.waitFor(t, "crashed orders exited with code 2 after the swap")
+	h.s.Quit()
+	wait(t, done)
+	for _, e := range h.rec.events() {
+		if e.Kind == events.Crashed && (e.ExitCode != 2 || e.Output != "panic: boom") {
+			t.Errorf("crash = %+v", e)
+		}
+	}
+}
+
+func TestRestartOnRequest(t *testing.T) {
+	h := newHarness(t, Options{})
+	c, done := h.attach(t)
+	h.s.Restart("orders")
+	h.rec.waitFor(t, "restarted orders restarted on request")
+	c.(runner.ChangeConsumer).Change("orders", runner.Change{Kind: runner.Restarted})
+	h.s.Quit()
+	wait(t, done)
+	n := 0
+	for _, s := range h.rec.story() {
+		if strings.HasPrefix(s, "restarted orders") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("story = %q, want the restart said once", h.rec.story())
+	}
+}
+
+func TestFailedAttachedUpStopsWhatItStarted(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.eng.upErr = &runner.UpError{Started: []string{"shop-orders"}, Err: &runner.ServiceError{Service: "gateway", ExitCode: 2, Logs: []string{"e2e: boom"}}}
+	_, err := h.s.Start(context.Background())
+	var ue *runner.UpError
+	if !errors.As(err, &ue) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := h.eng.called(); !slices.Equal(got, []string{"up", "stop force=false only=[shop-orders]"}) {
+		t.Errorf("calls = %q", got)
+	}
+	want := []string{"crashed gateway gateway exited with code 2 before it was ready", "info  stopping what this up started: orders",
+		"stopping  stopping (Ctrl-C to force)", "stopped orders stopped"}
+	if got := h.rec.story(); !slices.Equal(got, want) {
+		t.Errorf("story = %q, want %q", got, want)
+	}
+}
+
+func TestLockWaitsForTheOtherHolder(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := Lock(context.Background(), dir, func() { t.Error("the first lock waited") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan struct{})
+	got := make(chan error, 1)
+	go func() {
+		u, err := Lock(context.Background(), dir, func() { close(waited) })
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	<-waited
+	select {
+	case <-got:
+		t.Fatal("the second lock did not wait")
+	default:
+	}
+	unlock()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	unlock, _ = Lock(context.Background(), dir, nil)
+	defer unlock()
+	cancel()
+	if _, err := Lock(ctx, dir, nil); !errors.Is(err, msxerr.ErrCancelled) {
+		t.Errorf("err = %v, want ErrCancelled", err)
+	}
+}
+
+func TestOneCtrlCSeenTwiceIsOneInterrupt(t *testing.T) {
+	// cmd.Main cancels the context on the same SIGINT that reaches the
+	// session's channel: that is one Ctrl-C, a graceful stop, not a force.
+	h := newHarness(t, Options{})
+	if _, err := h.s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.s.Attach(ctx, h.clock.Now()) }()
+	<-h.eng.consumer
+	cancel()
+	h.sigs <- syscall.SIGINT
+	if err := wait(t, done); !errors.Is(err, msxerr.ErrCancelled) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := h.eng.called(); slices.Contains(got, "stop force=true only=[]") {
+		t.Errorf("calls = %q: one Ctrl-C forced the stop", got)
+	}
+}
