@@ -75,6 +75,21 @@ func TestBrokerDocker(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(ws, "msx.yaml")); !strings.Contains(string(b), "subscribes:\n      - orders.item.created") {
 		t.Fatalf("msx.yaml lacks the subscription:\n%s", b)
 	}
+	// A handler that always fails for one item, to see it dead-lettered.
+	evPath := filepath.Join(ws, "services", "payments", "events.go")
+	src, err := os.ReadFile(evPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stub := "ev messaging.Event, data messaging.ItemEvent) error {\n\treturn nil"
+	if !strings.Contains(string(src), stub) {
+		t.Fatalf("no handler stub in events.go:\n%s", src)
+	}
+	poisoned := strings.Replace(string(src), stub,
+		"ev messaging.Event, data messaging.ItemEvent) error {\n\tif data.Name == \"poison\" {\n\t\treturn fmt.Errorf(\"e2e: poison\")\n\t}\n\treturn nil", 1)
+	if err := os.WriteFile(evPath, []byte(poisoned), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	mustMsx(t, ws, env, "up", "-d")
 
 	var monitor int
@@ -284,6 +299,61 @@ func TestBrokerDocker(t *testing.T) {
 		if r := msx(t, ws, env, "events", "orders..x"); r.Code != 2 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("a bad subject: exit %d, stderr %q", r.Code, r.Stderr)
 		}
+	})
+
+	t.Run("an event whose handler keeps failing is dead-lettered, the rest flow", func(t *testing.T) {
+		if _, ok := post(t, "poison"); !ok {
+			t.Fatal("POST poison failed")
+		}
+		id, ok := post(t, "after-poison")
+		if !ok {
+			t.Fatal("POST after-poison failed")
+		}
+		posted[id] = true
+		waitInbox(t, 20*time.Second)
+		// The broker was restarted: its monitoring port is a new one.
+		insp, err := cli.ContainerInspect(ctx, project+"-nats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mon string
+		for _, b := range insp.NetworkSettings.Ports["8222/tcp"] {
+			if b.HostIP == "127.0.0.1" {
+				mon = b.HostPort
+			}
+		}
+		deadline := time.Now().Add(40 * time.Second)
+		for {
+			_, body := httpDo(t, "GET", "http://127.0.0.1:"+mon+"/jsz?streams=true", "")
+			var jsz struct {
+				Accounts []struct {
+					Streams []struct {
+						Name  string `json:"name"`
+						State struct {
+							Messages int `json:"messages"`
+						} `json:"state"`
+					} `json:"stream_detail"`
+				} `json:"account_details"`
+			}
+			_ = json.Unmarshal([]byte(body), &jsz)
+			dead := -1
+			for _, a := range jsz.Accounts {
+				for _, st := range a.Streams {
+					if st.Name == "DEADLETTER" {
+						dead = st.State.Messages
+					}
+				}
+			}
+			if dead == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("DEADLETTER holds %d messages, want 1:\n%s", dead, body)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		// Dead-lettered means not applied: the inbox holds what it held.
+		waitInbox(t, time.Second)
 	})
 
 	brokerVolume := func() []string {
