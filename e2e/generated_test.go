@@ -27,7 +27,8 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "catalog", "--db", "none")
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--depends-on", "orders")
-	mustMsx(t, ws, nil, "new", "service", "order-items", "--db", "sqlite", "--depends-on", "orders,catalog", "--port", "9100")
+	mustMsx(t, ws, nil, "new", "service", "order-items", "--db", "sqlite", "--depends-on", "orders,catalog", "--port", "9100",
+		"--subscribes", "orders.item.created", "--subscribes", "payments.item.deleted")
 
 	if out := runIn(t, ws, "gofmt", "-l", "."); out != "" {
 		t.Errorf("generated code is not gofmt-clean:\n%s", out)
@@ -35,7 +36,7 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	goCmd(t, ws, "build", "./...")
 	goCmd(t, ws, "vet", "./...")
 	out := goCmd(t, ws, "test", "-count=1", "./...")
-	for _, pkg := range []string{"services/orders", "services/catalog", "services/payments", "services/order-items", "gateway"} {
+	for _, pkg := range []string{"services/orders", "services/catalog", "services/payments", "services/order-items", "gateway", "platform/messaging"} {
 		if !strings.Contains(out, "ok  \texample.com/shop/"+pkg) {
 			t.Errorf("go test did not report %s as ok:\n%s", pkg, out)
 		}
