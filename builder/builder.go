@@ -27,6 +27,7 @@ import (
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/state"
 )
 
 // Labels put on every image the builder makes.
@@ -157,6 +158,10 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 		return res, nil
 	}
 	outs, _ := binaryPaths(dir, targets)
+	// .msx is the user's alone (0700): it holds secrets beside the builds.
+	if err := state.New(dir).Ensure(); err != nil {
+		return nil, err
+	}
 	for _, out := range outs {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return nil, msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder %s", filepath.Dir(out))

@@ -10,6 +10,10 @@ echo "== prerequisites"
 bash scripts/install-deps.sh
 
 echo "== infrastructure images"
+# Built from Debian's packages when missing (minutes, once); the e2e tests
+# run Postgres from it. Fast when present.
+images=$(bash scripts/local-images.sh)
+eval "$images"
 # The NATS image the broker tests run, built here from the Go module proxy
 # when it is missing (no registry on CI machines).
 eval "$(bash scripts/local-images-nats.sh)"
