@@ -3,7 +3,7 @@
 # platform/messaging (SQLite outbox, relay, JetStream, durable consumer,
 # SQLite inbox), against raw JetStream publish-and-consume with the same
 # client (nats.go) in the same run, on one NATS server (the image msx runs,
-# MSX_IMAGES_NATS, or the one scripts/local-images-nats.sh builds).
+# MSX_IMAGES_NATS, or the one scripts/local-images.sh nats builds).
 #
 #   bash bench/events.sh [RUNS] [EVENTS]     # default 3 runs of 20000 events
 #
@@ -25,7 +25,7 @@ trap cleanup EXIT
 
 img=${MSX_IMAGES_NATS:-}
 if [ -z "$img" ]; then
-  eval "$(bash scripts/local-images-nats.sh)"
+  eval "$(bash scripts/local-images.sh nats)"
   img=$MSX_IMAGES_NATS
 fi
 

@@ -37,7 +37,8 @@ type Kind struct {
 	Port int
 	// MonitorPort, when set, is an HTTP monitoring endpoint of the
 	// instance: the port its container publishes on an ephemeral port of
-	// 127.0.0.1 (Port stays unpublished) and where Ready probes.
+	// 127.0.0.1 and where Ready probes; Port is published only if it is
+	// one of LocalPorts.
 	MonitorPort int
 	// LocalPorts are further ports of the instance published on ephemeral
 	// ports of 127.0.0.1, for msx's own clients on this machine (msx
@@ -161,7 +162,7 @@ const KindNATS = "nats"
 var NATS = Kind{
 	Name: KindNATS,
 	// The official image (nats-server alone, FROM scratch, entrypoint the
-	// server), as scripts/local-images-nats.sh builds too.
+	// server), as scripts/local-images.sh builds too.
 	DefaultImage: "nats:2.10",
 	Uses:         func(s Service) bool { return s.Events },
 	Port:         4222,

@@ -19,12 +19,12 @@ import (
 )
 
 // natsImage is the NATS image the tests run: the one
-// scripts/local-images-nats.sh builds (scripts/test.sh exports its setting).
+// scripts/local-images.sh builds (scripts/test.sh exports its setting).
 func natsImage(t *testing.T) string {
 	t.Helper()
 	img := os.Getenv("MSX_IMAGES_NATS")
 	if img == "" {
-		msg := `MSX_IMAGES_NATS is not set: run eval "$(bash scripts/local-images-nats.sh)" first (scripts/test.sh does)`
+		msg := `MSX_IMAGES_NATS is not set: run eval "$(bash scripts/local-images.sh nats)" first (scripts/test.sh does)`
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}

@@ -10,13 +10,10 @@ echo "== prerequisites"
 bash scripts/install-deps.sh
 
 echo "== infrastructure images"
-# Built from Debian's packages when missing (minutes, once); the e2e tests
-# run Postgres from it. Fast when present.
+# Built when missing (Postgres from Debian's packages, minutes, once; NATS
+# from the Go module proxy); the e2e tests run them. Fast when present.
 images=$(bash scripts/local-images.sh)
 eval "$images"
-# The NATS image the broker tests run, built here from the Go module proxy
-# when it is missing (no registry on CI machines).
-eval "$(bash scripts/local-images-nats.sh)"
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '/testdata/'))
