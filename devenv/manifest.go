@@ -174,6 +174,9 @@ func fromData(path string, data []byte) (*Manifest, error) {
 // Parse decodes and validates manifest bytes. Unknown fields are errors, so
 // that a typo is not silently ignored.
 func Parse(data []byte) (*Manifest, error) {
+	if err := checkKeys(data); err != nil {
+		return nil, err
+	}
 	var m Manifest
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

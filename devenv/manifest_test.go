@@ -198,3 +198,16 @@ func TestClosure(t *testing.T) {
 		t.Fatalf("err = %v, want a usage error listing the services", err)
 	}
 }
+
+func TestUnknownKeyIsNamedWithLineAndSuggestion(t *testing.T) {
+	data := "project: shop\nmodule: example.com/shop\nservices:\n  orders:\n    port: 8081\n    dbb: sqlite\n    route: /api/orders/\n"
+	_, err := Parse([]byte(data))
+	want := "unknown key `dbb` in services.orders (line 6); did you mean `db`?"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+	_, err = Parse([]byte("project: shop\nmodule: m\ngatway:\n  port: 1\n"))
+	if err == nil || err.Error() != "unknown key `gatway` (line 3); did you mean `gateway`?" {
+		t.Fatalf("err = %v", err)
+	}
+}

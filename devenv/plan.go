@@ -303,6 +303,9 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			"LISTEN_ADDR":       "0.0.0.0:" + strconv.Itoa(s.Port),
 			"OTEL_SERVICE_NAME": name,
 			"LOG_LEVEL":         logLevel,
+			// Nothing here routes by readiness, so stopping waits for no
+			// one: a hot swap restarts the service at once.
+			"DRAIN_DELAY": "0s",
 		}
 		deps := slices.Clone(s.DependsOn)
 		slices.Sort(deps)

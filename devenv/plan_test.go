@@ -95,6 +95,7 @@ func TestPlanContainers(t *testing.T) {
 		{"orders", "SQLITE_PATH", "/data/orders.db"},
 		{"orders", "OTEL_SERVICE_NAME", "orders"},
 		{"orders", "LOG_LEVEL", "info"},
+		{"orders", "DRAIN_DELAY", "0s"},
 		{"orders", "OTEL_EXPORTER_OTLP_ENDPOINT", ""},
 		{"payments", "DATABASE_URL", "postgres://payments@payments-db:5432/payments?sslmode=disable"},
 		{"payments", "DATABASE_PASSWORD_FILE", "/run/secrets/postgres/db-password"},

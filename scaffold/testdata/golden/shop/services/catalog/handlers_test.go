@@ -9,15 +9,19 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"example.com/shop/platform/httpjson"
+	"example.com/shop/platform/service"
 )
 
-// newTestHandler serves the handlers over a MemoryStore.
+// newTestHandler serves the handlers over a MemoryStore, wrapped as
+// platform/service serves them.
 func newTestHandler(t *testing.T) http.Handler {
 	t.Helper()
 	mux := http.NewServeMux()
-	a := &api{store: NewMemoryStore(), log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	a := &api{store: NewMemoryStore()}
 	a.register(mux)
-	return mux
+	return service.Handler(mux, "catalog", slog.New(slog.NewJSONHandler(io.Discard, nil)))
 }
 
 // call sends one request to h and returns the status and body.
@@ -142,12 +146,13 @@ func TestErrors(t *testing.T) {
 		{"not JSON", http.MethodPost, "/items", `name=a`, 400},
 		{"empty body", http.MethodPost, "/items", ``, 400},
 		{"two objects", http.MethodPost, "/items", `{"name":"a"}{"name":"b"}`, 400},
-		{"body too large", http.MethodPost, "/items", `{"name":"` + strings.Repeat("x", maxBodyBytes) + `"}`, 400},
+		{"body too large", http.MethodPost, "/items", `{"name":"` + strings.Repeat("x", httpjson.MaxBodyBytes) + `"}`, 400},
 		{"get missing", http.MethodGet, "/items/42", "", 404},
 		{"delete missing", http.MethodDelete, "/items/42", "", 404},
 		{"malformed id", http.MethodGet, "/items/abc", "", 400},
 		{"negative id", http.MethodGet, "/items/-1", "", 400},
 		{"wrong method", http.MethodPatch, "/items/1", "", 405},
+		{"unknown path", http.MethodGet, "/nope", "", 404},
 	}
 	h := newTestHandler(t)
 	for _, tt := range tests {
@@ -156,11 +161,9 @@ func TestErrors(t *testing.T) {
 			if code != tt.wantCode {
 				t.Fatalf("got %d %s, want %d", code, body, tt.wantCode)
 			}
-			if code != 405 {
-				var e map[string]string
-				if err := json.Unmarshal([]byte(body), &e); err != nil || e["error"] == "" {
-					t.Errorf("body %q is not a JSON error", body)
-				}
+			var e map[string]string
+			if err := json.Unmarshal([]byte(body), &e); err != nil || e["error"] == "" {
+				t.Errorf("body %q is not a JSON error", body)
 			}
 		})
 	}
