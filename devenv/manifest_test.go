@@ -139,11 +139,17 @@ func TestNextPort(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
 	f.Add([]byte("project: a\nmodule: m\nservices:\n  x: {port: 1, db: none, depends_on: [x]}\n"))
+	f.Add([]byte("project: a\nmodule: m\ngateway: {port: 80, cors: ['*'], rate_limit: 5, trusted_proxies: [10.0.0.0/8]}\nservices:\n  x: {port: 2, db: none, expose: true, limits: {memory_mb: 64}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Parse(data)
 		if err == nil {
 			if _, err := m.StartOrder(); err != nil {
 				t.Fatalf("a valid manifest has no start order: %v", err)
+			}
+			// A valid manifest always makes a plan.
+			m.Dir = "/w"
+			if _, err := MakePlan(m, PlanOptions{}); err != nil {
+				t.Fatalf("a valid manifest makes no plan: %v", err)
 			}
 		}
 	})

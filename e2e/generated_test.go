@@ -61,8 +61,8 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	// rename would in orders itself. orders builds; payments, which calls
 	// orders, must not, and the compiler must say why.
 	rename(t, filepath.Join(ws, "services", "orders", "ordersapi", "api.go"),
-		"Items []Item `json:\"items\"`", "Entries []Item `json:\"entries\"`", "out.Items", "out.Entries")
-	rename(t, filepath.Join(ws, "services", "orders", "handlers.go"), "ItemList{Items: items}", "ItemList{Entries: items}")
+		"Items []Item `json:\"items\"`", "Entries []Item `json:\"entries\"`")
+	rename(t, filepath.Join(ws, "services", "orders", "handlers.go"), "ItemList{Items: page", "ItemList{Entries: page")
 	goCmd(t, ws, "build", "./services/orders/...")
 	c := exec.Command("go", "build", "./services/payments")
 	c.Dir, c.Env = ws, append(os.Environ(), "GOFLAGS=-mod=readonly", "GOWORK=off")

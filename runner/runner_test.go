@@ -138,10 +138,14 @@ func TestUpCold(t *testing.T) {
 	if starts[len(starts)-1] != "start shop-gateway" {
 		t.Errorf("gateway not last: %v", starts)
 	}
-	// Restart policy none, ports on loopback.
+	// Programs restart on failure, databases never; ports on loopback.
 	for _, c := range h.api.containers {
-		if c.host.RestartPolicy.Name != container.RestartPolicyDisabled {
-			t.Errorf("%s restart policy %q", c.name, c.host.RestartPolicy.Name)
+		want := container.RestartPolicyOnFailure
+		if strings.HasSuffix(c.name, "-db") {
+			want = container.RestartPolicyDisabled
+		}
+		if c.host.RestartPolicy.Name != want {
+			t.Errorf("%s restart policy %q, want %q", c.name, c.host.RestartPolicy.Name, want)
 		}
 		for _, b := range c.host.PortBindings {
 			if b[0].HostIP != "127.0.0.1" {
@@ -567,7 +571,9 @@ func TestStatus(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("status = %v, want %v", got, want)
 	}
-	if !list[0].Ready || len(list[0].Ports) != 1 || list[0].Ports[0].ContainerPort != 8083 || list[0].Ports[0].HostIP != "127.0.0.1" {
+	// Not exposed: only its admin listener is published, for msx.
+	if !list[0].Ready || len(list[0].Ports) != 1 || list[0].Ports[0].ContainerPort != devenv.AdminPort ||
+		list[0].Ports[0].HostIP != "127.0.0.1" || list[0].URL != "" || list[0].AdminURL == "" {
 		t.Errorf("catalog = %+v", list[0])
 	}
 }

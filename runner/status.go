@@ -28,11 +28,17 @@ type ServiceStatus struct {
 	Container string `json:"container"`
 	// State is the engine's state (running, exited, created, ...) or
 	// "missing" when the container does not exist.
-	State         string    `json:"state"`
-	ExitCode      int       `json:"exit_code"`
-	Ready         bool      `json:"ready"`
-	Ports         []Port    `json:"ports"`
-	URL           string    `json:"url,omitempty"`
+	State    string `json:"state"`
+	ExitCode int    `json:"exit_code"`
+	Ready    bool   `json:"ready"`
+	Ports    []Port `json:"ports"`
+	URL      string `json:"url,omitempty"`
+	// AdminURL is the admin listener, published for msx on 127.0.0.1.
+	AdminURL string `json:"admin_url,omitempty"`
+	// Breakers are the states of the program's circuit breakers, by name.
+	Breakers map[string]string `json:"breakers,omitempty"`
+	// Faults are the faults msx fault injected and still active.
+	Faults        *Faults   `json:"faults,omitempty"`
 	Restarts      int       `json:"restarts"`
 	StartedAt     time.Time `json:"started_at,omitzero"`
 	UptimeSeconds int64     `json:"uptime_seconds"`
@@ -148,22 +154,44 @@ func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summar
 		st.Ready = insp.State.Health != nil && insp.State.Health.Status == container.Healthy
 		return
 	}
-	if len(st.Ports) > 0 {
-		hp := st.Ports[0].HostPort
-		path := "/readyz"
-		// An instance of a kind (the broker) publishes its monitoring
-		// endpoint beside other ports: probe that one, as up does.
-		if k := devenv.LookupKind(c.Labels[devenv.LabelKind]); k != nil && k.MonitorPort != 0 {
-			path = k.Ready(devenv.Instance{Kind: k}).HTTPPath
-			for _, p := range st.Ports {
-				if p.ContainerPort == k.MonitorPort {
-					hp = p.HostPort
-				}
-			}
-		}
-		st.URL = "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(hp))
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		st.Ready = r.probe(pctx, st.URL+path) == nil
+	// An instance of a kind (the broker) publishes its monitoring endpoint
+	// beside other ports: that one is its URL and is probed as up does.
+	mon, path := 0, "/readyz"
+	if k := devenv.LookupKind(c.Labels[devenv.LabelKind]); k != nil && k.MonitorPort != 0 {
+		mon, path = k.MonitorPort, k.Ready(devenv.Instance{Kind: k}).HTTPPath
 	}
+	for _, p := range st.Ports {
+		u := "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(p.HostPort))
+		switch {
+		case p.ContainerPort == devenv.AdminPort:
+			st.AdminURL = u
+		case mon != 0 && p.ContainerPort != mon:
+			// Another port of the instance (the broker's client port).
+		default:
+			st.URL = u
+		}
+	}
+	probeURL := st.URL
+	if st.AdminURL != "" {
+		probeURL = st.AdminURL
+	}
+	if probeURL == "" {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	st.Ready = r.probe(pctx, probeURL+path) == nil
+	if st.AdminURL != "" {
+		st.Breakers, _ = r.admin().Breakers(pctx, st.AdminURL)
+		if f, err := r.admin().Faults(pctx, st.AdminURL); err == nil && f.Active() {
+			st.Faults = &f
+		}
+	}
+}
+
+func (r *Runner) admin() AdminClient {
+	if r.Admin != nil {
+		return r.Admin
+	}
+	return HTTPAdmin{}
 }

@@ -27,26 +27,62 @@ type ErrorBody struct {
 	Error string `json:"error"`
 }
 
-// Page reads the paging parameters of a list request: ?after= (an ID, 0
-// when absent) and ?limit= (1 to max, def when absent).
-func Page(r *http.Request, def, max int) (after int64, limit int, err error) {
+// Pages of a list: DefaultPageSize items when ?limit= is absent, at most
+// MaxPageSize.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// Page reads the paging parameters of a list request, ?after= (an ID, 0
+// when absent) and ?limit=; when one is invalid it answers 400 and ok is
+// false.
+func Page(w http.ResponseWriter, r *http.Request) (after int64, limit int, ok bool) {
 	q := r.URL.Query()
-	limit = def
+	limit = DefaultPageSize
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > max {
-			return 0, 0, fmt.Errorf("limit must be a whole number from 1 to %d", max)
+		if err != nil || n < 1 || n > MaxPageSize {
+			Error(w, http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d", MaxPageSize))
+			return 0, 0, false
 		}
 		limit = n
 	}
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return 0, 0, errors.New("after must be the id of an item (a whole number)")
+			Error(w, http.StatusBadRequest, "after must be the id of an item (a whole number)")
+			return 0, 0, false
 		}
 		after = n
 	}
-	return after, limit, nil
+	return after, limit, true
+}
+
+// NextPage cuts items, fetched with one more than limit, to a page; next is
+// the ?after= of the following page, nil on the last one.
+func NextPage[T any](items []T, limit int, id func(T) int64) (page []T, next *int64) {
+	if len(items) <= limit {
+		return items, nil
+	}
+	n := id(items[limit-1])
+	return items[:limit], &n
+}
+
+// PageQuery is the query string of a list request for the page after the
+// given ID (0: the first) of limit items (0: the service's default).
+func PageQuery(after int64, limit int) string {
+	q := url.Values{}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
 }
 
 // Decode reads one JSON value of at most MaxBodyBytes from r's body into v,

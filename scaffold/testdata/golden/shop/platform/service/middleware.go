@@ -9,13 +9,16 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"example.com/shop/platform/httpjson"
+	"example.com/shop/platform/inbound"
 )
 
 // Handler wraps mux with what every service answers the same way: a span
 // per request named by its route pattern, an access log line carrying the
-// request id, panic recovery, and JSON 404 and 405 answers.
-func Handler(mux *http.ServeMux, name string, log *slog.Logger) http.Handler {
-	var h http.Handler = jsonNotFound(mux)
+// request id, panic recovery, JSON 404 and 405 answers, and the inbound
+// middleware (the caller's deadline and identity, injected faults, JSON
+// bodies only).
+func Handler(mux *http.ServeMux, name string, log *slog.Logger, in inbound.Options) http.Handler {
+	var h http.Handler = inbound.Wrap(jsonNotFound(mux), in)
 	h = recoverPanics(h)
 	h = accessLog(h, log)
 	return otelhttp.NewHandler(h, name,

@@ -18,11 +18,15 @@ import (
 	"syscall"
 	"time"
 
+	"example.com/shop/platform/admin"
 	"example.com/shop/platform/breaker"
 	"example.com/shop/platform/config"
+	"example.com/shop/platform/fault"
 	"example.com/shop/platform/health"
 	"example.com/shop/platform/httpclient"
+	"example.com/shop/platform/inbound"
 	"example.com/shop/platform/logging"
+	"example.com/shop/platform/metrics"
 	"example.com/shop/platform/server"
 	"example.com/shop/platform/telemetry"
 )
@@ -60,8 +64,13 @@ func (s *Service) Client(dependency string, defaultPort int) (string, *httpclien
 	return url, httpclient.New(httpclient.Options{Name: dependency}, s.Breakers)
 }
 
-// Main runs the service and exits non-zero when Run fails.
+// Main runs the service and exits non-zero when Run fails. Run as
+// `NAME healthcheck`, it is the container's health check instead (the
+// image has no shell or curl).
 func Main(o Options, setup func(context.Context, *Service) error) {
+	if health.IsSelfCheck(os.Args) {
+		os.Exit(health.CheckSelf())
+	}
 	if err := Run(context.Background(), o, setup); err != nil {
 		fmt.Fprintln(os.Stderr, o.Name+":", err)
 		os.Exit(1)
@@ -98,7 +107,20 @@ func Run(ctx context.Context, o Options, setup func(context.Context, *Service) e
 		shutdownTelemetry(ctx)
 	}()
 
+	m := metrics.Setup()
+	defer m.Shutdown(context.Background())
+	// Faults are injected only when msx runs the service (MSX_FAULTS=1).
+	var faults *fault.Injector
+	if fault.Enabled() {
+		faults = fault.New()
+	}
+	protected, err := config.Bool("MSX_PROTECTED", false)
+	if err != nil {
+		return err
+	}
+
 	s := &Service{Name: name, Log: logger, Mux: http.NewServeMux(), Health: health.New(name, o.Version), Breakers: breaker.NewRegistry()}
+	s.Breakers.SetLogger(logger)
 	s.Health.SetBreakers(s.Breakers)
 	s.Health.AddCheck("shutdown", func(context.Context) error {
 		if s.draining.Load() {
@@ -132,6 +154,12 @@ func Run(ctx context.Context, o Options, setup func(context.Context, *Service) e
 		}
 		stopServing()
 	}()
+	// The admin listener (breakers, metrics, detailed readiness, faults) is
+	// for msx and operators; the gateway never routes to it.
+	admin.Start(serveCtx, config.String("ADMIN_ADDR", "127.0.0.1:0"), admin.Options{
+		Health: s.Health, Metrics: m, Faults: faults, Logger: logger,
+	})
 	addr := config.ListenAddr(strconv.Itoa(o.Port))
-	return server.Run(serveCtx, addr, Handler(s.Mux, name, logger), server.Options{Logger: logger})
+	h := Handler(s.Mux, name, logger, inbound.Options{Protected: protected, Faults: faults})
+	return server.Run(serveCtx, addr, h, server.Options{Logger: logger})
 }

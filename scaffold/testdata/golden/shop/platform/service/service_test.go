@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"example.com/shop/platform/inbound"
 )
 
 func TestHandlerAnswersJSONRecoversAndLogs(t *testing.T) {
@@ -18,7 +20,7 @@ func TestHandlerAnswersJSONRecoversAndLogs(t *testing.T) {
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("fine")) })
 	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") })
 	var logs bytes.Buffer
-	h := Handler(mux, "test", slog.New(slog.NewJSONHandler(&logs, nil)))
+	h := Handler(mux, "test", slog.New(slog.NewJSONHandler(&logs, nil)), inbound.Options{})
 
 	for _, tt := range []struct {
 		method, path string

@@ -12,13 +12,7 @@ import (
 	"example.com/shop/services/orders/ordersapi"
 )
 
-// Limits of the sample resource: an item's name in characters; GET /items
-// pages of ?limit= items (defaultPageSize when absent, at most maxPageSize).
-const (
-	maxNameLen      = 200
-	defaultPageSize = 50
-	maxPageSize     = 500
-)
+const maxNameLen = 200 // characters of an item's name
 
 // api holds what the HTTP handlers of orders need.
 type api struct {
@@ -33,23 +27,13 @@ func (a *api) register(mux *http.ServeMux) {
 }
 
 func (a *api) listItems(w http.ResponseWriter, r *http.Request) {
-	after, limit, err := httpjson.Page(r, defaultPageSize, maxPageSize)
-	if err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
-		return
+	if after, limit, ok := httpjson.Page(w, r); ok {
+		// One more than asked for tells whether there is a next page.
+		items, err := a.store.List(r.Context(), after, limit+1)
+		if page, next := httpjson.NextPage(items, limit, func(it Item) int64 { return it.ID }); !failed(w, r, err) {
+			httpjson.Write(w, http.StatusOK, ordersapi.ItemList{Items: page, Next: next})
+		}
 	}
-	// One more than asked for tells whether there is a next page.
-	items, err := a.store.List(r.Context(), after, limit+1)
-	if failed(w, r, err) {
-		return
-	}
-	page := ordersapi.ItemList{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		next := page.Items[limit-1].ID
-		page.Next = &next
-	}
-	httpjson.Write(w, http.StatusOK, page)
 }
 
 func (a *api) createItem(w http.ResponseWriter, r *http.Request) {

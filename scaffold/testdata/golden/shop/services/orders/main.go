@@ -21,19 +21,8 @@ func setup(ctx context.Context, s *service.Service) error {
 	}
 	s.OnStop(func() { store.Close() })
 	s.Health.AddCheck("db", store.Ping)
-
-	// Events: when the project has a broker (msx up sets NATS_URL once some
-	// service subscribes), item changes leave through the outbox.
-	if natsURL := config.String("NATS_URL", ""); natsURL != "" {
-		db := store.SQL()
-		broker, err := messaging.Connect(ctx, natsURL, s.Name, s.Log)
-		if err != nil {
-			return err
-		}
-		s.OnStop(broker.Close)
-		outbox := messaging.NewOutbox(db, messaging.SQLite, s.Name)
-		store.SetOutbox(outbox)
-		go outbox.Relay(ctx, broker, s.Log, messaging.RelayOptions{})
+	if store.outbox, err = messaging.Start(ctx, s, store.db, messaging.SQLite, nil, nil); err != nil {
+		return err
 	}
 	a := &api{store: store}
 	a.register(s.Mux)

@@ -67,12 +67,6 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 // Ping checks the database answers, for /readyz.
 func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// SQL is the database, for the outbox relay and the inbox.
-func (s *SQLiteStore) SQL() *sql.DB { return s.db }
-
-// SetOutbox makes the store publish its items' events through o.
-func (s *SQLiteStore) SetOutbox(o *messaging.Outbox) { s.outbox = o }
-
 // Close closes the database.
 func (s *SQLiteStore) Close() error { return s.db.Close() }
 

@@ -16,13 +16,7 @@ import (
 	"example.com/shop/services/payments/paymentsapi"
 )
 
-// Limits of the sample resource: an item's name in characters; GET /items
-// pages of ?limit= items (defaultPageSize when absent, at most maxPageSize).
-const (
-	maxNameLen      = 200
-	defaultPageSize = 50
-	maxPageSize     = 500
-)
+const maxNameLen = 200 // characters of an item's name
 
 // api holds what the HTTP handlers of payments need.
 type api struct {
@@ -40,23 +34,13 @@ func (a *api) register(mux *http.ServeMux) {
 }
 
 func (a *api) listItems(w http.ResponseWriter, r *http.Request) {
-	after, limit, err := httpjson.Page(r, defaultPageSize, maxPageSize)
-	if err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
-		return
+	if after, limit, ok := httpjson.Page(w, r); ok {
+		// One more than asked for tells whether there is a next page.
+		items, err := a.store.List(r.Context(), after, limit+1)
+		if page, next := httpjson.NextPage(items, limit, func(it Item) int64 { return it.ID }); !failed(w, r, err) {
+			httpjson.Write(w, http.StatusOK, paymentsapi.ItemList{Items: page, Next: next})
+		}
 	}
-	// One more than asked for tells whether there is a next page.
-	items, err := a.store.List(r.Context(), after, limit+1)
-	if failed(w, r, err) {
-		return
-	}
-	page := paymentsapi.ItemList{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		next := page.Items[limit-1].ID
-		page.Next = &next
-	}
-	httpjson.Write(w, http.StatusOK, page)
 }
 
 func (a *api) createItem(w http.ResponseWriter, r *http.Request) {
@@ -117,10 +101,12 @@ func failed(w http.ResponseWriter, r *http.Request, err error) bool {
 func (a *api) listUpstream(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, service.Gather(r.Context(), map[string]func(context.Context) (any, error){
 		"catalog": func(ctx context.Context) (any, error) {
-			return a.catalogClient.ListItems(ctx, 0, 0)
+			list, err := a.catalogClient.ListItems(ctx, 0, 0)
+			return catalogapi.ItemList{Items: list.Items}, err // its first page, without a cursor into it
 		},
 		"orders": func(ctx context.Context) (any, error) {
-			return a.ordersClient.ListItems(ctx, 0, 0)
+			list, err := a.ordersClient.ListItems(ctx, 0, 0)
+			return ordersapi.ItemList{Items: list.Items}, err // its first page, without a cursor into it
 		},
 	}))
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"example.com/shop/platform/httpjson"
+	"example.com/shop/platform/inbound"
 	"example.com/shop/platform/service"
 	"example.com/shop/services/catalog/catalogapi"
 	"example.com/shop/services/orders/ordersapi"
@@ -23,7 +24,7 @@ func newTestHandler(t *testing.T) http.Handler {
 	mux := http.NewServeMux()
 	a := &api{store: NewMemoryStore()}
 	a.register(mux)
-	return service.Handler(mux, "payments", slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	return service.Handler(mux, "payments", slog.New(slog.NewJSONHandler(io.Discard, nil)), inbound.Options{})
 }
 
 // call sends one request to h and returns the status and body.
@@ -79,11 +80,11 @@ func TestEmptyListIsAnArray(t *testing.T) {
 }
 
 // TestPagination is the contract of GET /items: pages of ?limit= items
-// (defaultPageSize when absent, at most maxPageSize) after the id ?after=,
+// (httpjson.DefaultPageSize when absent, at most httpjson.MaxPageSize) after the id ?after=,
 // each with the ?after= of the next page, none on the last.
 func TestPagination(t *testing.T) {
 	h := newTestHandler(t)
-	const total = defaultPageSize + 3
+	const total = httpjson.DefaultPageSize + 3
 	for i := 0; i < total; i++ {
 		if code, body := call(t, h, http.MethodPost, "/items", `{"name":"n`+strconv.Itoa(i)+`"}`); code != http.StatusCreated {
 			t.Fatalf("create: %d %s", code, body)
@@ -102,7 +103,7 @@ func TestPagination(t *testing.T) {
 		}
 		return p
 	}
-	if p := get("/items"); len(p.Items) != defaultPageSize || p.Next == nil || *p.Next != p.Items[defaultPageSize-1].ID {
+	if p := get("/items"); len(p.Items) != httpjson.DefaultPageSize || p.Next == nil || *p.Next != p.Items[httpjson.DefaultPageSize-1].ID {
 		t.Fatalf("first page: %d items, next %v", len(p.Items), p.Next)
 	}
 	// Walking the pages by next sees every item once, in order.
@@ -129,7 +130,7 @@ func TestPagination(t *testing.T) {
 	if p := get("/items?limit=" + strconv.Itoa(total)); len(p.Items) != total || p.Next != nil {
 		t.Errorf("one page of all: %d items, next %v", len(p.Items), p.Next)
 	}
-	for _, bad := range []string{"limit=0", "limit=-1", "limit=x", "limit=" + strconv.Itoa(maxPageSize+1), "after=-1", "after=x"} {
+	for _, bad := range []string{"limit=0", "limit=-1", "limit=x", "limit=" + strconv.Itoa(httpjson.MaxPageSize+1), "after=-1", "after=x"} {
 		if code, body := call(t, h, http.MethodGet, "/items?"+bad, ""); code != http.StatusBadRequest || !strings.Contains(body, "error") {
 			t.Errorf("?%s: %d %s, want 400", bad, code, body)
 		}
@@ -148,7 +149,7 @@ func TestErrors(t *testing.T) {
 		{"not JSON", http.MethodPost, "/items", `name=a`, 400},
 		{"empty body", http.MethodPost, "/items", ``, 400},
 		{"two objects", http.MethodPost, "/items", `{"name":"a"}{"name":"b"}`, 400},
-		{"body too large", http.MethodPost, "/items", `{"name":"` + strings.Repeat("x", httpjson.MaxBodyBytes) + `"}`, 400},
+		{"body too large", http.MethodPost, "/items", `{"name":"` + strings.Repeat("x", httpjson.MaxBodyBytes) + `"}`, 413},
 		{"get missing", http.MethodGet, "/items/42", "", 404},
 		{"delete missing", http.MethodDelete, "/items/42", "", 404},
 		{"malformed id", http.MethodGet, "/items/abc", "", 400},

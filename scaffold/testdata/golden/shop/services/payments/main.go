@@ -11,6 +11,7 @@ import (
 	"example.com/shop/platform/service"
 	"example.com/shop/services/catalog/catalogapi"
 	"example.com/shop/services/orders/ordersapi"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 func main() {
@@ -25,19 +26,8 @@ func setup(ctx context.Context, s *service.Service) error {
 	s.OnStop(pool.Close)
 	s.Health.AddCheck("db", pool.Ping)
 	store := &PostgresStore{pool: pool}
-
-	// Events: when the project has a broker (msx up sets NATS_URL once some
-	// service subscribes), item changes leave through the outbox.
-	if natsURL := config.String("NATS_URL", ""); natsURL != "" {
-		db := store.SQL()
-		broker, err := messaging.Connect(ctx, natsURL, s.Name, s.Log)
-		if err != nil {
-			return err
-		}
-		s.OnStop(broker.Close)
-		outbox := messaging.NewOutbox(db, messaging.Postgres, s.Name)
-		store.SetOutbox(outbox)
-		go outbox.Relay(ctx, broker, s.Log, messaging.RelayOptions{})
+	if store.outbox, err = messaging.Start(ctx, s, stdlib.OpenDBFromPool(pool), messaging.Postgres, nil, nil); err != nil {
+		return err
 	}
 	a := &api{store: store}
 	a.catalogClient = catalogapi.NewClient(s.Client("catalog", 8082))

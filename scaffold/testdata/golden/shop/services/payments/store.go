@@ -16,8 +16,7 @@ var ErrNotFound = memstore.ErrNotFound
 // Store keeps items. Handlers depend on this interface, not on a database,
 // so they are tested against MemoryStore.
 type Store interface {
-	// List returns at most limit items with an ID above after, by ID: a
-	// page of the keyset pagination GET /items serves.
+	// List returns a page: at most limit items with an ID above after.
 	List(ctx context.Context, after int64, limit int) ([]Item, error)
 	Create(ctx context.Context, name string) (Item, error)
 	Get(ctx context.Context, id int64) (Item, error)

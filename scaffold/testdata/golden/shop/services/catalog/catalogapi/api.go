@@ -5,7 +5,6 @@ package catalogapi
 
 import (
 	"context"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -50,18 +49,7 @@ func NewClient(baseURL string, hc httpjson.Doer) *Client { return &Client{baseUR
 // ListItems returns one page: the items after the one whose ID is after (0:
 // from the first), at most limit of them (0: the service's default).
 func (c *Client) ListItems(ctx context.Context, after int64, limit int) (out ItemList, err error) {
-	q := url.Values{}
-	if after > 0 {
-		q.Set("after", strconv.FormatInt(after, 10))
-	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	route := RouteListItems
-	if len(q) > 0 {
-		route += "?" + q.Encode()
-	}
-	return out, httpjson.Call(ctx, c.http, c.baseURL, route, nil, &out)
+	return out, httpjson.Call(ctx, c.http, c.baseURL, RouteListItems+httpjson.PageQuery(after, limit), nil, &out)
 }
 
 func (c *Client) CreateItem(ctx context.Context, req CreateItemRequest) (out Item, err error) {
