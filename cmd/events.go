@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -64,15 +64,14 @@ func runEvents(ctx context.Context, f *Factory, opts *eventsOptions) error {
 		return msxerr.New("add a subscriber with msx new service NAME --subscribes SERVICE.item.created",
 			"this workspace has no broker: no service subscribes to events")
 	}
-	port, err := runner.New(cli, nil).LocalPort(ctx, m, devenv.KindNATS, devenv.NATS.LocalPorts[0])
-	var nr *runner.ErrNotRunning
-	if errors.As(err, &nr) {
+	u, err := runner.New(cli, nil).PublishedURL(ctx, m.Project, m.Dir, devenv.KindNATS, devenv.NATS.LocalPorts[0])
+	if errors.Is(err, runner.ErrNotRunning) {
 		return msxerr.New("start it with msx up", "the broker of %s is not running", m.Project)
 	}
 	if err != nil {
 		return err
 	}
-	url := "nats://" + devenv.LoopbackIP + ":" + strconv.Itoa(port)
+	url := "nats://" + strings.TrimPrefix(u, "http://")
 	return eventlog.Tail(ctx, url, opts.Subject, opts.Follow, func(e eventlog.Entry) error {
 		return printEvent(f.IO.Out, e, opts.JSON)
 	})

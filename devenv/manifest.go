@@ -59,6 +59,8 @@ type Manifest struct {
 	// Images sets the image of an infrastructure kind (images.postgres);
 	// unset kinds run their default, the official image.
 	Images map[string]string `yaml:"images,omitempty"`
+	// Traces configures the trace collector.
+	Traces Traces `yaml:"traces,omitempty"`
 	// Services are the workspace's services, by name.
 	Services map[string]Service `yaml:"services"`
 
@@ -258,6 +260,9 @@ func (m *Manifest) Validate() error {
 		return err
 	}
 	if err := m.validateImages(); err != nil {
+		return err
+	}
+	if err := m.Traces.validate(); err != nil {
 		return err
 	}
 	ports := map[int]string{m.Gateway.Port: "the gateway"}
