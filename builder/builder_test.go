@@ -685,3 +685,75 @@ func TestBuildEnv(t *testing.T) {
 		t.Errorf("env = %v, want %v", env, want)
 	}
 }
+
+func TestCompileReturnsBinariesAndPacksLater(t *testing.T) {
+	api := newFakeAPI()
+	comp := &fakeCompile{version: "v2"}
+	b := newTestBuilder(t, api, comp)
+	b.opts.Dir = graphWorkspace(t) // sources, so that pack writes a stamp
+	targets := []Target{{Name: "orders", Pkg: "./services/orders"}, {Name: "gateway", Pkg: "./gateway"}}
+
+	res, pack, err := b.Compile(context.Background(), targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].Name != "orders" || res[1].Name != "gateway" {
+		t.Fatalf("results = %+v", res)
+	}
+	for _, r := range res {
+		data, err := os.ReadFile(r.Binary)
+		if err != nil || string(data) != "ELF "+r.Name+" v2" {
+			t.Errorf("%s binary = %q, %v", r.Name, data, err)
+		}
+		if r.Image != "" {
+			t.Errorf("%s has an image %q before pack", r.Name, r.Image)
+		}
+	}
+	if len(api.loads) != 0 {
+		t.Fatalf("Compile packed %d images", len(api.loads))
+	}
+
+	packed, err := pack(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range packed {
+		if r.Name != targets[i].Name || !r.Rebuilt || r.Image == "" || r.Binary != res[i].Binary {
+			t.Errorf("packed %+v", r)
+		}
+	}
+	if len(api.loads) != 2 {
+		t.Fatalf("%d image loads after pack, want 2", len(api.loads))
+	}
+	// The stamp pack wrote lets the next Build skip the toolchain.
+	runs := comp.runs
+	again, err := b.Build(context.Background(), targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if comp.runs != runs || again[0].Image != packed[0].Image {
+		t.Errorf("Build after a packed Compile ran the compiler again (%d runs, was %d) or gave %+v", comp.runs, runs, again[0])
+	}
+}
+
+func TestCompileThenAnotherBuildWritesNoStaleStamp(t *testing.T) {
+	api := newFakeAPI()
+	comp := &fakeCompile{version: "v1"}
+	b := newTestBuilder(t, api, comp)
+	b.opts.Dir = graphWorkspace(t) // sources, so that pack writes a stamp
+	targets := []Target{{Name: "orders", Pkg: "./services/orders"}}
+	res, pack, err := b.Compile(context.Background(), targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another compile rewrites the binary before the first one is packed.
+	if err := os.WriteFile(res[0].Binary, []byte("ELF orders v2, a longer one"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pack(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stampPath(b.opts.Dir, targets)); err == nil {
+		t.Error("pack wrote a stamp for a binary another build replaced")
+	}
+}

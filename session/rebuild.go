@@ -123,7 +123,14 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 		s.publish(events.Event{Kind: events.Building, Service: n, Detail: "compiling"})
 	}
 	before := s.compilerFailures()
-	results, err := s.opts.Builder.Build(ctx, targets)
+	var results []builder.Result
+	var pack func(context.Context) ([]builder.Result, error)
+	var err error
+	if c, ok := s.opts.Builder.(Compiler); ok {
+		results, pack, err = c.Compile(ctx, targets)
+	} else {
+		results, err = s.opts.Builder.Build(ctx, targets)
+	}
 	if ctx.Err() != nil {
 		return
 	}
@@ -153,6 +160,15 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 		}()
 	}
 	wg.Wait()
+	if pack != nil {
+		// After the swaps, before the next build writes these binaries
+		// again: the images a later msx up finds are the new code. A
+		// failure is only a slower next up, which packs them itself.
+		if _, err := pack(ctx); err != nil && ctx.Err() == nil {
+			s.publish(events.Event{Kind: events.Warning,
+				Detail: "packing the new images failed (" + sentence(err) + "); the next msx up packs them"})
+		}
+	}
 }
 
 // targets are the build targets of programs.

@@ -586,3 +586,45 @@ func TestOneCtrlCSeenTwiceIsOneInterrupt(t *testing.T) {
 		t.Errorf("calls = %q: one Ctrl-C forced the stop", got)
 	}
 }
+
+// compilingBuilder compiles without packing; its pack is recorded as an
+// engine call, so that a test sees it in order with the swaps.
+type compilingBuilder struct {
+	*fakeBuilder
+	eng *fakeEngine
+}
+
+func (b compilingBuilder) Compile(ctx context.Context, targets []builder.Target) ([]builder.Result, func(context.Context) ([]builder.Result, error), error) {
+	res, err := b.Build(ctx, targets)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, func(context.Context) ([]builder.Result, error) {
+		b.eng.call("pack %d", len(res))
+		return res, nil
+	}, nil
+}
+
+func TestSwapFirstThenPackTheImages(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.s.opts.Builder = compilingBuilder{h.b, h.eng}
+	_, done := h.attach(t)
+	h.watch <- []string{"/w/services/orders/version.go"}
+	h.rec.waitFor(t, "swapped orders")
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(h.eng.called(), "pack 2") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never packed after the swaps: %q", h.eng.called())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.s.Quit()
+	wait(t, done)
+	calls := h.eng.called()
+	pack := slices.Index(calls, "pack 2")
+	for _, want := range []string{"swap shop-orders /w/.msx/build/orders", "swap shop-gateway /w/.msx/build/gateway", "ready? shop-orders"} {
+		if i := slices.Index(calls, want); i < 0 || i > pack {
+			t.Errorf("calls = %q: want %q before the pack", calls, want)
+		}
+	}
+}
