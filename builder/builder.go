@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -83,6 +84,10 @@ type Builder struct {
 	// compile builds targets into outs (from binaryPaths) for
 	// linux/goarch; tests replace it.
 	compile func(ctx context.Context, targets []Target, outs []string, goarch string) error
+	// buildInit compiles msx-init for linux/goarch; tests replace it.
+	buildInit func(ctx context.Context, dir, goarch string) ([]byte, error)
+	initMu    sync.Mutex
+	inits     map[string][]byte // goarch -> msx-init, compiled once per Builder
 	// goCmd is the go command to run; "" is "go" from PATH. Tests point it
 	// at a wrapper that counts its runs.
 	goCmd string
@@ -102,6 +107,7 @@ func New(api ImageAPI, opts Options) *Builder {
 		now:     time.Now,
 	}
 	b.compile = b.goBuild
+	b.buildInit = b.goBuildInit
 	return b
 }
 
@@ -268,8 +274,12 @@ func (b *Builder) packOne(ctx context.Context, t Target, dir, goarch, out string
 	if err != nil {
 		return Result{}, msxerr.Wrap(err, "run msx up again", "cannot read the binary of %s", t.Name)
 	}
+	init, err := b.initBinary(ctx, dir, goarch)
+	if err != nil {
+		return Result{}, err
+	}
 	certs := b.readCACerts()
-	hash := contentHash(bin, certs)
+	hash := contentHash(bin, certs, init)
 	ref := ImageRef(b.opts.Project, t.Name, hash)
 	res := Result{Name: t.Name, Image: ref, Hash: hash, Binary: out}
 
@@ -288,7 +298,7 @@ func (b *Builder) packOne(ctx context.Context, t Target, dir, goarch, out string
 		LabelVersion:     b.opts.MsxVersion,
 		LabelWorkspace:   dir,
 	}
-	if err := b.pack(ctx, t.Name, ref, goarch, labels, bin, certs); err != nil {
+	if err := b.pack(ctx, t.Name, ref, goarch, labels, bin, certs, init); err != nil {
 		return Result{}, err
 	}
 	res.Rebuilt = true
