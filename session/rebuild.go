@@ -191,9 +191,10 @@ func (s *Session) swap(ctx context.Context, r builder.Result, start time.Time) {
 	if c == nil {
 		return
 	}
-	s.expectRestart(r.Name)
+	// msx-init restarts the program inside the container: the container
+	// does not stop, so there is no restart to hide, and an exit after
+	// this is the new program's crash.
 	if err := s.opts.Engine.Swap(ctx, c.Name, r.Binary); err != nil {
-		s.sawRestart(r.Name)
 		if ctx.Err() == nil {
 			s.publish(events.Event{Kind: events.Warning, Service: r.Name, Detail: "the swap failed: " + sentence(err)})
 		}
