@@ -28,6 +28,7 @@ import (
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/state"
 )
 
 // Labels put on every image the builder makes.
@@ -224,6 +225,10 @@ func (b *Builder) prepare(ctx context.Context, targets []Target) (*compilation, 
 
 // compileAll runs the go build of c.
 func (b *Builder) compileAll(ctx context.Context, c *compilation) error {
+	// .msx is the user's alone (0700): it holds secrets beside the builds.
+	if err := state.New(c.dir).Ensure(); err != nil {
+		return err
+	}
 	for _, out := range c.outs {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder %s", filepath.Dir(out))

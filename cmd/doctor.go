@@ -27,10 +27,11 @@ func newDoctorCmdWith(f *Factory, run func(context.Context, *doctorOptions) erro
 	opts := &doctorOptions{IO: f.IO}
 	c := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check Docker, Go, the gateway port and disk space, and say how to fix each",
+		Short: "Check Docker, Go, infrastructure images, the gateway port and disk space, and say how to fix each",
 		Long: `Doctor checks that this machine can run msx: Docker answers, Go is
-recent enough to build generated code, the gateway's port on 127.0.0.1 is
-free, and there is disk space for builds. Each failing check says how to fix
+recent enough to build generated code, the infrastructure images the
+workspace needs (images.KIND in msx.yaml) are here or can be pulled, the
+gateway's port on 127.0.0.1 is free, and there is disk space for builds. Each failing check says how to fix
 it. The exit code is 1 when a check fails.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -35,6 +35,11 @@ type Kind struct {
 	Uses func(s Service) bool
 	// Port is where the instance listens on its network.
 	Port int
+	// Publish publishes Port on an ephemeral port of 127.0.0.1, for a
+	// client on the host (msx db). A private instance then also joins a
+	// network of its own that nothing else joins: an internal network
+	// cannot publish ports.
+	Publish bool
 	// DataDir, when set, is where the instance's named volume is mounted:
 	// its data survive down and up, and go only with down --volumes.
 	DataDir string
@@ -53,6 +58,8 @@ type Kind struct {
 	// User is the user the instance's container runs as; empty is the
 	// image's own (an image that drops privileges itself).
 	User string
+	// StopSignal stops the instance gracefully; empty is the image's.
+	StopSignal string
 }
 
 // Instance is one running instance of a kind.
@@ -104,8 +111,12 @@ var Postgres = Kind{
 	Private:      true,
 	Uses:         func(s Service) bool { return s.DB == DBPostgres },
 	Port:         5432,
+	Publish:      true,
 	DataDir:      "/var/lib/postgresql/data",
-	Secrets:      []string{"db-password"},
+	// Postgres's fast shutdown, as the official image sets: SIGTERM would
+	// wait for every client to disconnect.
+	StopSignal: "SIGINT",
+	Secrets:    []string{"db-password"},
 	Env: func(i Instance) map[string]string {
 		return map[string]string{
 			"POSTGRES_USER":          i.Ident,
@@ -183,6 +194,15 @@ func (m *Manifest) NeededKinds(selected map[string]bool) []*Kind {
 	return out
 }
 
+// InstanceOf returns a kind's instance that serves owner: its own for a
+// per-service kind, the project's for the others.
+func InstanceOf(k *Kind, owner string) Instance {
+	if !k.PerService {
+		owner = ""
+	}
+	return instance(k, owner)
+}
+
 // instance returns a kind's instance for owner ("" for per-project).
 func instance(k *Kind, owner string) Instance {
 	if !k.PerService {
@@ -194,4 +214,13 @@ func instance(k *Kind, owner string) Instance {
 		Service: owner + "-" + k.Suffix,
 		Ident:   strings.ReplaceAll(owner, "-", "_"),
 	}
+}
+
+// ImageHint is the one line that says how to get a kind's image that is
+// not on the machine and cannot be pulled: msx up and msx doctor both say
+// it.
+func ImageHint(kind, ref string) string {
+	return fmt.Sprintf("pull it on a machine with registry access (docker pull %s, docker save, docker load here), "+
+		"or build one with scripts/local-images.sh from the msx repository and set %s in msx.yaml or %s",
+		ref, ImageKey(kind), ImageEnv(kind))
 }

@@ -124,7 +124,10 @@ type Container struct {
 	ResolvedImage string   `json:"-"`
 	User          string   `json:",omitempty"`
 	Cmd           []string `json:",omitempty"`
-	Env           []string // KEY=VALUE, sorted
+	// StopSignal is the signal that stops the program gracefully; empty
+	// is the image's own.
+	StopSignal string   `json:",omitempty"`
+	Env        []string // KEY=VALUE, sorted
 	// Networks the container joins, the first at creation.
 	Networks []Attachment
 	Mounts   []Mount `json:",omitempty"`
@@ -140,6 +143,9 @@ type Container struct {
 	// on 127.0.0.1:HostPort, an ephemeral port when HostPort is 0.
 	Port     int
 	HostPort int
+	// Publish publishes Port on 127.0.0.1 for an infrastructure instance
+	// (services and the gateway always publish theirs).
+	Publish bool `json:",omitempty"`
 	// Ready is how to tell the container is ready.
 	Ready Probe
 	// DependsOn names the containers (by Service) that must be ready before
@@ -229,6 +235,10 @@ func DBNetworkName(project, service string) string { return PrivateNetworkName(p
 // PrivateNetworkName is the internal network of an infrastructure
 // instance (by its service name), shared only with its users.
 func PrivateNetworkName(project, instance string) string { return project + "_" + instance }
+
+// HostNetworkName is the network through which a private instance
+// publishes its port to 127.0.0.1; nothing else joins it.
+func HostNetworkName(project, instance string) string { return project + "_" + instance + "-host" }
 
 // SecretsVolumeName is the volume that holds an instance's secret files.
 func SecretsVolumeName(project, instance, dir string) string {
@@ -372,16 +382,17 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		own[LabelOwner] = inst.Owner
 	}
 	c := Container{
-		Name:    ContainerName(m.Project, inst.Service),
-		Service: inst.Service,
-		Role:    role,
-		Kind:    k.Name,
-		Image:   ImageRef{Ref: m.Image(k), Kind: k.Name},
-		User:    k.User,
-		Env:     envList(k.Env(inst)),
-		Port:    k.Port,
-		Ready:   k.Ready(inst),
-		Labels:  withLabels(base, own),
+		Name:       ContainerName(m.Project, inst.Service),
+		Service:    inst.Service,
+		Role:       role,
+		Kind:       k.Name,
+		Image:      ImageRef{Ref: m.Image(k), Kind: k.Name},
+		User:       k.User,
+		StopSignal: k.StopSignal,
+		Env:        envList(k.Env(inst)),
+		Port:       k.Port,
+		Ready:      k.Ready(inst),
+		Labels:     withLabels(base, own),
 	}
 	netw := p.Network
 	if k.Private {
@@ -393,6 +404,16 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		p.Networks = append(p.Networks, Network{Name: netw, Internal: true, Labels: withLabels(base, owner)})
 	}
 	c.Networks = []Attachment{{Network: netw, Aliases: []string{inst.Service}}}
+	if k.Publish {
+		c.Publish = true
+		if k.Private {
+			// First, so that the container is created on it: only a
+			// network with a way out publishes ports.
+			host := HostNetworkName(m.Project, inst.Service)
+			p.Networks = append(p.Networks, Network{Name: host, Labels: withLabels(base, labels)})
+			c.Networks = append([]Attachment{{Network: host}}, c.Networks...)
+		}
+	}
 	if k.DataDir != "" {
 		vol := VolumeName(m.Project, inst.Service, m.Dir)
 		p.Volumes = append(p.Volumes, Volume{Name: vol, Labels: withLabels(base, labels)})

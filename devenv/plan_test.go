@@ -171,7 +171,7 @@ func TestPlanNetworks(t *testing.T) {
 			t.Errorf("network %s labels %v", n.Name, n.Labels)
 		}
 	}
-	if want := []string{"shop_default", "shop_payments-db"}; !slices.Equal(got, want) {
+	if want := []string{"shop_default", "shop_payments-db", "shop_payments-db-host"}; !slices.Equal(got, want) {
 		t.Errorf("networks = %v, want %v", got, want)
 	}
 	// The database is reachable only from its service.
@@ -183,7 +183,9 @@ func TestPlanNetworks(t *testing.T) {
 			t.Errorf("%s on the database network: %v, want %v", c.Service, onDB(c), want)
 		}
 	}
-	if db := p.Container("payments-db"); len(db.Networks) != 1 || db.HostPort != 0 || len(db.Ready.Healthcheck) == 0 {
+	// Its own way out, for msx db's published port, is its alone.
+	if db := p.Container("payments-db"); len(db.Networks) != 2 || db.Networks[0].Network != "shop_payments-db-host" ||
+		!db.Publish || db.HostPort != 0 || len(db.Ready.Healthcheck) == 0 {
 		t.Errorf("database: %+v", db)
 	}
 	var vols []string
@@ -427,8 +429,17 @@ func TestPlanKinds(t *testing.T) {
 			}
 			if k.Private {
 				priv := PrivateNetworkName("shop", inst.Service)
-				if len(c.Networks) != 1 || c.Networks[0].Network != priv {
-					t.Errorf("instance networks %+v", c.Networks)
+				want := []Attachment{{Network: priv, Aliases: []string{inst.Service}}}
+				if k.Publish {
+					want = append([]Attachment{{Network: HostNetworkName("shop", inst.Service)}}, want...)
+				}
+				if !slices.EqualFunc(c.Networks, want, func(a, b Attachment) bool { return a.Network == b.Network && slices.Equal(a.Aliases, b.Aliases) }) {
+					t.Errorf("instance networks %+v, want %+v", c.Networks, want)
+				}
+				for _, other := range p.Containers {
+					if other.Service != inst.Service && slices.ContainsFunc(other.Networks, func(a Attachment) bool { return a.Network == HostNetworkName("shop", inst.Service) }) {
+						t.Errorf("%s joins the instance's host network", other.Service)
+					}
 				}
 				for _, n := range p.Networks {
 					if n.Name == priv && !n.Internal {

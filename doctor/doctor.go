@@ -17,9 +17,13 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/client"
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/templates"
 )
 
 // Status is the outcome of a check.
@@ -51,6 +55,10 @@ type Report struct {
 type Docker interface {
 	ServerVersion(ctx context.Context) (types.Version, error)
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
+	// DistributionInspect asks the registry about an image without
+	// pulling it: can msx up pull what is missing?
+	DistributionInspect(ctx context.Context, ref, encodedRegistryAuth string) (registry.DistributionInspect, error)
 }
 
 // Env is what the checks look at. Every function field is required unless
@@ -76,9 +84,17 @@ type Env struct {
 	ManifestErr error
 }
 
-// MinGo is the oldest Go that builds generated code (net/http route
-// patterns).
-var MinGo = goVersion{1, 22, 0}
+// MinGo is the oldest Go that builds generated code: the go directive of
+// its go.mod, templates.GoVersion.
+var MinGo = mustGoVersion("go" + templates.GoVersion)
+
+func mustGoVersion(s string) goVersion {
+	v, ok := parseGoVersion(s)
+	if !ok {
+		panic("templates.GoVersion is not a Go version: " + s)
+	}
+	return v
+}
 
 // LowDisk is the free space under which the disk check warns.
 const LowDisk = 2 << 30
@@ -98,6 +114,7 @@ func Run(ctx context.Context, env Env) Report {
 	if env.GoCache != nil {
 		r.Checks = append(r.Checks, checkGoCache(ctx, env, goCheck.Status != StatusFail))
 	}
+	r.Checks = append(r.Checks, checkImages(ctx, env, docker))
 	r.Checks = append(r.Checks, checkPort(ctx, env, docker))
 	r.Checks = append(r.Checks, checkDisk(env))
 	r.OK = true
@@ -190,6 +207,61 @@ func checkGoCache(ctx context.Context, env Env, haveGo bool) Check {
 	default:
 		c.Status, c.Detail = StatusOK, dir
 	}
+	return c
+}
+
+// checkImages checks that the infrastructure images the workspace needs
+// are on this machine, or can be pulled: msx up checks the same before it
+// compiles anything.
+func checkImages(ctx context.Context, env Env, docker Docker) Check {
+	c := Check{Name: "Images"}
+	if env.Manifest == nil {
+		c.Status, c.Detail = StatusSkip, "no workspace"
+		return c
+	}
+	all := map[string]bool{}
+	for n := range env.Manifest.Services {
+		all[n] = true
+	}
+	kinds := env.Manifest.NeededKinds(all)
+	if len(kinds) == 0 {
+		c.Status, c.Detail = StatusOK, "no service needs one"
+		return c
+	}
+	if docker == nil {
+		c.Status, c.Detail = StatusSkip, "needs Docker"
+		return c
+	}
+	var have, pull []string
+	for _, k := range kinds {
+		ref := env.Manifest.Image(k)
+		ictx, cancel := context.WithTimeout(ctx, dockerTimeout)
+		_, err := docker.ImageInspect(ictx, ref)
+		cancel()
+		if err == nil {
+			have = append(have, ref)
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, 2*dockerTimeout)
+		_, derr := docker.DistributionInspect(dctx, ref, "")
+		cancel()
+		if derr != nil {
+			c.Status = StatusFail
+			c.Detail = fmt.Sprintf("%s (%s) is not on this machine and cannot be pulled: %s", ref, k.Name, message(derr))
+			c.Fix = devenv.ImageHint(k.Name, ref)
+			return c
+		}
+		pull = append(pull, ref)
+	}
+	c.Status = StatusOK
+	var parts []string
+	if len(have) > 0 {
+		parts = append(parts, strings.Join(have, ", ")+" present")
+	}
+	if len(pull) > 0 {
+		parts = append(parts, strings.Join(pull, ", ")+" pulled at the first msx up")
+	}
+	c.Detail = strings.Join(parts, "; ")
 	return c
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/client"
 
 	"github.com/msx-dev/msx/devenv"
@@ -24,6 +26,22 @@ type fakeDocker struct {
 	versionErr error
 	containers []container.Summary
 	listed     []string // label filters asked for
+	images     map[string]bool
+	pullable   map[string]bool
+}
+
+func (d *fakeDocker) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	if d.images[ref] {
+		return image.InspectResponse{ID: ref}, nil
+	}
+	return image.InspectResponse{}, errors.New("No such image: " + ref)
+}
+
+func (d *fakeDocker) DistributionInspect(_ context.Context, ref, _ string) (registry.DistributionInspect, error) {
+	if d.pullable[ref] {
+		return registry.DistributionInspect{}, nil
+	}
+	return registry.DistributionInspect{}, errors.New(`Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host`)
 }
 
 func (d *fakeDocker) ServerVersion(context.Context) (types.Version, error) {
@@ -84,7 +102,7 @@ func TestAllPass(t *testing.T) {
 			t.Errorf("%s passed but has a fix: %q", c.Name, c.Fix)
 		}
 	}
-	if got := strings.Join(names, ","); got != "Workspace,Docker,Go,Build cache,Gateway port,Disk space" {
+	if got := strings.Join(names, ","); got != "Workspace,Docker,Go,Build cache,Images,Gateway port,Disk space" {
 		t.Errorf("checks = %s", got)
 	}
 	if c := find(t, r, "Docker"); c.Status != StatusOK || c.Detail != "Docker Engine 20.10.24, API 1.41, linux/amd64" {
@@ -138,11 +156,11 @@ func TestGoVersions(t *testing.T) {
 		status Status
 		detail string
 	}{
-		{out: "go version go1.22.0 linux/amd64", status: StatusOK},
-		{out: "go version go1.22 darwin/arm64", status: StatusOK},
-		{out: "go version go1.23rc1 linux/amd64", status: StatusOK},
-		{out: "go version devel go1.27-4f2a1b3 Tue Jan 1 linux/amd64", status: StatusOK},
-		{out: "go version go1.21.13 linux/amd64", status: StatusFail, detail: "1.21.13 is too old to build generated code (need 1.22)"},
+		{out: "go version go1.26.0 linux/amd64", status: StatusOK},
+		{out: "go version go1.26 darwin/arm64", status: StatusOK},
+		{out: "go version go1.27rc1 linux/amd64", status: StatusOK},
+		{out: "go version devel go1.28-4f2a1b3 Tue Jan 1 linux/amd64", status: StatusOK},
+		{out: "go version go1.25.13 linux/amd64", status: StatusFail, detail: "1.25.13 is too old to build generated code (need 1.26)"},
 		{out: "go version go1.9 linux/amd64", status: StatusFail},
 		{out: "gccgo (GCC) 4.9", status: StatusFail, detail: "cannot read the version"},
 		{err: errors.New("no go command on PATH"), status: StatusFail, detail: "go not found: no go command on PATH"},
@@ -391,5 +409,45 @@ func TestRealDiskFree(t *testing.T) {
 	}
 	if _, err := DiskFree("/no/such/folder/anywhere"); err == nil {
 		t.Error("DiskFree of a missing folder: no error")
+	}
+}
+
+func TestImages(t *testing.T) {
+	withPG := func() *devenv.Manifest {
+		return &devenv.Manifest{Project: "shop", Dir: "/home/u/shop", Gateway: devenv.Gateway{Port: 8080},
+			Services: map[string]devenv.Service{"orders": {Port: 8081, DB: devenv.DBPostgres}, "users": {Port: 8082, DB: devenv.DBSQLite}}}
+	}
+	tests := []struct {
+		name     string
+		m        *devenv.Manifest
+		images   map[string]bool
+		pullable map[string]bool
+		status   Status
+		detail   string
+		fix      string
+	}{
+		{"no workspace", nil, nil, nil, StatusSkip, "no workspace", ""},
+		{"no kind needed", &devenv.Manifest{Project: "shop", Services: map[string]devenv.Service{"a": {DB: devenv.DBSQLite}}}, nil, nil, StatusOK, "no service needs one", ""},
+		{"present", withPG(), map[string]bool{"postgres:16": true}, nil, StatusOK, "postgres:16 present", ""},
+		{"pullable", withPG(), nil, map[string]bool{"postgres:16": true}, StatusOK, "postgres:16 pulled at the first msx up", ""},
+		{"neither", withPG(), nil, nil, StatusFail,
+			`postgres:16 (postgres) is not on this machine and cannot be pulled: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host`,
+			"pull it on a machine with registry access (docker pull postgres:16, docker save, docker load here), or build one with scripts/local-images.sh from the msx repository and set images.postgres in msx.yaml or MSX_IMAGES_POSTGRES"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, d := healthy()
+			env.Manifest = tt.m
+			d.images, d.pullable = tt.images, tt.pullable
+			var got Check
+			for _, c := range Run(context.Background(), env).Checks {
+				if c.Name == "Images" {
+					got = c
+				}
+			}
+			if got.Status != tt.status || got.Detail != tt.detail || got.Fix != tt.fix {
+				t.Errorf("got %+v\nwant %s %q %q", got, tt.status, tt.detail, tt.fix)
+			}
+		})
 	}
 }

@@ -29,11 +29,7 @@ func (e *ImageMissingError) Error() string {
 func (e *ImageMissingError) Unwrap() error { return e.Err }
 
 // Hint names the two ways to get the image.
-func (e *ImageMissingError) Hint() string {
-	return fmt.Sprintf("pull it on a machine with registry access (docker pull %s, docker save, docker load here), "+
-		"or build one with scripts/local-images.sh from the msx repository and set %s in msx.yaml or %s",
-		e.Image, devenv.ImageKey(e.Kind), devenv.ImageEnv(e.Kind))
-}
+func (e *ImageMissingError) Hint() string { return devenv.ImageHint(e.Kind, e.Image) }
 
 // missingImage words an image that cannot be had once, for the terminal;
 // the ImageMissingError stays reachable with errors.As.

@@ -186,10 +186,12 @@ func (e *UpError) Unwrap() error { return e.Err }
 // the engine has answered.
 const CreateTimeout = 20 * time.Second
 
-// started collects the containers one up started.
+// started collects the containers one up started, and which of them it
+// created.
 type started struct {
-	mu    sync.Mutex
-	names []string
+	mu      sync.Mutex
+	names   []string
+	created map[string]string // name to ID
 }
 
 func (s *started) add(name string) {
@@ -239,6 +241,9 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkStaleVolumes(ctx, plan, opts.Secrets); err != nil {
+		return nil, err
+	}
 	r.setSecrets(values)
 	defer r.setSecrets(nil)
 	images, err := r.build(ctx, plan)
@@ -259,6 +264,9 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 	}
 	var st started
 	if err := r.converge(ctx, plan, ours, &st); err != nil {
+		if !errors.Is(err, msxerr.ErrCancelled) {
+			r.undoAttempt(ctx, &st)
+		}
 		if names := st.list(); len(names) > 0 {
 			return plan, &UpError{Started: names, Err: err}
 		}
@@ -647,6 +655,7 @@ func (r *Runner) create(ctx context.Context, c *devenv.Container, st *started) (
 		return "", cleanup(engineErr(ctx, err, "starting "+c.Name))
 	}
 	st.add(c.Name)
+	st.addCreated(c.Name, resp.ID)
 	if ctx.Err() != nil {
 		// Running: the stop that follows a Ctrl-C stops it.
 		return "", msxerr.ErrCancelled
@@ -686,17 +695,18 @@ func isConflict(err error) bool {
 func containerConfig(c *devenv.Container) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
 	port := nat.Port(strconv.Itoa(c.Port) + "/tcp")
 	cfg := &container.Config{
-		Image:    c.ResolvedImage,
-		Env:      c.Env,
-		Cmd:      c.Cmd,
-		User:     c.User,
-		Labels:   c.Labels,
-		Hostname: c.Service,
+		Image:      c.ResolvedImage,
+		Env:        c.Env,
+		Cmd:        c.Cmd,
+		User:       c.User,
+		Labels:     c.Labels,
+		Hostname:   c.Service,
+		StopSignal: c.StopSignal,
 	}
 	host := &container.HostConfig{
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 	}
-	if c.Kind == "" {
+	if c.Kind == "" || c.Publish {
 		cfg.ExposedPorts = nat.PortSet{port: struct{}{}}
 		hostPort := ""
 		if c.HostPort != 0 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/volume"
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
@@ -1033,31 +1034,40 @@ func TestCrashReportShowsOnlyThisRun(t *testing.T) {
 	}
 }
 
-func TestUpFailureNamesWhatItStarted(t *testing.T) {
+func TestUpFailureRemovesWhatItCreated(t *testing.T) {
 	h := newHarness()
 	h.api.exitOnStart["orders"] = 1
 	_, err := h.up(t, manifest("/w/shop"), UpOptions{})
 	var ue *UpError
-	if !errors.As(err, &ue) {
-		t.Fatalf("err = %#v, want an UpError", err)
-	}
-	got := slices.Sorted(slices.Values(ue.Started))
-	if want := []string{"shop-catalog", "shop-orders", "shop-payments"}; !slices.Equal(got, want) {
-		t.Errorf("started = %v, want %v", got, want)
+	if errors.As(err, &ue) {
+		t.Errorf("started = %v: what this up created should be gone, not listed", ue.Started)
 	}
 	var se *ServiceError
 	if !errors.As(err, &se) || se.Service != "orders" {
 		t.Errorf("the cause is lost: %v", err)
 	}
-	// Containers that were running before this up are not its to stop.
+	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-orders", "remove shop-payments", "remove shop-catalog"}) &&
+		!slices.Equal(got, []string{"remove shop-orders", "remove shop-catalog", "remove shop-payments"}) {
+		t.Errorf("removes = %v, want orders then what it depends on", got)
+	}
+	if n := len(h.api.containers); n != 0 {
+		t.Errorf("%d containers left", n)
+	}
+	// Containers that were running before this up are not its to remove,
+	// nor to stop; one it only started again is listed for the caller.
 	h = newHarness()
 	if _, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"payments"}}); err != nil {
 		t.Fatal(err)
 	}
+	h.api.stopped("shop-payments", 0)
 	h.api.exitOnStart["orders"] = 1
+	h.reset()
 	_, err = h.up(t, manifest("/w/shop"), UpOptions{})
-	if !errors.As(err, &ue) || slices.Contains(ue.Started, "shop-payments") || slices.Contains(ue.Started, "shop-gateway") {
+	if !errors.As(err, &ue) || !slices.Equal(ue.Started, []string{"shop-payments"}) {
 		t.Errorf("err = %v", err)
+	}
+	if got := h.api.callsLike("remove"); slices.Contains(got, "remove shop-payments") || slices.Contains(got, "remove shop-gateway") {
+		t.Errorf("removed what it did not create: %v", got)
 	}
 }
 
@@ -1134,6 +1144,35 @@ func TestDownWhenTheEngineDoesNotAnswer(t *testing.T) {
 	want := "down could not finish: Docker did not answer in 50ms; run msx down again, or msx doctor"
 	if err := res.Err(); err == nil || err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
+	}
+}
+
+// generatedSecrets says every secret was generated just now.
+type generatedSecrets struct{ fakeSecrets }
+
+func (generatedSecrets) Generated(string) bool { return true }
+
+func TestUpRefusesADataVolumeWithANewPassword(t *testing.T) {
+	h := newHarness()
+	h.api.images["postgres:16"] = true
+	m := postgresManifest()
+	vol := devenv.VolumeName("shop", "payments-db", "/w/shop")
+	h.api.volumes[vol] = &volume.Volume{Name: vol, Labels: map[string]string{devenv.LabelProject: "shop", devenv.LabelWorkspace: "/w/shop"}}
+	_, err := h.up(t, m, UpOptions{Secrets: generatedSecrets{fakeSecrets{"payments-db-db-password": "new"}}})
+	if err == nil || !strings.Contains(err.Error(), "holds data made with a password that is no longer in .msx/secrets") ||
+		!strings.Contains(err.Error(), "msx down --volumes") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(h.b.builds) > 0 || len(h.api.callsLike("create")) > 0 {
+		t.Errorf("work done before the check: %v %v", h.b.builds, h.api.calls)
+	}
+	// The same volume with a password found on disk is the normal case.
+	h2 := newHarness()
+	h2.api.images["postgres:16"] = true
+	h2.api.volumes[vol] = h.api.volumes[vol]
+	_, err = h2.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "old"}})
+	if err != nil && strings.Contains(err.Error(), "no longer in") {
+		t.Errorf("refused a volume whose password is on disk: %v", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/volume"
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
@@ -38,6 +39,47 @@ func secretValues(p *devenv.Plan, src SecretSource) (map[string]string, error) {
 		out[n] = v
 	}
 	return out, nil
+}
+
+// checkStaleVolumes refuses to start an instance whose data volume exists
+// while its secret was just generated: the data were initialised with a
+// password that is gone from .msx/ (a git clean, say), and the service
+// would wait for a database that refuses it. It runs before any build.
+func (r *Runner) checkStaleVolumes(ctx context.Context, p *devenv.Plan, src SecretSource) error {
+	gen, ok := src.(interface{ Generated(name string) bool })
+	if !ok {
+		return nil
+	}
+	var fresh []*devenv.Container
+	for i := range p.Containers {
+		c := &p.Containers[i]
+		for _, s := range c.Secrets {
+			if gen.Generated(s.Name) {
+				fresh = append(fresh, c)
+				break
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	list, err := r.API.VolumeList(ctx, volume.ListOptions{Filters: workspaceFilter(p.Project, p.Dir)})
+	if err != nil {
+		return engineErr(ctx, err, "listing volumes")
+	}
+	have := map[string]bool{}
+	for _, v := range list.Volumes {
+		have[v.Name] = true
+	}
+	for _, c := range fresh {
+		for _, m := range c.Mounts {
+			if m.Target != devenv.SecretsDir && have[m.Volume] {
+				return msxerr.New("restore the file from a backup, or run msx down --volumes to start that database afresh (its data go)",
+					"the volume %s of %s holds data made with a password that is no longer in %s", m.Volume, c.Service, ".msx/secrets")
+			}
+		}
+	}
+	return nil
 }
 
 // secretMode is a secret file's mode in its volume: readable by the

@@ -18,9 +18,8 @@ import (
 )
 
 // GoVersion is the go directive of generated go.mod files and the Go image
-// tag of their production Dockerfiles. It must be at least the go directive
-// of every module the generated go.mod pins (go 1.26.0 today).
-const GoVersion = "1.26.0"
+// tag of their production Dockerfiles: templates.GoVersion, the one source.
+const GoVersion = templates.GoVersion
 
 // InitOptions is what msx init asks for.
 type InitOptions struct {

@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/templates"
 )
 
 // tinyTree is a template tree with the shape of the real one, small enough
@@ -314,5 +315,27 @@ func TestInitForceKeepsManifest(t *testing.T) {
 	}
 	if _, ok := m.Services["orders"]; !ok {
 		t.Fatal("init --force unregistered orders")
+	}
+}
+
+// TestOneGoVersion keeps the README's Go requirement on the one source of
+// the Go version, templates.GoVersion, that generated go.mod files and
+// msx doctor read.
+func TestOneGoVersion(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.SplitN(templates.GoVersion, ".", 3)
+	want := "Go (" + parts[0] + "." + parts[1] + " or newer)"
+	if !strings.Contains(string(readme), want) {
+		t.Errorf("README.md does not say %q; templates.GoVersion is %s", want, templates.GoVersion)
+	}
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "\ngo "+templates.GoVersion+"\n") {
+		t.Errorf("msx's own go.mod does not say go %s", templates.GoVersion)
 	}
 }

@@ -9,6 +9,12 @@ cd "$(dirname "$0")/.."
 echo "== prerequisites"
 bash scripts/install-deps.sh
 
+echo "== infrastructure images"
+# Built from Debian's packages when missing (minutes, once); the e2e tests
+# run Postgres from it. Fast when present.
+images=$(bash scripts/local-images.sh)
+eval "$images"
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '/testdata/'))
 if [ -n "$unformatted" ]; then

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/msx-dev/msx/msxerr"
 )
@@ -37,6 +38,9 @@ const secretBytes = 24
 type Store struct {
 	// Dir is the workspace root (the folder of msx.yaml).
 	Dir string
+
+	mu        sync.Mutex
+	generated map[string]bool
 }
 
 // New returns the store of the workspace at dir.
@@ -44,6 +48,10 @@ func New(dir string) *Store { return &Store{Dir: dir} }
 
 // Path is the state folder.
 func (s *Store) Path() string { return filepath.Join(s.Dir, DirName) }
+
+// Ensure makes the state folder, mode 0700, or tightens one that exists:
+// whatever msx keeps there (secrets, binaries) is the user's alone.
+func (s *Store) Ensure() error { return ensureDir(s.Path()) }
 
 // SecretPath is the file that holds a secret.
 func (s *Store) SecretPath(name string) string {
@@ -80,9 +88,24 @@ func (s *Store) Secret(name string) (string, error) {
 	if err := s.write(name, v); err != nil {
 		return "", err
 	}
+	s.mu.Lock()
+	if s.generated == nil {
+		s.generated = map[string]bool{}
+	}
+	s.generated[name] = true
+	s.mu.Unlock()
 	// Two msx processes may generate the same secret at once: the first
 	// rename wins, and both return what is on disk.
 	return s.read(name)
+}
+
+// Generated reports whether this Store generated the secret, rather than
+// finding it on disk: a new password for a database whose volume exists
+// is one that database does not know.
+func (s *Store) Generated(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.generated[name]
 }
 
 // Lookup returns a secret that exists, without generating one; ok is false

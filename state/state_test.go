@@ -17,9 +17,16 @@ func TestSecretGeneratedOnceAndKept(t *testing.T) {
 	if len(a) != 2*secretBytes || strings.Trim(a, "0123456789abcdef") != "" {
 		t.Errorf("secret %q is not %d hex characters", a, 2*secretBytes)
 	}
-	b, err := New(s.Dir).Secret("orders-db-db-password")
+	if !s.Generated("orders-db-db-password") {
+		t.Error("a new secret is not reported as generated")
+	}
+	other := New(s.Dir)
+	b, err := other.Secret("orders-db-db-password")
 	if err != nil || b != a {
 		t.Errorf("second read = %q, %v; want the first", b, err)
+	}
+	if other.Generated("orders-db-db-password") {
+		t.Error("a secret read from disk is reported as generated")
 	}
 	c, err := s.Secret("users-db-db-password")
 	if err != nil || c == a {

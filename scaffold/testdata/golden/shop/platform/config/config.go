@@ -6,9 +6,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -86,4 +88,21 @@ func ListenAddr(defaultPort string) string {
 		return addr
 	}
 	return "127.0.0.1:" + String("PORT", defaultPort)
+}
+
+// File returns the content of the file that the environment variable key
+// names, without a trailing newline, or "" when key is unset. Secrets reach
+// a program this way (DATABASE_PASSWORD_FILE=/run/secrets/...): the
+// environment, which docker inspect and crash reports show, holds only the
+// file's name. The error names the variable and the file, never the content.
+func File(key string) (string, error) {
+	path := os.Getenv(key)
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: cannot read %s: %w", key, path, errors.Unwrap(err))
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }

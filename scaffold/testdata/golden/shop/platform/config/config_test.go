@@ -1,6 +1,9 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -66,5 +69,25 @@ func TestListenAddr(t *testing.T) {
 				t.Errorf("ListenAddr = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestFile(t *testing.T) {
+	t.Setenv("CONFIG_TEST_FILE", "")
+	if v, err := File("CONFIG_TEST_FILE"); err != nil || v != "" {
+		t.Errorf("unset: %q, %v", v, err)
+	}
+	path := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(path, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONFIG_TEST_FILE", path)
+	if v, err := File("CONFIG_TEST_FILE"); err != nil || v != "s3cret" {
+		t.Errorf("File = %q, %v; want s3cret", v, err)
+	}
+	t.Setenv("CONFIG_TEST_FILE", path+".missing")
+	_, err := File("CONFIG_TEST_FILE")
+	if err == nil || !strings.Contains(err.Error(), "CONFIG_TEST_FILE") || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: %v", err)
 	}
 }

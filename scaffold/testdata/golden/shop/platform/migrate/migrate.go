@@ -6,6 +6,12 @@
 // row that records it in schema_migrations, so a migration is applied
 // entirely and once, or not at all. Running Up again applies only what is
 // new. There are no down migrations: to undo, write a new migration.
+//
+// Several replicas starting at once against PostgreSQL must not race: UpLocked
+// holds a PostgreSQL advisory lock while it migrates, so the first replica
+// applies what is new and the others, once it is done, find nothing to do.
+// Wait retries a database that is still starting, with backoff, so that a
+// service started beside its database does not crash while it initialises.
 package migrate
 
 import (
@@ -17,7 +23,66 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// DB is what migrations run on: a *sql.DB, or one *sql.Conn of it when a
+// session-level lock must be held throughout.
+type DB interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+var (
+	_ DB = (*sql.DB)(nil)
+	_ DB = (*sql.Conn)(nil)
+)
+
+// LockKey is the PostgreSQL advisory lock UpLocked holds: one per database
+// (advisory locks are per database), the same for every replica.
+const LockKey int64 = 0x6d73785f6d6967 // "msx_mig"
+
+// UpLocked is Up on PostgreSQL under an advisory lock, so that replicas
+// starting together apply each migration once: the others wait for the
+// lock, then find the migrations applied.
+func UpLocked(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) (int, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, LockKey); err != nil {
+		return 0, fmt.Errorf("take the migration lock: %w", err)
+	}
+	// The lock is the session's: closing the connection releases it too,
+	// should the unlock fail.
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, LockKey)
+	return Up(ctx, conn, fsys, dir)
+}
+
+// Wait calls ping until it succeeds, with backoff from 100ms doubling to at
+// most 2s, for at most timeout: a database that is still starting is not a
+// reason to crash. The error is ping's last one.
+func Wait(ctx context.Context, ping func(context.Context) error, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	delay := 100 * time.Millisecond
+	for {
+		err := ping(ctx)
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("the database did not answer within %s: %w", timeout, err)
+		case <-t.C:
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
 
 // Migration is one file of SQL.
 type Migration struct {
@@ -60,7 +125,7 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 // Up applies the migrations of dir in fsys that db has not seen yet and
 // returns how many it applied. The SQL it writes itself is portable across
 // SQLite and PostgreSQL.
-func Up(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) (int, error) {
+func Up(ctx context.Context, db DB, fsys fs.FS, dir string) (int, error) {
 	migrations, err := Load(fsys, dir)
 	if err != nil {
 		return 0, err
@@ -88,7 +153,7 @@ func Up(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) (int, error) {
 	return n, nil
 }
 
-func appliedVersions(ctx context.Context, db *sql.DB) (map[int]bool, error) {
+func appliedVersions(ctx context.Context, db DB) (map[int]bool, error) {
 	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
@@ -105,7 +170,7 @@ func appliedVersions(ctx context.Context, db *sql.DB) (map[int]bool, error) {
 	return applied, rows.Err()
 }
 
-func apply(ctx context.Context, db *sql.DB, m Migration) error {
+func apply(ctx context.Context, db DB, m Migration) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -116,8 +181,9 @@ func apply(ctx context.Context, db *sql.DB, m Migration) error {
 	}
 	// The version is an int parsed from the file name, so formatting it
 	// into the statement is safe, and spares the two dialects' different
-	// placeholders ($1 and ?). If another replica applied the same
-	// migration meanwhile, this insert fails and the transaction rolls back.
+	// placeholders ($1 and ?). Should another process have applied the
+	// same migration meanwhile (SQLite, or Up without the lock), this
+	// insert fails and the transaction rolls back.
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version) VALUES ("+strconv.Itoa(m.Version)+")"); err != nil {
 		return fmt.Errorf("migration %s: record version: %w", m.Name, err)
 	}

@@ -3,9 +3,12 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	_ "modernc.org/sqlite"
 )
@@ -70,5 +73,35 @@ func TestLoadRejectsBadNames(t *testing.T) {
 	dup := fstest.MapFS{"m/001_a.sql": {}, "m/1_b.sql": {}}
 	if _, err := Load(dup, "m"); err == nil {
 		t.Error("Load accepted two migrations of version 1")
+	}
+}
+
+func TestUpNamesTheFailingFile(t *testing.T) {
+	fsys := fstest.MapFS{
+		"m/001_ok.sql":     {Data: []byte(`CREATE TABLE t (name TEXT);`)},
+		"m/002_broken.sql": {Data: []byte(`INSERT INTO nope VALUES (1);`)},
+	}
+	n, err := Up(context.Background(), openSQLite(t), fsys, "m")
+	if n != 1 || err == nil || !strings.Contains(err.Error(), "migration 002_broken.sql: ") || !strings.Contains(err.Error(), "no such table: nope") {
+		t.Fatalf("Up = %d, %v; want 1 and an error naming 002_broken.sql and the database's reason", n, err)
+	}
+}
+
+func TestWaitRetriesWithBackoff(t *testing.T) {
+	calls := 0
+	ping := func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return errors.New("connection refused")
+		}
+		return nil
+	}
+	if err := Wait(context.Background(), ping, 5*time.Second); err != nil || calls != 3 {
+		t.Fatalf("Wait = %v after %d calls; want nil after 3", err, calls)
+	}
+	down := func(context.Context) error { return errors.New("connection refused") }
+	err := Wait(context.Background(), down, 250*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "did not answer within 250ms: connection refused") {
+		t.Fatalf("Wait on a database that never answers = %v", err)
 	}
 }

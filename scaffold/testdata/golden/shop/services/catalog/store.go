@@ -22,7 +22,9 @@ var ErrNotFound = errors.New("item not found")
 // Store keeps items. Handlers depend on this interface, not on a database,
 // so they are tested against MemoryStore.
 type Store interface {
-	List(ctx context.Context) ([]Item, error)
+	// List returns at most limit items with an ID above after, by ID: a
+	// page of the keyset pagination GET /items serves.
+	List(ctx context.Context, after int64, limit int) ([]Item, error)
 	Create(ctx context.Context, name string) (Item, error)
 	Get(ctx context.Context, id int64) (Item, error)
 	Delete(ctx context.Context, id int64) error
@@ -44,15 +46,20 @@ func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{items: make(map[int64]Item), nextID: 1, now: time.Now}
 }
 
-// List returns all items, oldest first.
-func (s *MemoryStore) List(ctx context.Context) ([]Item, error) {
+// List returns at most limit items with an ID above after, oldest first.
+func (s *MemoryStore) List(ctx context.Context, after int64, limit int) ([]Item, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Item, 0, len(s.items))
 	for _, it := range s.items {
-		out = append(out, it)
+		if it.ID > after {
+			out = append(out, it)
+		}
 	}
 	slices.SortFunc(out, func(a, b Item) int { return cmp.Compare(a.ID, b.ID) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
 	return out, nil
 }
 

@@ -29,9 +29,14 @@ func testStore(t *testing.T, s Store) {
 		t.Fatalf("Get = %+v, %v; want %+v", got, err, a)
 	}
 
-	list, err := s.List(ctx)
+	list, err := s.List(ctx, 0, 100)
 	if err != nil || len(list) < 2 {
 		t.Fatalf("List = %v, %v", list, err)
+	}
+	// A page: at most limit items, after the given id, by id.
+	page, err := s.List(ctx, a.ID, 1)
+	if err != nil || len(page) != 1 || page[0].ID != b.ID {
+		t.Fatalf("List(after %d, limit 1) = %v, %v; want [%d]", a.ID, page, err, b.ID)
 	}
 
 	if err := s.Delete(ctx, a.ID); err != nil {

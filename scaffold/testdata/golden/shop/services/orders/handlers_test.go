@@ -72,6 +72,64 @@ func TestEmptyListIsAnArray(t *testing.T) {
 	}
 }
 
+// TestPagination is the contract of GET /items: pages of ?limit= items
+// (defaultPageSize when absent, at most maxPageSize) after the id ?after=,
+// each with the ?after= of the next page, none on the last.
+func TestPagination(t *testing.T) {
+	h := newTestHandler(t)
+	const total = defaultPageSize + 3
+	for i := 0; i < total; i++ {
+		if code, body := call(t, h, http.MethodPost, "/items", `{"name":"n`+strconv.Itoa(i)+`"}`); code != http.StatusCreated {
+			t.Fatalf("create: %d %s", code, body)
+		}
+	}
+	type page struct {
+		Items []Item
+		Next  *int64
+	}
+	get := func(path string) page {
+		t.Helper()
+		code, body := call(t, h, http.MethodGet, path, "")
+		var p page
+		if err := json.Unmarshal([]byte(body), &p); code != 200 || err != nil {
+			t.Fatalf("GET %s: %d %s", path, code, body)
+		}
+		return p
+	}
+	if p := get("/items"); len(p.Items) != defaultPageSize || p.Next == nil || *p.Next != p.Items[defaultPageSize-1].ID {
+		t.Fatalf("first page: %d items, next %v", len(p.Items), p.Next)
+	}
+	// Walking the pages by next sees every item once, in order.
+	var seen []int64
+	path := "/items?limit=7"
+	for {
+		p := get(path)
+		for _, it := range p.Items {
+			seen = append(seen, it.ID)
+		}
+		if p.Next == nil {
+			break
+		}
+		path = "/items?limit=7&after=" + strconv.FormatInt(*p.Next, 10)
+	}
+	if len(seen) != total {
+		t.Fatalf("walked %d items, want %d", len(seen), total)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("ids out of order: %v", seen)
+		}
+	}
+	if p := get("/items?limit=" + strconv.Itoa(total)); len(p.Items) != total || p.Next != nil {
+		t.Errorf("one page of all: %d items, next %v", len(p.Items), p.Next)
+	}
+	for _, bad := range []string{"limit=0", "limit=-1", "limit=x", "limit=" + strconv.Itoa(maxPageSize+1), "after=-1", "after=x"} {
+		if code, body := call(t, h, http.MethodGet, "/items?"+bad, ""); code != http.StatusBadRequest || !strings.Contains(body, "error") {
+			t.Errorf("?%s: %d %s, want 400", bad, code, body)
+		}
+	}
+}
+
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name, method, path, body string

@@ -13,6 +13,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver: no cgo, so images stay FROM scratch
 
+	"example.com/shop/platform/dbtrace"
 	"example.com/shop/platform/migrate"
 )
 
@@ -39,7 +40,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// The path is escaped: a folder named "a?b" or "50%" must not be read
+	// as the start of the options.
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, err
 	}
@@ -63,9 +66,12 @@ func (s *SQLiteStore) Ping(ctx context.Context) error { return s.db.PingContext(
 // Close closes the database.
 func (s *SQLiteStore) Close() error { return s.db.Close() }
 
-// List returns all items, oldest first.
-func (s *SQLiteStore) List(ctx context.Context) ([]Item, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, created_at FROM items ORDER BY id`)
+// List returns at most limit items with an ID above after, oldest first.
+func (s *SQLiteStore) List(ctx context.Context, after int64, limit int) (_ []Item, err error) {
+	const q = `SELECT id, name, created_at FROM items WHERE id > ? ORDER BY id LIMIT ?`
+	ctx, end := dbtrace.Start(ctx, "sqlite", q)
+	defer func() { end(err) }()
+	rows, err := s.db.QueryContext(ctx, q, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -82,20 +88,21 @@ func (s *SQLiteStore) List(ctx context.Context) ([]Item, error) {
 }
 
 // Create stores a new item named name.
-func (s *SQLiteStore) Create(ctx context.Context, name string) (Item, error) {
-	var it Item
-	err := s.db.QueryRowContext(ctx,
-		`INSERT INTO items (name, created_at) VALUES (?, ?) RETURNING id, name, created_at`,
-		name, time.Now().UTC(),
-	).Scan(&it.ID, &it.Name, &it.CreatedAt)
+func (s *SQLiteStore) Create(ctx context.Context, name string) (it Item, err error) {
+	const q = `INSERT INTO items (name, created_at) VALUES (?, ?) RETURNING id, name, created_at`
+	ctx, end := dbtrace.Start(ctx, "sqlite", q)
+	defer func() { end(err) }()
+	err = s.db.QueryRowContext(ctx, q, name, time.Now().UTC()).Scan(&it.ID, &it.Name, &it.CreatedAt)
 	return it, err
 }
 
 // Get returns the item with the given ID, or ErrNotFound.
 func (s *SQLiteStore) Get(ctx context.Context, id int64) (Item, error) {
 	var it Item
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, created_at FROM items WHERE id = ?`, id).
-		Scan(&it.ID, &it.Name, &it.CreatedAt)
+	const q = `SELECT id, name, created_at FROM items WHERE id = ?`
+	ctx, end := dbtrace.Start(ctx, "sqlite", q)
+	err := s.db.QueryRowContext(ctx, q, id).Scan(&it.ID, &it.Name, &it.CreatedAt)
+	end(err) // no row is not a failed statement
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, ErrNotFound
 	}
@@ -104,7 +111,10 @@ func (s *SQLiteStore) Get(ctx context.Context, id int64) (Item, error) {
 
 // Delete removes the item with the given ID, or returns ErrNotFound.
 func (s *SQLiteStore) Delete(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM items WHERE id = ?`, id)
+	const q = `DELETE FROM items WHERE id = ?`
+	ctx, end := dbtrace.Start(ctx, "sqlite", q)
+	res, err := s.db.ExecContext(ctx, q, id)
+	end(err)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -30,9 +31,14 @@ func testStore(t *testing.T, s Store) {
 		t.Fatalf("Get = %+v, %v; want %+v", got, err, a)
 	}
 
-	list, err := s.List(ctx)
+	list, err := s.List(ctx, 0, 100)
 	if err != nil || len(list) < 2 {
 		t.Fatalf("List = %v, %v", list, err)
+	}
+	// A page: at most limit items, after the given id, by id.
+	page, err := s.List(ctx, a.ID, 1)
+	if err != nil || len(page) != 1 || page[0].ID != b.ID {
+		t.Fatalf("List(after %d, limit 1) = %v, %v; want [%d]", a.ID, page, err, b.ID)
 	}
 
 	if err := s.Delete(ctx, a.ID); err != nil {
@@ -51,10 +57,14 @@ func TestMemoryStore(t *testing.T) {
 }
 
 func TestSQLiteStore(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sub", "orders.db")
+	// A folder name that a DSN would misread unless the path is escaped.
+	path := filepath.Join(t.TempDir(), "a?b #50%", "orders.db")
 	s, err := OpenSQLite(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the database is not at %s: %v", path, err)
 	}
 	testStore(t, s)
 	if err := s.Ping(context.Background()); err != nil {
@@ -68,7 +78,7 @@ func TestSQLiteStore(t *testing.T) {
 		t.Fatalf("reopen: %v", err)
 	}
 	defer s.Close()
-	list, err := s.List(context.Background())
+	list, err := s.List(context.Background(), 0, 100)
 	if err != nil || len(list) != 1 || list[0].Name != "b" {
 		t.Errorf("after reopen List = %v, %v; want [b]", list, err)
 	}

@@ -16,6 +16,10 @@ import (
 const (
 	maxNameLen   = 200     // characters
 	maxBodyBytes = 1 << 20 // bytes of a JSON request body
+	// GET /items pages: ?limit= items (this many when not given, at most
+	// maxPageSize) after the item whose id is ?after=.
+	defaultPageSize = 50
+	maxPageSize     = 500
 )
 
 // api holds what the HTTP handlers of payments need.
@@ -34,13 +38,54 @@ func (a *api) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /upstream", a.listUpstream)
 }
 
+// itemPage is the body of GET /items. Next, when set, is the ?after= of
+// the next page; the last page has none.
+type itemPage struct {
+	Items []Item `json:"items"`
+	Next  *int64 `json:"next,omitempty"`
+}
+
 func (a *api) listItems(w http.ResponseWriter, r *http.Request) {
-	items, err := a.store.List(r.Context())
+	after, limit, err := pageParams(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// One more than asked for tells whether there is a next page.
+	items, err := a.store.List(r.Context(), after, limit+1)
 	if err != nil {
 		a.internalError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	page := itemPage{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		next := page.Items[limit-1].ID
+		page.Next = &next
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// pageParams reads ?after= (an item id, 0 when absent) and ?limit= (1 to
+// maxPageSize, defaultPageSize when absent).
+func pageParams(r *http.Request) (after int64, limit int, err error) {
+	q := r.URL.Query()
+	limit = defaultPageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			return 0, 0, fmt.Errorf("limit must be a whole number from 1 to %d", maxPageSize)
+		}
+		limit = n
+	}
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, errors.New("after must be the id of an item (a whole number)")
+		}
+		after = n
+	}
+	return after, limit, nil
 }
 
 // createRequest is the body of POST /items.

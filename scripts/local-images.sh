@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Builds the infrastructure images msx runs (Postgres) on a machine that
+# cannot pull from a registry, from Debian's packages, and prints the
+# settings that point msx at them:
+#
+#   eval "$(bash scripts/local-images.sh)"     # all kinds
+#   eval "$(bash scripts/local-images.sh postgres)"
+#
+# Each kind is two functions: image_KIND prints the tag (which carries a
+# hash of the recipe, so that a changed recipe builds a new image) and
+# build_KIND builds it. An image that exists is not built again: a second
+# run takes well under a second. Building needs root (debootstrap), the
+# Docker engine, and access to a Debian mirror (MIRROR, default
+# deb.debian.org); Postgres takes about three minutes, once.
+#
+# Only the export lines go to stdout; progress goes to stderr.
+set -euo pipefail
+
+KINDS=(postgres)
+SUITE=${SUITE:-bookworm}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/msx/debootstrap
+
+log() { echo "local-images: $*" >&2; }
+
+# Folders to remove however the script ends.
+CLEANUP=()
+trap 'rm -rf "${CLEANUP[@]}"' EXIT
+die() { log "$*"; exit 1; }
+
+# recipe_hash prints a short hash of the named functions' bodies: the tag
+# changes whenever the recipe does.
+recipe_hash() { declare -f "$@" | sha256sum | cut -c1-10; }
+
+# engine talks to the Docker Engine API through the docker CLI when there
+# is one, through curl on the socket otherwise.
+SOCK=${DOCKER_HOST:-unix:///var/run/docker.sock}
+SOCK=${SOCK#unix://}
+has_image() {
+  if command -v docker >/dev/null 2>&1; then
+    docker image inspect "$1" >/dev/null 2>&1
+  else
+    curl -sf --unix-socket "$SOCK" "http://localhost/images/$1/json" >/dev/null
+  fi
+}
+
+# import_rootfs TAG DIR CHANGE...: imports a root file system as an image,
+# with Dockerfile-like changes (ENV, ENTRYPOINT, USER, LABEL, EXPOSE).
+import_rootfs() {
+  local tag=$1 dir=$2; shift 2
+  if command -v docker >/dev/null 2>&1; then
+    local args=()
+    for c in "$@"; do args+=(--change "$c"); done
+    tar -C "$dir" --numeric-owner -c . | docker import "${args[@]}" - "$tag" >/dev/null
+  else
+    local q="repo=${tag%:*}&tag=${tag##*:}&fromSrc=-"
+    for c in "$@"; do q+="&changes=$(printf %s "$c" | jq -sRr @uri)"; done
+    tar -C "$dir" --numeric-owner -c . | curl -sf --unix-socket "$SOCK" -X POST \
+      -H 'Content-Type: application/x-tar' --data-binary @- "http://localhost/images/create?$q" >/dev/null
+  fi
+}
+
+need_debootstrap() {
+  [ "$(id -u)" = 0 ] || die "building an image needs root (debootstrap): run it with sudo, or pull the image on a connected machine"
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    log "installing debootstrap"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+  fi
+  mkdir -p "$CACHE"
+}
+
+# ---- postgres -------------------------------------------------------------
+# Debian's PostgreSQL with an entrypoint that honours the official image's
+# contract: POSTGRES_USER, POSTGRES_DB, POSTGRES_PASSWORD_FILE (or
+# POSTGRES_PASSWORD), PGDATA; a new cluster on an empty volume; pg_isready.
+PG_MAJOR=15
+
+image_postgres() { echo "msx-local/postgres:$PG_MAJOR-$(recipe_hash build_postgres postgres_rootfs postgres_entrypoint)"; }
+
+postgres_entrypoint() {
+  cat <<'SH'
+#!/bin/sh
+# The official postgres image's contract, in POSIX sh.
+set -eu
+: "${POSTGRES_USER:=postgres}"
+: "${POSTGRES_DB:=$POSTGRES_USER}"
+: "${PGDATA:=/var/lib/postgresql/data}"
+export PGDATA
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$PGDATA" /var/run/postgresql
+  chown postgres:postgres "$PGDATA" /var/run/postgresql
+  chmod 700 "$PGDATA"
+fi
+run() { # run as postgres: root drops to it, anyone else already is
+  if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi
+}
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+    [ -r "$POSTGRES_PASSWORD_FILE" ] || { echo "entrypoint: cannot read POSTGRES_PASSWORD_FILE $POSTGRES_PASSWORD_FILE" >&2; exit 1; }
+    pw=$(cat "$POSTGRES_PASSWORD_FILE")
+  else
+    pw=${POSTGRES_PASSWORD:-}
+  fi
+  [ -n "$pw" ] || { echo "entrypoint: set POSTGRES_PASSWORD_FILE (or POSTGRES_PASSWORD)" >&2; exit 1; }
+  pwfile=$(mktemp)
+  chown postgres "$pwfile"
+  printf '%s\n' "$pw" > "$pwfile"
+  unset pw
+  echo "entrypoint: initialising a new cluster in $PGDATA" >&2
+  run initdb --username="$POSTGRES_USER" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+    --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+  rm -f "$pwfile"
+  echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+  echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
+  # The temporary server listens on the socket only, so that nothing (and
+  # no pg_isready -h 127.0.0.1) takes it for the real one.
+  run pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+  if [ "$POSTGRES_DB" != postgres ]; then
+    # From stdin: psql interpolates :"db" (quoted as an identifier) there,
+    # not in -c.
+    echo 'CREATE DATABASE :"db";' | run psql -v ON_ERROR_STOP=1 -q --username="$POSTGRES_USER" \
+      --dbname=postgres --set=db="$POSTGRES_DB" >/dev/null
+  fi
+  run pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  echo "entrypoint: ready for start up" >&2
+fi
+if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then set -- postgres "$@"; fi
+if [ "$1" = postgres ]; then
+  if [ "$(id -u)" = 0 ]; then exec setpriv --reuid=postgres --regid=postgres --init-groups "$@"; fi
+fi
+exec "$@"
+SH
+}
+
+# postgres_rootfs makes Debian's root file system with PostgreSQL in dir,
+# cached as a tarball: a change to the entrypoint alone re-imports it in
+# seconds instead of running debootstrap again.
+postgres_rootfs() {
+  local dir=$1
+  local tarball
+  tarball="$CACHE/postgres-rootfs-$SUITE-$PG_MAJOR-$(recipe_hash postgres_rootfs).tar"
+  if [ -s "$tarball" ]; then
+    tar -C "$dir" --numeric-owner -xf "$tarball"
+    return
+  fi
+  log "running debootstrap for Debian $SUITE's postgresql-$PG_MAJOR (about three minutes, once)"
+  debootstrap --variant=minbase --cache-dir="$CACHE" \
+    --include=postgresql-$PG_MAJOR,ca-certificates "$SUITE" "$dir" "$MIRROR" >&2
+  # The package's post-install made a cluster of its own; the entrypoint
+  # makes one on the volume instead. Caches and documentation go too.
+  rm -rf "$dir/var/lib/postgresql/$PG_MAJOR" "$dir/etc/postgresql/$PG_MAJOR" \
+    "$dir/var/cache/apt/archives/"*.deb "$dir/var/lib/apt/lists/"* "$dir/usr/share/doc" \
+    "$dir/usr/share/man" "$dir/usr/share/info" "$dir/usr/share/locale"
+  tar -C "$dir" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+}
+
+build_postgres() {
+  local tag=$1
+  need_debootstrap
+  local root
+  root=$(mktemp -d /tmp/msx-postgres-rootfs.XXXXXX)
+  CLEANUP+=("$root")
+  log "building $tag"
+  postgres_rootfs "$root"
+  postgres_entrypoint > "$root/usr/local/bin/docker-entrypoint.sh"
+  chmod 755 "$root/usr/local/bin/docker-entrypoint.sh"
+  import_rootfs "$tag" "$root" \
+    "ENV PATH=/usr/lib/postgresql/$PG_MAJOR/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
+    "ENV LANG=C.UTF-8" \
+    "ENV PGDATA=/var/lib/postgresql/data" \
+    "ENTRYPOINT [\"/usr/local/bin/docker-entrypoint.sh\"]" \
+    "CMD [\"postgres\"]" \
+    "EXPOSE 5432" \
+    "LABEL dev.msx.local-image=postgres"
+  rm -rf "$root"
+  log "built $tag"
+}
+
+# ---- main -----------------------------------------------------------------
+main() {
+  local kinds=("$@")
+  [ ${#kinds[@]} -gt 0 ] || kinds=("${KINDS[@]}")
+  # One build at a time on this machine: a second caller waits, then
+  # finds the image.
+  exec 9>"/tmp/msx-local-images.lock"
+  flock 9
+  for kind in "${kinds[@]}"; do
+    declare -F "build_$kind" >/dev/null || die "unknown kind $kind; known: ${KINDS[*]}"
+    local tag
+    tag=$("image_$kind")
+    if has_image "$tag"; then
+      log "$tag is there"
+    else
+      "build_$kind" "$tag"
+    fi
+    echo "export MSX_IMAGES_$(echo "$kind" | tr '[:lower:]' '[:upper:]')=$tag"
+  done
+}
+
+main "$@"
