@@ -3,7 +3,8 @@
 # version answering, in one run on one machine, for:
 #
 #   swap     msx up (attached, watching): the new binary is compiled on the
-#            host and copied into the running container, which restarts;
+#            host and copied into the running container, whose init
+#            (msx-init) restarts the program; the image is packed after;
 #            timed until the gateway answers with the new version
 #   image    msx up -d after the edit: a rebuilt image and a recreated
 #            container; timed the same way (what msx did before hot swap)

@@ -975,7 +975,7 @@ func TestFollowSurvivesRestarts(t *testing.T) {
 	api.add("x", "shop-orders", "orders", container.StateRunning, 0, "a", "b")
 	fl := follow(t, api, []LogTarget{{Service: "orders", ID: "x"}}, []string{"orders"})
 	fl.waitFor(t, "orders | a\norders | b\n")
-	// A hot swap: stopped and started again at once.
+	// A restart (r in the dashboard): stopped and started again at once.
 	api.restart("shop-orders", "c", "d")
 	fl.waitFor(t, "orders | b\norders | msx: restarted\norders | c\norders | d\n")
 	// A crash, then a start a while later.
