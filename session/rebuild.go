@@ -71,6 +71,9 @@ func (s *Session) buildLoop(ctx context.Context) {
 		case <-done:
 			building = false
 		}
+		if building && len(pending) > 0 {
+			s.cancelPack()
+		}
 		if !building && len(pending) > 0 {
 			names := sortedKeys(pending)
 			pending = map[string]bool{}
@@ -163,11 +166,31 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 	if pack != nil {
 		// After the swaps, before the next build writes these binaries
 		// again: the images a later msx up finds are the new code. A
+		// change meanwhile cancels it (its own swap packs again); a
 		// failure is only a slower next up, which packs them itself.
-		if _, err := pack(ctx); err != nil && ctx.Err() == nil {
+		pctx, cancel := context.WithCancel(ctx)
+		s.mu.Lock()
+		s.stopPack = cancel
+		s.mu.Unlock()
+		_, err := pack(pctx)
+		s.mu.Lock()
+		s.stopPack = nil
+		s.mu.Unlock()
+		cancelled := pctx.Err() != nil
+		cancel()
+		if err != nil && !cancelled {
 			s.publish(events.Event{Kind: events.Warning,
 				Detail: "packing the new images failed (" + sentence(err) + "); the next msx up packs them"})
 		}
+	}
+}
+
+// cancelPack stops the pack after a swap, if one runs.
+func (s *Session) cancelPack() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopPack != nil {
+		s.stopPack()
 	}
 }
 

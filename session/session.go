@@ -122,6 +122,10 @@ type Session struct {
 	// inSwap counts, per service, the restarts the session made itself
 	// that the followers have not seen yet: not crashes, not news.
 	inSwap map[string]int
+	// stopPack cancels the images' pack after a swap, if one runs: a new
+	// change goes first (the pack is redone after its swap, or by the next
+	// msx up).
+	stopPack context.CancelFunc
 
 	compiler compilerOutput
 	// graph, once loaded, maps changes to programs.

@@ -592,6 +592,8 @@ func TestOneCtrlCSeenTwiceIsOneInterrupt(t *testing.T) {
 type compilingBuilder struct {
 	*fakeBuilder
 	eng *fakeEngine
+	// slow packs wait for their context to end, then say so.
+	slow bool
 }
 
 func (b compilingBuilder) Compile(ctx context.Context, targets []builder.Target) ([]builder.Result, func(context.Context) ([]builder.Result, error), error) {
@@ -599,15 +601,20 @@ func (b compilingBuilder) Compile(ctx context.Context, targets []builder.Target)
 	if err != nil {
 		return nil, nil, err
 	}
-	return res, func(context.Context) ([]builder.Result, error) {
+	return res, func(ctx context.Context) ([]builder.Result, error) {
 		b.eng.call("pack %d", len(res))
+		if b.slow {
+			<-ctx.Done()
+			b.eng.call("pack cancelled")
+			return nil, ctx.Err()
+		}
 		return res, nil
 	}, nil
 }
 
 func TestSwapFirstThenPackTheImages(t *testing.T) {
 	h := newHarness(t, Options{})
-	h.s.opts.Builder = compilingBuilder{h.b, h.eng}
+	h.s.opts.Builder = compilingBuilder{h.b, h.eng, false}
 	_, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/version.go"}
 	h.rec.waitFor(t, "swapped orders")
@@ -627,4 +634,40 @@ func TestSwapFirstThenPackTheImages(t *testing.T) {
 			t.Errorf("calls = %q: want %q before the pack", calls, want)
 		}
 	}
+}
+
+func TestAChangeDuringThePackGoesFirst(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.s.opts.Builder = compilingBuilder{h.b, h.eng, true}
+	_, done := h.attach(t)
+	h.watch <- []string{"/w/services/orders/version.go"}
+	waitCall := func(call string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for count(h.eng.called(), call) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %d× %q: %q", n, call, h.eng.called())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitCall("pack 2", 1)
+	h.watch <- []string{"/w/services/orders/version.go"}
+	waitCall("pack cancelled", 1)
+	waitCall("swap shop-orders /w/.msx/build/orders", 2)
+	if story := h.rec.story(); slices.ContainsFunc(story, func(s string) bool { return strings.Contains(s, "packing the new images failed") }) {
+		t.Errorf("a cancelled pack reported as a failure: %q", story)
+	}
+	h.s.Quit()
+	wait(t, done)
+}
+
+func count(calls []string, call string) int {
+	n := 0
+	for _, c := range calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
 }
