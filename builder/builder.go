@@ -13,11 +13,13 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -97,6 +99,9 @@ type Builder struct {
 	caCerts []string
 	// now is the clock used for "built in" timings.
 	now func() time.Time
+	// created is the images' creation time (sourceDate), read once.
+	createdOnce sync.Once
+	created     time.Time
 }
 
 // New returns a Builder that packs images through api.
@@ -363,4 +368,38 @@ func (b *Builder) pruneOld(ctx context.Context, name, hash, dir string) {
 			_, _ = b.api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
 		}
 	}
+}
+
+// RemoveImages removes every image msx built for project from the workspace
+// dir (msx down --rmi) and returns their references. An image a container
+// still uses stays, and is reported as an error naming it.
+func RemoveImages(ctx context.Context, api ImageAPI, project, dir string) ([]string, error) {
+	dirs := []string{dir}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dirs = append(dirs, real)
+	}
+	imgs, err := api.ImageList(ctx, image.ListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, img := range imgs {
+		if img.Labels[LabelProject] != project || !slices.Contains(dirs, img.Labels[LabelWorkspace]) {
+			continue
+		}
+		refs := img.RepoTags
+		if len(refs) == 0 {
+			refs = []string{img.ID}
+		}
+		for _, ref := range refs {
+			if _, err := api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+				errs = append(errs, fmt.Errorf("image %s: %w", ref, err))
+				continue
+			}
+			removed = append(removed, ref)
+		}
+	}
+	slices.Sort(removed)
+	return removed, errors.Join(errs...)
 }

@@ -465,7 +465,7 @@ func TestImageTarball(t *testing.T) {
 	labels := map[string]string{LabelService: "orders", LabelProject: "shop", LabelVersion: `1.0 "quoted"`}
 	const ref = "msx-shop/orders:0123456789ab"
 	newTarball := func(bin, certs []byte, labels map[string]string) []byte {
-		img, err := newImageTarball(ref, "arm64", labels, baseLayer(certs), initLayer([]byte("the init")), appLayer(bin))
+		img, err := newImageTarball(ref, "arm64", fallbackCreated, labels, baseLayer(certs), initLayer([]byte("the init")), appLayer(bin))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -489,7 +489,7 @@ func TestImageTarball(t *testing.T) {
 		}
 	}
 	c := img.config
-	if c.Architecture != "arm64" || c.OS != "linux" || !c.Created.Equal(time.Unix(0, 0)) {
+	if c.Architecture != "arm64" || c.OS != "linux" || !c.Created.Equal(fallbackCreated) {
 		t.Errorf("platform %s/%s created %v", c.OS, c.Architecture, c.Created)
 	}
 	if c.Config.User != "65532:65532" || !slices.Equal(c.Config.Entrypoint, []string{"/msx-init", "/msx/app"}) ||
@@ -575,7 +575,7 @@ func TestImageTarball(t *testing.T) {
 
 func TestImageTarballRefusesALayerThatChanged(t *testing.T) {
 	bin := []byte("binary")
-	img, err := newImageTarball("msx-p/a:0123456789ab", "amd64", nil, baseLayer(nil), appLayer(bin))
+	img, err := newImageTarball("msx-p/a:0123456789ab", "amd64", fallbackCreated, nil, baseLayer(nil), appLayer(bin))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -761,5 +761,46 @@ func TestCompileThenAnotherBuildWritesNoStaleStamp(t *testing.T) {
 	}
 	if _, err := os.Stat(stampPath(b.opts.Dir, targets)); err == nil {
 		t.Error("pack wrote a stamp for a binary another build replaced")
+	}
+}
+
+func TestSourceDate(t *testing.T) {
+	env := func(v string) func(string) string { return func(string) string { return v } }
+	git := func(out string, err error) func(string) (string, error) {
+		return func(string) (string, error) { return out, err }
+	}
+	for _, tc := range []struct {
+		name string
+		env  string
+		git  func(string) (string, error)
+		want time.Time
+	}{
+		{"SOURCE_DATE_EPOCH wins", "1767225600", git("1700000000\n", nil), time.Unix(1767225600, 0).UTC()},
+		{"the last commit", "", git("1700000000\n", nil), time.Unix(1700000000, 0).UTC()},
+		{"no git", "", git("", errors.New("not a git repository")), fallbackCreated},
+		{"garbage", "soon", git("x", nil), fallbackCreated},
+	} {
+		if got := sourceDate("/w", env(tc.env), tc.git); !got.Equal(tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if fallbackCreated.Year() < 2026 {
+		t.Error("the fallback date says the image is older than msx")
+	}
+}
+
+func TestRemoveImagesOfOneWorkspace(t *testing.T) {
+	api := newFakeAPI()
+	dir := t.TempDir()
+	api.images["msx-shop/orders:1"] = map[string]string{LabelProject: "shop", LabelWorkspace: dir, LabelService: "orders"}
+	api.images["msx-shop/gateway:1"] = map[string]string{LabelProject: "shop", LabelWorkspace: dir, LabelService: "gateway"}
+	api.images["msx-shop/orders:other"] = map[string]string{LabelProject: "shop", LabelWorkspace: "/elsewhere/shop"}
+	api.images["msx-blog/orders:1"] = map[string]string{LabelProject: "blog", LabelWorkspace: dir}
+	removed, err := RemoveImages(context.Background(), api, "shop", dir)
+	if err != nil || !slices.Equal(removed, []string{"msx-shop/gateway:1", "msx-shop/orders:1"}) {
+		t.Fatalf("removed %v, %v", removed, err)
+	}
+	if len(api.images) != 2 {
+		t.Errorf("left %v: want the other workspace's and the other project's images kept", api.images)
 	}
 }

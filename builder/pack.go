@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,9 +66,39 @@ const caCertsPath = "etc/ssl/certs/ca-certificates.crt"
 // the classic builder wrote it into the config of FROM scratch images.
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// epoch is the modification time of every file and the creation time of
-// every image, so that the same inputs give the same bytes and image ID.
+// epoch is the modification time of every file in an image, so that the
+// same inputs give the same bytes and image ID.
 var epoch = time.Unix(0, 0).UTC()
+
+// fallbackCreated is the creation time of images whose source has no
+// commit time (no SOURCE_DATE_EPOCH, not a git checkout): fixed, so builds
+// stay reproducible, and recent, so that docker images does not say 1970.
+var fallbackCreated = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// sourceDate is the creation time of the images built from the workspace
+// in dir, as reproducible builds define it: SOURCE_DATE_EPOCH when set,
+// else the time of the workspace's last git commit, else fallbackCreated.
+func sourceDate(dir string, getenv func(string) string, gitTime func(dir string) (string, error)) time.Time {
+	parse := func(s string) (time.Time, bool) {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		return time.Unix(n, 0).UTC(), err == nil && n > 0
+	}
+	if t, ok := parse(getenv("SOURCE_DATE_EPOCH")); ok {
+		return t
+	}
+	if out, err := gitTime(dir); err == nil {
+		if t, ok := parse(out); ok {
+			return t
+		}
+	}
+	return fallbackCreated
+}
+
+// gitCommitTime returns the commit time of HEAD in dir, in Unix seconds.
+func gitCommitTime(dir string) (string, error) {
+	out, err := exec.Command("git", "-C", dir, "log", "-1", "--format=%ct").Output()
+	return string(out), err
+}
 
 // contentHash is the hex sha256 of everything that goes into an image: the
 // recipe, the fixed files, the CA bundle, msx-init and the binary.
@@ -235,12 +268,12 @@ type imageTarball struct {
 
 // newImageTarball lays out the image ref for goarch from its layers, with
 // labels. It hashes the layers but keeps no copy of them.
-func newImageTarball(ref, goarch string, labels map[string]string, layers ...layer) (*imageTarball, error) {
+func newImageTarball(ref, goarch string, created time.Time, labels map[string]string, layers ...layer) (*imageTarball, error) {
 	t := &imageTarball{layers: layers}
 	cfg := imageConfig{
 		Architecture: goarch,
 		OS:           "linux",
-		Created:      epoch,
+		Created:      created,
 		Config: containerConfig{
 			User:       fmt.Sprintf("%d:%d", NonRoot, NonRoot),
 			Env:        []string{defaultPath},
@@ -257,7 +290,7 @@ func newImageTarball(ref, goarch string, labels map[string]string, layers ...lay
 		t.diffIDs = append(t.diffIDs, d)
 		t.sizes = append(t.sizes, n)
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, "sha256:"+d)
-		cfg.History = append(cfg.History, history{Created: epoch, CreatedBy: l.createdBy})
+		cfg.History = append(cfg.History, history{Created: created, CreatedBy: l.createdBy})
 	}
 	config, err := json.Marshal(cfg)
 	if err != nil {
@@ -322,7 +355,8 @@ func (t *imageTarball) writeTo(w io.Writer) error {
 // pack loads the image ref of service name, built from its binary, into
 // the engine.
 func (b *Builder) pack(ctx context.Context, name, ref, goarch string, labels map[string]string, bin, certs, init []byte) error {
-	img, err := newImageTarball(ref, goarch, labels, baseLayer(certs), initLayer(init), appLayer(bin))
+	b.createdOnce.Do(func() { b.created = sourceDate(b.opts.Dir, os.Getenv, gitCommitTime) })
+	img, err := newImageTarball(ref, goarch, b.created, labels, baseLayer(certs), initLayer(init), appLayer(bin))
 	if err != nil {
 		return fmt.Errorf("image tarball of %s: %w", name, err)
 	}

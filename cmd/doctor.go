@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"os"
+	"strconv"
 
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
@@ -79,7 +81,15 @@ func doctorEnv(f *Factory) (env doctor.Env, done func(), err error) {
 	}
 	if f.ConfigFile == "" {
 		if _, err := devenv.Find(dir); err != nil {
-			return env, done, nil // not in a workspace: check with defaults
+			// Not in a workspace: defaults, and MSX_GATEWAY_PORT as up would read it.
+			if p := os.Getenv("MSX_GATEWAY_PORT"); p != "" {
+				port, err := strconv.Atoi(p)
+				if err != nil || port < 1 || port > 65535 {
+					env.ManifestErr = msxerr.New("set it to a port between 1 and 65535", "MSX_GATEWAY_PORT is %q, not a port", p)
+				}
+				env.GatewayPort = port
+			}
+			return env, done, nil
 		}
 	}
 	m, err := f.Manifest()

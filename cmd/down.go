@@ -6,12 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/session"
 )
 
 type downOptions struct {
 	Volumes bool
+	Images  bool
 }
 
 func newDownCmd(f *Factory) *cobra.Command {
@@ -21,13 +23,15 @@ func newDownCmd(f *Factory) *cobra.Command {
 		Short: "Remove the workspace's containers and networks",
 		Long: `Remove the containers and networks of this workspace's project, found by
 label: another folder with the same project name is not touched. Volumes
-(the services' databases) go only with --volumes. Running it twice is fine.`,
+(the services' databases) go only with --volumes, the images msx built for
+the workspace only with --rmi. Running it twice is fine.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runDown(c.Context(), f, opts)
 		},
 	}
 	c.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the volumes, with the services' data")
+	c.Flags().BoolVar(&opts.Images, "rmi", false, "also remove the images msx built for this workspace")
 	return c
 }
 
@@ -50,10 +54,22 @@ func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
 	for _, what := range res.Removed {
 		fmt.Fprintf(f.IO.ErrOut, "removed %s\n", what)
 	}
+	var imgErr error
+	if opts.Images && res.Err() == nil {
+		var refs []string
+		refs, imgErr = builder.RemoveImages(ctx, cli, m.Project, m.Dir)
+		for _, ref := range refs {
+			fmt.Fprintf(f.IO.ErrOut, "removed image %s\n", ref)
+			res.Removed = append(res.Removed, "image "+ref)
+		}
+	}
 	if len(res.Removed) == 0 && len(res.Failed) == 0 && !res.Interrupted {
 		fmt.Fprintf(f.IO.ErrOut, "nothing of project %s to remove\n", m.Project)
 	}
 	// One sentence naming what failed and, when it is Docker that did not
 	// answer (or a Ctrl-C ended the wait), saying so.
-	return res.Err()
+	if err := res.Err(); err != nil {
+		return err
+	}
+	return imgErr
 }

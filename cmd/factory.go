@@ -4,12 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/docker/docker/client"
-	"github.com/spf13/viper"
+	"github.com/spf13/pflag"
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/engine"
@@ -27,6 +25,8 @@ type Factory struct {
 	ConfigFile string // --config
 	Verbose    bool   // -v
 	NoColor    bool   // --no-color
+	// Flags are the global flags; those in configFlags override msx.yaml.
+	Flags *pflag.FlagSet
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -85,34 +85,12 @@ func (f *Factory) Manifest() (*devenv.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := devenv.Load(path)
+	m, data, err := devenv.LoadData(path)
 	if err != nil {
 		return nil, err
 	}
-	v := viper.New()
-	v.SetEnvPrefix("MSX")
-	v.AutomaticEnv()
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
-	v.SetDefault("gateway.port", m.Gateway.Port)
-	v.SetDefault("project", m.Project)
-	for _, k := range devenv.KindNames() {
-		v.SetDefault(devenv.ImageKey(k), m.Images[k])
-	}
-	if p := v.GetString("gateway.port"); p != "" {
-		port, err := strconv.Atoi(p)
-		if err != nil || port < 1 || port > 65535 {
-			return nil, msxerr.New("set it to a port between 1 and 65535", "MSX_GATEWAY_PORT is %q, not a port", p)
-		}
-		m.Gateway.Port = port
-	}
-	m.Project = v.GetString("project")
-	for _, k := range devenv.KindNames() {
-		if img := v.GetString(devenv.ImageKey(k)); img != "" {
-			if m.Images == nil {
-				m.Images = map[string]string{}
-			}
-			m.Images[k] = img
-		}
+	if m, err = overlay(m, data, f.Flags); err != nil {
+		return nil, err
 	}
 	if err := m.Validate(); err != nil {
 		return nil, msxerr.Wrap(err, "fix msx.yaml or the MSX_* environment variables", "the configuration is not valid: %v", err)

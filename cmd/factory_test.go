@@ -85,3 +85,40 @@ func TestManifestFromConfigFlagAndWalkUp(t *testing.T) {
 		t.Fatalf("--config: %v %v", m, err)
 	}
 }
+
+func TestEverySettingHasAnEnvironmentVariableAndFlagsWin(t *testing.T) {
+	dir := writeManifest(t)
+	io, _, _ := iostreams.Test()
+	f := NewFactory(io)
+	root := NewRootCmd(f)
+	f.Dir = dir
+	name := ""
+	m0, err := f.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m0.ServiceNames() {
+		name = n
+	}
+	if name == "" {
+		t.Fatal("the test manifest has no service")
+	}
+	env := "MSX_SERVICES_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	t.Setenv(env+"_PORT", "9301")
+	t.Setenv(env+"_DEPENDS_ON", "")
+	t.Setenv(env+"_PROTECTED", "true")
+	t.Setenv("MSX_GATEWAY_PORT", "9191")
+	if err := root.PersistentFlags().Set("gateway-port", "9400"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := f.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Services[name]; s.Port != 9301 || !s.Protected {
+		t.Errorf("%s: %+v, want port 9301 and protected from %s_*", name, s, env)
+	}
+	if m.Gateway.Port != 9400 {
+		t.Errorf("gateway port %d, want 9400: --gateway-port wins over MSX_GATEWAY_PORT", m.Gateway.Port)
+	}
+}

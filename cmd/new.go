@@ -37,8 +37,14 @@ func newServiceCmd(f *Factory) *cobra.Command {
 		Short: "Add a service wired into the gateway, with breakers and its own database",
 		Long: `Add services/NAME: a Go service with the sample resource /items over its own
 database, health endpoints, tests and a production Dockerfile, registered in
-msx.yaml and routed by the gateway at /api/NAME/. Each service named in
---depends-on gets a typed client that goes through a circuit breaker.`,
+msx.yaml and routed by the gateway at /api/NAME/. Its API package,
+services/NAME/NAMEapi, declares its routes, types and typed client; each
+service named in --depends-on is called through its API package's client
+(timeout, retries of idempotent calls, circuit breaker, tracing).
+
+With --force over an existing service, settings not given keep their values;
+files you edited that new settings would change are kept and listed, as
+msx add dependency does.`,
 		Example: "  msx new service orders --db sqlite\n  msx new service payments --db postgres --depends-on orders",
 		Args:    exactArgs(1, "one service name"),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -55,8 +61,11 @@ msx.yaml and routed by the gateway at /api/NAME/. Each service named in
 	c.Flags().StringVar(&o.DB, "db", devenv.DBSQLite, "database the service owns: "+strings.Join(devenv.DBKinds, ", "))
 	c.Flags().StringSliceVar(&o.DependsOn, "depends-on", nil, "services this one calls, comma-separated")
 	c.Flags().IntVar(&o.Port, "port", 0, "port the service listens on (default: the next free one)")
-	c.Flags().BoolVar(&o.Force, "force", false, "generate again over an existing service, overwriting files that differ")
+	c.Flags().BoolVar(&o.Force, "force", false, "generate an existing service again, overwriting files that differ, except edited files that changed settings would rewrite: those are kept")
 	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "list what would be written, write nothing")
+	c.RegisterFlagCompletionFunc("db", fixedCompletion(devenv.DBKinds...))
+	c.RegisterFlagCompletionFunc("depends-on", completeServiceList(f))
+	c.ValidArgsFunction = cobra.NoFileCompletions
 	return c
 }
 
@@ -64,7 +73,7 @@ func runNewService(f *Factory, o *serviceOptions) error {
 	// A bad name is the user's first mistake to hear about, before any
 	// question of where the workspace is.
 	if err := names.Validate("service", o.Name); err != nil {
-		return err
+		return &msxerr.UsageError{Err: err}
 	}
 	path, err := f.ManifestPath()
 	if err != nil {

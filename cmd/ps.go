@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -62,7 +63,7 @@ func printPs(out io.Writer, list []runner.ServiceStatus, tty bool) error {
 	if tty {
 		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		w = tw
-		fmt.Fprintln(w, "SERVICE\tSTATE\tREADY\tPORTS\tRESTARTS\tUPTIME")
+		fmt.Fprintln(w, "SERVICE\tSTATE\tREADY\tPORTS\tRESTARTS\tUPTIME\tBREAKERS\tFAULTS")
 	}
 	for _, s := range list {
 		state := s.State
@@ -86,12 +87,32 @@ func printPs(out io.Writer, list []runner.ServiceStatus, tty bool) error {
 			portStr = orDash(portStr)
 			uptime = orDash(uptime)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", s.Service, state, ready, portStr, s.Restarts, uptime)
+		breakers, faults := breakerSummary(s.Breakers), ""
+		if s.Faults != nil {
+			faults = s.Faults.String()
+		}
+		if tty {
+			breakers, faults = orDash(breakers), orDash(faults)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Service, state, ready, portStr, s.Restarts, uptime, breakers, faults)
 	}
 	if tw != nil {
 		return tw.Flush()
 	}
 	return nil
+}
+
+// breakerSummary names the breakers that are not closed, "orders:open",
+// sorted; "" when all are closed.
+func breakerSummary(states map[string]string) string {
+	var out []string
+	for name, st := range states {
+		if st != "closed" {
+			out = append(out, name+":"+st)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
 }
 
 func orDash(s string) string {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -59,7 +60,12 @@ func report(io *iostreams.IOStreams, err error) int {
 		fmt.Fprintln(io.ErrOut, "msx: interrupted")
 		return exitCancelled
 	case errors.As(err, &uerr) || usage:
-		fmt.Fprintf(io.ErrOut, "msx: %s; run 'msx --help' for usage\n", sentence(err))
+		var hinted *msxerr.Error
+		if msg := sentence(err); strings.HasSuffix(msg, "?") || (errors.As(err, &hinted) && hinted.Hint != "") {
+			fmt.Fprintf(io.ErrOut, "msx: %s\n", msg) // a suggestion or a hint says enough
+		} else {
+			fmt.Fprintf(io.ErrOut, "msx: %s; run 'msx --help' for usage\n", msg)
+		}
 		return exitUsage
 	default:
 		fmt.Fprintf(io.ErrOut, "msx: %s\n", sentence(err))
@@ -67,9 +73,22 @@ func report(io *iostreams.IOStreams, err error) int {
 	}
 }
 
-// sentence folds an error onto one line: never a multi-line dump.
+// sentence folds an error onto one line: never a multi-line dump. Cobra's
+// "Did you mean this?" list becomes `; did you mean "a" or "b"?`.
 func sentence(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+	msg, suggestions, ok := strings.Cut(err.Error(), "Did you mean this?")
+	msg = strings.Join(strings.Fields(msg), " ")
+	if !ok {
+		return msg
+	}
+	var quoted []string
+	for _, s := range strings.Fields(suggestions) {
+		quoted = append(quoted, strconv.Quote(s))
+	}
+	if len(quoted) == 0 {
+		return msg
+	}
+	return msg + "; did you mean " + strings.Join(quoted, " or ") + "?"
 }
 
 // runError marks an error returned by a command's run function, as opposed
@@ -110,13 +129,18 @@ Docker with file watching, hot swap, logs and traces.`,
 	pf.StringVar(&f.ConfigFile, "config", "", "read the project manifest from `FILE` instead of msx.yaml")
 	pf.BoolVarP(&f.Verbose, "verbose", "v", false, "print more detail")
 	pf.BoolVar(&f.NoColor, "no-color", false, "disable colour output (NO_COLOR is also honoured)")
+	pf.Int("gateway-port", 0, "gateway port on 127.0.0.1, over gateway.port in msx.yaml and MSX_GATEWAY_PORT")
+	f.Flags = pf
 
 	root.AddCommand(
 		newInitCmd(f),
 		newNewCmd(f),
+		newAddCmd(f),
+		newRemoveCmd(f),
 		newUpCmd(f),
 		newDownCmd(f),
 		newPsCmd(f),
+		newFaultCmd(f),
 		newDbCmd(f),
 		newDoctorCmd(f),
 		newVersionCmd(f),
@@ -146,6 +170,16 @@ func markRunErrors(c *cobra.Command) {
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) != n {
+			return msxerr.Usage("%s takes %s (usage: %s)", c.CommandPath(), what, c.UseLine())
+		}
+		return nil
+	}
+}
+
+// minArgs is cobra.MinimumNArgs with a message that says what to type.
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) < n {
 			return msxerr.Usage("%s takes %s (usage: %s)", c.CommandPath(), what, c.UseLine())
 		}
 		return nil

@@ -18,10 +18,13 @@ func TestExitCodesAndOneLineErrors(t *testing.T) {
 	}{
 		{[]string{"version"}, exitOK, ""},
 		{[]string{"nosuch"}, exitUsage, `unknown command "nosuch"`},
+		{[]string{"verison"}, exitUsage, `unknown command "verison" for "msx"; did you mean "version"?` + "\n"},
 		{[]string{"--bogus"}, exitUsage, "unknown flag: --bogus"},
 		{[]string{"version", "extra"}, exitUsage, "takes no arguments"},
 		{[]string{"completion", "tcsh"}, exitUsage, `unknown shell "tcsh"`},
-		{[]string{"new", "service", "Bad", "-C", t.TempDir()}, exitError, "uppercase"},
+		{[]string{"new", "service", "Bad", "-C", t.TempDir()}, exitUsage, "uppercase"},
+		{[]string{"new", "service", "my_svc", "-C", t.TempDir()}, exitUsage, `try "my-svc"`},
+		{[]string{"add", "dependency", "orders"}, exitUsage, "takes a service and at least one dependency"},
 		{[]string{"new", "service", "--port", "x", "a"}, exitUsage, `invalid argument "x"`},
 	}
 	for _, tt := range tests {
@@ -69,9 +72,9 @@ func TestReportMapsTypedErrors(t *testing.T) {
 }
 
 func TestVersionFallsBackToBuildInfo(t *testing.T) {
-	v, _, _ := buildVersion()
-	if v == "" {
-		t.Fatal("empty version")
+	// A test binary has no module version and no ldflags: "dev".
+	if v, _, _ := buildVersion(); v != "dev" {
+		t.Fatalf("version without ldflags = %q, want dev", v)
 	}
 	old := version
 	version, commit, date = "1.2.3", "abc", "2026-01-01"

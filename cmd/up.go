@@ -48,6 +48,7 @@ Ctrl-C (or q) stops everything gracefully, a second Ctrl-C forces. With -d it re
 once everything is ready and prints the gateway URL. With SERVICE names, only
 those services, what they depend on and the gateway start. Two ups in one
 workspace take turns: the second waits for the first to apply its plan.`,
+		ValidArgsFunction: completeServices(f),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
 			return runUp(c.Context(), f, opts)
@@ -66,6 +67,9 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 		return err
 	}
 	defer cli.Close()
+	if err := m.CheckServiceFolders(); err != nil {
+		return err
+	}
 	// The session is the one reader of interrupts: the first stops
 	// gracefully, the second forces (the first also cancels ctx, cmd.Main).
 	var sigs chan os.Signal

@@ -58,6 +58,41 @@ func SetService(data []byte, name string, s Service) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// RemoveService returns the manifest data without service name, keeping
+// the rest of the file (comments, order) as it is.
+func RemoveService(data []byte, name string) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("the manifest is not a YAML mapping")
+	}
+	services := mappingValue(doc.Content[0], "services")
+	if services == nil || services.Kind != yaml.MappingNode {
+		return data, nil
+	}
+	for i := 0; i+1 < len(services.Content); i += 2 {
+		if services.Content[i].Value == name {
+			services.Content = append(services.Content[:i], services.Content[i+2:]...)
+			break
+		}
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	if _, err := Parse(buf.Bytes()); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 func mappingValue(m *yaml.Node, key string) *yaml.Node {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {

@@ -2,6 +2,8 @@ package devenv
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -96,4 +98,16 @@ func listOr(names []string) string {
 		return "none yet"
 	}
 	return strings.Join(names, ", ")
+}
+
+// CheckServiceFolders reports the first service of msx.yaml whose folder
+// services/NAME is missing, before anything tries to compile it.
+func (m *Manifest) CheckServiceFolders() error {
+	for _, n := range m.ServiceNames() {
+		if st, err := os.Stat(filepath.Join(m.Dir, "services", n)); err != nil || !st.IsDir() {
+			return msxerr.New("restore the folder, or take the service out with msx remove service "+n,
+				"service %s is in %s but its folder services/%s is missing", n, FileName, n)
+		}
+	}
+	return nil
 }

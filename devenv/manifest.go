@@ -10,12 +10,14 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/module"
 	"gopkg.in/yaml.v3"
@@ -62,6 +64,21 @@ type Manifest struct {
 // Gateway configures the generated API gateway.
 type Gateway struct {
 	Port int `yaml:"port"`
+	// CORS lists the origins browsers may call the API from ("*": any).
+	CORS []string `yaml:"cors,omitempty"`
+	// AllowedHosts are the Host names the gateway answers; empty means the
+	// localhost names, against DNS rebinding.
+	AllowedHosts []string `yaml:"allowed_hosts,omitempty"`
+	// RateLimit is requests per second per client (API key or address);
+	// 0 is no limit. RateBurst is the burst allowed above it.
+	RateLimit float64 `yaml:"rate_limit,omitempty"`
+	RateBurst int     `yaml:"rate_burst,omitempty"`
+	// TrustedProxies are CIDR ranges of proxies whose X-Forwarded-For the
+	// rate limit believes.
+	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
+	// UpstreamTimeout bounds each proxied request, such as "5s"; the
+	// gateway's default is 30s.
+	UpstreamTimeout string `yaml:"upstream_timeout,omitempty"`
 }
 
 // Service is one service of the workspace.
@@ -71,6 +88,17 @@ type Service struct {
 	DependsOn []string `yaml:"depends_on,omitempty"`
 	Route     string   `yaml:"route"`
 	Protected bool     `yaml:"protected,omitempty"`
+	// Expose publishes the service's own port on 127.0.0.1, beside the
+	// gateway. Off by default: the gateway, with its auth, is the way in.
+	Expose bool `yaml:"expose,omitempty"`
+	// Limits of the service's container; defaults in devenv.
+	Limits Limits `yaml:"limits,omitempty"`
+}
+
+// Limits bounds a container's resources.
+type Limits struct {
+	MemoryMB int `yaml:"memory_mb,omitempty"` // default 512
+	Pids     int `yaml:"pids,omitempty"`      // default 256
 }
 
 // Route returns the gateway route of a service name: /api/NAME/.
@@ -167,6 +195,9 @@ func fromData(path string, data []byte) (*Manifest, error) {
 // Parse decodes and validates manifest bytes. Unknown fields are errors, so
 // that a typo is not silently ignored.
 func Parse(data []byte) (*Manifest, error) {
+	if err := checkKeys(data); err != nil {
+		return nil, err
+	}
 	var m Manifest
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -201,6 +232,9 @@ func (m *Manifest) Validate() error {
 	if err := checkPort("gateway.port", m.Gateway.Port); err != nil {
 		return err
 	}
+	if err := m.Gateway.validate(); err != nil {
+		return err
+	}
 	if err := m.validateImages(); err != nil {
 		return err
 	}
@@ -211,8 +245,14 @@ func (m *Manifest) Validate() error {
 		if err := names.Validate("service", name); err != nil {
 			return err
 		}
+		if err := s.Limits.validate(name); err != nil {
+			return err
+		}
 		if err := checkPort("services."+name+".port", s.Port); err != nil {
 			return err
+		}
+		if s.Port == AdminPort {
+			return fmt.Errorf("service %s uses port %d, which is the admin listener's in every container; pick another", name, s.Port)
 		}
 		if other, ok := ports[s.Port]; ok {
 			return fmt.Errorf("service %s uses port %d, already used by %s", name, s.Port, other)
@@ -293,6 +333,43 @@ func (m *Manifest) validateImages() error {
 		if strings.HasPrefix(v, "-") || strings.ContainsAny(v, " \t\n\"'\\") {
 			return fmt.Errorf("images.%s is %q, not an image reference such as postgres:16", k, v)
 		}
+	}
+	return nil
+}
+
+// validate checks the gateway's edge settings, which reach the gateway as
+// comma-separated environment variables.
+func (g *Gateway) validate() error {
+	if g.UpstreamTimeout != "" {
+		if d, err := time.ParseDuration(g.UpstreamTimeout); err != nil || d <= 0 {
+			return fmt.Errorf("gateway.upstream_timeout: %q is not a duration such as 5s", g.UpstreamTimeout)
+		}
+	}
+	if g.RateLimit < 0 || g.RateBurst < 0 {
+		return errors.New("gateway.rate_limit and gateway.rate_burst must not be negative")
+	}
+	for _, p := range g.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			return fmt.Errorf("gateway.trusted_proxies: %q is not a CIDR range such as 10.0.0.0/8", p)
+		}
+	}
+	for field, list := range map[string][]string{"gateway.cors": g.CORS, "gateway.allowed_hosts": g.AllowedHosts} {
+		for _, v := range list {
+			if v == "" || strings.ContainsAny(v, ", \t\n") {
+				return fmt.Errorf("%s: %q must be one origin or host name, without commas or spaces", field, v)
+			}
+		}
+	}
+	return nil
+}
+
+// validate checks a service's container limits.
+func (l Limits) validate(service string) error {
+	if l.MemoryMB < 0 || (l.MemoryMB > 0 && l.MemoryMB < 16) {
+		return fmt.Errorf("services.%s.limits.memory_mb must be at least 16", service)
+	}
+	if l.Pids < 0 || (l.Pids > 0 && l.Pids < 8) {
+		return fmt.Errorf("services.%s.limits.pids must be at least 8", service)
 	}
 	return nil
 }

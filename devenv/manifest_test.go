@@ -139,11 +139,17 @@ func TestNextPort(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
 	f.Add([]byte("project: a\nmodule: m\nservices:\n  x: {port: 1, db: none, depends_on: [x]}\n"))
+	f.Add([]byte("project: a\nmodule: m\ngateway: {port: 80, cors: ['*'], rate_limit: 5, trusted_proxies: [10.0.0.0/8]}\nservices:\n  x: {port: 2, db: none, expose: true, limits: {memory_mb: 64}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Parse(data)
 		if err == nil {
 			if _, err := m.StartOrder(); err != nil {
 				t.Fatalf("a valid manifest has no start order: %v", err)
+			}
+			// A valid manifest always makes a plan.
+			m.Dir = "/w"
+			if _, err := MakePlan(m, PlanOptions{}); err != nil {
+				t.Fatalf("a valid manifest makes no plan: %v", err)
 			}
 		}
 	})
@@ -196,5 +202,18 @@ func TestClosure(t *testing.T) {
 	var uerr *msxerr.UsageError
 	if !errors.As(err, &uerr) || !strings.Contains(err.Error(), "services: a, b, c, d") {
 		t.Fatalf("err = %v, want a usage error listing the services", err)
+	}
+}
+
+func TestUnknownKeyIsNamedWithLineAndSuggestion(t *testing.T) {
+	data := "project: shop\nmodule: example.com/shop\nservices:\n  orders:\n    port: 8081\n    dbb: sqlite\n    route: /api/orders/\n"
+	_, err := Parse([]byte(data))
+	want := "unknown key `dbb` in services.orders (line 6); did you mean `db`?"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+	_, err = Parse([]byte("project: shop\nmodule: m\ngatway:\n  port: 1\n"))
+	if err == nil || err.Error() != "unknown key `gatway` (line 3); did you mean `gateway`?" {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/msx-dev/msx/names"
 )
@@ -66,6 +67,18 @@ const DataDir = "/data"
 
 // ContainerUser is the user the generated images run as.
 const ContainerUser = "65532"
+
+// AdminPort is where every service and the gateway serve their admin
+// listener (/debug/breakers, /metrics, the detailed /readyz, /debug/fault)
+// inside their container. It is published on 127.0.0.1 for msx only; the
+// gateway never routes to it.
+const AdminPort = 9901
+
+// Default limits of a service container.
+const (
+	DefaultMemoryMB = 512
+	DefaultPids     = 256
+)
 
 // PlanOptions is what the plan needs beyond the manifest: the user's
 // choices. The plan needs no build and no secret: images and secrets are
@@ -140,12 +153,19 @@ type Container struct {
 	// that use it). Only their names are planned and hashed.
 	Secrets []SecretRef `json:",omitempty"`
 	// Port is the port the program listens on in the container; published
-	// on 127.0.0.1:HostPort, an ephemeral port when HostPort is 0.
+	// on 127.0.0.1:HostPort (an ephemeral port when HostPort is 0) when
+	// Publish is set.
 	Port     int
 	HostPort int
-	// Publish publishes Port on 127.0.0.1 for an infrastructure instance
-	// (services and the gateway always publish theirs).
+	// Publish publishes Port on 127.0.0.1: for a service when msx.yaml
+	// says expose, always for the gateway, and for an infrastructure
+	// instance when the plan asks.
 	Publish bool `json:",omitempty"`
+	// AdminPort, when not 0, is the admin listener's port in the
+	// container, published on an ephemeral port of 127.0.0.1 for msx.
+	AdminPort int `json:",omitempty"`
+	// Hardening is how the engine confines the container.
+	Hardening *Hardening `json:",omitempty"`
 	// Ready is how to tell the container is ready.
 	Ready Probe
 	// DependsOn names the containers (by Service) that must be ready before
@@ -194,10 +214,27 @@ type SecretRef struct {
 	File string
 }
 
+// Hardening confines a container: what the engine applies to every program
+// msx compiles (services and the gateway).
+type Hardening struct {
+	ReadOnlyRootFS  bool
+	Tmpfs           map[string]string // path -> mount options
+	CapDrop         []string
+	NoNewPrivileges bool
+	MemoryBytes     int64
+	Pids            int64
+	// RestartOnFailure restarts a crashed program up to this many times.
+	RestartOnFailure int
+	// Healthcheck runs in the container without a shell.
+	Healthcheck []string
+}
+
 // Probe says how readiness is checked.
 type Probe struct {
-	// HTTPPath is fetched on the published port; 200 means ready.
+	// HTTPPath is fetched on the published Port (the container port; the
+	// container's Port when 0); 200 means ready.
 	HTTPPath string `json:",omitempty"`
+	Port     int    `json:",omitempty"`
 	// Healthcheck is a command the engine runs in the container; the
 	// container's health status "healthy" means ready.
 	Healthcheck []string `json:",omitempty"`
@@ -300,6 +337,15 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			"LISTEN_ADDR":       "0.0.0.0:" + strconv.Itoa(s.Port),
 			"OTEL_SERVICE_NAME": name,
 			"LOG_LEVEL":         logLevel,
+			"ADMIN_ADDR":        "0.0.0.0:" + strconv.Itoa(AdminPort),
+			// msx fault reaches the fault middleware, on only under msx.
+			"MSX_FAULTS": "1",
+			// Nothing here routes by readiness, so stopping waits for no
+			// one: a hot swap restarts the service at once.
+			"DRAIN_DELAY": "0s",
+		}
+		if s.Protected {
+			env["MSX_PROTECTED"] = "1"
 		}
 		deps := slices.Clone(s.DependsOn)
 		slices.Sort(deps)
@@ -314,7 +360,10 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			User:      ContainerUser,
 			Networks:  []Attachment{{Network: p.Network, Aliases: []string{name}}},
 			Port:      s.Port,
-			Ready:     Probe{HTTPPath: "/readyz"},
+			Publish:   s.Expose,
+			AdminPort: AdminPort,
+			Hardening: hardening(s.Limits),
+			Ready:     Probe{HTTPPath: "/readyz", Port: AdminPort},
 			DependsOn: deps,
 			SwapDir:   SwapDir,
 		}
@@ -501,28 +550,78 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 		return Container{}, err
 	}
 	port := strconv.Itoa(m.Gateway.Port)
+	env := map[string]string{
+		"MSX_SERVICE":       GatewayName,
+		"MSX_ROUTES":        string(rj),
+		"PORT":              port,
+		"LISTEN_ADDR":       "0.0.0.0:" + port,
+		"OTEL_SERVICE_NAME": GatewayName,
+		"LOG_LEVEL":         logLevel,
+		"ADMIN_ADDR":        "0.0.0.0:" + strconv.Itoa(AdminPort),
+	}
+	if len(m.Gateway.CORS) > 0 {
+		env["CORS_ORIGINS"] = strings.Join(m.Gateway.CORS, ",")
+	}
+	if len(m.Gateway.AllowedHosts) > 0 {
+		env["ALLOWED_HOSTS"] = strings.Join(m.Gateway.AllowedHosts, ",")
+	}
+	if m.Gateway.RateLimit > 0 {
+		env["RATE_LIMIT"] = strconv.FormatFloat(m.Gateway.RateLimit, 'f', -1, 64)
+		env["RATE_BURST"] = strconv.Itoa(m.Gateway.RateBurst)
+	}
+	if m.Gateway.UpstreamTimeout != "" {
+		env["UPSTREAM_TIMEOUT"] = m.Gateway.UpstreamTimeout
+	}
+	if len(m.Gateway.TrustedProxies) > 0 {
+		env["TRUSTED_PROXIES"] = strings.Join(m.Gateway.TrustedProxies, ",")
+	}
 	return Container{
-		Name:    ContainerName(m.Project, GatewayName),
-		Service: GatewayName,
-		Role:    RoleGateway,
-		Image:   ImageRef{Build: GatewayName, Pkg: GatewayPkg},
-		User:    ContainerUser,
-		Env: envList(map[string]string{
-			"MSX_SERVICE":       GatewayName,
-			"MSX_ROUTES":        string(rj),
-			"PORT":              port,
-			"LISTEN_ADDR":       "0.0.0.0:" + port,
-			"OTEL_SERVICE_NAME": GatewayName,
-			"LOG_LEVEL":         logLevel,
-		}),
+		Name:      ContainerName(m.Project, GatewayName),
+		Service:   GatewayName,
+		Role:      RoleGateway,
+		Image:     ImageRef{Build: GatewayName, Pkg: GatewayPkg},
+		User:      ContainerUser,
+		Env:       envList(env),
 		Networks:  []Attachment{{Network: network, Aliases: []string{GatewayName}}},
 		Port:      m.Gateway.Port,
 		HostPort:  m.Gateway.Port,
-		Ready:     Probe{HTTPPath: "/readyz"},
+		Publish:   true,
+		AdminPort: AdminPort,
+		Hardening: hardening(Limits{}),
+		Ready:     Probe{HTTPPath: "/readyz", Port: AdminPort},
 		DependsOn: deps,
 		SwapDir:   SwapDir,
 		Labels:    withLabels(base, map[string]string{LabelService: GatewayName, LabelRole: RoleGateway}),
 	}, nil
+}
+
+// hardening is the confinement of a program msx compiled: nothing
+// writable but /tmp and the SwapDir volume, no capabilities, no privilege gain,
+// bounded memory and processes, restarted when it crashes, and a health
+// check that is the binary itself (FROM scratch images have no shell).
+func hardening(l Limits) *Hardening {
+	mem, pids := l.MemoryMB, l.Pids
+	if mem == 0 {
+		mem = DefaultMemoryMB
+	}
+	if pids == 0 {
+		pids = DefaultPids
+	}
+	return &Hardening{
+		ReadOnlyRootFS: true,
+		// The root file system is read-only; what stays writable is /tmp
+		// and the container's own volume at SwapDir, where hot swap
+		// copies the new binary (the image runs SwapDir/app).
+		Tmpfs: map[string]string{
+			"/tmp": "rw,noexec,nosuid,nodev,size=64m,mode=1777",
+		},
+		CapDrop:          []string{"ALL"},
+		NoNewPrivileges:  true,
+		MemoryBytes:      int64(mem) << 20,
+		Pids:             int64(pids),
+		RestartOnFailure: 5,
+		Healthcheck:      []string{"CMD", SwapDir + "/app", "healthcheck"},
+	}
 }
 
 // configHash hashes everything that defines a container except the labels

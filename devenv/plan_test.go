@@ -95,6 +95,7 @@ func TestPlanContainers(t *testing.T) {
 		{"orders", "SQLITE_PATH", "/data/orders.db"},
 		{"orders", "OTEL_SERVICE_NAME", "orders"},
 		{"orders", "LOG_LEVEL", "info"},
+		{"orders", "DRAIN_DELAY", "0s"},
 		{"orders", "OTEL_EXPORTER_OTLP_ENDPOINT", ""},
 		{"payments", "DATABASE_URL", "postgres://payments@payments-db:5432/payments?sslmode=disable"},
 		{"payments", "DATABASE_PASSWORD_FILE", "/run/secrets/postgres/db-password"},
@@ -478,6 +479,54 @@ func TestManifestImages(t *testing.T) {
 		_, err := Parse([]byte("project: shop\nmodule: m.com/shop\nservices: {}\n" + bad.yaml))
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%q: err = %v, want %q", bad.yaml, err, bad.want)
+		}
+	}
+}
+func TestPlanHardensAndPublishesOnlyWhatIsAsked(t *testing.T) {
+	m, err := Parse([]byte(`project: shop
+module: example.com/shop
+services:
+  orders: {port: 8081, db: none, expose: true, limits: {memory_mb: 128, pids: 64}}
+  catalog: {port: 8082, db: none, protected: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Dir = "/w/shop"
+	p, err := MakePlan(m, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders, catalog, gw := p.Container("orders"), p.Container("catalog"), p.Container(GatewayName)
+	if !orders.Publish || catalog.Publish || !gw.Publish {
+		t.Errorf("publish: orders %v catalog %v gateway %v; want true false true", orders.Publish, catalog.Publish, gw.Publish)
+	}
+	for _, c := range []*Container{orders, catalog, gw} {
+		h := c.Hardening
+		if c.AdminPort != AdminPort || c.Ready.Port != AdminPort || h == nil || !h.ReadOnlyRootFS || !h.NoNewPrivileges ||
+			len(h.CapDrop) != 1 || h.CapDrop[0] != "ALL" || h.Tmpfs["/tmp"] == "" ||
+			h.RestartOnFailure == 0 || len(h.Healthcheck) == 0 || h.Healthcheck[0] != "CMD" {
+			t.Errorf("%s: admin %d, hardening %+v", c.Service, c.AdminPort, h)
+		}
+	}
+	if orders.Hardening.MemoryBytes != 128<<20 || orders.Hardening.Pids != 64 || catalog.Hardening.MemoryBytes != DefaultMemoryMB<<20 {
+		t.Errorf("limits: orders %+v catalog %+v", orders.Hardening, catalog.Hardening)
+	}
+	if !slices.Contains(catalog.Env, "MSX_PROTECTED=1") || slices.Contains(orders.Env, "MSX_PROTECTED=1") || !slices.Contains(orders.Env, "MSX_FAULTS=1") {
+		t.Errorf("env: orders %v catalog %v", orders.Env, catalog.Env)
+	}
+}
+
+func TestManifestRefusesBadEdgeSettings(t *testing.T) {
+	for _, y := range []string{
+		"gateway: {port: 8080, rate_limit: -1}",
+		"gateway: {port: 8080, trusted_proxies: [nonsense]}",
+		"gateway: {port: 8080, cors: ['a,b']}",
+		"services: {orders: {port: 8081, db: none, limits: {memory_mb: 1}}}",
+		"services: {orders: {port: 9901, db: none}}",
+	} {
+		if _, err := Parse([]byte("project: shop\nmodule: example.com/shop\n" + y + "\n")); err == nil {
+			t.Errorf("accepted %s", y)
 		}
 	}
 }

@@ -79,6 +79,9 @@ type Env struct {
 	Dir string
 	// Manifest is the workspace's manifest; nil without one.
 	Manifest *devenv.Manifest
+	// GatewayPort is the gateway port outside a workspace (MSX_GATEWAY_PORT);
+	// 0 means the default. A manifest's port wins.
+	GatewayPort int
 	// ManifestErr is why the manifest could not be loaded; nil when there
 	// is none to load (not in a workspace) or it loaded.
 	ManifestErr error
@@ -267,6 +270,9 @@ func checkImages(ctx context.Context, env Env, docker Docker) Check {
 
 func checkPort(ctx context.Context, env Env, docker Docker) Check {
 	port := devenv.DefaultGatewayPort
+	if env.GatewayPort != 0 {
+		port = env.GatewayPort
+	}
 	if env.Manifest != nil && env.Manifest.Gateway.Port != 0 {
 		port = env.Manifest.Gateway.Port
 	}

@@ -161,6 +161,7 @@ func TestGoVersions(t *testing.T) {
 		{out: "go version go1.27rc1 linux/amd64", status: StatusOK},
 		{out: "go version devel go1.28-4f2a1b3 Tue Jan 1 linux/amd64", status: StatusOK},
 		{out: "go version go1.25.13 linux/amd64", status: StatusFail, detail: "1.25.13 is too old to build generated code (need 1.26)"},
+		{out: "go version go1.22.0 linux/amd64", status: StatusFail},
 		{out: "go version go1.9 linux/amd64", status: StatusFail},
 		{out: "gccgo (GCC) 4.9", status: StatusFail, detail: "cannot read the version"},
 		{err: errors.New("no go command on PATH"), status: StatusFail, detail: "go not found: no go command on PATH"},
@@ -361,7 +362,7 @@ func TestWriteTSV(t *testing.T) {
 	if err := sampleReport().WriteTSV(&buf); err != nil {
 		t.Fatal(err)
 	}
-	want := "Docker\tok\tDocker Engine 20.10.24, API 1.41, linux/amd64\t\n" +
+	want := "Docker\tok\tDocker Engine 20.10.24, API 1.41, linux/amd64\n" +
 		"Gateway port\tfail\t127.0.0.1:8080 is in use\tstop what listens on port 8080\n" +
 		"Disk space\twarn\t1.0 GiB free in /w\tfree at least 2 GiB\n"
 	if buf.String() != want {
@@ -409,6 +410,17 @@ func TestRealDiskFree(t *testing.T) {
 	}
 	if _, err := DiskFree("/no/such/folder/anywhere"); err == nil {
 		t.Error("DiskFree of a missing folder: no error")
+	}
+}
+
+func TestGatewayPortOutsideAWorkspace(t *testing.T) {
+	env, _ := healthy()
+	env.GatewayPort = 9191 // MSX_GATEWAY_PORT, read by cmd
+	var asked int
+	env.PortFree = func(port int) error { asked = port; return nil }
+	r := Run(context.Background(), env)
+	if c := find(t, r, "Gateway port"); asked != 9191 || c.Detail != "127.0.0.1:9191 is free" {
+		t.Fatalf("checked port %d: %+v", asked, c)
 	}
 }
 

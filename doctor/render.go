@@ -54,6 +54,10 @@ func (r Report) WriteTSV(w io.Writer) error {
 		for i, f := range fields {
 			fields[i] = strings.ReplaceAll(f, "\t", " ")
 		}
+		// No trailing tab when the last fields are empty (an ok check has no fix).
+		for len(fields) > 0 && fields[len(fields)-1] == "" {
+			fields = fields[:len(fields)-1]
+		}
 		if _, err := fmt.Fprintln(w, strings.Join(fields, "\t")); err != nil {
 			return err
 		}

@@ -10,9 +10,11 @@ import (
 )
 
 // TestGeneratedWorkspaceBuildsVetsAndPasses is the proof that generated code
-// is good: a workspace with one service of each database kind, with
-// dependencies between them, must build, vet, be gofmt-clean and pass its
-// own tests exactly as generated.
+// is good: a workspace with a service of each database kind, each kind both
+// alone and calling others, must build, vet, be gofmt-clean, pass its own
+// tests under the race detector and pass staticcheck exactly as generated.
+// Then a field of a callee's API type is renamed, and the caller's build
+// must fail: the contract is checked by the compiler.
 func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles the generated workspace and its dependencies; skipped with -short")
@@ -28,14 +30,17 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	mustMsx(t, ws, nil, "new", "service", "catalog", "--db", "none")
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--depends-on", "orders")
 	mustMsx(t, ws, nil, "new", "service", "order-items", "--db", "sqlite", "--depends-on", "orders,catalog", "--port", "9100")
+	mustMsx(t, ws, nil, "new", "service", "ledger", "--db", "postgres")
+	mustMsx(t, ws, nil, "new", "service", "notify", "--db", "none", "--depends-on", "payments,ledger")
 
 	if out := runIn(t, ws, "gofmt", "-l", "."); out != "" {
 		t.Errorf("generated code is not gofmt-clean:\n%s", out)
 	}
 	goCmd(t, ws, "build", "./...")
 	goCmd(t, ws, "vet", "./...")
-	out := goCmd(t, ws, "test", "-count=1", "./...")
-	for _, pkg := range []string{"services/orders", "services/catalog", "services/payments", "services/order-items", "gateway"} {
+	out := goCmd(t, ws, "test", "-race", "-count=1", "./...")
+	for _, pkg := range []string{"services/orders", "services/catalog", "services/payments", "services/order-items",
+		"services/ledger", "services/notify", "services/orders/ordersapi", "gateway"} {
 		if !strings.Contains(out, "ok  \texample.com/shop/"+pkg) {
 			t.Errorf("go test did not report %s as ok:\n%s", pkg, out)
 		}
@@ -45,6 +50,65 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ws, "go.sum")); err != nil {
 		t.Fatal(err)
 	}
+	if sc := staticcheckBin(t); sc != "" {
+		if out := runIn(t, ws, sc, "./..."); out != "" {
+			t.Errorf("staticcheck:\n%s", out)
+		}
+	}
+
+	// The contract: rename a field of orders' API type, as an editor's
+	// rename would in orders itself. orders builds; payments, which calls
+	// orders, must not, and the compiler must say why.
+	rename(t, filepath.Join(ws, "services", "orders", "ordersapi", "api.go"),
+		"Items []Item `json:\"items\"`", "Entries []Item `json:\"entries\"`")
+	rename(t, filepath.Join(ws, "services", "orders", "handlers.go"), "ItemList{Items: page", "ItemList{Entries: page")
+	goCmd(t, ws, "build", "./services/orders/...")
+	c := exec.Command("go", "build", "./services/payments")
+	c.Dir, c.Env = ws, append(os.Environ(), "GOFLAGS=-mod=readonly", "GOWORK=off")
+	b, err := c.CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "services/payments") || !strings.Contains(string(b), "Items") {
+		t.Errorf("payments still builds after orders' API renamed a field (err %v):\n%s", err, b)
+	}
+}
+
+// rename replaces each old string of file with its new one; each must occur.
+func rename(t *testing.T, file string, oldNew ...string) {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	for i := 0; i < len(oldNew); i += 2 {
+		if !strings.Contains(s, oldNew[i]) {
+			t.Fatalf("%s has no %q to rename", file, oldNew[i])
+		}
+		s = strings.ReplaceAll(s, oldNew[i], oldNew[i+1])
+	}
+	if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// staticcheckBin returns the staticcheck that scripts/install-deps.sh built,
+// or "" (skipping that check) outside CI when it is missing.
+func staticcheckBin(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("MSX_STATICCHECK")
+	if p == "" {
+		cache, err := os.UserCacheDir()
+		if err == nil {
+			p = filepath.Join(cache, "msx-tools", "staticcheck-v0.8.2", "staticcheck")
+		}
+	}
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("staticcheck is missing (%v): run bash scripts/install-deps.sh", err)
+		}
+		t.Logf("staticcheck is missing; run bash scripts/install-deps.sh to check the generated code with it")
+		return ""
+	}
+	return p
 }
 
 func goCmd(t *testing.T, dir string, args ...string) string {

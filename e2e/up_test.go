@@ -259,11 +259,22 @@ func TestUpDocker(t *testing.T) {
 		var got []string
 		for _, s := range list {
 			got = append(got, s.Service)
-			if s.State != "running" || !s.Ready || len(s.Ports) != 1 || s.Ports[0].HostIP != "127.0.0.1" {
+			// A service publishes only its admin listener; the gateway
+			// its API port too.
+			want := 1
+			if s.Service == "gateway" {
+				want = 2
+			}
+			if s.State != "running" || !s.Ready || len(s.Ports) != want {
 				t.Errorf("ps: %+v", s)
 			}
-			if s.Service == "gateway" && s.Ports[0].HostPort != port {
-				t.Errorf("gateway published on %d, want %d", s.Ports[0].HostPort, port)
+			for _, p := range s.Ports {
+				if p.HostIP != "127.0.0.1" {
+					t.Errorf("ps: %s published on %s", s.Service, p.HostIP)
+				}
+			}
+			if s.Service == "gateway" && len(s.Ports) == 2 && s.Ports[0].HostPort != port && s.Ports[1].HostPort != port {
+				t.Errorf("gateway not published on %d: %+v", port, s.Ports)
 			}
 		}
 		if want := "payments catalog orders gateway"; strings.Join(got, " ") != want && strings.Join(got, " ") != "catalog payments orders gateway" {
@@ -418,6 +429,22 @@ func TestUpDocker(t *testing.T) {
 	})
 
 	t.Run("a second SIGINT forces the stop", func(t *testing.T) {
+		// catalog is edited to take 5s to shut down, so that the graceful
+		// stop is surely still under way when the second SIGINT comes.
+		main := filepath.Join(ws, "services", "catalog", "main.go")
+		orig, err := os.ReadFile(main)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow := strings.Replace(string(orig), "\ta.register(s.Mux)\n", "\ta.register(s.Mux)\n\ts.OnStop(func() { time.Sleep(5 * time.Second) })\n", 1)
+		slow = strings.Replace(slow, "import (\n", "import (\n\t\"time\"\n", 1)
+		if slow == string(orig) {
+			t.Fatal("catalog's main.go has no a.register(s.Mux) to follow")
+		}
+		if err := os.WriteFile(main, []byte(slow), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(main, orig, 0o644)
 		up := startMsx(t, ws, env, "up")
 		up.waitFor(t, "Ctrl-C to stop", 2*time.Minute)
 		start := time.Now()
@@ -425,15 +452,19 @@ func TestUpDocker(t *testing.T) {
 			t.Fatal(err)
 		}
 		up.waitFor(t, "Ctrl-C again to force", 10*time.Second)
-		// The graceful stop may already be over; a signal then is ignored.
-		up.cmd.Process.Signal(syscall.SIGINT)
+		if err := up.cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
 		select {
 		case <-up.done:
 		case <-time.After(20 * time.Second):
 			up.cmd.Process.Kill()
 			t.Fatalf("msx up did not exit 20s after two SIGINTs:\n%s", up.stderr.String())
 		}
-		t.Logf("attached up stopped %s after two SIGINTs (forced: %v)", time.Since(start).Round(time.Millisecond), strings.Contains(up.stderr.String(), "forcing"))
+		t.Logf("attached up stopped %s after two SIGINTs", time.Since(start).Round(time.Millisecond))
+		if !strings.Contains(up.stderr.String(), "forcing") {
+			t.Errorf("the second SIGINT did not force the stop:\n%s", up.stderr.String())
+		}
 		if code := up.cmd.ProcessState.ExitCode(); code != 130 {
 			t.Errorf("exit code %d, want 130\n%s", code, up.stderr.String())
 		}
@@ -574,6 +605,27 @@ func TestUpDocker(t *testing.T) {
 		mustMsx(t, ws, env, "down", "--volumes")
 		requireNothingLeft(t, cli, project, true)
 		mustMsx(t, ws, env, "down", "--volumes")
+	})
+
+	t.Run("down --rmi removes the project's images", func(t *testing.T) {
+		f := filters.NewArgs(filters.Arg("label", "dev.msx.project="+project))
+		before, err := cli.ImageList(context.Background(), image.ListOptions{Filters: f})
+		if err != nil || len(before) == 0 {
+			t.Fatalf("no image of %s before down --rmi (%v)", project, err)
+		}
+		for _, img := range before {
+			if img.Created < time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Unix() {
+				t.Errorf("image %v was created at %s: want the source's date, not 1970", img.RepoTags, time.Unix(img.Created, 0).UTC())
+			}
+		}
+		r := mustMsx(t, ws, env, "down", "--rmi")
+		if !strings.Contains(r.Stderr, "removed image msx-") {
+			t.Errorf("down --rmi did not list the images it removed:\n%s", r.Stderr)
+		}
+		after, err := cli.ImageList(context.Background(), image.ListOptions{Filters: f})
+		if err != nil || len(after) != 0 {
+			t.Errorf("images left after down --rmi: %d (%v)", len(after), err)
+		}
 	})
 }
 

@@ -52,6 +52,9 @@ func Validate(kind, name string) error {
 	case strings.ToLower(name) != name && valid.MatchString(strings.ToLower(name)):
 		return msxerr.New("names are lowercase: try "+quote(strings.ToLower(name)), "%s name %q has uppercase letters", kind, name)
 	case !valid.MatchString(name):
+		if sug := Suggest(name); sug != "" {
+			hint = "try " + quote(sug)
+		}
 		return msxerr.New(hint, "%s name %q is not valid", kind, name)
 	case strings.HasSuffix(name, "-") || strings.Contains(name, "--"):
 		return msxerr.New("put '-' only between letters or digits", "%s name %q has a misplaced '-'", kind, name)
@@ -66,6 +69,29 @@ func Validate(kind, name string) error {
 }
 
 func quote(s string) string { return `"` + s + `"` }
+
+// Suggest turns an invalid name into the nearest valid one, or "":
+// "My_Shop" gives "my-shop", "2fast" gives "fast".
+func Suggest(name string) string {
+	s := suggestion(name)
+	if s == name || Validate("name", s) != nil {
+		return ""
+	}
+	return s
+}
+
+func suggestion(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9' && b.Len() > 0:
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
 
 // GoName turns a valid name into an exported Go identifier: "order-items"
 // becomes "OrderItems".

@@ -221,6 +221,7 @@ type DownResult struct {
 	// Interrupted is set when ctx ended down before the engine answered.
 	Interrupted bool
 	timeout     time.Duration // of each engine call
+	only        []string      // DownServices: the services whose resources go
 }
 
 // downFailure is one removal that failed.
@@ -279,7 +280,14 @@ const DownSettle = 300 * time.Millisecond
 // failure, and is idempotent. When it removed something, it checks again
 // after DownSettle and removes what appeared meanwhile.
 func (r *Runner) Down(ctx context.Context, project, dir string, volumes bool) *DownResult {
-	res := &DownResult{timeout: r.callTimeout()}
+	return r.DownServices(ctx, project, dir, nil, volumes)
+}
+
+// DownServices is Down for the resources labelled with one of services
+// only (msx remove service: a service, its database "NAME-db", their
+// private network and volumes); nil means the whole project.
+func (r *Runner) DownServices(ctx context.Context, project, dir string, services []string, volumes bool) *DownResult {
+	res := &DownResult{timeout: r.callTimeout(), only: services}
 	for pass := 0; pass < 3; pass++ {
 		n := len(res.Removed)
 		failed := len(res.Failed)
@@ -335,6 +343,10 @@ func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool
 		return false
 	}
 	f := workspaceFilter(project, dir)
+	// skip leaves out what belongs to other services under DownServices.
+	skip := func(labels map[string]string) bool {
+		return res.only != nil && !slices.Contains(res.only, labels[devenv.LabelService])
+	}
 	call := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(ctx, r.callTimeout())
 	}
@@ -348,6 +360,9 @@ func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool
 	}
 	var wg sync.WaitGroup
 	for _, c := range list {
+		if skip(c.Labels) {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -375,6 +390,9 @@ func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool
 	}
 	sort.Slice(nets, func(i, j int) bool { return nets[i].Name < nets[j].Name })
 	for _, n := range nets {
+		if skip(n.Labels) {
+			continue
+		}
 		if stuck() {
 			return
 		}
@@ -398,6 +416,9 @@ func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool
 		}
 		sort.Slice(vols.Volumes, func(i, j int) bool { return vols.Volumes[i].Name < vols.Volumes[j].Name })
 		for _, v := range vols.Volumes {
+			if skip(v.Labels) {
+				continue
+			}
 			if stuck() {
 				return
 			}

@@ -72,6 +72,8 @@ type Runner struct {
 	EngineTimeout time.Duration
 	// DownTimeout bounds each engine call of Down.
 	DownTimeout time.Duration
+	// Admin reads the programs' admin listeners; default HTTPAdmin.
+	Admin AdminClient
 
 	mu sync.Mutex
 	// secrets holds the values of the plan's secrets during an up, read
@@ -707,12 +709,21 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 	}
 	if c.Kind == "" || c.Publish {
-		cfg.ExposedPorts = nat.PortSet{port: struct{}{}}
-		hostPort := ""
-		if c.HostPort != 0 {
-			hostPort = strconv.Itoa(c.HostPort)
+		cfg.ExposedPorts = nat.PortSet{}
+		host.PortBindings = nat.PortMap{}
+		if c.Publish {
+			hostPort := ""
+			if c.HostPort != 0 {
+				hostPort = strconv.Itoa(c.HostPort)
+			}
+			cfg.ExposedPorts[port] = struct{}{}
+			host.PortBindings[port] = []nat.PortBinding{{HostIP: devenv.LoopbackIP, HostPort: hostPort}}
 		}
-		host.PortBindings = nat.PortMap{port: {{HostIP: devenv.LoopbackIP, HostPort: hostPort}}}
+		if c.AdminPort != 0 {
+			admin := nat.Port(strconv.Itoa(c.AdminPort) + "/tcp")
+			cfg.ExposedPorts[admin] = struct{}{}
+			host.PortBindings[admin] = []nat.PortBinding{{HostIP: devenv.LoopbackIP}}
+		}
 	}
 	if len(c.Ready.Healthcheck) > 0 {
 		cfg.Healthcheck = &container.HealthConfig{
@@ -720,6 +731,31 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 			Interval: time.Second,
 			Timeout:  3 * time.Second,
 			Retries:  60,
+		}
+	}
+	if hd := c.Hardening; hd != nil {
+		host.ReadonlyRootfs = hd.ReadOnlyRootFS
+		host.Tmpfs = hd.Tmpfs
+		host.CapDrop = hd.CapDrop
+		if hd.NoNewPrivileges {
+			host.SecurityOpt = []string{"no-new-privileges:true"}
+		}
+		host.Memory = hd.MemoryBytes
+		if hd.Pids > 0 {
+			pids := hd.Pids
+			host.PidsLimit = &pids
+		}
+		if hd.RestartOnFailure > 0 {
+			host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyOnFailure, MaximumRetryCount: hd.RestartOnFailure}
+		}
+		if len(hd.Healthcheck) > 0 && cfg.Healthcheck == nil {
+			cfg.Healthcheck = &container.HealthConfig{
+				Test:        hd.Healthcheck,
+				Interval:    10 * time.Second,
+				Timeout:     3 * time.Second,
+				StartPeriod: 30 * time.Second,
+				Retries:     3,
+			}
 		}
 	}
 	for _, m := range c.Mounts {
@@ -756,7 +792,9 @@ func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string) 
 		if err != nil {
 			return &ServiceError{Service: c.Service, ExitCode: -1, Err: engineErr(ctx, err, "inspecting "+c.Name)}
 		}
-		if insp.State == nil || !insp.State.Running {
+		// A program restarting after a crash (restart on failure) is not
+		// running, whatever the engine's Running flag says.
+		if insp.State == nil || !insp.State.Running || insp.State.Restarting {
 			code := 0
 			if insp.State != nil {
 				code = insp.State.ExitCode
@@ -782,7 +820,11 @@ func ready(ctx context.Context, r *Runner, c *devenv.Container, insp container.I
 	if c.Ready.HTTPPath == "" {
 		return true
 	}
-	hp := hostPort(insp, c.Port)
+	port := c.Port
+	if c.Ready.Port != 0 {
+		port = c.Ready.Port
+	}
+	hp := hostPort(insp, port)
 	if hp == "" {
 		return false
 	}

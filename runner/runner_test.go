@@ -138,10 +138,14 @@ func TestUpCold(t *testing.T) {
 	if starts[len(starts)-1] != "start shop-gateway" {
 		t.Errorf("gateway not last: %v", starts)
 	}
-	// Restart policy none, ports on loopback.
+	// Programs restart on failure, databases never; ports on loopback.
 	for _, c := range h.api.containers {
-		if c.host.RestartPolicy.Name != container.RestartPolicyDisabled {
-			t.Errorf("%s restart policy %q", c.name, c.host.RestartPolicy.Name)
+		want := container.RestartPolicyOnFailure
+		if strings.HasSuffix(c.name, "-db") {
+			want = container.RestartPolicyDisabled
+		}
+		if c.host.RestartPolicy.Name != want {
+			t.Errorf("%s restart policy %q, want %q", c.name, c.host.RestartPolicy.Name, want)
 		}
 		for _, b := range c.host.PortBindings {
 			if b[0].HostIP != "127.0.0.1" {
@@ -430,7 +434,20 @@ func TestUpWritesSecretsAsFiles(t *testing.T) {
 	h := newHarness()
 	h.api.images["postgres:16"] = true
 	m := postgresManifest()
-	_, _ = h.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "s3cret-value"}})
+	// The fake postgres never becomes healthy: a readiness timeout naming
+	// it, and payments, which needs it, is never created nor connected.
+	_, err := h.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "s3cret-value"}})
+	if err == nil || !strings.Contains(err.Error(), "payments-db was not ready after") {
+		t.Errorf("err = %v, want payments-db's readiness timeout", err)
+	}
+	for _, c := range h.api.callsLike("network connect") {
+		if strings.HasSuffix(c, " shop-payments") {
+			t.Errorf("connects = %v, want none of payments: it must wait for its database", c)
+		}
+	}
+	if got := h.api.callsLike("create shop-payments"); !slices.Equal(got, []string{"create shop-payments-db"}) {
+		t.Errorf("creates = %v, want only the database", got)
+	}
 	if got := h.api.copies["shop-payments-db:/run/secrets/db-password"]; got != "s3cret-value 444" {
 		t.Errorf("secret file = %q", got)
 	}
@@ -443,7 +460,7 @@ func TestUpWritesSecretsAsFiles(t *testing.T) {
 	// No source of secrets: an error before anything is built or created.
 	h2 := newHarness()
 	h2.api.images["postgres:16"] = true
-	_, err := h2.up(t, m, UpOptions{Secrets: fakeSecrets{}})
+	_, err = h2.up(t, m, UpOptions{Secrets: fakeSecrets{}})
 	if err == nil || !strings.Contains(err.Error(), "no secret payments-db-db-password") {
 		t.Errorf("err = %v", err)
 	}
@@ -493,6 +510,25 @@ func TestDown(t *testing.T) {
 	}
 }
 
+func TestDownServicesRemovesOnlyThoseServices(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/a/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := h.r.DownServices(context.Background(), "shop", "/a/shop", []string{"orders", "orders-db"}, true)
+	if res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	for _, what := range res.Removed {
+		if !strings.Contains(what, "orders") {
+			t.Errorf("removed %s, which is not orders'", what)
+		}
+	}
+	if !slices.Contains(res.Removed, "container shop-orders") || len(h.api.containers) == 0 || len(h.api.networks) == 0 {
+		t.Errorf("removed %v; left containers %v, networks %v", res.Removed, h.api.containers, h.api.networks)
+	}
+}
+
 func TestStop(t *testing.T) {
 	for _, force := range []bool{false, true} {
 		h := newHarness()
@@ -535,7 +571,9 @@ func TestStatus(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("status = %v, want %v", got, want)
 	}
-	if !list[0].Ready || len(list[0].Ports) != 1 || list[0].Ports[0].ContainerPort != 8083 || list[0].Ports[0].HostIP != "127.0.0.1" {
+	// Not exposed: only its admin listener is published, for msx.
+	if !list[0].Ready || len(list[0].Ports) != 1 || list[0].Ports[0].ContainerPort != devenv.AdminPort ||
+		list[0].Ports[0].HostIP != "127.0.0.1" || list[0].URL != "" || list[0].AdminURL == "" {
 		t.Errorf("catalog = %+v", list[0])
 	}
 }

@@ -28,11 +28,17 @@ type ServiceStatus struct {
 	Container string `json:"container"`
 	// State is the engine's state (running, exited, created, ...) or
 	// "missing" when the container does not exist.
-	State         string    `json:"state"`
-	ExitCode      int       `json:"exit_code"`
-	Ready         bool      `json:"ready"`
-	Ports         []Port    `json:"ports"`
-	URL           string    `json:"url,omitempty"`
+	State    string `json:"state"`
+	ExitCode int    `json:"exit_code"`
+	Ready    bool   `json:"ready"`
+	Ports    []Port `json:"ports"`
+	URL      string `json:"url,omitempty"`
+	// AdminURL is the admin listener, published for msx on 127.0.0.1.
+	AdminURL string `json:"admin_url,omitempty"`
+	// Breakers are the states of the program's circuit breakers, by name.
+	Breakers map[string]string `json:"breakers,omitempty"`
+	// Faults are the faults msx fault injected and still active.
+	Faults        *Faults   `json:"faults,omitempty"`
 	Restarts      int       `json:"restarts"`
 	StartedAt     time.Time `json:"started_at,omitzero"`
 	UptimeSeconds int64     `json:"uptime_seconds"`
@@ -148,10 +154,35 @@ func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summar
 		st.Ready = insp.State.Health != nil && insp.State.Health.Status == container.Healthy
 		return
 	}
-	if len(st.Ports) > 0 {
-		st.URL = "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(st.Ports[0].HostPort))
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		st.Ready = r.probe(pctx, st.URL+"/readyz") == nil
+	for _, p := range st.Ports {
+		u := "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(p.HostPort))
+		if p.ContainerPort == devenv.AdminPort {
+			st.AdminURL = u
+		} else {
+			st.URL = u
+		}
 	}
+	probeURL := st.URL
+	if st.AdminURL != "" {
+		probeURL = st.AdminURL
+	}
+	if probeURL == "" {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	st.Ready = r.probe(pctx, probeURL+"/readyz") == nil
+	if st.AdminURL != "" {
+		st.Breakers, _ = r.admin().Breakers(pctx, st.AdminURL)
+		if f, err := r.admin().Faults(pctx, st.AdminURL); err == nil && f.Active() {
+			st.Faults = &f
+		}
+	}
+}
+
+func (r *Runner) admin() AdminClient {
+	if r.Admin != nil {
+		return r.Admin
+	}
+	return HTTPAdmin{}
 }

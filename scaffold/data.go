@@ -3,6 +3,12 @@
 // place, so a failure leaves the workspace as it was.
 package scaffold
 
+import (
+	"strings"
+
+	"github.com/msx-dev/msx/names"
+)
+
 // WorkspaceData is what templates/workspace sees.
 type WorkspaceData struct {
 	Project     string // "shop": the workspace folder's name, a valid name
@@ -18,6 +24,7 @@ type ServiceData struct {
 	Name    string // "order-items": the service name, a valid name
 	GoName  string // "OrderItems": exported identifier form
 	EnvName string // "ORDER_ITEMS": environment variable prefix
+	APIPkg  string // "orderitemsapi": its API package, services/NAME/APIPkg
 	DB      string // "postgres", "sqlite" or "none"
 	Port    int    // the port the service listens on by default
 	Deps    []Dep  // sorted by name
@@ -30,6 +37,13 @@ type Dep struct {
 	Name    string // "payments"
 	GoName  string // "Payments"
 	VarName string // "payments": unexported identifier form
+	APIPkg  string // "paymentsapi": the package its callers import
 	EnvVar  string // "PAYMENTS_URL": where its address comes from
 	Port    int    // its default port, for the fallback URL http://localhost:PORT
+}
+
+// APIPackage is the name of service name's API package, and of its folder
+// under services/NAME: "order-items" gives "orderitemsapi".
+func APIPackage(name string) string {
+	return strings.ToLower(names.GoName(name)) + "api"
 }

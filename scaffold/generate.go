@@ -65,6 +65,10 @@ func Init(fsys fs.FS, o InitOptions) (*Result, error) {
 	if o.GatewayPort == 0 {
 		o.GatewayPort = devenv.DefaultGatewayPort
 	}
+	if ws := enclosingWorkspace(filepath.Dir(root)); ws != "" {
+		return nil, msxerr.New("create it outside that workspace, or add a service to it with msx new service NAME",
+			"%s is inside the workspace %s", root, ws)
+	}
 	if err := checkInitTarget(root, o.Force); err != nil {
 		return nil, err
 	}
@@ -80,7 +84,22 @@ func Init(fsys fs.FS, o InitOptions) (*Result, error) {
 	if _, err := os.Stat(filepath.Join(root, devenv.FileName)); err == nil {
 		files = slices.DeleteFunc(files, func(f File) bool { return f.Path == devenv.FileName })
 	}
-	return write(root, files, nil, o.Force, o.DryRun, nil)
+	return write(root, files, nil, nil, o.Force, o.DryRun, nil)
+}
+
+// enclosingWorkspace returns the nearest folder from dir upwards that has
+// an msx.yaml, or "".
+func enclosingWorkspace(dir string) string {
+	for {
+		if _, err := os.Stat(filepath.Join(dir, devenv.FileName)); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 // checkInitTarget refuses a target that is a file, or a non-empty folder
@@ -193,7 +212,7 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var stale []string
+	var stale, kept []string
 	if exists {
 		oldDeps, err := dependencies(m, o.Name, old.DependsOn)
 		if err != nil {
@@ -206,6 +225,9 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 		if stale, err = staleFiles(m.Dir, oldFiles, files); err != nil {
 			return nil, err
 		}
+		if files, kept, err = keepEdited(m.Dir, oldFiles, files); err != nil {
+			return nil, err
+		}
 	}
 
 	updated, err := devenv.SetService(manifest, o.Name, entry)
@@ -216,7 +238,32 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 	// manifest is always at the root.
 	manifestRel := filepath.Base(o.ManifestPath)
 	files = append(files, File{Path: manifestRel, Data: updated, expect: manifest})
-	return write(m.Dir, files, stale, o.Force, o.DryRun, map[string]bool{manifestRel: true})
+	return write(m.Dir, files, stale, kept, o.Force, o.DryRun, map[string]bool{manifestRel: true})
+}
+
+// keepEdited takes out of newFiles each file that was edited since the old
+// settings generated it, and that the new settings would change (with the
+// same settings, --force restores the generated file): adding a
+// dependency rewires main.go and handlers.go only where they are as msx
+// left them. The paths taken out are returned, for the user to edit.
+func keepEdited(root string, oldFiles, newFiles []File) (write []File, kept []string, err error) {
+	old := map[string][]byte{}
+	for _, f := range oldFiles {
+		old[f.Path] = f.Data
+	}
+	for _, f := range newFiles {
+		disk, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f.Path)))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, nil, msxerr.Wrap(err, "check the file's permissions", "cannot read %s", f.Path)
+		case !bytes.Equal(f.Data, old[f.Path]) && !bytes.Equal(disk, f.Data) && !bytes.Equal(disk, old[f.Path]):
+			kept = append(kept, f.Path)
+			continue
+		}
+		write = append(write, f)
+	}
+	return write, kept, nil
 }
 
 // renderService renders the service tree for one set of settings, with
@@ -224,13 +271,17 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 func renderService(fsys fs.FS, m *devenv.Manifest, name string, s devenv.Service, deps []Dep) ([]File, error) {
 	files, err := Render(fsys, "service", ServiceData{
 		Project: m.Project, Module: m.Module, Name: name,
-		GoName: names.GoName(name), EnvName: names.EnvName(name),
+		GoName: names.GoName(name), EnvName: names.EnvName(name), APIPkg: APIPackage(name),
 		DB: s.DB, Port: s.Port, Deps: deps, GoVersion: GoVersion,
 	})
 	if err != nil {
 		return nil, err
 	}
 	for i := range files {
+		// The API package's folder is named after the package.
+		if rest, ok := strings.CutPrefix(files[i].Path, "api/"); ok {
+			files[i].Path = APIPackage(name) + "/" + rest
+		}
 		files[i].Path = "services/" + name + "/" + files[i].Path
 	}
 	return files, nil
@@ -311,9 +362,13 @@ func dependencies(m *devenv.Manifest, self string, names_ []string) ([]Dep, erro
 			return nil, msxerr.New("depend on one of them, or rename one",
 				"dependencies %s and %s would both become the Go type %sClient", other, d, names.GoName(d))
 		}
+		if names.GoName(d) == names.GoName(self) {
+			return nil, msxerr.New("depend on another service, or rename one",
+				"service %s and its dependency %s would both have the API package %s", self, d, APIPackage(d))
+		}
 		goNames[names.GoName(d)] = d
 		deps = append(deps, Dep{
-			Name: d, GoName: names.GoName(d), VarName: names.LowerGoName(d),
+			Name: d, GoName: names.GoName(d), VarName: names.LowerGoName(d), APIPkg: APIPackage(d),
 			EnvVar: names.EnvName(d) + "_URL", Port: s.Port,
 		})
 	}
@@ -338,10 +393,13 @@ func checkServicePort(m *devenv.Manifest, self string, port int) error {
 }
 
 // write plans the changes and, unless dryRun, applies them.
-func write(root string, files []File, deletes []string, force, dryRun bool, updates map[string]bool) (*Result, error) {
+func write(root string, files []File, deletes, kept []string, force, dryRun bool, updates map[string]bool) (*Result, error) {
 	changes, err := planWrites(root, files, deletes, force, updates)
 	if err != nil {
 		return nil, err
+	}
+	for _, p := range kept {
+		changes = append(changes, Change{Path: p, Action: Kept})
 	}
 	slices.SortFunc(changes, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	if !dryRun {
@@ -350,4 +408,34 @@ func write(root string, files []File, deletes []string, force, dryRun bool, upda
 		}
 	}
 	return &Result{Root: root, Changes: changes}, nil
+}
+
+// AddDependency makes service call deps as well as what it calls already:
+// msx.yaml is updated and the service regenerated with its settings kept,
+// leaving alone the files edited since msx generated them (Result lists
+// them as Kept). A dependency that would close a cycle is refused.
+func AddDependency(fsys fs.FS, manifestPath, service string, deps []string, dryRun bool) (*Result, error) {
+	m, _, err := devenv.LoadData(manifestPath)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := m.Services[service]
+	if !ok {
+		return nil, msxerr.New("create it first with msx new service "+service, "service %s is not in this workspace", service)
+	}
+	all := slices.Clone(s.DependsOn)
+	for _, d := range deps {
+		if !slices.Contains(all, d) {
+			all = append(all, d)
+		}
+	}
+	// Refuse a cycle before writing anything: msx up could never start it.
+	s.DependsOn = all
+	m.Services[service] = s
+	if _, err := m.StartOrder(); err != nil {
+		return nil, msxerr.Wrap(err, "remove one of the dependencies", "%v", err)
+	}
+	return NewService(fsys, ServiceOptions{
+		ManifestPath: manifestPath, Name: service, DependsOn: all, DependsOnSet: true, Force: true, DryRun: dryRun,
+	})
 }

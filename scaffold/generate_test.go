@@ -3,6 +3,7 @@ package scaffold
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -315,6 +316,57 @@ func TestInitForceKeepsManifest(t *testing.T) {
 	}
 	if _, ok := m.Services["orders"]; !ok {
 		t.Fatal("init --force unregistered orders")
+	}
+}
+
+func TestAddDependencyKeepsEditedFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shop")
+	if _, err := Init(templates.FS, InitOptions{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	mf := filepath.Join(dir, devenv.FileName)
+	for _, n := range []string{"orders", "payments"} {
+		if _, err := NewService(templates.FS, ServiceOptions{ManifestPath: mf, Name: n, DB: devenv.DBNone}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handlers := filepath.Join(dir, "services/payments/handlers.go")
+	edited := []byte("package main // edited by hand\n")
+	if err := os.WriteFile(handlers, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := AddDependency(templates.FS, mf, "payments", []string{"orders"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]Action{}
+	for _, c := range res.Changes {
+		actions[c.Path] = c.Action
+	}
+	if actions["services/payments/handlers.go"] != Kept || actions["services/payments/main.go"] != Overwrite || actions["msx.yaml"] != Update {
+		t.Fatalf("actions = %v, want handlers.go kept, main.go overwritten, msx.yaml updated", actions)
+	}
+	if got, _ := os.ReadFile(handlers); string(got) != string(edited) {
+		t.Fatal("the edited handlers.go was changed")
+	}
+	if main, _ := os.ReadFile(filepath.Join(dir, "services/payments/main.go")); !strings.Contains(string(main), "ordersapi.NewClient") {
+		t.Fatalf("main.go does not wire the orders client:\n%s", main)
+	}
+	m, err := devenv.Load(mf)
+	if err != nil || !slices.Equal(m.Services["payments"].DependsOn, []string{"orders"}) {
+		t.Fatalf("msx.yaml: %v, %v", m, err)
+	}
+	// orders -> payments would close a cycle: refused, nothing written.
+	if _, err := AddDependency(templates.FS, mf, "orders", []string{"payments"}, false); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Fatalf("AddDependency closing a cycle: %v", err)
+	}
+}
+
+func TestInitRefusesInsideAWorkspace(t *testing.T) {
+	dir := initTiny(t)
+	_, err := Init(tinyTree, InitOptions{Dir: filepath.Join(dir, "services", "inner")})
+	if err == nil || !strings.Contains(err.Error(), "is inside the workspace") {
+		t.Fatalf("Init inside a workspace: %v", err)
 	}
 }
 

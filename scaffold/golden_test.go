@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/msx-dev/msx/devenv"
@@ -68,6 +69,57 @@ func TestGolden(t *testing.T) {
 	for rel := range want {
 		if _, ok := got[rel]; !ok && rel[len(rel)-1] != '/' {
 			t.Errorf("%s is in %s but no longer generated; run with -update if that is intended", rel, golden)
+		}
+	}
+}
+
+// TestServicesAreLean holds generated services to the line budgets of lean
+// services (issue 9): the service's own non-test Go, package main, under
+// 250 lines with Postgres and one dependency and under 150 with no
+// database; its API package, the contract callers import, under 70.
+func TestServicesAreLean(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shop")
+	if _, err := Init(templates.FS, InitOptions{Dir: dir, Module: "example.com/shop"}); err != nil {
+		t.Fatal(err)
+	}
+	mf := filepath.Join(dir, devenv.FileName)
+	for _, o := range []ServiceOptions{
+		{Name: "catalog", DB: devenv.DBNone},
+		{Name: "payments", DB: devenv.DBPostgres, DependsOn: []string{"catalog"}},
+	} {
+		o.ManifestPath = mf
+		if _, err := NewService(templates.FS, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := func(glob string) int {
+		files, err := filepath.Glob(filepath.Join(dir, glob))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no files match %s", glob)
+		}
+		n := 0
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += strings.Count(string(data), "\n")
+		}
+		return n
+	}
+	for _, c := range []struct {
+		glob string
+		max  int
+	}{
+		{"services/catalog/*.go", 150},
+		{"services/payments/*.go", 250},
+		{"services/catalog/catalogapi/*.go", 70},
+	} {
+		if n := lines(c.glob); n >= c.max {
+			t.Errorf("%s: %d lines, want under %d: move what is not the service's own into platform/", c.glob, n, c.max)
 		}
 	}
 }

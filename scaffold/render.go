@@ -25,13 +25,24 @@ type File struct {
 	expect []byte
 }
 
-// funcs are sprig's text functions minus those that read the environment:
-// output must depend only on the inputs.
+// allowed are the sprig functions templates may use: pure string and list
+// helpers. An allowlist, not sprig minus a few, so that nothing reading the
+// clock (now, date), randomness (randAlpha, uuidv4) or the environment
+// (env) can make the same inputs render differently. Add to it as needed.
+var allowed = []string{
+	"toString", "replace", "lower", "upper", "title", "trim", "trimPrefix", "trimSuffix",
+	"contains", "hasPrefix", "hasSuffix", "join", "quote", "squote", "indent", "nindent",
+	"default", "snakecase", "camelcase", "kebabcase", "add", "sub", "list", "has",
+}
+
+// funcs is the function map of every template: the allowed sprig
+// functions and goString.
 func funcs() template.FuncMap {
-	m := sprig.TxtFuncMap()
-	delete(m, "env")
-	delete(m, "expandenv")
-	m["goString"] = strconv.Quote
+	all := sprig.TxtFuncMap()
+	m := template.FuncMap{"goString": strconv.Quote}
+	for _, name := range allowed {
+		m[name] = all[name]
+	}
 	return m
 }
 

@@ -87,3 +87,17 @@ func TestRenderIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestFuncsAreAnAllowlist(t *testing.T) {
+	m := funcs()
+	for _, name := range allowed {
+		if m[name] == nil {
+			t.Errorf("allowed function %s is not in sprig", name)
+		}
+	}
+	for _, name := range []string{"now", "date", "randAlpha", "randInt", "uuidv4", "env", "expandenv", "genPrivateKey"} {
+		if _, ok := m[name]; ok {
+			t.Errorf("%s is in the function map: output could depend on the clock, chance or the environment", name)
+		}
+	}
+}

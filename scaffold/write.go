@@ -23,6 +23,7 @@ const (
 	Update    Action = "update" // a file msx owns a part of, such as msx.yaml
 	Unchanged Action = "unchanged"
 	Delete    Action = "delete" // a file the old settings generated and the new ones do not
+	Kept      Action = "kept"   // a file edited since msx generated it, left as it is
 )
 
 // Change is one file and what writing it does.
@@ -188,7 +189,7 @@ func apply(root string, changes []Change) (err error) {
 	}()
 
 	for i, c := range changes {
-		if c.Action == Unchanged || c.Action == Delete {
+		if c.Action == Unchanged || c.Action == Kept || c.Action == Delete {
 			continue
 		}
 		tmp := filepath.Join(stage, fmt.Sprintf("f%d", i))
@@ -197,7 +198,7 @@ func apply(root string, changes []Change) (err error) {
 		}
 	}
 	for i, c := range changes {
-		if c.Action == Unchanged {
+		if c.Action == Unchanged || c.Action == Kept {
 			continue
 		}
 		dst := filepath.Join(root, filepath.FromSlash(c.Path))

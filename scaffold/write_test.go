@@ -51,7 +51,7 @@ func equalSnapshots(a, b map[string]string) bool {
 func TestWriteCreatesSkipsAndRefuses(t *testing.T) {
 	root := t.TempDir()
 	files := []File{{Path: "a/b.txt", Data: []byte("one")}, {Path: "c.txt", Data: []byte("two")}}
-	res, err := write(root, files, nil, false, false, nil)
+	res, err := write(root, files, nil, nil, false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestWriteCreatesSkipsAndRefuses(t *testing.T) {
 		}
 	}
 	// Same content again: nothing to do.
-	res, err = write(root, files, nil, false, false, nil)
+	res, err = write(root, files, nil, nil, false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestWriteCreatesSkipsAndRefuses(t *testing.T) {
 	}
 	// Other content: refused without force, and nothing changes.
 	before := snapshot(t, root)
-	_, err = write(root, []File{{Path: "new.txt", Data: []byte("x")}, {Path: "c.txt", Data: []byte("changed")}}, nil, false, false, nil)
+	_, err = write(root, []File{{Path: "new.txt", Data: []byte("x")}, {Path: "c.txt", Data: []byte("changed")}}, nil, nil, false, false, nil)
 	if err == nil || !strings.Contains(err.Error(), "c.txt already exists") || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("err = %v, want a refusal naming c.txt and --force", err)
 	}
@@ -80,7 +80,7 @@ func TestWriteCreatesSkipsAndRefuses(t *testing.T) {
 		t.Fatal("a refused write changed the tree")
 	}
 	// With force it overwrites.
-	if _, err := write(root, []File{{Path: "c.txt", Data: []byte("changed")}}, nil, true, false, nil); err != nil {
+	if _, err := write(root, []File{{Path: "c.txt", Data: []byte("changed")}}, nil, nil, true, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "c.txt")); string(b) != "changed" {
@@ -90,7 +90,7 @@ func TestWriteCreatesSkipsAndRefuses(t *testing.T) {
 
 func TestWriteDryRunWritesNothing(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "ws")
-	res, err := write(root, []File{{Path: "a.txt", Data: []byte("x")}}, nil, false, true, nil)
+	res, err := write(root, []File{{Path: "a.txt", Data: []byte("x")}}, nil, nil, false, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestWriteRollsBackOnFailure(t *testing.T) {
 		{Path: "blocker/x.txt", Data: []byte("x")},
 		{Path: "keep.txt", Data: []byte("new content")},
 	}
-	if _, err := write(root, files, nil, true, false, nil); err == nil {
+	if _, err := write(root, files, nil, nil, true, false, nil); err == nil {
 		t.Fatal("write succeeded, want failure")
 	}
 	if after := snapshot(t, root); !equalSnapshots(before, after) {
@@ -130,7 +130,7 @@ func TestWriteRemovesCreatedRootOnFailure(t *testing.T) {
 	parent := t.TempDir()
 	root := filepath.Join(parent, "new", "ws")
 	files := []File{{Path: "a.txt", Data: []byte("a")}, {Path: "a.txt/b", Data: []byte("b")}}
-	if _, err := write(root, files, nil, false, false, nil); err == nil {
+	if _, err := write(root, files, nil, nil, false, false, nil); err == nil {
 		t.Fatal("write succeeded, want failure")
 	}
 	if _, err := os.Stat(filepath.Join(parent, "new")); !os.IsNotExist(err) {

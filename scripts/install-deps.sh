@@ -21,3 +21,14 @@ command -v go >/dev/null 2>&1 || { echo "Go is not installed: see https://go.dev
 if ! docker info >/dev/null 2>&1 && ! curl -sf --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; then
   echo "warning: the Docker engine is not answering; the Docker tests will fail under CI=true" >&2
 fi
+
+# staticcheck checks the generated workspace in the e2e tests. Built once
+# from the Go module proxy into a cache outside the repository; the tests
+# find it through MSX_STATICCHECK or this path.
+staticcheck_version=v0.8.2
+staticcheck_bin="${XDG_CACHE_HOME:-$HOME/.cache}/msx-tools/staticcheck-$staticcheck_version/staticcheck"
+if [ ! -x "$staticcheck_bin" ]; then
+  echo "building staticcheck $staticcheck_version (once)"
+  GOBIN="$(dirname "$staticcheck_bin")" GOFLAGS=-mod=mod GOWORK=off \
+    go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi

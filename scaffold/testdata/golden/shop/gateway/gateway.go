@@ -5,15 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	"example.com/shop/platform/auth"
 	"example.com/shop/platform/breaker"
 )
 
@@ -24,10 +29,9 @@ type gateway struct {
 	log       *slog.Logger
 	handler   http.Handler // the middleware chain around route
 
-	// authenticate admits requests to protected routes. While it is nil,
-	// protected routes answer 401: they fail closed until you plug in
-	// JWT or API-key checks here.
-	authenticate func(r *http.Request, rt Route) error
+	// auth checks credentials on protected routes. Without keys, protected
+	// routes answer 401: they fail closed.
+	auth *authenticator
 }
 
 // upstream is one route and the proxy that serves it.
@@ -54,7 +58,9 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 		if err != nil {
 			return nil, fmt.Errorf("route %s: %w", rt.Name, err)
 		}
-		b := breakers.New(rt.Name, breaker.Config{})
+		// Only unavailability counts: an upstream's own 500s pass through
+		// and never take its route offline.
+		b := breakers.New(rt.Name, breaker.Config{Classify: classify})
 		g.upstreams = append(g.upstreams, &upstream{
 			Route: rt,
 			proxy: &httputil.ReverseProxy{
@@ -75,6 +81,11 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 		})
 	}
 
+	auth, err := newAuthenticator(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	g.auth = auth
 	g.handler = chain(http.HandlerFunc(g.route), g.middleware(cfg)...)
 	return g, nil
 }
@@ -82,13 +93,19 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 // middleware is the chain every proxied request goes through, outermost
 // first. Authentication, rate limiting and CORS slot in here.
 func (g *gateway) middleware(cfg gatewayConfig) []func(http.Handler) http.Handler {
-	return []func(http.Handler) http.Handler{
+	mws := []func(http.Handler) http.Handler{
 		recoverPanics(g.log),
 		requestID,
 		otelhttp.NewMiddleware("gateway"),
 		accessLog(g.log),
-		limitBody(cfg.MaxBodyBytes),
+		refuseMethods,
+		func(h http.Handler) http.Handler { return allowHosts(cfg.Edge.AllowedHosts, h) },
+		func(h http.Handler) http.Handler { return cors(cfg.Edge.CORSOrigins, h) },
 	}
+	if cfg.Edge.RateLimit > 0 {
+		mws = append(mws, newLimiter(cfg.Edge.RateLimit, cfg.Edge.RateBurst, cfg.Edge.TrustedProxies).middleware)
+	}
+	return append(mws, limitBody(cfg.MaxBodyBytes))
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -98,28 +115,86 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // route finds the upstream of a request and proxies it there with the
 // route's prefix stripped. The path is cleaned first, and the clean path is
 // the one matched, authorised and forwarded: /api/orders/../payments/x is
-// payments' /x, never orders' /../payments/x.
+// payments' /x, never orders' /../payments/x. An encoded slash is refused:
+// decoding it would route /a%2Fb as /a/b, which the upstream sees
+// differently.
 func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(strings.ToLower(r.URL.RawPath), "%2f") {
+		writeError(w, http.StatusBadRequest, "encoded / in the path is not allowed")
+		return
+	}
+	// Whatever a client says about who it is, only the gateway decides.
+	stripIdentity(r.Header)
 	p := cleanPath(r.URL.Path)
 	for _, u := range g.upstreams {
 		rest, ok := match(u.Prefix, p)
 		if !ok {
 			continue
 		}
-		if u.Protected && (g.authenticate == nil || g.authenticate(r, u.Route) != nil) {
-			writeError(w, http.StatusUnauthorized, "authentication required")
-			return
+		if u.Protected {
+			subject, err := g.auth.authenticate(r)
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+				writeError(w, http.StatusUnauthorized, "authentication required")
+				return
+			}
+			r.Header.Set(auth.IdentityHeader, subject)
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
 		defer cancel()
+		body := &clientBody{}
+		ctx = context.WithValue(ctx, clientBodyKey{}, body)
 		out := r.WithContext(ctx)
+		if r.Body != nil && r.Body != http.NoBody {
+			body.ReadCloser = r.Body
+			out.Body = body
+		} else {
+			body.done.Store(true)
+		}
 		u2 := *r.URL
 		u2.Path, u2.RawPath = rest, ""
 		out.URL = &u2
 		u.proxy.ServeHTTP(w, out)
 		return
 	}
-	writeError(w, http.StatusNotFound, "no route for "+p)
+	writeError(w, http.StatusNotFound, "no route for this path")
+}
+
+// clientBody is a request body on its way upstream. It notes whether the
+// client finished sending it, so that a client too slow to send its body
+// is answered 408 and never counted against the upstream.
+type clientBody struct {
+	io.ReadCloser
+	done atomic.Bool
+}
+
+type clientBodyKey struct{}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF:
+		b.done.Store(true)
+	case err != nil:
+		return n, &breaker.ClientSideError{Err: err}
+	}
+	return n, err
+}
+
+// clientStalled reports whether the request's body was still arriving
+// from the client when the call ended.
+func clientStalled(r *http.Request) bool {
+	b, _ := r.Context().Value(clientBodyKey{}).(*clientBody)
+	return b != nil && !b.done.Load()
+}
+
+// classify is the gateway's breaker policy: breaker.Unavailable, except
+// that a call whose client had not finished sending is the client's fault.
+func classify(req *http.Request, resp *http.Response, err error) breaker.Outcome {
+	if err != nil && clientStalled(req) {
+		return breaker.Ignored
+	}
+	return breaker.Unavailable(req, resp, err)
 }
 
 // spoofable are headers that upstreams or their frameworks may trust as
@@ -149,11 +224,15 @@ func (g *gateway) proxyError(name string) func(http.ResponseWriter, *http.Reques
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		var open *breaker.OpenError
 		var tooBig *http.MaxBytesError
+		var client *breaker.ClientSideError
 		switch {
 		case errors.As(err, &open):
+			w.Header().Set("Retry-After", strconv.Itoa(int((open.RetryAfter+time.Second-1)/time.Second)))
 			writeError(w, http.StatusServiceUnavailable, "upstream "+name+" is unavailable (circuit breaker open)")
 		case errors.As(err, &tooBig):
 			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		case errors.As(err, &client), clientStalled(r):
+			writeError(w, http.StatusRequestTimeout, "the request body did not arrive in time")
 		case errors.Is(err, context.Canceled):
 			w.WriteHeader(statusClientClosedRequest)
 		case errors.Is(err, context.DeadlineExceeded):

@@ -21,6 +21,31 @@ type seen struct {
 	Header http.Header `json:"header"`
 }
 
+// echoFuzz and newFuzzGateway are echo and newTestGateway for fuzz targets.
+func echoFuzz(f *testing.F) (*httptest.Server, *atomic.Int32) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("X-Seen-Path", r.URL.EscapedPath())
+	}))
+	f.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+func newFuzzGateway(f *testing.F, routes string) (*gateway, *breaker.Registry) {
+	rts, err := parseRoutes(routes)
+	if err != nil {
+		f.Fatal(err)
+	}
+	reg := breaker.NewRegistry()
+	cfg := gatewayConfig{Routes: rts, UpstreamTimeout: 5 * time.Second, MaxBodyBytes: 1 << 10}
+	g, err := newGateway(cfg, reg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return g, reg
+}
+
 // echo is an upstream that answers with what it received, as JSON.
 func echo(t *testing.T) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
@@ -35,12 +60,21 @@ func echo(t *testing.T) (*httptest.Server, *atomic.Int32) {
 
 func newTestGateway(t *testing.T, routes string) (*gateway, *breaker.Registry) {
 	t.Helper()
+	return newTestGatewayWith(t, routes, nil)
+}
+
+// newTestGatewayWith lets a test change the configuration first.
+func newTestGatewayWith(t *testing.T, routes string, edit func(*gatewayConfig)) (*gateway, *breaker.Registry) {
+	t.Helper()
 	rts, err := parseRoutes(routes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := breaker.NewRegistry()
 	cfg := gatewayConfig{Routes: rts, UpstreamTimeout: 5 * time.Second, MaxBodyBytes: 1 << 10}
+	if edit != nil {
+		edit(&cfg)
+	}
 	g, err := newGateway(cfg, reg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -177,14 +211,14 @@ func TestOpenBreakerAnswers503(t *testing.T) {
 	var calls atomic.Int32
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
-		w.WriteHeader(http.StatusInternalServerError)
+		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer failing.Close()
 	g, reg := newTestGateway(t, routesJSON("orders", failing.URL))
 
 	for i := 0; i < 5; i++ { // the default breaker trips after 5 failures
-		if rec := do(g, httptest.NewRequest(http.MethodGet, "/api/orders/items", nil)); rec.Code != 500 {
-			t.Fatalf("call %d: got %d, want the upstream's 500", i, rec.Code)
+		if rec := do(g, httptest.NewRequest(http.MethodGet, "/api/orders/items", nil)); rec.Code != 503 {
+			t.Fatalf("call %d: got %d, want the upstream's 503", i, rec.Code)
 		}
 	}
 	if s := reg.States()["orders"]; s != "open" {
@@ -194,6 +228,9 @@ func TestOpenBreakerAnswers503(t *testing.T) {
 	var body map[string]string
 	if rec.Code != 503 || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body["error"] == "" {
 		t.Errorf("open breaker: got %d %q, want 503 with a JSON error", rec.Code, rec.Body)
+	}
+	if ra := rec.Header().Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("open breaker: Retry-After = %q, want seconds", ra)
 	}
 	if calls.Load() != 5 {
 		t.Errorf("upstream saw %d calls, want 5: an open breaker must not forward", calls.Load())

@@ -1,4 +1,4 @@
-// Command gateway is the API gateway of shop: it routes /api/NAME/...
+// Command gateway is the API gateway of ws2: it routes /api/NAME/...
 // to service NAME, with request IDs, tracing, access logs, body limits,
 // timeouts and a circuit breaker per upstream.
 //
@@ -11,20 +11,28 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"example.com/shop/platform/admin"
 	"example.com/shop/platform/breaker"
 	"example.com/shop/platform/config"
 	"example.com/shop/platform/health"
 	"example.com/shop/platform/logging"
+	"example.com/shop/platform/metrics"
 	"example.com/shop/platform/server"
 	"example.com/shop/platform/telemetry"
 )
 
 func main() {
+	if health.IsSelfCheck(os.Args) {
+		os.Exit(health.CheckSelf()) // the container's health check
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
@@ -57,7 +65,11 @@ func run() error {
 		shutdownTelemetry(ctx)
 	}()
 
+	m := metrics.Setup()
+	defer m.Shutdown(context.Background())
+
 	breakers := breaker.NewRegistry()
+	breakers.SetLogger(logger)
 	gw, err := newGateway(cfg, breakers, logger)
 	if err != nil {
 		return err
@@ -66,9 +78,13 @@ func run() error {
 		logger.Info("route", "prefix", rt.Prefix, "upstream", rt.Upstream, "protected", rt.Protected)
 	}
 
-	mux := http.NewServeMux()
 	h := health.New("gateway", Version)
 	h.SetBreakers(breakers)
+	// Breakers, metrics and detailed readiness are on the admin listener,
+	// which msx reads on 127.0.0.1; the public one never shows them.
+	admin.Start(ctx, config.String("ADMIN_ADDR", "127.0.0.1:0"), admin.Options{Health: h, Metrics: m, Logger: logger})
+
+	mux := http.NewServeMux()
 	h.Register(mux)
 	mux.Handle("/", gw)
 
@@ -80,6 +96,8 @@ type gatewayConfig struct {
 	Routes          []Route
 	UpstreamTimeout time.Duration
 	MaxBodyBytes    int64
+	Edge            edgeConfig
+	Auth            authConfig
 }
 
 func loadConfig() (gatewayConfig, error) {
@@ -94,5 +112,51 @@ func loadConfig() (gatewayConfig, error) {
 	if cfg.MaxBodyBytes, err = config.Int64("MAX_BODY_BYTES", 10<<20); err != nil {
 		return cfg, err
 	}
+	cfg.Edge.AllowedHosts = list(config.String("ALLOWED_HOSTS", "localhost,*.localhost,127.0.0.1,::1"))
+	cfg.Edge.CORSOrigins = list(config.String("CORS_ORIGINS", ""))
+	if v := config.String("RATE_LIMIT", "0"); v != "" {
+		if cfg.Edge.RateLimit, err = strconv.ParseFloat(v, 64); err != nil || cfg.Edge.RateLimit < 0 {
+			return cfg, fmt.Errorf("RATE_LIMIT: %q is not a number of requests per second", v)
+		}
+	}
+	if cfg.Edge.RateBurst, err = config.Int("RATE_BURST", 0); err != nil {
+		return cfg, err
+	}
+	for _, p := range list(config.String("TRUSTED_PROXIES", "")) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return cfg, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR range such as 10.0.0.0/8", p)
+		}
+		cfg.Edge.TrustedProxies = append(cfg.Edge.TrustedProxies, prefix)
+	}
+
+	// Keys: from the environment, or the files in SECRETS_DIR (msx mounts
+	// the workspace's .msx/gateway there).
+	dir := config.String("SECRETS_DIR", "")
+	if cfg.Auth.JWTKey, err = readSecret("JWT_KEY", dir, "jwt.pem"); err != nil {
+		return cfg, err
+	}
+	if cfg.Auth.JWTKey == "" {
+		if cfg.Auth.JWTKey, err = readSecret("JWT_KEY", dir, "jwt.secret"); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.Auth.APIKeys, err = readSecret("API_KEYS", dir, "api-keys"); err != nil {
+		return cfg, err
+	}
+	cfg.Auth.JWTAlgorithms = list(config.String("JWT_ALGORITHMS", ""))
+	cfg.Auth.JWTIssuer = config.String("JWT_ISSUER", "")
+	cfg.Auth.JWTAudience = config.String("JWT_AUDIENCE", "")
 	return cfg, nil
+}
+
+// list splits a comma-separated setting, dropping empty items.
+func list(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, strings.ToLower(item))
+		}
+	}
+	return out
 }

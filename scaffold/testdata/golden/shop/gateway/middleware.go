@@ -103,6 +103,12 @@ type responseRecorder struct {
 }
 
 func (r *responseRecorder) WriteHeader(status int) {
+	// A 1xx (100 Continue, 103 Early Hints) is not the answer: the final
+	// status follows, and that is the one to log.
+	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		r.ResponseWriter.WriteHeader(status)
+		return
+	}
 	if !r.wroteHeader {
 		r.status, r.wroteHeader = status, true
 	}

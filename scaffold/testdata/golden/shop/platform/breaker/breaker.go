@@ -1,22 +1,35 @@
-// Package breaker puts circuit breakers (sony/gobreaker) in front of HTTP
-// calls and keeps a registry of them, so that the health endpoints can show
-// their states to msx.
+// Package breaker puts circuit breakers (sony/gobreaker) in front of calls
+// to an upstream and keeps a registry of them, so that the admin listener
+// can show their states and msx can read them.
 //
-// A call fails, for the breaker, when it gets no response (network error,
-// timeout) or a 5xx response. A 4xx is the caller's mistake, and a call the
-// caller cancelled says nothing about the upstream: neither counts.
+// What counts as a failure depends on who is calling, so the policy is a
+// Classifier:
+//
+//   - ServerErrors, for service-to-service clients: no response, or any
+//     5xx. A dependency that answers 500 is failing its callers.
+//   - Unavailable, for the gateway: no response, a timeout, or 502, 503,
+//     504. An upstream's own 500 is an answer about one request; counting
+//     it would let five requests to one buggy endpoint take the whole
+//     service offline.
+//
+// Under both, a 4xx is the caller's mistake, and a call the caller
+// cancelled says nothing about the upstream: neither counts.
 package breaker
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Config says when a breaker trips and how it recovers. The zero value of a
@@ -38,6 +51,11 @@ type Config struct {
 	// HalfOpenRequests bounds the probes let through at once while
 	// half-open; that many successes close the breaker. Default 1.
 	HalfOpenRequests uint32
+	// Classify decides what an HTTP outcome means to the breaker, in
+	// Transport. Default ServerErrors.
+	Classify Classifier
+	// OnStateChange is called whenever the breaker changes state.
+	OnStateChange func(name, from, to string)
 }
 
 func (c Config) withDefaults() Config {
@@ -59,13 +77,82 @@ func (c Config) withDefaults() Config {
 	if c.HalfOpenRequests == 0 {
 		c.HalfOpenRequests = 1
 	}
+	if c.Classify == nil {
+		c.Classify = ServerErrors
+	}
 	return c
+}
+
+// Outcome is what one call means to a breaker.
+type Outcome int
+
+const (
+	Success Outcome = iota // the upstream worked
+	Failure                // the upstream failed: counts towards tripping
+	Ignored                // says nothing about the upstream: not counted
+)
+
+// Classifier turns the result of one HTTP call into an Outcome.
+type Classifier func(req *http.Request, resp *http.Response, err error) Outcome
+
+// ServerErrors counts no response and every 5xx as failures: the policy of
+// service-to-service clients.
+func ServerErrors(req *http.Request, resp *http.Response, err error) Outcome {
+	if err != nil {
+		return errorOutcome(req, err)
+	}
+	if resp.StatusCode >= 500 {
+		return Failure
+	}
+	return Success
+}
+
+// Unavailable counts only what says the upstream is unreachable or
+// overloaded: no response, a timeout, 502, 503 and 504. The gateway's
+// policy: an application's 500 passes through and never opens the route.
+func Unavailable(req *http.Request, resp *http.Response, err error) Outcome {
+	if err != nil {
+		return errorOutcome(req, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return Failure
+	}
+	return Success
+}
+
+// ClientSideError marks an error that came from the caller's side of a
+// call, such as a request body the client was too slow to send: it is
+// never counted against the upstream.
+type ClientSideError struct{ Err error }
+
+func (e *ClientSideError) Error() string { return "client: " + e.Err.Error() }
+func (e *ClientSideError) Unwrap() error { return e.Err }
+
+func errorOutcome(req *http.Request, err error) Outcome {
+	var tooBig *http.MaxBytesError
+	var client *ClientSideError
+	var open *OpenError
+	switch {
+	case errors.As(err, &open):
+		return Ignored
+	case errors.As(err, &client), errors.As(err, &tooBig):
+		return Ignored // the client sent too much, too slowly, or broke off
+	case errors.Is(err, context.Canceled):
+		return Ignored // the caller gave up; the upstream may be fine
+	case req != nil && errors.Is(req.Context().Err(), context.Canceled):
+		return Ignored
+	}
+	// A timeout, or no answer at all: refused, reset, DNS.
+	return Failure
 }
 
 // OpenError is returned, without calling the upstream, while a breaker is
 // open or its half-open probes are all in flight.
 type OpenError struct {
 	Name string // the breaker's name, usually the upstream's
+	// RetryAfter is about how long until the breaker lets a probe through.
+	RetryAfter time.Duration
 }
 
 func (e *OpenError) Error() string {
@@ -74,13 +161,18 @@ func (e *OpenError) Error() string {
 
 // Breaker is one circuit breaker, usually one per upstream.
 type Breaker struct {
-	cb *gobreaker.TwoStepCircuitBreaker[struct{}]
+	cb  *gobreaker.TwoStepCircuitBreaker[struct{}]
+	cfg Config
+
+	mu       sync.Mutex
+	openedAt time.Time
 }
 
 // New returns a closed breaker.
 func New(name string, cfg Config) *Breaker {
 	cfg = cfg.withDefaults()
-	return &Breaker{cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+	b := &Breaker{cfg: cfg}
+	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: cfg.HalfOpenRequests,
 		Interval:    cfg.Interval,
@@ -92,8 +184,19 @@ func New(name string, cfg Config) *Breaker {
 			return c.Requests >= cfg.MinRequests &&
 				float64(c.TotalFailures)/float64(c.Requests) >= cfg.FailureRatio
 		},
-		IsExcluded: func(err error) bool { return errors.Is(err, errNotCounted) },
-	})}
+		IsExcluded: func(err error) bool { return errors.Is(err, errIgnored) },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			if to == gobreaker.StateOpen {
+				b.mu.Lock()
+				b.openedAt = time.Now()
+				b.mu.Unlock()
+			}
+			if cfg.OnStateChange != nil {
+				cfg.OnStateChange(name, from.String(), to.String())
+			}
+		},
+	})
+	return b
 }
 
 // Name returns the breaker's name.
@@ -102,15 +205,47 @@ func (b *Breaker) Name() string { return b.cb.Name() }
 // State returns "closed", "open" or "half-open".
 func (b *Breaker) State() string { return b.cb.State().String() }
 
-// errFailure and errNotCounted are the outcomes reported to gobreaker; the
+// errFailure and errIgnored are the outcomes reported to gobreaker; the
 // caller sees the real response or error.
 var (
-	errFailure    = errors.New("upstream failure")
-	errNotCounted = errors.New("outcome not counted")
+	errFailure = errors.New("upstream failure")
+	errIgnored = errors.New("outcome not counted")
 )
 
+// Allow asks to make one call. When the breaker refuses, it returns an
+// *OpenError; otherwise the caller must call done exactly once with the
+// call's outcome. One logical call, however many attempts it makes, is
+// one Allow and one done.
+func (b *Breaker) Allow() (done func(Outcome), err error) {
+	report, err := b.cb.Allow()
+	if err != nil {
+		return nil, b.openError()
+	}
+	return func(o Outcome) {
+		switch o {
+		case Success:
+			report(nil)
+		case Failure:
+			report(errFailure)
+		default:
+			report(errIgnored)
+		}
+	}, nil
+}
+
+func (b *Breaker) openError() *OpenError {
+	b.mu.Lock()
+	wait := b.cfg.OpenTimeout - time.Since(b.openedAt)
+	b.mu.Unlock()
+	if wait < time.Second {
+		wait = time.Second // half-open, or about to be: try again shortly
+	}
+	return &OpenError{Name: b.Name(), RetryAfter: wait}
+}
+
 // Transport returns a RoundTripper that sends requests through next under
-// the breaker. While the breaker is open it returns *OpenError at once.
+// the breaker, classifying each response with the Config's Classify.
+// While the breaker is open it returns *OpenError at once.
 func (b *Breaker) Transport(next http.RoundTripper) http.RoundTripper {
 	return roundTripper{b: b, next: next}
 }
@@ -121,68 +256,106 @@ type roundTripper struct {
 }
 
 func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	done, err := t.b.cb.Allow()
+	done, err := t.b.Allow()
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close() // a RoundTripper must close the body, even on error
 		}
-		return nil, &OpenError{Name: t.b.Name()}
+		return nil, err
 	}
 	resp, err := t.next.RoundTrip(req)
-	done(outcome(req, resp, err))
+	done(t.b.cfg.Classify(req, resp, err))
 	return resp, err
 }
 
-// outcome classifies a call for the breaker.
-func outcome(req *http.Request, resp *http.Response, err error) error {
-	var tooBig *http.MaxBytesError
-	switch {
-	case err == nil && resp.StatusCode >= 500:
-		return errFailure
-	case err == nil:
-		return nil
-	case errors.Is(err, context.Canceled), req.Context().Err() == context.Canceled:
-		return errNotCounted // the caller gave up; the upstream may be fine
-	case errors.As(err, &tooBig):
-		return errNotCounted // the client sent too large a body
-	default:
-		return errFailure
-	}
-}
-
-// Registry collects breakers by name so that their states can be shown.
-// It is safe for concurrent use.
+// Registry collects breakers by name so that their states can be shown,
+// logs every state change and counts it in the breaker_state_changes
+// metric. It is safe for concurrent use.
 type Registry struct {
+	changes metric.Int64Counter
+
 	mu       sync.Mutex
+	log      *slog.Logger
 	breakers map[string]*Breaker
 }
 
-// NewRegistry returns an empty registry.
+// NewRegistry returns an empty registry that logs through slog.Default and
+// counts through the global OpenTelemetry meter provider.
 func NewRegistry() *Registry {
-	return &Registry{breakers: make(map[string]*Breaker)}
+	return newRegistry(otel.Meter("example.com/shop/platform/breaker"))
 }
 
-// Add registers b under its name, replacing any breaker of that name.
-func (r *Registry) Add(b *Breaker) {
+func newRegistry(meter metric.Meter) *Registry {
+	r := &Registry{log: slog.Default(), breakers: make(map[string]*Breaker)}
+	r.changes, _ = meter.Int64Counter("breaker_state_changes",
+		metric.WithDescription("Circuit breaker state changes, by breaker and new state."))
+	// The gauge reads the states when the metrics are collected, so a
+	// scrape shows the current state even if no change happened since.
+	_, _ = meter.Int64ObservableGauge("breaker_open",
+		metric.WithDescription("1 while a circuit breaker is open or half-open, else 0."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			for name, state := range r.States() {
+				v := int64(0)
+				if state != "closed" {
+					v = 1
+				}
+				o.Observe(v, metric.WithAttributes(attribute.String("breaker", name)))
+			}
+			return nil
+		}))
+	return r
+}
+
+// SetLogger sets where state changes are logged.
+func (r *Registry) SetLogger(l *slog.Logger) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.breakers[b.Name()] = b
+	r.log = l
 }
 
-// New creates a breaker and registers it.
+func (r *Registry) stateChanged(name, from, to string) {
+	r.mu.Lock()
+	log := r.log
+	r.mu.Unlock()
+	level := slog.LevelInfo
+	if to == "open" {
+		level = slog.LevelWarn
+	}
+	log.Log(context.Background(), level, "circuit breaker state changed", "breaker", name, "from", from, "to", to)
+	if r.changes != nil {
+		r.changes.Add(context.Background(), 1, metric.WithAttributes(
+			attribute.String("breaker", name), attribute.String("state", to)))
+	}
+}
+
+// New creates a breaker whose state changes the registry logs and counts,
+// and registers it, replacing any breaker of that name.
 func (r *Registry) New(name string, cfg Config) *Breaker {
+	user := cfg.OnStateChange
+	cfg.OnStateChange = func(name, from, to string) {
+		r.stateChanged(name, from, to)
+		if user != nil {
+			user(name, from, to)
+		}
+	}
 	b := New(name, cfg)
-	r.Add(b)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.breakers[name] = b
 	return b
 }
 
 // States returns each breaker's state by name.
 func (r *Registry) States() map[string]string {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]string, len(r.breakers))
-	for name, b := range r.breakers {
-		out[name] = b.State()
+	list := make([]*Breaker, 0, len(r.breakers))
+	for _, b := range r.breakers {
+		list = append(list, b)
+	}
+	r.mu.Unlock()
+	out := make(map[string]string, len(list))
+	for _, b := range list {
+		out[b.Name()] = b.State()
 	}
 	return out
 }

@@ -2,7 +2,11 @@
 //
 //	GET /healthz         the process is up: {"status":"ok","service":...,"version":...}
 //	GET /readyz          it can serve: every registered check passes
-//	GET /debug/breakers  each circuit breaker's state, by name
+//	GET /debug/breakers  each circuit breaker's state, by name (admin only)
+//
+// The public listener (Register) says only ready or unready; the admin
+// listener (RegisterAdmin), which the gateway never routes, names the
+// failing check and its error, which may hold internal addresses.
 //
 // /healthz never looks at dependencies, so a database outage makes a
 // service unready (taken out of rotation) rather than dead (restarted).
@@ -11,7 +15,10 @@ package health
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -63,10 +70,17 @@ func (h *Health) SetBreakers(b BreakerStates) {
 	h.breakers = b
 }
 
-// Register adds the three endpoints to mux.
+// Register adds /healthz and a /readyz without details to a public mux.
 func (h *Health) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", h.healthz)
-	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { h.readyz(w, r, false) })
+}
+
+// RegisterAdmin adds /healthz, the detailed /readyz and /debug/breakers to
+// the admin listener's mux.
+func (h *Health) RegisterAdmin(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { h.readyz(w, r, true) })
 	mux.HandleFunc("GET /debug/breakers", h.debugBreakers)
 }
 
@@ -78,7 +92,7 @@ func (h *Health) healthz(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (h *Health) readyz(w http.ResponseWriter, r *http.Request) {
+func (h *Health) readyz(w http.ResponseWriter, r *http.Request, detailed bool) {
 	h.mu.Lock()
 	checks := append([]check(nil), h.checks...)
 	h.mu.Unlock()
@@ -89,6 +103,10 @@ func (h *Health) readyz(w http.ResponseWriter, r *http.Request) {
 	// is the answer.
 	for _, c := range checks {
 		if err := c.fn(ctx); err != nil {
+			if !detailed {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unready"})
+				return
+			}
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
 				"status": "unready",
 				"check":  c.name,
@@ -116,4 +134,40 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// SelfCheckArg is the argument that makes a program check its own health
+// and exit: the container health check runs "/app healthcheck", which
+// needs no shell and no curl in a FROM scratch image.
+const SelfCheckArg = "healthcheck"
+
+// IsSelfCheck reports whether the program was started as its own health
+// check.
+func IsSelfCheck(args []string) bool { return len(args) == 2 && args[1] == SelfCheckArg }
+
+// CheckSelf asks the running program's /healthz, on the admin listener
+// (ADMIN_ADDR) or else the API listener (LISTEN_ADDR), and returns the
+// process exit code: 0 when healthy.
+func CheckSelf() int {
+	addr := os.Getenv("ADMIN_ADDR")
+	if addr == "" {
+		addr = os.Getenv("LISTEN_ADDR")
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		fmt.Fprintln(os.Stderr, "healthcheck: set ADMIN_ADDR or LISTEN_ADDR to host:port")
+		return 1
+	}
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/healthz")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck:", resp.Status)
+		return 1
+	}
+	return 0
 }

@@ -10,10 +10,23 @@ import (
 	"time"
 )
 
+// serve asks the admin listener's mux; public asks the public one.
 func serve(t *testing.T, h *Health, path string) (int, map[string]string) {
 	t.Helper()
 	mux := http.NewServeMux()
+	h.RegisterAdmin(mux)
+	return ask(t, mux, path)
+}
+
+func public(t *testing.T, h *Health, path string) (int, map[string]string) {
+	t.Helper()
+	mux := http.NewServeMux()
 	h.Register(mux)
+	return ask(t, mux, path)
+}
+
+func ask(t *testing.T, mux *http.ServeMux, path string) (int, map[string]string) {
+	t.Helper()
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
@@ -50,6 +63,19 @@ func TestReadyz(t *testing.T) {
 	code, body := serve(t, h, "/readyz")
 	if code != 503 || body["check"] != "db" || body["error"] != "connection refused" {
 		t.Errorf("failing check: got %d %v, want 503 naming db", code, body)
+	}
+	// The public listener does not tell clients what failed, or how.
+	code, body = public(t, h, "/readyz")
+	if code != 503 || len(body) != 1 || body["status"] != "unready" {
+		t.Errorf("public /readyz: got %d %v, want 503 with the status only", code, body)
+	}
+}
+
+func TestPublicListenerHasNoBreakers(t *testing.T) {
+	mux := http.NewServeMux()
+	New("orders", "0.1.0").Register(mux)
+	if _, pattern := mux.Handler(httptest.NewRequest(http.MethodGet, "/debug/breakers", nil)); pattern != "" {
+		t.Errorf("/debug/breakers is on the public listener as %q", pattern)
 	}
 }
 

@@ -1,12 +1,16 @@
-// Package httpclient is the HTTP client services use to call each other:
-// each call has a timeout, goes through a circuit breaker, carries the
-// trace context, and is retried with backoff when that is safe.
+// Package httpclient is the HTTP client services use to call each other.
+// Each logical call goes through a circuit breaker once, however many
+// attempts it makes; each attempt has a timeout and carries the trace
+// context, the caller's identity and its remaining deadline.
 //
 // Retries happen only for idempotent methods (GET, HEAD, OPTIONS, PUT,
 // DELETE), where sending a request twice does no harm, and only when the
 // upstream did not answer or answered 502, 503 or 504, which say the
 // request was probably not handled. A POST is never retried: the caller
-// must decide, knowing its semantics.
+// must decide, knowing its semantics. Retries wait with exponential
+// backoff and full jitter, never past the caller's deadline, and draw on a
+// retry budget: when an upstream fails for everyone, retries stop at a
+// small share of the traffic instead of multiplying it.
 package httpclient
 
 import (
@@ -14,12 +18,20 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
+	"example.com/shop/platform/auth"
 	"example.com/shop/platform/breaker"
+	"example.com/shop/platform/deadline"
 )
 
 // Options configures a Client. The zero value of a field means its default.
@@ -38,9 +50,15 @@ type Options struct {
 	// lockstep. Defaults 50ms and 1s.
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
+	// RetryRatio is the retry budget: retries may add at most this share
+	// of the calls made, beyond a reserve of RetryReserve retries.
+	// Defaults 0.1 and 10.
+	RetryRatio   float64
+	RetryReserve float64
 	// Breaker configures the circuit breaker.
 	Breaker breaker.Config
-	// Transport sends the requests. Default http.DefaultTransport.
+	// Transport sends the requests. Default: a transport shared by all
+	// clients, tuned for many calls to few hosts.
 	Transport http.RoundTripper
 }
 
@@ -49,10 +67,15 @@ type Client struct {
 	opts    Options
 	breaker *breaker.Breaker
 	http    *http.Client
+	budget  *budget
+	tracer  trace.Tracer
+	// sleep waits between attempts; tests replace it.
+	sleep func(context.Context, time.Duration) error
 }
 
 // New returns a Client. When registry is not nil, the client's breaker is
-// registered in it so that its state shows in /debug/breakers.
+// registered in it, so that its state changes are logged and counted and
+// its state shows on the admin listener.
 func New(opts Options, registry *breaker.Registry) *Client {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
@@ -66,20 +89,55 @@ func New(opts Options, registry *breaker.Registry) *Client {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = time.Second
 	}
-	if opts.Transport == nil {
-		opts.Transport = http.DefaultTransport
+	if opts.RetryRatio <= 0 {
+		opts.RetryRatio = 0.1
 	}
-	b := breaker.New(opts.Name, opts.Breaker)
+	if opts.RetryReserve <= 0 {
+		opts.RetryReserve = 10
+	}
+	if opts.Transport == nil {
+		opts.Transport = sharedTransport()
+	}
+	var b *breaker.Breaker
 	if registry != nil {
-		registry.Add(b)
+		b = registry.New(opts.Name, opts.Breaker)
+	} else {
+		b = breaker.New(opts.Name, opts.Breaker)
 	}
 	return &Client{
 		opts:    opts,
 		breaker: b,
-		// The breaker wraps the traced transport, so every attempt that
-		// reaches the network is one span, and one breaker count.
-		http: &http.Client{Transport: b.Transport(otelhttp.NewTransport(opts.Transport))},
+		// Every attempt that reaches the network is one span, a child of
+		// the call's span.
+		http:   &http.Client{Transport: otelhttp.NewTransport(opts.Transport)},
+		budget: newBudget(opts.RetryRatio, opts.RetryReserve),
+		tracer: otel.Tracer("example.com/shop/platform/httpclient"),
+		sleep:  sleep,
 	}
+}
+
+var (
+	transportOnce sync.Once
+	transport     *http.Transport
+)
+
+// sharedTransport is one connection pool for all clients of a process.
+// http.DefaultTransport keeps 2 idle connections per host, so a service
+// under load would open and close a connection for most calls.
+func sharedTransport() *http.Transport {
+	transportOnce.Do(func() {
+		transport = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          512,
+			MaxIdleConnsPerHost:   128,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			ForceAttemptHTTP2:     true,
+		}
+	})
+	return transport
 }
 
 // State returns the state of the client's breaker: closed, open or half-open.
@@ -95,9 +153,39 @@ func (c *Client) Get(ctx context.Context, url string) (*http.Response, error) {
 }
 
 // Do sends req, retrying as the package documentation says. An open breaker
-// returns *breaker.OpenError at once. As with http.Client, the caller must
-// close the response body; the attempt's timeout runs until it does.
-func (c *Client) Do(req *http.Request) (*http.Response, error) {
+// returns *breaker.OpenError at once, and the call's span records it. As
+// with http.Client, the caller must close the response body; the attempt's
+// timeout runs until it does.
+func (c *Client) Do(req *http.Request) (resp *http.Response, err error) {
+	ctx, span := c.tracer.Start(req.Context(), c.opts.Name+" "+req.Method,
+		trace.WithAttributes(attribute.String("peer.service", c.opts.Name)))
+	defer func() {
+		switch {
+		case err != nil:
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		case resp.StatusCode >= 500:
+			span.SetStatus(codes.Error, resp.Status)
+		}
+		span.End()
+	}()
+	req = req.WithContext(ctx)
+
+	done, err := c.breaker.Allow()
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	c.budget.deposit()
+	resp, err = c.attempts(req)
+	done(breaker.ServerErrors(req, resp, err))
+	return resp, err
+}
+
+// attempts makes the first attempt and the retries the rules allow.
+func (c *Client) attempts(req *http.Request) (*http.Response, error) {
 	retries := c.opts.Retries
 	if !idempotent(req.Method) || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
 		retries = 0 // unsafe, or the body cannot be sent twice
@@ -107,18 +195,25 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		if attempt >= retries || !retryable(resp, err) || req.Context().Err() != nil {
 			return resp, err
 		}
+		wait := c.backoff(attempt)
+		if d, ok := req.Context().Deadline(); ok && time.Until(d) <= wait {
+			return resp, err // no time left for another attempt
+		}
+		if !c.budget.withdraw() {
+			return resp, err // the upstream fails for everyone: do not pile on
+		}
 		if resp != nil {
 			// Drain a little so the connection can be reused, then drop it.
 			io.CopyN(io.Discard, resp.Body, 4<<10)
 			resp.Body.Close()
 		}
-		if err := sleep(req.Context(), c.backoff(attempt)); err != nil {
+		if err := c.sleep(req.Context(), wait); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// try makes one attempt under its own timeout.
+// try makes one attempt under its own timeout, within the caller's.
 func (c *Client) try(req *http.Request, attempt int) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(req.Context(), c.opts.Timeout)
 	r := req.Clone(ctx)
@@ -129,6 +224,10 @@ func (c *Client) try(req *http.Request, attempt int) (*http.Response, error) {
 			return nil, err
 		}
 		r.Body = body
+	}
+	deadline.Set(ctx, r.Header)
+	if id := auth.Identity(ctx); id != "" {
+		r.Header.Set(auth.IdentityHeader, id)
 	}
 	resp, err := c.http.Do(r)
 	if err != nil {
@@ -159,18 +258,44 @@ func idempotent(method string) bool {
 
 // retryable reports whether an attempt's outcome is worth another try.
 func retryable(resp *http.Response, err error) bool {
-	var open *breaker.OpenError
-	switch {
-	case errors.As(err, &open):
-		return false // the breaker's whole point is not to call
-	case err != nil:
-		return true // no answer: connection refused, reset, timeout
+	if err != nil {
+		return !errors.Is(err, context.Canceled)
 	}
 	switch resp.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}
 	return false
+}
+
+// budget is a token bucket of retries: every call adds ratio of a token,
+// every retry takes one, and it holds at most reserve tokens (it starts
+// full, so that a quiet client can still retry).
+type budget struct {
+	mu      sync.Mutex
+	tokens  float64
+	ratio   float64
+	reserve float64
+}
+
+func newBudget(ratio, reserve float64) *budget {
+	return &budget{tokens: reserve, ratio: ratio, reserve: reserve}
+}
+
+func (b *budget) deposit() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tokens = min(b.tokens+b.ratio, b.reserve)
+}
+
+func (b *budget) withdraw() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -9,15 +9,20 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"example.com/shop/platform/httpjson"
+	"example.com/shop/platform/inbound"
+	"example.com/shop/platform/service"
 )
 
-// newTestHandler serves the handlers over a MemoryStore.
+// newTestHandler serves the handlers over a MemoryStore, wrapped as
+// platform/service serves them.
 func newTestHandler(t *testing.T) http.Handler {
 	t.Helper()
 	mux := http.NewServeMux()
-	a := &api{store: NewMemoryStore(), log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	a := &api{store: NewMemoryStore()}
 	a.register(mux)
-	return mux
+	return service.Handler(mux, "orders", slog.New(slog.NewJSONHandler(io.Discard, nil)), inbound.Options{})
 }
 
 // call sends one request to h and returns the status and body.
@@ -73,11 +78,11 @@ func TestEmptyListIsAnArray(t *testing.T) {
 }
 
 // TestPagination is the contract of GET /items: pages of ?limit= items
-// (defaultPageSize when absent, at most maxPageSize) after the id ?after=,
+// (httpjson.DefaultPageSize when absent, at most httpjson.MaxPageSize) after the id ?after=,
 // each with the ?after= of the next page, none on the last.
 func TestPagination(t *testing.T) {
 	h := newTestHandler(t)
-	const total = defaultPageSize + 3
+	const total = httpjson.DefaultPageSize + 3
 	for i := 0; i < total; i++ {
 		if code, body := call(t, h, http.MethodPost, "/items", `{"name":"n`+strconv.Itoa(i)+`"}`); code != http.StatusCreated {
 			t.Fatalf("create: %d %s", code, body)
@@ -96,7 +101,7 @@ func TestPagination(t *testing.T) {
 		}
 		return p
 	}
-	if p := get("/items"); len(p.Items) != defaultPageSize || p.Next == nil || *p.Next != p.Items[defaultPageSize-1].ID {
+	if p := get("/items"); len(p.Items) != httpjson.DefaultPageSize || p.Next == nil || *p.Next != p.Items[httpjson.DefaultPageSize-1].ID {
 		t.Fatalf("first page: %d items, next %v", len(p.Items), p.Next)
 	}
 	// Walking the pages by next sees every item once, in order.
@@ -123,7 +128,7 @@ func TestPagination(t *testing.T) {
 	if p := get("/items?limit=" + strconv.Itoa(total)); len(p.Items) != total || p.Next != nil {
 		t.Errorf("one page of all: %d items, next %v", len(p.Items), p.Next)
 	}
-	for _, bad := range []string{"limit=0", "limit=-1", "limit=x", "limit=" + strconv.Itoa(maxPageSize+1), "after=-1", "after=x"} {
+	for _, bad := range []string{"limit=0", "limit=-1", "limit=x", "limit=" + strconv.Itoa(httpjson.MaxPageSize+1), "after=-1", "after=x"} {
 		if code, body := call(t, h, http.MethodGet, "/items?"+bad, ""); code != http.StatusBadRequest || !strings.Contains(body, "error") {
 			t.Errorf("?%s: %d %s, want 400", bad, code, body)
 		}
@@ -142,12 +147,13 @@ func TestErrors(t *testing.T) {
 		{"not JSON", http.MethodPost, "/items", `name=a`, 400},
 		{"empty body", http.MethodPost, "/items", ``, 400},
 		{"two objects", http.MethodPost, "/items", `{"name":"a"}{"name":"b"}`, 400},
-		{"body too large", http.MethodPost, "/items", `{"name":"` + strings.Repeat("x", maxBodyBytes) + `"}`, 400},
+		{"body too large", http.MethodPost, "/items", `{"name":"` + strings.Repeat("x", httpjson.MaxBodyBytes) + `"}`, 413},
 		{"get missing", http.MethodGet, "/items/42", "", 404},
 		{"delete missing", http.MethodDelete, "/items/42", "", 404},
 		{"malformed id", http.MethodGet, "/items/abc", "", 400},
 		{"negative id", http.MethodGet, "/items/-1", "", 400},
 		{"wrong method", http.MethodPatch, "/items/1", "", 405},
+		{"unknown path", http.MethodGet, "/nope", "", 404},
 	}
 	h := newTestHandler(t)
 	for _, tt := range tests {
@@ -156,11 +162,9 @@ func TestErrors(t *testing.T) {
 			if code != tt.wantCode {
 				t.Fatalf("got %d %s, want %d", code, body, tt.wantCode)
 			}
-			if code != 405 {
-				var e map[string]string
-				if err := json.Unmarshal([]byte(body), &e); err != nil || e["error"] == "" {
-					t.Errorf("body %q is not a JSON error", body)
-				}
+			var e map[string]string
+			if err := json.Unmarshal([]byte(body), &e); err != nil || e["error"] == "" {
+				t.Errorf("body %q is not a JSON error", body)
 			}
 		})
 	}

@@ -4,78 +4,18 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-
-	"example.com/shop/platform/config"
-	"example.com/shop/platform/dbtrace"
-	"example.com/shop/platform/migrate"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// PostgresStore is a Store in PostgreSQL.
+// PostgresStore is a Store in PostgreSQL; platform/postgres opens its pool.
 type PostgresStore struct {
 	pool *pgxpool.Pool
 }
-
-var _ Store = (*PostgresStore)(nil)
-
-// OpenPostgres connects to the database at url (postgres://user@host/db),
-// waits for it to answer, and applies the migrations. The password comes
-// from the file DATABASE_PASSWORD_FILE names, as msx up passes it, or from
-// the URL when there is no such file (by hand).
-func OpenPostgres(ctx context.Context, url string) (*PostgresStore, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		// pgx errors can quote the URL, and a URL can hold a password.
-		return nil, errors.New("DATABASE_URL is not a valid postgres:// URL")
-	}
-	pw, err := config.File("DATABASE_PASSWORD_FILE")
-	if err != nil {
-		return nil, err
-	}
-	if pw != "" {
-		cfg.ConnConfig.Password = pw
-	}
-	// A span per statement, named after it, without its parameters.
-	cfg.ConnConfig.Tracer = dbtrace.PGX{}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect to the database: %w", err)
-	}
-	wait, err := config.Duration("DATABASE_WAIT", 60*time.Second)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	// The database may still be starting (a new volume takes seconds to
-	// initialise): wait for it rather than crash.
-	if err := migrate.Wait(ctx, pool.Ping, wait); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	// The migrator speaks database/sql; stdlib lends it the same pool.
-	db := stdlib.OpenDBFromPool(pool)
-	_, err = migrate.UpLocked(ctx, db, migrations, "migrations")
-	db.Close() // releases the wrapper, not the pool
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	return &PostgresStore{pool: pool}, nil
-}
-
-// Ping checks the database answers, for /readyz.
-func (s *PostgresStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
-
-// Close closes the pool.
-func (s *PostgresStore) Close() { s.pool.Close() }
 
 // List returns at most limit items with an ID above after, oldest first.
 func (s *PostgresStore) List(ctx context.Context, after int64, limit int) ([]Item, error) {

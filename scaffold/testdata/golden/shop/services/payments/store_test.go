@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	"example.com/shop/platform/postgres"
 )
 
 // testStore runs the same checks against any Store, so that every
@@ -63,10 +65,10 @@ func TestPostgresStore(t *testing.T) {
 	if url == "" {
 		t.Skip("TEST_DATABASE_URL is not set: skipping the PostgreSQL store test")
 	}
-	s, err := OpenPostgres(context.Background(), url)
+	pool, err := postgres.Open(context.Background(), url, migrations, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	testStore(t, s)
+	defer pool.Close()
+	testStore(t, &PostgresStore{pool: pool})
 }

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// authConfig is how the gateway checks credentials on protected routes.
+// Keys come from the environment or from files: msx up mounts the
+// workspace's .msx/gateway/ read-only, where you may keep jwt.pem (a public
+// key) or jwt.secret (an HMAC secret) and api-keys (one NAME:KEY a line).
+type authConfig struct {
+	JWTKey        string   // PEM public key or HMAC secret
+	JWTAlgorithms []string // allowlist, e.g. RS256,ES256 or HS256
+	JWTIssuer     string   // required "iss", when set
+	JWTAudience   string   // required "aud", when set
+	APIKeys       string   // NAME:KEY lines
+}
+
+// authenticator checks a request's credentials and returns the subject.
+type authenticator struct {
+	jwtKey     any
+	jwtParser  *jwt.Parser
+	apiKeys    []apiKey
+	configured bool
+}
+
+type apiKey struct {
+	name string
+	hash [sha256.Size]byte
+}
+
+var errUnauthenticated = errors.New("authentication required")
+
+// newAuthenticator reads the keys. Without any, protected routes fail
+// closed: every request to them answers 401.
+func newAuthenticator(cfg authConfig) (*authenticator, error) {
+	a := &authenticator{}
+	if cfg.JWTKey != "" {
+		algs := cfg.JWTAlgorithms
+		key, err := parseKey(cfg.JWTKey)
+		if err != nil {
+			return nil, err
+		}
+		if len(algs) == 0 {
+			switch key.(type) {
+			case []byte:
+				algs = []string{"HS256"}
+			default:
+				algs = []string{"RS256", "ES256", "EdDSA"}
+			}
+		}
+		for _, alg := range algs {
+			if strings.EqualFold(alg, "none") {
+				return nil, errors.New("JWT_ALGORITHMS: \"none\" is never accepted")
+			}
+		}
+		opts := []jwt.ParserOption{jwt.WithValidMethods(algs), jwt.WithExpirationRequired(), jwt.WithLeeway(0)}
+		if cfg.JWTIssuer != "" {
+			opts = append(opts, jwt.WithIssuer(cfg.JWTIssuer))
+		}
+		if cfg.JWTAudience != "" {
+			opts = append(opts, jwt.WithAudience(cfg.JWTAudience))
+		}
+		a.jwtKey, a.jwtParser, a.configured = key, jwt.NewParser(opts...), true
+	}
+	for i, line := range strings.Split(cfg.APIKeys, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, key, ok := strings.Cut(line, ":")
+		if !ok || name == "" || len(key) < 16 {
+			return nil, fmt.Errorf("API keys line %d: want NAME:KEY with a key of at least 16 characters", i+1)
+		}
+		a.apiKeys = append(a.apiKeys, apiKey{name: name, hash: sha256.Sum256([]byte(key))})
+		a.configured = true
+	}
+	return a, nil
+}
+
+// parseKey reads a PEM public key, or else takes the bytes as an HMAC secret.
+func parseKey(s string) (any, error) {
+	if !strings.Contains(s, "-----BEGIN") {
+		if len(s) < 32 {
+			return nil, errors.New("JWT key: an HMAC secret must be at least 32 bytes")
+		}
+		return []byte(s), nil
+	}
+	for _, parse := range []func([]byte) (any, error){
+		func(b []byte) (any, error) { return jwt.ParseRSAPublicKeyFromPEM(b) },
+		func(b []byte) (any, error) { return jwt.ParseECPublicKeyFromPEM(b) },
+		func(b []byte) (any, error) { return jwt.ParseEdPublicKeyFromPEM(b) },
+	} {
+		if k, err := parse([]byte(s)); err == nil {
+			return k, nil
+		}
+	}
+	return nil, errors.New("JWT key: not a PEM RSA, EC or Ed25519 public key")
+}
+
+// authenticate returns the subject of the request's credentials: a bearer
+// JWT, or an API key in X-Api-Key.
+func (a *authenticator) authenticate(r *http.Request) (string, error) {
+	if a == nil || !a.configured {
+		return "", errUnauthenticated
+	}
+	if key := r.Header.Get("X-Api-Key"); key != "" && len(a.apiKeys) > 0 {
+		h := sha256.Sum256([]byte(key))
+		name := ""
+		// Compare with every key, in constant time, so that timing says
+		// nothing about how close a guess was or which key matched.
+		for _, k := range a.apiKeys {
+			if subtle.ConstantTimeCompare(h[:], k.hash[:]) == 1 {
+				name = k.name
+			}
+		}
+		if name != "" {
+			return "apikey:" + name, nil
+		}
+		return "", errUnauthenticated
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || a.jwtParser == nil {
+		return "", errUnauthenticated
+	}
+	var claims jwt.RegisteredClaims
+	if _, err := a.jwtParser.ParseWithClaims(strings.TrimSpace(tok), &claims, func(*jwt.Token) (any, error) {
+		return a.jwtKey, nil
+	}); err != nil {
+		return "", errUnauthenticated
+	}
+	if claims.Subject == "" {
+		return "", errUnauthenticated
+	}
+	return claims.Subject, nil
+}
+
+// readSecret returns the value of the environment variable name, or else
+// the contents of the file its _FILE variant names, or else of the default
+// file under dir, or "".
+func readSecret(name, dir, file string) (string, error) {
+	if v := os.Getenv(name); v != "" {
+		return v, nil
+	}
+	path := os.Getenv(name + "_FILE")
+	if path == "" && dir != "" {
+		path = dir + "/" + file
+		if _, err := os.Stat(path); err != nil {
+			return "", nil
+		}
+	}
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}

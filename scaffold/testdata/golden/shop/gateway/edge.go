@@ -1,0 +1,246 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// edgeConfig is the gateway's policy towards clients, from msx.yaml.
+type edgeConfig struct {
+	// AllowedHosts are the Host names the gateway answers; a request for
+	// another name is refused, so that a page on another site cannot reach
+	// it through DNS rebinding. "*.example.com" matches subdomains.
+	AllowedHosts []string
+	// CORSOrigins may call the API from a browser; "*" allows any origin
+	// (without credentials). Empty: no CORS headers, browsers refuse.
+	CORSOrigins []string
+	// RateLimit is the requests per second allowed to one client (its API
+	// key, else its address), with bursts of RateBurst. 0 turns it off.
+	RateLimit float64
+	RateBurst int
+	// TrustedProxies are the addresses of proxies in front of the gateway
+	// whose X-Forwarded-For names the real client.
+	TrustedProxies []netip.Prefix
+}
+
+// refuseMethods answers CONNECT and TRACE with 405: a gateway tunnels
+// nothing, and TRACE echoes headers such as cookies back to scripts.
+func refuseMethods(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+			w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowHosts refuses requests whose Host is not on the list.
+func allowHosts(hosts []string, next http.Handler) http.Handler {
+	if len(hosts) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(hosts, r.Host) {
+			writeError(w, http.StatusMisdirectedRequest, "this gateway does not serve that host name")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func hostAllowed(hosts []string, hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	for _, h := range hosts {
+		switch {
+		case h == host:
+			return true
+		case strings.HasPrefix(h, "*.") && strings.HasSuffix(host, h[1:]):
+			return true
+		}
+	}
+	return false
+}
+
+// identityHeaders are headers that some framework or proxy may trust as
+// the name of an authenticated user. Only the gateway says who a caller
+// is; a client's copies are dropped before anything else runs.
+var identityHeaders = []string{
+	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Forwarded-Preferred-Username",
+	"Remote-User", "X-Remote-User", "X-Remote-Group", "X-User", "X-User-Id", "X-Forwarded-Uri",
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+}
+
+// stripIdentity drops every identity-style header a client sent: those
+// above, and any under the reserved X-Msx- and X-Auth- prefixes.
+func stripIdentity(h http.Header) {
+	for _, k := range identityHeaders {
+		h.Del(k)
+	}
+	for k := range h {
+		if strings.HasPrefix(k, "X-Msx-") || strings.HasPrefix(k, "X-Auth-") {
+			delete(h, k)
+		}
+	}
+}
+
+// cors answers preflight requests at the gateway and marks responses to
+// allowed origins. Upstreams never see a preflight.
+func cors(origins []string, next http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return next
+	}
+	any := false
+	allowed := map[string]bool{}
+	for _, o := range origins {
+		if o == "*" {
+			any = true
+		}
+		allowed[o] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ok := any || allowed[origin]
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		if ok {
+			if any {
+				h.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				h.Set("Access-Control-Allow-Origin", origin)
+			}
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if ok {
+				h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key, X-Request-Id")
+				h.Set("Access-Control-Max-Age", "600")
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limiter is a token bucket per client. Buckets of clients that went
+// quiet are swept, so memory stays bounded by the active clients.
+type limiter struct {
+	rate    float64
+	burst   float64
+	trusted []netip.Prefix
+	now     func() time.Time
+
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(rate float64, burst int, trusted []netip.Prefix) *limiter {
+	if burst < 1 {
+		burst = int(rate) + 1
+	}
+	return &limiter{rate: rate, burst: float64(burst), trusted: trusted, now: time.Now, buckets: map[string]*bucket{}}
+}
+
+// allow takes a token for key, or says how long until one is there.
+func (l *limiter) allow(key string) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.lastSweep) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.last) > time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.lastSweep = now
+	}
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// middleware answers 429 with Retry-After to a client over its rate.
+func (l *limiter) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok, wait := l.allow(l.clientKey(r))
+		if !ok {
+			secs := int(wait/time.Second) + 1
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeError(w, http.StatusTooManyRequests, "too many requests")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientKey names the client: its API key's hash if it sent one, else its
+// address — the one a trusted proxy forwarded, or the peer's own.
+func (l *limiter) clientKey(r *http.Request) string {
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		return "key:" + k
+	}
+	return "ip:" + clientIP(r, l.trusted)
+}
+
+// clientIP is the peer's address, or, when the peer is a trusted proxy,
+// the right-most address of X-Forwarded-For that is not a trusted proxy.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer, trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !isTrusted(a, trusted) {
+			return a.String()
+		}
+	}
+	return host
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func statusUpstream(t *testing.T, code int) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+func TestApplication500sNeverOpenTheBreaker(t *testing.T) {
+	srv, calls := statusUpstream(t, http.StatusInternalServerError)
+	g, reg := newTestGateway(t, routesJSON("orders", srv.URL))
+	for i := 0; i < 50; i++ {
+		if rec := do(g, httptest.NewRequest(http.MethodGet, "/api/orders/boom", nil)); rec.Code != 500 {
+			t.Fatalf("call %d: got %d, want the upstream's 500", i, rec.Code)
+		}
+	}
+	if s := reg.States()["orders"]; s != "closed" || calls.Load() != 50 {
+		t.Errorf("breaker %s after 50 application errors (%d forwarded), want closed and all forwarded", s, calls.Load())
+	}
+}
+
+// stalledBody sends a little, then nothing, until the server's read
+// deadline ends the read, as http.Server's ReadTimeout does.
+type stalledBody struct {
+	sent bool
+}
+
+func (b *stalledBody) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		return copy(p, `{"name":`), nil
+	}
+	<-time.After(50 * time.Millisecond)
+	return 0, os.ErrDeadlineExceeded
+}
+
+func TestSlowClientIs408AndNotCounted(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // waits for the whole body, as handlers do
+	}))
+	defer upstream.Close()
+	g, reg := newTestGateway(t, routesJSON("orders", upstream.URL))
+	g.timeout = 30 * time.Millisecond
+
+	for i := 0; i < 8; i++ {
+		r := httptest.NewRequest(http.MethodPost, "/api/orders/items", &stalledBody{})
+		r.ContentLength = 100
+		rec := do(g, r)
+		if rec.Code != http.StatusRequestTimeout {
+			t.Fatalf("slow client %d: got %d %s, want 408", i, rec.Code, rec.Body)
+		}
+	}
+	if s := reg.States()["orders"]; s != "closed" {
+		t.Errorf("breaker %s after slow clients, want closed: they are not the upstream's fault", s)
+	}
+}
+
+func TestEncodedSlashIsRefused(t *testing.T) {
+	orders, calls := echo(t)
+	g, _ := newTestGateway(t, routesJSON("orders", orders.URL))
+	for _, target := range []string{"/api/orders/items%2F1", "/api%2forders/items"} {
+		if rec := do(g, httptest.NewRequest(http.MethodGet, target, nil)); rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: got %d, want 400", target, rec.Code)
+		}
+	}
+	if calls.Load() != 0 {
+		t.Errorf("upstream saw %d calls, want none", calls.Load())
+	}
+}
+
+func TestConnectAndTraceAreRefused(t *testing.T) {
+	orders, calls := echo(t)
+	g, _ := newTestGateway(t, routesJSON("orders", orders.URL))
+	for _, m := range []string{http.MethodConnect, http.MethodTrace} {
+		if rec := do(g, httptest.NewRequest(m, "/api/orders/items", nil)); rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("%s: got %d, want 405", m, rec.Code)
+		}
+	}
+	if calls.Load() != 0 {
+		t.Errorf("upstream saw %d calls, want none", calls.Load())
+	}
+}
+
+func TestHostAllowlist(t *testing.T) {
+	orders, _ := echo(t)
+	g, _ := newTestGatewayWith(t, routesJSON("orders", orders.URL), func(c *gatewayConfig) {
+		c.Edge.AllowedHosts = []string{"localhost", "*.localhost", "127.0.0.1", "::1"}
+	})
+	for host, want := range map[string]int{
+		"localhost:8080":    200,
+		"api.localhost":     200,
+		"127.0.0.1:8080":    200,
+		"[::1]:8080":        200,
+		"evil.example:8080": http.StatusMisdirectedRequest,
+		"localhost.evil":    http.StatusMisdirectedRequest,
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/api/orders/items", nil)
+		r.Host = host
+		if rec := do(g, r); rec.Code != want {
+			t.Errorf("Host %s: got %d, want %d", host, rec.Code, want)
+		}
+	}
+}
+
+func TestNotFoundDoesNotEchoThePath(t *testing.T) {
+	g, _ := newTestGateway(t, "[]")
+	rec := do(g, httptest.NewRequest(http.MethodGet, "/"+strings.Repeat("x", 16<<10), nil))
+	if rec.Code != 404 || rec.Body.Len() > 100 {
+		t.Errorf("got %d with %d bytes, want a short 404", rec.Code, rec.Body.Len())
+	}
+}
+
+func TestAccessLogRecordsTheFinalStatus(t *testing.T) {
+	var logs bytes.Buffer
+	h := accessLog(slog.New(slog.NewJSONHandler(&logs, nil)))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusContinue)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/x", nil))
+	var line struct{ Status int }
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Status != 201 {
+		t.Errorf("logged %s, want status 201", logs.String())
+	}
+}
+
+const testSecret = "0123456789abcdef0123456789abcdef"
+
+func token(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func protectedGateway(t *testing.T, upstream string) *gateway {
+	t.Helper()
+	g, _ := newTestGatewayWith(t, `[{"name":"orders","prefix":"/api/orders/","upstream":"`+upstream+`","protected":true}]`, func(c *gatewayConfig) {
+		c.Auth = authConfig{JWTKey: testSecret, JWTIssuer: "https://issuer.test", JWTAudience: "shop",
+			APIKeys: "ci:key-0123456789abcdef\n"}
+	})
+	return g
+}
+
+func TestJWTOnProtectedRoutes(t *testing.T) {
+	orders, _ := echo(t)
+	g := protectedGateway(t, orders.URL)
+	now := time.Now()
+	good := jwt.MapClaims{"sub": "alice", "iss": "https://issuer.test", "aud": "shop", "exp": now.Add(time.Hour).Unix()}
+	with := func(k string, v any) jwt.MapClaims {
+		c := jwt.MapClaims{}
+		for k, v := range good {
+			c[k] = v
+		}
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+		return c
+	}
+	unsigned, _ := jwt.NewWithClaims(jwt.SigningMethodNone, good).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	tests := []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{"valid", token(t, jwt.SigningMethodHS256, []byte(testSecret), good), 200},
+		{"alg none", unsigned, 401},
+		{"alg not allowed", token(t, jwt.SigningMethodHS512, []byte(testSecret), good), 401},
+		{"wrong key", token(t, jwt.SigningMethodHS256, []byte(strings.Repeat("k", 32)), good), 401},
+		{"expired", token(t, jwt.SigningMethodHS256, []byte(testSecret), with("exp", now.Add(-time.Minute).Unix())), 401},
+		{"no exp", token(t, jwt.SigningMethodHS256, []byte(testSecret), with("exp", nil)), 401},
+		{"not yet valid", token(t, jwt.SigningMethodHS256, []byte(testSecret), with("nbf", now.Add(time.Hour).Unix())), 401},
+		{"wrong issuer", token(t, jwt.SigningMethodHS256, []byte(testSecret), with("iss", "https://evil.test")), 401},
+		{"wrong audience", token(t, jwt.SigningMethodHS256, []byte(testSecret), with("aud", "other")), 401},
+		{"no token", "", 401},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, "/api/orders/items", nil)
+		if tt.token != "" {
+			r.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		rec := do(g, r)
+		if rec.Code != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.name, rec.Code, tt.want)
+		}
+		if tt.want == 200 {
+			if id := decodeSeen(t, rec).Header.Get("X-Msx-Identity"); id != "alice" {
+				t.Errorf("%s: upstream identity %q, want alice", tt.name, id)
+			}
+		}
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	orders, _ := echo(t)
+	g := protectedGateway(t, orders.URL)
+	for key, want := range map[string]int{"key-0123456789abcdef": 200, "key-0123456789abcdeX": 401, "k": 401} {
+		r := httptest.NewRequest(http.MethodGet, "/api/orders/items", nil)
+		r.Header.Set("X-Api-Key", key)
+		rec := do(g, r)
+		if rec.Code != want {
+			t.Errorf("key %q: got %d, want %d", key, rec.Code, want)
+		}
+		if want == 200 && decodeSeen(t, rec).Header.Get("X-Msx-Identity") != "apikey:ci" {
+			t.Errorf("key %q: identity not set", key)
+		}
+	}
+}
+
+func TestNoneIsNeverAnAllowedAlgorithm(t *testing.T) {
+	if _, err := newAuthenticator(authConfig{JWTKey: testSecret, JWTAlgorithms: []string{"HS256", "none"}}); err == nil {
+		t.Error("JWT_ALGORITHMS with none was accepted")
+	}
+}
+
+func TestClientIdentityHeadersAreStripped(t *testing.T) {
+	orders, _ := echo(t)
+	g, _ := newTestGateway(t, routesJSON("orders", orders.URL))
+	r := httptest.NewRequest(http.MethodGet, "/api/orders/items", nil)
+	spoofed := []string{"X-Msx-Identity", "X-Msx-Anything", "X-Forwarded-User", "Remote-User", "X-Remote-User",
+		"X-Auth-User", "X-Auth-Request-Email", "X-Forwarded-Uri", "X-Http-Method-Override"}
+	for _, h := range spoofed {
+		r.Header.Set(h, "admin")
+	}
+	got := decodeSeen(t, do(g, r)).Header
+	for _, h := range spoofed {
+		if v := got.Get(h); v != "" {
+			t.Errorf("upstream got %s = %q, want it stripped", h, v)
+		}
+	}
+}
+
+func TestRateLimitPerClient(t *testing.T) {
+	orders, _ := echo(t)
+	g, _ := newTestGatewayWith(t, routesJSON("orders", orders.URL), func(c *gatewayConfig) {
+		c.Edge.RateLimit, c.Edge.RateBurst = 1, 2
+	})
+	codes := func(addr string) []int {
+		var out []int
+		for range 3 {
+			r := httptest.NewRequest(http.MethodGet, "/api/orders/items", nil)
+			r.RemoteAddr = addr
+			rec := do(g, r)
+			out = append(out, rec.Code)
+			if rec.Code == 429 && rec.Header().Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		}
+		return out
+	}
+	if got := codes("192.0.2.1:1000"); got[0] != 200 || got[1] != 200 || got[2] != 429 {
+		t.Errorf("first client: %v, want [200 200 429]", got)
+	}
+	if got := codes("192.0.2.2:1000"); got[0] != 200 {
+		t.Errorf("second client: %v, want its own budget", got)
+	}
+}
+
+func TestLimiterRefillsWithTime(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newLimiter(2, 1, nil)
+	l.now = func() time.Time { return now }
+	if ok, _ := l.allow("a"); !ok {
+		t.Fatal("first request refused")
+	}
+	ok, wait := l.allow("a")
+	if ok || wait != 500*time.Millisecond {
+		t.Fatalf("second at once: %v, wait %v; want refused for 500ms", ok, wait)
+	}
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := l.allow("a"); !ok {
+		t.Error("refused after the refill")
+	}
+}
+
+func TestClientIPBehindTrustedProxies(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tt := range []struct{ peer, xff, want string }{
+		{"192.0.2.1:1", "203.0.113.9", "192.0.2.1"},                     // untrusted peer: XFF ignored
+		{"10.0.0.2:1", "203.0.113.9", "203.0.113.9"},                    // trusted proxy
+		{"10.0.0.2:1", "1.1.1.1, 203.0.113.9, 10.0.0.3", "203.0.113.9"}, // right-most untrusted
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = tt.peer
+		r.Header.Set("X-Forwarded-For", tt.xff)
+		if got := clientIP(r, trusted); got != tt.want {
+			t.Errorf("peer %s XFF %q: %s, want %s", tt.peer, tt.xff, got, tt.want)
+		}
+	}
+}
+
+func TestCORSPreflightAnsweredAtTheGateway(t *testing.T) {
+	orders, calls := echo(t)
+	g, _ := newTestGatewayWith(t, routesJSON("orders", orders.URL), func(c *gatewayConfig) {
+		c.Edge.CORSOrigins = []string{"https://app.test"}
+	})
+	pre := func(origin string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodOptions, "/api/orders/items", nil)
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Access-Control-Request-Method", "POST")
+		return do(g, r)
+	}
+	if rec := pre("https://app.test"); rec.Code != 204 || rec.Header().Get("Access-Control-Allow-Origin") != "https://app.test" {
+		t.Errorf("allowed origin: %d %v", rec.Code, rec.Header())
+	}
+	if rec := pre("https://evil.test"); rec.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("other origin allowed: %v", rec.Header())
+	}
+	if calls.Load() != 0 {
+		t.Errorf("upstream saw %d preflights, want none", calls.Load())
+	}
+}

@@ -1,0 +1,67 @@
+package httpjson
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestDecodeIsStrict(t *testing.T) {
+	type body struct {
+		Name string `json:"name"`
+	}
+	for _, tt := range []struct{ name, ct, in, wantErr string }{
+		{"ok", "application/json", `{"name":"a"}`, ""},
+		{"unknown field", "application/json", `{"nam":"a"}`, "unknown field"},
+		{"trailing data", "application/json", `{"name":"a"} {}`, "after the JSON object"},
+		{"empty", "application/json", ``, "empty"},
+		{"form", "application/x-www-form-urlencoded", `name=a`, "Content-Type"},
+		{"too large", "", `{"name":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, "larger than"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(tt.in))
+			r.Header.Set("Content-Type", tt.ct)
+			var b body
+			err := Decode(httptest.NewRecorder(), r, &b)
+			if tt.wantErr == "" && (err != nil || b.Name != "a") {
+				t.Fatalf("Decode = %v, %+v", err, b)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Decode error %v, want one saying %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestCallFillsParamsAndTypesErrors(t *testing.T) {
+	var gotPath string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotPath = r.URL.EscapedPath()
+		if strings.HasSuffix(r.URL.Path, "/boom") {
+			w.WriteHeader(http.StatusBadGateway)
+			w.Write([]byte("not json"))
+			return
+		}
+		Error(w, http.StatusConflict, "taken")
+	}))
+	defer srv.Close()
+
+	err := Call(context.Background(), srv.Client(), srv.URL+"/", "PUT /a/{x}/b/{y}", map[string]int{"n": 1}, nil, "1/2", "z")
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusConflict || se.Message != "taken" {
+		t.Fatalf("Call = %v, want a 409 StatusError saying taken", err)
+	}
+	if gotPath != "/a/1%2F2/b/z" {
+		t.Errorf("path = %s, want the parameters escaped into place", gotPath)
+	}
+	err = Call(context.Background(), srv.Client(), srv.URL, "GET /boom", nil, nil)
+	if !IsStatus(err, http.StatusBadGateway) || !strings.Contains(err.Error(), "not json") {
+		t.Errorf("Call = %v, want a 502 StatusError quoting the body", err)
+	}
+	if err := Call(context.Background(), srv.Client(), srv.URL, "GET /a/{x}", nil, nil, "1", "2"); err == nil {
+		t.Error("Call with more arguments than parameters succeeded")
+	}
+}

@@ -1,0 +1,128 @@
+package service
+
+import (
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"example.com/shop/platform/httpjson"
+	"example.com/shop/platform/inbound"
+)
+
+// Handler wraps mux with what every service answers the same way: a span
+// per request named by its route pattern, an access log line carrying the
+// request id, panic recovery, JSON 404 and 405 answers, and the inbound
+// middleware (the caller's deadline and identity, injected faults, JSON
+// bodies only).
+func Handler(mux *http.ServeMux, name string, log *slog.Logger, in inbound.Options) http.Handler {
+	var h http.Handler = inbound.Wrap(jsonNotFound(mux), in)
+	h = recoverPanics(h)
+	h = accessLog(h, log)
+	return otelhttp.NewHandler(h, name,
+		// Health probes would only drown the traces that matter.
+		otelhttp.WithFilter(func(r *http.Request) bool { return !probe(r) }),
+		// "GET /items/{id}", not the path, so that /items/1 and /items/2
+		// group together.
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			if _, pattern := mux.Handler(r); pattern != "" {
+				return pattern
+			}
+			return r.Method
+		}),
+	)
+}
+
+func probe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }
+
+// jsonNotFound answers in JSON where the mux would answer 404 or 405 in
+// plain text, keeping the mux's Allow header.
+func jsonNotFound(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		if rec.status == 0 {
+			rec.status = http.StatusNotFound
+		}
+		httpjson.Error(w, rec.status, http.StatusText(rec.status))
+	})
+}
+
+// statusRecorder keeps the status and headers a handler sets, not its body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
+
+// recoverPanics turns a panicking handler into a logged 500, so that one
+// bad request does not take the process down with every other in flight.
+func recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			switch v {
+			case nil:
+				return
+			case http.ErrAbortHandler: // the server's own way to abort a response
+				panic(v)
+			}
+			slog.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			httpjson.Error(w, http.StatusInternalServerError, "internal error")
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// accessLog logs one line per request (except health probes) with the
+// request id the gateway gave it, the status and the duration.
+func accessLog(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if probe(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		log.InfoContext(r.Context(), "request",
+			"method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"request_id", r.Header.Get("X-Request-Id"))
+	})
+}
+
+// statusWriter remembers the status and size of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer (Flush,
+// deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
