@@ -12,6 +12,7 @@
 package builder
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,13 @@ const (
 type Target struct {
 	Name string // "orders" or "gateway"
 	Pkg  string // package path relative to the workspace root: "./services/orders", "./gateway"
+	// Dir, when set, is the root of another module to build Pkg (".") in:
+	// the trace collector, whose source msx writes under .msx.
+	Dir string
+	// Files, when set, are written under Dir before compiling (slash paths
+	// to contents): the source of a program msx owns. A file whose content
+	// is already right is left alone.
+	Files map[string][]byte
 }
 
 // Result is what one target's build produced.
@@ -203,6 +211,11 @@ func (b *Builder) prepare(ctx context.Context, targets []Target) (*compilation, 
 	dir, err := filepath.Abs(b.opts.Dir)
 	if err != nil {
 		return nil, err
+	}
+	for _, t := range targets {
+		if err := writeFiles(t.Dir, t.Files); err != nil {
+			return nil, msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot write the source of %s: %v", t.Name, err)
+		}
 	}
 	// Asking the engine its architecture and hashing the sources overlap:
 	// on a build with nothing changed, they are most of the time spent.
@@ -368,6 +381,23 @@ func (b *Builder) pruneOld(ctx context.Context, name, hash, dir string) {
 			_, _ = b.api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
 		}
 	}
+}
+
+// writeFiles writes files under dir, skipping those already right.
+func writeFiles(dir string, files map[string][]byte) error {
+	for rel, data := range files {
+		dst := filepath.Join(dir, filepath.FromSlash(rel))
+		if have, err := os.ReadFile(dst); err == nil && bytes.Equal(have, data) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RemoveImages removes every image msx built for project from the workspace

@@ -92,6 +92,12 @@ func (b *Builder) runGoBuild(ctx context.Context, targets []Target, out, goarch 
 	cmd := exec.CommandContext(ctx, b.goCommand(), args...)
 	cmd.Dir = b.opts.Dir
 	cmd.Env = buildEnv(os.Environ(), goarch)
+	if len(targets) == 1 && targets[0].Dir != "" {
+		// A module of msx's own (its package is ".", so it builds on its
+		// own): no go.work of the user's applies.
+		cmd.Dir = targets[0].Dir
+		cmd.Env = append(cmd.Env, "GOWORK=off")
+	}
 	var output bytes.Buffer
 	cmd.Stdout = &output
 	cmd.Stderr = &output

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/docker/docker/api/types/filters"
@@ -82,6 +83,15 @@ func (b *Builder) sourceKey(dir string, targets []Target) string {
 	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n%q\n", stampVersion, recipeVersion, b.opts.Project, b.opts.MsxVersion, buildFlags)
 	for _, t := range targets {
 		fmt.Fprintf(h, "target %s=%s\n", t.Name, t.Pkg)
+		// A program msx owns changes with its embedded source.
+		rels := make([]string, 0, len(t.Files))
+		for rel := range t.Files {
+			rels = append(rels, rel)
+		}
+		sort.Strings(rels)
+		for _, rel := range rels {
+			fmt.Fprintf(h, "own %s %s %x\n", t.Name, rel, sha256.Sum256(t.Files[rel]))
+		}
 	}
 	for _, k := range goEnv {
 		fmt.Fprintf(h, "env %s=%s\n", k, os.Getenv(k))

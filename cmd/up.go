@@ -16,6 +16,7 @@ import (
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/dashboard"
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/session"
@@ -148,7 +149,7 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 		fmt.Fprintln(f.IO.Out, url)
 		return nil
 	}
-	plain.SetLines(runner.NewPrinter(f.IO.ErrOut, containerServices(plan), f.IO.ColorEnabled()))
+	plain.SetLines(logs.NewPrinter(f.IO.ErrOut, containerServices(plan), logs.PrinterOptions{Color: f.IO.ColorEnabled()}))
 	if d != nil {
 		return attachDashboard(ctx, f, d, plain, s, start)
 	}

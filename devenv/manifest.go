@@ -49,12 +49,19 @@ const FirstServicePort = 8081
 
 // Manifest is msx.yaml: the single source of truth of a workspace.
 type Manifest struct {
-	Project string  `yaml:"project"`
-	Module  string  `yaml:"module"`
+	// Project names the project: its containers, networks and volumes are
+	// named and labelled after it.
+	Project string `yaml:"project"`
+	// Module is the Go module path of the workspace (its go.mod).
+	Module string `yaml:"module"`
+	// Gateway configures the API gateway.
 	Gateway Gateway `yaml:"gateway"`
 	// Images sets the image of an infrastructure kind (images.postgres);
 	// unset kinds run their default, the official image.
-	Images   map[string]string  `yaml:"images,omitempty"`
+	Images map[string]string `yaml:"images,omitempty"`
+	// Traces configures the trace collector.
+	Traces Traces `yaml:"traces,omitempty"`
+	// Services are the workspace's services, by name.
 	Services map[string]Service `yaml:"services"`
 
 	// Dir is the workspace root: the folder that holds msx.yaml.
@@ -63,6 +70,7 @@ type Manifest struct {
 
 // Gateway configures the generated API gateway.
 type Gateway struct {
+	// Port is where the gateway listens on the host (127.0.0.1 only).
 	Port int `yaml:"port"`
 	// CORS lists the origins browsers may call the API from ("*": any).
 	CORS []string `yaml:"cors,omitempty"`
@@ -83,22 +91,31 @@ type Gateway struct {
 
 // Service is one service of the workspace.
 type Service struct {
-	Port      int      `yaml:"port"`
-	DB        string   `yaml:"db"`
+	// Port is the service's port inside the project network, unique in
+	// the workspace.
+	Port int `yaml:"port"`
+	// DB is the service's database: postgres, sqlite or none.
+	DB string `yaml:"db"`
+	// DependsOn lists the services this one calls; they start first.
 	DependsOn []string `yaml:"depends_on,omitempty"`
-	Route     string   `yaml:"route"`
-	Protected bool     `yaml:"protected,omitempty"`
+	// Route is the path prefix the gateway sends to this service, with the
+	// prefix stripped.
+	Route string `yaml:"route"`
+	// Protected routes need authentication at the gateway.
+	Protected bool `yaml:"protected,omitempty"`
 	// Expose publishes the service's own port on 127.0.0.1, beside the
 	// gateway. Off by default: the gateway, with its auth, is the way in.
 	Expose bool `yaml:"expose,omitempty"`
-	// Limits of the service's container; defaults in devenv.
+	// Limits bounds the service's container.
 	Limits Limits `yaml:"limits,omitempty"`
 }
 
 // Limits bounds a container's resources.
 type Limits struct {
-	MemoryMB int `yaml:"memory_mb,omitempty"` // default 512
-	Pids     int `yaml:"pids,omitempty"`      // default 256
+	// MemoryMB is the container's memory limit in MiB (default 512).
+	MemoryMB int `yaml:"memory_mb,omitempty"`
+	// Pids is the most processes and threads the container may run (default 256).
+	Pids int `yaml:"pids,omitempty"`
 }
 
 // Route returns the gateway route of a service name: /api/NAME/.
@@ -236,6 +253,9 @@ func (m *Manifest) Validate() error {
 		return err
 	}
 	if err := m.validateImages(); err != nil {
+		return err
+	}
+	if err := m.Traces.validate(); err != nil {
 		return err
 	}
 	ports := map[int]string{m.Gateway.Port: "the gateway"}

@@ -23,8 +23,8 @@ const (
 	// LabelWorkspace is the absolute path of the workspace: two folders
 	// with the same project name never touch each other's resources.
 	LabelWorkspace = "dev.msx.workspace"
-	// LabelRole is RoleService, RoleGateway, or the name of an
-	// infrastructure kind (RoleDatabase for Postgres).
+	// LabelRole is RoleService, RoleGateway, RoleCollector, or the name
+	// of an infrastructure kind (RoleDatabase for Postgres).
 	LabelRole = "dev.msx.role"
 	// LabelOwner is the service that owns a per-service instance of a
 	// kind: its database goes with it.
@@ -347,6 +347,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		if s.Protected {
 			env["MSX_PROTECTED"] = "1"
 		}
+		telemetryEnv(env)
 		deps := slices.Clone(s.DependsOn)
 		slices.Sort(deps)
 		for _, d := range deps {
@@ -364,7 +365,8 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			AdminPort: AdminPort,
 			Hardening: hardening(s.Limits),
 			Ready:     Probe{HTTPPath: "/readyz", Port: AdminPort},
-			DependsOn: deps,
+			// The collector first, so that no span of a start is lost.
+			DependsOn: append([]string{CollectorName}, deps...),
 			SwapDir:   SwapDir,
 		}
 		if s.DB == DBSQLite {
@@ -406,11 +408,13 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		services = append(services, c)
 	}
 
+	coll, collVol := collector(m, p.Network, base)
+	p.Volumes = append(p.Volumes, collVol)
 	gw, err := gateway(m, p.Network, selected, logLevel, base)
 	if err != nil {
 		return nil, err
 	}
-	p.Containers = append(append(append(p.Containers, infra...), services...), gw)
+	p.Containers = append(append(append(append(p.Containers, coll), infra...), services...), gw)
 	for i := range p.Containers {
 		p.Containers[i].Labels[LabelConfigHash] = configHash(&p.Containers[i])
 	}
@@ -575,6 +579,8 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 	if len(m.Gateway.TrustedProxies) > 0 {
 		env["TRUSTED_PROXIES"] = strings.Join(m.Gateway.TrustedProxies, ",")
 	}
+	telemetryEnv(env)
+	deps = append([]string{CollectorName}, deps...)
 	return Container{
 		Name:      ContainerName(m.Project, GatewayName),
 		Service:   GatewayName,

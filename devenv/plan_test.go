@@ -23,7 +23,7 @@ func shop() *Manifest {
 }
 
 func built(m *Manifest) map[string]string {
-	out := map[string]string{GatewayName: "msx-shop/gateway:1"}
+	out := map[string]string{GatewayName: "msx-shop/gateway:1", CollectorName: "msx-shop/collector:1"}
 	for n := range m.Services {
 		out[n] = "msx-shop/" + n + ":1"
 	}
@@ -59,10 +59,10 @@ func TestPlanOrder(t *testing.T) {
 		only []string
 		want []string
 	}{
-		{"all", nil, []string{"payments-db", "catalog", "payments", "orders", "gateway"}},
-		{"one with deps", []string{"orders"}, []string{"payments-db", "catalog", "payments", "orders", "gateway"}},
-		{"a leaf", []string{"catalog"}, []string{"catalog", "gateway"}},
-		{"a db service", []string{"payments"}, []string{"payments-db", "payments", "gateway"}},
+		{"all", nil, []string{"collector", "payments-db", "catalog", "payments", "orders", "gateway"}},
+		{"one with deps", []string{"orders"}, []string{"collector", "payments-db", "catalog", "payments", "orders", "gateway"}},
+		{"a leaf", []string{"catalog"}, []string{"collector", "catalog", "gateway"}},
+		{"a db service", []string{"payments"}, []string{"collector", "payments-db", "payments", "gateway"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,8 +95,13 @@ func TestPlanContainers(t *testing.T) {
 		{"orders", "SQLITE_PATH", "/data/orders.db"},
 		{"orders", "OTEL_SERVICE_NAME", "orders"},
 		{"orders", "LOG_LEVEL", "info"},
+		{"orders", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"},
+		{"catalog", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"},
+		{"gateway", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"},
+		{"collector", "MAX_SPANS", "200000"},
+		{"collector", "DATA_DIR", "/data"},
+		{"collector", "FORWARD_ENDPOINT", ""},
 		{"orders", "DRAIN_DELAY", "0s"},
-		{"orders", "OTEL_EXPORTER_OTLP_ENDPOINT", ""},
 		{"payments", "DATABASE_URL", "postgres://payments@payments-db:5432/payments?sslmode=disable"},
 		{"payments", "DATABASE_PASSWORD_FILE", "/run/secrets/postgres/db-password"},
 		{"payments", "SQLITE_PATH", ""},
@@ -197,6 +202,7 @@ func TestPlanNetworks(t *testing.T) {
 		VolumeName("shop", "payments-db", "/home/ann/shop"),
 		SecretsVolumeName("shop", "payments-db", "/home/ann/shop"),
 		VolumeName("shop", "orders", "/home/ann/shop"),
+		VolumeName("shop", CollectorName, "/home/ann/shop"),
 	}; !slices.Equal(vols, want) {
 		t.Errorf("volumes = %v, want %v", vols, want)
 	}
@@ -242,7 +248,7 @@ func TestPlanSubsetKeepsTheGatewayHash(t *testing.T) {
 	// gateway waits for more of them, but it is the same gateway.
 	sub := mustPlan(t, shop(), PlanOptions{Services: []string{"payments"}})
 	full := mustPlan(t, shop(), PlanOptions{})
-	if got, want := services(sub), []string{"payments-db", "payments", GatewayName}; !slices.Equal(got, want) {
+	if got, want := services(sub), []string{CollectorName, "payments-db", "payments", GatewayName}; !slices.Equal(got, want) {
 		t.Fatalf("subset plan = %v, want %v", got, want)
 	}
 	gs, gf := sub.Container(GatewayName), full.Container(GatewayName)
@@ -304,11 +310,51 @@ func TestPlanErrors(t *testing.T) {
 func TestPlanNoServices(t *testing.T) {
 	m := &Manifest{Project: "empty", Module: "m", Dir: "/x", Services: map[string]Service{}}
 	p := mustPlan(t, m, PlanOptions{})
-	if got := services(p); !slices.Equal(got, []string{"gateway"}) {
+	if got := services(p); !slices.Equal(got, []string{"collector", "gateway"}) {
 		t.Errorf("containers = %v", got)
 	}
 	if !strings.Contains(strings.Join(p.Container(GatewayName).Env, " "), "MSX_ROUTES=[]") {
 		t.Errorf("env = %v", p.Container(GatewayName).Env)
+	}
+}
+
+func TestPlanCollector(t *testing.T) {
+	m := shop()
+	m.Traces = Traces{MaxSpans: 5000, Forward: "http://jaeger:4318"}
+	p := mustPlan(t, m, PlanOptions{})
+	c := p.Container(CollectorName)
+	if c == nil {
+		t.Fatal("no collector planned")
+	}
+	env := strings.Join(c.Env, " ")
+	for _, want := range []string{"MAX_SPANS=5000", "FORWARD_ENDPOINT=http://jaeger:4318", "LISTEN_ADDR=0.0.0.0:4318"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("collector env %v lacks %s", c.Env, want)
+		}
+	}
+	if c.Role != RoleCollector || c.Labels[LabelRole] != RoleCollector || c.HostPort != 0 || c.Port != CollectorPort ||
+		c.Ready.HTTPPath != "/healthz" || len(c.Mounts) != 1 || c.Mounts[0].Target != DataDir || c.User != ContainerUser {
+		t.Errorf("collector: %+v", c)
+	}
+	// Every program starts after the collector, so no span is lost.
+	for _, s := range []string{"orders", "catalog", GatewayName} {
+		if !slices.Contains(p.Container(s).DependsOn, CollectorName) {
+			t.Errorf("%s does not depend on the collector: %v", s, p.Container(s).DependsOn)
+		}
+	}
+	for _, tt := range []struct {
+		tr   Traces
+		want string
+	}{
+		{Traces{MaxSpans: -1}, "traces.max_spans"},
+		{Traces{Forward: "jaeger:4318"}, "traces.forward"},
+		{Traces{Forward: "ftp://x"}, "traces.forward"},
+	} {
+		m := shop()
+		m.Traces = tt.tr
+		if err := m.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Validate(%+v) = %v, want an error about %s", tt.tr, err, tt.want)
+		}
 	}
 }
 

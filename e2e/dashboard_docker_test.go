@@ -31,9 +31,10 @@ func TestDashboardDocker(t *testing.T) {
 	cleanupDown(t, ws, env)
 
 	s := tmuxtest.Start(t, 160, 40, "cd '"+ws+"' && '"+msxBin+"' up; echo EXIT=$?; sleep 600", env...)
-	screen := s.WaitUntil(5*time.Minute, "the dashboard with both services ready and a log line", func(screen string) bool {
-		return strings.Contains(screen, "2 ready") && strings.Contains(screen, "orders") &&
-			strings.Contains(screen, "gateway") && strings.Contains(screen, `"msg":"listening"`)
+	// Ready: orders, the gateway and the trace collector.
+	screen := s.WaitUntil(5*time.Minute, "the dashboard with every program ready and a log line", func(screen string) bool {
+		return strings.Contains(screen, "3 ready") && strings.Contains(screen, "orders") &&
+			strings.Contains(screen, "gateway") && strings.Contains(screen, "collector") && strings.Contains(screen, "listening")
 	})
 	if !s.AltScreen() {
 		t.Errorf("the dashboard is not on the alternate screen:\n%s", screen)

@@ -277,7 +277,7 @@ func TestUpDocker(t *testing.T) {
 				t.Errorf("gateway not published on %d: %+v", port, s.Ports)
 			}
 		}
-		if want := "payments catalog orders gateway"; strings.Join(got, " ") != want && strings.Join(got, " ") != "catalog payments orders gateway" {
+		if want := "collector payments catalog orders gateway"; strings.Join(got, " ") != want && strings.Join(got, " ") != "collector catalog payments orders gateway" {
 			t.Errorf("ps lists %v, want %s in start order", got, want)
 		}
 		plain := mustMsx(t, ws, env, "ps")
@@ -312,8 +312,8 @@ func TestUpDocker(t *testing.T) {
 		mustMsx(t, ws, env, "up", "-d", "payments")
 		gw := "/" + project + "-gateway"
 		before := containerIDs(t, cli, project)
-		if before[gw] == "" || len(before) != 2 {
-			t.Fatalf("up payments started %v, want payments and the gateway", before)
+		if before[gw] == "" || len(before) != 3 {
+			t.Fatalf("up payments started %v, want the collector, payments and the gateway", before)
 		}
 		r := mustMsx(t, ws, env, "up", "-d")
 		after := containerIDs(t, cli, project)
@@ -323,7 +323,7 @@ func TestUpDocker(t *testing.T) {
 		if !strings.Contains(r.Stderr, fmt.Sprintf("%-12s unchanged, running", "gateway")) {
 			t.Errorf("no 'gateway unchanged' in:\n%s", r.Stderr)
 		}
-		if len(after) != 4 {
+		if len(after) != 5 {
 			t.Errorf("containers after up: %v", after)
 		}
 	})
@@ -345,7 +345,7 @@ func TestUpDocker(t *testing.T) {
 		}
 		mustMsx(t, dir, otherEnv, "down", "--volumes")
 		requireNothingLeft(t, cli, other, true)
-		if cs, _, _ := labelled(t, cli, project); len(cs) != 4 {
+		if cs, _, _ := labelled(t, cli, project); len(cs) != 5 {
 			t.Errorf("down of the other project touched this one: %v", cs)
 		}
 	})
@@ -358,7 +358,7 @@ func TestUpDocker(t *testing.T) {
 			t.Errorf("up from another folder: exit %d\n%s", r.Code, r.Stderr)
 		}
 		mustMsx(t, dir, otherEnv, "down", "--volumes")
-		if cs, _, vs := labelled(t, cli, project); len(cs) != 4 || len(vs) != 3 {
+		if cs, _, vs := labelled(t, cli, project); len(cs) != 5 || len(vs) != 4 {
 			t.Errorf("down in another folder touched this one: %v %v", cs, vs)
 		}
 	})
@@ -378,18 +378,18 @@ func TestUpDocker(t *testing.T) {
 		if err := cli.ContainerRestart(ctx, project+"-catalog", container.StopOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		up.waitFor(t, "catalog  | msx: restarted\n", 30*time.Second)
+		up.waitFor(t, "catalog   | msx: restarted\n", 30*time.Second)
 		// The new run's lines follow, and no line is shown twice (the
-		// services log JSON with nanosecond times: a repeat is a re-shown
+		// lines are shown with millisecond times: a repeat is a re-shown
 		// line).
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			out := up.stderr.String()
-			_, after, _ := strings.Cut(out, "catalog  | msx: restarted\n")
-			if strings.Contains(after, "catalog  | ") {
+			_, after, _ := strings.Cut(out, "catalog   | msx: restarted\n")
+			if strings.Contains(after, "catalog   | ") {
 				seen := map[string]bool{}
 				for _, l := range strings.Split(out, "\n") {
-					if strings.HasPrefix(l, "catalog  | {") && seen[l] {
+					if strings.HasPrefix(l, "catalog   | ") && !strings.Contains(l, "msx: ") && seen[l] {
 						t.Errorf("shown twice: %s\n%s", l, out)
 					}
 					seen[l] = true
@@ -491,7 +491,7 @@ func TestUpDocker(t *testing.T) {
 		}
 		mustMsx(t, ws, env, "down")
 		requireNothingLeft(t, cli, project, false)
-		if _, _, vs := labelled(t, cli, project); len(vs) != 3 {
+		if _, _, vs := labelled(t, cli, project); len(vs) != 4 {
 			t.Errorf("down without --volumes removed volumes: %v", vs)
 		}
 	})

@@ -80,9 +80,11 @@ func StopDeps(m *devenv.Manifest) map[string][]string {
 		if s.DB == devenv.DBPostgres {
 			d = append(d, n+"-db")
 		}
-		deps[n] = d
+		// The collector stops last, so the spans a service flushes as it
+		// stops are kept.
+		deps[n] = append(d, devenv.CollectorName)
 	}
-	deps[devenv.GatewayName] = names
+	deps[devenv.GatewayName] = append(slices.Clone(names), devenv.CollectorName)
 	return deps
 }
 

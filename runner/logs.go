@@ -1,12 +1,10 @@
 package runner
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +20,7 @@ const (
 )
 
 // LogConsumer receives the log lines of every followed container. The plain
-// printer implements it; the dashboard will too. Calls for one service come
+// printer (logs.Printer) implements it; the dashboard will too. Calls for one service come
 // from one goroutine, in order; calls for different services may be
 // concurrent.
 type LogConsumer interface {
@@ -412,52 +410,3 @@ func (r *Runner) tail(ctx context.Context, id string, state *container.State) []
 	}
 	return lines
 }
-
-// Printer is the plain LogConsumer: "orders   | line", the prefix padded to
-// the longest service name and coloured per service when colour is on.
-type Printer struct {
-	w      io.Writer
-	width  int
-	color  bool
-	colors map[string]string
-	mu     sync.Mutex
-}
-
-var palette = []string{"36", "33", "32", "35", "34", "91", "96", "93", "92", "95"}
-
-// NewPrinter returns a printer for the given services (in a stable order:
-// colours follow it).
-func NewPrinter(w io.Writer, services []string, color bool) *Printer {
-	p := &Printer{w: w, color: color, colors: map[string]string{}}
-	for i, s := range services {
-		p.width = max(p.width, len(s))
-		p.colors[s] = palette[i%len(palette)]
-	}
-	return p
-}
-
-func (p *Printer) prefix(service string) string {
-	pad := service + strings.Repeat(" ", max(0, p.width-len(service)))
-	if p.color {
-		return "\x1b[" + p.colors[service] + "m" + pad + " |\x1b[0m "
-	}
-	return pad + " | "
-}
-
-// Log prints one line.
-func (p *Printer) Log(service, _ string, line string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	bw := bufio.NewWriter(p.w)
-	bw.WriteString(p.prefix(service))
-	bw.WriteString(line)
-	bw.WriteByte('\n')
-	bw.Flush()
-}
-
-// Status prints a change of state.
-func (p *Printer) Status(service, status string) {
-	p.Log(service, Stderr, "msx: "+status)
-}
-
-var _ LogConsumer = (*Printer)(nil)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/templates"
 )
 
 // DefaultReadyTimeout bounds the wait for one container to become ready.
@@ -296,7 +298,7 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 		} else if c.Labels[devenv.LabelKind] != "" {
 			continue // a per-project kind: it goes with down
 		}
-		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName {
+		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName || svc == devenv.CollectorName {
 			continue
 		}
 		if err := r.API.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
@@ -364,14 +366,30 @@ func (r *Runner) checkPort(ctx context.Context, port int) error {
 	return portInUse(port, err)
 }
 
+// CollectorSourceDir is where, in a workspace, msx writes the trace
+// collector's source to compile it.
+func CollectorSourceDir(workspace string) string {
+	return filepath.Join(workspace, ".msx", "collector")
+}
+
 // build builds the images the plan's containers run and returns the
-// image of each build target.
+// image of each build target. The trace collector is built from the
+// source msx embeds, written under the workspace's .msx.
 func (r *Runner) build(ctx context.Context, p *devenv.Plan) (map[string]string, error) {
 	var targets []builder.Target
 	for _, c := range p.Containers {
-		if c.Image.Build != "" {
-			targets = append(targets, builder.Target{Name: c.Image.Build, Pkg: c.Image.Pkg})
+		if c.Image.Build == "" {
+			continue
 		}
+		t := builder.Target{Name: c.Image.Build, Pkg: c.Image.Pkg}
+		if c.Image.Build == devenv.CollectorName {
+			files, err := templates.CollectorFiles()
+			if err != nil {
+				return nil, err
+			}
+			t.Dir, t.Files = CollectorSourceDir(p.Dir), files
+		}
+		targets = append(targets, t)
 	}
 	results, err := r.Builder.Build(ctx, targets)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -105,7 +106,7 @@ func (h *harness) up(t *testing.T, m *devenv.Manifest, opts UpOptions) (*devenv.
 	return h.r.Up(context.Background(), m, opts)
 }
 
-var all = []string{"catalog", "gateway", "orders", "payments"}
+var all = []string{"catalog", "collector", "gateway", "orders", "payments"}
 
 func TestUpCold(t *testing.T) {
 	h := newHarness()
@@ -114,9 +115,9 @@ func TestUpCold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := h.statuses("created"); !slices.Equal(got, append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))) {
+	if got := h.statuses("created"); !slices.Equal(got, append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "collector", "/w/shop"), "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))) {
 		// statuses are sorted; the list above is too, once sorted.
-		want := append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))
+		want := append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "collector", "/w/shop"), "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("created = %v, want %v", got, want)
@@ -317,10 +318,10 @@ func TestUpSubset(t *testing.T) {
 	if _, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"payments"}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.statuses("ready"); !slices.Equal(got, []string{"gateway", "payments"}) {
+	if got := h.statuses("ready"); !slices.Equal(got, []string{"collector", "gateway", "payments"}) {
 		t.Errorf("ready = %v", got)
 	}
-	if got := h.b.builds[0]; len(got) != 2 {
+	if got := h.b.builds[0]; len(got) != 3 {
 		t.Errorf("built %v", got)
 	}
 	_, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"nope"}})
@@ -493,7 +494,7 @@ func TestDown(t *testing.T) {
 	if !slices.Contains(res.Removed, "container shop-orders") {
 		t.Errorf("removed = %v", res.Removed)
 	}
-	if len(h.api.volumes) != 2 {
+	if len(h.api.volumes) != 3 {
 		t.Errorf("volumes removed without --volumes")
 	}
 	delete(h.api.failRemove, "shop-catalog")
@@ -542,7 +543,7 @@ func TestStop(t *testing.T) {
 		if force {
 			verb = "kill"
 		}
-		if got := h.api.callsLike(verb); len(got) != 4 {
+		if got := h.api.callsLike(verb); len(got) != 5 {
 			t.Errorf("force=%v: %v", force, got)
 		}
 		for _, c := range h.api.containers {
@@ -567,14 +568,17 @@ func TestStatus(t *testing.T) {
 	for _, s := range list {
 		got = append(got, s.Service+"="+s.State)
 	}
-	want := []string{"catalog=running", "payments=missing", "orders=missing", "gateway=running"}
+	want := []string{"collector=running", "catalog=running", "payments=missing", "orders=missing", "gateway=running"}
 	if !slices.Equal(got, want) {
 		t.Errorf("status = %v, want %v", got, want)
 	}
 	// Not exposed: only its admin listener is published, for msx.
-	if !list[0].Ready || len(list[0].Ports) != 1 || list[0].Ports[0].ContainerPort != devenv.AdminPort ||
-		list[0].Ports[0].HostIP != "127.0.0.1" || list[0].URL != "" || list[0].AdminURL == "" {
-		t.Errorf("catalog = %+v", list[0])
+	if !list[1].Ready || len(list[1].Ports) != 1 || list[1].Ports[0].ContainerPort != devenv.AdminPort ||
+		list[1].Ports[0].HostIP != "127.0.0.1" || list[1].URL != "" || list[1].AdminURL == "" {
+		t.Errorf("catalog = %+v", list[1])
+	}
+	if list[0].Role != devenv.RoleCollector || list[0].Ports[0].ContainerPort != devenv.CollectorPort {
+		t.Errorf("collector = %+v", list[0])
 	}
 }
 
@@ -593,7 +597,7 @@ func follow(t *testing.T, api *fakeDocker, targets []LogTarget, services []strin
 	fl := &follower{until: make(chan struct{}), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	fl.cancel = cancel
-	p := NewPrinter(&fl.buf, services, false)
+	p := newPlain(&fl.buf, services)
 	go func() { fl.done <- r.Follow(ctx, targets, FollowOptions{Until: fl.until}, p) }()
 	t.Cleanup(func() {
 		cancel()
@@ -646,7 +650,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestPrinter(t *testing.T) {
+func TestFollowPrints(t *testing.T) {
 	api := newFake()
 	api.add("x", "shop-orders", "orders", container.StateExited, 2, "one", "two")
 	fl := follow(t, api, []LogTarget{{Service: "orders", ID: "x"}}, []string{"gateway", "orders"})
@@ -657,12 +661,6 @@ func TestPrinter(t *testing.T) {
 	}
 	if fl.buf.String() != want {
 		t.Errorf("got %q, want %q", fl.buf.String(), want)
-	}
-	var buf bytes.Buffer
-	buf.Reset()
-	NewPrinter(&buf, []string{"a"}, true).Log("a", Stdout, "x")
-	if buf.String() != "\x1b[36ma |\x1b[0m x\n" {
-		t.Errorf("colour: %q", buf.String())
 	}
 }
 
@@ -932,8 +930,8 @@ func TestStopRemovesCreatedAndStopsInReverseOrder(t *testing.T) {
 	}
 	stops := h.api.callsLike("stop ")
 	pos := func(s string) int { return slices.Index(stops, "stop shop-"+s) }
-	if pos("gateway") != 0 || pos("orders") > pos("payments") || pos("orders") > pos("catalog") || len(stops) != 4 {
-		t.Errorf("stops = %v: want the gateway first, orders before what it depends on", stops)
+	if pos("gateway") != 0 || pos("orders") > pos("payments") || pos("orders") > pos("catalog") || pos("collector") != 4 || len(stops) != 5 {
+		t.Errorf("stops = %v: want the gateway first, orders before what it depends on, the collector last", stops)
 	}
 }
 
@@ -960,7 +958,7 @@ func TestStopWhenTheEngineHangsIsOneSentence(t *testing.T) {
 	h.r.StopGrace = time.Second
 	h.r.EngineTimeout = 50 * time.Millisecond
 	err := h.r.Stop(context.Background(), "shop", "/w/shop", StopOptions{})
-	want := "could not stop 4 containers: Docker did not answer in 1s; run msx down, or msx doctor"
+	want := "could not stop 5 containers: Docker did not answer in 1s; run msx down, or msx doctor"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
@@ -1084,9 +1082,9 @@ func TestUpFailureRemovesWhatItCreated(t *testing.T) {
 	if !errors.As(err, &se) || se.Service != "orders" {
 		t.Errorf("the cause is lost: %v", err)
 	}
-	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-orders", "remove shop-payments", "remove shop-catalog"}) &&
-		!slices.Equal(got, []string{"remove shop-orders", "remove shop-catalog", "remove shop-payments"}) {
-		t.Errorf("removes = %v, want orders then what it depends on", got)
+	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-orders", "remove shop-payments", "remove shop-catalog", "remove shop-collector"}) &&
+		!slices.Equal(got, []string{"remove shop-orders", "remove shop-catalog", "remove shop-payments", "remove shop-collector"}) {
+		t.Errorf("removes = %v, want orders then what it depends on, the collector last", got)
 	}
 	if n := len(h.api.containers); n != 0 {
 		t.Errorf("%d containers left", n)
@@ -1184,6 +1182,30 @@ func TestDownWhenTheEngineDoesNotAnswer(t *testing.T) {
 		t.Errorf("err = %q, want %q", err, want)
 	}
 }
+
+// plain is the smallest LogConsumer: "orders  | line", padded like the
+// real printer (logs.Printer, which sits above the runner).
+type plain struct {
+	mu    sync.Mutex
+	w     io.Writer
+	width int
+}
+
+func newPlain(w io.Writer, services []string) *plain {
+	p := &plain{w: w}
+	for _, s := range services {
+		p.width = max(p.width, len(s))
+	}
+	return p
+}
+
+func (p *plain) Log(service, _, line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "%-*s | %s\n", p.width, service, line)
+}
+
+func (p *plain) Status(service, status string) { p.Log(service, Stderr, "msx: "+status) }
 
 // generatedSecrets says every secret was generated just now.
 type generatedSecrets struct{ fakeSecrets }

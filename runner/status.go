@@ -71,7 +71,7 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 		}
 	}
 	sort.Strings(extra)
-	want = append(append(append(want, extra...), order...), devenv.GatewayName)
+	want = append(append(append(append(want, devenv.CollectorName), extra...), order...), devenv.GatewayName)
 	// Containers of services no longer in msx.yaml: the next up removes them.
 	var orphans []string
 	for s := range byService {
@@ -92,6 +92,8 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 		switch {
 		case s == devenv.GatewayName:
 			st.Role = devenv.RoleGateway
+		case s == devenv.CollectorName:
+			st.Role = devenv.RoleCollector
 		case byService[s].Labels[devenv.LabelRole] != "":
 			st.Role = byService[s].Labels[devenv.LabelRole]
 		case m.Services[s].Port != 0:

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, vet, every test with the
 # race detector (including the end-to-end tests that drive the real msx
-# binary against the Docker engine), and the GoReleaser config check.
+# binary against the Docker engine, and every msx example of README.md and
+# docs/), the generated references' freshness, the shape of .goreleaser.yaml
+# and a go install from a clean clone. The release snapshot is checked apart,
+# by scripts/release-check.sh, because it cross-compiles msx six times.
 # Run from anywhere: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

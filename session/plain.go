@@ -12,7 +12,7 @@ import (
 )
 
 // LinePrinter prints one container's log line with its prefix;
-// runner.Printer (the renderer, moving to package logs) is one.
+// logs.Printer (the renderer of msx logs) is one.
 type LinePrinter interface {
 	Log(service, stream, line string)
 }

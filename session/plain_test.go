@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/msx-dev/msx/events"
-	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/logs"
 )
 
 func TestPlainTellsTheSameStory(t *testing.T) {
@@ -21,7 +21,7 @@ func TestPlainTellsTheSameStory(t *testing.T) {
 	} {
 		p.Observe(e)
 	}
-	p.SetLines(runner.NewPrinter(&buf, []string{"orders", "gateway"}, false))
+	p.SetLines(logs.NewPrinter(&buf, []string{"orders", "gateway"}, logs.PrinterOptions{}))
 	for _, e := range []events.Event{
 		{Kind: events.Following, Detail: "http://127.0.0.1:8080", Duration: 2345 * time.Millisecond},
 		{Kind: events.Log, Service: "orders", Stream: events.Stdout, Line: "listening"},

@@ -96,7 +96,7 @@ func (g *gateway) middleware(cfg gatewayConfig) []func(http.Handler) http.Handle
 	mws := []func(http.Handler) http.Handler{
 		recoverPanics(g.log),
 		requestID,
-		otelhttp.NewMiddleware("gateway"),
+		g.tracing(cfg.TrustTraceparent),
 		accessLog(g.log),
 		refuseMethods,
 		func(h http.Handler) http.Handler { return allowHosts(cfg.Edge.AllowedHosts, h) },

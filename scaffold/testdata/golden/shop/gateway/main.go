@@ -96,8 +96,10 @@ type gatewayConfig struct {
 	Routes          []Route
 	UpstreamTimeout time.Duration
 	MaxBodyBytes    int64
-	Edge            edgeConfig
-	Auth            authConfig
+	// TrustTraceparent keeps the caller's trace and baggage (see tracing).
+	TrustTraceparent bool
+	Edge             edgeConfig
+	Auth             authConfig
 }
 
 func loadConfig() (gatewayConfig, error) {
@@ -110,6 +112,9 @@ func loadConfig() (gatewayConfig, error) {
 		return cfg, err
 	}
 	if cfg.MaxBodyBytes, err = config.Int64("MAX_BODY_BYTES", 10<<20); err != nil {
+		return cfg, err
+	}
+	if cfg.TrustTraceparent, err = config.Bool("TRUST_TRACEPARENT", false); err != nil {
 		return cfg, err
 	}
 	cfg.Edge.AllowedHosts = list(config.String("ALLOWED_HOSTS", "localhost,*.localhost,127.0.0.1,::1"))

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
@@ -67,5 +69,32 @@ func TestLevel(t *testing.T) {
 	}
 	if _, err := ParseLevel("loud"); err == nil {
 		t.Error(`ParseLevel("loud"): want an error`)
+	}
+}
+
+func TestRequestsLogsWithTheRequestsTrace(t *testing.T) {
+	var buf bytes.Buffer
+	log := New(&buf, "orders", slog.LevelInfo)
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0xab, 1},
+		SpanID:     trace.SpanID{0xcd, 2},
+		TraceFlags: trace.FlagsSampled,
+	})
+	h := Requests(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	for _, path := range []string{"/items/1", "/healthz", "/readyz"} {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r = r.WithContext(trace.ContextWithSpanContext(r.Context(), sc))
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("want exactly one JSON line (health probes not logged): %v: %s", err, buf.Bytes())
+	}
+	for k, v := range map[string]any{"msg": "request", "path": "/items/1", "status": float64(418), "trace_id": sc.TraceID().String(), "span_id": sc.SpanID().String()} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }

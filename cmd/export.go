@@ -1,0 +1,217 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/spf13/cobra"
+
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/export"
+	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/state"
+)
+
+type exportOptions struct {
+	Out    string
+	Images string
+	Force  bool
+}
+
+func newExportCmd(f *Factory) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "export",
+		Short: "Write files that run the workspace on Docker Compose or Kubernetes",
+		Args:  exactArgs(0, "a target, such as: msx export compose"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return msxerr.Usage("say what to export to, such as: msx export compose")
+		},
+	}
+	c.AddCommand(newExportComposeCmd(f), newExportK8sCmd(f))
+	return c
+}
+
+type exportK8sOptions struct {
+	Out   string
+	Mesh  string
+	Force bool
+}
+
+func newExportK8sCmd(f *Factory) *cobra.Command {
+	o := &exportK8sOptions{}
+	c := &cobra.Command{
+		Use:   "k8s",
+		Short: "Write a Kustomize base and a local overlay for Kubernetes",
+		Long: `Write Kubernetes manifests, read from msx.yaml through the same plan msx up
+applies: per service a Deployment (probes on /healthz and /readyz, resources, a
+restricted securityContext), a Service and a ConfigMap; the gateway with an
+Ingress of its routes; per Postgres database a StatefulSet with a volume claim;
+Secrets referenced by name and key only (README.md says how to create them);
+and NetworkPolicies that admit only the gateway to services, a service's
+declared dependents to it, and its owner to each database.
+
+Then: kubectl apply -k k8s/overlays/local`,
+		Example: "  msx export k8s\n  msx export k8s --mesh linkerd",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.Mesh != "" && !slices.Contains(export.Meshes, o.Mesh) {
+				return msxerr.Usage("--mesh %q is not known; use %s", o.Mesh, strings.Join(export.Meshes, " or "))
+			}
+			return runExportK8s(f, o)
+		},
+	}
+	c.Flags().StringVar(&o.Out, "out", "", "folder to write the manifests into (default: k8s in the workspace root)")
+	c.Flags().StringVar(&o.Mesh, "mesh", "", "service mesh whose sidecar injection the pods ask for: "+strings.Join(export.Meshes, ", "))
+	c.Flags().BoolVar(&o.Force, "force", false, "overwrite exported files that were edited")
+	return c
+}
+
+func runExportK8s(f *Factory, o *exportK8sOptions) error {
+	_, p, out, err := exportPlan(f, o.Out, "k8s")
+	if err != nil {
+		return err
+	}
+	files, err := export.K8s(p, export.K8sOptions{Mesh: o.Mesh})
+	if err != nil {
+		return msxerr.Wrap(err, "leave that service out of msx.yaml for the export, or export to Compose", "cannot export: %v", err)
+	}
+	changes, err := export.Write(out, files, o.Force)
+	if err != nil {
+		return err
+	}
+	printExport(f, out, changes)
+	fmt.Fprintf(f.IO.ErrOut, "Not exported yet: %s.\n", strings.Join(append(export.NotExportedBy("k8s"), export.K8sSkipped(p)...), "; "))
+	fmt.Fprintf(f.IO.ErrOut, "Create the secrets as %s says, then: kubectl apply -k %s\n",
+		filepath.Join(out, "README.md"), filepath.Join(out, "overlays", "local"))
+	return nil
+}
+
+func newExportComposeCmd(f *Factory) *cobra.Command {
+	o := &exportOptions{}
+	c := &cobra.Command{
+		Use:   "compose",
+		Short: "Write compose.yaml: the same topology for Docker Compose v2",
+		Long: `Write compose.yaml, read from msx.yaml through the same plan msx up applies:
+every service and the gateway with a build: section (its production Dockerfile)
+and an image: name, each database on a private network only its service joins,
+named volumes, secrets as Compose secrets read from the files msx keeps under
+.msx/secrets (created now if missing, never copied), ports on 127.0.0.1 and
+hardened containers. With --images msx it runs the images msx up built instead,
+so it needs no registry and no Dockerfile build.
+
+Then: docker compose up -d (from the --out folder).`,
+		Example: "  msx export compose\n  msx export compose --out deploy --images msx",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.Images != "" && o.Images != "msx" {
+				return msxerr.Usage("--images %q is not known; use --images msx, or leave it out to build from the Dockerfiles", o.Images)
+			}
+			return runExportCompose(c.Context(), f, o)
+		},
+	}
+	c.Flags().StringVar(&o.Out, "out", "", "folder to write compose.yaml into (default: the workspace root)")
+	c.Flags().StringVar(&o.Images, "images", "", `"msx": run the images msx up built instead of building from the Dockerfiles`)
+	c.Flags().BoolVar(&o.Force, "force", false, "overwrite exported files that were edited")
+	return c
+}
+
+// exportPlan loads the manifest and makes the plan of every service.
+func exportPlan(f *Factory, out, def string) (*devenv.Manifest, *devenv.Plan, string, error) {
+	m, err := f.Manifest()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: msxVersion()})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if out == "" {
+		out = filepath.Join(m.Dir, def)
+	} else if !filepath.IsAbs(out) {
+		wd, err := f.WorkDir()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		out = filepath.Join(wd, out)
+	}
+	return m, p, filepath.Clean(out), nil
+}
+
+func runExportCompose(ctx context.Context, f *Factory, o *exportOptions) error {
+	m, p, out, err := exportPlan(f, o.Out, ".")
+	if err != nil {
+		return err
+	}
+	opts := export.ComposeOptions{OutDir: out}
+	if o.Images == "msx" {
+		if opts.Built, err = builtImages(ctx, f, m); err != nil {
+			return err
+		}
+	} else {
+		for _, df := range export.Dockerfiles(p) {
+			if _, err := os.Stat(filepath.Join(m.Dir, filepath.FromSlash(df))); err != nil {
+				return msxerr.New("generate it again with msx new service NAME --force, or pass --images msx",
+					"%s, which the export builds from, is missing", df)
+			}
+		}
+	}
+	files, err := export.Compose(p, opts)
+	if err != nil {
+		return msxerr.Wrap(err, "run msx up once so that msx builds every image", "cannot export: %v", err)
+	}
+	// The export references secret files; make sure they exist, so that
+	// docker compose up works before any msx up.
+	store := state.New(m.Dir)
+	for _, s := range p.Secrets() {
+		if _, err := store.Secret(s); err != nil {
+			return err
+		}
+	}
+	changes, err := export.Write(out, files, o.Force)
+	if err != nil {
+		return err
+	}
+	printExport(f, out, changes)
+	fmt.Fprintf(f.IO.ErrOut, "Not exported yet: %s.\n", strings.Join(export.NotExportedBy("compose"), "; "))
+	fmt.Fprintf(f.IO.ErrOut, "Run it with: docker compose -f %s up -d\n", filepath.Join(out, export.ComposeFile))
+	return nil
+}
+
+func printExport(f *Factory, out string, changes []export.Change) {
+	for _, c := range changes {
+		fmt.Fprintf(f.IO.Out, "%s\t%s\n", c.Action, filepath.Join(out, filepath.FromSlash(c.Path)))
+	}
+}
+
+// builtImages finds, by label, the newest image msx built in this
+// workspace for each service and the gateway.
+func builtImages(ctx context.Context, f *Factory, m *devenv.Manifest) (map[string]string, error) {
+	cli, err := f.Docker(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	imgs, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", devenv.LabelProject+"="+m.Project),
+		filters.Arg("label", devenv.LabelWorkspace+"="+m.Dir),
+	)})
+	if err != nil {
+		return nil, msxerr.Wrap(err, "check that Docker is running", "cannot list the images msx built: %v", err)
+	}
+	out := map[string]string{}
+	created := map[string]int64{}
+	for _, img := range imgs {
+		name := img.Labels[devenv.LabelService]
+		if name == "" || len(img.RepoTags) == 0 || img.Created < created[name] {
+			continue
+		}
+		out[name], created[name] = img.RepoTags[0], img.Created
+	}
+	return out, nil
+}

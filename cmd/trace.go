@@ -1,0 +1,174 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/logs"
+	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/trace"
+)
+
+type traceOptions struct {
+	ID          string
+	Service     string
+	Last        int
+	MinDuration time.Duration
+	Errors      bool
+	JSON        bool
+}
+
+func newTraceCmd(f *Factory) *cobra.Command {
+	opts := &traceOptions{}
+	c := &cobra.Command{
+		Use:   "trace [TRACE_ID]",
+		Short: "List recent traces, or draw one as a waterfall with its log lines",
+		Long: `Without an ID, list the most recent traces the project's collector kept:
+trace ID, root route, status, duration, span count and the services touched.
+
+With an ID (the full 32 hexadecimal digits, or a prefix such as msx logs
+shows), draw the trace as a waterfall, one row per span indented under its
+parent, then the log lines of that trace from every service.
+
+The collector runs whenever the project does (attached or with -d) and keeps
+spans on a volume until msx down --volumes.`,
+		Example: `  msx trace --last 5 --min-duration 100ms
+  msx trace 4bf92f35`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return msxerr.Usage("%s takes at most one trace ID (usage: %s)", c.CommandPath(), c.UseLine())
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.ID = strings.ToLower(args[0])
+				if len(opts.ID) > 32 || strings.Trim(opts.ID, "0123456789abcdef") != "" {
+					return msxerr.Usage("%q is not a trace ID (up to 32 hexadecimal digits)", args[0])
+				}
+			}
+			if opts.Last < 1 {
+				return msxerr.Usage("--last must be at least 1")
+			}
+			if opts.MinDuration < 0 {
+				return msxerr.Usage("--min-duration must not be negative")
+			}
+			return runTrace(c.Context(), f, opts)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&opts.Service, "service", "", "only traces that touched service `S`")
+	fl.IntVar(&opts.Last, "last", 20, "list the `N` most recent traces")
+	fl.DurationVar(&opts.MinDuration, "min-duration", 0, "only traces lasting at least `D` (such as 100ms)")
+	fl.BoolVar(&opts.Errors, "errors", false, "only traces with a span in error")
+	fl.BoolVar(&opts.JSON, "json", false, "print JSON: the list of traces, or the trace's spans")
+	return c
+}
+
+func runTrace(ctx context.Context, f *Factory, opts *traceOptions) error {
+	m, cli, err := f.Project(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	if opts.Service != "" {
+		if err := checkServices(m, []string{opts.Service}); err != nil {
+			return err
+		}
+	}
+	r := runner.New(cli, nil)
+	base, err := r.PublishedURL(ctx, m.Project, m.Dir, devenv.CollectorName, devenv.CollectorPort)
+	if errors.Is(err, runner.ErrNotRunning) {
+		return msxerr.New("run msx up (or msx up -d), send a request, then try again",
+			"the trace collector of project %s is not running", m.Project)
+	}
+	if err != nil {
+		return err
+	}
+	c := &trace.Client{BaseURL: base}
+	st := trace.Style{Width: termWidth(f), Color: f.IO.ColorEnabled()}
+	if opts.ID == "" {
+		list, err := c.List(ctx, trace.Query{Service: opts.Service, MinDuration: opts.MinDuration, Errors: opts.Errors, Limit: opts.Last})
+		if err != nil {
+			return collectorErr(ctx, err)
+		}
+		if opts.JSON {
+			return writeJSON(f, list)
+		}
+		st.Now = f.Now()
+		fmt.Fprint(f.IO.Out, trace.List(list, st))
+		return nil
+	}
+	t, err := c.Get(ctx, opts.ID)
+	switch {
+	case errors.Is(err, trace.ErrNotFound):
+		return msxerr.New("run msx trace to list the traces the collector kept", "no trace %s", opts.ID)
+	case errors.Is(err, trace.ErrAmbiguous):
+		return msxerr.New("give more digits of the ID", "more than one trace starts with %s", opts.ID)
+	case err != nil:
+		return collectorErr(ctx, err)
+	}
+	if opts.JSON {
+		return writeJSON(f, t)
+	}
+	fmt.Fprint(f.IO.Out, trace.Waterfall(t, st))
+	return traceLogs(ctx, f, r, m, t)
+}
+
+// traceLogs prints the log lines of trace t from every container, read
+// from a little before the trace started.
+func traceLogs(ctx context.Context, f *Factory, r *runner.Runner, m *devenv.Manifest, t trace.Trace) error {
+	start := time.Now()
+	for _, s := range t.Spans {
+		if s.Start.Before(start) {
+			start = s.Start
+		}
+	}
+	var buf strings.Builder
+	p := logs.NewPrinter(&buf, prefixNames(m), logs.PrinterOptions{
+		Color:  f.IO.ColorEnabled(),
+		Filter: logs.Filter{TraceID: t.TraceID},
+	})
+	err := logs.Show(ctx, r, p, logs.ShowOptions{Project: m.Project, Dir: m.Dir, Since: start.Add(-5 * time.Second), Tail: -1})
+	if err != nil && !errors.Is(err, logs.ErrNoContainers) {
+		return err
+	}
+	if buf.Len() == 0 {
+		fmt.Fprintln(f.IO.Out, "\nno log lines of this trace")
+		return nil
+	}
+	fmt.Fprintf(f.IO.Out, "\nlog lines of this trace:\n%s", buf.String())
+	return nil
+}
+
+func collectorErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return msxerr.ErrCancelled
+	}
+	return msxerr.Wrap(err, "run msx ps to check the collector, or msx up to restart it", "reading the trace collector failed: %s", sentence(err))
+}
+
+func writeJSON(f *Factory, v any) error {
+	enc := json.NewEncoder(f.IO.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// termWidth is the terminal's width, or 0 when stdout is not one.
+func termWidth(f *Factory) int {
+	if f.IO.IsStdoutTTY() {
+		if w, _, err := term.GetSize(1); err == nil && w > 0 {
+			return w
+		}
+	}
+	return 0
+}

@@ -1,0 +1,86 @@
+// Command collector is the trace collector msx runs beside a project: it
+// receives the spans of every service and the gateway over OTLP/HTTP
+// (protobuf or JSON) on /v1/traces, keeps the most recent ones in DATA_DIR
+// (a volume, so they outlive a restart and go only with msx down
+// --volumes), and answers msx trace on /api/traces. msx embeds this source
+// and compiles it like the gateway; it is not meant to be edited.
+//
+// Environment: LISTEN_ADDR (default :4318), DATA_DIR (default /data),
+// MAX_SPANS (default 200000), FORWARD_ENDPOINT (another OTLP/HTTP endpoint
+// that also receives every span; none by default).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/msx-dev/msx/templates/collector/spans"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "collector:", err)
+		os.Exit(1)
+	}
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "collector")
+
+	max, err := strconv.Atoi(env("MAX_SPANS", "200000"))
+	if err != nil || max < 1 {
+		return fmt.Errorf("MAX_SPANS %q is not a positive number", os.Getenv("MAX_SPANS"))
+	}
+	store, err := spans.Open(spans.Options{Dir: env("DATA_DIR", "/data"), MaxSpans: max})
+	if err != nil {
+		return fmt.Errorf("opening the span store: %w", err)
+	}
+	defer store.Close()
+
+	var forward func([]byte)
+	if ep := os.Getenv("FORWARD_ENDPOINT"); ep != "" {
+		f := spans.NewForwarder(ep, log)
+		go f.Run(ctx)
+		forward = f.Send
+		log.Info("forwarding spans", "endpoint", ep)
+	}
+
+	srv := &http.Server{
+		Addr:              env("LISTEN_ADDR", ":4318"),
+		Handler:           spans.NewHandler(store, forward, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("listening", "addr", srv.Addr, "spans", store.Len(), "max_spans", max)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+// Package trace reads the spans the project's collector keeps and draws
+// them: a list of recent traces, and one trace as a waterfall. Decoding
+// OTLP and storing spans happen in the collector itself (its source is
+// templates/collector/spans, whose types this package shares).
+package trace
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/msx-dev/msx/templates/collector/spans"
+)
+
+// The collector's types, as msx trace uses them.
+type (
+	Summary = spans.Summary
+	Trace   = spans.Trace
+	Span    = spans.SpanJSON
+	Query   = spans.Query
+)
+
+// Client reads a collector's query API.
+type Client struct {
+	// BaseURL is http://127.0.0.1:PORT, the collector's published port.
+	BaseURL string
+	HTTP    *http.Client
+}
+
+// Errors of Get, worded by the caller.
+var (
+	ErrNotFound  = errors.New("no such trace")
+	ErrAmbiguous = errors.New("ambiguous trace ID prefix")
+)
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+// List returns the most recent traces matching q, newest first.
+func (c *Client) List(ctx context.Context, q Query) ([]Summary, error) {
+	v := url.Values{}
+	if q.Service != "" {
+		v.Set("service", q.Service)
+	}
+	if q.MinDuration > 0 {
+		v.Set("min_duration", q.MinDuration.String())
+	}
+	if q.Errors {
+		v.Set("errors", "true")
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out []Summary
+	if err := c.get(ctx, "/api/traces?"+v.Encode(), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Get returns one trace by its ID or a unique prefix of it.
+func (c *Client) Get(ctx context.Context, id string) (Trace, error) {
+	var t Trace
+	err := c.get(ctx, "/api/traces/"+url.PathEscape(id), &t)
+	return t, err
+}
+
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return ErrNotFound
+	case http.StatusConflict:
+		return ErrAmbiguous
+	default:
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("the collector answered %s: %s", resp.Status, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}

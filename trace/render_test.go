@@ -1,0 +1,105 @@
+package trace
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/msx-dev/msx/templates/collector/spans"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./trace -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func span(id, parent, name, svc string, startMS, durMS float64, errMsg string, attrs ...spans.Attr) Span {
+	return Span{
+		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: id, ParentID: parent, Name: name, Service: svc,
+		Start:      t0.Add(time.Duration(startMS * float64(time.Millisecond))),
+		DurationNS: int64(durMS * float64(time.Millisecond)),
+		Error:      errMsg != "", Status: errMsg, Attrs: attrs,
+	}
+}
+
+// sample is a request through the gateway to orders, which calls payments
+// (in error) and catalog, plus a span whose parent never arrived.
+func sample() Trace {
+	return Trace{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Spans: []Span{
+		span("0000000000000001", "", "GET /api/orders/", "gateway", 0, 120, "",
+			spans.Attr{Key: "http.request.method", Value: "GET"}, spans.Attr{Key: "http.response.status_code", Value: "502"}, spans.Attr{Key: "url.scheme", Value: "http"}),
+		span("0000000000000002", "0000000000000001", "HTTP GET", "gateway", 1, 118, ""),
+		span("0000000000000003", "0000000000000002", "GET /upstream", "orders", 3, 110, ""),
+		span("0000000000000005", "0000000000000003", "HTTP GET", "orders", 60, 45, "", spans.Attr{Key: "server.address", Value: "catalog"}),
+		span("0000000000000004", "0000000000000003", "HTTP GET", "orders", 5, 50, "upstream failed", spans.Attr{Key: "server.address", Value: "payments"}),
+		span("0000000000000006", "0000000000000004", "GET /items", "payments", 7, 0.8, "dial tcp: connection refused"),
+		span("0000000000000009", "00000000000000ff", "SELECT items", "catalog", 62, 0.04, ""),
+	}}
+}
+
+func TestWaterfall(t *testing.T) {
+	golden(t, "waterfall.txt", Waterfall(sample(), Style{Width: 120}))
+	golden(t, "waterfall-narrow-color.txt", Waterfall(sample(), Style{Width: 60, Color: true}))
+	golden(t, "waterfall-empty.txt", Waterfall(Trace{TraceID: "ab"}, Style{}))
+}
+
+func TestList(t *testing.T) {
+	list := []Summary{
+		{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Root: "GET /api/orders/", RootService: "gateway", Start: t0, DurationNS: int64(120 * time.Millisecond), Spans: 7, Errors: 2, Services: []string{"catalog", "gateway", "orders", "payments"}},
+		{TraceID: "00f067aa0ba902b700f067aa0ba902b7", Root: "POST /api/payments/", RootService: "gateway", Start: t0.Add(-time.Minute), DurationNS: 870_000, Spans: 3, Services: []string{"gateway", "payments"}},
+		{TraceID: "11111111111111111111111111111111", Start: t0.Add(-2 * time.Minute), DurationNS: 2_500_000_000, Spans: 1, Services: []string{"orders"}},
+	}
+	golden(t, "list.txt", List(list, Style{Now: t0.Add(3 * time.Second)}))
+	golden(t, "list-narrow.txt", List(list, Style{Width: 80}))
+	golden(t, "list-empty.txt", List(nil, Style{}))
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		500: "500ns", 870 * time.Microsecond: "870µs", 12340 * time.Microsecond: "12.3ms", 999_960 * time.Microsecond: "1000ms",
+		1250 * time.Millisecond: "1.25s", 90 * time.Second: "1m30s", time.Millisecond: "1ms",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %s, want %s", d, got, want)
+		}
+	}
+}
+
+func TestClient(t *testing.T) {
+	store, _ := spans.Open(spans.Options{MaxSpans: 100})
+	srv := httptest.NewServer(spans.NewHandler(store, nil, nil))
+	defer srv.Close()
+	c := &Client{BaseURL: srv.URL}
+	list, err := c.List(context.Background(), Query{Service: "x", MinDuration: time.Second, Errors: true, Limit: 3})
+	if err != nil || len(list) != 0 {
+		t.Errorf("List = %v, %v", list, err)
+	}
+	if _, err := c.Get(context.Background(), "abcd"); err != ErrNotFound {
+		t.Errorf("Get = %v, want ErrNotFound", err)
+	}
+	b, _ := json.Marshal(sample())
+	if len(b) == 0 {
+		t.Fatal("sample does not marshal")
+	}
+}
