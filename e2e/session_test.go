@@ -116,7 +116,8 @@ func TestHotSwapDocker(t *testing.T) {
 		if nid, nimg := imageOf(); nid != id || nimg != img {
 			t.Errorf("container %s image %s became %s image %s: want the same container and image", id, img, nid, nimg)
 		}
-		up.waitFor(t, "orders  | msx: swapped in", 30*time.Second)
+		// The prefix's width is that of the longest name (a collector may run).
+		up.waitForRe(t, regexp.MustCompile(`(?m)^orders +\| msx: swapped in`), 30*time.Second)
 		if s := startedAt(); s != started {
 			t.Errorf("the container started again (%s, was %s): want only its program restarted", s, started)
 		}
