@@ -55,11 +55,13 @@ msx add dependency does.`,
 				return msxerr.Usage("--db %q is not a database kind; use %s", o.DB, strings.Join(devenv.DBKinds, ", "))
 			}
 			o.DependsOnSet = c.Flags().Changed("depends-on")
+			o.SubscribesSet = c.Flags().Changed("subscribes")
 			return runNewService(f, &o)
 		},
 	}
 	c.Flags().StringVar(&o.DB, "db", devenv.DBSQLite, "database the service owns: "+strings.Join(devenv.DBKinds, ", "))
 	c.Flags().StringSliceVar(&o.DependsOn, "depends-on", nil, "services this one calls, comma-separated")
+	c.Flags().StringArrayVar(&o.Subscribes, "subscribes", nil, "an event the service handles, SERVICE.item.created or SERVICE.item.deleted (repeatable)")
 	c.Flags().IntVar(&o.Port, "port", 0, "port the service listens on (default: the next free one)")
 	c.Flags().BoolVar(&o.Force, "force", false, "generate an existing service again, overwriting files that differ, except edited files that changed settings would rewrite: those are kept")
 	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "list what would be written, write nothing")

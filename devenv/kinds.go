@@ -35,6 +35,18 @@ type Kind struct {
 	Uses func(s Service) bool
 	// Port is where the instance listens on its network.
 	Port int
+	// MonitorPort, when set, is an HTTP monitoring endpoint of the
+	// instance: the port its container publishes on an ephemeral port of
+	// 127.0.0.1 and where Ready probes; Port is published only if it is
+	// one of LocalPorts.
+	MonitorPort int
+	// LocalPorts are further ports of the instance published on ephemeral
+	// ports of 127.0.0.1, for msx's own clients on this machine (msx
+	// events reads the broker's client port).
+	LocalPorts []int
+	// Cmd is the arguments the instance's image runs with; empty is the
+	// image's own.
+	Cmd []string
 	// Publish publishes Port on an ephemeral port of 127.0.0.1, for a
 	// client on the host (msx db). A private instance then also joins a
 	// network of its own that nothing else joins: an internal network
@@ -140,9 +152,37 @@ var Postgres = Kind{
 	},
 }
 
+// KindNATS is the name of the NATS kind.
+const KindNATS = "nats"
+
+// NATS is the project's message broker: one NATS server with JetStream,
+// its streams on a named volume. Services reach it on the project
+// network; msx reads its monitoring endpoint and, for msx events, its
+// client port on 127.0.0.1 only.
+var NATS = Kind{
+	Name: KindNATS,
+	// The official image (nats-server alone, FROM scratch, entrypoint the
+	// server), as scripts/local-images.sh builds too.
+	DefaultImage: "nats:2.10",
+	Uses:         func(s Service) bool { return s.Events },
+	Port:         4222,
+	MonitorPort:  8222,
+	LocalPorts:   []int{4222},
+	DataDir:      "/data",
+	Cmd:          []string{"--jetstream", "--store_dir", "/data", "--http_port", "8222", "--server_name", "msx"},
+	Env:          func(Instance) map[string]string { return nil },
+	Ready: func(Instance) Probe {
+		// 200 only once JetStream is up, not merely the server.
+		return Probe{HTTPPath: "/healthz?js-enabled-only=true"}
+	},
+	Client: func(i Instance) map[string]string {
+		return map[string]string{"NATS_URL": "nats://" + i.Address()}
+	},
+}
+
 // Kinds is the table of infrastructure kinds, in the order their instances
 // start (before the services).
-var Kinds = []*Kind{&Postgres}
+var Kinds = []*Kind{&Postgres, &NATS}
 
 // KindNames lists the kinds' names, sorted: the keys of images in msx.yaml.
 func KindNames() []string {

@@ -103,6 +103,13 @@ type Service struct {
 	Route string `yaml:"route"`
 	// Protected routes need authentication at the gateway.
 	Protected bool `yaml:"protected,omitempty"`
+	// Subscribes lists the event subjects the service handles
+	// (orders.item.created): SOURCE.EVENT, SOURCE a service with a
+	// database, which publishes its sample resource's events.
+	Subscribes []string `yaml:"subscribes,omitempty"`
+	// Events is set by Validate: the service publishes or subscribes, so
+	// it needs the broker.
+	Events bool `yaml:"-"`
 	// Expose publishes the service's own port on 127.0.0.1, beside the
 	// gateway. Off by default: the gateway, with its auth, is the way in.
 	Expose bool `yaml:"expose,omitempty"`
@@ -300,6 +307,14 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("services %s and %s both have route %s", other, name, s.Route)
 		}
 		routes[s.Route] = name
+		if err := m.checkSubscribes(name, s); err != nil {
+			return err
+		}
+	}
+	for _, name := range m.ServiceNames() {
+		s := m.Services[name]
+		s.Events = m.UsesEvents(name)
+		m.Services[name] = s
 	}
 	_, err := m.StartOrder()
 	return err

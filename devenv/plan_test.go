@@ -518,7 +518,7 @@ func TestManifestImages(t *testing.T) {
 		t.Errorf("default image = %q", got)
 	}
 	for _, bad := range []struct{ yaml, want string }{
-		{"images:\n  mysql: x\n", "images.mysql is not a kind msx runs; known kinds: postgres"},
+		{"images:\n  mysql: x\n", "images.mysql is not a kind msx runs; known kinds: nats, postgres"},
 		{"images:\n  postgres: \"-x\"\n", "not an image reference"},
 		{"images:\n  postgres: \"a b\"\n", "not an image reference"},
 	} {

@@ -29,7 +29,8 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "catalog", "--db", "none")
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--depends-on", "orders")
-	mustMsx(t, ws, nil, "new", "service", "order-items", "--db", "sqlite", "--depends-on", "orders,catalog", "--port", "9100")
+	mustMsx(t, ws, nil, "new", "service", "order-items", "--db", "sqlite", "--depends-on", "orders,catalog", "--port", "9100",
+		"--subscribes", "orders.item.created", "--subscribes", "payments.item.deleted")
 	mustMsx(t, ws, nil, "new", "service", "ledger", "--db", "postgres")
 	mustMsx(t, ws, nil, "new", "service", "notify", "--db", "none", "--depends-on", "payments,ledger")
 
@@ -40,7 +41,7 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	goCmd(t, ws, "vet", "./...")
 	out := goCmd(t, ws, "test", "-race", "-count=1", "./...")
 	for _, pkg := range []string{"services/orders", "services/catalog", "services/payments", "services/order-items",
-		"services/ledger", "services/notify", "services/orders/ordersapi", "gateway"} {
+		"services/ledger", "services/notify", "services/orders/ordersapi", "gateway", "platform/messaging"} {
 		if !strings.Contains(out, "ok  \texample.com/shop/"+pkg) {
 			t.Errorf("go test did not report %s as ok:\n%s", pkg, out)
 		}

@@ -66,7 +66,7 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 	var want []string
 	var extra []string
 	for _, c := range list {
-		if c.Labels[devenv.LabelRole] == devenv.RoleDatabase {
+		if r := c.Labels[devenv.LabelRole]; r == devenv.RoleDatabase || r == devenv.RoleInfra {
 			extra = append(extra, c.Labels[devenv.LabelService])
 		}
 	}
@@ -156,11 +156,20 @@ func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summar
 		st.Ready = insp.State.Health != nil && insp.State.Health.Status == container.Healthy
 		return
 	}
+	// An instance of a kind (the broker) publishes its monitoring endpoint
+	// beside other ports: that one is its URL and is probed as up does.
+	mon, path := 0, "/readyz"
+	if k := devenv.LookupKind(c.Labels[devenv.LabelKind]); k != nil && k.MonitorPort != 0 {
+		mon, path = k.MonitorPort, k.Ready(devenv.Instance{Kind: k}).HTTPPath
+	}
 	for _, p := range st.Ports {
 		u := "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(p.HostPort))
-		if p.ContainerPort == devenv.AdminPort {
+		switch {
+		case p.ContainerPort == devenv.AdminPort:
 			st.AdminURL = u
-		} else {
+		case mon != 0 && p.ContainerPort != mon:
+			// Another port of the instance (the broker's client port).
+		default:
 			st.URL = u
 		}
 	}
@@ -173,7 +182,7 @@ func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summar
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	st.Ready = r.probe(pctx, probeURL+"/readyz") == nil
+	st.Ready = r.probe(pctx, probeURL+path) == nil
 	if st.AdminURL != "" {
 		st.Breakers, _ = r.admin().Breakers(pctx, st.AdminURL)
 		if f, err := r.admin().Faults(pctx, st.AdminURL); err == nil && f.Active() {

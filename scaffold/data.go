@@ -28,6 +28,8 @@ type ServiceData struct {
 	DB      string // "postgres", "sqlite" or "none"
 	Port    int    // the port the service listens on by default
 	Deps    []Dep  // sorted by name
+	// Subscribes are the events the service handles, sorted.
+	Subscribes []Subscription
 
 	GoVersion string // the Go version of the production Dockerfile's build stage
 }
@@ -40,6 +42,12 @@ type Dep struct {
 	APIPkg  string // "paymentsapi": the package its callers import
 	EnvVar  string // "PAYMENTS_URL": where its address comes from
 	Port    int    // its default port, for the fallback URL http://localhost:PORT
+}
+
+// Subscription is one event a service handles.
+type Subscription struct {
+	Topic  string // "orders.item.created", as msx.yaml spells it
+	GoName string // "OrdersItemCreated": its handler is onOrdersItemCreated
 }
 
 // APIPackage is the name of service name's API package, and of its folder

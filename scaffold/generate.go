@@ -134,8 +134,13 @@ type ServiceOptions struct {
 	DependsOn    []string // names of existing services
 	DependsOnSet bool     // DependsOn was given; otherwise an existing service keeps its dependencies
 	Port         int      // 0 keeps the service's port, or picks the next free one
-	Force        bool
-	DryRun       bool
+	// Subscribes are event subjects (orders.item.created) the service
+	// handles; SubscribesSet says they were given, otherwise an existing
+	// service keeps its subscriptions.
+	Subscribes    []string
+	SubscribesSet bool
+	Force         bool
+	DryRun        bool
 }
 
 // NewService generates services/NAME and registers it in msx.yaml. With
@@ -181,6 +186,17 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 	}
 	if len(entry.DependsOn) == 0 {
 		entry.DependsOn = nil
+	}
+	if o.SubscribesSet || !exists {
+		entry.Subscribes = slices.Compact(slices.Sorted(slices.Values(o.Subscribes)))
+		for _, sub := range entry.Subscribes {
+			if err := m.CheckSubject(o.Name, sub); err != nil {
+				return nil, msxerr.Usage("%v", err)
+			}
+		}
+		if len(entry.Subscribes) == 0 {
+			entry.Subscribes = nil
+		}
 	}
 	switch {
 	case o.Port != 0:
@@ -273,6 +289,7 @@ func renderService(fsys fs.FS, m *devenv.Manifest, name string, s devenv.Service
 		Project: m.Project, Module: m.Module, Name: name,
 		GoName: names.GoName(name), EnvName: names.EnvName(name), APIPkg: APIPackage(name),
 		DB: s.DB, Port: s.Port, Deps: deps, GoVersion: GoVersion,
+		Subscribes: subscriptions(s.Subscribes),
 	})
 	if err != nil {
 		return nil, err
@@ -408,6 +425,15 @@ func write(root string, files []File, deletes, kept []string, force, dryRun bool
 		}
 	}
 	return &Result{Root: root, Changes: changes}, nil
+}
+
+// subscriptions names the handler of each subscribed topic.
+func subscriptions(topics []string) []Subscription {
+	var out []Subscription
+	for _, t := range topics {
+		out = append(out, Subscription{Topic: t, GoName: names.GoName(strings.ReplaceAll(t, ".", "-"))})
+	}
+	return out
 }
 
 // AddDependency makes service call deps as well as what it calls already:

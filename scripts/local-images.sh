@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the infrastructure images msx runs (Postgres) on a machine that
+# Builds the infrastructure images msx runs (Postgres, NATS) on a machine that
 # cannot pull from a registry, from Debian's packages, and prints the
 # settings that point msx at them:
 #
@@ -11,12 +11,13 @@
 # build_KIND builds it. An image that exists is not built again: a second
 # run takes well under a second. Building needs root (debootstrap), the
 # Docker engine, and access to a Debian mirror (MIRROR, default
-# deb.debian.org); Postgres takes about three minutes, once.
+# deb.debian.org); Postgres takes about three minutes, once. NATS needs only
+# Go and the module proxy (about a minute, once).
 #
 # Only the export lines go to stdout; progress goes to stderr.
 set -euo pipefail
 
-KINDS=(postgres)
+KINDS=(postgres nats)
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/msx/debootstrap
@@ -174,6 +175,35 @@ build_postgres() {
     "EXPOSE 5432" \
     "LABEL dev.msx.local-image=postgres"
   rm -rf "$root"
+  log "built $tag"
+}
+
+# ---- nats -----------------------------------------------------------------
+# nats-server compiled from github.com/nats-io/nats-server/v2 through the Go
+# module proxy, alone in a FROM scratch image like the official one: its
+# entrypoint is the server, so msx's arguments work with either image.
+NATS_VERSION=${NATS_VERSION:-v2.15.2}
+
+image_nats() { echo "msx-local/nats:${NATS_VERSION#v}-$(recipe_hash build_nats)"; }
+
+build_nats() {
+  local tag=$1
+  command -v go >/dev/null 2>&1 || die "building the NATS image needs Go: see https://go.dev/doc/install"
+  local root gobin
+  root=$(mktemp -d /tmp/msx-nats-rootfs.XXXXXX)
+  gobin=$(mktemp -d /tmp/msx-nats-bin.XXXXXX)
+  CLEANUP+=("$root" "$gobin")
+  log "building $tag (compiling nats-server $NATS_VERSION)"
+  # Outside any module, so that go install reads the server's own go.mod.
+  (cd "$gobin" && CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS=-trimpath \
+    go install -ldflags='-s -w' "github.com/nats-io/nats-server/v2@$NATS_VERSION") >&2
+  mkdir -p "$root/tmp" "$root/data"
+  chmod 1777 "$root/tmp"
+  install -m 755 "$gobin/nats-server" "$root/nats-server"
+  import_rootfs "$tag" "$root" \
+    "ENTRYPOINT [\"/nats-server\"]" \
+    "EXPOSE 4222 8222" \
+    "LABEL dev.msx.local-image=nats"
   log "built $tag"
 }
 

@@ -13,8 +13,8 @@ echo "== prerequisites"
 bash scripts/install-deps.sh
 
 echo "== infrastructure images"
-# Built from Debian's packages when missing (minutes, once); the e2e tests
-# run Postgres from it. Fast when present.
+# Built when missing (Postgres from Debian's packages, minutes, once; NATS
+# from the Go module proxy); the e2e tests run them. Fast when present.
 images=$(bash scripts/local-images.sh)
 eval "$images"
 

@@ -141,7 +141,7 @@ func writeSample(w io.Writer, name string, attrs attribute.Set, extraKey, extraV
 				io.WriteString(w, ",")
 			}
 			first = false
-			fmt.Fprintf(w, "%s=%q", sanitize(string(kv.Key)), kv.Value.Emit())
+			fmt.Fprintf(w, "%s=%q", sanitize(string(kv.Key)), kv.Value.String())
 		}
 		if extraKey != "" {
 			if !first {

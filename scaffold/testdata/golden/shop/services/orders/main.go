@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"example.com/shop/platform/config"
+	"example.com/shop/platform/messaging"
 	"example.com/shop/platform/service"
 )
 
@@ -20,6 +21,9 @@ func setup(ctx context.Context, s *service.Service) error {
 	}
 	s.OnStop(func() { store.Close() })
 	s.Health.AddCheck("db", store.Ping)
+	if store.outbox, err = messaging.Start(ctx, s, store.db, messaging.SQLite, nil, nil); err != nil {
+		return err
+	}
 	a := &api{store: store}
 	a.register(s.Mux)
 	return nil

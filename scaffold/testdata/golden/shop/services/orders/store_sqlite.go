@@ -14,6 +14,7 @@ import (
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver: no cgo, so images stay FROM scratch
 
 	"example.com/shop/platform/dbtrace"
+	"example.com/shop/platform/messaging"
 	"example.com/shop/platform/migrate"
 )
 
@@ -23,6 +24,9 @@ var migrations embed.FS
 // SQLiteStore is a Store in a SQLite database file.
 type SQLiteStore struct {
 	db *sql.DB
+	// outbox, when set, receives item.created and item.deleted in the
+	// transaction of the change.
+	outbox *messaging.Outbox
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -92,8 +96,23 @@ func (s *SQLiteStore) Create(ctx context.Context, name string) (it Item, err err
 	const q = `INSERT INTO items (name, created_at) VALUES (?, ?) RETURNING id, name, created_at`
 	ctx, end := dbtrace.Start(ctx, "sqlite", q)
 	defer func() { end(err) }()
-	err = s.db.QueryRowContext(ctx, q, name, time.Now().UTC()).Scan(&it.ID, &it.Name, &it.CreatedAt)
-	return it, err
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Item{}, err
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, q, name, time.Now().UTC()).Scan(&it.ID, &it.Name, &it.CreatedAt); err != nil {
+		return Item{}, err
+	}
+	// In the same transaction: the event exists if and only if the item does.
+	if err := s.outbox.Add(ctx, messaging.SQLExec(tx), messaging.ItemCreated, messaging.ItemEvent{ItemID: it.ID, Name: it.Name}); err != nil {
+		return Item{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Item{}, err
+	}
+	s.outbox.Notify()
+	return it, nil
 }
 
 // Get returns the item with the given ID, or ErrNotFound.
@@ -110,11 +129,16 @@ func (s *SQLiteStore) Get(ctx context.Context, id int64) (Item, error) {
 }
 
 // Delete removes the item with the given ID, or returns ErrNotFound.
-func (s *SQLiteStore) Delete(ctx context.Context, id int64) error {
+func (s *SQLiteStore) Delete(ctx context.Context, id int64) (err error) {
 	const q = `DELETE FROM items WHERE id = ?`
 	ctx, end := dbtrace.Start(ctx, "sqlite", q)
-	res, err := s.db.ExecContext(ctx, q, id)
-	end(err)
+	defer func() { end(err) }()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, q, id)
 	if err != nil {
 		return err
 	}
@@ -125,5 +149,12 @@ func (s *SQLiteStore) Delete(ctx context.Context, id int64) error {
 	if n == 0 {
 		return ErrNotFound
 	}
+	if err := s.outbox.Add(ctx, messaging.SQLExec(tx), messaging.ItemDeleted, messaging.ItemEvent{ItemID: id}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.outbox.Notify()
 	return nil
 }

@@ -6,10 +6,12 @@ package main
 import (
 	"context"
 	"example.com/shop/platform/config"
+	"example.com/shop/platform/messaging"
 	"example.com/shop/platform/postgres"
 	"example.com/shop/platform/service"
 	"example.com/shop/services/catalog/catalogapi"
 	"example.com/shop/services/orders/ordersapi"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 func main() {
@@ -24,6 +26,9 @@ func setup(ctx context.Context, s *service.Service) error {
 	s.OnStop(pool.Close)
 	s.Health.AddCheck("db", pool.Ping)
 	store := &PostgresStore{pool: pool}
+	if store.outbox, err = messaging.Start(ctx, s, stdlib.OpenDBFromPool(pool), messaging.Postgres, nil, nil); err != nil {
+		return err
+	}
 	a := &api{store: store}
 	a.catalogClient = catalogapi.NewClient(s.Client("catalog", 8082))
 	a.ordersClient = ordersapi.NewClient(s.Client("orders", 8081))

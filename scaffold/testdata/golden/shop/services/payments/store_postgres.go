@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 
+	"example.com/shop/platform/messaging"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -14,7 +15,8 @@ var migrations embed.FS
 
 // PostgresStore is a Store in PostgreSQL; platform/postgres opens its pool.
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	outbox *messaging.Outbox // item events, added in the transaction of the change
 }
 
 // List returns at most limit items with an ID above after, oldest first.
@@ -31,11 +33,14 @@ func (s *PostgresStore) List(ctx context.Context, after int64, limit int) ([]Ite
 }
 
 // Create stores a new item named name.
-func (s *PostgresStore) Create(ctx context.Context, name string) (Item, error) {
-	var it Item
-	err := s.pool.QueryRow(ctx,
-		`INSERT INTO items (name) VALUES ($1) RETURNING id, name, created_at`, name,
-	).Scan(&it.ID, &it.Name, &it.CreatedAt)
+func (s *PostgresStore) Create(ctx context.Context, name string) (it Item, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO items (name) VALUES ($1) RETURNING id, name, created_at`, name).Scan(&it.ID, &it.Name, &it.CreatedAt); err != nil {
+			return err
+		}
+		return s.outbox.Add(ctx, messaging.PgxExec(tx), messaging.ItemCreated, messaging.ItemEvent{ItemID: it.ID, Name: it.Name})
+	})
+	s.outbox.Notify()
 	return it, err
 }
 
@@ -52,12 +57,14 @@ func (s *PostgresStore) Get(ctx context.Context, id int64) (Item, error) {
 
 // Delete removes the item with the given ID, or returns ErrNotFound.
 func (s *PostgresStore) Delete(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM items WHERE id = $1`, id)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if tag, err := tx.Exec(ctx, `DELETE FROM items WHERE id = $1`, id); err != nil {
+			return err
+		} else if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		return s.outbox.Add(ctx, messaging.PgxExec(tx), messaging.ItemDeleted, messaging.ItemEvent{ItemID: id})
+	})
+	s.outbox.Notify()
+	return err
 }

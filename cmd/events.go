@@ -1,0 +1,100 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/eventlog"
+	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/runner"
+)
+
+type eventsOptions struct {
+	Subject string
+	Follow  bool
+	JSON    bool
+}
+
+func newEventsCmd(f *Factory) *cobra.Command {
+	opts := &eventsOptions{}
+	c := &cobra.Command{
+		Use:   "events [SUBJECT]",
+		Short: "Print the project's events from its broker, optionally following new ones",
+		Long: `Print the events the services published to the project's NATS broker, oldest
+first: all of them, or those matching SUBJECT (orders.item.created; * matches
+one part and > the rest, as in orders.>). With -f, wait for new events until
+Ctrl-C. One line per event, or one JSON object per line with --json. msx reads
+the broker on 127.0.0.1 only; reading changes nothing for the services.`,
+		Example: "  msx events\n  msx events orders.item.created -f\n  msx events 'orders.>' --json",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return msxerr.Usage("%s takes at most one subject (usage: %s)", c.CommandPath(), c.UseLine())
+			}
+			if len(args) == 1 {
+				if err := eventlog.CheckSubject(args[0]); err != nil {
+					return msxerr.Usage("%v", err)
+				}
+				opts.Subject = args[0]
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runEvents(c.Context(), f, opts)
+		},
+	}
+	c.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new events until Ctrl-C")
+	c.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object per event")
+	return c
+}
+
+func runEvents(ctx context.Context, f *Factory, opts *eventsOptions) error {
+	m, cli, err := f.Project(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	if !usesBroker(m) {
+		return msxerr.New("add a subscriber with msx new service NAME --subscribes SERVICE.item.created",
+			"this workspace has no broker: no service subscribes to events")
+	}
+	u, err := runner.New(cli, nil).PublishedURL(ctx, m.Project, m.Dir, devenv.KindNATS, devenv.NATS.LocalPorts[0])
+	if errors.Is(err, runner.ErrNotRunning) {
+		return msxerr.New("start it with msx up", "the broker of %s is not running", m.Project)
+	}
+	if err != nil {
+		return err
+	}
+	url := "nats://" + strings.TrimPrefix(u, "http://")
+	return eventlog.Tail(ctx, url, opts.Subject, opts.Follow, func(e eventlog.Entry) error {
+		return printEvent(f.IO.Out, e, opts.JSON)
+	})
+}
+
+func usesBroker(m *devenv.Manifest) bool {
+	for _, n := range m.ServiceNames() {
+		if m.Services[n].Events {
+			return true
+		}
+	}
+	return false
+}
+
+func printEvent(w io.Writer, e eventlog.Entry, asJSON bool) error {
+	if asJSON {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Time.Format("2006-01-02T15:04:05.000Z"), e.Subject, e.ID, e.Data)
+	return err
+}

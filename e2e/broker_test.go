@@ -1,0 +1,381 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/volume"
+)
+
+// natsImage is the NATS image the tests run: the one
+// scripts/local-images.sh builds (scripts/test.sh exports its setting).
+func natsImage(t *testing.T) string {
+	t.Helper()
+	img := os.Getenv("MSX_IMAGES_NATS")
+	if img == "" {
+		msg := `MSX_IMAGES_NATS is not set: run eval "$(bash scripts/local-images.sh nats)" first (scripts/test.sh does)`
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return img
+}
+
+// TestBrokerDocker: a workspace with a subscriber gets one NATS server with
+// JetStream, ready before the services, its client port unpublished and
+// its monitoring endpoint on 127.0.0.1 only; its storage outlives down and
+// goes with down --volumes.
+func TestBrokerDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs containers; skipped with -short")
+	}
+	cli := requireDocker(t)
+	img := natsImage(t)
+	parent := t.TempDir()
+	project := uniqueProject(t)
+	port := freePort(t)
+	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_NATS=" + img}
+	removeImages(t, cli, project)
+	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	ws := filepath.Join(parent, project)
+	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
+	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "sqlite")
+	mustMsx(t, ws, nil, "new", "service", "catalog", "--db", "none")
+	cleanupDown(t, ws, env)
+
+	t.Run("a bad subject is refused, nothing written", func(t *testing.T) {
+		before, _ := os.ReadFile(filepath.Join(ws, "msx.yaml"))
+		r := msx(t, ws, env, "new", "service", "billing", "--subscribes", "catalog.item.created")
+		lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+		if r.Code == 0 || len(lines) != 1 || !strings.Contains(lines[0], "catalog has no database") {
+			t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
+		}
+		after, _ := os.ReadFile(filepath.Join(ws, "msx.yaml"))
+		if string(before) != string(after) {
+			t.Fatalf("msx.yaml changed:\n%s", after)
+		}
+		if _, err := os.Stat(filepath.Join(ws, "services", "billing")); err == nil {
+			t.Fatal("services/billing was written")
+		}
+	})
+
+	mustMsx(t, ws, nil, "new", "service", "payments", "--force", "--subscribes", "orders.item.created")
+	if b, _ := os.ReadFile(filepath.Join(ws, "msx.yaml")); !strings.Contains(string(b), "subscribes:\n      - orders.item.created") {
+		t.Fatalf("msx.yaml lacks the subscription:\n%s", b)
+	}
+	// A handler that always fails for one item, to see it dead-lettered.
+	evPath := filepath.Join(ws, "services", "payments", "events.go")
+	src, err := os.ReadFile(evPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stub := "ev messaging.Event, data messaging.ItemEvent) error {\n\treturn nil"
+	if !strings.Contains(string(src), stub) {
+		t.Fatalf("no handler stub in events.go:\n%s", src)
+	}
+	poisoned := strings.Replace(string(src), stub,
+		"ev messaging.Event, data messaging.ItemEvent) error {\n\tif data.Name == \"poison\" {\n\t\treturn fmt.Errorf(\"e2e: poison\")\n\t}\n\treturn nil", 1)
+	if err := os.WriteFile(evPath, []byte(poisoned), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustMsx(t, ws, env, "up", "-d")
+
+	var monitor int
+	t.Run("ps shows the broker, ready, its ports on 127.0.0.1 only", func(t *testing.T) {
+		r := mustMsx(t, ws, env, "ps", "--json")
+		var list []struct {
+			Service string `json:"service"`
+			Role    string `json:"role"`
+			State   string `json:"state"`
+			Ready   bool   `json:"ready"`
+			Ports   []struct {
+				HostIP        string `json:"host_ip"`
+				HostPort      int    `json:"host_port"`
+				ContainerPort int    `json:"container_port"`
+			} `json:"ports"`
+		}
+		if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
+			t.Fatalf("ps --json: %v\n%s", err, r.Stdout)
+		}
+		var got []string
+		for _, s := range list {
+			got = append(got, s.Service)
+			if s.Service != "nats" {
+				continue
+			}
+			if s.Role != "infra" || s.State != "running" || !s.Ready {
+				t.Errorf("broker: %+v", s)
+			}
+			// The monitoring endpoint and, for msx events, the client port:
+			// both on 127.0.0.1 only.
+			var cports []int
+			for _, p := range s.Ports {
+				cports = append(cports, p.ContainerPort)
+				if p.HostIP != "127.0.0.1" {
+					t.Errorf("broker port %+v is not on 127.0.0.1", p)
+				}
+				if p.ContainerPort == 8222 {
+					monitor = p.HostPort
+				}
+			}
+			if slices.Sort(cports); !slices.Equal(cports, []int{4222, 8222}) {
+				t.Fatalf("broker publishes %+v, want 4222 and 8222 on 127.0.0.1", s.Ports)
+			}
+		}
+		// Infrastructure (the broker, the trace collector) before the services.
+		if b := slices.Index(got, "nats"); b < 0 || b > slices.Index(got, "orders") || b > slices.Index(got, "payments") {
+			t.Fatalf("ps lists %v, want the broker before the services", got)
+		}
+	})
+
+	t.Run("JetStream is on, storing on the volume", func(t *testing.T) {
+		if monitor == 0 {
+			t.Skip("no monitoring port")
+		}
+		code, body := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(monitor)+"/varz", "")
+		var varz struct {
+			JetStream struct {
+				Config struct {
+					StoreDir string `json:"store_dir"`
+				} `json:"config"`
+			} `json:"jetstream"`
+		}
+		if err := json.Unmarshal([]byte(body), &varz); code != 200 || err != nil || !strings.HasPrefix(varz.JetStream.Config.StoreDir, "/data") {
+			t.Fatalf("/varz: %d %s", code, body)
+		}
+	})
+
+	gateway := "http://127.0.0.1:" + strconv.Itoa(port)
+	posted := map[int64]bool{}
+	post := func(t *testing.T, name string) (int64, bool) {
+		req, _ := http.NewRequest("POST", gateway+"/api/orders/items", strings.NewReader(`{"name":"`+name+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			return 0, false
+		}
+		defer resp.Body.Close()
+		var it struct {
+			ID int64 `json:"id"`
+		}
+		if resp.StatusCode != 201 || json.NewDecoder(resp.Body).Decode(&it) != nil {
+			return 0, false
+		}
+		return it.ID, true
+	}
+	type handled struct {
+		EventID string `json:"event_id"`
+		Type    string `json:"type"`
+		Source  string `json:"source"`
+		ItemID  int64  `json:"item_id"`
+	}
+	inbox := func(t *testing.T) []handled {
+		code, body := httpDo(t, "GET", gateway+"/api/payments/inbox", "")
+		var list []handled
+		if code != 200 || json.Unmarshal([]byte(body), &list) != nil {
+			return nil
+		}
+		return list
+	}
+	// waitInbox polls payments' inbox until it holds every posted item,
+	// then checks each arrived exactly once.
+	waitInbox := func(t *testing.T, timeout time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		var list []handled
+		for {
+			list = inbox(t)
+			if len(list) >= len(posted) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		seen := map[int64]int{}
+		ids := map[string]bool{}
+		for _, h := range list {
+			if h.Type != "item.created" || h.Source != "orders" || ids[h.EventID] {
+				t.Errorf("inbox entry %+v (duplicate id: %v)", h, ids[h.EventID])
+			}
+			ids[h.EventID] = true
+			seen[h.ItemID]++
+		}
+		for id := range posted {
+			if seen[id] != 1 {
+				t.Errorf("item %d arrived %d times, want exactly once", id, seen[id])
+			}
+		}
+		if len(list) != len(posted) {
+			t.Errorf("inbox holds %d events, %d items were posted", len(list), len(posted))
+		}
+	}
+
+	t.Run("an item posted to orders arrives in payments' inbox", func(t *testing.T) {
+		id, ok := post(t, "first")
+		if !ok {
+			t.Fatal("POST /api/orders/items failed")
+		}
+		posted[id] = true
+		waitInbox(t, 20*time.Second)
+	})
+
+	ctx := context.Background()
+	t.Run("events wait for a stopped subscriber and arrive once", func(t *testing.T) {
+		if err := cli.ContainerStop(ctx, project+"-payments", container.StopOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			id, ok := post(t, "while-stopped-"+strconv.Itoa(i))
+			if !ok {
+				t.Fatalf("POST %d failed", i)
+			}
+			posted[id] = true
+		}
+		if err := cli.ContainerStart(ctx, project+"-payments", container.StartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitInbox(t, 60*time.Second)
+	})
+
+	t.Run("SIGKILL the broker mid-stream: every committed event arrives once", func(t *testing.T) {
+		done := make(chan struct{})
+		var mu sync.Mutex
+		go func() {
+			defer close(done)
+			for i := range 120 {
+				// A POST commits the item and its event together, broker or
+				// not: every item that got a 201 must arrive.
+				if id, ok := post(t, "chaos-"+strconv.Itoa(i)); ok {
+					mu.Lock()
+					posted[id] = true
+					mu.Unlock()
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		time.Sleep(300 * time.Millisecond)
+		if err := cli.ContainerKill(ctx, project+"-nats", "SIGKILL"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if err := cli.ContainerStart(ctx, project+"-nats", container.StartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		waitInbox(t, 90*time.Second)
+	})
+
+	t.Run("msx events prints each event once", func(t *testing.T) {
+		r := mustMsx(t, ws, env, "events", "orders.item.created", "--json")
+		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+		ids := map[string]bool{}
+		for _, l := range lines {
+			var e struct {
+				ID, Subject, Source string
+			}
+			if err := json.Unmarshal([]byte(l), &e); err != nil || e.Subject != "orders.item.created" || e.Source != "orders" || ids[e.ID] {
+				t.Fatalf("line %q (%v)", l, err)
+			}
+			ids[e.ID] = true
+		}
+		if len(ids) != len(posted) {
+			t.Errorf("msx events printed %d events, %d items were posted", len(ids), len(posted))
+		}
+		if r := mustMsx(t, ws, env, "events", "orders.item.deleted"); strings.TrimSpace(r.Stdout) != "" {
+			t.Errorf("no item was deleted, yet: %s", r.Stdout)
+		}
+		if r := msx(t, ws, env, "events", "orders..x"); r.Code != 2 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+			t.Errorf("a bad subject: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+	})
+
+	t.Run("an event whose handler keeps failing is dead-lettered, the rest flow", func(t *testing.T) {
+		if _, ok := post(t, "poison"); !ok {
+			t.Fatal("POST poison failed")
+		}
+		id, ok := post(t, "after-poison")
+		if !ok {
+			t.Fatal("POST after-poison failed")
+		}
+		posted[id] = true
+		waitInbox(t, 20*time.Second)
+		// The broker was restarted: its monitoring port is a new one.
+		insp, err := cli.ContainerInspect(ctx, project+"-nats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mon string
+		for _, b := range insp.NetworkSettings.Ports["8222/tcp"] {
+			if b.HostIP == "127.0.0.1" {
+				mon = b.HostPort
+			}
+		}
+		deadline := time.Now().Add(40 * time.Second)
+		for {
+			_, body := httpDo(t, "GET", "http://127.0.0.1:"+mon+"/jsz?streams=true", "")
+			var jsz struct {
+				Accounts []struct {
+					Streams []struct {
+						Name  string `json:"name"`
+						State struct {
+							Messages int `json:"messages"`
+						} `json:"state"`
+					} `json:"stream_detail"`
+				} `json:"account_details"`
+			}
+			_ = json.Unmarshal([]byte(body), &jsz)
+			dead := -1
+			for _, a := range jsz.Accounts {
+				for _, st := range a.Streams {
+					if st.Name == "DEADLETTER" {
+						dead = st.State.Messages
+					}
+				}
+			}
+			if dead == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("DEADLETTER holds %d messages, want 1:\n%s", dead, body)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		// Dead-lettered means not applied: the inbox holds what it held.
+		waitInbox(t, time.Second)
+	})
+
+	brokerVolume := func() []string {
+		f := filters.NewArgs(filters.Arg("label", "dev.msx.project="+project), filters.Arg("label", "dev.msx.service=nats"))
+		l, err := cli.VolumeList(context.Background(), volume.ListOptions{Filters: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, v := range l.Volumes {
+			out = append(out, v.Name)
+		}
+		return out
+	}
+	mustMsx(t, ws, env, "down")
+	if v := brokerVolume(); len(v) != 1 {
+		t.Fatalf("after down, broker volumes = %v, want its storage kept", v)
+	}
+	mustMsx(t, ws, env, "down", "--volumes")
+	if v := brokerVolume(); len(v) != 0 {
+		t.Fatalf("after down --volumes, broker volumes = %v", v)
+	}
+	requireNothingLeft(t, cli, project, true)
+}

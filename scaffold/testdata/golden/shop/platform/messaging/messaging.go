@@ -1,0 +1,146 @@
+// Package messaging carries events between the services of the workspace
+// over NATS JetStream, never lost and never applied twice: a publisher
+// writes each event to an outbox table in the same transaction as the
+// change that caused it, and a relay publishes it with its id as
+// JetStream's message id (duplicates within the stream's window are
+// dropped) and marks it sent only once the broker acknowledged it. A
+// subscriber records each handled event id in an inbox table in the same
+// transaction as the handler's effect, so a redelivered event is
+// acknowledged without being applied again.
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Streams of the project: every event goes to Stream under SubjectPrefix;
+// an event whose handler kept failing goes to DeadLetterStream.
+const (
+	Stream           = "EVENTS"
+	SubjectPrefix    = "events."
+	DeadLetterStream = "DEADLETTER"
+	DeadLetterPrefix = "deadletter."
+	// DuplicateWindow is how long the broker remembers a message id: a
+	// relay that publishes an event again (it crashed before marking it
+	// sent) within this window is not a second event.
+	DuplicateWindow = 10 * time.Minute
+)
+
+// Subject is the broker subject of a service's event:
+// Subject("orders", "item.created") is events.orders.item.created.
+func Subject(source, event string) string { return SubjectPrefix + source + "." + event }
+
+// Topic is the inverse of Subject, as msx.yaml's subscribes spells it:
+// events.orders.item.created is orders.item.created.
+func Topic(subject string) string { return strings.TrimPrefix(subject, SubjectPrefix) }
+
+// ConsumerName is the durable consumer of a subscribing service: one per
+// service, shared by its replicas.
+func ConsumerName(service string) string { return service }
+
+// Event is what travels: an id unique to the event, its type
+// (item.created), the service that published it, when, and its data.
+type Event struct {
+	ID     string          `json:"id"`
+	Type   string          `json:"type"`
+	Source string          `json:"source"`
+	Time   time.Time       `json:"time"`
+	Data   json.RawMessage `json:"data"`
+}
+
+// ItemEvent is the data of the sample resource's events, item.created and
+// item.deleted, which every service with a database publishes.
+type ItemEvent struct {
+	ItemID int64  `json:"item_id"`
+	Name   string `json:"name,omitempty"`
+}
+
+// Event types of the sample resource.
+const (
+	ItemCreated = "item.created"
+	ItemDeleted = "item.deleted"
+)
+
+// Broker is a connection to the project's NATS server with JetStream.
+type Broker struct {
+	NC *nats.Conn
+	JS jetstream.JetStream
+}
+
+// Connect connects to the broker at url and makes sure the streams exist.
+// It keeps reconnecting forever: while the broker is down, events wait in
+// the outbox and consumers resume where they were.
+func Connect(ctx context.Context, url, name string, log *slog.Logger) (*Broker, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("broker disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("broker reconnected") }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("NATS_URL: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	b := &Broker{NC: nc, JS: js}
+	if err := b.ensureStreams(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// ensureStreams creates or updates the two streams, retrying until ctx
+// ends: the broker may still be starting or restarting.
+func (b *Broker) ensureStreams(ctx context.Context) error {
+	for {
+		err := b.createStreams(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("creating the streams: %w", err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (b *Broker) createStreams(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       Stream,
+		Subjects:   []string{SubjectPrefix + ">"},
+		Storage:    jetstream.FileStorage,
+		Duplicates: DuplicateWindow,
+	}); err != nil {
+		return err
+	}
+	_, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:     DeadLetterStream,
+		Subjects: []string{DeadLetterPrefix + ">"},
+		Storage:  jetstream.FileStorage,
+	})
+	return err
+}
+
+// Close drains the connection: pending acknowledgements go out first.
+func (b *Broker) Close() { _ = b.NC.Drain() }

@@ -1,0 +1,49 @@
+package messaging
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/jackc/pgx/v5"
+
+	"example.com/shop/platform/config"
+	"example.com/shop/platform/service"
+)
+
+// Start connects a service with a database to the broker when NATS_URL is
+// set (msx up sets it once some service subscribes) and returns the outbox
+// its store adds events to, in the transaction of each change; nil, and
+// nothing started, without a broker. With subscriptions, they are consumed
+// into the inbox with onEvent, and GET /inbox shows what was handled.
+func Start(ctx context.Context, s *service.Service, db *sql.DB, d Dialect, subscriptions []string, onEvent Effect) (*Outbox, error) {
+	url := config.String("NATS_URL", "")
+	if url == "" {
+		return nil, nil
+	}
+	broker, err := Connect(ctx, url, s.Name, s.Log)
+	if err != nil {
+		return nil, err
+	}
+	s.OnStop(broker.Close)
+	outbox := NewOutbox(db, d, s.Name)
+	go outbox.Relay(ctx, broker, s.Log, RelayOptions{})
+	if len(subscriptions) == 0 {
+		return outbox, nil
+	}
+	inbox := NewInbox(db, d)
+	consumer, err := broker.Consume(ctx, s.Name, subscriptions, inbox, onEvent, s.Log, ConsumeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	s.OnStop(consumer.Stop)
+	s.Mux.Handle("GET /inbox", inbox)
+	return outbox, nil
+}
+
+// PgxExec is the Exec of a pgx transaction.
+func PgxExec(tx pgx.Tx) Exec {
+	return func(ctx context.Context, query string, args ...any) (int64, error) {
+		tag, err := tx.Exec(ctx, query, args...)
+		return tag.RowsAffected(), err
+	}
+}
