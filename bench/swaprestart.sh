@@ -3,9 +3,10 @@
 #
 #   container  docker restart of the container (SIGTERM, graceful stop, start:
 #              the engine tears down and sets up its network endpoint again)
-#   init       a small init as PID 1 (bench/swaprestart/init.go) told by a
-#              signal to stop the program gracefully and start the new binary,
-#              the container and its network untouched
+#   init       msx-init as PID 1 (templates/msxinit, what msx packs into its
+#              images and a swap uses) told by SIGUSR2 to stop the program
+#              gracefully and start the new binary, the container and its
+#              network untouched
 #
 # Both timed from the request to restart until the program answers again
 # with a new start time, on a published 127.0.0.1 port. Same FROM scratch
@@ -24,9 +25,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags='-s -w' -o "$work/init" init.go
+CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags='-s -w' -o "$work/init" ../../templates/msxinit
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags='-s -w' -o "$work/app" app.go
-printf 'FROM scratch\nCOPY init /init\nCOPY app /msx/app\nENTRYPOINT ["/init"]\n' > "$work/Dockerfile"
+printf 'FROM scratch\nCOPY init /init\nCOPY app /msx/app\nENTRYPOINT ["/init", "/msx/app"]\n' > "$work/Dockerfile"
 docker build -q -t "$tag" "$work" >/dev/null
 docker run -d --name "$name" -p "127.0.0.1:$port:8080" "$tag" >/dev/null
 
@@ -46,7 +47,7 @@ container=(); init=()
 for i in $(seq 1 "$runs"); do
   before=$(answer); t0=$(now); docker restart -t 10 "$name" >/dev/null; until_new "$before"; t1=$(now)
   container+=("$(ms "$t0" "$t1")")
-  before=$(answer); t0=$(now); docker kill -s HUP "$name" >/dev/null; until_new "$before"; t1=$(now)
+  before=$(answer); t0=$(now); docker kill -s USR2 "$name" >/dev/null; until_new "$before"; t1=$(now)
   init+=("$(ms "$t0" "$t1")")
 done
 mc=$(printf '%s\n' "${container[@]}" | median)

@@ -95,6 +95,10 @@ type Builder struct {
 	// compile builds targets into outs (from binaryPaths) for
 	// linux/goarch; tests replace it.
 	compile func(ctx context.Context, targets []Target, outs []string, goarch string) error
+	// buildInit compiles msx-init for linux/goarch; tests replace it.
+	buildInit func(ctx context.Context, dir, goarch string) ([]byte, error)
+	initMu    sync.Mutex
+	inits     map[string][]byte // goarch -> msx-init, compiled once per Builder
 	// goCmd is the go command to run; "" is "go" from PATH. Tests point it
 	// at a wrapper that counts its runs.
 	goCmd string
@@ -117,6 +121,7 @@ func New(api ImageAPI, opts Options) *Builder {
 		now:     time.Now,
 	}
 	b.compile = b.goBuild
+	b.buildInit = b.goBuildInit
 	return b
 }
 
@@ -130,6 +135,69 @@ func New(api ImageAPI, opts Options) *Builder {
 // binaries are all still there, Build returns that build's results
 // without starting the Go toolchain.
 func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error) {
+	c, err := b.prepare(ctx, targets)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	if res, ok := b.upToDate(ctx, c.dir, targets, c.key); ok {
+		for _, r := range res {
+			b.progress(r.Name, "up to date")
+		}
+		return res, nil
+	}
+	if err := b.compileAll(ctx, c); err != nil {
+		return nil, err
+	}
+	return b.packAll(ctx, c)
+}
+
+// Compile compiles targets with one go build and returns their binaries
+// (Result.Name and Result.Binary only) without packing images, and pack,
+// which packs those binaries into images as Build does. A hot swap needs
+// only the binary: packing off its critical path makes a swap faster,
+// and the image, packed afterwards, makes the next msx up find it. pack
+// must run before the next Compile or Build of the same targets writes
+// their binaries again; it writes the build stamp only when the binaries
+// are still those this Compile wrote.
+func (b *Builder) Compile(ctx context.Context, targets []Target) ([]Result, func(context.Context) ([]Result, error), error) {
+	c, err := b.prepare(ctx, targets)
+	if err != nil || c == nil {
+		return nil, nil, err
+	}
+	if err := b.compileAll(ctx, c); err != nil {
+		return nil, nil, err
+	}
+	res := make([]Result, len(targets))
+	marks := make([]os.FileInfo, len(targets))
+	for i, t := range targets {
+		res[i] = Result{Name: t.Name, Binary: c.outs[i]}
+		marks[i], _ = os.Stat(c.outs[i])
+	}
+	pack := func(ctx context.Context) ([]Result, error) {
+		for i, out := range c.outs {
+			st, err := os.Stat(out)
+			if err != nil || marks[i] == nil || !st.ModTime().Equal(marks[i].ModTime()) || st.Size() != marks[i].Size() {
+				c.key = "" // another build wrote it since: its stamp is not this one's
+			}
+		}
+		return b.packAll(ctx, c)
+	}
+	return res, pack, nil
+}
+
+// compilation is one build's settings, from prepare to packAll.
+type compilation struct {
+	targets []Target
+	dir     string
+	goarch  string
+	key     string // the stamp's key; "" writes no stamp
+	outs    []string
+	start   time.Time
+}
+
+// prepare checks targets, asks the engine its architecture and hashes the
+// sources; nil with no error when there is nothing to build.
+func (b *Builder) prepare(ctx context.Context, targets []Target) (*compilation, error) {
 	if len(targets) == 0 {
 		return nil, nil
 	}
@@ -165,43 +233,46 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 	if ar.err != nil {
 		return nil, ar.err
 	}
-	goarch := ar.goarch
-	key := ""
+	c := &compilation{targets: targets, dir: dir, goarch: ar.goarch}
 	if srcKey != "" {
-		key = srcKey + "/" + goarch
+		c.key = srcKey + "/" + ar.goarch
 	}
-	if res, ok := b.upToDate(ctx, dir, targets, key); ok {
-		for _, r := range res {
-			b.progress(r.Name, "up to date")
-		}
-		return res, nil
-	}
-	outs, _ := binaryPaths(dir, targets)
+	c.outs, _ = binaryPaths(dir, targets)
+	return c, nil
+}
+
+// compileAll runs the go build of c.
+func (b *Builder) compileAll(ctx context.Context, c *compilation) error {
 	// .msx is the user's alone (0700): it holds secrets beside the builds.
-	if err := state.New(dir).Ensure(); err != nil {
-		return nil, err
+	if err := state.New(c.dir).Ensure(); err != nil {
+		return err
 	}
-	for _, out := range outs {
+	for _, out := range c.outs {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return nil, msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder %s", filepath.Dir(out))
+			return msxerr.Wrap(err, "check the permissions of the workspace's .msx folder", "cannot create the build folder %s", filepath.Dir(out))
 		}
 	}
-	start := b.now()
-	for _, t := range targets {
+	c.start = b.now()
+	for _, t := range c.targets {
 		b.progress(t.Name, "compiling")
 	}
-	if err := b.compile(ctx, targets, outs, goarch); err != nil {
+	if err := b.compile(ctx, c.targets, c.outs, c.goarch); err != nil {
 		if ctx.Err() != nil {
-			return nil, msxerr.ErrCancelled
+			return msxerr.ErrCancelled
 		}
-		return nil, err
+		return err
 	}
-	results := make([]Result, len(targets))
+	return nil
+}
+
+// packAll packs the binaries of c and writes the stamp.
+func (b *Builder) packAll(ctx context.Context, c *compilation) ([]Result, error) {
+	results := make([]Result, len(c.targets))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.NumCPU())
-	for i, t := range targets {
+	for i, t := range c.targets {
 		g.Go(func() error {
-			r, err := b.packOne(gctx, t, dir, goarch, outs[i], start)
+			r, err := b.packOne(gctx, t, c.dir, c.goarch, c.outs[i], c.start)
 			if err != nil {
 				return err
 			}
@@ -215,7 +286,7 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 		}
 		return nil, err
 	}
-	b.writeStamp(dir, targets, key, results)
+	b.writeStamp(c.dir, c.targets, c.key, results)
 	return results, nil
 }
 
@@ -226,8 +297,12 @@ func (b *Builder) packOne(ctx context.Context, t Target, dir, goarch, out string
 	if err != nil {
 		return Result{}, msxerr.Wrap(err, "run msx up again", "cannot read the binary of %s", t.Name)
 	}
+	init, err := b.initBinary(ctx, dir, goarch)
+	if err != nil {
+		return Result{}, err
+	}
 	certs := b.readCACerts()
-	hash := contentHash(bin, certs)
+	hash := contentHash(bin, certs, init)
 	ref := ImageRef(b.opts.Project, t.Name, hash)
 	res := Result{Name: t.Name, Image: ref, Hash: hash, Binary: out}
 
@@ -246,7 +321,7 @@ func (b *Builder) packOne(ctx context.Context, t Target, dir, goarch, out string
 		LabelVersion:     b.opts.MsxVersion,
 		LabelWorkspace:   dir,
 	}
-	if err := b.pack(ctx, t.Name, ref, goarch, labels, bin, certs); err != nil {
+	if err := b.pack(ctx, t.Name, ref, goarch, labels, bin, certs, init); err != nil {
 		return Result{}, err
 	}
 	res.Rebuilt = true

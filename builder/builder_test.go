@@ -151,24 +151,26 @@ func newTestBuilder(t *testing.T, api ImageAPI, comp *fakeCompile) *Builder {
 	t.Helper()
 	b := New(api, Options{Project: "shop", Dir: t.TempDir(), MsxVersion: "1.2.3"})
 	b.compile = comp.compile
+	b.buildInit = func(context.Context, string, string) ([]byte, error) { return []byte("ELF msx-init"), nil }
 	b.caCerts = nil
 	return b
 }
 
 func TestContentHashStable(t *testing.T) {
-	a := contentHash([]byte("binary"), []byte("certs"))
-	if a != contentHash([]byte("binary"), []byte("certs")) {
+	a := contentHash([]byte("binary"), []byte("certs"), []byte("init"))
+	if a != contentHash([]byte("binary"), []byte("certs"), []byte("init")) {
 		t.Fatal("same inputs gave different hashes")
 	}
 	if len(a) != 64 {
 		t.Fatalf("hash %q is not hex sha256", a)
 	}
 	for name, other := range map[string]string{
-		"binary changed": contentHash([]byte("binary2"), []byte("certs")),
-		"certs changed":  contentHash([]byte("binary"), []byte("certs2")),
-		"no certs":       contentHash([]byte("binary"), nil),
+		"binary changed": contentHash([]byte("binary2"), []byte("certs"), []byte("init")),
+		"certs changed":  contentHash([]byte("binary"), []byte("certs2"), []byte("init")),
+		"init changed":   contentHash([]byte("binary"), []byte("certs"), []byte("init2")),
+		"no certs":       contentHash([]byte("binary"), nil, []byte("init")),
 		// Moving bytes from one part to another must not collide.
-		"boundary moved": contentHash([]byte("ybinary"), []byte("cert")),
+		"boundary moved": contentHash([]byte("ybinary"), []byte("certs"), []byte("ini")),
 	} {
 		if other == a {
 			t.Errorf("%s: hash did not change", name)
@@ -463,7 +465,7 @@ func TestImageTarball(t *testing.T) {
 	labels := map[string]string{LabelService: "orders", LabelProject: "shop", LabelVersion: `1.0 "quoted"`}
 	const ref = "msx-shop/orders:0123456789ab"
 	newTarball := func(bin, certs []byte, labels map[string]string) []byte {
-		img, err := newImageTarball(ref, "arm64", fallbackCreated, labels, baseLayer(certs), appLayer(bin))
+		img, err := newImageTarball(ref, "arm64", fallbackCreated, labels, baseLayer(certs), initLayer([]byte("the init")), appLayer(bin))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -478,8 +480,8 @@ func TestImageTarball(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if !slices.Equal(img.manifest.RepoTags, []string{ref}) || len(img.manifest.Layers) != 2 {
-		t.Errorf("manifest = %+v, want %s with two layers", img.manifest, ref)
+	if !slices.Equal(img.manifest.RepoTags, []string{ref}) || len(img.manifest.Layers) != 3 {
+		t.Errorf("manifest = %+v, want %s with three layers", img.manifest, ref)
 	}
 	for _, name := range img.manifest.Layers {
 		if !strings.HasSuffix(name, "/layer.tar") {
@@ -490,15 +492,15 @@ func TestImageTarball(t *testing.T) {
 	if c.Architecture != "arm64" || c.OS != "linux" || !c.Created.Equal(fallbackCreated) {
 		t.Errorf("platform %s/%s created %v", c.OS, c.Architecture, c.Created)
 	}
-	if c.Config.User != "65532:65532" || !slices.Equal(c.Config.Entrypoint, []string{"/msx/app"}) ||
+	if c.Config.User != "65532:65532" || !slices.Equal(c.Config.Entrypoint, []string{"/msx-init", "/msx/app"}) ||
 		!slices.Equal(c.Config.Env, []string{defaultPath}) || !maps.Equal(c.Config.Labels, labels) {
 		t.Errorf("config = %+v", c.Config)
 	}
-	if len(c.History) != 2 {
+	if len(c.History) != 3 {
 		t.Errorf("history = %+v, want one entry per layer", c.History)
 	}
 	// The engine reads the container config with these exact keys.
-	for _, key := range []string{`"User":"65532:65532"`, `"Entrypoint":["/msx/app"]`, `"Labels":{`, `"rootfs":{"type":"layers","diff_ids":["sha256:`} {
+	for _, key := range []string{`"User":"65532:65532"`, `"Entrypoint":["/msx-init","/msx/app"]`, `"Labels":{`, `"rootfs":{"type":"layers","diff_ids":["sha256:`} {
 		if !bytes.Contains(img.rawConfig, []byte(key)) {
 			t.Errorf("config JSON lacks %s: %s", key, img.rawConfig)
 		}
@@ -539,7 +541,8 @@ func TestImageTarball(t *testing.T) {
 		{"home/nonroot/", tar.TypeDir, 0o755, NonRoot, ""},
 		{"tmp/", tar.TypeDir, 0o1777, NonRoot, ""},
 	})
-	check("app", img.layers[1], []want{{"msx/", tar.TypeDir, 0o755, 0, ""}, {"msx/app", tar.TypeReg, 0o755, 0, string(bin)}})
+	check("init", img.layers[1], []want{{"msx-init", tar.TypeReg, 0o755, 0, "the init"}})
+	check("app", img.layers[2], []want{{"msx/", tar.TypeDir, 0o755, 0, ""}, {"msx/app", tar.TypeReg, 0o755, 0, string(bin)}})
 	if !strings.Contains(passwd, "nonroot:x:65532:65532:nonroot:/home/nonroot:") || !strings.Contains(group, "nonroot:x:65532:") {
 		t.Error("no nonroot user or group 65532")
 	}
@@ -552,7 +555,10 @@ func TestImageTarball(t *testing.T) {
 	if other.manifest.Layers[0] != img.manifest.Layers[0] || !bytes.Equal(other.layerTars[0], img.layerTars[0]) {
 		t.Error("the base layer differs between services")
 	}
-	if other.manifest.Layers[1] == img.manifest.Layers[1] {
+	if other.manifest.Layers[1] != img.manifest.Layers[1] {
+		t.Error("the init layer differs between services")
+	}
+	if other.manifest.Layers[2] == img.manifest.Layers[2] {
 		t.Error("two binaries gave the same app layer")
 	}
 
@@ -683,6 +689,78 @@ func TestBuildEnv(t *testing.T) {
 	want := []string{"PATH=/bin", "GOCACHE=/cache", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}
 	if !slices.Equal(env, want) {
 		t.Errorf("env = %v, want %v", env, want)
+	}
+}
+
+func TestCompileReturnsBinariesAndPacksLater(t *testing.T) {
+	api := newFakeAPI()
+	comp := &fakeCompile{version: "v2"}
+	b := newTestBuilder(t, api, comp)
+	b.opts.Dir = graphWorkspace(t) // sources, so that pack writes a stamp
+	targets := []Target{{Name: "orders", Pkg: "./services/orders"}, {Name: "gateway", Pkg: "./gateway"}}
+
+	res, pack, err := b.Compile(context.Background(), targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].Name != "orders" || res[1].Name != "gateway" {
+		t.Fatalf("results = %+v", res)
+	}
+	for _, r := range res {
+		data, err := os.ReadFile(r.Binary)
+		if err != nil || string(data) != "ELF "+r.Name+" v2" {
+			t.Errorf("%s binary = %q, %v", r.Name, data, err)
+		}
+		if r.Image != "" {
+			t.Errorf("%s has an image %q before pack", r.Name, r.Image)
+		}
+	}
+	if len(api.loads) != 0 {
+		t.Fatalf("Compile packed %d images", len(api.loads))
+	}
+
+	packed, err := pack(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range packed {
+		if r.Name != targets[i].Name || !r.Rebuilt || r.Image == "" || r.Binary != res[i].Binary {
+			t.Errorf("packed %+v", r)
+		}
+	}
+	if len(api.loads) != 2 {
+		t.Fatalf("%d image loads after pack, want 2", len(api.loads))
+	}
+	// The stamp pack wrote lets the next Build skip the toolchain.
+	runs := comp.runs
+	again, err := b.Build(context.Background(), targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if comp.runs != runs || again[0].Image != packed[0].Image {
+		t.Errorf("Build after a packed Compile ran the compiler again (%d runs, was %d) or gave %+v", comp.runs, runs, again[0])
+	}
+}
+
+func TestCompileThenAnotherBuildWritesNoStaleStamp(t *testing.T) {
+	api := newFakeAPI()
+	comp := &fakeCompile{version: "v1"}
+	b := newTestBuilder(t, api, comp)
+	b.opts.Dir = graphWorkspace(t) // sources, so that pack writes a stamp
+	targets := []Target{{Name: "orders", Pkg: "./services/orders"}}
+	res, pack, err := b.Compile(context.Background(), targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another compile rewrites the binary before the first one is packed.
+	if err := os.WriteFile(res[0].Binary, []byte("ELF orders v2, a longer one"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pack(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stampPath(b.opts.Dir, targets)); err == nil {
+		t.Error("pack wrote a stamp for a binary another build replaced")
 	}
 }
 

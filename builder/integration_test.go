@@ -131,14 +131,15 @@ func TestBuildHelloIntoEngine(t *testing.T) {
 	if insp.Config.User != "65532:65532" {
 		t.Errorf("user = %q, want 65532:65532", insp.Config.User)
 	}
-	if got := strings.Join(insp.Config.Entrypoint, " "); got != "/msx/app" {
-		t.Errorf("entrypoint = %q, want /msx/app", got)
+	if got := strings.Join(insp.Config.Entrypoint, " "); got != "/msx-init /msx/app" {
+		t.Errorf("entrypoint = %q, want /msx-init /msx/app", got)
 	}
 	if insp.Os != "linux" || !strings.Contains(insp.Architecture, "64") && insp.Architecture != "arm" {
 		t.Errorf("platform = %s/%s", insp.Os, insp.Architecture)
 	}
-	if len(insp.RootFS.Layers) != 2 || len(twin.RootFS.Layers) != 2 || insp.RootFS.Layers[0] != twin.RootFS.Layers[0] {
-		t.Errorf("layers %v and %v: want two each, the first shared", insp.RootFS.Layers, twin.RootFS.Layers)
+	if len(insp.RootFS.Layers) != 3 || len(twin.RootFS.Layers) != 3 || insp.RootFS.Layers[0] != twin.RootFS.Layers[0] ||
+		insp.RootFS.Layers[1] != twin.RootFS.Layers[1] {
+		t.Errorf("layers %v and %v: want three each, base and init shared", insp.RootFS.Layers, twin.RootFS.Layers)
 	}
 
 	// Run it with a fresh named volume on /data: it must be writable.

@@ -26,7 +26,7 @@ import (
 // recipeVersion names the packing recipe. It goes into every content hash,
 // so changing the recipe (this string, the layers or the image config
 // below) must change it, which rebuilds every image.
-const recipeVersion = "msx-scratch/3"
+const recipeVersion = "msx-scratch/4"
 
 // NonRoot is the user and group the images run as.
 const NonRoot = 65532
@@ -101,10 +101,10 @@ func gitCommitTime(dir string) (string, error) {
 }
 
 // contentHash is the hex sha256 of everything that goes into an image: the
-// recipe, the fixed files, the CA bundle and the binary.
-func contentHash(bin, certs []byte) string {
+// recipe, the fixed files, the CA bundle, msx-init and the binary.
+func contentHash(bin, certs, init []byte) string {
 	h := sha256.New()
-	for _, part := range [][]byte{[]byte(recipeVersion), []byte(passwd), []byte(group), certs, bin} {
+	for _, part := range [][]byte{[]byte(recipeVersion), []byte(passwd), []byte(group), certs, init, bin} {
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
@@ -157,6 +157,16 @@ func baseLayer(certs []byte) layer {
 		folder("tmp/", 0o1777, NonRoot),
 	)
 	return layer{createdBy: "msx: users, CA certificates, /data, /tmp, /home/nonroot", entries: l}
+}
+
+// InitPath is where msx-init (templates/msxinit), the images' PID 1, is:
+// outside SwapDir, whose volume holds only the program.
+const InitPath = "/msx-init"
+
+// initLayer is msx-init alone: the same bytes for every image of a host's
+// architecture, so the engine stores it once.
+func initLayer(init []byte) layer {
+	return layer{createdBy: "msx: " + InitPath, entries: []entry{file(strings.TrimPrefix(InitPath, "/"), 0o755, 0, init)}}
 }
 
 // appLayer is the binary at /msx/app (devenv.SwapDir).
@@ -267,7 +277,7 @@ func newImageTarball(ref, goarch string, created time.Time, labels map[string]st
 		Config: containerConfig{
 			User:       fmt.Sprintf("%d:%d", NonRoot, NonRoot),
 			Env:        []string{defaultPath},
-			Entrypoint: []string{devenv.SwapDir + "/app"},
+			Entrypoint: []string{InitPath, devenv.SwapDir + "/app"},
 			Labels:     labels,
 		},
 		RootFS: rootFS{Type: "layers"},
@@ -344,9 +354,9 @@ func (t *imageTarball) writeTo(w io.Writer) error {
 
 // pack loads the image ref of service name, built from its binary, into
 // the engine.
-func (b *Builder) pack(ctx context.Context, name, ref, goarch string, labels map[string]string, bin, certs []byte) error {
+func (b *Builder) pack(ctx context.Context, name, ref, goarch string, labels map[string]string, bin, certs, init []byte) error {
 	b.createdOnce.Do(func() { b.created = sourceDate(b.opts.Dir, os.Getenv, gitCommitTime) })
-	img, err := newImageTarball(ref, goarch, b.created, labels, baseLayer(certs), appLayer(bin))
+	img, err := newImageTarball(ref, goarch, b.created, labels, baseLayer(certs), initLayer(init), appLayer(bin))
 	if err != nil {
 		return fmt.Errorf("image tarball of %s: %w", name, err)
 	}

@@ -7,18 +7,24 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 )
 
 // TestHotSwapDocker is the inner loop on the real engine: an attached up
 // watches the workspace; an edit of version.go is live through the gateway
 // with the container's image unchanged; a broken build keeps the old
 // version serving and shows the compiler's error; the fix recovers; two
-// Ctrl-C at once exit with no error line; two up -d at once both succeed.
+// edit of platform/ alone rebuilds and swaps every program; two Ctrl-C at
+// once exit with no error line; two up -d at once both succeed.
 func TestHotSwapDocker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
@@ -32,6 +38,7 @@ func TestHotSwapDocker(t *testing.T) {
 	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "none")
+	mustMsx(t, ws, nil, "new", "service", "billing", "--db", "none")
 	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) }) // after the down below
 	cleanupDown(t, ws, env)
 	health := "http://127.0.0.1:" + strconv.Itoa(port) + "/api/orders/healthz"
@@ -65,6 +72,20 @@ func TestHotSwapDocker(t *testing.T) {
 		}
 		return insp.ID, insp.Image
 	}
+	// startedAt is when the container last started: a swap restarts the
+	// program inside it (msx-init), not the container.
+	startedAt := func() string {
+		t.Helper()
+		insp, err := cli.ContainerInspect(context.Background(), project+"-orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return insp.State.StartedAt
+	}
+	// swaps counts the swaps of service the plain output reported.
+	swaps := func(up *running, service string) int {
+		return len(regexp.MustCompile(`(?m)^`+service+` +\| msx: swapped in`).FindAllString(up.stderr.String(), -1))
+	}
 	// swapVolume is the container's own volume that holds its binary.
 	swapVolume := func() string {
 		t.Helper()
@@ -85,6 +106,7 @@ func TestHotSwapDocker(t *testing.T) {
 	up.waitFor(t, "Ctrl-C to stop", 5*time.Minute)
 	servesVersion(up, "0.1.0", 30*time.Second)
 	id, img := imageOf()
+	started := startedAt()
 
 	t.Run("an edit is swapped in, the image unchanged", func(t *testing.T) {
 		start := time.Now()
@@ -94,7 +116,19 @@ func TestHotSwapDocker(t *testing.T) {
 		if nid, nimg := imageOf(); nid != id || nimg != img {
 			t.Errorf("container %s image %s became %s image %s: want the same container and image", id, img, nid, nimg)
 		}
-		up.waitFor(t, "orders  | msx: swapped in", 30*time.Second)
+		// The prefix's width is that of the longest name (a collector may run).
+		up.waitForRe(t, regexp.MustCompile(`(?m)^orders +\| msx: swapped in`), 30*time.Second)
+		if s := startedAt(); s != started {
+			t.Errorf("the container started again (%s, was %s): want only its program restarted", s, started)
+		}
+		// The image is packed after the swap, so that a later up finds it.
+		deadline := time.Now().Add(2 * time.Minute)
+		for !slices.ContainsFunc(serviceImages(t, cli, project, "orders"), func(i string) bool { return i != img }) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no new image of orders after the swap: %v", serviceImages(t, cli, project, "orders"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	})
 
 	t.Run("a broken build keeps the old version serving", func(t *testing.T) {
@@ -107,6 +141,34 @@ func TestHotSwapDocker(t *testing.T) {
 	t.Run("the fix recovers by itself", func(t *testing.T) {
 		setVersion("package main\n\nconst Version = \"0.3.0\"\n")
 		servesVersion(up, "0.3.0", 3*time.Minute)
+	})
+
+	t.Run("an edit of platform/ alone swaps every program", func(t *testing.T) {
+		before := map[string]int{}
+		for _, svc := range []string{"orders", "billing", "gateway"} {
+			before[svc] = swaps(up, svc)
+		}
+		f := filepath.Join(ws, "platform", "logging", "logging.go")
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, append(src, "\n// Edited by TestHotSwapDocker.\n"...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * time.Minute)
+		for _, svc := range []string{"orders", "billing", "gateway"} {
+			for swaps(up, svc) == before[svc] {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s was not swapped after an edit of platform/:\n%s", svc, up.stderr.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		servesVersion(up, "0.3.0", 30*time.Second)
+		if nid, _ := imageOf(); nid != id {
+			t.Errorf("container %s became %s: want the same container", id, nid)
+		}
 	})
 
 	t.Run("two Ctrl-C at once exit with no error line", func(t *testing.T) {
@@ -184,4 +246,19 @@ func httpGet(url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// serviceImages are the IDs of the images of one service of project.
+func serviceImages(t *testing.T, cli *client.Client, project, service string) []string {
+	t.Helper()
+	f := filters.NewArgs(filters.Arg("label", "dev.msx.project="+project), filters.Arg("label", "dev.msx.service="+service))
+	list, err := cli.ImageList(context.Background(), image.ListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, i := range list {
+		ids = append(ids, i.ID)
+	}
+	return ids
 }

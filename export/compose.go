@@ -112,6 +112,7 @@ type composeSecret struct {
 
 // Compose turns the plan into compose.yaml.
 func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
+	p = exportable(p)
 	rel, err := filepath.Rel(o.OutDir, p.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the workspace %s from %s: %v", p.Dir, o.OutDir, err)
@@ -263,6 +264,7 @@ func secretsOf(p *devenv.Plan, volume string) []devenv.SecretRef {
 // Dockerfiles lists the production Dockerfiles a Compose export without
 // msx's images builds from, relative to the workspace root.
 func Dockerfiles(p *devenv.Plan) []string {
+	p = exportable(p)
 	programs, _ := split(p)
 	out := make([]string, 0, len(programs))
 	for _, c := range programs {

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -133,6 +134,26 @@ func Write(root string, files []File, force bool) ([]Change, error) {
 	return changes, nil
 }
 
+// exportable is p without what the exports do not carry yet (NotExported):
+// the trace collector, its volume, and the programs' waits for it.
+func exportable(p *devenv.Plan) *devenv.Plan {
+	q := *p
+	q.Containers, q.Volumes = nil, nil
+	for _, c := range p.Containers {
+		if c.Role == devenv.RoleCollector {
+			continue
+		}
+		c.DependsOn = slices.DeleteFunc(slices.Clone(c.DependsOn), func(d string) bool { return d == devenv.CollectorName })
+		q.Containers = append(q.Containers, c)
+	}
+	for _, v := range p.Volumes {
+		if v.Labels[devenv.LabelService] != devenv.CollectorName {
+			q.Volumes = append(q.Volumes, v)
+		}
+	}
+	return &q
+}
+
 // split returns the containers msx builds (services and the gateway),
 // and the instances of infrastructure kinds, each in plan order.
 func split(p *devenv.Plan) (programs, infra []devenv.Container) {
@@ -155,7 +176,11 @@ func dockerfile(c devenv.Container) string {
 // localOnly is the environment that only makes sense under msx up: the
 // fault middleware msx fault drives, and a drain delay of zero for hot
 // swaps. An export leaves it out, so the programs run their defaults.
-var localOnly = map[string]bool{"MSX_FAULTS": true, "DRAIN_DELAY": true}
+var localOnly = map[string]bool{
+	"MSX_FAULTS": true, "DRAIN_DELAY": true,
+	// The trace collector is not exported (NotExported): no endpoint to send to.
+	"OTEL_EXPORTER_OTLP_ENDPOINT": true, "OTEL_BSP_SCHEDULE_DELAY": true,
+}
 
 // envMap splits KEY=VALUE pairs into a map, without localOnly.
 func envMap(env []string) map[string]string {

@@ -39,6 +39,7 @@ const httpPort = "http"
 
 // K8s turns the plan into a Kustomize base and a local overlay.
 func K8s(p *devenv.Plan, o K8sOptions) ([]File, error) {
+	p = exportable(p)
 	if o.Mesh != "" && o.Mesh != "linkerd" && o.Mesh != "istio" {
 		return nil, fmt.Errorf("mesh %q is not one of %s", o.Mesh, strings.Join(Meshes, ", "))
 	}
@@ -113,6 +114,7 @@ func kustomization(resources []string, namespace string) []byte {
 // K8sSkipped lists the instances of kinds that the Kubernetes export
 // does not carry yet (every kind but Postgres), as "SERVICE (KIND)".
 func K8sSkipped(p *devenv.Plan) []string {
+	p = exportable(p)
 	var out []string
 	for _, c := range p.Containers {
 		if c.Image.Build == "" && c.Kind != devenv.KindPostgres {
@@ -429,6 +431,7 @@ func database(p *devenv.Plan, c devenv.Container, o K8sOptions) []any {
 // the gateway, the gateway and the declared dependents to a service, the
 // owner to its database.
 func NetworkPolicies(p *devenv.Plan) []*networkingv1.NetworkPolicy {
+	p = exportable(p)
 	ingressOnly := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
 	base := map[string]string{LabelPartOf: p.Project}
 	out := []*networkingv1.NetworkPolicy{{

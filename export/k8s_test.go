@@ -165,7 +165,7 @@ func admitted(t *testing.T, pols []*networkingv1.NetworkPolicy, from, to pod) bo
 }
 
 func TestNetworkPoliciesAdmitExactlyTheDeclaredEdges(t *testing.T) {
-	p := workspace(t, "/src/shop")
+	p := exportable(workspace(t, "/src/shop")) // the pods the export makes
 	var pods []pod
 	for _, c := range p.Containers {
 		pods = append(pods, pod{c.Service, labels.Set(podLabels(p, c))})

@@ -30,6 +30,8 @@ type DockerAPI interface {
 	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 	ContainerLogs(ctx context.Context, containerID string, options container.LogsOptions) (io.ReadCloser, error)
 	ContainerRestart(ctx context.Context, containerID string, options container.StopOptions) error
+	// ContainerTop tells a hot swap when the old program has gone.
+	ContainerTop(ctx context.Context, containerID string, arguments []string) (container.TopResponse, error)
 
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
 	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -89,6 +90,9 @@ type fakeContainer struct {
 	log      []fakeLine
 	// stream is closed when the current run ends: followers' streams end.
 	stream chan struct{}
+	// program counts the programs msx-init started in this container (a
+	// swap signal starts another one): ContainerTop shows its PID.
+	program int
 }
 
 func newFake() *fakeDocker {
@@ -349,7 +353,7 @@ func (f *fakeDocker) ContainerStop(ctx context.Context, id string, _ container.S
 	return nil
 }
 
-func (f *fakeDocker) ContainerKill(ctx context.Context, id, _ string) error {
+func (f *fakeDocker) ContainerKill(ctx context.Context, id, signal string) error {
 	if f.hang {
 		<-ctx.Done()
 		return hung(ctx, id+"/kill")
@@ -359,6 +363,13 @@ func (f *fakeDocker) ContainerKill(ctx context.Context, id, _ string) error {
 	c := f.byRef(id)
 	if c == nil {
 		return errors.New("No such container: " + id)
+	}
+	if signal == "SIGUSR2" && c.state == container.StateRunning {
+		// msx-init: the program stops and starts again, the container runs on.
+		f.call("kill -%s %s", signal, c.name)
+		c.program++
+		f.print(c, f.logs[c.cfg.Labels["dev.msx.service"]]...)
+		return nil
 	}
 	f.call("kill %s", c.name)
 	if f.beforeKill != nil {
@@ -435,6 +446,20 @@ func (f *fakeDocker) ContainerLogs(ctx context.Context, id string, o container.L
 		return io.NopCloser(&buf), nil
 	}
 	return &followReader{r: &buf, stream: c.stream, ctx: ctx}, nil
+}
+
+// ContainerTop lists msx-init (PID 1) and its program, whose PID changes
+// with each program it starts.
+func (f *fakeDocker) ContainerTop(_ context.Context, id string, _ []string) (container.TopResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.byRef(id)
+	if c == nil || c.state != container.StateRunning {
+		return container.TopResponse{}, errors.New("Container " + id + " is not running")
+	}
+	f.call("top %s", c.name)
+	return container.TopResponse{Titles: []string{"UID", "PID", "CMD"},
+		Processes: [][]string{{"65532", "1", "/msx-init /msx/app"}, {"65532", strconv.Itoa(100 + c.program), "/msx/app"}}}, nil
 }
 
 // ContainerRestart stops a running container as ContainerStop does and

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -13,20 +14,98 @@ import (
 	"github.com/msx-dev/msx/msxerr"
 )
 
+// SwapSignal is the signal that tells msx-init, PID 1 of the images msx
+// builds (templates/msxinit), to stop the program gracefully and start
+// the binary at SwapDir/app again.
+const SwapSignal = "SIGUSR2"
+
 // Swap puts binary into the running container name as its program and
-// restarts it: the hot swap of a service whose code changed, with no image
-// rebuild. The binary goes in through the engine's archive endpoint into
-// the container's own volume at devenv.SwapDir, which the image runs from:
-// no shell or tar in the image, no bind mount of the host's build folder
-// (unreliable with a remote engine or Docker Desktop), and a read-only root
-// file system is fine. The process is then stopped the way the service
-// expects (SIGTERM, its graceful shutdown within StopGrace) and started
-// again.
+// restarts the program: the hot swap of a service whose code changed, with
+// no image rebuild. The binary goes in through the engine's archive
+// endpoint into the container's own volume at devenv.SwapDir, which the
+// image runs from: no shell or tar in the image, no bind mount of the
+// host's build folder (unreliable with a remote engine or Docker Desktop),
+// and a read-only root file system is fine. Then msx-init, on SwapSignal,
+// stops the program the way the service expects (SIGTERM, its graceful
+// shutdown) and starts the new one: the container, its network and its
+// ports stay, which takes a fraction of a container restart. Swap returns
+// once the old program has gone, so that a readiness check after it sees
+// the new one.
 func (r *Runner) Swap(ctx context.Context, name, binary string) error {
-	if err := r.copyBinary(ctx, name, binary); err != nil {
+	// Which processes run now, asked while the binary is copied.
+	type top struct {
+		pids []string
+		err  error
+	}
+	before := make(chan top, 1)
+	go func() {
+		pids, err := r.pids(ctx, name)
+		before <- top{pids, err}
+	}()
+	err := r.copyBinary(ctx, name, binary)
+	old := <-before
+	if err != nil {
 		return err
 	}
-	return r.Restart(ctx, name)
+	cctx, cancel := context.WithTimeout(ctx, CreateTimeout)
+	err = r.API.ContainerKill(cctx, name, SwapSignal)
+	cancel()
+	if err != nil {
+		return engineErr(ctx, err, "restarting the program of "+name)
+	}
+	if old.err != nil || len(old.pids) == 0 {
+		return nil // cannot tell when it has gone; the readiness check follows anyway
+	}
+	return r.waitGone(ctx, name, old.pids)
+}
+
+// pids lists the processes of container name (host PIDs).
+func (r *Runner) pids(ctx context.Context, name string) ([]string, error) {
+	cctx, cancel := context.WithTimeout(ctx, CreateTimeout)
+	defer cancel()
+	top, err := r.API.ContainerTop(cctx, name, nil)
+	if err != nil {
+		return nil, err
+	}
+	col := slices.Index(top.Titles, "PID")
+	if col < 0 {
+		return nil, nil
+	}
+	var out []string
+	for _, p := range top.Processes {
+		if col < len(p) {
+			out = append(out, p[col])
+		}
+	}
+	return out, nil
+}
+
+// waitGone waits until one of old, the processes before the swap signal,
+// has gone (msx-init stays; the program it stopped does not), or the
+// container has stopped, within the stop grace.
+func (r *Runner) waitGone(ctx context.Context, name string, old []string) error {
+	clk := r.clock()
+	deadline := clk.Now().Add(r.stopGrace() + CreateTimeout)
+	for attempt := 0; ; attempt++ {
+		now, err := r.pids(ctx, name)
+		if err != nil {
+			if ctx.Err() != nil {
+				return msxerr.ErrCancelled
+			}
+			return nil // stopped: the readiness check reports how it ended
+		}
+		for _, p := range old {
+			if !slices.Contains(now, p) {
+				return nil
+			}
+		}
+		if !clk.Now().Before(deadline) {
+			return msxerr.New("run msx up again, or msx doctor if Docker misbehaves", "the program of %s did not stop within %s of the swap", name, r.stopGrace()+CreateTimeout)
+		}
+		if err := clk.Sleep(ctx, 10*time.Millisecond); err != nil {
+			return msxerr.ErrCancelled
+		}
+	}
 }
 
 // copyBinary streams binary as SwapDir/app into the container.

@@ -71,6 +71,9 @@ func (s *Session) buildLoop(ctx context.Context) {
 		case <-done:
 			building = false
 		}
+		if building && len(pending) > 0 {
+			s.cancelPack()
+		}
 		if !building && len(pending) > 0 {
 			names := sortedKeys(pending)
 			pending = map[string]bool{}
@@ -123,7 +126,14 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 		s.publish(events.Event{Kind: events.Building, Service: n, Detail: "compiling"})
 	}
 	before := s.compilerFailures()
-	results, err := s.opts.Builder.Build(ctx, targets)
+	var results []builder.Result
+	var pack func(context.Context) ([]builder.Result, error)
+	var err error
+	if c, ok := s.opts.Builder.(Compiler); ok {
+		results, pack, err = c.Compile(ctx, targets)
+	} else {
+		results, err = s.opts.Builder.Build(ctx, targets)
+	}
 	if ctx.Err() != nil {
 		return
 	}
@@ -153,6 +163,35 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 		}()
 	}
 	wg.Wait()
+	if pack != nil {
+		// After the swaps, before the next build writes these binaries
+		// again: the images a later msx up finds are the new code. A
+		// change meanwhile cancels it (its own swap packs again); a
+		// failure is only a slower next up, which packs them itself.
+		pctx, cancel := context.WithCancel(ctx)
+		s.mu.Lock()
+		s.stopPack = cancel
+		s.mu.Unlock()
+		_, err := pack(pctx)
+		s.mu.Lock()
+		s.stopPack = nil
+		s.mu.Unlock()
+		cancelled := pctx.Err() != nil
+		cancel()
+		if err != nil && !cancelled {
+			s.publish(events.Event{Kind: events.Warning,
+				Detail: "packing the new images failed (" + sentence(err) + "); the next msx up packs them"})
+		}
+	}
+}
+
+// cancelPack stops the pack after a swap, if one runs.
+func (s *Session) cancelPack() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopPack != nil {
+		s.stopPack()
+	}
 }
 
 // targets are the build targets of programs.
@@ -175,9 +214,10 @@ func (s *Session) swap(ctx context.Context, r builder.Result, start time.Time) {
 	if c == nil {
 		return
 	}
-	s.expectRestart(r.Name)
+	// msx-init restarts the program inside the container: the container
+	// does not stop, so there is no restart to hide, and an exit after
+	// this is the new program's crash.
 	if err := s.opts.Engine.Swap(ctx, c.Name, r.Binary); err != nil {
-		s.sawRestart(r.Name)
 		if ctx.Err() == nil {
 			s.publish(events.Event{Kind: events.Warning, Service: r.Name, Detail: "the swap failed: " + sentence(err)})
 		}

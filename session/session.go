@@ -44,6 +44,14 @@ type Builder interface {
 	Build(ctx context.Context, targets []builder.Target) ([]builder.Result, error)
 }
 
+// Compiler is a Builder that can compile without packing images
+// (*builder.Builder is one): a swap then needs only the compiler on its
+// critical path, and pack, called after the swaps, brings the images up
+// to date for the next msx up.
+type Compiler interface {
+	Compile(ctx context.Context, targets []builder.Target) ([]builder.Result, func(context.Context) ([]builder.Result, error), error)
+}
+
 // Graph maps changed files to the programs they are part of;
 // builder.Graph is one. replan is set when the environment itself may
 // have changed (msx.yaml, go.mod, go.sum).
@@ -114,6 +122,10 @@ type Session struct {
 	// inSwap counts, per service, the restarts the session made itself
 	// that the followers have not seen yet: not crashes, not news.
 	inSwap map[string]int
+	// stopPack cancels the images' pack after a swap, if one runs: a new
+	// change goes first (the pack is redone after its swap, or by the next
+	// msx up).
+	stopPack context.CancelFunc
 
 	compiler compilerOutput
 	// graph, once loaded, maps changes to programs.

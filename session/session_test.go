@@ -370,9 +370,9 @@ func TestChangeRebuildsAndSwaps(t *testing.T) {
 	h.watch <- []string{"/w/services/orders/version.go"}
 	h.rec.waitFor(t, "swapped gateway")
 	h.rec.waitFor(t, "swapped orders")
-	// The restarts the swap made are not news (nor crashes).
+	// The swap restarts the program inside the container (msx-init): the
+	// container's exit after it is the new program's crash.
 	cc := c.(runner.ChangeConsumer)
-	cc.Change("orders", runner.Change{Kind: runner.Restarted})
 	cc.Change("orders", runner.Change{Kind: runner.Exited, ExitCode: 2})
 	h.s.Quit()
 	wait(t, done)
@@ -585,4 +585,89 @@ func TestOneCtrlCSeenTwiceIsOneInterrupt(t *testing.T) {
 	if got := h.eng.called(); slices.Contains(got, "stop force=true only=[]") {
 		t.Errorf("calls = %q: one Ctrl-C forced the stop", got)
 	}
+}
+
+// compilingBuilder compiles without packing; its pack is recorded as an
+// engine call, so that a test sees it in order with the swaps.
+type compilingBuilder struct {
+	*fakeBuilder
+	eng *fakeEngine
+	// slow packs wait for their context to end, then say so.
+	slow bool
+}
+
+func (b compilingBuilder) Compile(ctx context.Context, targets []builder.Target) ([]builder.Result, func(context.Context) ([]builder.Result, error), error) {
+	res, err := b.Build(ctx, targets)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, func(ctx context.Context) ([]builder.Result, error) {
+		b.eng.call("pack %d", len(res))
+		if b.slow {
+			<-ctx.Done()
+			b.eng.call("pack cancelled")
+			return nil, ctx.Err()
+		}
+		return res, nil
+	}, nil
+}
+
+func TestSwapFirstThenPackTheImages(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.s.opts.Builder = compilingBuilder{h.b, h.eng, false}
+	_, done := h.attach(t)
+	h.watch <- []string{"/w/services/orders/version.go"}
+	h.rec.waitFor(t, "swapped orders")
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(h.eng.called(), "pack 2") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never packed after the swaps: %q", h.eng.called())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.s.Quit()
+	wait(t, done)
+	calls := h.eng.called()
+	pack := slices.Index(calls, "pack 2")
+	for _, want := range []string{"swap shop-orders /w/.msx/build/orders", "swap shop-gateway /w/.msx/build/gateway", "ready? shop-orders"} {
+		if i := slices.Index(calls, want); i < 0 || i > pack {
+			t.Errorf("calls = %q: want %q before the pack", calls, want)
+		}
+	}
+}
+
+func TestAChangeDuringThePackGoesFirst(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.s.opts.Builder = compilingBuilder{h.b, h.eng, true}
+	_, done := h.attach(t)
+	h.watch <- []string{"/w/services/orders/version.go"}
+	waitCall := func(call string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for count(h.eng.called(), call) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %d× %q: %q", n, call, h.eng.called())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitCall("pack 2", 1)
+	h.watch <- []string{"/w/services/orders/version.go"}
+	waitCall("pack cancelled", 1)
+	waitCall("swap shop-orders /w/.msx/build/orders", 2)
+	if story := h.rec.story(); slices.ContainsFunc(story, func(s string) bool { return strings.Contains(s, "packing the new images failed") }) {
+		t.Errorf("a cancelled pack reported as a failure: %q", story)
+	}
+	h.s.Quit()
+	wait(t, done)
+}
+
+func count(calls []string, call string) int {
+	n := 0
+	for _, c := range calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
 }
