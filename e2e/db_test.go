@@ -323,13 +323,13 @@ func TestDatabasesDocker(t *testing.T) {
 
 	t.Run("a broken migration stops up, names the file and leaves nothing running", func(t *testing.T) {
 		out.must(t, ws, env, "down")
-		broken := filepath.Join(ws, "services", "orders", "migrations", "002_broken.sql")
+		broken := filepath.Join(ws, "services", "orders", "migrations", "900_broken.sql")
 		if err := os.WriteFile(broken, []byte("ALTER TABLE no_such_table ADD COLUMN x INT;\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		defer os.Remove(broken)
 		r := out.run(t, ws, env, "up", "-d")
-		if r.Code == 0 || !strings.Contains(r.Stderr, "002_broken.sql") || !strings.Contains(r.Stderr, `relation "no_such_table" does not exist`) {
+		if r.Code == 0 || !strings.Contains(r.Stderr, "900_broken.sql") || !strings.Contains(r.Stderr, `relation "no_such_table" does not exist`) {
 			t.Errorf("exit %d\n%s", r.Code, r.Stderr)
 		}
 		cs, _, _ := labelled(t, cli, project)

@@ -59,6 +59,22 @@ func uniqueProject(t *testing.T) string {
 	return "e2e-" + hex.EncodeToString(b)
 }
 
+// stopLabelled stops every container of project, as a machine restart would.
+func stopLabelled(t *testing.T, cli *client.Client, project string) {
+	t.Helper()
+	ctx := context.Background()
+	f := filters.NewArgs(filters.Arg("label", "dev.msx.project="+project))
+	cs, err := cli.ContainerList(ctx, container.ListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if err := cli.ContainerStop(ctx, c.ID, container.StopOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // freePort returns a loopback port that nothing listens on right now.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -477,7 +493,11 @@ func TestUpDocker(t *testing.T) {
 	})
 
 	t.Run("kill -9 during up, then up adopts", func(t *testing.T) {
-		// The containers are stopped: up starts them one by one.
+		// The previous case ran a slowed catalog and put its code back:
+		// converge first, then stop every container, so that the up killed
+		// below only starts containers one by one.
+		mustMsx(t, ws, env, "up", "-d")
+		stopLabelled(t, cli, project)
 		up := startMsx(t, ws, env, "up", "-d")
 		up.waitFor(t, "unchanged, started", 2*time.Minute)
 		up.cmd.Process.Kill()
