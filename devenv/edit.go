@@ -43,19 +43,7 @@ func SetService(data []byte, name string, s Service) ([]byte, error) {
 			&yaml.Node{Kind: yaml.ScalarNode, Value: name}, &value)
 	}
 
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	if _, err := Parse(buf.Bytes()); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return encodeChecked(&doc)
 }
 
 // RemoveService returns the manifest data without service name, keeping
@@ -78,19 +66,7 @@ func RemoveService(data []byte, name string) ([]byte, error) {
 			break
 		}
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	if _, err := Parse(buf.Bytes()); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return encodeChecked(&doc)
 }
 
 func mappingValue(m *yaml.Node, key string) *yaml.Node {
@@ -100,4 +76,23 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// encodeChecked writes doc back as msx.yaml is written (two-space indent)
+// and refuses a result that would not load, so an edit never leaves a
+// manifest msx cannot read.
+func encodeChecked(doc *yaml.Node) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	if _, err := Parse(buf.Bytes()); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
