@@ -126,6 +126,7 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 			Out:        f.IO.Out,
 			NoColor:    !f.IO.ColorEnabled(),
 			Controller: sessionController{&s},
+			Tabs:       []dashboard.Tab{dashboard.NewTracesTab(collectorFinder(r, m))},
 		})
 		so.Recover = d.Recover
 	}
