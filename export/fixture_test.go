@@ -22,10 +22,10 @@ func workspace(t *testing.T, dir string) *devenv.Plan {
 		Module:  "example.com/shop",
 		Gateway: devenv.Gateway{Port: 8080},
 		Services: map[string]devenv.Service{
-			"orders":   {Port: 8081, DB: devenv.DBSQLite, Route: "/api/orders/"},
+			"orders": {Port: 8081, DB: devenv.DBSQLite, Route: "/api/orders/"},
 			"payments": {Port: 8082, DB: devenv.DBPostgres, DependsOn: []string{"orders"}, Route: "/api/payments/", Protected: true,
 				Subscribes: []string{"orders.item.created"}},
-			"search":   {Port: 8083, DB: devenv.DBNone, Route: "/api/search/"},
+			"search": {Port: 8083, DB: devenv.DBNone, Route: "/api/search/"},
 		},
 		Dir: dir,
 	}
