@@ -147,7 +147,9 @@ func readme(p *devenv.Plan, secretLines, skipped []string) []byte {
 	b.WriteString("```sh\nkubectl apply -k k8s/overlays/local\n```\n\n")
 	b.WriteString("NetworkPolicies deny all ingress in the namespace except: the gateway from anywhere,\n" +
 		"each service from the gateway and from the services that declare a dependency on it,\n" +
-		"each database from its owning service only. They need a network plugin that enforces them.\n\n")
+		"each database from its owning service only, the broker from the services that publish or\n" +
+		"subscribe, the trace collector from the programs that send it spans. They need a network\n" +
+		"plugin that enforces them.\n\n")
 	b.WriteString("Not exported: " + strings.Join(append(NotExportedBy("k8s"), skipped...), "; ") + ".\n")
 	return []byte(b.String())
 }
