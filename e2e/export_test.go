@@ -113,6 +113,10 @@ func TestExportComposeDocker(t *testing.T) {
 			t.Errorf("cleanup: docker compose down -v: %v\n%s", err, out)
 		}
 	})
+	// Compose v2's own loader and consistency checks.
+	if out, err := compose("config", "--quiet"); err != nil {
+		t.Fatalf("docker compose config: %v\n%s", err, out)
+	}
 	// --wait: every service healthy (or running, for those without a
 	// check), the secrets filler completed.
 	if out, err := compose("up", "-d", "--wait", "--wait-timeout", "150"); err != nil {
