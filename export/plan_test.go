@@ -297,3 +297,36 @@ func TestCollectorSource(t *testing.T) {
 		}
 	}
 }
+
+// Every pod of the default plan passes the restricted Pod Security
+// Standard: non-root, RuntimeDefault seccomp, no privilege escalation, all
+// capabilities dropped and none added, and only the volume types it allows.
+func TestK8sPodsAreRestricted(t *testing.T) {
+	files, err := K8s(workspace(t, "/src/shop"), K8sOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := workloads(t, files)
+	if len(pods) != 7 {
+		t.Fatalf("%d workloads", len(pods))
+	}
+	for name, pod := range pods {
+		ps := pod.Spec.SecurityContext
+		if ps == nil || ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot || ps.SeccompProfile == nil ||
+			ps.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("%s: pod securityContext %+v", name, ps)
+		}
+		for _, c := range pod.Spec.Containers {
+			sc := c.SecurityContext
+			if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Capabilities == nil ||
+				!slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 || !*sc.ReadOnlyRootFilesystem {
+				t.Errorf("%s: container securityContext %+v", name, sc)
+			}
+		}
+		for _, v := range pod.Spec.Volumes {
+			if v.EmptyDir == nil && v.Secret == nil && v.PersistentVolumeClaim == nil && v.ConfigMap == nil {
+				t.Errorf("%s: volume %s is of a type the restricted standard refuses", name, v.Name)
+			}
+		}
+	}
+}
