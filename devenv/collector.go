@@ -80,12 +80,3 @@ func collectorSettings(m *Manifest) map[string]string {
 	}
 	return env
 }
-
-// collectorHardening confines the collector as msx confines services,
-// except for the health check: the collector is no service binary and
-// answers no healthcheck argument; msx waits on its /healthz instead.
-func collectorHardening() *Hardening {
-	h := hardening(Limits{})
-	h.Healthcheck = nil
-	return h
-}

@@ -2,6 +2,7 @@ package devenv
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,8 +27,8 @@ type Kind struct {
 	// it compiles the gateway, from source it embeds (templates/NAME, its
 	// main package at the root): Build is the build target's name. Such a
 	// kind has no image to configure or pull (no images.NAME); its
-	// container runs the binary from its own volume at SwapDir, as the
-	// services' containers do.
+	// container runs the binary from its own volume at SwapDir and is
+	// confined, as the services' containers are.
 	Build string
 	// Role labels the instances' containers (dev.msx.role); RoleInfra
 	// when empty.
@@ -89,9 +90,35 @@ type Kind struct {
 	User string
 	// StopSignal stops the instance gracefully; empty is the image's.
 	StopSignal string
-	// Hardening, when set, is how the engine confines the instance's
-	// container; nil runs it as its image says.
-	Hardening func() *Hardening
+	// Tmpfs are the folders the image writes besides DataDir and /tmp,
+	// and CapAdd the capabilities it needs, when its container is confined
+	// (Confined): a read-only root file system, no other capabilities,
+	// no privilege gain, the default limits.
+	Confined bool
+	Tmpfs    []string
+	CapAdd   []string
+}
+
+// hardening is how an instance of the kind is confined, or nil. A kind
+// msx compiles (Build) is confined as the services are, restarted when it
+// crashes, but has no health check command: it is no service binary and
+// msx waits on its Ready probe instead.
+func (k *Kind) hardening() *Hardening {
+	if k.Build != "" {
+		h := hardening(Limits{})
+		h.Healthcheck = nil
+		return h
+	}
+	if !k.Confined {
+		return nil
+	}
+	h := hardening(Limits{})
+	h.RestartOnFailure, h.Healthcheck = 0, nil
+	for _, t := range k.Tmpfs {
+		h.Tmpfs[t] = "rw,noexec,nosuid,nodev,size=16m"
+	}
+	h.CapAdd = slices.Clone(k.CapAdd)
+	return h
 }
 
 // Instance is one running instance of a kind.
@@ -149,7 +176,13 @@ var Postgres = Kind{
 	// Postgres's fast shutdown, as the official image sets: SIGTERM would
 	// wait for every client to disconnect.
 	StopSignal: "SIGINT",
-	Secrets:    []string{"db-password"},
+	// The entrypoint (the official image's, and scripts/local-images.sh's)
+	// starts as root, takes ownership of the data and socket folders and
+	// steps down to the postgres user: that needs these capabilities.
+	Confined: true,
+	Tmpfs:    []string{"/var/run/postgresql"},
+	CapAdd:   []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"},
+	Secrets:  []string{"db-password"},
 	Env: func(i Instance) map[string]string {
 		return map[string]string{
 			"POSTGRES_USER":          i.Ident,
@@ -191,7 +224,9 @@ var NATS = Kind{
 	LocalPorts:   []int{4222},
 	DataDir:      "/data",
 	Cmd:          []string{"--jetstream", "--store_dir", "/data", "--http_port", "8222", "--server_name", "msx"},
-	Env:          func(Instance) map[string]string { return nil },
+	// nats-server writes nowhere but its store and needs no capability.
+	Confined: true,
+	Env:      func(Instance) map[string]string { return nil },
 	Ready: func(Instance) Probe {
 		// 200 only once JetStream is up, not merely the server.
 		return Probe{HTTPPath: "/healthz?js-enabled-only=true"}
@@ -225,10 +260,9 @@ var Collector = Kind{
 			"DATA_DIR":    DataDir,
 		}
 	},
-	Settings:  collectorSettings,
-	Ready:     func(Instance) Probe { return Probe{HTTPPath: "/healthz"} },
-	Client:    func(Instance) map[string]string { return telemetryEnv() },
-	Hardening: collectorHardening,
+	Settings: collectorSettings,
+	Ready:    func(Instance) Probe { return Probe{HTTPPath: "/healthz"} },
+	Client:   func(Instance) map[string]string { return telemetryEnv() },
 }
 
 // Kinds is the table of infrastructure kinds, in the order their instances

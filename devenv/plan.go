@@ -218,11 +218,16 @@ type SecretRef struct {
 }
 
 // Hardening confines a container: what the engine applies to every program
-// msx compiles (services and the gateway).
+// msx compiles (services, the gateway, the collector) and to the instances
+// of kinds that say how (Kind.Hardening). msx export reads it too, so that
+// the exports confine each container exactly as msx up does.
 type Hardening struct {
-	ReadOnlyRootFS  bool
-	Tmpfs           map[string]string // path -> mount options
-	CapDrop         []string
+	ReadOnlyRootFS bool
+	Tmpfs          map[string]string // path -> mount options
+	CapDrop        []string
+	// CapAdd are the capabilities given back after CapDrop: what an image
+	// that starts as root and steps down to its own user needs.
+	CapAdd          []string `json:",omitempty"`
 	NoNewPrivileges bool
 	MemoryBytes     int64
 	Pids            int64
@@ -435,8 +440,17 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 	if role == "" {
 		role = RoleInfra
 	}
+	// A kind msx compiles runs a program as the services do: its
+	// container has no Kind, as Container.Kind says, and no kind label.
+	kind := k.Name
+	if k.Build != "" {
+		kind = ""
+	}
 	labels := map[string]string{LabelService: inst.Service}
-	own := map[string]string{LabelService: inst.Service, LabelRole: role, LabelKind: k.Name}
+	own := map[string]string{LabelService: inst.Service, LabelRole: role}
+	if kind != "" {
+		own[LabelKind] = kind
+	}
 	if inst.Owner != "" {
 		own[LabelOwner] = inst.Owner
 	}
@@ -448,7 +462,7 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		Name:       ContainerName(m.Project, inst.Service),
 		Service:    inst.Service,
 		Role:       role,
-		Kind:       k.Name,
+		Kind:       kind,
 		Image:      ImageRef{Ref: m.Image(k), Kind: k.Name},
 		User:       k.User,
 		StopSignal: k.StopSignal,
@@ -456,15 +470,13 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		Cmd:        k.Cmd,
 		Port:       k.Port,
 		Ready:      k.Ready(inst),
+		Hardening:  k.hardening(),
 		Labels:     withLabels(base, own),
 	}
 	if k.Build != "" {
 		// Built like the gateway, from the source msx writes under .msx
 		// (the runner knows the target by its name).
 		c.Image, c.SwapDir = ImageRef{Build: k.Build, Pkg: "."}, SwapDir
-	}
-	if k.Hardening != nil {
-		c.Hardening = k.Hardening()
 	}
 	if k.MonitorPort != 0 {
 		c.Port, c.Publish = k.MonitorPort, true

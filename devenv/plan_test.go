@@ -435,8 +435,10 @@ func TestPlanKinds(t *testing.T) {
 				t.Fatalf("no container %s in %v", inst.Service, services(p))
 			}
 			switch {
-			case c.Kind != k.Name:
-				t.Errorf("kind %q", c.Kind)
+			case k.Build != "" && (c.Kind != "" || c.Labels[LabelKind] != ""):
+				t.Errorf("a program msx builds has kind %q, label %q", c.Kind, c.Labels[LabelKind])
+			case k.Build == "" && (c.Kind != k.Name || c.Labels[LabelKind] != k.Name):
+				t.Errorf("kind %q, label %q", c.Kind, c.Labels[LabelKind])
 			case k.Build != "":
 				// A program msx compiles, run from its swap volume as the
 				// services are.
