@@ -214,6 +214,7 @@ func (s *Session) swap(ctx context.Context, r builder.Result, start time.Time) {
 	if c == nil {
 		return
 	}
+	defer s.settle(r.Name)()
 	// msx-init restarts the program inside the container: the container
 	// does not stop, so there is no restart to hide, and an exit after
 	// this is the new program's crash.
@@ -223,26 +224,45 @@ func (s *Session) swap(ctx context.Context, r builder.Result, start time.Time) {
 		}
 		return
 	}
-	if w, ok := s.opts.Engine.(ReadyWaiter); ok {
-		if err := w.WaitReady(ctx, c); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			e := events.Event{Kind: events.Crashed, Service: r.Name, Detail: sentence(err)}
-			var se *runner.ServiceError
-			if errors.As(err, &se) {
-				e.ExitCode = se.ExitCode
-				e.Output = strings.Join(se.Logs, "\n")
-				if se.ExitCode >= 0 {
-					e.Detail = fmt.Sprintf("exited with code %d after the swap", se.ExitCode)
-				}
-			}
-			s.publish(e)
-			return
-		}
+	if !s.waitReady(ctx, r.Name, "after the swap") {
+		return
 	}
 	s.publish(events.Event{Kind: events.Swapped, Service: r.Name, Detail: "code changed",
 		Duration: s.clock.Now().Sub(start)})
+}
+
+// waitReady waits, when the Engine can, until service answers its
+// readiness check after the session restarted its program; false, with
+// Crashed published, when it exited or never became ready ("after the
+// swap": when).
+func (s *Session) waitReady(ctx context.Context, service, when string) bool {
+	w, ok := s.opts.Engine.(ReadyWaiter)
+	c := s.plan.Container(service)
+	if !ok || c == nil {
+		return true
+	}
+	err := w.WaitReady(ctx, c)
+	if err == nil {
+		if s.shownHealth(service) != events.Ready {
+			// It had crashed or was unhealthy: the new program recovered it.
+			s.publish(events.Event{Kind: events.Ready, Service: service})
+		}
+		return true
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	e := events.Event{Kind: events.Crashed, Service: service, Detail: sentence(err)}
+	var se *runner.ServiceError
+	if errors.As(err, &se) {
+		e.ExitCode = se.ExitCode
+		e.Output = strings.Join(se.Logs, "\n")
+		if se.ExitCode >= 0 {
+			e.Detail = fmt.Sprintf("exited with code %d %s", se.ExitCode, when)
+		}
+	}
+	s.publish(e)
+	return false
 }
 
 // compilerOutput collects what the builder writes when the compiler fails

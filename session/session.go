@@ -100,6 +100,10 @@ type Options struct {
 	Interrupts <-chan os.Signal
 	// Detach: Start leaves what it started running when it fails.
 	Detach bool
+	// SampleEvery is how often an attached session samples each
+	// container's readiness, CPU and memory (when the Engine is a
+	// Sampler); 0 is DefaultSampleEvery.
+	SampleEvery time.Duration
 	// Recover, when set, is deferred at the top of every goroutine the
 	// session starts: the dashboard's, which gives the terminal back
 	// before a panic goes on.
@@ -122,6 +126,13 @@ type Session struct {
 	// inSwap counts, per service, the restarts the session made itself
 	// that the followers have not seen yet: not crashes, not news.
 	inSwap map[string]int
+	// busy counts, per service, the swaps and restarts under way: the
+	// monitor does not judge its readiness meanwhile.
+	busy map[string]int
+	// health is the last of Ready, Unhealthy, Crashed and Stopped
+	// published per service, under healthMu.
+	healthMu sync.Mutex
+	health   map[string]events.Kind
 	// stopPack cancels the images' pack after a swap, if one runs: a new
 	// change goes first (the pack is redone after its swap, or by the next
 	// msx up).
@@ -170,7 +181,20 @@ func (s *Session) Bus() *events.Bus { return s.bus }
 // Plan is the plan Start applied.
 func (s *Session) Plan() *devenv.Plan { return s.plan }
 
-func (s *Session) publish(e events.Event) { s.bus.Publish(e) }
+func (s *Session) publish(e events.Event) {
+	switch e.Kind {
+	case events.Ready, events.Unhealthy, events.Crashed, events.Stopped:
+		if e.Service != "" {
+			s.healthMu.Lock()
+			if s.health == nil {
+				s.health = map[string]events.Kind{}
+			}
+			s.health[e.Service] = e.Kind
+			s.healthMu.Unlock()
+		}
+	}
+	s.bus.Publish(e)
+}
 
 func (s *Session) info(format string, args ...any) {
 	s.publish(events.Event{Kind: events.Info, Detail: fmt.Sprintf(format, args...)})
@@ -306,6 +330,17 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 		}()
 	}
 
+	if sm, ok := s.opts.Engine.(Sampler); ok {
+		wg.Add(1)
+		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
+			defer wg.Done()
+			s.monitor(work, sm)
+		}()
+	}
+
 	interrupted, copied, quit := true, false, false
 	select {
 	case err := <-followed:
@@ -394,21 +429,48 @@ func (s *Session) stop(interrupted, copied bool, only []string) {
 // Quit stops the project gracefully, as the first Ctrl-C does.
 func (s *Session) Quit() { s.quitOnce.Do(func() { close(s.quit) }) }
 
-// Restart restarts a service's container gracefully.
+// ProgramRestarter is implemented by an Engine that can restart the
+// program inside its container through msx-init (*runner.Runner does):
+// done is false when the container has no msx-init.
+type ProgramRestarter interface {
+	RestartProgram(ctx context.Context, name string) (done bool, err error)
+}
+
+// Restart restarts a service gracefully: its program inside the
+// container through msx-init, as a swap does (the container, its network
+// and ports stay: a fraction of a container restart), or the container
+// when its image has no msx-init.
 func (s *Session) Restart(service string) {
 	name := devenv.ContainerName(s.m.Project, service)
 	go func() {
 		if s.opts.Recover != nil {
 			defer s.opts.Recover()
 		}
+		defer s.settle(service)()
+		ctx := context.Background()
 		start := s.clock.Now()
+		if pr, ok := s.opts.Engine.(ProgramRestarter); ok {
+			done, err := pr.RestartProgram(ctx, name)
+			if err != nil {
+				s.publish(events.Event{Kind: events.Warning, Service: service, Detail: sentence(err)})
+				return
+			}
+			if done {
+				if !s.waitReady(ctx, service, "after the restart") {
+					return
+				}
+				s.publish(events.Event{Kind: events.Restarted, Service: service, Detail: "restarted on request",
+					Duration: s.clock.Now().Sub(start)})
+				return
+			}
+		}
 		s.expectRestart(service)
-		if err := s.opts.Engine.Restart(context.Background(), name); err != nil {
+		if err := s.opts.Engine.Restart(ctx, name); err != nil {
 			s.sawRestart(service)
 			s.publish(events.Event{Kind: events.Warning, Service: service, Detail: sentence(err)})
 			return
 		}
-		s.publish(events.Event{Kind: events.Restarted, Service: service, Detail: "restarted on request",
+		s.publish(events.Event{Kind: events.Restarted, Service: service, Detail: "restarted on request (the container)",
 			Duration: s.clock.Now().Sub(start)})
 	}()
 }
