@@ -47,8 +47,9 @@ func (s *Session) monitor(ctx context.Context, eng Sampler) {
 			return
 		case <-s.clock.After(every):
 		}
-		for i := range s.plan.Containers {
-			c := &s.plan.Containers[i]
+		_, plan := s.current()
+		for i := range plan.Containers {
+			c := &plan.Containers[i]
 			sm, err := eng.Sample(ctx, c)
 			if ctx.Err() != nil {
 				return
@@ -64,7 +65,7 @@ func (s *Session) monitor(ctx context.Context, eng Sampler) {
 			if sm.HasStats {
 				prev[c.Service] = sm
 			}
-			if s.settling(c.Service) {
+			if s.settling(c.Service) || s.applying.Load() {
 				misses[c.Service] = 0
 				continue
 			}

@@ -104,6 +104,13 @@ type Options struct {
 	// container's readiness, CPU and memory (when the Engine is a
 	// Sampler); 0 is DefaultSampleEvery.
 	SampleEvery time.Duration
+	// ManifestPath is the manifest's file; a saved change to it re-plans
+	// the environment while attached. Empty is msx.yaml in the
+	// manifest's folder.
+	ManifestPath string
+	// Reload reads and checks the manifest again after it changed; nil
+	// turns re-planning off (a change is then only a warning).
+	Reload func() (*devenv.Manifest, error)
 	// Recover, when set, is deferred at the top of every goroutine the
 	// session starts: the dashboard's, which gives the terminal back
 	// before a panic goes on.
@@ -139,11 +146,16 @@ type Session struct {
 	stopPack context.CancelFunc
 
 	compiler compilerOutput
-	// graph, once loaded, maps changes to programs.
+	// graph, once loaded, maps changes to programs (under mu).
 	graph Graph
+	// follow follows the containers' logs once attached (under mu).
+	follow *followers
 	// stopping is set once the session stops the project: exits are
 	// then stops, not crashes.
 	stopping atomic.Bool
+	// applying is set while a changed msx.yaml is applied: containers
+	// come and go, and the monitor judges no one's readiness.
+	applying atomic.Bool
 	// rebuilding is set while a rebuild after a change runs.
 	rebuilding atomic.Int32
 
@@ -178,8 +190,18 @@ func New(opts Options) *Session {
 // Bus is the session's event stream.
 func (s *Session) Bus() *events.Bus { return s.bus }
 
-// Plan is the plan Start applied.
-func (s *Session) Plan() *devenv.Plan { return s.plan }
+// Plan is the plan applied last: by Start, or after msx.yaml changed.
+func (s *Session) Plan() *devenv.Plan {
+	_, p := s.current()
+	return p
+}
+
+// current is the manifest and the plan applied last.
+func (s *Session) current() (*devenv.Manifest, *devenv.Plan) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m, s.plan
+}
 
 func (s *Session) publish(e events.Event) {
 	switch e.Kind {
@@ -285,7 +307,7 @@ func (s *Session) Progress(service, status string) {
 // watching. It returns ErrCancelled after an interrupt, nil after Quit or
 // when the containers went away on their own.
 func (s *Session) Attach(ctx context.Context, started time.Time) error {
-	p := s.plan
+	_, p := s.current()
 	if p == nil {
 		return errors.New("session: Attach before Start")
 	}
@@ -307,14 +329,11 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 	// they stop, and end once each stopped (until) or after a bound.
 	logCtx, cancelLogs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelLogs()
-	until := make(chan struct{})
-	followed := make(chan error, 1)
-	go func() {
-		if s.opts.Recover != nil {
-			defer s.opts.Recover()
-		}
-		followed <- s.opts.Engine.Follow(logCtx, targets, runner.FollowOptions{Until: until}, consumer{s})
-	}()
+	fl := &followers{s: s, ctx: logCtx, until: make(chan struct{}), ended: make(chan error, 1)}
+	s.mu.Lock()
+	s.follow = fl
+	s.mu.Unlock()
+	fl.add(targets)
 
 	work, stopWork := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -343,7 +362,7 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 
 	interrupted, copied, quit := true, false, false
 	select {
-	case err := <-followed:
+	case err := <-fl.ended:
 		// Every container is gone (an msx down elsewhere), or the engine
 		// failed.
 		if err != nil {
@@ -361,13 +380,15 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 	}
 	stopWork()
 	wg.Wait()
-	close(until)
+	close(fl.until)
 	s.stop(interrupted, copied, nil)
+	all := make(chan struct{})
+	go func() { fl.wg.Wait(); close(all) }()
 	select {
-	case <-followed:
+	case <-all:
 	case <-s.clock.After(2 * time.Second):
 		cancelLogs()
-		<-followed
+		<-all
 	}
 	if quit {
 		// The user quit from the dashboard: a clean end, not an interrupt.
@@ -394,12 +415,13 @@ func (s *Session) stop(interrupted, copied bool, only []string) {
 		}
 	}
 	s.publish(events.Event{Kind: events.Stopping, Detail: "stopping (" + force + ")"})
-	opts := runner.StopOptions{Only: only, Deps: runner.StopDeps(s.m)}
+	m, _ := s.current()
+	opts := runner.StopOptions{Only: only, Deps: runner.StopDeps(m)}
 	bg := context.Background()
 	eng := s.opts.Engine
 	stopped := make(chan error, 1)
 	graceful := opts
-	go func() { stopped <- eng.Stop(bg, s.m.Project, s.m.Dir, graceful) }()
+	go func() { stopped <- eng.Stop(bg, m.Project, m.Dir, graceful) }()
 	bound := eng.StopBound() + time.Second
 	hung := "Docker did not answer in time; run msx down, or msx doctor"
 	select {
@@ -411,7 +433,7 @@ func (s *Session) stop(interrupted, copied bool, only []string) {
 		s.publish(events.Event{Kind: events.Stopping, Detail: "forcing"})
 		opts.Force = true
 		killed := make(chan error, 1)
-		go func() { killed <- eng.Stop(bg, s.m.Project, s.m.Dir, opts) }()
+		go func() { killed <- eng.Stop(bg, m.Project, m.Dir, opts) }()
 		select {
 		case err := <-killed:
 			if err != nil {
@@ -441,7 +463,8 @@ type ProgramRestarter interface {
 // and ports stay: a fraction of a container restart), or the container
 // when its image has no msx-init.
 func (s *Session) Restart(service string) {
-	name := devenv.ContainerName(s.m.Project, service)
+	m, _ := s.current()
+	name := devenv.ContainerName(m.Project, service)
 	go func() {
 		if s.opts.Recover != nil {
 			defer s.opts.Recover()
@@ -538,8 +561,9 @@ var _ runner.ChangeConsumer = consumer{}
 // services is the plan's programs that msx builds (services and the
 // gateway), in plan order.
 func (s *Session) programs() []string {
+	_, p := s.current()
 	var out []string
-	for _, c := range s.plan.Containers {
+	for _, c := range p.Containers {
 		if c.Role != devenv.RoleDatabase {
 			out = append(out, c.Service)
 		}

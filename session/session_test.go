@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -123,14 +124,16 @@ func (e *fakeEngine) Up(ctx context.Context, m *devenv.Manifest, _ runner.UpOpti
 	if e.upErr != nil {
 		return nil, e.upErr
 	}
-	e.s.Progress("orders", "created")
-	e.s.Progress("orders", "ready")
+	p := &devenv.Plan{Project: m.Project, GatewayPort: 8080}
+	for _, n := range m.ServiceNames() {
+		e.s.Progress(n, "created")
+		e.s.Progress(n, "ready")
+		p.Containers = append(p.Containers, devenv.Container{Name: "shop-" + n, Service: n, Role: devenv.RoleService})
+	}
 	e.s.Progress("gateway", "unchanged, running")
 	e.s.Progress("gateway", "ready")
-	return &devenv.Plan{Project: m.Project, GatewayPort: 8080, Containers: []devenv.Container{
-		{Name: "shop-orders", Service: "orders", Role: devenv.RoleService},
-		{Name: "shop-gateway", Service: "gateway", Role: devenv.RoleGateway},
-	}}, nil
+	p.Containers = append(p.Containers, devenv.Container{Name: "shop-gateway", Service: "gateway", Role: devenv.RoleGateway})
+	return p, nil
 }
 
 func (e *fakeEngine) Follow(ctx context.Context, targets []runner.LogTarget, opts runner.FollowOptions, c runner.LogConsumer) error {
@@ -285,7 +288,7 @@ type harness struct {
 
 func newHarness(t *testing.T, opts Options) *harness {
 	h := &harness{
-		eng:   &fakeEngine{consumer: make(chan runner.LogConsumer, 1)},
+		eng:   &fakeEngine{consumer: make(chan runner.LogConsumer, 4)},
 		clock: &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 		rec:   &recorder{},
 		sigs:  make(chan os.Signal, 4),
@@ -822,4 +825,61 @@ func count(calls []string, call string) int {
 		}
 	}
 	return n
+}
+
+// TestManifestChangeReplans: a saved msx.yaml is read again and applied
+// (Up with the new manifest): the new service's container is followed and
+// rebuilt on changes like the others.
+func TestManifestChangeReplans(t *testing.T) {
+	var reloaded *devenv.Manifest
+	h := newHarness(t, Options{Reload: func() (*devenv.Manifest, error) { return reloaded, nil }})
+	m := h.s.opts.Manifest
+	reloaded = &devenv.Manifest{Project: m.Project, Dir: m.Dir, Services: map[string]devenv.Service{
+		"orders": {Port: 8081}, "payments": {Port: 8082}}}
+	_, done := h.attach(t)
+	h.watch <- []string{filepath.Join(m.Dir, "msx.yaml")}
+	h.rec.waitFor(t, "info  msx.yaml applied; added payments")
+	<-h.eng.consumer
+	h.watch <- []string{filepath.Join(m.Dir, "services/payments/main.go")}
+	h.rec.waitFor(t, "swapped payments")
+	h.s.Quit()
+	wait(t, done)
+	calls := h.eng.called()
+	if n := slices.Index(calls, "follow shop-payments:1"); n < 0 {
+		t.Errorf("calls = %q, want the new service followed from its start", calls)
+	}
+	ups := 0
+	for _, c := range calls {
+		if c == "up" {
+			ups++
+		}
+	}
+	if ups != 2 {
+		t.Errorf("calls = %q, want the plan applied twice", calls)
+	}
+	if got := h.b.builds(); len(got) != 1 || !slices.Contains(got[0], "payments") {
+		t.Errorf("builds = %v, want the new service among the programs", got)
+	}
+	if p := h.s.Plan(); p.Container("payments") == nil {
+		t.Errorf("the session's plan has no payments: %+v", p.Containers)
+	}
+}
+
+// TestInvalidManifestChangeKeepsTheEnvironment: a manifest that does not
+// load is one warning that says so, and nothing is applied.
+func TestInvalidManifestChangeKeepsTheEnvironment(t *testing.T) {
+	h := newHarness(t, Options{Reload: func() (*devenv.Manifest, error) {
+		return nil, msxerr.New("fix the file and try again", "msx.yaml is not valid: services.orders.port: 70000 is not a port")
+	}})
+	_, done := h.attach(t)
+	h.watch <- []string{filepath.Join(h.s.opts.Manifest.Dir, "msx.yaml")}
+	h.rec.waitFor(t, "warning  msx.yaml changed but is not valid, so nothing was applied: msx.yaml is not valid: services.orders.port: 70000 is not a port; fix the file and try again; the environment keeps running as it was")
+	h.s.Quit()
+	wait(t, done)
+	if calls := h.eng.called(); slices.Index(calls[1:], "up") >= 0 {
+		t.Errorf("calls = %q, want nothing applied", calls)
+	}
+	if len(h.b.builds()) != 0 {
+		t.Errorf("builds = %v, want none", h.b.builds())
+	}
 }
