@@ -33,8 +33,9 @@ type Sample struct {
 
 // Sample inspects the container of c, asks its readiness check once, and
 // reads its counters from the stats endpoint once (one-shot: the engine
-// does not wait a second for a previous reading, so a sample costs a few
-// milliseconds; CPUPercent compares two samples instead).
+// answers at its next reading, within a second, without the second
+// reading a plain stream=false waits for; CPUPercent compares two samples
+// instead). Sample containers concurrently, not one after the other.
 func (r *Runner) Sample(ctx context.Context, c *devenv.Container) (Sample, error) {
 	cctx, cancel := context.WithTimeout(ctx, CreateTimeout)
 	defer cancel()

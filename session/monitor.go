@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/msx-dev/msx/devenv"
@@ -47,13 +48,25 @@ func (s *Session) monitor(ctx context.Context, eng Sampler) {
 			return
 		case <-s.clock.After(every):
 		}
+		// All at once: the engine answers a one-shot stats request at
+		// its next reading of the counters, up to a second later.
 		_, plan := s.current()
+		samples := make([]runner.Sample, len(plan.Containers))
+		errs := make([]error, len(plan.Containers))
+		var wg sync.WaitGroup
 		for i := range plan.Containers {
-			c := &plan.Containers[i]
-			sm, err := eng.Sample(ctx, c)
-			if ctx.Err() != nil {
-				return
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				samples[i], errs[i] = eng.Sample(ctx, &plan.Containers[i])
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return
+		}
+		for i := range plan.Containers {
+			c, sm, err := &plan.Containers[i], samples[i], errs[i]
 			if err != nil || !sm.Running {
 				delete(prev, c.Service)
 				misses[c.Service] = 0
