@@ -109,8 +109,11 @@ tmp_dir = "$work/air-tmp"
 [log]
   silent = true
 AIR
+# exec: $! is Air itself, so that the cleanup ends Air (and Air its
+# program), not only a subshell; an Air left behind would keep the
+# benchmark lock's file open (flock) and every other benchmark waiting.
 (cd "$aws" && PORT="$airport" LISTEN_ADDR="127.0.0.1:$airport" SQLITE_PATH="$work/air-data/orders.db" \
-  MSX_SERVICE=orders "$air" -c .air.toml >"$work/air.log" 2>&1) &
+  MSX_SERVICE=orders exec "$air" -c .air.toml >"$work/air.log" 2>&1) &
 airpid=$!
 edit "$aws"; wait_version "http://127.0.0.1:$airport/healthz" || { cat "$work/air.log" >&2; exit 1; }
 
