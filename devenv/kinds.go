@@ -2,6 +2,7 @@ package devenv
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,6 +73,27 @@ type Kind struct {
 	User string
 	// StopSignal stops the instance gracefully; empty is the image's.
 	StopSignal string
+	// Tmpfs are the folders the image writes besides DataDir and /tmp,
+	// and CapAdd the capabilities it needs, when its container is confined
+	// (Confined): a read-only root file system, no other capabilities,
+	// no privilege gain, the default limits.
+	Confined bool
+	Tmpfs    []string
+	CapAdd   []string
+}
+
+// hardening is how an instance of the kind is confined, or nil.
+func (k *Kind) hardening() *Hardening {
+	if !k.Confined {
+		return nil
+	}
+	h := hardening(Limits{})
+	h.RestartOnFailure, h.Healthcheck = 0, nil
+	for _, t := range k.Tmpfs {
+		h.Tmpfs[t] = "rw,noexec,nosuid,nodev,size=16m"
+	}
+	h.CapAdd = slices.Clone(k.CapAdd)
+	return h
 }
 
 // Instance is one running instance of a kind.
@@ -128,7 +150,13 @@ var Postgres = Kind{
 	// Postgres's fast shutdown, as the official image sets: SIGTERM would
 	// wait for every client to disconnect.
 	StopSignal: "SIGINT",
-	Secrets:    []string{"db-password"},
+	// The entrypoint (the official image's, and scripts/local-images.sh's)
+	// starts as root, takes ownership of the data and socket folders and
+	// steps down to the postgres user: that needs these capabilities.
+	Confined: true,
+	Tmpfs:    []string{"/var/run/postgresql"},
+	CapAdd:   []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"},
+	Secrets:  []string{"db-password"},
 	Env: func(i Instance) map[string]string {
 		return map[string]string{
 			"POSTGRES_USER":          i.Ident,
@@ -170,7 +198,9 @@ var NATS = Kind{
 	LocalPorts:   []int{4222},
 	DataDir:      "/data",
 	Cmd:          []string{"--jetstream", "--store_dir", "/data", "--http_port", "8222", "--server_name", "msx"},
-	Env:          func(Instance) map[string]string { return nil },
+	// nats-server writes nowhere but its store and needs no capability.
+	Confined: true,
+	Env:      func(Instance) map[string]string { return nil },
 	Ready: func(Instance) Probe {
 		// 200 only once JetStream is up, not merely the server.
 		return Probe{HTTPPath: "/healthz?js-enabled-only=true"}

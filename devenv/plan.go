@@ -218,11 +218,16 @@ type SecretRef struct {
 }
 
 // Hardening confines a container: what the engine applies to every program
-// msx compiles (services and the gateway).
+// msx compiles (services, the gateway, the collector) and to the instances
+// of kinds that say how (Kind.Hardening). msx export reads it too, so that
+// the exports confine each container exactly as msx up does.
 type Hardening struct {
-	ReadOnlyRootFS  bool
-	Tmpfs           map[string]string // path -> mount options
-	CapDrop         []string
+	ReadOnlyRootFS bool
+	Tmpfs          map[string]string // path -> mount options
+	CapDrop        []string
+	// CapAdd are the capabilities given back after CapDrop: what an image
+	// that starts as root and steps down to its own user needs.
+	CapAdd          []string `json:",omitempty"`
 	NoNewPrivileges bool
 	MemoryBytes     int64
 	Pids            int64
@@ -449,6 +454,7 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		Cmd:        k.Cmd,
 		Port:       k.Port,
 		Ready:      k.Ready(inst),
+		Hardening:  k.hardening(),
 		Labels:     withLabels(base, own),
 	}
 	if k.MonitorPort != 0 {
