@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -49,7 +50,10 @@ waterfall); --no-tui, a pipe or CI print plain lines instead.
 Ctrl-C (or q) stops everything gracefully, a second Ctrl-C forces. With -d it returns
 once everything is ready and prints the gateway URL. With SERVICE names, only
 those services, what they depend on and the gateway start. Two ups in one
-workspace take turns: the second waits for the first to apply its plan.`,
+workspace take turns: the second waits for the first to apply its plan.
+A saved change to msx.yaml is applied while attached: new services start,
+removed ones stop, changed ones are recreated; a manifest that is not valid
+is reported and changes nothing.`,
 		ValidArgsFunction: completeServices(f),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
@@ -114,6 +118,20 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 		so.Watch = watchBatches(w)
 		so.LoadGraph = func(ctx context.Context, targets []builder.Target) (session.Graph, error) {
 			return builder.LoadGraph(ctx, m.Dir, targets)
+		}
+		// A saved msx.yaml is read as at the start and applied.
+		if so.ManifestPath, err = f.ManifestPath(); err != nil {
+			return err
+		}
+		if real, err := filepath.EvalSymlinks(so.ManifestPath); err == nil {
+			so.ManifestPath = real // as the watcher names it: under the real folder
+		}
+		so.Reload = func() (*devenv.Manifest, error) {
+			m, err := f.Manifest()
+			if err == nil {
+				err = m.CheckServiceFolders()
+			}
+			return m, err
 		}
 	}
 	var d *dashboard.Dashboard

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,9 +13,10 @@ import (
 )
 
 // TestDashboardDocker drives msx up on a terminal (tmux): the dashboard
-// shows the services, their states and their log lines; a request through
-// the gateway shows on the traces tab, with its waterfall; q stops
-// everything gracefully, exits 0 and gives the terminal back.
+// shows the services, their states, CPU and memory and their log lines; r
+// restarts a program inside its container; a request through the gateway
+// shows on the traces tab, with its waterfall; q stops everything
+// gracefully, exits 0 and gives the terminal back.
 func TestDashboardDocker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
@@ -39,6 +42,27 @@ func TestDashboardDocker(t *testing.T) {
 	})
 	if !s.AltScreen() {
 		t.Errorf("the dashboard is not on the alternate screen:\n%s", screen)
+	}
+	// The session samples each container (every 2s): CPU and memory from
+	// the engine's stats fill the table.
+	orders := regexp.MustCompile(`orders\s+ready\s.*\s\d+\.\d%\s+\d+\.\dMiB`)
+	s.WaitUntil(time.Minute, "CPU and memory of orders in the table", func(screen string) bool {
+		return orders.MatchString(screen)
+	})
+	// r on the first row (orders) restarts its program through msx-init:
+	// the container itself is not restarted.
+	started := func() string {
+		insp, err := cli.ContainerInspect(context.Background(), project+"-orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return insp.State.StartedAt
+	}
+	before := started()
+	s.Send("r")
+	s.WaitFor(time.Minute, "restarted on request")
+	if after := started(); after != before {
+		t.Errorf("r restarted the container (started %s, then %s), not the program inside it", before, after)
 	}
 
 	// A request through the gateway shows on the traces tab, and enter
