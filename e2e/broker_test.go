@@ -81,12 +81,13 @@ func TestBrokerDocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stub := "ev messaging.Event, data messaging.ItemEvent) error {\n\treturn nil"
+	stub := "ev messaging.Event, data ordersapi.ItemCreated) error {\n\treturn nil"
 	if !strings.Contains(string(src), stub) {
 		t.Fatalf("no handler stub in events.go:\n%s", src)
 	}
 	poisoned := strings.Replace(string(src), stub,
-		"ev messaging.Event, data messaging.ItemEvent) error {\n\tif data.Name == \"poison\" {\n\t\treturn fmt.Errorf(\"e2e: poison\")\n\t}\n\treturn nil", 1)
+		"ev messaging.Event, data ordersapi.ItemCreated) error {\n\tif data.Name == \"poison\" {\n\t\treturn fmt.Errorf(\"e2e: poison\")\n\t}\n\treturn nil", 1)
+	poisoned = strings.Replace(poisoned, "import (\n", "import (\n\t\"fmt\"\n", 1)
 	if err := os.WriteFile(evPath, []byte(poisoned), 0o644); err != nil {
 		t.Fatal(err)
 	}

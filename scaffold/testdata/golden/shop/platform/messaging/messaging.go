@@ -56,18 +56,12 @@ type Event struct {
 	Data   json.RawMessage `json:"data"`
 }
 
-// ItemEvent is the data of the sample resource's events, item.created and
-// item.deleted, which every service with a database publishes.
-type ItemEvent struct {
-	ItemID int64  `json:"item_id"`
-	Name   string `json:"name,omitempty"`
+// Data is the data of one type of event: a struct in the publishing
+// service's API package (ordersapi.ItemCreated), the contract its
+// subscribers import, which names its type (item.created).
+type Data interface {
+	EventType() string
 }
-
-// Event types of the sample resource.
-const (
-	ItemCreated = "item.created"
-	ItemDeleted = "item.deleted"
-)
 
 // Broker is a connection to the project's NATS server with JetStream.
 type Broker struct {

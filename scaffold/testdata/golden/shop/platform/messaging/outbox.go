@@ -76,10 +76,11 @@ func NewID() string {
 	return hex.EncodeToString(b)
 }
 
-// Add writes an event of type typ with data to the outbox in the caller's
-// transaction, with the trace context of ctx: it is sent if and only if
-// the transaction commits. Call Notify after the commit.
-func (o *Outbox) Add(ctx context.Context, exec Exec, typ string, data any) error {
+// Add writes an event to the outbox in the caller's transaction, with the
+// trace context of ctx: it is sent if and only if the transaction commits.
+// Its type is data's (ordersapi.ItemCreated is item.created). Call Notify
+// after the commit.
+func (o *Outbox) Add(ctx context.Context, exec Exec, data Data) error {
 	if o == nil {
 		return nil
 	}
@@ -87,6 +88,7 @@ func (o *Outbox) Add(ctx context.Context, exec Exec, typ string, data any) error
 	if err != nil {
 		return err
 	}
+	typ := data.EventType()
 	ev := Event{ID: NewID(), Type: typ, Source: o.source, Time: o.now().UTC(), Data: raw}
 	payload, err := json.Marshal(ev)
 	if err != nil {
@@ -122,8 +124,9 @@ type pending struct {
 	headers     map[string]string
 }
 
-// Publisher is what the relay needs of the broker: publish one message
-// with an id and wait for the acknowledgement. *Broker is one.
+// Publisher is what the relay needs of the broker: publish a batch of
+// messages, each with its id, and wait for their acknowledgements.
+// *Broker is one.
 type Publisher interface {
 	PublishBatch(ctx context.Context, msgs []*nats.Msg, ids []string) []error
 }
