@@ -76,6 +76,8 @@ type Runner struct {
 	DownTimeout time.Duration
 	// Admin reads the programs' admin listeners; default HTTPAdmin.
 	Admin AdminClient
+	// Broker reads the broker's monitoring endpoint; default HTTPBroker.
+	Broker BrokerClient
 
 	mu sync.Mutex
 	// secrets holds the values of the plan's secrets during an up, read
