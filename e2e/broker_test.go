@@ -231,17 +231,53 @@ func TestBrokerDocker(t *testing.T) {
 		waitInbox(t, 20*time.Second)
 	})
 
+	// consumer polls msx ps until payments' consumer satisfies ok.
+	consumer := func(t *testing.T, what string, timeout time.Duration, ok func(pending, redelivered int) bool) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			r := mustMsx(t, ws, env, "ps", "--json")
+			var list []struct {
+				Service  string `json:"service"`
+				Consumer *struct {
+					Pending     int `json:"pending"`
+					Redelivered int `json:"redelivered"`
+				} `json:"consumer"`
+			}
+			if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
+				t.Fatalf("ps --json: %v\n%s", err, r.Stdout)
+			}
+			for _, s := range list {
+				if s.Service == "payments" && s.Consumer != nil && ok(s.Consumer.Pending, s.Consumer.Redelivered) {
+					return
+				}
+				if s.Service == "orders" && s.Consumer != nil {
+					t.Fatalf("orders subscribes to nothing, yet ps shows a consumer: %+v", s.Consumer)
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ps never showed payments' consumer with %s:\n%s", what, r.Stdout)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+
 	ctx := context.Background()
-	t.Run("events wait for a stopped subscriber and arrive once", func(t *testing.T) {
+	t.Run("events wait for a stopped subscriber and arrive once, ps shows them pending", func(t *testing.T) {
 		if err := cli.ContainerStop(ctx, project+"-payments", container.StopOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		for i := range 50 {
+		for i := range 100 {
 			id, ok := post(t, "while-stopped-"+strconv.Itoa(i))
 			if !ok {
 				t.Fatalf("POST %d failed", i)
 			}
 			posted[id] = true
+		}
+		// The broker holds them for payments' consumer: ps shows them pending.
+		consumer(t, "100 pending", 30*time.Second, func(pending, _ int) bool { return pending == 100 })
+		if r := mustMsx(t, ws, nil, "ps"); !strings.Contains(r.Stdout, "pending 100, redelivered 0") {
+			t.Errorf("ps does not show the pending events:\n%s", r.Stdout)
 		}
 		if err := cli.ContainerStart(ctx, project+"-payments", container.StartOptions{}); err != nil {
 			t.Fatal(err)
@@ -303,10 +339,12 @@ func TestBrokerDocker(t *testing.T) {
 		}
 	})
 
-	t.Run("an event whose handler keeps failing is dead-lettered, the rest flow", func(t *testing.T) {
+	t.Run("an event whose handler keeps failing is redelivered, dead-lettered, the rest flow", func(t *testing.T) {
 		if _, ok := post(t, "poison"); !ok {
 			t.Fatal("POST poison failed")
 		}
+		// Between its attempts, ps shows it redelivered.
+		consumer(t, "a redelivered event", 10*time.Second, func(_, redelivered int) bool { return redelivered >= 1 })
 		id, ok := post(t, "after-poison")
 		if !ok {
 			t.Fatal("POST after-poison failed")

@@ -62,11 +62,13 @@ type Outbox struct {
 	source  string
 	now     func() time.Time
 	wake    chan struct{}
+	insert  string // in the dialect, once: Add runs in every publishing transaction
 }
 
 // NewOutbox returns the outbox of service source in db.
 func NewOutbox(db *sql.DB, dialect Dialect, source string) *Outbox {
-	return &Outbox{db: db, dialect: dialect, source: source, now: time.Now, wake: make(chan struct{}, 1)}
+	return &Outbox{db: db, dialect: dialect, source: source, now: time.Now, wake: make(chan struct{}, 1),
+		insert: dialect.q(`INSERT INTO outbox (id, subject, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)`)}
 }
 
 // NewID returns a new event id: 128 random bits.
@@ -100,8 +102,7 @@ func (o *Outbox) Add(ctx context.Context, exec Exec, data Data) error {
 	if err != nil {
 		return err
 	}
-	_, err = exec(ctx, o.dialect.q(`INSERT INTO outbox (id, subject, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)`),
-		ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time)
+	_, err = exec(ctx, o.insert, ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time)
 	return err
 }
 
