@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
 )
 
 // natsImage is the NATS image the tests run: the one
@@ -94,7 +97,7 @@ func TestBrokerDocker(t *testing.T) {
 	mustMsx(t, ws, env, "up", "-d")
 
 	var monitor int
-	t.Run("ps shows the broker, ready, its ports on 127.0.0.1 only", func(t *testing.T) {
+	t.Run("ps shows the broker, ready, its monitoring port on 127.0.0.1 only", func(t *testing.T) {
 		r := mustMsx(t, ws, env, "ps", "--json")
 		var list []struct {
 			Service string `json:"service"`
@@ -119,8 +122,8 @@ func TestBrokerDocker(t *testing.T) {
 			if s.Role != "infra" || s.State != "running" || !s.Ready {
 				t.Errorf("broker: %+v", s)
 			}
-			// The monitoring endpoint and, for msx events, the client port:
-			// both on 127.0.0.1 only.
+			// The monitoring endpoint only, on 127.0.0.1: the client port
+			// is not published (msx events reads on the project network).
 			var cports []int
 			for _, p := range s.Ports {
 				cports = append(cports, p.ContainerPort)
@@ -131,8 +134,8 @@ func TestBrokerDocker(t *testing.T) {
 					monitor = p.HostPort
 				}
 			}
-			if slices.Sort(cports); !slices.Equal(cports, []int{4222, 8222}) {
-				t.Fatalf("broker publishes %+v, want 4222 and 8222 on 127.0.0.1", s.Ports)
+			if !slices.Equal(cports, []int{8222}) {
+				t.Fatalf("broker publishes %+v, want only 8222, on 127.0.0.1", s.Ports)
 			}
 		}
 		// Infrastructure (the broker, the trace collector) before the services.
@@ -337,6 +340,73 @@ func TestBrokerDocker(t *testing.T) {
 		if r := msx(t, ws, env, "events", "orders..x"); r.Code != 2 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("a bad subject: exit %d, stderr %q", r.Code, r.Stderr)
 		}
+		// The reader ran on the project network and is gone.
+		if tools := toolContainers(t, cli, project); len(tools) != 0 {
+			t.Errorf("msx events left %v", tools)
+		}
+	})
+
+	t.Run("msx events -f prints a new event, Ctrl-C ends it and removes its reader", func(t *testing.T) {
+		c := exec.Command(msxBin, "events", "orders.item.created", "-f", "--json")
+		c.Dir, c.Env = ws, append(os.Environ(), env...)
+		stdout, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		c.Stderr = &stderr
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string, 1024)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		id, ok := post(t, "followed")
+		if !ok {
+			t.Fatal("POST followed failed")
+		}
+		posted[id] = true
+		want := `"item_id":` + strconv.FormatInt(id, 10) + `,"name":"followed"`
+		deadline := time.After(90 * time.Second) // the first run may compile the reader
+	wait:
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("msx events -f ended: %s", stderr.String())
+				}
+				if strings.Contains(l, want) {
+					break wait
+				}
+			case <-deadline:
+				_ = c.Process.Kill()
+				t.Fatalf("no line with %s; stderr: %s", want, stderr.String())
+			}
+		}
+		if tools := toolContainers(t, cli, project); len(tools) != 1 {
+			t.Errorf("while following, reader containers = %v, want one", tools)
+		}
+		_ = c.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("msx events -f after Ctrl-C: %v; stderr: %s", err, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			_ = c.Process.Kill()
+			t.Fatal("msx events -f did not end on Ctrl-C")
+		}
+		if tools := toolContainers(t, cli, project); len(tools) != 0 {
+			t.Errorf("after Ctrl-C, msx events left %v", tools)
+		}
+		waitInbox(t, 20*time.Second)
 	})
 
 	t.Run("an event whose handler keeps failing is redelivered, dead-lettered, the rest flow", func(t *testing.T) {
@@ -417,4 +487,19 @@ func TestBrokerDocker(t *testing.T) {
 		t.Fatalf("after down --volumes, broker volumes = %v", v)
 	}
 	requireNothingLeft(t, cli, project, true)
+}
+
+// toolContainers lists the containers msx events runs for project.
+func toolContainers(t *testing.T, cli *client.Client, project string) []string {
+	t.Helper()
+	f := filters.NewArgs(filters.Arg("label", "dev.msx.project="+project), filters.Arg("label", "dev.msx.role=tool"))
+	cs, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Names[0]+" "+string(c.State))
+	}
+	return out
 }

@@ -744,11 +744,6 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 			cfg.ExposedPorts[admin] = struct{}{}
 			host.PortBindings[admin] = []nat.PortBinding{{HostIP: devenv.LoopbackIP}}
 		}
-		for _, lp := range c.LocalPorts {
-			p := nat.Port(strconv.Itoa(lp) + "/tcp")
-			cfg.ExposedPorts[p] = struct{}{}
-			host.PortBindings[p] = []nat.PortBinding{{HostIP: devenv.LoopbackIP}}
-		}
 	}
 	if len(c.Ready.Healthcheck) > 0 {
 		cfg.Healthcheck = &container.HealthConfig{

@@ -63,6 +63,9 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 	}
 	byService := map[string]container.Summary{}
 	for _, c := range list {
+		if c.Labels[devenv.LabelRole] == devenv.RoleTool {
+			continue // msx events' reader: no service, gone when it ends
+		}
 		byService[c.Labels[devenv.LabelService]] = c
 	}
 	order, err := m.StartOrder()
