@@ -101,6 +101,22 @@ func (in *Inbox) handle(ctx context.Context, ds []delivery, effect Effect) ([]bo
 	defer tx.Rollback()
 	exec := SQLExec(tx)
 	insert := in.dialect.q(`INSERT INTO inbox (event_id, type, source, item_id, handled_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`)
+	record := func(ctx context.Context, args ...any) (int64, error) { return exec(ctx, insert, args...) }
+	if len(ds) > 1 {
+		// Parsed once for the batch.
+		stmt, err := tx.PrepareContext(ctx, insert)
+		if err != nil {
+			return nil, err
+		}
+		defer stmt.Close()
+		record = func(ctx context.Context, args ...any) (int64, error) {
+			res, err := stmt.ExecContext(ctx, args...)
+			if err != nil {
+				return 0, err
+			}
+			return res.RowsAffected()
+		}
+	}
 	now := in.now().UTC()
 	applied := make([]bool, len(ds))
 	for i, d := range ds {
@@ -109,7 +125,7 @@ func (in *Inbox) handle(ctx context.Context, ds []delivery, effect Effect) ([]bo
 			ItemID int64 `json:"item_id"`
 		}
 		_ = json.Unmarshal(d.ev.Data, &data)
-		n, err := exec(d.ctx, insert, d.ev.ID, d.ev.Type, d.ev.Source, data.ItemID, now)
+		n, err := record(d.ctx, d.ev.ID, d.ev.Type, d.ev.Source, data.ItemID, now)
 		if err != nil {
 			return nil, err
 		}
