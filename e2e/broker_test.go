@@ -49,7 +49,7 @@ func TestBrokerDocker(t *testing.T) {
 	parent := t.TempDir()
 	project := uniqueProject(t)
 	port := freePort(t)
-	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_NATS=" + img}
+	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_NATS=" + img, "MSX_IMAGES_POSTGRES=" + postgresImage(t)}
 	removeImages(t, cli, project)
 	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
 	ws := filepath.Join(parent, project)
@@ -75,6 +75,8 @@ func TestBrokerDocker(t *testing.T) {
 	})
 
 	mustMsx(t, ws, nil, "new", "service", "payments", "--force", "--subscribes", "orders.item.created")
+	// The issue's own example: a Postgres subscriber.
+	mustMsx(t, ws, nil, "new", "service", "ledger", "--db", "postgres", "--subscribes", "orders.item.created")
 	if b, _ := os.ReadFile(filepath.Join(ws, "msx.yaml")); !strings.Contains(string(b), "subscribes:\n      - orders.item.created") {
 		t.Fatalf("msx.yaml lacks the subscription:\n%s", b)
 	}
@@ -185,22 +187,22 @@ func TestBrokerDocker(t *testing.T) {
 		Source  string `json:"source"`
 		ItemID  int64  `json:"item_id"`
 	}
-	inbox := func(t *testing.T) []handled {
-		code, body := httpDo(t, "GET", gateway+"/api/payments/inbox", "")
+	inboxOf := func(t *testing.T, service string) []handled {
+		code, body := httpDo(t, "GET", gateway+"/api/"+service+"/inbox", "")
 		var list []handled
 		if code != 200 || json.Unmarshal([]byte(body), &list) != nil {
 			return nil
 		}
 		return list
 	}
-	// waitInbox polls payments' inbox until it holds every posted item,
-	// then checks each arrived exactly once.
-	waitInbox := func(t *testing.T, timeout time.Duration) {
+	// waitInboxOf polls a subscriber's inbox until it holds every posted
+	// item, then checks each arrived exactly once.
+	waitInboxOf := func(t *testing.T, service string, timeout time.Duration) {
 		t.Helper()
 		deadline := time.Now().Add(timeout)
 		var list []handled
 		for {
-			list = inbox(t)
+			list = inboxOf(t, service)
 			if len(list) >= len(posted) || time.Now().After(deadline) {
 				break
 			}
@@ -217,12 +219,16 @@ func TestBrokerDocker(t *testing.T) {
 		}
 		for id := range posted {
 			if seen[id] != 1 {
-				t.Errorf("item %d arrived %d times, want exactly once", id, seen[id])
+				t.Errorf("item %d arrived in %s %d times, want exactly once", id, service, seen[id])
 			}
 		}
 		if len(list) != len(posted) {
-			t.Errorf("inbox holds %d events, %d items were posted", len(list), len(posted))
+			t.Errorf("%s's inbox holds %d events, %d items were posted", service, len(list), len(posted))
 		}
+	}
+	waitInbox := func(t *testing.T, timeout time.Duration) {
+		t.Helper()
+		waitInboxOf(t, "payments", timeout)
 	}
 
 	t.Run("an item posted to orders arrives in payments' inbox", func(t *testing.T) {
@@ -232,6 +238,7 @@ func TestBrokerDocker(t *testing.T) {
 		}
 		posted[id] = true
 		waitInbox(t, 20*time.Second)
+		waitInboxOf(t, "ledger", 20*time.Second)
 	})
 
 	// consumer polls msx ps until payments' consumer satisfies ok.
@@ -316,6 +323,7 @@ func TestBrokerDocker(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		waitInbox(t, 90*time.Second)
+		waitInboxOf(t, "ledger", 30*time.Second)
 	})
 
 	t.Run("msx events prints each event once", func(t *testing.T) {
