@@ -19,6 +19,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Streams of the project: every event goes to Stream under SubjectPrefix;
@@ -133,6 +135,40 @@ func (b *Broker) createStreams(ctx context.Context) error {
 		Subjects: []string{DeadLetterPrefix + ">"},
 		Storage:  jetstream.FileStorage,
 	})
+	return err
+}
+
+// Publish sends one event of service source straight to the broker and
+// waits for its acknowledgement, without an outbox: for a service without
+// a database. It guarantees less than the outbox does. Once Publish
+// returns nil the broker has stored the event, and subscribers apply it
+// exactly once. But nothing ties the event to the change that caused it:
+// if the process stops between the change and Publish, or Publish fails
+// (the broker is down), the event is lost unless the caller retries; and
+// an event published before a change that then fails announces a change
+// that did not happen. So publish after the change, and retry on error if
+// losing an event matters (a retry within DuplicateWindow with the same
+// event is not a second one only if it has the same ID: keep the Event).
+func (b *Broker) Publish(ctx context.Context, source string, data Data) (Event, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, err
+	}
+	ev := Event{ID: NewID(), Type: data.EventType(), Source: source, Time: time.Now().UTC(), Data: raw}
+	return ev, b.PublishEvent(ctx, ev)
+}
+
+// PublishEvent publishes ev as it is, its ID the broker's message id: a
+// retry of the same Event within DuplicateWindow is not a second event.
+func (b *Broker) PublishEvent(ctx context.Context, ev Event) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	m := nats.NewMsg(Subject(ev.Source, ev.Type))
+	m.Data = payload
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(m.Header))
+	_, err = b.JS.PublishMsg(ctx, m, jetstream.WithMsgID(ev.ID))
 	return err
 }
 

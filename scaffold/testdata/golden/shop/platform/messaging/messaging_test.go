@@ -465,3 +465,77 @@ func TestConsumerBatch(t *testing.T) {
 		}
 	})
 }
+
+// NATSURLEnv names a NATS server with JetStream to test against
+// (nats://127.0.0.1:4222): with it, TestBroker runs.
+const NATSURLEnv = "MESSAGING_TEST_NATS_URL"
+
+// TestBroker runs the whole path on a real broker, for each store: events
+// relayed from an outbox and published directly reach a durable consumer
+// and are applied once; a relay that publishes them again (it crashed
+// before marking them sent) adds nothing, the broker drops the duplicates.
+func TestBroker(t *testing.T) {
+	url := os.Getenv(NATSURLEnv)
+	if url == "" {
+		t.Skip(NATSURLEnv + " is not set: no broker to test against")
+	}
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		b, err := Connect(ctx, url, "test", log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		suffix := make([]byte, 4)
+		_, _ = rand.Read(suffix)
+		source, service := "orders"+hex.EncodeToString(suffix), "payments"+hex.EncodeToString(suffix)
+
+		o := NewOutbox(db, d, source)
+		addEvents(t, db, o, ctx, 3, true)
+		if n, err := o.RelayOnce(ctx, b, 100); err != nil || n != 3 {
+			t.Fatalf("relayed %d, %v; want 3", n, err)
+		}
+		for i := range 2 {
+			if _, err := b.Publish(ctx, source, itemCreated{ItemID: int64(10 + i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := b.Consume(ctx, service, Handlers{source + ".item.created": addEffect}, NewInbox(db, d), log, ConsumeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Stop()
+		waitEffects := func(want int) {
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second)
+			for effects(t, db) < want && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := effects(t, db); n != want {
+				t.Fatalf("effects = %d, want %d", n, want)
+			}
+		}
+		waitEffects(5)
+		// The relay lost its marks: it publishes the same events again.
+		if _, err := db.Exec(`UPDATE outbox SET sent_at = NULL`); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := o.RelayOnce(ctx, b, 100); err != nil || n != 3 {
+			t.Fatalf("relayed again %d, %v; want 3", n, err)
+		}
+		// One more, so that there is something to wait for after them.
+		if _, err := b.Publish(ctx, source, itemCreated{ItemID: 20}); err != nil {
+			t.Fatal(err)
+		}
+		waitEffects(6)
+		time.Sleep(200 * time.Millisecond)
+		if n := effects(t, db); n != 6 {
+			t.Fatalf("effects = %d after the duplicates, want 6", n)
+		}
+		if list, err := NewInbox(db, d).List(ctx); err != nil || len(list) != 6 {
+			t.Fatalf("inbox = %d events (%v), want 6", len(list), err)
+		}
+	})
+}
