@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -320,7 +321,7 @@ func (h *consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 	var spans []trace.Span
 	for _, msg := range msgs {
 		// The publisher's trace continues here, across the hop.
-		mctx := otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(msg.Headers()))
+		mctx := otel.GetTextMapPropagator().Extract(ctx, headerCarrier(msg.Headers()))
 		mctx, span := h.tracer.Start(mctx, "process "+Topic(msg.Subject()), trace.WithSpanKind(trace.SpanKindConsumer))
 		var ev Event
 		err := json.Unmarshal(msg.Data(), &ev)
@@ -349,6 +350,20 @@ func (h *consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		h.settle(d.ctx, ok[i], d.ev, spans[i], err)
 	}
+}
+
+// headerCarrier reads a message's trace context. NATS headers keep the
+// case they were written in (traceparent), which an http.Header carrier
+// would look up as Traceparent: the keys are lowercased, as the
+// propagators ask for them.
+func headerCarrier(h nats.Header) propagation.MapCarrier {
+	c := propagation.MapCarrier{}
+	for k, v := range h {
+		if len(v) > 0 {
+			c[strings.ToLower(k)] = v[0]
+		}
+	}
+	return c
 }
 
 // settle acknowledges a handled event, or fails it.

@@ -167,7 +167,11 @@ func (b *Broker) PublishEvent(ctx context.Context, ev Event) error {
 	}
 	m := nats.NewMsg(Subject(ev.Source, ev.Type))
 	m.Data = payload
-	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(m.Header))
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	for k, v := range carrier {
+		m.Header.Set(k, v)
+	}
 	_, err = b.JS.PublishMsg(ctx, m, jetstream.WithMsgID(ev.ID))
 	return err
 }

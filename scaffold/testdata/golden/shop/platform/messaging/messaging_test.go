@@ -22,6 +22,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite"
 )
@@ -410,12 +412,13 @@ func TestHandlers(t *testing.T) {
 type fakeMsg struct {
 	jetstream.Msg
 	data      []byte
+	headers   nats.Header
 	delivered uint64
 	settled   string
 }
 
 func (m *fakeMsg) Data() []byte         { return m.data }
-func (m *fakeMsg) Headers() nats.Header { return nats.Header{} }
+func (m *fakeMsg) Headers() nats.Header { return m.headers }
 func (m *fakeMsg) Subject() string      { return "events.orders.item.created" }
 func (m *fakeMsg) Ack() error           { m.settled = "ack"; return nil }
 func (m *fakeMsg) NakWithDelay(time.Duration) error {
@@ -462,6 +465,36 @@ func TestConsumerBatch(t *testing.T) {
 		h.handle(ctx, []jetstream.Msg{second[0], second[1], second[2]})
 		if second[0].settled != "ack" || second[1].settled != "nak" || second[2].settled != "ack" || effects(t, db) != 3 {
 			t.Fatalf("settled %q %q %q, effects %d; want ack nak ack, 3", second[0].settled, second[1].settled, second[2].settled, effects(t, db))
+		}
+	})
+}
+
+// TestConsumerContinuesTrace: the consumer's span is a child of the span
+// whose context the publisher put in the message's headers, so one trace
+// shows the request and the work it caused.
+func TestConsumerContinuesTrace(t *testing.T) {
+	prev := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		ev, _ := json.Marshal(Event{ID: NewID(), Type: "item.created", Source: "orders", Data: json.RawMessage(`{"item_id":1}`)})
+		msg := &fakeMsg{data: ev, delivered: 1,
+			headers: nats.Header{"traceparent": []string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}}
+		h := &consumer{service: "payments", inbox: NewInbox(db, d), tracer: tp.Tracer("test"),
+			log: slog.New(slog.NewTextHandler(io.Discard, nil)), effect: addEffect,
+			opts: ConsumeOptions{MaxDeliver: 5, Backoff: []time.Duration{time.Second}}}
+		h.handle(context.Background(), []jetstream.Msg{msg})
+		spans := rec.Ended()
+		if msg.settled != "ack" || len(spans) == 0 {
+			t.Fatalf("settled %q, %d spans", msg.settled, len(spans))
+		}
+		s := spans[len(spans)-1]
+		if s.Name() != "process orders.item.created" || s.SpanKind() != trace.SpanKindConsumer ||
+			s.SpanContext().TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || s.Parent().SpanID().String() != "00f067aa0ba902b7" {
+			t.Errorf("span %q kind %v trace %s parent %s, want the publisher's trace and span as parent",
+				s.Name(), s.SpanKind(), s.SpanContext().TraceID(), s.Parent().SpanID())
 		}
 	})
 }
