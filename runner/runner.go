@@ -299,6 +299,8 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 			svc = strings.TrimSuffix(svc, "-db")
 		} else if c.Labels[devenv.LabelKind] != "" {
 			continue // a per-project kind: it goes with down
+		} else if c.Labels[devenv.LabelRole] == devenv.RoleTool {
+			continue // msx events' reader, in another terminal: it ends with it
 		}
 		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName || svc == devenv.CollectorName {
 			continue
