@@ -3,7 +3,8 @@
 // writes each event to an outbox table in the same transaction as the
 // change that caused it, and a relay publishes it with its id as
 // JetStream's message id (duplicates within the stream's window are
-// dropped) and marks it sent only once the broker acknowledged it. A
+// dropped) and removes it from the outbox only once the broker
+// acknowledged it. A
 // subscriber records each handled event id in an inbox table in the same
 // transaction as the handler's effect, so a redelivered event is
 // acknowledged without being applied again.
@@ -31,7 +32,7 @@ const (
 	DeadLetterStream = "DEADLETTER"
 	DeadLetterPrefix = "deadletter."
 	// DuplicateWindow is how long the broker remembers a message id: a
-	// relay that publishes an event again (it crashed before marking it
+	// relay that publishes an event again (it crashed before removing it
 	// sent) within this window is not a second event.
 	DuplicateWindow = 10 * time.Minute
 )
