@@ -44,7 +44,8 @@ the workspace: a saved change rebuilds the services it affects and swaps the
 new binary into their running containers, with no image rebuild; a failed
 build keeps the previous version serving and shows the compiler's errors.
 On a terminal it shows a dashboard (services, states, logs; keys to restart,
-rebuild, filter and quit); --no-tui, a pipe or CI print plain lines instead.
+rebuild, filter and quit; a traces tab, as msx trace, with each trace's
+waterfall); --no-tui, a pipe or CI print plain lines instead.
 Ctrl-C (or q) stops everything gracefully, a second Ctrl-C forces. With -d it returns
 once everything is ready and prints the gateway URL. With SERVICE names, only
 those services, what they depend on and the gateway start. Two ups in one
@@ -126,6 +127,7 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 			Out:        f.IO.Out,
 			NoColor:    !f.IO.ColorEnabled(),
 			Controller: sessionController{&s},
+			Tabs:       []dashboard.Tab{dashboard.NewTracesTab(collectorFinder(r, m))},
 		})
 		so.Recover = d.Recover
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // TestDashboardDocker drives msx up on a terminal (tmux): the dashboard
-// shows the services, their states and their log lines; q stops
+// shows the services, their states and their log lines; a request through
+// the gateway shows on the traces tab, with its waterfall; q stops
 // everything gracefully, exits 0 and gives the terminal back.
 func TestDashboardDocker(t *testing.T) {
 	if testing.Short() {
@@ -39,6 +40,27 @@ func TestDashboardDocker(t *testing.T) {
 	if !s.AltScreen() {
 		t.Errorf("the dashboard is not on the alternate screen:\n%s", screen)
 	}
+
+	// A request through the gateway shows on the traces tab, and enter
+	// draws its waterfall across the gateway and orders.
+	gateway := "http://127.0.0.1:" + strconv.Itoa(port)
+	if code, body := httpDo(t, "GET", gateway+"/api/orders/items", ""); code != 200 {
+		t.Fatalf("GET /api/orders/items: %d %s", code, body)
+	}
+	s.Send("2")
+	s.WaitUntil(time.Minute, "the traces tab listing the request", func(screen string) bool {
+		return strings.Contains(screen, "[2 traces]") && strings.Contains(screen, "GET /api/orders/") &&
+			strings.Contains(screen, "gateway,orders")
+	})
+	s.Send("Enter")
+	screen = s.WaitUntil(time.Minute, "the request's waterfall", func(screen string) bool {
+		return strings.Contains(screen, "spans  gateway,orders") && strings.Contains(screen, "GET /items")
+	})
+	if !strings.Contains(screen, "started ") {
+		t.Errorf("no waterfall head:\n%s", screen)
+	}
+	s.Send("Escape")
+	s.WaitFor(10*time.Second, "most recent traces")
 	s.Send("q")
 	screen = s.WaitFor(2*time.Minute, "EXIT=0")
 	if s.AltScreen() {

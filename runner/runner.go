@@ -759,6 +759,7 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 		host.ReadonlyRootfs = hd.ReadOnlyRootFS
 		host.Tmpfs = hd.Tmpfs
 		host.CapDrop = hd.CapDrop
+		host.CapAdd = hd.CapAdd
 		if hd.NoNewPrivileges {
 			host.SecurityOpt = []string{"no-new-privileges:true"}
 		}
