@@ -39,8 +39,10 @@ sed 's#"MODULE/#"example.com/benchws/#' bench/events/main.go.txt > "$work/ws/cmd
 cid=$(docker run -d --label dev.msx.project=$PROJECT -p 127.0.0.1::4222 "$img" \
   --jetstream --store_dir /data --server_name bench)
 port=$(docker port "$cid" 4222/tcp | head -1 | sed 's/.*://')
-for _ in $(seq 50); do
-  (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
+# The published port accepts connections before the server does (the
+# engine's proxy): wait for the server's own word.
+for _ in $(seq 100); do
+  docker logs "$cid" 2>&1 | grep -q "Server is ready" && break
   sleep 0.1
 done
 echo "nats $(docker exec "$cid" /nats-server --version 2>/dev/null || echo "$img") on 127.0.0.1:$port; $(nproc) cores" >&2

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/eventlog"
 	"github.com/msx-dev/msx/msxerr"
@@ -30,8 +30,10 @@ func newEventsCmd(f *Factory) *cobra.Command {
 		Long: `Print the events the services published to the project's NATS broker, oldest
 first: all of them, or those matching SUBJECT (orders.item.created; * matches
 one part and > the rest, as in orders.>). With -f, wait for new events until
-Ctrl-C. One line per event, or one JSON object per line with --json. msx reads
-the broker on 127.0.0.1 only; reading changes nothing for the services.`,
+Ctrl-C. One line per event, or one JSON object per line with --json. The
+broker's client port is not published to the host: msx reads the stream with a
+small reader it compiles once and runs on the project network, removed when
+msx events ends. Reading changes nothing for the services.`,
 		Example: "  msx events\n  msx events orders.item.created -f\n  msx events 'orders.>' --json",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -64,17 +66,28 @@ func runEvents(ctx context.Context, f *Factory, opts *eventsOptions) error {
 		return msxerr.New("add a subscriber with msx new service NAME --subscribes SERVICE.item.created",
 			"this workspace has no broker: no service subscribes to events")
 	}
-	u, err := runner.New(cli, nil).PublishedURL(ctx, m.Project, m.Dir, devenv.KindNATS, devenv.NATS.LocalPorts[0])
+	b := builder.New(cli, builder.Options{
+		Project:    m.Project,
+		Dir:        m.Dir,
+		MsxVersion: msxVersion(),
+		Progress: func(_, status string) {
+			if status == "compiling" {
+				fmt.Fprintln(f.IO.ErrOut, "msx: compiling the event reader (once)")
+			}
+		},
+		Stderr: f.IO.ErrOut,
+	})
+	err = runner.New(cli, b).Events(ctx, m, opts.Subject, opts.Follow, msxVersion(), func(line []byte) error {
+		var e eventlog.Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return fmt.Errorf("the event reader printed %q: %w", line, err)
+		}
+		return printEvent(f.IO.Out, e, opts.JSON)
+	})
 	if errors.Is(err, runner.ErrNotRunning) {
 		return msxerr.New("start it with msx up", "the broker of %s is not running", m.Project)
 	}
-	if err != nil {
-		return err
-	}
-	url := "nats://" + strings.TrimPrefix(u, "http://")
-	return eventlog.Tail(ctx, url, opts.Subject, opts.Follow, func(e eventlog.Entry) error {
-		return printEvent(f.IO.Out, e, opts.JSON)
-	})
+	return err
 }
 
 func usesBroker(m *devenv.Manifest) bool {

@@ -27,8 +27,10 @@ func newPsCmd(f *Factory) *cobra.Command {
 		Short: "List the workspace's services: state, readiness, ports, restarts, uptime",
 		Long: `List each service of the workspace, the gateway and databases: the
 container's state, whether /readyz answers, the ports published on 127.0.0.1,
-restarts and uptime. A table on a terminal, tab-separated lines otherwise,
-JSON with --json.`,
+restarts and uptime, and for a service that subscribes to events, what the
+broker says of its consumer: events pending (not yet delivered to it) and
+redelivered. A table on a terminal, tab-separated lines otherwise, JSON with
+--json.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runPs(c.Context(), f, opts)
@@ -63,7 +65,7 @@ func printPs(out io.Writer, list []runner.ServiceStatus, tty bool) error {
 	if tty {
 		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		w = tw
-		fmt.Fprintln(w, "SERVICE\tSTATE\tREADY\tPORTS\tRESTARTS\tUPTIME\tBREAKERS\tFAULTS")
+		fmt.Fprintln(w, "SERVICE\tSTATE\tREADY\tPORTS\tRESTARTS\tUPTIME\tBREAKERS\tFAULTS\tEVENTS")
 	}
 	for _, s := range list {
 		state := s.State
@@ -91,10 +93,14 @@ func printPs(out io.Writer, list []runner.ServiceStatus, tty bool) error {
 		if s.Faults != nil {
 			faults = s.Faults.String()
 		}
-		if tty {
-			breakers, faults = orDash(breakers), orDash(faults)
+		events := ""
+		if c := s.Consumer; c != nil {
+			events = fmt.Sprintf("pending %d, redelivered %d", c.Pending, c.Redelivered)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Service, state, ready, portStr, s.Restarts, uptime, breakers, faults)
+		if tty {
+			breakers, faults, events = orDash(breakers), orDash(faults), orDash(events)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Service, state, ready, portStr, s.Restarts, uptime, breakers, faults, events)
 	}
 	if tw != nil {
 		return tw.Flush()

@@ -71,3 +71,50 @@ func (m *Manifest) checkSubscribes(name string, s Service) error {
 	}
 	return nil
 }
+
+// EventTapName is the build target and image name of the program msx
+// events runs on the project network to read the event stream: the
+// broker's client port is never published to the host.
+const EventTapName = "msx-events"
+
+// RoleTool is the role of a short-lived container msx runs for one
+// command (msx events' reader): no service, removed when the command ends,
+// or by down.
+const RoleTool = "tool"
+
+// EventTap is the container that reads the project's events for msx
+// events, named name: on the project network, beside the broker, with
+// what it reads in its environment (SUBJECT as msx events takes it, empty
+// for all) and confined like every program msx compiles. Its image is
+// built from source msx embeds.
+func (m *Manifest) EventTap(name, subject string, follow bool, msxVersion string) *Container {
+	broker := Instance{Kind: &NATS, Service: NATS.Name}
+	env := map[string]string{
+		"MSX_EVENTS_URL":     NATS.Client(broker)["NATS_URL"],
+		"MSX_EVENTS_SUBJECT": subject,
+		"MSX_EVENTS_FOLLOW":  "0",
+	}
+	if follow {
+		env["MSX_EVENTS_FOLLOW"] = "1"
+	}
+	hd := hardening(Limits{})
+	hd.RestartOnFailure = 0 // it ends, and msx reads how
+	hd.Healthcheck = nil
+	return &Container{
+		Name:      name,
+		Service:   EventTapName,
+		Role:      RoleTool,
+		Image:     ImageRef{Build: EventTapName, Pkg: "."},
+		Env:       envList(env),
+		User:      ContainerUser,
+		Networks:  []Attachment{{Network: NetworkName(m.Project)}},
+		Hardening: hd,
+		SwapDir:   SwapDir, // the image runs SwapDir/app
+		Labels: map[string]string{
+			LabelProject:   m.Project,
+			LabelWorkspace: m.Dir,
+			LabelVersion:   msxVersion,
+			LabelRole:      RoleTool,
+		},
+	}
+}

@@ -31,11 +31,11 @@ func TestPlanBroker(t *testing.T) {
 	if b.Name != "shop-nats" || b.Role != RoleInfra || b.Kind != KindNATS || b.Image.Ref != NATS.DefaultImage {
 		t.Errorf("broker container = %+v", b)
 	}
-	// The monitoring port is the one probed; it and the client port (for
-	// msx events) are published on 127.0.0.1 by the runner.
-	if b.Port != 8222 || !b.Publish || b.HostPort != 0 || !slices.Equal(b.LocalPorts, []int{4222}) {
-		t.Errorf("broker publishes port %d (publish %v, host %d, local %v), want 8222 and 4222 on ephemeral loopback ports",
-			b.Port, b.Publish, b.HostPort, b.LocalPorts)
+	// The monitoring port is the one probed and the only one published
+	// (on 127.0.0.1, by the runner): the client port is not.
+	if b.Port != 8222 || !b.Publish || b.HostPort != 0 {
+		t.Errorf("broker publishes port %d (publish %v, host %d), want 8222 on an ephemeral loopback port",
+			b.Port, b.Publish, b.HostPort)
 	}
 	if b.Ready.HTTPPath != "/healthz?js-enabled-only=true" {
 		t.Errorf("broker ready probe = %+v", b.Ready)
@@ -146,5 +146,34 @@ func TestSubscriberNeedsADatabase(t *testing.T) {
 	m.Services["catalog"] = c
 	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "catalog subscribes to events but has no database") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEventTap(t *testing.T) {
+	m := shop()
+	c := m.EventTap("shop-msx-events-1a2b", "orders.>", true, "1.0")
+	if c.Name != "shop-msx-events-1a2b" || c.Role != RoleTool || c.Image.Build != EventTapName || c.Kind != "" {
+		t.Errorf("tap = %+v", c)
+	}
+	// On the project network, beside the broker, which it reaches by name.
+	if len(c.Networks) != 1 || c.Networks[0].Network != NetworkName("shop") {
+		t.Errorf("tap networks = %+v", c.Networks)
+	}
+	want := []string{"MSX_EVENTS_FOLLOW=1", "MSX_EVENTS_SUBJECT=orders.>", "MSX_EVENTS_URL=nats://nats:4222"}
+	if !slices.Equal(c.Env, want) {
+		t.Errorf("tap env = %v, want %v", c.Env, want)
+	}
+	// Nothing published; confined like every program msx compiles; not
+	// restarted: it ends, and msx reads how.
+	if c.Publish || c.AdminPort != 0 || c.Hardening == nil || !c.Hardening.ReadOnlyRootFS || c.Hardening.RestartOnFailure != 0 ||
+		c.User != ContainerUser {
+		t.Errorf("tap = %+v, hardening %+v", c, c.Hardening)
+	}
+	// Labelled for down, and as no service.
+	if c.Labels[LabelProject] != "shop" || c.Labels[LabelWorkspace] != m.Dir || c.Labels[LabelService] != "" {
+		t.Errorf("tap labels = %v", c.Labels)
+	}
+	if c := m.EventTap("x", "", false, "1.0"); !slices.Contains(c.Env, "MSX_EVENTS_FOLLOW=0") || !slices.Contains(c.Env, "MSX_EVENTS_SUBJECT=") {
+		t.Errorf("tap env without follow and subject = %v", c.Env)
 	}
 }

@@ -52,13 +52,8 @@ type Kind struct {
 	Port int
 	// MonitorPort, when set, is an HTTP monitoring endpoint of the
 	// instance: the port its container publishes on an ephemeral port of
-	// 127.0.0.1 and where Ready probes; Port is published only if it is
-	// one of LocalPorts.
+	// 127.0.0.1 and where Ready probes; Port is then not published.
 	MonitorPort int
-	// LocalPorts are further ports of the instance published on ephemeral
-	// ports of 127.0.0.1, for msx's own clients on this machine (msx
-	// events reads the broker's client port).
-	LocalPorts []int
 	// Cmd is the arguments the instance's image runs with; empty is the
 	// image's own.
 	Cmd []string
@@ -211,8 +206,9 @@ const KindNATS = "nats"
 
 // NATS is the project's message broker: one NATS server with JetStream,
 // its streams on a named volume. Services reach it on the project
-// network; msx reads its monitoring endpoint and, for msx events, its
-// client port on 127.0.0.1 only.
+// network; its client port is not published to the host. msx reads its
+// monitoring endpoint on 127.0.0.1 only, and msx events reads the stream
+// from a container of its own on the project network (EventTap).
 var NATS = Kind{
 	Name: KindNATS,
 	// The official image (nats-server alone, FROM scratch, entrypoint the
@@ -221,7 +217,6 @@ var NATS = Kind{
 	Uses:         func(s Service) bool { return s.Events },
 	Port:         4222,
 	MonitorPort:  8222,
-	LocalPorts:   []int{4222},
 	DataDir:      "/data",
 	Cmd:          []string{"--jetstream", "--store_dir", "/data", "--http_port", "8222", "--server_name", "msx"},
 	// nats-server writes nowhere but its store and needs no capability.

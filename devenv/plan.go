@@ -141,9 +141,6 @@ type Container struct {
 	// is the image's own.
 	StopSignal string   `json:",omitempty"`
 	Env        []string // KEY=VALUE, sorted
-	// LocalPorts are further container ports published on ephemeral ports
-	// of 127.0.0.1.
-	LocalPorts []int `json:",omitempty"`
 	// Networks the container joins, the first at creation.
 	Networks []Attachment
 	Mounts   []Mount `json:",omitempty"`
@@ -480,7 +477,6 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 	}
 	if k.MonitorPort != 0 {
 		c.Port, c.Publish = k.MonitorPort, true
-		c.LocalPorts = k.LocalPorts
 	}
 	netw := p.Network
 	if k.Private {

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
 )
 
 // natsImage is the NATS image the tests run: the one
@@ -46,7 +49,7 @@ func TestBrokerDocker(t *testing.T) {
 	parent := t.TempDir()
 	project := uniqueProject(t)
 	port := freePort(t)
-	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_NATS=" + img}
+	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_NATS=" + img, "MSX_IMAGES_POSTGRES=" + postgresImage(t)}
 	removeImages(t, cli, project)
 	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
 	ws := filepath.Join(parent, project)
@@ -72,6 +75,8 @@ func TestBrokerDocker(t *testing.T) {
 	})
 
 	mustMsx(t, ws, nil, "new", "service", "payments", "--force", "--subscribes", "orders.item.created")
+	// The issue's own example: a Postgres subscriber.
+	mustMsx(t, ws, nil, "new", "service", "ledger", "--db", "postgres", "--subscribes", "orders.item.created")
 	if b, _ := os.ReadFile(filepath.Join(ws, "msx.yaml")); !strings.Contains(string(b), "subscribes:\n      - orders.item.created") {
 		t.Fatalf("msx.yaml lacks the subscription:\n%s", b)
 	}
@@ -81,19 +86,20 @@ func TestBrokerDocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stub := "ev messaging.Event, data messaging.ItemEvent) error {\n\treturn nil"
+	stub := "ev messaging.Event, data ordersapi.ItemCreated) error {\n\treturn nil"
 	if !strings.Contains(string(src), stub) {
 		t.Fatalf("no handler stub in events.go:\n%s", src)
 	}
 	poisoned := strings.Replace(string(src), stub,
-		"ev messaging.Event, data messaging.ItemEvent) error {\n\tif data.Name == \"poison\" {\n\t\treturn fmt.Errorf(\"e2e: poison\")\n\t}\n\treturn nil", 1)
+		"ev messaging.Event, data ordersapi.ItemCreated) error {\n\tif data.Name == \"poison\" {\n\t\treturn fmt.Errorf(\"e2e: poison\")\n\t}\n\treturn nil", 1)
+	poisoned = strings.Replace(poisoned, "import (\n", "import (\n\t\"fmt\"\n", 1)
 	if err := os.WriteFile(evPath, []byte(poisoned), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mustMsx(t, ws, env, "up", "-d")
 
 	var monitor int
-	t.Run("ps shows the broker, ready, its ports on 127.0.0.1 only", func(t *testing.T) {
+	t.Run("ps shows the broker, ready, its monitoring port on 127.0.0.1 only", func(t *testing.T) {
 		r := mustMsx(t, ws, env, "ps", "--json")
 		var list []struct {
 			Service string `json:"service"`
@@ -118,8 +124,8 @@ func TestBrokerDocker(t *testing.T) {
 			if s.Role != "infra" || s.State != "running" || !s.Ready {
 				t.Errorf("broker: %+v", s)
 			}
-			// The monitoring endpoint and, for msx events, the client port:
-			// both on 127.0.0.1 only.
+			// The monitoring endpoint only, on 127.0.0.1: the client port
+			// is not published (msx events reads on the project network).
 			var cports []int
 			for _, p := range s.Ports {
 				cports = append(cports, p.ContainerPort)
@@ -130,8 +136,8 @@ func TestBrokerDocker(t *testing.T) {
 					monitor = p.HostPort
 				}
 			}
-			if slices.Sort(cports); !slices.Equal(cports, []int{4222, 8222}) {
-				t.Fatalf("broker publishes %+v, want 4222 and 8222 on 127.0.0.1", s.Ports)
+			if !slices.Equal(cports, []int{8222}) {
+				t.Fatalf("broker publishes %+v, want only 8222, on 127.0.0.1", s.Ports)
 			}
 		}
 		// Infrastructure (the broker, the trace collector) before the services.
@@ -181,22 +187,22 @@ func TestBrokerDocker(t *testing.T) {
 		Source  string `json:"source"`
 		ItemID  int64  `json:"item_id"`
 	}
-	inbox := func(t *testing.T) []handled {
-		code, body := httpDo(t, "GET", gateway+"/api/payments/inbox", "")
+	inboxOf := func(t *testing.T, service string) []handled {
+		code, body := httpDo(t, "GET", gateway+"/api/"+service+"/inbox", "")
 		var list []handled
 		if code != 200 || json.Unmarshal([]byte(body), &list) != nil {
 			return nil
 		}
 		return list
 	}
-	// waitInbox polls payments' inbox until it holds every posted item,
-	// then checks each arrived exactly once.
-	waitInbox := func(t *testing.T, timeout time.Duration) {
+	// waitInboxOf polls a subscriber's inbox until it holds every posted
+	// item, then checks each arrived exactly once.
+	waitInboxOf := func(t *testing.T, service string, timeout time.Duration) {
 		t.Helper()
 		deadline := time.Now().Add(timeout)
 		var list []handled
 		for {
-			list = inbox(t)
+			list = inboxOf(t, service)
 			if len(list) >= len(posted) || time.Now().After(deadline) {
 				break
 			}
@@ -213,12 +219,16 @@ func TestBrokerDocker(t *testing.T) {
 		}
 		for id := range posted {
 			if seen[id] != 1 {
-				t.Errorf("item %d arrived %d times, want exactly once", id, seen[id])
+				t.Errorf("item %d arrived in %s %d times, want exactly once", id, service, seen[id])
 			}
 		}
 		if len(list) != len(posted) {
-			t.Errorf("inbox holds %d events, %d items were posted", len(list), len(posted))
+			t.Errorf("%s's inbox holds %d events, %d items were posted", service, len(list), len(posted))
 		}
+	}
+	waitInbox := func(t *testing.T, timeout time.Duration) {
+		t.Helper()
+		waitInboxOf(t, "payments", timeout)
 	}
 
 	t.Run("an item posted to orders arrives in payments' inbox", func(t *testing.T) {
@@ -228,19 +238,56 @@ func TestBrokerDocker(t *testing.T) {
 		}
 		posted[id] = true
 		waitInbox(t, 20*time.Second)
+		waitInboxOf(t, "ledger", 20*time.Second)
 	})
 
+	// consumer polls msx ps until payments' consumer satisfies ok.
+	consumer := func(t *testing.T, what string, timeout time.Duration, ok func(pending, redelivered int) bool) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			r := mustMsx(t, ws, env, "ps", "--json")
+			var list []struct {
+				Service  string `json:"service"`
+				Consumer *struct {
+					Pending     int `json:"pending"`
+					Redelivered int `json:"redelivered"`
+				} `json:"consumer"`
+			}
+			if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
+				t.Fatalf("ps --json: %v\n%s", err, r.Stdout)
+			}
+			for _, s := range list {
+				if s.Service == "payments" && s.Consumer != nil && ok(s.Consumer.Pending, s.Consumer.Redelivered) {
+					return
+				}
+				if s.Service == "orders" && s.Consumer != nil {
+					t.Fatalf("orders subscribes to nothing, yet ps shows a consumer: %+v", s.Consumer)
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ps never showed payments' consumer with %s:\n%s", what, r.Stdout)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+
 	ctx := context.Background()
-	t.Run("events wait for a stopped subscriber and arrive once", func(t *testing.T) {
+	t.Run("events wait for a stopped subscriber and arrive once, ps shows them pending", func(t *testing.T) {
 		if err := cli.ContainerStop(ctx, project+"-payments", container.StopOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		for i := range 50 {
+		for i := range 100 {
 			id, ok := post(t, "while-stopped-"+strconv.Itoa(i))
 			if !ok {
 				t.Fatalf("POST %d failed", i)
 			}
 			posted[id] = true
+		}
+		// The broker holds them for payments' consumer: ps shows them pending.
+		consumer(t, "100 pending", 30*time.Second, func(pending, _ int) bool { return pending == 100 })
+		if r := mustMsx(t, ws, nil, "ps"); !strings.Contains(r.Stdout, "pending 100, redelivered 0") {
+			t.Errorf("ps does not show the pending events:\n%s", r.Stdout)
 		}
 		if err := cli.ContainerStart(ctx, project+"-payments", container.StartOptions{}); err != nil {
 			t.Fatal(err)
@@ -276,6 +323,7 @@ func TestBrokerDocker(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		waitInbox(t, 90*time.Second)
+		waitInboxOf(t, "ledger", 30*time.Second)
 	})
 
 	t.Run("msx events prints each event once", func(t *testing.T) {
@@ -300,12 +348,81 @@ func TestBrokerDocker(t *testing.T) {
 		if r := msx(t, ws, env, "events", "orders..x"); r.Code != 2 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("a bad subject: exit %d, stderr %q", r.Code, r.Stderr)
 		}
+		// The reader ran on the project network and is gone.
+		if tools := toolContainers(t, cli, project); len(tools) != 0 {
+			t.Errorf("msx events left %v", tools)
+		}
 	})
 
-	t.Run("an event whose handler keeps failing is dead-lettered, the rest flow", func(t *testing.T) {
+	t.Run("msx events -f prints a new event, Ctrl-C ends it and removes its reader", func(t *testing.T) {
+		c := exec.Command(msxBin, "events", "orders.item.created", "-f", "--json")
+		c.Dir, c.Env = ws, append(os.Environ(), env...)
+		stdout, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		c.Stderr = &stderr
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string, 1024)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		id, ok := post(t, "followed")
+		if !ok {
+			t.Fatal("POST followed failed")
+		}
+		posted[id] = true
+		want := `"item_id":` + strconv.FormatInt(id, 10) + `,"name":"followed"`
+		deadline := time.After(90 * time.Second) // the first run may compile the reader
+	wait:
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("msx events -f ended: %s", stderr.String())
+				}
+				if strings.Contains(l, want) {
+					break wait
+				}
+			case <-deadline:
+				_ = c.Process.Kill()
+				t.Fatalf("no line with %s; stderr: %s", want, stderr.String())
+			}
+		}
+		if tools := toolContainers(t, cli, project); len(tools) != 1 {
+			t.Errorf("while following, reader containers = %v, want one", tools)
+		}
+		_ = c.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("msx events -f after Ctrl-C: %v; stderr: %s", err, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			_ = c.Process.Kill()
+			t.Fatal("msx events -f did not end on Ctrl-C")
+		}
+		if tools := toolContainers(t, cli, project); len(tools) != 0 {
+			t.Errorf("after Ctrl-C, msx events left %v", tools)
+		}
+		waitInbox(t, 20*time.Second)
+	})
+
+	t.Run("an event whose handler keeps failing is redelivered, dead-lettered, the rest flow", func(t *testing.T) {
 		if _, ok := post(t, "poison"); !ok {
 			t.Fatal("POST poison failed")
 		}
+		// Between its attempts, ps shows it redelivered.
+		consumer(t, "a redelivered event", 10*time.Second, func(_, redelivered int) bool { return redelivered >= 1 })
 		id, ok := post(t, "after-poison")
 		if !ok {
 			t.Fatal("POST after-poison failed")
@@ -378,4 +495,19 @@ func TestBrokerDocker(t *testing.T) {
 		t.Fatalf("after down --volumes, broker volumes = %v", v)
 	}
 	requireNothingLeft(t, cli, project, true)
+}
+
+// toolContainers lists the containers msx events runs for project.
+func toolContainers(t *testing.T, cli *client.Client, project string) []string {
+	t.Helper()
+	f := filters.NewArgs(filters.Arg("label", "dev.msx.project="+project), filters.Arg("label", "dev.msx.role=tool"))
+	cs, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Names[0]+" "+string(c.State))
+	}
+	return out
 }

@@ -172,9 +172,6 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			}
 			s.Ports = append(s.Ports, fmt.Sprintf("%s:%s:%d", devenv.LoopbackIP, host, c.Port))
 		}
-		for _, lp := range c.LocalPorts {
-			s.Ports = append(s.Ports, fmt.Sprintf("%s::%d", devenv.LoopbackIP, lp))
-		}
 		s.Healthcheck = healthcheck(c, msxImages)
 		for _, a := range c.Networks {
 			s.Networks[networkKey(p, a.Network)] = &composeAttach{Aliases: a.Aliases}

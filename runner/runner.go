@@ -76,6 +76,8 @@ type Runner struct {
 	DownTimeout time.Duration
 	// Admin reads the programs' admin listeners; default HTTPAdmin.
 	Admin AdminClient
+	// Broker reads the broker's monitoring endpoint; default HTTPBroker.
+	Broker BrokerClient
 
 	mu sync.Mutex
 	// secrets holds the values of the plan's secrets during an up, read
@@ -297,6 +299,8 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 			svc = strings.TrimSuffix(svc, "-db")
 		} else if c.Labels[devenv.LabelKind] != "" {
 			continue // a per-project kind: it goes with down
+		} else if c.Labels[devenv.LabelRole] == devenv.RoleTool {
+			continue // msx events' reader, in another terminal: it ends with it
 		}
 		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName || svc == devenv.CollectorName {
 			continue
@@ -741,11 +745,6 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 			admin := nat.Port(strconv.Itoa(c.AdminPort) + "/tcp")
 			cfg.ExposedPorts[admin] = struct{}{}
 			host.PortBindings[admin] = []nat.PortBinding{{HostIP: devenv.LoopbackIP}}
-		}
-		for _, lp := range c.LocalPorts {
-			p := nat.Port(strconv.Itoa(lp) + "/tcp")
-			cfg.ExposedPorts[p] = struct{}{}
-			host.PortBindings[p] = []nat.PortBinding{{HostIP: devenv.LoopbackIP}}
 		}
 	}
 	if len(c.Ready.Healthcheck) > 0 {

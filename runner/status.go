@@ -38,11 +38,17 @@ type ServiceStatus struct {
 	// Breakers are the states of the program's circuit breakers, by name.
 	Breakers map[string]string `json:"breakers,omitempty"`
 	// Faults are the faults msx fault injected and still active.
-	Faults        *Faults   `json:"faults,omitempty"`
-	Restarts      int       `json:"restarts"`
-	StartedAt     time.Time `json:"started_at,omitzero"`
-	UptimeSeconds int64     `json:"uptime_seconds"`
-	Image         string    `json:"image,omitempty"`
+	Faults *Faults `json:"faults,omitempty"`
+	// Consumer is the broker's view of a subscribing service's durable
+	// consumer of events.
+	Consumer      *ConsumerStatus `json:"consumer,omitempty"`
+	Restarts      int             `json:"restarts"`
+	StartedAt     time.Time       `json:"started_at,omitzero"`
+	UptimeSeconds int64           `json:"uptime_seconds"`
+	Image         string          `json:"image,omitempty"`
+
+	// brokerMonitor marks the broker, whose URL is its monitoring endpoint.
+	brokerMonitor bool
 }
 
 // StateMissing is the state of a service whose container does not exist.
@@ -57,6 +63,9 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 	}
 	byService := map[string]container.Summary{}
 	for _, c := range list {
+		if c.Labels[devenv.LabelRole] == devenv.RoleTool {
+			continue // msx events' reader: no service, gone when it ends
+		}
 		byService[c.Labels[devenv.LabelService]] = c
 	}
 	order, err := m.StartOrder()
@@ -118,6 +127,7 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 		}()
 	}
 	wg.Wait()
+	r.fillConsumers(ctx, out)
 	return out, nil
 }
 
@@ -161,6 +171,7 @@ func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summar
 	mon, path := 0, "/readyz"
 	if k := devenv.LookupKind(c.Labels[devenv.LabelKind]); k != nil && k.MonitorPort != 0 {
 		mon, path = k.MonitorPort, k.Ready(devenv.Instance{Kind: k}).HTTPPath
+		st.brokerMonitor = k.Name == devenv.KindNATS
 	}
 	for _, p := range st.Ports {
 		u := "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(p.HostPort))

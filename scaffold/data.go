@@ -30,6 +30,9 @@ type ServiceData struct {
 	Deps    []Dep  // sorted by name
 	// Subscribes are the events the service handles, sorted.
 	Subscribes []Subscription
+	// Publishers are the services whose events it handles, sorted, each
+	// once: their API packages have the events' types.
+	Publishers []Publisher
 
 	GoVersion string // the Go version of the production Dockerfile's build stage
 }
@@ -48,6 +51,14 @@ type Dep struct {
 type Subscription struct {
 	Topic  string // "orders.item.created", as msx.yaml spells it
 	GoName string // "OrdersItemCreated": its handler is onOrdersItemCreated
+	APIPkg string // "ordersapi": the publisher's API package
+	Type   string // "ItemCreated": the type of its data there
+}
+
+// Publisher is a service whose events a service handles.
+type Publisher struct {
+	Name   string // "orders"
+	APIPkg string // "ordersapi"
 }
 
 // APIPackage is the name of service name's API package, and of its folder

@@ -289,7 +289,7 @@ func renderService(fsys fs.FS, m *devenv.Manifest, name string, s devenv.Service
 		Project: m.Project, Module: m.Module, Name: name,
 		GoName: names.GoName(name), EnvName: names.EnvName(name), APIPkg: APIPackage(name),
 		DB: s.DB, Port: s.Port, Deps: deps, GoVersion: GoVersion,
-		Subscribes: subscriptions(s.Subscribes),
+		Subscribes: subscriptions(s.Subscribes), Publishers: publishers(s.Subscribes),
 	})
 	if err != nil {
 		return nil, err
@@ -427,12 +427,32 @@ func write(root string, files []File, deletes, kept []string, force, dryRun bool
 	return &Result{Root: root, Changes: changes}, nil
 }
 
-// subscriptions names the handler of each subscribed topic.
+// subscriptions names the handler of each subscribed topic
+// (SOURCE.EVENT) and the type of its data in SOURCE's API package.
 func subscriptions(topics []string) []Subscription {
 	var out []Subscription
 	for _, t := range topics {
-		out = append(out, Subscription{Topic: t, GoName: names.GoName(strings.ReplaceAll(t, ".", "-"))})
+		source, event, _ := strings.Cut(t, ".")
+		out = append(out, Subscription{
+			Topic:  t,
+			GoName: names.GoName(strings.ReplaceAll(t, ".", "-")),
+			APIPkg: APIPackage(source),
+			Type:   names.GoName(strings.ReplaceAll(event, ".", "-")),
+		})
 	}
+	return out
+}
+
+// publishers are the sources of topics, sorted, each once.
+func publishers(topics []string) []Publisher {
+	var out []Publisher
+	for _, t := range topics {
+		source, _, _ := strings.Cut(t, ".")
+		if !slices.ContainsFunc(out, func(p Publisher) bool { return p.Name == source }) {
+			out = append(out, Publisher{Name: source, APIPkg: APIPackage(source)})
+		}
+	}
+	slices.SortFunc(out, func(a, b Publisher) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

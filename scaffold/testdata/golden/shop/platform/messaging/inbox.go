@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,32 +37,110 @@ func NewInbox(db *sql.DB, dialect Dialect) *Inbox {
 // records the event as handled: both commit, or neither.
 type Effect func(ctx context.Context, exec Exec, ev Event) error
 
+// Handlers are what a subscriber does with each topic it consumes, by
+// topic as msx.yaml's subscribes spells it (orders.item.created).
+type Handlers map[string]Effect
+
+// On makes the Effect of a typed handler: it decodes the event's data into
+// T, the publisher's type (ordersapi.ItemCreated), and calls fn.
+func On[T Data](fn func(ctx context.Context, exec Exec, ev Event, data T) error) Effect {
+	return func(ctx context.Context, exec Exec, ev Event) error {
+		var data T
+		if err := json.Unmarshal(ev.Data, &data); err != nil {
+			return fmt.Errorf("event %s (%s.%s): %w", ev.ID, ev.Source, ev.Type, err)
+		}
+		return fn(ctx, exec, ev, data)
+	}
+}
+
+// Topics are the topics of h, sorted.
+func (h Handlers) Topics() []string { return slices.Sorted(maps.Keys(h)) }
+
+// Effect hands an event to the handler of its topic; an event of no topic
+// of h is recorded as handled and has no other effect.
+func (h Handlers) Effect(ctx context.Context, exec Exec, ev Event) error {
+	if fn := h[ev.Source+"."+ev.Type]; fn != nil {
+		return fn(ctx, exec, ev)
+	}
+	return nil
+}
+
+// delivery is an event to handle and the context of its span.
+type delivery struct {
+	ctx context.Context
+	ev  Event
+}
+
 // Handle applies effect to ev once: in one transaction it records ev.ID
 // and, if it was not recorded before, runs effect. It returns false for an
 // event already handled (a redelivery), which is then not applied again.
 func (in *Inbox) Handle(ctx context.Context, ev Event, effect Effect) (bool, error) {
-	var data ItemEvent
-	_ = json.Unmarshal(ev.Data, &data) // item_id is shown by /inbox when there is one
-	tx, err := in.db.BeginTx(ctx, nil)
+	applied, err := in.handle(ctx, []delivery{{ctx, ev}}, effect)
 	if err != nil {
 		return false, err
+	}
+	return applied[0], nil
+}
+
+// HandleBatch is Handle for several events in one transaction, one commit
+// for all of them: how a subscriber keeps up with its publishers. An error
+// of any effect rolls back every one; handle them one by one then.
+// applied[i] is false for an event handled before (or earlier in evs).
+func (in *Inbox) HandleBatch(ctx context.Context, evs []Event, effect Effect) ([]bool, error) {
+	ds := make([]delivery, len(evs))
+	for i, ev := range evs {
+		ds[i] = delivery{ctx, ev}
+	}
+	return in.handle(ctx, ds, effect)
+}
+
+func (in *Inbox) handle(ctx context.Context, ds []delivery, effect Effect) ([]bool, error) {
+	tx, err := in.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
 	}
 	defer tx.Rollback()
 	exec := SQLExec(tx)
-	n, err := exec(ctx, in.dialect.q(`INSERT INTO inbox (event_id, type, source, item_id, handled_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`),
-		ev.ID, ev.Type, ev.Source, data.ItemID, in.now().UTC())
-	if err != nil {
-		return false, err
-	}
-	if n == 0 {
-		return false, nil
-	}
-	if effect != nil {
-		if err := effect(ctx, exec, ev); err != nil {
-			return false, err
+	insert := in.dialect.q(`INSERT INTO inbox (event_id, type, source, item_id, handled_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`)
+	record := func(ctx context.Context, args ...any) (int64, error) { return exec(ctx, insert, args...) }
+	if len(ds) > 1 {
+		// Parsed once for the batch.
+		stmt, err := tx.PrepareContext(ctx, insert)
+		if err != nil {
+			return nil, err
+		}
+		defer stmt.Close()
+		record = func(ctx context.Context, args ...any) (int64, error) {
+			res, err := stmt.ExecContext(ctx, args...)
+			if err != nil {
+				return 0, err
+			}
+			return res.RowsAffected()
 		}
 	}
-	return true, tx.Commit()
+	now := in.now().UTC()
+	applied := make([]bool, len(ds))
+	for i, d := range ds {
+		// GET /inbox shows the item_id of an event that has one.
+		var data struct {
+			ItemID int64 `json:"item_id"`
+		}
+		_ = json.Unmarshal(d.ev.Data, &data)
+		n, err := record(d.ctx, d.ev.ID, d.ev.Type, d.ev.Source, data.ItemID, now)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			continue
+		}
+		if effect != nil {
+			if err := effect(d.ctx, exec, d.ev); err != nil {
+				return nil, err
+			}
+		}
+		applied[i] = true
+	}
+	return applied, tx.Commit()
 }
 
 // Handled is one row of the inbox, as GET /inbox shows it.
@@ -109,23 +191,48 @@ type ConsumeOptions struct {
 	// AckWait is how long the broker waits for an ack before it
 	// redelivers, 30s.
 	AckWait time.Duration
+	// Batch is how many events that have arrived are handled together,
+	// in one inbox transaction, at most; 256.
+	Batch int
 }
 
 // Consumer is one service's durable consumer of its subscriptions.
 type Consumer struct {
-	cc jetstream.ConsumeContext
+	cc   jetstream.ConsumeContext
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
 }
 
-// Stop stops fetching; messages being handled finish.
-func (c *Consumer) Stop() { c.cc.Stop() }
+// Stop stops fetching and waits for the batch being handled; events
+// fetched but not handled are redelivered.
+func (c *Consumer) Stop() {
+	c.once.Do(func() {
+		c.cc.Stop()
+		close(c.stop)
+	})
+	<-c.done
+}
 
-// Consume creates (or updates) service's durable consumer of topics
-// (orders.item.created) and hands each event to inbox.Handle with effect.
-// Acknowledgements are explicit: an event is acked once handled (or found
-// handled before), nacked with backoff when effect fails, and after
-// MaxDeliver attempts published to the dead-letter stream with the error,
-// logged, and terminated, so that the rest keep flowing.
-func (b *Broker) Consume(ctx context.Context, service string, topics []string, inbox *Inbox, effect Effect, log *slog.Logger, opts ConsumeOptions) (*Consumer, error) {
+// consumer is what handling a batch needs.
+type consumer struct {
+	b       *Broker
+	service string
+	inbox   *Inbox
+	effect  Effect
+	tracer  trace.Tracer
+	log     *slog.Logger
+	opts    ConsumeOptions
+}
+
+// Consume creates (or updates) service's durable consumer of the topics of
+// handlers and hands the events, in batches of those that have arrived, to
+// the inbox. Acknowledgements are explicit and follow the commit: an
+// event is acked once handled (or found handled before), nacked with
+// backoff when its effect fails, and after MaxDeliver attempts published
+// to the dead-letter stream with the error, logged, and terminated, so
+// that the rest keep flowing.
+func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers, inbox *Inbox, log *slog.Logger, opts ConsumeOptions) (*Consumer, error) {
 	if opts.MaxDeliver == 0 {
 		opts.MaxDeliver = 5
 	}
@@ -135,9 +242,12 @@ func (b *Broker) Consume(ctx context.Context, service string, topics []string, i
 	if opts.AckWait == 0 {
 		opts.AckWait = 30 * time.Second
 	}
-	subjects := make([]string, len(topics))
-	for i, t := range topics {
-		subjects[i] = SubjectPrefix + t
+	if opts.Batch == 0 {
+		opts.Batch = 256
+	}
+	var subjects []string
+	for _, t := range handlers.Topics() {
+		subjects = append(subjects, SubjectPrefix+t)
 	}
 	var cons jetstream.Consumer
 	var err error
@@ -161,48 +271,127 @@ func (b *Broker) Consume(ctx context.Context, service string, topics []string, i
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	tracer := otel.Tracer("platform/messaging")
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		b.handle(ctx, msg, service, inbox, effect, tracer, log, opts)
+	c := &Consumer{stop: make(chan struct{}), done: make(chan struct{})}
+	msgs := make(chan jetstream.Msg, opts.Batch)
+	c.cc, err = cons.Consume(func(msg jetstream.Msg) {
+		select {
+		case msgs <- msg:
+		case <-c.stop:
+		case <-ctx.Done():
+		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer{cc: cc}, nil
+	h := &consumer{b: b, service: service, inbox: inbox, effect: handlers.Effect,
+		tracer: otel.Tracer("platform/messaging"), log: log, opts: opts}
+	go func() {
+		defer close(c.done)
+		for {
+			var batch []jetstream.Msg
+			select {
+			case m := <-msgs:
+				batch = append(batch, m)
+			case <-c.stop:
+				return
+			case <-ctx.Done():
+				return
+			}
+		more:
+			for len(batch) < opts.Batch {
+				select {
+				case m := <-msgs:
+					batch = append(batch, m)
+				default:
+					break more
+				}
+			}
+			h.handle(ctx, batch)
+		}
+	}()
+	return c, nil
 }
 
-func (b *Broker) handle(ctx context.Context, msg jetstream.Msg, service string, inbox *Inbox, effect Effect,
-	tracer trace.Tracer, log *slog.Logger, opts ConsumeOptions) {
-	// The publisher's trace continues here, across the hop.
-	ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(msg.Headers()))
-	ctx, span := tracer.Start(ctx, "process "+Topic(msg.Subject()), trace.WithSpanKind(trace.SpanKindConsumer))
-	defer span.End()
-
-	var ev Event
-	err := json.Unmarshal(msg.Data(), &ev)
-	if err == nil && ev.ID == "" {
-		err = errors.New("event has no id")
-	}
-	if err == nil {
-		_, err = inbox.Handle(ctx, ev, effect)
-	}
-	if err == nil {
-		if err := msg.Ack(); err != nil {
-			log.Warn("ack failed; the event will be redelivered and recognised", "event", ev.ID, "err", err)
+// handle handles a batch of messages: their events in one inbox
+// transaction, acknowledged after it commits. If it fails, each is handled
+// alone, so that only a failing one is retried.
+func (h *consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
+	var ds []delivery
+	var ok []jetstream.Msg
+	var spans []trace.Span
+	for _, msg := range msgs {
+		// The publisher's trace continues here, across the hop.
+		mctx := otel.GetTextMapPropagator().Extract(ctx, headerCarrier(msg.Headers()))
+		mctx, span := h.tracer.Start(mctx, "process "+Topic(msg.Subject()), trace.WithSpanKind(trace.SpanKindConsumer))
+		var ev Event
+		err := json.Unmarshal(msg.Data(), &ev)
+		if err == nil && ev.ID == "" {
+			err = errors.New("event has no id")
 		}
+		if err != nil {
+			h.failed(mctx, msg, ev, err)
+			span.RecordError(err)
+			span.End()
+			continue
+		}
+		ds = append(ds, delivery{mctx, ev})
+		ok = append(ok, msg)
+		spans = append(spans, span)
+	}
+	if len(ds) == 0 {
 		return
 	}
-	span.RecordError(err)
+	_, err := h.inbox.handle(ctx, ds, h.effect)
+	for i, d := range ds {
+		if err != nil && len(ds) > 1 {
+			_, err1 := h.inbox.handle(ctx, []delivery{d}, h.effect)
+			h.settle(d.ctx, ok[i], d.ev, spans[i], err1)
+			continue
+		}
+		h.settle(d.ctx, ok[i], d.ev, spans[i], err)
+	}
+}
+
+// headerCarrier reads a message's trace context. NATS headers keep the
+// case they were written in (traceparent), which an http.Header carrier
+// would look up as Traceparent: the keys are lowercased, as the
+// propagators ask for them.
+func headerCarrier(h nats.Header) propagation.MapCarrier {
+	c := propagation.MapCarrier{}
+	for k, v := range h {
+		if len(v) > 0 {
+			c[strings.ToLower(k)] = v[0]
+		}
+	}
+	return c
+}
+
+// settle acknowledges a handled event, or fails it.
+func (h *consumer) settle(ctx context.Context, msg jetstream.Msg, ev Event, span trace.Span, err error) {
+	defer span.End()
+	if err != nil {
+		span.RecordError(err)
+		h.failed(ctx, msg, ev, err)
+		return
+	}
+	if err := msg.Ack(); err != nil {
+		h.log.Warn("ack failed; the event will be redelivered and recognised", "event", ev.ID, "err", err)
+	}
+}
+
+// failed retries an event with backoff, or dead-letters it after the last
+// attempt.
+func (h *consumer) failed(ctx context.Context, msg jetstream.Msg, ev Event, err error) {
 	delivered := uint64(1)
 	if md, mdErr := msg.Metadata(); mdErr == nil {
 		delivered = md.NumDelivered
 	}
-	if delivered >= uint64(opts.MaxDeliver) {
-		b.deadLetter(ctx, msg, service, err, log)
+	if delivered >= uint64(h.opts.MaxDeliver) {
+		h.b.deadLetter(ctx, msg, h.service, err, h.log)
 		return
 	}
-	wait := opts.Backoff[min(int(delivered)-1, len(opts.Backoff)-1)]
-	log.Warn("event handler failed; will retry", "subject", msg.Subject(), "event", ev.ID, "attempt", delivered, "in", wait, "err", err)
+	wait := h.opts.Backoff[min(int(delivered)-1, len(h.opts.Backoff)-1)]
+	h.log.Warn("event handler failed; will retry", "subject", msg.Subject(), "event", ev.ID, "attempt", delivered, "in", wait, "err", err)
 	_ = msg.NakWithDelay(wait)
 }
 

@@ -3,7 +3,8 @@
 // writes each event to an outbox table in the same transaction as the
 // change that caused it, and a relay publishes it with its id as
 // JetStream's message id (duplicates within the stream's window are
-// dropped) and marks it sent only once the broker acknowledged it. A
+// dropped) and removes it from the outbox only once the broker
+// acknowledged it. A
 // subscriber records each handled event id in an inbox table in the same
 // transaction as the handler's effect, so a redelivered event is
 // acknowledged without being applied again.
@@ -19,6 +20,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Streams of the project: every event goes to Stream under SubjectPrefix;
@@ -29,7 +32,7 @@ const (
 	DeadLetterStream = "DEADLETTER"
 	DeadLetterPrefix = "deadletter."
 	// DuplicateWindow is how long the broker remembers a message id: a
-	// relay that publishes an event again (it crashed before marking it
+	// relay that publishes an event again (it crashed before removing it
 	// sent) within this window is not a second event.
 	DuplicateWindow = 10 * time.Minute
 )
@@ -56,18 +59,12 @@ type Event struct {
 	Data   json.RawMessage `json:"data"`
 }
 
-// ItemEvent is the data of the sample resource's events, item.created and
-// item.deleted, which every service with a database publishes.
-type ItemEvent struct {
-	ItemID int64  `json:"item_id"`
-	Name   string `json:"name,omitempty"`
+// Data is the data of one type of event: a struct in the publishing
+// service's API package (ordersapi.ItemCreated), the contract its
+// subscribers import, which names its type (item.created).
+type Data interface {
+	EventType() string
 }
-
-// Event types of the sample resource.
-const (
-	ItemCreated = "item.created"
-	ItemDeleted = "item.deleted"
-)
 
 // Broker is a connection to the project's NATS server with JetStream.
 type Broker struct {
@@ -139,6 +136,44 @@ func (b *Broker) createStreams(ctx context.Context) error {
 		Subjects: []string{DeadLetterPrefix + ">"},
 		Storage:  jetstream.FileStorage,
 	})
+	return err
+}
+
+// Publish sends one event of service source straight to the broker and
+// waits for its acknowledgement, without an outbox: for a service without
+// a database. It guarantees less than the outbox does. Once Publish
+// returns nil the broker has stored the event, and subscribers apply it
+// exactly once. But nothing ties the event to the change that caused it:
+// if the process stops between the change and Publish, or Publish fails
+// (the broker is down), the event is lost unless the caller retries; and
+// an event published before a change that then fails announces a change
+// that did not happen. So publish after the change, and retry on error if
+// losing an event matters (a retry within DuplicateWindow with the same
+// event is not a second one only if it has the same ID: keep the Event).
+func (b *Broker) Publish(ctx context.Context, source string, data Data) (Event, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, err
+	}
+	ev := Event{ID: NewID(), Type: data.EventType(), Source: source, Time: time.Now().UTC(), Data: raw}
+	return ev, b.PublishEvent(ctx, ev)
+}
+
+// PublishEvent publishes ev as it is, its ID the broker's message id: a
+// retry of the same Event within DuplicateWindow is not a second event.
+func (b *Broker) PublishEvent(ctx context.Context, ev Event) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	m := nats.NewMsg(Subject(ev.Source, ev.Type))
+	m.Data = payload
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	for k, v := range carrier {
+		m.Header.Set(k, v)
+	}
+	_, err = b.JS.PublishMsg(ctx, m, jetstream.WithMsgID(ev.ID))
 	return err
 }
 

@@ -2,41 +2,121 @@ package messaging
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite"
 )
 
-// schema is the SQLite schema of services/*/migrations/002_events.sql.
-const schema = `
-CREATE TABLE outbox (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, subject TEXT NOT NULL,
-    payload BLOB NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMP NOT NULL, sent_at TIMESTAMP);
+// The schemas of services/*/migrations/002_events.sql, and a table for
+// the tests' effects.
+const (
+	sqliteSchema = `
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, subject TEXT NOT NULL,
+    payload BLOB NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMP NOT NULL);
 CREATE TABLE inbox (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL,
-    item_id INTEGER NOT NULL, handled_at TIMESTAMP NOT NULL);
+    item_id INTEGER NOT NULL, handled_at TIMESTAMP NOT NULL) WITHOUT ROWID;
 CREATE TABLE effects (n INTEGER);`
+	postgresSchema = `
+CREATE TABLE outbox (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL,
+    subject TEXT NOT NULL, payload BYTEA NOT NULL, headers TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE inbox (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL,
+    item_id BIGINT NOT NULL, handled_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE effects (n INTEGER);`
+)
 
-func openDB(t *testing.T) *sql.DB {
+// PostgresURLEnv names a Postgres database the tests may create schemas
+// in (postgres://user:password@127.0.0.1:5432/db?sslmode=disable): with
+// it, every store test runs against Postgres as well as SQLite.
+const PostgresURLEnv = "MESSAGING_TEST_POSTGRES_URL"
+
+// stores runs f against a fresh SQLite database and, when PostgresURLEnv
+// is set, a fresh schema of that Postgres database.
+func stores(t *testing.T, f func(t *testing.T, db *sql.DB, d Dialect)) {
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "t.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		if _, err := db.Exec(sqliteSchema); err != nil {
+			t.Fatal(err)
+		}
+		f(t, db, SQLite)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		f(t, postgresDB(t), Postgres)
+	})
+}
+
+// postgresDB returns a connection to a new schema of the database at
+// PostgresURLEnv, dropped at the end of the test; it skips the test
+// without one.
+func postgresDB(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "t.db"))
+	base := os.Getenv(PostgresURLEnv)
+	if base == "" {
+		t.Skip(PostgresURLEnv + " is not set: no Postgres to test against")
+	}
+	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { admin.Close() })
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "messaging_test_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatalf("%s: %v", PostgresURLEnv, err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema) // every connection of the pool, not one
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.Exec(postgresSchema); err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
+
+// itemCreated is a publisher's event type, as its API package declares one.
+type itemCreated struct {
+	ItemID int64  `json:"item_id"`
+	Name   string `json:"name,omitempty"`
+}
+
+func (itemCreated) EventType() string { return "item.created" }
 
 // fakeBroker acknowledges a message unless fail says otherwise.
 type fakeBroker struct {
@@ -65,7 +145,7 @@ func addEvents(t *testing.T, db *sql.DB, o *Outbox, ctx context.Context, n int, 
 	}
 	defer tx.Rollback()
 	for i := range n {
-		if err := o.Add(ctx, SQLExec(tx), ItemCreated, ItemEvent{ItemID: int64(i + 1)}); err != nil {
+		if err := o.Add(ctx, SQLExec(tx), itemCreated{ItemID: int64(i + 1)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,8 +165,22 @@ func unsent(t *testing.T, o *Outbox) int {
 	return n
 }
 
+func effects(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM effects`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func addEffect(ctx context.Context, exec Exec, _ Event) error {
+	_, err := exec(ctx, `INSERT INTO effects (n) VALUES (1)`)
+	return err
+}
+
 func TestNaming(t *testing.T) {
-	if got := Subject("orders", ItemCreated); got != "events.orders.item.created" {
+	if got := Subject("orders", "item.created"); got != "events.orders.item.created" {
 		t.Errorf("Subject = %q", got)
 	}
 	if got := Topic("events.orders.item.deleted"); got != "orders.item.deleted" {
@@ -104,70 +198,77 @@ func TestNaming(t *testing.T) {
 }
 
 func TestOutboxOnlyWhatCommits(t *testing.T) {
-	db := openDB(t)
-	o := NewOutbox(db, SQLite, "orders")
-	ctx := context.Background()
-	addEvents(t, db, o, ctx, 2, false) // rolled back
-	if n := unsent(t, o); n != 0 {
-		t.Fatalf("a rolled-back transaction left %d events", n)
-	}
-	addEvents(t, db, o, ctx, 3, true)
-	if n := unsent(t, o); n != 3 {
-		t.Fatalf("unsent = %d, want 3", n)
-	}
-	var nilOutbox *Outbox
-	if err := nilOutbox.Add(ctx, nil, ItemCreated, ItemEvent{}); err != nil {
-		t.Fatalf("a nil outbox adds nothing, got %v", err)
-	}
-	nilOutbox.Notify()
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		o := NewOutbox(db, d, "orders")
+		ctx := context.Background()
+		addEvents(t, db, o, ctx, 2, false) // rolled back
+		if n := unsent(t, o); n != 0 {
+			t.Fatalf("a rolled-back transaction left %d events", n)
+		}
+		addEvents(t, db, o, ctx, 3, true)
+		if n := unsent(t, o); n != 3 {
+			t.Fatalf("unsent = %d, want 3", n)
+		}
+		var nilOutbox *Outbox
+		if err := nilOutbox.Add(ctx, nil, itemCreated{}); err != nil {
+			t.Fatalf("a nil outbox adds nothing, got %v", err)
+		}
+		nilOutbox.Notify()
+	})
 }
 
-func TestRelayMarksSentOnlyOnAck(t *testing.T) {
-	db := openDB(t)
-	o := NewOutbox(db, SQLite, "orders")
-	ctx := context.Background()
-	addEvents(t, db, o, ctx, 5, true)
+func TestRelayRemovesOnlyWhatWasAcked(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		o := NewOutbox(db, d, "orders")
+		ctx := context.Background()
+		addEvents(t, db, o, ctx, 5, true)
 
-	// The broker is down: nothing is marked sent, the relay reports it.
-	down := &fakeBroker{fail: func(int, string) error { return errors.New("no responders") }}
-	n, err := o.RelayOnce(ctx, down, 100)
-	if err == nil || n != 0 || unsent(t, o) != 5 {
-		t.Fatalf("broker down: n=%d err=%v unsent=%d", n, err, unsent(t, o))
-	}
-
-	// The third is not acknowledged: the first two are marked, and the
-	// rest wait so that events leave in order.
-	partial := &fakeBroker{fail: func(i int, _ string) error {
-		if i == 2 {
-			return errors.New("timeout")
+		// The broker is down: nothing is removed, the relay reports it.
+		down := &fakeBroker{fail: func(int, string) error { return errors.New("no responders") }}
+		n, err := o.RelayOnce(ctx, down, 100)
+		if err == nil || n != 0 || unsent(t, o) != 5 {
+			t.Fatalf("broker down: n=%d err=%v unsent=%d", n, err, unsent(t, o))
 		}
-		return nil
-	}}
-	n, err = o.RelayOnce(ctx, partial, 100)
-	if err == nil || n != 2 || unsent(t, o) != 3 {
-		t.Fatalf("partial ack: n=%d err=%v unsent=%d", n, err, unsent(t, o))
-	}
 
-	up := &fakeBroker{}
-	n, err = o.RelayOnce(ctx, up, 100)
-	if err != nil || n != 3 || unsent(t, o) != 0 {
-		t.Fatalf("broker back: n=%d err=%v unsent=%d", n, err, unsent(t, o))
-	}
-	// Every event was published with its own id; the ones sent before
-	// are not published again.
-	if !slices.Equal(up.got, down.got[2:]) {
-		t.Errorf("after recovery published %v, want the last three of %v", up.got, down.got)
-	}
-	for _, m := range up.msgs {
-		var ev Event
-		if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Source != "orders" || ev.Type != ItemCreated || m.Subject != "events.orders.item.created" {
-			t.Errorf("message %s: %s (%v)", m.Subject, m.Data, err)
+		// The third is not acknowledged: the first two are removed, and
+		// the rest wait so that events leave in order.
+		partial := &fakeBroker{fail: func(i int, _ string) error {
+			if i == 2 {
+				return errors.New("timeout")
+			}
+			return nil
+		}}
+		n, err = o.RelayOnce(ctx, partial, 100)
+		if err == nil || n != 2 || unsent(t, o) != 3 {
+			t.Fatalf("partial ack: n=%d err=%v unsent=%d", n, err, unsent(t, o))
 		}
-	}
-	n, err = o.RelayOnce(ctx, up, 100)
-	if err != nil || n != 0 {
-		t.Fatalf("nothing left: n=%d err=%v", n, err)
-	}
+
+		// A batch smaller than the backlog: the oldest leave first.
+		up := &fakeBroker{}
+		n, err = o.RelayOnce(ctx, up, 2)
+		if err != nil || n != 2 || unsent(t, o) != 1 {
+			t.Fatalf("broker back, a batch of 2: n=%d err=%v unsent=%d", n, err, unsent(t, o))
+		}
+		n, err = o.RelayOnce(ctx, up, 100)
+		if err != nil || n != 1 || unsent(t, o) != 0 {
+			t.Fatalf("broker back, the rest: n=%d err=%v unsent=%d", n, err, unsent(t, o))
+		}
+		// Every event was published with its own id, in order; the ones
+		// sent before are not published again.
+		if !slices.Equal(up.got, down.got[2:]) {
+			t.Errorf("after recovery published %v, want the last three of %v", up.got, down.got)
+		}
+		for _, m := range up.msgs {
+			var ev Event
+			if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Source != "orders" || ev.Type != "item.created" || m.Subject != "events.orders.item.created" {
+				t.Errorf("message %s: %s (%v)", m.Subject, m.Data, err)
+			}
+		}
+		n, err = o.RelayOnce(ctx, up, 100)
+		if err != nil || n != 0 {
+			t.Fatalf("nothing left: n=%d err=%v", n, err)
+		}
+	})
 }
 
 func TestRelayCarriesTraceContext(t *testing.T) {
@@ -179,65 +280,298 @@ func TestRelayCarriesTraceContext(t *testing.T) {
 	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
 	ctx := trace.ContextWithSpanContext(context.Background(),
 		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
-	db := openDB(t)
-	o := NewOutbox(db, SQLite, "orders")
-	addEvents(t, db, o, ctx, 1, true)
-	b := &fakeBroker{}
-	if _, err := o.RelayOnce(context.Background(), b, 10); err != nil {
-		t.Fatal(err)
-	}
-	if got := b.msgs[0].Header.Get("traceparent"); got != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" {
-		t.Errorf("traceparent = %q", got)
-	}
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		o := NewOutbox(db, d, "orders")
+		addEvents(t, db, o, ctx, 1, true)
+		b := &fakeBroker{}
+		if _, err := o.RelayOnce(context.Background(), b, 10); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.msgs[0].Header.Get("traceparent"); got != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" {
+			t.Errorf("traceparent = %q", got)
+		}
+	})
 }
 
 func TestInboxAppliesOnce(t *testing.T) {
-	db := openDB(t)
-	in := NewInbox(db, SQLite)
-	ctx := context.Background()
-	ev := Event{ID: NewID(), Type: ItemCreated, Source: "orders", Data: json.RawMessage(`{"item_id":7}`)}
-	effect := func(ctx context.Context, exec Exec, ev Event) error {
-		_, err := exec(ctx, `INSERT INTO effects (n) VALUES (1)`)
-		return err
-	}
-	for i, want := range []bool{true, false, false} {
-		applied, err := in.Handle(ctx, ev, effect)
-		if err != nil || applied != want {
-			t.Fatalf("delivery %d: applied=%v err=%v, want %v", i+1, applied, err, want)
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		in := NewInbox(db, d)
+		ctx := context.Background()
+		ev := Event{ID: NewID(), Type: "item.created", Source: "orders", Data: json.RawMessage(`{"item_id":7}`)}
+		for i, want := range []bool{true, false, false} {
+			applied, err := in.Handle(ctx, ev, addEffect)
+			if err != nil || applied != want {
+				t.Fatalf("delivery %d: applied=%v err=%v, want %v", i+1, applied, err, want)
+			}
 		}
-	}
-	var effects int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM effects`).Scan(&effects); err != nil || effects != 1 {
-		t.Fatalf("effects = %d (%v), want 1", effects, err)
-	}
-	list, err := in.List(ctx)
-	if err != nil || len(list) != 1 || list[0] != (Handled{EventID: ev.ID, Type: ItemCreated, Source: "orders", ItemID: 7}) {
-		t.Fatalf("inbox = %+v (%v)", list, err)
-	}
+		if n := effects(t, db); n != 1 {
+			t.Fatalf("effects = %d, want 1", n)
+		}
+		list, err := in.List(ctx)
+		if err != nil || len(list) != 1 || list[0] != (Handled{EventID: ev.ID, Type: "item.created", Source: "orders", ItemID: 7}) {
+			t.Fatalf("inbox = %+v (%v)", list, err)
+		}
+	})
 }
 
 func TestInboxFailedEffectIsNotRecorded(t *testing.T) {
-	db := openDB(t)
-	in := NewInbox(db, SQLite)
-	ctx := context.Background()
-	ev := Event{ID: NewID(), Type: ItemDeleted, Source: "orders", Data: json.RawMessage(`{"item_id":1}`)}
-	boom := errors.New("boom")
-	if _, err := in.Handle(ctx, ev, func(ctx context.Context, exec Exec, _ Event) error {
-		if _, err := exec(ctx, `INSERT INTO effects (n) VALUES (1)`); err != nil {
-			return err
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		in := NewInbox(db, d)
+		ctx := context.Background()
+		ev := Event{ID: NewID(), Type: "item.deleted", Source: "orders", Data: json.RawMessage(`{"item_id":1}`)}
+		boom := errors.New("boom")
+		if _, err := in.Handle(ctx, ev, func(ctx context.Context, exec Exec, ev Event) error {
+			if err := addEffect(ctx, exec, ev); err != nil {
+				return err
+			}
+			return boom
+		}); !errors.Is(err, boom) {
+			t.Fatalf("err = %v, want the effect's", err)
 		}
-		return boom
-	}); !errors.Is(err, boom) {
-		t.Fatalf("err = %v, want the effect's", err)
+		// Neither the id nor the effect: the redelivery applies it.
+		applied, err := in.Handle(ctx, ev, nil)
+		if err != nil || !applied {
+			t.Fatalf("redelivery after a failure: applied=%v err=%v", applied, err)
+		}
+		if n := effects(t, db); n != 0 {
+			t.Fatalf("the failed effect was kept: %d rows", n)
+		}
+	})
+}
+
+func TestInboxBatch(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		in := NewInbox(db, d)
+		ctx := context.Background()
+		ev := func() Event {
+			return Event{ID: NewID(), Type: "item.created", Source: "orders", Data: json.RawMessage(`{"item_id":1}`)}
+		}
+		a, b, c := ev(), ev(), ev()
+		if _, err := in.Handle(ctx, a, addEffect); err != nil {
+			t.Fatal(err)
+		}
+		// a was handled before; b comes twice in the batch (a redelivery
+		// fetched with the original): each is applied once, in one commit.
+		applied, err := in.HandleBatch(ctx, []Event{a, b, c, b}, addEffect)
+		if err != nil || !slices.Equal(applied, []bool{false, true, true, false}) {
+			t.Fatalf("applied = %v, %v; want [false true true false]", applied, err)
+		}
+		if n := effects(t, db); n != 3 {
+			t.Fatalf("effects = %d, want 3", n)
+		}
+		// One failing effect rolls back the whole batch: nothing recorded.
+		e, f := ev(), ev()
+		boom := errors.New("boom")
+		_, err = in.HandleBatch(ctx, []Event{e, f}, func(ctx context.Context, exec Exec, ev Event) error {
+			if err := addEffect(ctx, exec, ev); err != nil {
+				return err
+			}
+			if ev.ID == f.ID {
+				return boom
+			}
+			return nil
+		})
+		if !errors.Is(err, boom) || effects(t, db) != 3 {
+			t.Fatalf("err = %v, effects = %d; want the effect's error and 3", err, effects(t, db))
+		}
+		if list, _ := in.List(ctx); len(list) != 3 {
+			t.Fatalf("inbox has %d events after a failed batch, want 3", len(list))
+		}
+	})
+}
+
+func TestHandlers(t *testing.T) {
+	var got []itemCreated
+	h := Handlers{
+		"orders.item.created": On(func(_ context.Context, _ Exec, _ Event, data itemCreated) error {
+			got = append(got, data)
+			return nil
+		}),
+		"catalog.item.created": On(func(context.Context, Exec, Event, itemCreated) error { return nil }),
 	}
-	// Neither the id nor the effect: the redelivery applies it.
-	applied, err := in.Handle(ctx, ev, nil)
-	if err != nil || !applied {
-		t.Fatalf("redelivery after a failure: applied=%v err=%v", applied, err)
+	if topics := h.Topics(); !slices.Equal(topics, []string{"catalog.item.created", "orders.item.created"}) {
+		t.Errorf("Topics = %v", topics)
 	}
-	var effects int
-	_ = db.QueryRow(`SELECT COUNT(*) FROM effects`).Scan(&effects)
-	if effects != 0 {
-		t.Fatalf("the failed effect was kept: %d rows", effects)
+	ctx := context.Background()
+	ev := Event{ID: "1", Type: "item.created", Source: "orders", Data: json.RawMessage(`{"item_id":7,"name":"a"}`)}
+	if err := h.Effect(ctx, nil, ev); err != nil || len(got) != 1 || got[0] != (itemCreated{ItemID: 7, Name: "a"}) {
+		t.Errorf("typed handler got %+v, %v", got, err)
 	}
+	if err := h.Effect(ctx, nil, Event{ID: "2", Type: "item.deleted", Source: "orders"}); err != nil || len(got) != 1 {
+		t.Errorf("an event of no topic: %v, handler called %d times", err, len(got))
+	}
+	bad := Event{ID: "3", Type: "item.created", Source: "orders", Data: json.RawMessage(`{"item_id":"x"}`)}
+	if err := h.Effect(ctx, nil, bad); err == nil {
+		t.Error("data that do not decode into the publisher's type: no error")
+	}
+}
+
+// fakeMsg is a delivered message that records how it was settled.
+type fakeMsg struct {
+	jetstream.Msg
+	data      []byte
+	headers   nats.Header
+	delivered uint64
+	settled   string
+}
+
+func (m *fakeMsg) Data() []byte         { return m.data }
+func (m *fakeMsg) Headers() nats.Header { return m.headers }
+func (m *fakeMsg) Subject() string      { return "events.orders.item.created" }
+func (m *fakeMsg) Ack() error           { m.settled = "ack"; return nil }
+func (m *fakeMsg) NakWithDelay(time.Duration) error {
+	m.settled = "nak"
+	return nil
+}
+func (m *fakeMsg) Metadata() (*jetstream.MsgMetadata, error) {
+	return &jetstream.MsgMetadata{NumDelivered: m.delivered}, nil
+}
+
+// TestConsumerBatch: a fetched batch is handled in one transaction and
+// acknowledged after it; when one effect fails, the others are still
+// applied once and acknowledged, and only that one is retried.
+func TestConsumerBatch(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		msg := func(ev Event) *fakeMsg {
+			b, _ := json.Marshal(ev)
+			return &fakeMsg{data: b, delivered: 1}
+		}
+		event := func(id int) Event {
+			return Event{ID: NewID(), Type: "item.created", Source: "orders", Data: json.RawMessage(fmt.Sprintf(`{"item_id":%d}`, id))}
+		}
+		var failing string
+		h := &consumer{service: "payments", inbox: NewInbox(db, d), tracer: otel.Tracer("test"),
+			log:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			opts: ConsumeOptions{MaxDeliver: 5, Backoff: []time.Duration{time.Second}},
+			effect: func(ctx context.Context, exec Exec, ev Event) error {
+				if ev.ID == failing {
+					return errors.New("boom")
+				}
+				return addEffect(ctx, exec, ev)
+			}}
+		ctx := context.Background()
+		first := []*fakeMsg{msg(event(1)), msg(event(2)), {data: []byte("not json"), delivered: 1}}
+		h.handle(ctx, []jetstream.Msg{first[0], first[1], first[2]})
+		if first[0].settled != "ack" || first[1].settled != "ack" || first[2].settled != "nak" || effects(t, db) != 2 {
+			t.Fatalf("settled %q %q %q, effects %d; want ack ack nak, 2", first[0].settled, first[1].settled, first[2].settled, effects(t, db))
+		}
+		ev3, ev4 := event(3), event(4)
+		failing = ev4.ID
+		again := msg(event(1))
+		again.data = first[0].data // a redelivery
+		second := []*fakeMsg{msg(ev3), msg(ev4), again}
+		h.handle(ctx, []jetstream.Msg{second[0], second[1], second[2]})
+		if second[0].settled != "ack" || second[1].settled != "nak" || second[2].settled != "ack" || effects(t, db) != 3 {
+			t.Fatalf("settled %q %q %q, effects %d; want ack nak ack, 3", second[0].settled, second[1].settled, second[2].settled, effects(t, db))
+		}
+	})
+}
+
+// TestConsumerContinuesTrace: the consumer's span is a child of the span
+// whose context the publisher put in the message's headers, so one trace
+// shows the request and the work it caused.
+func TestConsumerContinuesTrace(t *testing.T) {
+	prev := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		ev, _ := json.Marshal(Event{ID: NewID(), Type: "item.created", Source: "orders", Data: json.RawMessage(`{"item_id":1}`)})
+		msg := &fakeMsg{data: ev, delivered: 1,
+			headers: nats.Header{"traceparent": []string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}}
+		h := &consumer{service: "payments", inbox: NewInbox(db, d), tracer: tp.Tracer("test"),
+			log: slog.New(slog.NewTextHandler(io.Discard, nil)), effect: addEffect,
+			opts: ConsumeOptions{MaxDeliver: 5, Backoff: []time.Duration{time.Second}}}
+		h.handle(context.Background(), []jetstream.Msg{msg})
+		spans := rec.Ended()
+		if msg.settled != "ack" || len(spans) == 0 {
+			t.Fatalf("settled %q, %d spans", msg.settled, len(spans))
+		}
+		s := spans[len(spans)-1]
+		if s.Name() != "process orders.item.created" || s.SpanKind() != trace.SpanKindConsumer ||
+			s.SpanContext().TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || s.Parent().SpanID().String() != "00f067aa0ba902b7" {
+			t.Errorf("span %q kind %v trace %s parent %s, want the publisher's trace and span as parent",
+				s.Name(), s.SpanKind(), s.SpanContext().TraceID(), s.Parent().SpanID())
+		}
+	})
+}
+
+// NATSURLEnv names a NATS server with JetStream to test against
+// (nats://127.0.0.1:4222): with it, TestBroker runs.
+const NATSURLEnv = "MESSAGING_TEST_NATS_URL"
+
+// TestBroker runs the whole path on a real broker, for each store: events
+// relayed from an outbox and published directly reach a durable consumer
+// and are applied once; a relay that publishes them again (it crashed
+// before removing them) adds nothing, the broker drops the duplicates.
+func TestBroker(t *testing.T) {
+	url := os.Getenv(NATSURLEnv)
+	if url == "" {
+		t.Skip(NATSURLEnv + " is not set: no broker to test against")
+	}
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		b, err := Connect(ctx, url, "test", log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		suffix := make([]byte, 4)
+		_, _ = rand.Read(suffix)
+		source, service := "orders"+hex.EncodeToString(suffix), "payments"+hex.EncodeToString(suffix)
+
+		o := NewOutbox(db, d, source)
+		addEvents(t, db, o, ctx, 3, true)
+		if _, err := db.Exec(`CREATE TABLE relayed AS SELECT * FROM outbox`); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := o.RelayOnce(ctx, b, 100); err != nil || n != 3 || unsent(t, o) != 0 {
+			t.Fatalf("relayed %d, %v, %d left; want 3, none left", n, err, unsent(t, o))
+		}
+		for i := range 2 {
+			if _, err := b.Publish(ctx, source, itemCreated{ItemID: int64(10 + i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := b.Consume(ctx, service, Handlers{source + ".item.created": addEffect}, NewInbox(db, d), log, ConsumeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Stop()
+		waitEffects := func(want int) {
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second)
+			for effects(t, db) < want && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := effects(t, db); n != want {
+				t.Fatalf("effects = %d, want %d", n, want)
+			}
+		}
+		waitEffects(5)
+		// The relay crashed after the broker's ack, before it removed the
+		// events: it publishes the same events again.
+		if _, err := db.Exec(`INSERT INTO outbox (id, subject, payload, headers, created_at)
+			SELECT id, subject, payload, headers, created_at FROM relayed`); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := o.RelayOnce(ctx, b, 100); err != nil || n != 3 {
+			t.Fatalf("relayed again %d, %v; want 3", n, err)
+		}
+		// One more, so that there is something to wait for after them.
+		if _, err := b.Publish(ctx, source, itemCreated{ItemID: 20}); err != nil {
+			t.Fatal(err)
+		}
+		waitEffects(6)
+		time.Sleep(200 * time.Millisecond)
+		if n := effects(t, db); n != 6 {
+			t.Fatalf("effects = %d after the duplicates, want 6", n)
+		}
+		if list, err := NewInbox(db, d).List(ctx); err != nil || len(list) != 6 {
+			t.Fatalf("inbox = %d events (%v), want 6", len(list), err)
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,11 +63,13 @@ type Outbox struct {
 	source  string
 	now     func() time.Time
 	wake    chan struct{}
+	insert  string // in the dialect, once: Add runs in every publishing transaction
 }
 
 // NewOutbox returns the outbox of service source in db.
 func NewOutbox(db *sql.DB, dialect Dialect, source string) *Outbox {
-	return &Outbox{db: db, dialect: dialect, source: source, now: time.Now, wake: make(chan struct{}, 1)}
+	return &Outbox{db: db, dialect: dialect, source: source, now: time.Now, wake: make(chan struct{}, 1),
+		insert: dialect.q(`INSERT INTO outbox (id, subject, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)`)}
 }
 
 // NewID returns a new event id: 128 random bits.
@@ -76,10 +79,11 @@ func NewID() string {
 	return hex.EncodeToString(b)
 }
 
-// Add writes an event of type typ with data to the outbox in the caller's
-// transaction, with the trace context of ctx: it is sent if and only if
-// the transaction commits. Call Notify after the commit.
-func (o *Outbox) Add(ctx context.Context, exec Exec, typ string, data any) error {
+// Add writes an event to the outbox in the caller's transaction, with the
+// trace context of ctx: it is sent if and only if the transaction commits.
+// Its type is data's (ordersapi.ItemCreated is item.created). Call Notify
+// after the commit.
+func (o *Outbox) Add(ctx context.Context, exec Exec, data Data) error {
 	if o == nil {
 		return nil
 	}
@@ -87,6 +91,7 @@ func (o *Outbox) Add(ctx context.Context, exec Exec, typ string, data any) error
 	if err != nil {
 		return err
 	}
+	typ := data.EventType()
 	ev := Event{ID: NewID(), Type: typ, Source: o.source, Time: o.now().UTC(), Data: raw}
 	payload, err := json.Marshal(ev)
 	if err != nil {
@@ -98,8 +103,7 @@ func (o *Outbox) Add(ctx context.Context, exec Exec, typ string, data any) error
 	if err != nil {
 		return err
 	}
-	_, err = exec(ctx, o.dialect.q(`INSERT INTO outbox (id, subject, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)`),
-		ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time)
+	_, err = exec(ctx, o.insert, ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time)
 	return err
 }
 
@@ -117,13 +121,15 @@ func (o *Outbox) Notify() {
 
 // pending is one unsent row.
 type pending struct {
+	seq         int64
 	id, subject string
 	payload     []byte
 	headers     map[string]string
 }
 
-// Publisher is what the relay needs of the broker: publish one message
-// with an id and wait for the acknowledgement. *Broker is one.
+// Publisher is what the relay needs of the broker: publish a batch of
+// messages, each with its id, and wait for their acknowledgements.
+// *Broker is one.
 type Publisher interface {
 	PublishBatch(ctx context.Context, msgs []*nats.Msg, ids []string) []error
 }
@@ -159,8 +165,8 @@ type RelayOptions struct {
 }
 
 // Relay publishes the outbox until ctx ends: each round reads the oldest
-// unsent events, publishes them, and marks sent those the broker
-// acknowledged. While the broker is down nothing is marked and the relay
+// unsent events, publishes them, and removes those the broker
+// acknowledged. While the broker is down nothing is removed and the relay
 // waits, longer after each failure, then sends everything in order.
 func (o *Outbox) Relay(ctx context.Context, pub Publisher, log *slog.Logger, opts RelayOptions) {
 	if opts.Batch == 0 {
@@ -200,11 +206,12 @@ func (o *Outbox) Relay(ctx context.Context, pub Publisher, log *slog.Logger, opt
 }
 
 // RelayOnce publishes up to batch unsent events and returns how many the
-// broker acknowledged (and are now marked sent). It stops at the first
-// event not acknowledged, so that events leave in order.
+// broker acknowledged, which are then removed from the outbox: that is
+// how an event is marked sent. It stops at the first event not
+// acknowledged, so that events leave in order.
 func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, batch int) (int, error) {
 	rows, err := o.db.QueryContext(ctx, o.dialect.q(
-		`SELECT id, subject, payload, headers FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1`), batch)
+		`SELECT seq, id, subject, payload, headers FROM outbox ORDER BY seq LIMIT $1`), batch)
 	if err != nil {
 		return 0, err
 	}
@@ -212,7 +219,7 @@ func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, batch int) (int, 
 	for rows.Next() {
 		var p pending
 		var headers string
-		if err := rows.Scan(&p.id, &p.subject, &p.payload, &headers); err != nil {
+		if err := rows.Scan(&p.seq, &p.id, &p.subject, &p.payload, &headers); err != nil {
 			rows.Close()
 			return 0, err
 		}
@@ -230,7 +237,9 @@ func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, batch int) (int, 
 	}
 	msgs := make([]*nats.Msg, len(list))
 	ids := make([]string, len(list))
+	seqs := make([]int64, len(list))
 	for i, p := range list {
+		seqs[i] = p.seq
 		m := nats.NewMsg(p.subject)
 		m.Data = p.payload
 		for k, v := range p.headers {
@@ -244,7 +253,7 @@ func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, batch int) (int, 
 		acked++
 	}
 	if acked > 0 {
-		if err := o.markSent(ctx, ids[:acked]); err != nil {
+		if err := o.remove(ctx, seqs[:acked]); err != nil {
 			return 0, err
 		}
 	}
@@ -254,24 +263,25 @@ func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, batch int) (int, 
 	return acked, nil
 }
 
-// markSent marks ids sent in one transaction.
-func (o *Outbox) markSent(ctx context.Context, ids []string) error {
+// remove deletes the sent events seqs in one transaction. The outbox holds
+// only what waits, so that adding to it, in every publishing transaction,
+// stays cheap.
+func (o *Outbox) remove(ctx context.Context, seqs []int64) error {
 	tx, err := o.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	now := o.now().UTC()
 	// In chunks, under every driver's limit of parameters.
-	for start := 0; start < len(ids); start += 256 {
-		chunk := ids[start:min(start+256, len(ids))]
+	for start := 0; start < len(seqs); start += 256 {
+		chunk := seqs[start:min(start+256, len(seqs))]
 		ph := make([]string, len(chunk))
-		args := []any{now}
-		for i, id := range chunk {
-			ph[i] = fmt.Sprintf("$%d", i+2)
-			args = append(args, id)
+		args := make([]any, len(chunk))
+		for i, seq := range chunk {
+			ph[i] = "$" + strconv.Itoa(i+1)
+			args[i] = seq
 		}
-		q := `UPDATE outbox SET sent_at = $1 WHERE id IN (` + strings.Join(ph, ", ") + `)`
+		q := `DELETE FROM outbox WHERE seq IN (` + strings.Join(ph, ", ") + `)`
 		if _, err := tx.ExecContext(ctx, o.dialect.q(q), args...); err != nil {
 			return err
 		}
@@ -282,6 +292,6 @@ func (o *Outbox) markSent(ctx context.Context, ids []string) error {
 // Unsent counts the events not yet acknowledged by the broker.
 func (o *Outbox) Unsent(ctx context.Context) (int, error) {
 	var n int
-	err := o.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n)
+	err := o.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n)
 	return n, err
 }

@@ -13,9 +13,9 @@ import (
 // Start connects a service with a database to the broker when NATS_URL is
 // set (msx up sets it once some service subscribes) and returns the outbox
 // its store adds events to, in the transaction of each change; nil, and
-// nothing started, without a broker. With subscriptions, they are consumed
-// into the inbox with onEvent, and GET /inbox shows what was handled.
-func Start(ctx context.Context, s *service.Service, db *sql.DB, d Dialect, subscriptions []string, onEvent Effect) (*Outbox, error) {
+// nothing started, without a broker. With handlers, their topics are
+// consumed into the inbox, and GET /inbox shows what was handled.
+func Start(ctx context.Context, s *service.Service, db *sql.DB, d Dialect, handlers Handlers) (*Outbox, error) {
 	url := config.String("NATS_URL", "")
 	if url == "" {
 		return nil, nil
@@ -27,11 +27,11 @@ func Start(ctx context.Context, s *service.Service, db *sql.DB, d Dialect, subsc
 	s.OnStop(broker.Close)
 	outbox := NewOutbox(db, d, s.Name)
 	go outbox.Relay(ctx, broker, s.Log, RelayOptions{})
-	if len(subscriptions) == 0 {
+	if len(handlers) == 0 {
 		return outbox, nil
 	}
 	inbox := NewInbox(db, d)
-	consumer, err := broker.Consume(ctx, s.Name, subscriptions, inbox, onEvent, s.Log, ConsumeOptions{})
+	consumer, err := broker.Consume(ctx, s.Name, handlers, inbox, s.Log, ConsumeOptions{})
 	if err != nil {
 		return nil, err
 	}

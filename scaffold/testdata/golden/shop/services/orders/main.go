@@ -21,7 +21,7 @@ func setup(ctx context.Context, s *service.Service) error {
 	}
 	s.OnStop(func() { store.Close() })
 	s.Health.AddCheck("db", store.Ping)
-	if store.outbox, err = messaging.Start(ctx, s, store.db, messaging.SQLite, nil, nil); err != nil {
+	if store.outbox, err = messaging.Start(ctx, s, store.db, messaging.SQLite, nil); err != nil {
 		return err
 	}
 	a := &api{store: store}

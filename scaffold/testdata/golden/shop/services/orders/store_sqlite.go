@@ -16,6 +16,7 @@ import (
 	"example.com/shop/platform/dbtrace"
 	"example.com/shop/platform/messaging"
 	"example.com/shop/platform/migrate"
+	"example.com/shop/services/orders/ordersapi"
 )
 
 //go:embed migrations/*.sql
@@ -105,7 +106,7 @@ func (s *SQLiteStore) Create(ctx context.Context, name string) (it Item, err err
 		return Item{}, err
 	}
 	// In the same transaction: the event exists if and only if the item does.
-	if err := s.outbox.Add(ctx, messaging.SQLExec(tx), messaging.ItemCreated, messaging.ItemEvent{ItemID: it.ID, Name: it.Name}); err != nil {
+	if err := s.outbox.Add(ctx, messaging.SQLExec(tx), ordersapi.ItemCreated{ItemID: it.ID, Name: it.Name}); err != nil {
 		return Item{}, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -149,7 +150,7 @@ func (s *SQLiteStore) Delete(ctx context.Context, id int64) (err error) {
 	if n == 0 {
 		return ErrNotFound
 	}
-	if err := s.outbox.Add(ctx, messaging.SQLExec(tx), messaging.ItemDeleted, messaging.ItemEvent{ItemID: id}); err != nil {
+	if err := s.outbox.Add(ctx, messaging.SQLExec(tx), ordersapi.ItemDeleted{ItemID: id}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

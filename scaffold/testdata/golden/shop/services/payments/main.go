@@ -26,7 +26,7 @@ func setup(ctx context.Context, s *service.Service) error {
 	s.OnStop(pool.Close)
 	s.Health.AddCheck("db", pool.Ping)
 	store := &PostgresStore{pool: pool}
-	if store.outbox, err = messaging.Start(ctx, s, stdlib.OpenDBFromPool(pool), messaging.Postgres, nil, nil); err != nil {
+	if store.outbox, err = messaging.Start(ctx, s, stdlib.OpenDBFromPool(pool), messaging.Postgres, nil); err != nil {
 		return err
 	}
 	a := &api{store: store}

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"example.com/shop/platform/messaging"
+	"example.com/shop/services/payments/paymentsapi"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -38,7 +39,7 @@ func (s *PostgresStore) Create(ctx context.Context, name string) (it Item, err e
 		if err := tx.QueryRow(ctx, `INSERT INTO items (name) VALUES ($1) RETURNING id, name, created_at`, name).Scan(&it.ID, &it.Name, &it.CreatedAt); err != nil {
 			return err
 		}
-		return s.outbox.Add(ctx, messaging.PgxExec(tx), messaging.ItemCreated, messaging.ItemEvent{ItemID: it.ID, Name: it.Name})
+		return s.outbox.Add(ctx, messaging.PgxExec(tx), paymentsapi.ItemCreated{ItemID: it.ID, Name: it.Name})
 	})
 	s.outbox.Notify()
 	return it, err
@@ -63,7 +64,7 @@ func (s *PostgresStore) Delete(ctx context.Context, id int64) error {
 		} else if tag.RowsAffected() == 0 {
 			return ErrNotFound
 		}
-		return s.outbox.Add(ctx, messaging.PgxExec(tx), messaging.ItemDeleted, messaging.ItemEvent{ItemID: id})
+		return s.outbox.Add(ctx, messaging.PgxExec(tx), paymentsapi.ItemDeleted{ItemID: id})
 	})
 	s.outbox.Notify()
 	return err

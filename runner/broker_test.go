@@ -1,0 +1,112 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/msx-dev/msx/devenv"
+)
+
+// jsz is a NATS server's /jsz?consumers=true, trimmed: the events stream
+// with two consumers, and the dead-letter stream.
+const jsz = `{
+  "streams": 2, "consumers": 2,
+  "account_details": [{
+    "name": "$G",
+    "stream_detail": [
+      {"name": "EVENTS", "state": {"messages": 150},
+       "consumer_detail": [
+         {"stream_name": "EVENTS", "name": "payments", "num_ack_pending": 5, "num_redelivered": 2, "num_waiting": 1, "num_pending": 100},
+         {"stream_name": "EVENTS", "name": "ledger", "num_ack_pending": 0, "num_redelivered": 0, "num_pending": 0}]},
+      {"name": "DEADLETTER", "state": {"messages": 1},
+       "consumer_detail": [{"name": "payments", "num_pending": 7}]}
+    ]}]
+}`
+
+func TestParseJSZ(t *testing.T) {
+	got, err := ParseJSZ([]byte(jsz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]ConsumerStatus{
+		"payments": {Pending: 100, AckPending: 5, Redelivered: 2},
+		"ledger":   {},
+	}
+	if len(got) != len(want) || got["payments"] != want["payments"] || got["ledger"] != want["ledger"] {
+		t.Errorf("consumers = %+v, want %+v (the events stream's only)", got, want)
+	}
+	if _, err := ParseJSZ([]byte("<html>")); err == nil {
+		t.Error("a page that is not /jsz: no error")
+	}
+	empty, err := ParseJSZ([]byte(`{"streams": 0, "account_details": [{"name": "$G"}]}`))
+	if err != nil || len(empty) != 0 {
+		t.Errorf("no stream yet: %v, %v", empty, err)
+	}
+}
+
+func TestHTTPBrokerConsumers(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/jsz" || r.URL.Query().Get("consumers") != "true" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(jsz))
+	}))
+	defer srv.Close()
+	got, err := HTTPBroker{}.Consumers(context.Background(), srv.URL)
+	if err != nil || got["payments"].Pending != 100 {
+		t.Fatalf("Consumers = %+v, %v", got, err)
+	}
+	if _, err := (HTTPBroker{}).Consumers(context.Background(), srv.URL+"/nowhere"); err == nil {
+		t.Error("a 404: no error")
+	}
+}
+
+type fakeBroker struct {
+	url       string
+	consumers map[string]ConsumerStatus
+	err       error
+}
+
+func (f *fakeBroker) Consumers(_ context.Context, url string) (map[string]ConsumerStatus, error) {
+	f.url = url
+	return f.consumers, f.err
+}
+
+func TestFillConsumers(t *testing.T) {
+	list := func() []ServiceStatus {
+		return []ServiceStatus{
+			{Service: "nats", Role: devenv.RoleInfra, URL: "http://127.0.0.1:49000", brokerMonitor: true},
+			{Service: "orders", Role: devenv.RoleService},
+			{Service: "payments", Role: devenv.RoleService, State: "exited"},
+		}
+	}
+	fb := &fakeBroker{consumers: map[string]ConsumerStatus{"payments": {Pending: 100, Redelivered: 1}}}
+	r := &Runner{Broker: fb}
+	got := list()
+	r.fillConsumers(context.Background(), got)
+	// A stopped subscriber's consumer still counts what waits for it.
+	if fb.url != "http://127.0.0.1:49000" || got[1].Consumer != nil || got[2].Consumer == nil ||
+		*got[2].Consumer != (ConsumerStatus{Pending: 100, Redelivered: 1}) || got[0].Consumer != nil {
+		t.Errorf("asked %q; statuses %+v", fb.url, got)
+	}
+
+	// A broker that does not answer, or none running: no counts, no error.
+	fb = &fakeBroker{err: errors.New("connection refused")}
+	r.Broker = fb
+	got = list()
+	r.fillConsumers(context.Background(), got)
+	if got[2].Consumer != nil {
+		t.Errorf("counts from a broker that failed: %+v", got[2])
+	}
+	got = list()
+	got[0].URL = ""
+	fb.url = ""
+	r.fillConsumers(context.Background(), got)
+	if fb.url != "" {
+		t.Errorf("asked a broker that is not running at %q", fb.url)
+	}
+}
