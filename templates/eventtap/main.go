@@ -37,7 +37,9 @@ const (
 	subjectPrefix = "events."
 )
 
-// entry is one event as msx events prints it with --json.
+// entry is one event as msx events prints it with --json: the shape of
+// msx's eventlog.Entry, which msx reads back. This program is a module of
+// its own, compiled for the project's engine, so it cannot import it.
 type entry struct {
 	Seq     uint64          `json:"seq"`
 	Time    time.Time       `json:"time"`
