@@ -47,7 +47,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	logger := logging.New(os.Stdout, "gateway", level)
+	// Lines are written in batches (at most 50ms late), not one write
+	// per request; the deferred Close writes the last ones.
+	out := logging.NewBuffered(os.Stdout, 50*time.Millisecond)
+	defer out.Close()
+	logger := logging.New(out, "gateway", level)
 	slog.SetDefault(logger)
 
 	cfg, err := loadConfig()
