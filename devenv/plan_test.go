@@ -576,3 +576,25 @@ func TestManifestRefusesBadEdgeSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanGatewayKeysAreFilesOnlyWhenPresent(t *testing.T) {
+	without := mustPlan(t, shop(), PlanOptions{}).Container(GatewayName)
+	if len(without.Secrets) != 0 || slices.ContainsFunc(without.Env, func(e string) bool { return strings.HasPrefix(e, "SECRETS_DIR=") }) {
+		t.Errorf("no keys: secrets %v, env %v", without.Secrets, without.Env)
+	}
+	with := mustPlan(t, shop(), PlanOptions{GatewayKeys: []string{"gateway-api-keys", "gateway-jwt.pem"}}).Container(GatewayName)
+	want := []SecretRef{{Name: "gateway-jwt.pem", File: "jwt.pem"}, {Name: "gateway-api-keys", File: "api-keys"}}
+	if !slices.Equal(with.Secrets, want) || !slices.Contains(with.Env, "SECRETS_DIR="+SecretsDir) {
+		t.Errorf("keys: secrets %v, env %v; want %v and SECRETS_DIR", with.Secrets, with.Env, want)
+	}
+	// A key added to .msx/ recreates the gateway, to give it the key.
+	if with.Hash() == without.Hash() {
+		t.Error("the gateway's hash does not change with its keys")
+	}
+	// Only the gateway gets them; nothing else changes.
+	for _, c := range mustPlan(t, shop(), PlanOptions{GatewayKeys: []string{"gateway-api-keys"}}).Containers {
+		if c.Service != GatewayName && len(c.Secrets) > 0 && c.Role != RoleDatabase {
+			t.Errorf("%s got secrets %v", c.Service, c.Secrets)
+		}
+	}
+}
