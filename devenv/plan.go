@@ -601,6 +601,15 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 	if len(m.Gateway.TrustedProxies) > 0 {
 		env["TRUSTED_PROXIES"] = strings.Join(m.Gateway.TrustedProxies, ",")
 	}
+	if j := m.Gateway.JWT; len(j.Algorithms) > 0 {
+		env["JWT_ALGORITHMS"] = strings.Join(j.Algorithms, ",")
+	}
+	if m.Gateway.JWT.Issuer != "" {
+		env["JWT_ISSUER"] = m.Gateway.JWT.Issuer
+	}
+	if m.Gateway.JWT.Audience != "" {
+		env["JWT_AUDIENCE"] = m.Gateway.JWT.Audience
+	}
 	telemetryEnv(env)
 	// The keys present are files in a volume of the gateway's own at
 	// SecretsDir, written before it starts and removed with it.

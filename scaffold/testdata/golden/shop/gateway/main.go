@@ -139,8 +139,8 @@ func loadConfig() (gatewayConfig, error) {
 		cfg.Edge.TrustedProxies = append(cfg.Edge.TrustedProxies, prefix)
 	}
 
-	// Keys: from the environment, or the files in SECRETS_DIR (msx mounts
-	// the workspace's .msx/gateway there).
+	// Keys: from the environment, or the files in SECRETS_DIR (msx up
+	// writes the workspace's .msx/secrets/gateway-* keys there).
 	dir := config.String("SECRETS_DIR", "")
 	if cfg.Auth.JWTKey, err = readSecret("JWT_KEY", dir, "jwt.pem"); err != nil {
 		return cfg, err
@@ -153,13 +153,19 @@ func loadConfig() (gatewayConfig, error) {
 	if cfg.Auth.APIKeys, err = readSecret("API_KEYS", dir, "api-keys"); err != nil {
 		return cfg, err
 	}
-	cfg.Auth.JWTAlgorithms = list(config.String("JWT_ALGORITHMS", ""))
+	// Algorithm names are case-sensitive (RS256, EdDSA): not lowered.
+	for _, a := range strings.Split(config.String("JWT_ALGORITHMS", ""), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			cfg.Auth.JWTAlgorithms = append(cfg.Auth.JWTAlgorithms, a)
+		}
+	}
 	cfg.Auth.JWTIssuer = config.String("JWT_ISSUER", "")
 	cfg.Auth.JWTAudience = config.String("JWT_AUDIENCE", "")
 	return cfg, nil
 }
 
-// list splits a comma-separated setting, dropping empty items.
+// list splits a comma-separated setting of host names or origins, in
+// lower case, dropping empty items.
 func list(s string) []string {
 	var out []string
 	for _, item := range strings.Split(s, ",") {
