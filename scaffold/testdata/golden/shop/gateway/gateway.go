@@ -45,13 +45,14 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 	// One transport shared by all upstreams, so idle connections are pooled;
 	// its limits are sized for a gateway, not for a client: every request
 	// in flight to an upstream can keep its connection for the next.
-	base := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	base := newDirectTransport(&http.Transport{
+		DialContext:           dialer.DialContext,
 		MaxIdleConns:          4096,
 		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
-	}
+	}, dialer.DialContext, 1024, 90*time.Second)
 	// The bodies are copied through pooled buffers, not a new 32 KiB
 	// buffer per request.
 	buffers := &bufferPool{}

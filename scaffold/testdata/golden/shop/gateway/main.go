@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,6 +41,12 @@ func main() {
 }
 
 func run() error {
+	// The gateway keeps little and makes garbage per request: collecting
+	// at 5x the live heap rather than 2x spends a few MB to save CPU
+	// (GOGC, when set, decides instead).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
