@@ -80,8 +80,8 @@ trap cleanup EXIT INT TERM
 # One generated workspace: a service without a database, exposed so that
 # the peers can reach it through its published port.
 go build -o "$msx" .
-"$msx" init "$ws" --module example.com/bench >/dev/null
-"$msx" -C "$ws" new service orders --db none >/dev/null
+"$msx" init "$ws" --module example.com/bench >/dev/null 2>&1
+"$msx" -C "$ws" new service orders --db none >/dev/null 2>&1
 sed -i 's/^    route: \/api\/orders\/$/&\n    expose: true/' "$ws/msx.yaml"
 grep -q 'expose: true' "$ws/msx.yaml"
 (cd "$ws" && go build -o "$work/orders" ./services/orders && go build -o "$work/gw" ./gateway)
