@@ -134,7 +134,7 @@ func TestNotFoundDoesNotEchoThePath(t *testing.T) {
 
 func TestAccessLogRecordsTheFinalStatus(t *testing.T) {
 	var logs bytes.Buffer
-	h := newObserver(&gateway{}, false, slog.New(slog.NewJSONHandler(&logs, nil))).middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newObserver(&gateway{}, false, slog.New(slog.NewJSONHandler(&logs, nil)), nil).middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusContinue)
 		w.WriteHeader(http.StatusCreated)
 	}))

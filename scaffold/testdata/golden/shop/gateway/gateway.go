@@ -99,7 +99,7 @@ func (g *gateway) middleware(cfg gatewayConfig) []func(http.Handler) http.Handle
 	mws := []func(http.Handler) http.Handler{
 		recoverPanics(g.log),
 		requestID,
-		newObserver(g, cfg.TrustTraceparent, g.log).middleware,
+		newObserver(g, cfg.TrustTraceparent, g.log, cfg.AccessLog).middleware,
 		refuseMethods,
 		func(h http.Handler) http.Handler { return allowHosts(cfg.Edge.AllowedHosts, h) },
 		func(h http.Handler) http.Handler { return cors(cfg.Edge.CORSOrigins, h) },

@@ -65,6 +65,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if level <= slog.LevelInfo {
+		cfg.AccessLog = newAccessLog(out, "gateway")
+	}
 
 	shutdownTelemetry, err := telemetry.Setup(ctx, "gateway", Version)
 	if err != nil {
@@ -111,6 +114,9 @@ type gatewayConfig struct {
 	TrustTraceparent bool
 	Edge             edgeConfig
 	Auth             authConfig
+	// AccessLog writes each request's log line straight to the log's
+	// output; nil sends it through the logger.
+	AccessLog *accessLog
 }
 
 func loadConfig() (gatewayConfig, error) {

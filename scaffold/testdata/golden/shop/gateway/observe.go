@@ -32,6 +32,7 @@ type observer struct {
 	g        *gateway
 	trust    bool
 	log      *slog.Logger
+	access   *accessLog // nil: access lines go through log
 	tracer   trace.Tracer
 	duration metric.Float64Histogram
 
@@ -45,8 +46,8 @@ type metricKey struct {
 	status        int
 }
 
-func newObserver(g *gateway, trust bool, log *slog.Logger) *observer {
-	o := &observer{g: g, trust: trust, log: log, tracer: otel.Tracer("gateway")}
+func newObserver(g *gateway, trust bool, log *slog.Logger, access *accessLog) *observer {
+	o := &observer{g: g, trust: trust, log: log, access: access, tracer: otel.Tracer("gateway")}
 	o.duration, _ = otel.Meter("gateway").Float64Histogram("http.server.request.duration",
 		metric.WithUnit("s"),
 		metric.WithDescription("Duration of the requests the gateway answered, by route, method and status."),
@@ -99,6 +100,11 @@ func (o *observer) middleware(next http.Handler) http.Handler {
 			}
 		}
 		o.duration.Record(ctx, elapsed.Seconds(), o.metricAttrs(route, r.Method, rec.status))
+		if o.access != nil {
+			o.access.write(entry{method: r.Method, path: r.URL.Path, requestID: r.Header.Get(requestIDHeader),
+				status: rec.status, bytes: rec.bytes, elapsed: elapsed, span: span.SpanContext()})
+			return
+		}
 		o.log.LogAttrs(ctx, slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
