@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"example.com/shop/platform/breaker"
 )
 
 // directTransport sends plain HTTP/1.1 requests to upstreams over pooled
@@ -198,17 +200,25 @@ func (pc *upConn) roundTrip(req *http.Request) (*http.Response, error) {
 		pc.conn.Close()
 		return nil, err
 	}
-	if err := req.Write(pc.bw); err != nil {
-		return fail(err)
+	werr := req.Write(pc.bw)
+	if werr == nil {
+		werr = pc.bw.Flush()
 	}
-	if err := pc.bw.Flush(); err != nil {
-		return fail(err)
+	var clientErr *breaker.ClientSideError
+	if werr != nil && (ctx.Err() != nil || errors.As(werr, &clientErr)) {
+		return fail(werr)
 	}
+	// A write that failed may have failed because the upstream answered
+	// early and closed (413 to a body too large): that answer is the one
+	// to give, when it is there.
 	var resp *http.Response
 	for {
 		var err error
 		resp, err = http.ReadResponse(pc.br, req)
 		if err != nil {
+			if werr != nil {
+				return fail(werr)
+			}
 			return fail(err)
 		}
 		// An interim answer (100 Continue, 103 Early Hints) is followed
@@ -222,7 +232,7 @@ func (pc *upConn) roundTrip(req *http.Request) (*http.Response, error) {
 		// Never asked for (upgrades go to the fallback): not reusable.
 		return fail(errors.New("upstream switched protocols unasked"))
 	}
-	reuse := !resp.Close && !req.Close
+	reuse := !resp.Close && !req.Close && werr == nil
 	resp.Body = &upBody{ReadCloser: resp.Body, pc: pc, stop: stop, reuse: reuse}
 	return resp, nil
 }

@@ -177,3 +177,16 @@ func TestTransportUpgradesGoToTheFallback(t *testing.T) {
 		t.Error("an https request did not go to the fallback")
 	}
 }
+
+func TestTransportGivesAnEarlyAnswer(t *testing.T) {
+	srv, _ := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		r.Body.Read(make([]byte, 10))
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		io.WriteString(w, "too large")
+	})
+	body := strings.NewReader(strings.Repeat("x", 8<<20))
+	resp, got, err := get(t, newTestTransport(http.DefaultTransport), context.Background(), http.MethodPost, srv.URL, body)
+	if err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge || got != "too large" {
+		t.Errorf("got %v %v %q, want the upstream's early 413", err, resp, got)
+	}
+}
