@@ -7,8 +7,12 @@
 #              (GOMAXPROCS=1); spans per CPU second is the figure per core
 #   list       msx trace on a store of 1,000,000 spans: the 20 most recent
 #              traces over loopback HTTP, and the table drawn
-#   filtered   the same with a --service that matches nothing (a full scan)
-#   waterfall  msx trace ID with an 8-digit prefix (a scan of every trace ID)
+#   filtered   the same with --service S: a service no trace has, one every
+#              trace has, and one with --errors that no trace has (served by
+#              the store's indexes of traces by service and in error)
+#   slow       --min-duration 1s, which no trace lasts: no index serves a
+#              duration, every trace is looked at
+#   waterfall  msx trace ID with an 8-digit prefix (every trace ID compared)
 #              and the waterfall drawn
 #
 # Usage: bash bench/trace.sh

@@ -50,11 +50,14 @@ func newExportK8sCmd(f *Factory) *cobra.Command {
 		Short: "Write a Kustomize base and a local overlay for Kubernetes",
 		Long: `Write Kubernetes manifests, read from msx.yaml through the same plan msx up
 applies: per service a Deployment (probes on /healthz and /readyz, resources, a
-restricted securityContext), a Service and a ConfigMap; the gateway with an
-Ingress of its routes; per Postgres database a StatefulSet with a volume claim;
-Secrets referenced by name and key only (README.md says how to create them);
-and NetworkPolicies that admit only the gateway to services, a service's
-declared dependents to it, and its owner to each database.
+restricted securityContext from msx up's hardening), a Service and a ConfigMap;
+the gateway with an Ingress of its routes; the trace collector, with its source
+to build its image from; per Postgres database a StatefulSet with a volume claim;
+the NATS broker as a StatefulSet with JetStream storage; Secrets referenced by
+name and key only (README.md says how to create them); and NetworkPolicies that
+admit only the gateway to services, a service's declared dependents to it, its
+owner to each database, the publishers and subscribers to the broker, and the
+programs to the collector.
 
 Then: kubectl apply -k k8s/overlays/local`,
 		Example: "  msx export k8s\n  msx export k8s --mesh linkerd",
@@ -86,7 +89,7 @@ func runExportK8s(f *Factory, o *exportK8sOptions) error {
 		return err
 	}
 	printExport(f, out, changes)
-	fmt.Fprintf(f.IO.ErrOut, "Not exported yet: %s.\n", strings.Join(append(export.NotExportedBy("k8s"), export.K8sSkipped(p)...), "; "))
+	fmt.Fprintf(f.IO.ErrOut, "Not exported: %s.\n", strings.Join(append(export.NotExportedBy("k8s"), export.K8sSkipped(p)...), "; "))
 	fmt.Fprintf(f.IO.ErrOut, "Create the secrets as %s says, then: kubectl apply -k %s\n",
 		filepath.Join(out, "README.md"), filepath.Join(out, "overlays", "local"))
 	return nil
@@ -99,11 +102,14 @@ func newExportComposeCmd(f *Factory) *cobra.Command {
 		Short: "Write compose.yaml: the same topology for Docker Compose v2",
 		Long: `Write compose.yaml, read from msx.yaml through the same plan msx up applies:
 every service and the gateway with a build: section (its production Dockerfile)
-and an image: name, each database on a private network only its service joins,
-named volumes, secrets as Compose secrets read from the files msx keeps under
-.msx/secrets (created now if missing, never copied), ports on 127.0.0.1 and
-hardened containers. With --images msx it runs the images msx up built instead,
-so it needs no registry and no Dockerfile build.
+and an image: name, the trace collector built from its source (written beside
+compose.yaml, in collector/), the NATS broker, each database on a private
+network only its service joins, named volumes, secrets as Compose secrets read
+from the files msx keeps under .msx/secrets (created now if missing, never
+copied into the file), health checks that depends_on waits for, ports on
+127.0.0.1, and the containers confined as msx up confines them. With --images
+msx it runs the images msx up built instead, so it needs no registry and no
+Dockerfile build.
 
 Then: docker compose up -d (from the --out folder).`,
 		Example: "  msx export compose\n  msx export compose --out deploy --images msx",
@@ -115,7 +121,7 @@ Then: docker compose up -d (from the --out folder).`,
 			return runExportCompose(c.Context(), f, o)
 		},
 	}
-	c.Flags().StringVar(&o.Out, "out", "", "folder to write compose.yaml into (default: the workspace root)")
+	c.Flags().StringVar(&o.Out, "out", "", "folder to write compose.yaml (and collector/) into (default: the workspace root)")
 	c.Flags().StringVar(&o.Images, "images", "", `"msx": run the images msx up built instead of building from the Dockerfiles`)
 	c.Flags().BoolVar(&o.Force, "force", false, "overwrite exported files that were edited")
 	return c
@@ -178,7 +184,7 @@ func runExportCompose(ctx context.Context, f *Factory, o *exportOptions) error {
 		return err
 	}
 	printExport(f, out, changes)
-	fmt.Fprintf(f.IO.ErrOut, "Not exported yet: %s.\n", strings.Join(export.NotExportedBy("compose"), "; "))
+	fmt.Fprintf(f.IO.ErrOut, "Not exported: %s.\n", strings.Join(export.NotExportedBy("compose"), "; "))
 	fmt.Fprintf(f.IO.ErrOut, "Run it with: docker compose -f %s up -d\n", filepath.Join(out, export.ComposeFile))
 	return nil
 }

@@ -150,6 +150,19 @@ func traceLogs(ctx context.Context, f *Factory, r *runner.Runner, m *devenv.Mani
 	return nil
 }
 
+// collectorFinder finds the project's trace collector through its
+// published port, for readers that outlive a container (the dashboard's
+// traces tab).
+func collectorFinder(r *runner.Runner, m *devenv.Manifest) *trace.Finder {
+	return &trace.Finder{Find: func(ctx context.Context) (string, error) {
+		base, err := r.PublishedURL(ctx, m.Project, m.Dir, devenv.CollectorName, devenv.CollectorPort)
+		if errors.Is(err, runner.ErrNotRunning) {
+			return "", errors.New("the collector is not running yet")
+		}
+		return base, err
+	}}
+}
+
 func collectorErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return msxerr.ErrCancelled

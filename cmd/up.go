@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -44,11 +45,15 @@ the workspace: a saved change rebuilds the services it affects and swaps the
 new binary into their running containers, with no image rebuild; a failed
 build keeps the previous version serving and shows the compiler's errors.
 On a terminal it shows a dashboard (services, states, logs; keys to restart,
-rebuild, filter and quit); --no-tui, a pipe or CI print plain lines instead.
+rebuild, filter and quit; a traces tab, as msx trace, with each trace's
+waterfall); --no-tui, a pipe or CI print plain lines instead.
 Ctrl-C (or q) stops everything gracefully, a second Ctrl-C forces. With -d it returns
 once everything is ready and prints the gateway URL. With SERVICE names, only
 those services, what they depend on and the gateway start. Two ups in one
-workspace take turns: the second waits for the first to apply its plan.`,
+workspace take turns: the second waits for the first to apply its plan.
+A saved change to msx.yaml is applied while attached: new services start,
+removed ones stop, changed ones are recreated; a manifest that is not valid
+is reported and changes nothing.`,
 		ValidArgsFunction: completeServices(f),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
@@ -114,6 +119,20 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 		so.LoadGraph = func(ctx context.Context, targets []builder.Target) (session.Graph, error) {
 			return builder.LoadGraph(ctx, m.Dir, targets)
 		}
+		// A saved msx.yaml is read as at the start and applied.
+		if so.ManifestPath, err = f.ManifestPath(); err != nil {
+			return err
+		}
+		if real, err := filepath.EvalSymlinks(so.ManifestPath); err == nil {
+			so.ManifestPath = real // as the watcher names it: under the real folder
+		}
+		so.Reload = func() (*devenv.Manifest, error) {
+			m, err := f.Manifest()
+			if err == nil {
+				err = m.CheckServiceFolders()
+			}
+			return m, err
+		}
 	}
 	var d *dashboard.Dashboard
 	if !opts.Detach && !opts.NoTUI && interactive(f) {
@@ -126,7 +145,10 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 			Out:        f.IO.Out,
 			NoColor:    !f.IO.ColorEnabled(),
 			Controller: sessionController{&s},
-			Tabs:       []dashboard.Tab{dashboard.NewBreakersTab(breakerSource(r, m), 2*time.Second)},
+			Tabs: []dashboard.Tab{
+				dashboard.NewTracesTab(collectorFinder(r, m)),
+				dashboard.NewBreakersTab(breakerSource(r, m), 2*time.Second),
+			},
 		})
 		so.Recover = d.Recover
 	}

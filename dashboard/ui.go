@@ -46,8 +46,19 @@ func newUI(opts Options, c *common, proj *model.Project) *ui {
 		tabs: append([]Tab{newServicesPage(c, proj, opts.Controller)}, opts.Tabs...),
 		help: h, dirty: true,
 	}
+	for _, t := range m.tabs {
+		if a, ok := t.(attacher); ok {
+			a.attach(c, proj)
+		}
+	}
 	m.resize(80, 24) // until the terminal says its size
 	return m
+}
+
+// attacher is a tab of this package that draws with the dashboard's styles
+// or reads its log lines (the traces tab): newUI hands them over.
+type attacher interface {
+	attach(c *common, proj *model.Project)
 }
 
 func (m *ui) resize(w, h int) {

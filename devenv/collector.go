@@ -9,7 +9,9 @@ import (
 // The trace collector: a program msx owns (its source is embedded under
 // templates/collector and compiled like the gateway) that receives the
 // spans of every service and the gateway over OTLP/HTTP, keeps them on a
-// volume and answers msx trace through a port published on 127.0.0.1.
+// volume and answers msx trace through a port published on 127.0.0.1. It
+// is the Collector entry of the table of kinds; what is here is its
+// configuration and the parts of its entry too long to inline.
 const (
 	// CollectorName is the collector's service name: its container is
 	// PROJECT-collector and its network alias collector. names.Validate
@@ -54,60 +56,27 @@ func CollectorEndpoint() string {
 	return fmt.Sprintf("http://%s:%d", CollectorName, CollectorPort)
 }
 
-// telemetryEnv adds what makes a program export its spans to the
-// collector. The batch delay is a second, not the SDK's five, so that a
+// telemetryEnv is what makes a program export its spans to the
+// collector: the Client side of the Collector kind, for every service and
+// the gateway. The batch delay is a second, not the SDK's five, so that a
 // trace shows in msx trace soon after the request.
-func telemetryEnv(env map[string]string) {
-	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = CollectorEndpoint()
-	env["OTEL_BSP_SCHEDULE_DELAY"] = "1000"
+func telemetryEnv() map[string]string {
+	return map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": CollectorEndpoint(),
+		"OTEL_BSP_SCHEDULE_DELAY":     "1000",
+	}
 }
 
-// collector plans the collector container and its volume.
-func collector(m *Manifest, network string, base map[string]string) (Container, Volume) {
-	vol := Volume{
-		Name:   VolumeName(m.Project, CollectorName, m.Dir),
-		Labels: withLabels(base, map[string]string{LabelService: CollectorName}),
-	}
+// collectorSettings is the collector's environment that msx.yaml's
+// traces: decides.
+func collectorSettings(m *Manifest) map[string]string {
 	max := m.Traces.MaxSpans
 	if max == 0 {
 		max = DefaultMaxSpans
 	}
-	env := map[string]string{
-		"MSX_SERVICE": CollectorName,
-		"LISTEN_ADDR": "0.0.0.0:" + strconv.Itoa(CollectorPort),
-		"DATA_DIR":    DataDir,
-		"MAX_SPANS":   strconv.Itoa(max),
-	}
+	env := map[string]string{"MAX_SPANS": strconv.Itoa(max)}
 	if m.Traces.Forward != "" {
 		env["FORWARD_ENDPOINT"] = m.Traces.Forward
 	}
-	c := Container{
-		Name:    ContainerName(m.Project, CollectorName),
-		Service: CollectorName,
-		Role:    RoleCollector,
-		// Built like the gateway, from the source msx writes under .msx
-		// (the runner knows the target by its name).
-		Image:    ImageRef{Build: CollectorName, Pkg: "."},
-		User:     ContainerUser,
-		Env:      envList(env),
-		Networks: []Attachment{{Network: network, Aliases: []string{CollectorName}}},
-		Mounts:   []Mount{{Volume: vol.Name, Target: DataDir}},
-		Port:     CollectorPort,
-		// msx trace reads the query API through 127.0.0.1.
-		Publish:   true,
-		Hardening: collectorHardening(),
-		Ready:     Probe{HTTPPath: "/healthz"},
-		SwapDir:   SwapDir,
-		Labels:    withLabels(base, map[string]string{LabelService: CollectorName, LabelRole: RoleCollector}),
-	}
-	return c, vol
-}
-
-// collectorHardening confines the collector as msx confines services,
-// except for the health check: the collector is no service binary and
-// answers no healthcheck argument; msx waits on its /healthz instead.
-func collectorHardening() *Hardening {
-	h := hardening(Limits{})
-	h.Healthcheck = nil
-	return h
+	return env
 }

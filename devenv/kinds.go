@@ -2,6 +2,7 @@ package devenv
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,16 @@ type Kind struct {
 	Name string
 	// DefaultImage is the image run when msx.yaml sets none.
 	DefaultImage string
+	// Build, when set, makes the kind a program msx owns and compiles, as
+	// it compiles the gateway, from source it embeds (templates/NAME, its
+	// main package at the root): Build is the build target's name. Such a
+	// kind has no image to configure or pull (no images.NAME); its
+	// container runs the binary from its own volume at SwapDir and is
+	// confined, as the services' containers are.
+	Build string
+	// Role labels the instances' containers (dev.msx.role); RoleInfra
+	// when empty.
+	Role string
 	// PerService makes one instance per service that uses the kind (a
 	// database per service), named OWNER-SUFFIX; otherwise one instance
 	// per project, named after the kind.
@@ -33,6 +44,10 @@ type Kind struct {
 	Private bool
 	// Uses reports whether a service needs the kind.
 	Uses func(s Service) bool
+	// All makes every program msx builds a user of the kind, the gateway
+	// included, and plans its instance even when no service is selected
+	// (the trace collector: everything exports spans to it).
+	All bool
 	// Port is where the instance listens on its network.
 	Port int
 	// MonitorPort, when set, is an HTTP monitoring endpoint of the
@@ -63,6 +78,9 @@ type Kind struct {
 	// Env is the environment contract of the kind's image for an instance.
 	// Secrets are passed as file paths (FOO_FILE), never as values.
 	Env func(i Instance) map[string]string
+	// Settings, when set, is the part of an instance's environment that
+	// msx.yaml decides (traces: for the collector), added to Env.
+	Settings func(m *Manifest) map[string]string
 	// Ready is how to tell an instance is ready.
 	Ready func(i Instance) Probe
 	// Client is the environment a service that uses the instance gets.
@@ -72,6 +90,35 @@ type Kind struct {
 	User string
 	// StopSignal stops the instance gracefully; empty is the image's.
 	StopSignal string
+	// Tmpfs are the folders the image writes besides DataDir and /tmp,
+	// and CapAdd the capabilities it needs, when its container is confined
+	// (Confined): a read-only root file system, no other capabilities,
+	// no privilege gain, the default limits.
+	Confined bool
+	Tmpfs    []string
+	CapAdd   []string
+}
+
+// hardening is how an instance of the kind is confined, or nil. A kind
+// msx compiles (Build) is confined as the services are, restarted when it
+// crashes, but has no health check command: it is no service binary and
+// msx waits on its Ready probe instead.
+func (k *Kind) hardening() *Hardening {
+	if k.Build != "" {
+		h := hardening(Limits{})
+		h.Healthcheck = nil
+		return h
+	}
+	if !k.Confined {
+		return nil
+	}
+	h := hardening(Limits{})
+	h.RestartOnFailure, h.Healthcheck = 0, nil
+	for _, t := range k.Tmpfs {
+		h.Tmpfs[t] = "rw,noexec,nosuid,nodev,size=16m"
+	}
+	h.CapAdd = slices.Clone(k.CapAdd)
+	return h
 }
 
 // Instance is one running instance of a kind.
@@ -118,6 +165,7 @@ const KindPostgres = "postgres"
 var Postgres = Kind{
 	Name:         KindPostgres,
 	DefaultImage: "postgres:16",
+	Role:         RoleDatabase,
 	PerService:   true,
 	Suffix:       "db",
 	Private:      true,
@@ -128,7 +176,13 @@ var Postgres = Kind{
 	// Postgres's fast shutdown, as the official image sets: SIGTERM would
 	// wait for every client to disconnect.
 	StopSignal: "SIGINT",
-	Secrets:    []string{"db-password"},
+	// The entrypoint (the official image's, and scripts/local-images.sh's)
+	// starts as root, takes ownership of the data and socket folders and
+	// steps down to the postgres user: that needs these capabilities.
+	Confined: true,
+	Tmpfs:    []string{"/var/run/postgresql"},
+	CapAdd:   []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"},
+	Secrets:  []string{"db-password"},
 	Env: func(i Instance) map[string]string {
 		return map[string]string{
 			"POSTGRES_USER":          i.Ident,
@@ -170,7 +224,9 @@ var NATS = Kind{
 	LocalPorts:   []int{4222},
 	DataDir:      "/data",
 	Cmd:          []string{"--jetstream", "--store_dir", "/data", "--http_port", "8222", "--server_name", "msx"},
-	Env:          func(Instance) map[string]string { return nil },
+	// nats-server writes nowhere but its store and needs no capability.
+	Confined: true,
+	Env:      func(Instance) map[string]string { return nil },
 	Ready: func(Instance) Probe {
 		// 200 only once JetStream is up, not merely the server.
 		return Probe{HTTPPath: "/healthz?js-enabled-only=true"}
@@ -180,15 +236,48 @@ var NATS = Kind{
 	},
 }
 
-// Kinds is the table of infrastructure kinds, in the order their instances
-// start (before the services).
-var Kinds = []*Kind{&Postgres, &NATS}
+// KindCollector is the name of the trace collector's kind.
+const KindCollector = CollectorName
 
-// KindNames lists the kinds' names, sorted: the keys of images in msx.yaml.
+// Collector is the project's trace collector (devenv/collector.go): a
+// program msx compiles, one per project, that every service and the
+// gateway export their spans to, its spans on a volume, its query API
+// published on 127.0.0.1 for msx trace.
+var Collector = Kind{
+	Name:    KindCollector,
+	Build:   CollectorName,
+	Role:    RoleCollector,
+	Uses:    func(Service) bool { return true },
+	All:     true,
+	Port:    CollectorPort,
+	Publish: true,
+	DataDir: DataDir,
+	User:    ContainerUser,
+	Env: func(Instance) map[string]string {
+		return map[string]string{
+			"MSX_SERVICE": CollectorName,
+			"LISTEN_ADDR": "0.0.0.0:" + strconv.Itoa(CollectorPort),
+			"DATA_DIR":    DataDir,
+		}
+	},
+	Settings: collectorSettings,
+	Ready:    func(Instance) Probe { return Probe{HTTPPath: "/healthz"} },
+	Client:   func(Instance) map[string]string { return telemetryEnv() },
+}
+
+// Kinds is the table of infrastructure kinds, in the order their instances
+// start (before the services): the collector first, so that no span of a
+// start is lost.
+var Kinds = []*Kind{&Collector, &Postgres, &NATS}
+
+// KindNames lists the names of the kinds that run an image, sorted: the
+// keys of images in msx.yaml.
 func KindNames() []string {
 	out := make([]string, 0, len(Kinds))
 	for _, k := range Kinds {
-		out = append(out, k.Name)
+		if k.Build == "" {
+			out = append(out, k.Name)
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -220,10 +309,15 @@ func (m *Manifest) Image(k *Kind) string {
 	return k.DefaultImage
 }
 
-// NeededKinds returns the kinds the selected services use, in table order.
+// NeededKinds returns the kinds the selected services use, and those that
+// every program uses, in table order.
 func (m *Manifest) NeededKinds(selected map[string]bool) []*Kind {
 	var out []*Kind
 	for _, k := range Kinds {
+		if k.All {
+			out = append(out, k)
+			continue
+		}
 		for _, n := range m.ServiceNames() {
 			if selected[n] && k.Uses(m.Services[n]) {
 				out = append(out, k)

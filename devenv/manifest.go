@@ -373,7 +373,7 @@ func oneLine(err error) string {
 // line of something else.
 func (m *Manifest) validateImages() error {
 	for _, k := range slices.Sorted(maps.Keys(m.Images)) {
-		if LookupKind(k) == nil {
+		if kind := LookupKind(k); kind == nil || kind.Build != "" {
 			return fmt.Errorf("images.%s is not a kind msx runs; known kinds: %s", k, strings.Join(KindNames(), ", "))
 		}
 		v := m.Images[k]

@@ -232,11 +232,16 @@ type SecretRef struct {
 }
 
 // Hardening confines a container: what the engine applies to every program
-// msx compiles (services and the gateway).
+// msx compiles (services, the gateway, the collector) and to the instances
+// of kinds that say how (Kind.Hardening). msx export reads it too, so that
+// the exports confine each container exactly as msx up does.
 type Hardening struct {
-	ReadOnlyRootFS  bool
-	Tmpfs           map[string]string // path -> mount options
-	CapDrop         []string
+	ReadOnlyRootFS bool
+	Tmpfs          map[string]string // path -> mount options
+	CapDrop        []string
+	// CapAdd are the capabilities given back after CapDrop: what an image
+	// that starts as root and steps down to its own user needs.
+	CapAdd          []string `json:",omitempty"`
 	NoNewPrivileges bool
 	MemoryBytes     int64
 	Pids            int64
@@ -364,7 +369,6 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		if s.Protected {
 			env["MSX_PROTECTED"] = "1"
 		}
-		telemetryEnv(env)
 		deps := slices.Clone(s.DependsOn)
 		slices.Sort(deps)
 		for _, d := range deps {
@@ -382,8 +386,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			AdminPort: AdminPort,
 			Hardening: hardening(s.Limits),
 			Ready:     Probe{HTTPPath: "/readyz", Port: AdminPort},
-			// The collector first, so that no span of a start is lost.
-			DependsOn: append([]string{CollectorName}, deps...),
+			DependsOn: deps,
 			SwapDir:   SwapDir,
 		}
 		if s.DB == DBSQLite {
@@ -425,13 +428,18 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		services = append(services, c)
 	}
 
-	coll, collVol := collector(m, p.Network, base)
-	p.Volumes = append(p.Volumes, collVol)
-	gw, err := gateway(m, p.Network, selected, logLevel, base, opts.GatewayKeys)
+	// The kinds that every program uses serve the gateway too.
+	var uses []Instance
+	for _, k := range Kinds {
+		if inst, ok := shared[k.Name]; ok && k.All {
+			uses = append(uses, inst)
+		}
+	}
+	gw, err := gateway(m, p.Network, selected, logLevel, base, uses, opts.GatewayKeys)
 	if err != nil {
 		return nil, err
 	}
-	p.Containers = append(append(append(append(p.Containers, coll), infra...), services...), gw)
+	p.Containers = append(append(append(p.Containers, infra...), services...), gw)
 	for i := range p.Containers {
 		p.Containers[i].Labels[LabelConfigHash] = configHash(&p.Containers[i])
 	}
@@ -442,28 +450,47 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 // network, its data and secrets volumes.
 func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) Container {
 	k := inst.Kind
-	role := RoleInfra
-	if k.Name == KindPostgres {
-		role = RoleDatabase
+	role := k.Role
+	if role == "" {
+		role = RoleInfra
+	}
+	// A kind msx compiles runs a program as the services do: its
+	// container has no Kind, as Container.Kind says, and no kind label.
+	kind := k.Name
+	if k.Build != "" {
+		kind = ""
 	}
 	labels := map[string]string{LabelService: inst.Service}
-	own := map[string]string{LabelService: inst.Service, LabelRole: role, LabelKind: k.Name}
+	own := map[string]string{LabelService: inst.Service, LabelRole: role}
+	if kind != "" {
+		own[LabelKind] = kind
+	}
 	if inst.Owner != "" {
 		own[LabelOwner] = inst.Owner
+	}
+	env := k.Env(inst)
+	if k.Settings != nil {
+		env = withLabels(env, k.Settings(m))
 	}
 	c := Container{
 		Name:       ContainerName(m.Project, inst.Service),
 		Service:    inst.Service,
 		Role:       role,
-		Kind:       k.Name,
+		Kind:       kind,
 		Image:      ImageRef{Ref: m.Image(k), Kind: k.Name},
 		User:       k.User,
 		StopSignal: k.StopSignal,
-		Env:        envList(k.Env(inst)),
+		Env:        envList(env),
 		Cmd:        k.Cmd,
 		Port:       k.Port,
 		Ready:      k.Ready(inst),
+		Hardening:  k.hardening(),
 		Labels:     withLabels(base, own),
+	}
+	if k.Build != "" {
+		// Built like the gateway, from the source msx writes under .msx
+		// (the runner knows the target by its name).
+		c.Image, c.SwapDir = ImageRef{Build: k.Build, Pkg: "."}, SwapDir
 	}
 	if k.MonitorPort != 0 {
 		c.Port, c.Publish = k.MonitorPort, true
@@ -547,9 +574,10 @@ type route struct {
 	Protected bool   `json:"protected"`
 }
 
-// gateway plans the gateway container. It routes every service of the
-// manifest, started or not, so that starting a subset does not change it.
-func gateway(m *Manifest, network string, selected map[string]bool, logLevel string, base map[string]string, keys []string) (Container, error) {
+// gateway plans the gateway container, a client of the instances uses. It
+// routes every service of the manifest, started or not, so that starting a
+// subset does not change it. keys are the gateway's keys the workspace has.
+func gateway(m *Manifest, network string, selected map[string]bool, logLevel string, base map[string]string, uses []Instance, keys []string) (Container, error) {
 	var routes []route
 	var deps []string
 	for _, name := range m.ServiceNames() {
@@ -610,7 +638,6 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 	if m.Gateway.JWT.Audience != "" {
 		env["JWT_AUDIENCE"] = m.Gateway.JWT.Audience
 	}
-	telemetryEnv(env)
 	// The keys present are files in a volume of the gateway's own at
 	// SecretsDir, written before it starts and removed with it.
 	var secrets []SecretRef
@@ -622,7 +649,14 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 	if len(secrets) > 0 {
 		env["SECRETS_DIR"] = SecretsDir
 	}
-	deps = append([]string{CollectorName}, deps...)
+	var kindDeps []string
+	for _, inst := range uses {
+		for key, v := range inst.Kind.Client(inst) {
+			env[key] = v
+		}
+		kindDeps = append(kindDeps, inst.Service)
+	}
+	deps = append(kindDeps, deps...)
 	return Container{
 		Secrets:   secrets,
 		Name:      ContainerName(m.Project, GatewayName),

@@ -1,6 +1,7 @@
 package devenv
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -199,10 +200,10 @@ func TestPlanNetworks(t *testing.T) {
 		vols = append(vols, v.Name)
 	}
 	if want := []string{
+		VolumeName("shop", CollectorName, "/home/ann/shop"),
 		VolumeName("shop", "payments-db", "/home/ann/shop"),
 		SecretsVolumeName("shop", "payments-db", "/home/ann/shop"),
 		VolumeName("shop", "orders", "/home/ann/shop"),
-		VolumeName("shop", CollectorName, "/home/ann/shop"),
 	}; !slices.Equal(vols, want) {
 		t.Errorf("volumes = %v, want %v", vols, want)
 	}
@@ -421,7 +422,9 @@ func TestPlanKinds(t *testing.T) {
 				t.Skipf("no service of the manifest uses %s yet", k.Name) // a kind for what msx.yaml cannot say yet
 			}
 			m.Services["orders"] = svc
-			m.Images = map[string]string{k.Name: "local/" + k.Name + ":1"}
+			if k.Build == "" {
+				m.Images = map[string]string{k.Name: "local/" + k.Name + ":1"}
+			}
 			p := mustPlan(t, m, PlanOptions{})
 			inst := instance(k, "orders")
 			if !k.PerService {
@@ -431,8 +434,33 @@ func TestPlanKinds(t *testing.T) {
 			if c == nil {
 				t.Fatalf("no container %s in %v", inst.Service, services(p))
 			}
-			if c.Image.Ref != "local/"+k.Name+":1" || c.ResolvedImage != c.Image.Ref || c.Kind != k.Name {
+			switch {
+			case k.Build != "" && (c.Kind != "" || c.Labels[LabelKind] != ""):
+				t.Errorf("a program msx builds has kind %q, label %q", c.Kind, c.Labels[LabelKind])
+			case k.Build == "" && (c.Kind != k.Name || c.Labels[LabelKind] != k.Name):
+				t.Errorf("kind %q, label %q", c.Kind, c.Labels[LabelKind])
+			case k.Build != "":
+				// A program msx compiles, run from its swap volume as the
+				// services are.
+				if c.Image != (ImageRef{Build: k.Build, Pkg: "."}) || c.ResolvedImage != "msx-shop/"+k.Build+":1" || c.SwapDir != SwapDir {
+					t.Errorf("image %+v resolved %q swap dir %q", c.Image, c.ResolvedImage, c.SwapDir)
+				}
+			case c.Image.Ref != "local/"+k.Name+":1" || c.ResolvedImage != c.Image.Ref:
 				t.Errorf("image %+v resolved %q", c.Image, c.ResolvedImage)
+			}
+			if want := cmp.Or(k.Role, RoleInfra); c.Role != want || c.Labels[LabelRole] != want {
+				t.Errorf("role %q, label %q, want %q", c.Role, c.Labels[LabelRole], want)
+			}
+			if k.All {
+				gw := p.Container(GatewayName)
+				for key, v := range k.Client(inst) {
+					if !slices.Contains(gw.Env, key+"="+v) {
+						t.Errorf("gateway env lacks %s=%s", key, v)
+					}
+				}
+				if !slices.Contains(gw.DependsOn, inst.Service) {
+					t.Errorf("the gateway does not wait for %s: %v", inst.Service, gw.DependsOn)
+				}
 			}
 			if c.HostPort != 0 || c.Port != k.Port {
 				t.Errorf("ports %d->%d", c.HostPort, c.Port)
@@ -519,6 +547,7 @@ func TestManifestImages(t *testing.T) {
 	}
 	for _, bad := range []struct{ yaml, want string }{
 		{"images:\n  mysql: x\n", "images.mysql is not a kind msx runs; known kinds: nats, postgres"},
+		{"images:\n  collector: x\n", "images.collector is not a kind msx runs; known kinds: nats, postgres"},
 		{"images:\n  postgres: \"-x\"\n", "not an image reference"},
 		{"images:\n  postgres: \"a b\"\n", "not an image reference"},
 	} {

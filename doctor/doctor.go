@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -226,7 +227,8 @@ func checkImages(ctx context.Context, env Env, docker Docker) Check {
 	for n := range env.Manifest.Services {
 		all[n] = true
 	}
-	kinds := env.Manifest.NeededKinds(all)
+	// Kinds msx compiles (the trace collector) have no image to check.
+	kinds := slices.DeleteFunc(env.Manifest.NeededKinds(all), func(k *devenv.Kind) bool { return k.Build != "" })
 	if len(kinds) == 0 {
 		c.Status, c.Detail = StatusOK, "no service needs one"
 		return c

@@ -65,34 +65,42 @@ func composeLeft(t *testing.T, cli *client.Client, project string) []string {
 }
 
 // TestExportComposeDocker takes a project off msx: up -d, export compose
-// with msx's images, down, then Docker Compose v2 runs the export; an item
-// POSTed through the gateway is stored and read back, and compose down -v
-// leaves nothing.
+// with msx's images, down, then Docker Compose v2 runs the export. Every
+// container becomes healthy (or, for the secrets filler, completes); an item
+// POSTed through the gateway to a service with a Postgres database and the
+// broker is stored and read back; an item of its publisher reaches the
+// broker; the database is reachable from its service's network namespace
+// only; and compose down -v leaves nothing.
 func TestExportComposeDocker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}
 	cli := requireDocker(t)
 	requireCompose(t)
+	pg, nats := postgresImage(t), natsImage(t)
 	parent := t.TempDir()
 	project := uniqueProject(t)
 	port := freePort(t)
-	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1"}
+	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_POSTGRES=" + pg, "MSX_IMAGES_NATS=" + nats}
 	removeImages(t, cli, project)
 	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
+	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--subscribes", "orders.item.created")
 	cleanupDown(t, ws, env)
 
 	mustMsx(t, ws, env, "up", "-d")
 	r := mustMsx(t, ws, env, "export", "compose", "--images", "msx", "--out", "deploy")
-	if !strings.Contains(r.Stderr, "Not exported yet:") {
+	if !strings.Contains(r.Stderr, "Not exported: health checks of the broker and the trace collector") {
 		t.Errorf("export does not say what it leaves out:\n%s", r.Stderr)
+	}
+	file := filepath.Join(ws, "deploy", "compose.yaml")
+	if b, err := os.ReadFile(file); err != nil || strings.Contains(string(b), "build:") {
+		t.Fatalf("the export with msx's images builds: %v\n%s", err, b)
 	}
 	mustMsx(t, ws, env, "down")
 	requireNothingLeft(t, cli, project, false)
 
-	file := filepath.Join(ws, "deploy", "compose.yaml")
 	compose := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
@@ -105,30 +113,104 @@ func TestExportComposeDocker(t *testing.T) {
 			t.Errorf("cleanup: docker compose down -v: %v\n%s", err, out)
 		}
 	})
-	if out, err := compose("up", "-d", "--wait", "--wait-timeout", "120"); err != nil {
-		t.Fatalf("docker compose up -d: %v\n%s", err, out)
+	// Compose v2's own loader and consistency checks.
+	if out, err := compose("config", "--quiet"); err != nil {
+		t.Fatalf("docker compose config: %v\n%s", err, out)
+	}
+	// --wait: every service healthy (or running, for those without a
+	// check), the secrets filler completed.
+	if out, err := compose("up", "-d", "--wait", "--wait-timeout", "150"); err != nil {
+		logs, _ := compose("logs", "--no-color", "--tail", "30")
+		t.Fatalf("docker compose up -d --wait: %v\n%s\n%s", err, out, logs)
+	}
+	ids := map[string]string{}
+	out, err := compose("ps", "-a", "--format", "{{.Service}} {{.ID}} {{.State}} {{.Health}}")
+	if err != nil {
+		t.Fatalf("docker compose ps: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		ids[f[0]] = f[1]
+		want := "running healthy"
+		switch f[0] {
+		case "payments-db-secrets":
+			want = "exited"
+		case "nats", "collector":
+			want = "running"
+		}
+		if got := strings.Join(f[2:], " "); got != want {
+			t.Errorf("%s is %q, want %q", f[0], got, want)
+		}
+	}
+	if len(ids) != 7 {
+		t.Fatalf("compose ps lists %v, want the gateway, orders, payments, its database and secrets filler, the broker and the collector", ids)
 	}
 
 	gateway := "http://127.0.0.1:" + strconv.Itoa(port)
-	var code int
-	var body string
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		code, body = httpDo(t, "POST", gateway+"/api/orders/items", `{"name":"exported"}`)
-		if code == 201 || time.Now().After(deadline) {
-			break
+	post := func(path, name string) string {
+		t.Helper()
+		var code int
+		var body string
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			code, body = httpDo(t, "POST", gateway+path, `{"name":"`+name+`"}`)
+			if code == 201 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond) // polling the gateway until the service answers
 		}
-		time.Sleep(200 * time.Millisecond) // polling the gateway until the service answers
+		var item struct {
+			ID   json.RawMessage `json:"id"`
+			Name string          `json:"name"`
+		}
+		if err := json.Unmarshal([]byte(body), &item); code != 201 || err != nil || item.Name != name {
+			t.Fatalf("POST %s through the exported gateway: %d %s", path, code, body)
+		}
+		return strings.Trim(string(item.ID), `"`)
 	}
-	var item struct {
-		ID   json.RawMessage `json:"id"`
-		Name string          `json:"name"`
+	// payments: its Postgres database, its password read from the secrets
+	// volume, the broker.
+	id := post("/api/payments/items", "exported")
+	if code, body := httpDo(t, "GET", gateway+"/api/payments/items/"+id, ""); code != 200 || !strings.Contains(body, `"exported"`) {
+		t.Fatalf("GET /api/payments/items/%s: %d %s", id, code, body)
 	}
-	if err := json.Unmarshal([]byte(body), &item); code != 201 || err != nil || item.Name != "exported" {
-		t.Fatalf("POST /items through the exported gateway: %d %s", code, body)
+	// orders publishes item.created for payments: the broker stores it.
+	post("/api/orders/items", "published")
+	mon, err := compose("port", "nats", "8222")
+	if err != nil {
+		t.Fatalf("docker compose port nats 8222: %v\n%s", err, mon)
 	}
-	id := strings.Trim(string(item.ID), `"`)
-	if code, body = httpDo(t, "GET", gateway+"/api/orders/items/"+id, ""); code != 200 || !strings.Contains(body, `"exported"`) {
-		t.Fatalf("GET /items/%s: %d %s", id, code, body)
+	var js struct {
+		Messages int `json:"messages"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); js.Messages == 0 && time.Now().Before(deadline); {
+		if code, body := httpDo(t, "GET", "http://"+strings.TrimSpace(mon)+"/jsz", ""); code == 200 {
+			_ = json.Unmarshal([]byte(body), &js)
+		}
+		if js.Messages == 0 {
+			time.Sleep(300 * time.Millisecond) // polling until the outbox relay has published
+		}
+	}
+	if js.Messages == 0 {
+		t.Error("the broker holds no message after an item was created in orders")
+	}
+
+	// Database per service: pg_isready, from the Postgres image, in the
+	// network namespace of each service's container.
+	reach := func(from string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "docker", "run", "--rm", "--network", "container:"+ids[from],
+			"--entrypoint", "pg_isready", pg, "-h", "payments-db", "-p", "5432", "-t", "5").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := reach("payments"); err != nil {
+		t.Errorf("payments cannot reach its database: %v %s", err, out)
+	}
+	if out, err := reach("orders"); err == nil {
+		t.Errorf("orders reaches the database of payments: %s", out)
 	}
 
 	if out, err := compose("down", "-v", "--timeout", "5"); err != nil {

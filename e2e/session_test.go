@@ -171,6 +171,48 @@ func TestHotSwapDocker(t *testing.T) {
 		}
 	})
 
+	t.Run("a saved msx.yaml is applied: a new service starts, routed", func(t *testing.T) {
+		mustMsx(t, ws, env, "new", "service", "payments", "--db", "none")
+		up.waitFor(t, "msx.yaml applied; added payments", 5*time.Minute)
+		url := "http://127.0.0.1:" + strconv.Itoa(port) + "/api/payments/healthz"
+		deadline := time.Now().Add(time.Minute)
+		for {
+			code, body := httpGet(url)
+			if code == 200 && strings.Contains(body, `"service":"payments"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the new service is not routed: %d %s\n%s", code, body, up.stderr.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		servesVersion(up, "0.3.0", 30*time.Second)
+	})
+
+	t.Run("an invalid msx.yaml is one line and changes nothing", func(t *testing.T) {
+		path := filepath.Join(ws, "msx.yaml")
+		good, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(slices.Clone(good), "bogus_key: 1\n"...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		up.waitFor(t, "msx.yaml changed but is not valid, so nothing was applied", time.Minute)
+		servesVersion(up, "0.3.0", 5*time.Second)
+		if err := os.WriteFile(path, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for strings.Count(up.stderr.String(), "msx: msx.yaml applied") < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the restored msx.yaml was not applied:\n%s", up.stderr.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		servesVersion(up, "0.3.0", 30*time.Second)
+	})
+
 	t.Run("two Ctrl-C at once exit with no error line", func(t *testing.T) {
 		up.cmd.Process.Signal(syscall.SIGINT)
 		up.cmd.Process.Signal(syscall.SIGINT)

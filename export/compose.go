@@ -3,7 +3,9 @@ package export
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,18 +30,6 @@ type ComposeOptions struct {
 	Built map[string]string
 }
 
-// Hardening every container of the export gets, the production form of the
-// spec's hardened containers: limits sized for a developer machine.
-const (
-	memLimit  = "512m"
-	pidsLimit = 256
-)
-
-// postgresCaps are what the official Postgres image needs after all
-// others are dropped: its entrypoint owns its data folder and steps down
-// from root to its own user.
-var postgresCaps = []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"}
-
 type composeFile struct {
 	Name     string                     `yaml:"name"`
 	Services map[string]*composeService `yaml:"services"`
@@ -52,20 +42,24 @@ type composeService struct {
 	Image       string                    `yaml:"image"`
 	Build       *composeBuild             `yaml:"build,omitempty"`
 	User        string                    `yaml:"user,omitempty"`
+	Entrypoint  []string                  `yaml:"entrypoint,omitempty"`
+	Command     []string                  `yaml:"command,omitempty"`
 	Environment map[string]string         `yaml:"environment,omitempty"`
 	Ports       []string                  `yaml:"ports,omitempty"`
-	Networks    map[string]*composeAttach `yaml:"networks"`
+	NetworkMode string                    `yaml:"network_mode,omitempty"`
+	Networks    map[string]*composeAttach `yaml:"networks,omitempty"`
 	Volumes     []composeMount            `yaml:"volumes,omitempty"`
 	Secrets     []composeSecretMount      `yaml:"secrets,omitempty"`
 	Healthcheck *composeHealth            `yaml:"healthcheck,omitempty"`
 	DependsOn   map[string]composeDep     `yaml:"depends_on,omitempty"`
-	ReadOnly    bool                      `yaml:"read_only"`
-	Tmpfs       []string                  `yaml:"tmpfs"`
-	CapDrop     []string                  `yaml:"cap_drop"`
+	ReadOnly    bool                      `yaml:"read_only,omitempty"`
+	Tmpfs       []string                  `yaml:"tmpfs,omitempty"`
+	CapDrop     []string                  `yaml:"cap_drop,omitempty"`
 	CapAdd      []string                  `yaml:"cap_add,omitempty"`
-	SecurityOpt []string                  `yaml:"security_opt"`
-	MemLimit    string                    `yaml:"mem_limit"`
-	PidsLimit   int                       `yaml:"pids_limit"`
+	SecurityOpt []string                  `yaml:"security_opt,omitempty"`
+	MemLimit    string                    `yaml:"mem_limit,omitempty"`
+	PidsLimit   int64                     `yaml:"pids_limit,omitempty"`
+	StopSignal  string                    `yaml:"stop_signal,omitempty"`
 	Restart     string                    `yaml:"restart"`
 	Labels      map[string]string         `yaml:"labels,omitempty"`
 }
@@ -92,11 +86,20 @@ type composeSecretMount struct {
 }
 
 type composeHealth struct {
-	Test     []string `yaml:"test"`
-	Interval string   `yaml:"interval"`
-	Timeout  string   `yaml:"timeout"`
-	Retries  int      `yaml:"retries"`
+	Test        []string `yaml:"test"`
+	Interval    string   `yaml:"interval"`
+	Timeout     string   `yaml:"timeout"`
+	StartPeriod string   `yaml:"start_period,omitempty"`
+	Retries     int      `yaml:"retries"`
 }
+
+// The timings of health checks, the runner's: a readiness check (a
+// database's) every second until it passes, a program's own check every
+// ten seconds after thirty to start.
+var (
+	readyCheck = composeHealth{Interval: "1s", Timeout: "3s", Retries: 60}
+	selfHealth = composeHealth{Interval: "10s", Timeout: "3s", StartPeriod: "30s", Retries: 3}
+)
 
 type composeDep struct {
 	Condition string `yaml:"condition"`
@@ -110,14 +113,15 @@ type composeSecret struct {
 	File string `yaml:"file"`
 }
 
-// Compose turns the plan into compose.yaml.
+// Compose turns the plan into compose.yaml, and, unless it runs msx's
+// images, the collector's source to build under CollectorDir.
 func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
-	p = exportable(p)
 	rel, err := filepath.Rel(o.OutDir, p.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the workspace %s from %s: %v", p.Dir, o.OutDir, err)
 	}
 	rel = filepath.ToSlash(rel)
+	msxImages := o.Built != nil
 	cf := composeFile{
 		Name:     p.Project,
 		Services: map[string]*composeService{},
@@ -131,92 +135,84 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 	for _, c := range p.Containers {
 		s := &composeService{
 			User:        c.User,
+			Command:     c.Cmd,
+			StopSignal:  c.StopSignal,
 			Environment: envMap(c.Env),
 			Networks:    map[string]*composeAttach{},
-			ReadOnly:    true,
-			Tmpfs:       []string{"/tmp"},
-			CapDrop:     []string{"ALL"},
-			SecurityOpt: []string{"no-new-privileges:true"},
-			MemLimit:    memLimit,
-			PidsLimit:   pidsLimit,
-			Restart:     "on-failure",
 			Labels: map[string]string{
 				devenv.LabelProject: p.Project,
 				devenv.LabelService: c.Service,
 				devenv.LabelRole:    c.Role,
 			},
 		}
-		if c.Image.Build != "" {
-			if o.Built != nil {
-				img := o.Built[c.Image.Build]
-				if img == "" {
-					return nil, fmt.Errorf("msx has built no image of %s", c.Image.Build)
-				}
-				s.Image = img
-			} else {
-				s.Image = p.Project + "/" + c.Image.Build
-				s.Build = &composeBuild{Context: rel, Dockerfile: dockerfile(c)}
+		harden(s, c.Hardening)
+		switch {
+		case c.Image.Build != "" && msxImages:
+			img := o.Built[c.Image.Build]
+			if img == "" {
+				return nil, fmt.Errorf("msx has built no image of %s", c.Image.Build)
 			}
-			if c.Publish {
-				host := ""
-				if c.HostPort != 0 {
-					host = strconv.Itoa(c.HostPort)
-				}
-				s.Ports = []string{fmt.Sprintf("%s:%s:%d", devenv.LoopbackIP, host, c.Port)}
-			}
-		} else {
+			s.Image = img
+		case isCollector(c):
+			s.Image = p.Project + "/" + c.Image.Build
+			s.Build = &composeBuild{Context: CollectorDir, Dockerfile: "Dockerfile"}
+		case c.Image.Build != "":
+			s.Image = p.Project + "/" + c.Image.Build
+			s.Build = &composeBuild{Context: rel, Dockerfile: dockerfile(c)}
+		default:
 			s.Image = c.Image.Ref
-			if c.Publish {
-				// As msx up does, for a client on the host (msx db).
-				s.Ports = []string{fmt.Sprintf("%s::%d", devenv.LoopbackIP, c.Port)}
-			}
-			if c.Kind == devenv.KindPostgres {
-				s.CapAdd = postgresCaps
-				// The official image writes its socket and lock here.
-				s.Tmpfs = append(s.Tmpfs, "/var/run/postgresql")
-			}
 		}
-		if len(c.Ready.Healthcheck) > 0 {
-			s.Healthcheck = &composeHealth{Test: c.Ready.Healthcheck, Interval: "1s", Timeout: "3s", Retries: 60}
+		if c.Publish {
+			// As msx up does: the gateway on its port, the rest (a service
+			// that says expose, a database for msx db, the collector for
+			// msx trace) on ephemeral ports, all on 127.0.0.1.
+			host := ""
+			if c.HostPort != 0 {
+				host = strconv.Itoa(c.HostPort)
+			}
+			s.Ports = append(s.Ports, fmt.Sprintf("%s:%s:%d", devenv.LoopbackIP, host, c.Port))
 		}
+		for _, lp := range c.LocalPorts {
+			s.Ports = append(s.Ports, fmt.Sprintf("%s::%d", devenv.LoopbackIP, lp))
+		}
+		s.Healthcheck = healthcheck(c, msxImages)
 		for _, a := range c.Networks {
 			s.Networks[networkKey(p, a.Network)] = &composeAttach{Aliases: a.Aliases}
 		}
 		for _, m := range c.Mounts {
-			if m.Target == devenv.SecretsDir || strings.HasPrefix(m.Target, devenv.SecretsDir+"/") {
-				// Secrets reach containers as Compose secrets, read from
-				// the files msx keeps, never through a volume or a value.
-				for _, sec := range secretsOf(p, m.Volume) {
-					target := m.Target + "/" + sec.File
-					s.Secrets = append(s.Secrets, composeSecretMount{Source: sec.Name, Target: target})
-					cf.Secrets[sec.Name] = composeSecret{File: rel + "/.msx/secrets/" + sec.Name}
-				}
-				continue
-			}
 			key := volumeKey(p, m.Volume)
 			cf.Volumes[key] = struct{}{}
-			s.Volumes = append(s.Volumes, composeMount{Type: "volume", Source: key, Target: m.Target, ReadOnly: m.ReadOnly})
+			ro := m.ReadOnly
+			if isSecrets(m) {
+				// Filled by the volume's filler, read by everyone else.
+				ro = true
+				s.depend(key, "service_completed_successfully")
+			}
+			s.Volumes = append(s.Volumes, composeMount{Type: "volume", Source: key, Target: m.Target, ReadOnly: ro})
 		}
 		for _, d := range c.DependsOn {
-			dc := p.Container(d)
-			if dc == nil {
-				continue
+			if dc := p.Container(d); dc != nil {
+				cond := "service_started"
+				if healthcheck(*dc, msxImages) != nil {
+					cond = "service_healthy"
+				}
+				s.depend(d, cond)
 			}
-			cond := "service_started"
-			if len(dc.Ready.Healthcheck) > 0 {
-				cond = "service_healthy"
-			}
-			if s.DependsOn == nil {
-				s.DependsOn = map[string]composeDep{}
-			}
-			s.DependsOn[d] = composeDep{Condition: cond}
 		}
 		cf.Services[c.Service] = s
+		if len(c.Secrets) > 0 {
+			name, fill := secretsFiller(p, c, rel)
+			cf.Services[name] = fill
+			for _, sec := range c.Secrets {
+				cf.Secrets[sec.Name] = composeSecret{File: rel + "/.msx/secrets/" + sec.Name}
+			}
+		}
 	}
 	var buf bytes.Buffer
 	buf.WriteString(header("compose"))
-	buf.WriteString("# Secret files are the ones msx keeps under .msx/secrets (mode 0600); Compose mounts them\n")
-	buf.WriteString("# with their host owner and mode, so a container user other than yours needs them readable.\n")
+	buf.WriteString("# Secrets are the files msx keeps under .msx/secrets (mode 0600), never values: a one-off\n")
+	buf.WriteString("# container per instance (INSTANCE-secrets) copies them, readable, into the volume that\n")
+	buf.WriteString("# the instance and its services mount read-only, as msx up writes them.\n")
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(cf); err != nil {
@@ -225,7 +221,127 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
-	return []File{{Path: ComposeFile, Data: buf.Bytes()}}, nil
+	files := []File{{Path: ComposeFile, Data: buf.Bytes()}}
+	if !msxImages && hasCollector(p) {
+		cfiles, err := collectorFiles()
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, cfiles...)
+	}
+	return files, nil
+}
+
+func (s *composeService) depend(on, condition string) {
+	if s.DependsOn == nil {
+		s.DependsOn = map[string]composeDep{}
+	}
+	s.DependsOn[on] = composeDep{Condition: condition}
+}
+
+// harden confines a Compose service as the plan's hardening says, the way
+// the runner applies it to a container.
+func harden(s *composeService, h *devenv.Hardening) {
+	s.Restart = "no"
+	if h == nil {
+		return
+	}
+	s.ReadOnly = h.ReadOnlyRootFS
+	for _, path := range slices.Sorted(maps.Keys(h.Tmpfs)) {
+		t := path
+		if opts := h.Tmpfs[path]; opts != "" {
+			t += ":" + opts
+		}
+		s.Tmpfs = append(s.Tmpfs, t)
+	}
+	s.CapDrop = slices.Clone(h.CapDrop)
+	s.CapAdd = slices.Clone(h.CapAdd)
+	if h.NoNewPrivileges {
+		s.SecurityOpt = []string{"no-new-privileges:true"}
+	}
+	if h.MemoryBytes > 0 {
+		s.MemLimit = memSize(h.MemoryBytes)
+	}
+	s.PidsLimit = h.Pids
+	if h.RestartOnFailure > 0 {
+		s.Restart = fmt.Sprintf("on-failure:%d", h.RestartOnFailure)
+	}
+}
+
+// memSize writes a byte count as Compose does best: in MiB when whole.
+func memSize(b int64) string {
+	if b%(1<<20) == 0 {
+		return strconv.FormatInt(b>>20, 10) + "m"
+	}
+	return strconv.FormatInt(b, 10)
+}
+
+// healthcheck is a container's Compose health check, as the runner sets
+// it: the readiness command of an instance, or the program's own check.
+// The broker and the collector have neither (their images hold nothing to
+// run but themselves).
+func healthcheck(c devenv.Container, msxImages bool) *composeHealth {
+	if len(c.Ready.Healthcheck) > 0 {
+		h := readyCheck
+		h.Test = c.Ready.Healthcheck
+		return &h
+	}
+	if test := selfCheck(c, msxImages); test != nil {
+		h := selfHealth
+		h.Test = test
+		return &h
+	}
+	return nil
+}
+
+// isSecrets reports whether a mount is of a secrets volume (at SecretsDir,
+// or SecretsDir/KIND in a service).
+func isSecrets(m devenv.Mount) bool {
+	return m.Target == devenv.SecretsDir || strings.HasPrefix(m.Target, devenv.SecretsDir+"/")
+}
+
+// secretFiles is where a filler finds the Compose secrets it copies: not
+// under SecretsDir, where its volume is.
+const secretFiles = "/run/msx-secret-files"
+
+// secretsFiller is the one-off service that does what msx up's runner does
+// before an instance first starts: write its secrets as files, readable by
+// every user (0444), into the volume that only the instance and its
+// services mount. Compose mounts a file secret with its host owner and
+// mode (0600) and ignores uid, gid and mode, so neither a database image
+// that steps down to its own user nor a service's unprivileged user could
+// read it there. The filler runs the instance's image (it has a shell) as
+// root, with nothing but the right to read the host's file, no network,
+// and a read-only root file system.
+func secretsFiller(p *devenv.Plan, c devenv.Container, rel string) (string, *composeService) {
+	var vol string
+	for _, m := range c.Mounts {
+		if m.Target == devenv.SecretsDir {
+			vol = volumeKey(p, m.Volume)
+		}
+	}
+	var script []string
+	s := &composeService{
+		Image:       c.Image.Ref,
+		User:        "0",
+		NetworkMode: "none",
+		Volumes:     []composeMount{{Type: "volume", Source: vol, Target: devenv.SecretsDir}},
+		Labels: map[string]string{
+			devenv.LabelProject: p.Project,
+			devenv.LabelService: vol,
+			devenv.LabelRole:    "secrets",
+		},
+	}
+	harden(s, c.Hardening)
+	s.CapAdd = []string{"DAC_OVERRIDE"}
+	s.Tmpfs, s.StopSignal = nil, ""
+	for _, sec := range c.Secrets {
+		src, dst := secretFiles+"/"+sec.File, devenv.SecretsDir+"/"+sec.File
+		s.Secrets = append(s.Secrets, composeSecretMount{Source: sec.Name, Target: src})
+		script = append(script, fmt.Sprintf("cp %s %s.new && chmod 0444 %s.new && mv -f %s.new %s", src, dst, dst, dst, dst))
+	}
+	s.Entrypoint = []string{"/bin/sh", "-ec", strings.Join(script, "\n")}
+	return vol, s
 }
 
 // networkKey is a plan network's name in the export: default for the
@@ -261,14 +377,16 @@ func secretsOf(p *devenv.Plan, volume string) []devenv.SecretRef {
 	return nil
 }
 
-// Dockerfiles lists the production Dockerfiles a Compose export without
-// msx's images builds from, relative to the workspace root.
+// Dockerfiles lists the production Dockerfiles of the workspace that a
+// Compose export without msx's images builds from, relative to the
+// workspace root (the collector's is the export's own).
 func Dockerfiles(p *devenv.Plan) []string {
-	p = exportable(p)
 	programs, _ := split(p)
 	out := make([]string, 0, len(programs))
 	for _, c := range programs {
-		out = append(out, dockerfile(c))
+		if !isCollector(c) {
+			out = append(out, dockerfile(c))
+		}
 	}
 	return out
 }

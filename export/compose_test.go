@@ -57,8 +57,8 @@ func TestComposeLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Compose's loader refuses the export: %v", err)
 	}
-	if len(proj.Services) != 5 {
-		t.Fatalf("services: %v", proj.ServiceNames())
+	if got := strings.Join(proj.ServiceNames(), " "); got != "collector gateway nats orders payments payments-db payments-db-secrets search" {
+		t.Fatalf("services: %v", got)
 	}
 	pay := proj.Services["payments"]
 	if pay.Build == nil || pay.Build.Context != dir || pay.Build.Dockerfile != "services/payments/Dockerfile" {
@@ -70,9 +70,26 @@ func TestComposeLoads(t *testing.T) {
 	if _, ok := pay.Networks["payments-db"]; !ok {
 		t.Error("payments is not on its database's network")
 	}
+	if c := pay.DependsOn["nats"].Condition; c != "service_started" {
+		t.Errorf("payments waits on the broker with %q", c)
+	}
+	if c := proj.Services["gateway"].DependsOn["payments"].Condition; c != "service_healthy" {
+		t.Errorf("the gateway waits on payments with %q", c)
+	}
+	if b := proj.Services["collector"].Build; b == nil || b.Context != filepath.Join(out, "collector") || b.Dockerfile != "Dockerfile" {
+		t.Errorf("collector build: %+v", b)
+	}
 	for name, s := range proj.Services {
 		if _, ok := s.Networks["payments-db"]; ok && name != "payments" && name != "payments-db" {
 			t.Errorf("%s joins the private network of payments' database", name)
+		}
+		for _, v := range s.Volumes {
+			if v.Source == "payments-db-secrets" && name != "payments" && name != "payments-db" && name != "payments-db-secrets" {
+				t.Errorf("%s mounts the secrets of payments' database", name)
+			}
+		}
+		if len(s.Secrets) > 0 && name != "payments-db-secrets" {
+			t.Errorf("%s mounts a Compose secret (%v): only the filler reads the host's files", name, s.Secrets)
 		}
 		if !s.ReadOnly || len(s.CapDrop) != 1 || s.CapDrop[0] != "ALL" || s.MemLimit == 0 || s.PidsLimit == 0 {
 			t.Errorf("%s is not hardened: %+v", name, s)
@@ -91,6 +108,16 @@ func TestComposeLoads(t *testing.T) {
 	if !proj.Networks["payments-db"].Internal {
 		t.Error("the database network is not internal")
 	}
+	fill := proj.Services["payments-db-secrets"]
+	if len(fill.Secrets) != 1 || fill.Secrets[0].Source != "payments-db-db-password" || fill.NetworkMode != "none" ||
+		len(fill.CapAdd) != 1 || fill.CapAdd[0] != "DAC_OVERRIDE" {
+		t.Errorf("secrets filler: %+v", fill)
+	}
+	for _, name := range []string{"payments", "payments-db"} {
+		if c := proj.Services[name].DependsOn["payments-db-secrets"].Condition; c != "service_completed_successfully" {
+			t.Errorf("%s waits on the secrets filler with %q", name, c)
+		}
+	}
 	sec := proj.Secrets["payments-db-db-password"]
 	if want := filepath.Join(dir, ".msx", "secrets", "payments-db-db-password"); sec.File != want {
 		t.Errorf("secret file %q, want %q", sec.File, want)
@@ -99,14 +126,22 @@ func TestComposeLoads(t *testing.T) {
 
 func TestComposeMsxImages(t *testing.T) {
 	p := workspace(t, "/src/shop")
-	built := map[string]string{"orders": "msx-shop/orders:1", "payments": "msx-shop/payments:2", "search": "msx-shop/search:3", "gateway": "msx-shop/gateway:4"}
+	built := map[string]string{"orders": "msx-shop/orders:1", "payments": "msx-shop/payments:2", "search": "msx-shop/search:3",
+		"gateway": "msx-shop/gateway:4", "collector": "msx-shop/collector:5"}
 	files, err := Compose(p, ComposeOptions{OutDir: "/src/shop", Built: built})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(files) != 1 {
+		t.Errorf("with msx's images the export writes the collector's source too: %d files", len(files))
+	}
 	s := string(files[0].Data)
-	if strings.Contains(s, "build:") || !strings.Contains(s, "image: msx-shop/gateway:4") {
+	if strings.Contains(s, "build:") || !strings.Contains(s, "image: msx-shop/gateway:4") || !strings.Contains(s, "image: msx-shop/collector:5") {
 		t.Errorf("export with msx's images:\n%s", s)
+	}
+	// msx's images hold the program at /msx/app, as the plan's check says.
+	if !strings.Contains(s, "- /msx/app\n        - healthcheck") {
+		t.Errorf("the health check does not run msx's image's program:\n%s", s)
 	}
 	delete(built, "search")
 	if _, err := Compose(p, ComposeOptions{OutDir: "/src/shop", Built: built}); err == nil || !strings.Contains(err.Error(), "search") {

@@ -76,8 +76,10 @@ func TestK8sStrictDecode(t *testing.T) {
 				kinds[tm.Kind]++
 			}
 		}
-		want := map[string]int{"Deployment": 4, "StatefulSet": 1, "Service": 5, "ConfigMap": 4, "Namespace": 1,
-			"PersistentVolumeClaim": 1, "Ingress": 1, "NetworkPolicy": 6, "Kustomization": 2}
+		// Deployments: three services, the gateway, the collector;
+		// StatefulSets: the database and the broker.
+		want := map[string]int{"Deployment": 5, "StatefulSet": 2, "Service": 7, "ConfigMap": 5, "Namespace": 1,
+			"PersistentVolumeClaim": 2, "Ingress": 1, "NetworkPolicy": 8, "Kustomization": 2}
 		if fmt.Sprint(kinds) != fmt.Sprint(want) {
 			t.Errorf("kinds %v, want %v", kinds, want)
 		}
@@ -114,7 +116,7 @@ func TestK8sKustomizeBuild(t *testing.T) {
 			t.Errorf("%s/%s is in namespace %q", r.GetKind(), r.GetName(), r.GetNamespace())
 		}
 	}
-	if n := len(rm.Resources()); n != 23 {
+	if n := len(rm.Resources()); n != 31 {
 		t.Errorf("%d resources built", n)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "README.md")); !bytes.Contains(b, []byte("kubectl -n shop create secret generic payments-db-db-password --from-file=db-password=.msx/secrets/payments-db-db-password")) {
@@ -165,7 +167,7 @@ func admitted(t *testing.T, pols []*networkingv1.NetworkPolicy, from, to pod) bo
 }
 
 func TestNetworkPoliciesAdmitExactlyTheDeclaredEdges(t *testing.T) {
-	p := exportable(workspace(t, "/src/shop")) // the pods the export makes
+	p := workspace(t, "/src/shop")
 	var pods []pod
 	for _, c := range p.Containers {
 		pods = append(pods, pod{c.Service, labels.Set(podLabels(p, c))})
@@ -183,6 +185,14 @@ func TestNetworkPoliciesAdmitExactlyTheDeclaredEdges(t *testing.T) {
 		"gateway->search":       true,
 		"payments->orders":      true, // the declared dependency
 		"payments->payments-db": true, // the owner
+		"orders->nats":          true, // a publisher
+		"payments->nats":        true, // a subscriber
+		"gateway->collector":    true, // every program sends its spans
+		"orders->collector":     true,
+		"payments->collector":   true,
+		"search->collector":     true,
+		"collector->gateway":    true,
+		"nats->gateway":         true,
 	}
 	pols := NetworkPolicies(p)
 	for _, from := range append(pods, outsider) {
@@ -193,7 +203,7 @@ func TestNetworkPoliciesAdmitExactlyTheDeclaredEdges(t *testing.T) {
 			}
 		}
 	}
-	if len(pods) != 5 {
+	if len(pods) != 7 {
 		t.Fatalf("pods: %v", pods)
 	}
 }

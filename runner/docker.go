@@ -32,6 +32,9 @@ type DockerAPI interface {
 	ContainerRestart(ctx context.Context, containerID string, options container.StopOptions) error
 	// ContainerTop tells a hot swap when the old program has gone.
 	ContainerTop(ctx context.Context, containerID string, arguments []string) (container.TopResponse, error)
+	// ContainerStatsOneShot reads a container's resource counters once,
+	// for the CPU and memory a session shows.
+	ContainerStatsOneShot(ctx context.Context, containerID string) (container.StatsResponseReader, error)
 
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
 	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)

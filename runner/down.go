@@ -70,8 +70,17 @@ type StopOptions struct {
 
 // StopDeps is the dependency graph of a workspace's containers, for
 // StopOptions.Deps: the gateway depends on every service, a service on the
-// services it names and on its database.
+// services it names and on its database, and every program on the
+// instances of the kinds that all programs use (the trace collector), which
+// therefore stop last, so that the spans a service flushes as it stops are
+// kept.
 func StopDeps(m *devenv.Manifest) map[string][]string {
+	var all []string
+	for _, k := range devenv.Kinds {
+		if k.All {
+			all = append(all, devenv.InstanceOf(k, "").Service)
+		}
+	}
 	deps := map[string][]string{}
 	names := m.ServiceNames()
 	for _, n := range names {
@@ -80,11 +89,9 @@ func StopDeps(m *devenv.Manifest) map[string][]string {
 		if s.DB == devenv.DBPostgres {
 			d = append(d, n+"-db")
 		}
-		// The collector stops last, so the spans a service flushes as it
-		// stops are kept.
-		deps[n] = append(d, devenv.CollectorName)
+		deps[n] = append(d, all...)
 	}
-	deps[devenv.GatewayName] = append(slices.Clone(names), devenv.CollectorName)
+	deps[devenv.GatewayName] = append(slices.Clone(names), all...)
 	return deps
 }
 

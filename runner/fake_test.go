@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -93,6 +94,11 @@ type fakeContainer struct {
 	// program counts the programs msx-init started in this container (a
 	// swap signal starts another one): ContainerTop shows its PID.
 	program int
+	// health is the engine's health status ("" for none); cpu and mem are
+	// what ContainerStatsOneShot reports (cpu in ns, moved on 50ms per
+	// engine millisecond: 5% of a core).
+	health   container.HealthStatus
+	cpu, mem uint64
 }
 
 func newFake() *fakeDocker {
@@ -270,7 +276,7 @@ func (f *fakeDocker) ContainerInspect(_ context.Context, id string) (container.I
 	return container.InspectResponse{
 		ContainerJSONBase: &container.ContainerJSONBase{
 			ID: c.id, Name: "/" + c.name,
-			State: &container.State{Status: c.state, Running: c.state == container.StateRunning, ExitCode: c.exitCode, StartedAt: c.started.Format(time.RFC3339Nano)},
+			State: &container.State{Status: c.state, Running: c.state == container.StateRunning, ExitCode: c.exitCode, StartedAt: c.started.Format(time.RFC3339Nano), Health: health(c.health)},
 		},
 		Config:          c.cfg,
 		NetworkSettings: &container.NetworkSettings{NetworkSettingsBase: container.NetworkSettingsBase{Ports: ports}},
@@ -448,6 +454,17 @@ func (f *fakeDocker) ContainerLogs(ctx context.Context, id string, o container.L
 	return &followReader{r: &buf, stream: c.stream, ctx: ctx}, nil
 }
 
+func health(s container.HealthStatus) *container.Health {
+	if s == "" {
+		return nil
+	}
+	h := &container.Health{Status: s}
+	if s == container.Unhealthy {
+		h.Log = []*container.HealthcheckResult{{ExitCode: 1, Output: "connection refused\n"}}
+	}
+	return h
+}
+
 // ContainerTop lists msx-init (PID 1) and its program, whose PID changes
 // with each program it starts.
 func (f *fakeDocker) ContainerTop(_ context.Context, id string, _ []string) (container.TopResponse, error) {
@@ -460,6 +477,27 @@ func (f *fakeDocker) ContainerTop(_ context.Context, id string, _ []string) (con
 	f.call("top %s", c.name)
 	return container.TopResponse{Titles: []string{"UID", "PID", "CMD"},
 		Processes: [][]string{{"65532", "1", "/msx-init /msx/app"}, {"65532", strconv.Itoa(100 + c.program), "/msx/app"}}}, nil
+}
+
+// ContainerStatsOneShot reports the counters of a running container; its
+// CPU counter moves on with the engine's clock.
+func (f *fakeDocker) ContainerStatsOneShot(_ context.Context, id string) (container.StatsResponseReader, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.byRef(id)
+	if c == nil {
+		return container.StatsResponseReader{}, errors.New("No such container: " + id)
+	}
+	f.call("stats %s", c.name)
+	var v container.StatsResponse
+	if c.state == container.StateRunning {
+		v.Read = f.now
+		v.CPUStats.CPUUsage.TotalUsage = c.cpu
+		v.MemoryStats = container.MemoryStats{Usage: c.mem + 4096, Stats: map[string]uint64{"inactive_file": 4096}}
+	}
+	var buf bytes.Buffer
+	_ = json.NewEncoder(&buf).Encode(v)
+	return container.StatsResponseReader{Body: io.NopCloser(&buf), OSType: "linux"}, nil
 }
 
 // ContainerRestart stops a running container as ContainerStop does and

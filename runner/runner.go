@@ -765,6 +765,7 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 		host.ReadonlyRootfs = hd.ReadOnlyRootFS
 		host.Tmpfs = hd.Tmpfs
 		host.CapDrop = hd.CapDrop
+		host.CapAdd = hd.CapAdd
 		if hd.NoNewPrivileges {
 			host.SecurityOpt = []string{"no-new-privileges:true"}
 		}
@@ -851,21 +852,8 @@ func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string) 
 }
 
 func ready(ctx context.Context, r *Runner, c *devenv.Container, insp container.InspectResponse) bool {
-	if len(c.Ready.Healthcheck) > 0 {
-		return insp.State.Health != nil && insp.State.Health.Status == container.Healthy
-	}
-	if c.Ready.HTTPPath == "" {
-		return true
-	}
-	port := c.Port
-	if c.Ready.Port != 0 {
-		port = c.Ready.Port
-	}
-	hp := hostPort(insp, port)
-	if hp == "" {
-		return false
-	}
-	return r.probe(ctx, "http://"+net.JoinHostPort(devenv.LoopbackIP, hp)+c.Ready.HTTPPath) == nil
+	ok, _ := readiness(ctx, r, c, insp)
+	return ok
 }
 
 // hostPort is the host port a container port is published on, or "".

@@ -1464,3 +1464,19 @@ func TestFollowSaysWhatChangedWhenAContainerIsReplaced(t *testing.T) {
 		t.Errorf("changes = %+v, want recreated (code changed)", got)
 	}
 }
+
+// An instance is confined as its kind says in the plan: Postgres gets back
+// only the capabilities its entrypoint needs to step down to its user.
+func TestContainerConfigConfinesInstances(t *testing.T) {
+	p, err := devenv.MakePlan(postgresManifest(), devenv.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, host, _ := containerConfig(p.Container("payments-db"))
+	if !host.ReadonlyRootfs || !slices.Equal(host.CapDrop, []string{"ALL"}) ||
+		!slices.Equal(host.CapAdd, []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"}) ||
+		host.Tmpfs["/var/run/postgresql"] == "" || !slices.Contains(host.SecurityOpt, "no-new-privileges:true") ||
+		host.Memory == 0 || host.RestartPolicy.Name != container.RestartPolicyDisabled {
+		t.Errorf("the database's host config: %+v", host)
+	}
+}

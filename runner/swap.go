@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 )
@@ -47,16 +48,44 @@ func (r *Runner) Swap(ctx context.Context, name, binary string) error {
 	if err != nil {
 		return err
 	}
+	return r.signalInit(ctx, name, old.pids, old.err)
+}
+
+// signalInit sends SwapSignal to msx-init in container name and waits
+// until one of old, the processes before it, has gone (when they are
+// known: oldErr nil).
+func (r *Runner) signalInit(ctx context.Context, name string, old []string, oldErr error) error {
 	cctx, cancel := context.WithTimeout(ctx, CreateTimeout)
-	err = r.API.ContainerKill(cctx, name, SwapSignal)
+	err := r.API.ContainerKill(cctx, name, SwapSignal)
 	cancel()
 	if err != nil {
 		return engineErr(ctx, err, "restarting the program of "+name)
 	}
-	if old.err != nil || len(old.pids) == 0 {
+	if oldErr != nil || len(old) == 0 {
 		return nil // cannot tell when it has gone; the readiness check follows anyway
 	}
-	return r.waitGone(ctx, name, old.pids)
+	return r.waitGone(ctx, name, old)
+}
+
+// RestartProgram restarts the program of the running container name the
+// way a swap does, with the binary it has: msx-init stops it gracefully
+// and starts it again, and the container, its network and its ports stay,
+// which takes a fraction of a container restart. done is false, and
+// nothing happened, when the container does not run msx-init (an image
+// from before msx-init, or not msx's): Restart is then the way.
+func (r *Runner) RestartProgram(ctx context.Context, name string) (done bool, err error) {
+	cctx, cancel := context.WithTimeout(ctx, CreateTimeout)
+	insp, err := r.API.ContainerInspect(cctx, name)
+	cancel()
+	if err != nil {
+		return false, engineErr(ctx, err, "inspecting "+name)
+	}
+	if insp.Config == nil || len(insp.Config.Entrypoint) == 0 || insp.Config.Entrypoint[0] != builder.InitPath ||
+		insp.State == nil || !insp.State.Running {
+		return false, nil
+	}
+	old, oldErr := r.pids(ctx, name)
+	return true, r.signalInit(ctx, name, old, oldErr)
 }
 
 // pids lists the processes of container name (host PIDs).

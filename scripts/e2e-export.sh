@@ -19,4 +19,7 @@ if ! docker compose version 2>/dev/null | grep -q "v2\."; then
   mkdir -p "$HOME/.docker/cli-plugins"
   mv "$gobin/cmd" "$HOME/.docker/cli-plugins/docker-compose"
 fi
+# The exported project has a Postgres database and the broker: the local
+# images (built once when missing, like scripts/test.sh does).
+eval "$(bash scripts/local-images.sh)"
 MSX_E2E_COMPOSE=1 go test -count=1 -run 'TestExportComposeDocker' ./e2e

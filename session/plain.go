@@ -90,6 +90,8 @@ func (p *Plain) Observe(e events.Event) {
 		fmt.Fprintln(p.w, e.Detail)
 		return
 	case events.Stats:
+		// Every container every few seconds: the dashboard's columns,
+		// too many lines for a log.
 		return
 	}
 	words := e.Detail
@@ -98,6 +100,12 @@ func (p *Plain) Observe(e events.Event) {
 		words = fmt.Sprintf("swapped in %s (%s)", round(e.Duration), e.Detail)
 	case e.Kind == events.Built && p.following:
 		words = fmt.Sprintf("built in %s", round(e.Duration))
+	case e.Kind == events.Unhealthy:
+		words = "unhealthy: " + e.Detail
+	case e.Kind == events.Ready && p.following && e.Detail != "":
+		words = "ready: " + e.Detail
+	case e.Kind == events.Restarted && e.Duration > 0:
+		words = fmt.Sprintf("%s in %s", e.Detail, round(e.Duration))
 	case e.Kind == events.Crashed && e.Output != "":
 		words = e.Detail + "; its last lines:\n" + indent(e.Output)
 	case words == "":

@@ -32,6 +32,10 @@ func TestPlainTellsTheSameStory(t *testing.T) {
 		{Kind: events.Built, Service: "orders", Detail: "built", Duration: 800 * time.Millisecond},
 		{Kind: events.Swapped, Service: "orders", Detail: "code changed", Duration: 1234 * time.Millisecond},
 		{Kind: events.Crashed, Service: "orders", Detail: "exited with code 2", ExitCode: 2},
+		{Kind: events.Stats, Service: "orders", CPU: 12.5, Memory: 12 << 20},
+		{Kind: events.Ready, Service: "orders", Detail: "answers its readiness check again"},
+		{Kind: events.Unhealthy, Service: "orders", Detail: "/readyz does not answer ready (503)"},
+		{Kind: events.Restarted, Service: "orders", Detail: "restarted on request", Duration: 140 * time.Millisecond},
 		{Kind: events.Stopping, Detail: "stopping (Ctrl-C again to force)"},
 		{Kind: events.Stopped, Service: "orders", Detail: "stopped"},
 	} {
@@ -51,6 +55,9 @@ msx: the build failed; the previous version keeps serving until the next good bu
 orders  | msx: built in 800ms
 orders  | msx: swapped in 1.2s (code changed)
 orders  | msx: exited with code 2
+orders  | msx: ready: answers its readiness check again
+orders  | msx: unhealthy: /readyz does not answer ready (503)
+orders  | msx: restarted on request in 140ms
 stopping (Ctrl-C again to force)
 orders  | msx: stopped
 `

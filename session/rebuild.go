@@ -44,13 +44,14 @@ func (s *Session) buildLoop(ctx context.Context) {
 		g, err := s.opts.LoadGraph(ctx, s.targets(s.programs()))
 		switch {
 		case err == nil:
-			s.graph = g
+			s.setGraph(g)
 		case ctx.Err() == nil:
 			s.publish(events.Event{Kind: events.Warning,
 				Detail: "cannot map changes to services (" + sentence(err) + "); every change rebuilds every service"})
 		}
 	}
 	pending := map[string]bool{}
+	replan := false // msx.yaml changed: the environment is planned again
 	building := false
 	done := make(chan struct{})
 	for {
@@ -61,9 +62,11 @@ func (s *Session) buildLoop(ctx context.Context) {
 			}
 			return
 		case paths := <-changes:
-			for _, n := range s.affected(paths) {
+			names, manifest := s.affected(paths)
+			for _, n := range names {
 				pending[n] = true
 			}
+			replan = replan || manifest
 		case n := <-s.rebuild:
 			if slices.Contains(s.programs(), n) {
 				pending[n] = true
@@ -71,8 +74,20 @@ func (s *Session) buildLoop(ctx context.Context) {
 		case <-done:
 			building = false
 		}
-		if building && len(pending) > 0 {
+		if building && (len(pending) > 0 || replan) {
 			s.cancelPack()
+		}
+		if !building && replan {
+			// Applying the plan builds the images of whatever changed: the
+			// programs pending are brought up to date with it.
+			replan, pending, building = false, map[string]bool{}, true
+			go func() {
+				if s.opts.Recover != nil {
+					defer s.opts.Recover()
+				}
+				s.replan(ctx)
+				done <- struct{}{}
+			}()
 		}
 		if !building && len(pending) > 0 {
 			names := sortedKeys(pending)
@@ -89,30 +104,55 @@ func (s *Session) buildLoop(ctx context.Context) {
 	}
 }
 
-// affected is the programs a batch of changed files is part of.
-func (s *Session) affected(paths []string) []string {
+// affected is the programs a batch of changed files is part of, and
+// whether the manifest is one of the files (the environment is then
+// planned again).
+func (s *Session) affected(paths []string) (names []string, manifest bool) {
+	mpath := s.manifestPath()
+	paths = slices.DeleteFunc(slices.Clone(paths), func(p string) bool {
+		if filepath.Clean(p) == mpath {
+			manifest = true
+			return true
+		}
+		return false
+	})
 	all := s.programs()
-	if s.graph == nil {
+	g := s.currentGraph()
+	if g == nil {
 		for _, p := range paths {
 			if b := filepath.Base(p); strings.HasSuffix(b, ".go") || b == "go.mod" || b == "go.sum" {
-				return all
+				return all, manifest
 			}
 		}
-		return nil
+		return nil, manifest
 	}
-	names, replan := s.graph.Affected(paths)
-	if replan {
-		for _, p := range paths {
-			if filepath.Base(p) == "msx.yaml" {
-				s.publish(events.Event{Kind: events.Warning,
-					Detail: "msx.yaml changed; stop and run msx up again to apply it"})
-				break
-			}
-		}
+	names, all2 := g.Affected(paths)
+	if all2 {
 		// go.mod or go.sum: every program may be affected.
-		return all
+		return all, manifest
 	}
-	return slices.DeleteFunc(names, func(n string) bool { return !slices.Contains(all, n) })
+	return slices.DeleteFunc(names, func(n string) bool { return !slices.Contains(all, n) }), manifest
+}
+
+func (s *Session) setGraph(g Graph) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.graph = g
+}
+
+func (s *Session) currentGraph() Graph {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.graph
+}
+
+// manifestPath is the manifest's file, cleaned.
+func (s *Session) manifestPath() string {
+	if s.opts.ManifestPath != "" {
+		return filepath.Clean(s.opts.ManifestPath)
+	}
+	m, _ := s.current()
+	return filepath.Join(m.Dir, "msx.yaml")
 }
 
 // rebuildAndSwap builds names in one build and swaps each new binary into
@@ -210,10 +250,12 @@ func (s *Session) targets(names []string) []builder.Target {
 // swap puts one new binary into its container and waits until it is
 // ready, or reports it crashed.
 func (s *Session) swap(ctx context.Context, r builder.Result, start time.Time) {
-	c := s.plan.Container(r.Name)
+	_, plan := s.current()
+	c := plan.Container(r.Name)
 	if c == nil {
 		return
 	}
+	defer s.settle(r.Name)()
 	// msx-init restarts the program inside the container: the container
 	// does not stop, so there is no restart to hide, and an exit after
 	// this is the new program's crash.
@@ -223,26 +265,46 @@ func (s *Session) swap(ctx context.Context, r builder.Result, start time.Time) {
 		}
 		return
 	}
-	if w, ok := s.opts.Engine.(ReadyWaiter); ok {
-		if err := w.WaitReady(ctx, c); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			e := events.Event{Kind: events.Crashed, Service: r.Name, Detail: sentence(err)}
-			var se *runner.ServiceError
-			if errors.As(err, &se) {
-				e.ExitCode = se.ExitCode
-				e.Output = strings.Join(se.Logs, "\n")
-				if se.ExitCode >= 0 {
-					e.Detail = fmt.Sprintf("exited with code %d after the swap", se.ExitCode)
-				}
-			}
-			s.publish(e)
-			return
-		}
+	if !s.waitReady(ctx, r.Name, "after the swap") {
+		return
 	}
 	s.publish(events.Event{Kind: events.Swapped, Service: r.Name, Detail: "code changed",
 		Duration: s.clock.Now().Sub(start)})
+}
+
+// waitReady waits, when the Engine can, until service answers its
+// readiness check after the session restarted its program; false, with
+// Crashed published, when it exited or never became ready ("after the
+// swap": when).
+func (s *Session) waitReady(ctx context.Context, service, when string) bool {
+	w, ok := s.opts.Engine.(ReadyWaiter)
+	_, plan := s.current()
+	c := plan.Container(service)
+	if !ok || c == nil {
+		return true
+	}
+	err := w.WaitReady(ctx, c)
+	if err == nil {
+		if s.shownHealth(service) != events.Ready {
+			// It had crashed or was unhealthy: the new program recovered it.
+			s.publish(events.Event{Kind: events.Ready, Service: service})
+		}
+		return true
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	e := events.Event{Kind: events.Crashed, Service: service, Detail: sentence(err)}
+	var se *runner.ServiceError
+	if errors.As(err, &se) {
+		e.ExitCode = se.ExitCode
+		e.Output = strings.Join(se.Logs, "\n")
+		if se.ExitCode >= 0 {
+			e.Detail = fmt.Sprintf("exited with code %d %s", se.ExitCode, when)
+		}
+	}
+	s.publish(e)
+	return false
 }
 
 // compilerOutput collects what the builder writes when the compiler fails

@@ -100,6 +100,17 @@ type Options struct {
 	Interrupts <-chan os.Signal
 	// Detach: Start leaves what it started running when it fails.
 	Detach bool
+	// SampleEvery is how often an attached session samples each
+	// container's readiness, CPU and memory (when the Engine is a
+	// Sampler); 0 is DefaultSampleEvery.
+	SampleEvery time.Duration
+	// ManifestPath is the manifest's file; a saved change to it re-plans
+	// the environment while attached. Empty is msx.yaml in the
+	// manifest's folder.
+	ManifestPath string
+	// Reload reads and checks the manifest again after it changed; nil
+	// turns re-planning off (a change is then only a warning).
+	Reload func() (*devenv.Manifest, error)
 	// Recover, when set, is deferred at the top of every goroutine the
 	// session starts: the dashboard's, which gives the terminal back
 	// before a panic goes on.
@@ -122,17 +133,29 @@ type Session struct {
 	// inSwap counts, per service, the restarts the session made itself
 	// that the followers have not seen yet: not crashes, not news.
 	inSwap map[string]int
+	// busy counts, per service, the swaps and restarts under way: the
+	// monitor does not judge its readiness meanwhile.
+	busy map[string]int
+	// health is the last of Ready, Unhealthy, Crashed and Stopped
+	// published per service, under healthMu.
+	healthMu sync.Mutex
+	health   map[string]events.Kind
 	// stopPack cancels the images' pack after a swap, if one runs: a new
 	// change goes first (the pack is redone after its swap, or by the next
 	// msx up).
 	stopPack context.CancelFunc
 
 	compiler compilerOutput
-	// graph, once loaded, maps changes to programs.
+	// graph, once loaded, maps changes to programs (under mu).
 	graph Graph
+	// follow follows the containers' logs once attached (under mu).
+	follow *followers
 	// stopping is set once the session stops the project: exits are
 	// then stops, not crashes.
 	stopping atomic.Bool
+	// applying is set while a changed msx.yaml is applied: containers
+	// come and go, and the monitor judges no one's readiness.
+	applying atomic.Bool
 	// rebuilding is set while a rebuild after a change runs.
 	rebuilding atomic.Int32
 
@@ -167,10 +190,33 @@ func New(opts Options) *Session {
 // Bus is the session's event stream.
 func (s *Session) Bus() *events.Bus { return s.bus }
 
-// Plan is the plan Start applied.
-func (s *Session) Plan() *devenv.Plan { return s.plan }
+// Plan is the plan applied last: by Start, or after msx.yaml changed.
+func (s *Session) Plan() *devenv.Plan {
+	_, p := s.current()
+	return p
+}
 
-func (s *Session) publish(e events.Event) { s.bus.Publish(e) }
+// current is the manifest and the plan applied last.
+func (s *Session) current() (*devenv.Manifest, *devenv.Plan) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m, s.plan
+}
+
+func (s *Session) publish(e events.Event) {
+	switch e.Kind {
+	case events.Ready, events.Unhealthy, events.Crashed, events.Stopped:
+		if e.Service != "" {
+			s.healthMu.Lock()
+			if s.health == nil {
+				s.health = map[string]events.Kind{}
+			}
+			s.health[e.Service] = e.Kind
+			s.healthMu.Unlock()
+		}
+	}
+	s.bus.Publish(e)
+}
 
 func (s *Session) info(format string, args ...any) {
 	s.publish(events.Event{Kind: events.Info, Detail: fmt.Sprintf(format, args...)})
@@ -261,7 +307,7 @@ func (s *Session) Progress(service, status string) {
 // watching. It returns ErrCancelled after an interrupt, nil after Quit or
 // when the containers went away on their own.
 func (s *Session) Attach(ctx context.Context, started time.Time) error {
-	p := s.plan
+	_, p := s.current()
 	if p == nil {
 		return errors.New("session: Attach before Start")
 	}
@@ -283,14 +329,11 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 	// they stop, and end once each stopped (until) or after a bound.
 	logCtx, cancelLogs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelLogs()
-	until := make(chan struct{})
-	followed := make(chan error, 1)
-	go func() {
-		if s.opts.Recover != nil {
-			defer s.opts.Recover()
-		}
-		followed <- s.opts.Engine.Follow(logCtx, targets, runner.FollowOptions{Until: until}, consumer{s})
-	}()
+	fl := &followers{s: s, ctx: logCtx, until: make(chan struct{}), ended: make(chan error, 1)}
+	s.mu.Lock()
+	s.follow = fl
+	s.mu.Unlock()
+	fl.add(targets)
 
 	work, stopWork := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -306,9 +349,20 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 		}()
 	}
 
+	if sm, ok := s.opts.Engine.(Sampler); ok {
+		wg.Add(1)
+		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
+			defer wg.Done()
+			s.monitor(work, sm)
+		}()
+	}
+
 	interrupted, copied, quit := true, false, false
 	select {
-	case err := <-followed:
+	case err := <-fl.ended:
 		// Every container is gone (an msx down elsewhere), or the engine
 		// failed.
 		if err != nil {
@@ -326,13 +380,15 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 	}
 	stopWork()
 	wg.Wait()
-	close(until)
+	close(fl.until)
 	s.stop(interrupted, copied, nil)
+	all := make(chan struct{})
+	go func() { fl.wg.Wait(); close(all) }()
 	select {
-	case <-followed:
+	case <-all:
 	case <-s.clock.After(2 * time.Second):
 		cancelLogs()
-		<-followed
+		<-all
 	}
 	if quit {
 		// The user quit from the dashboard: a clean end, not an interrupt.
@@ -359,12 +415,13 @@ func (s *Session) stop(interrupted, copied bool, only []string) {
 		}
 	}
 	s.publish(events.Event{Kind: events.Stopping, Detail: "stopping (" + force + ")"})
-	opts := runner.StopOptions{Only: only, Deps: runner.StopDeps(s.m)}
+	m, _ := s.current()
+	opts := runner.StopOptions{Only: only, Deps: runner.StopDeps(m)}
 	bg := context.Background()
 	eng := s.opts.Engine
 	stopped := make(chan error, 1)
 	graceful := opts
-	go func() { stopped <- eng.Stop(bg, s.m.Project, s.m.Dir, graceful) }()
+	go func() { stopped <- eng.Stop(bg, m.Project, m.Dir, graceful) }()
 	bound := eng.StopBound() + time.Second
 	hung := "Docker did not answer in time; run msx down, or msx doctor"
 	select {
@@ -376,7 +433,7 @@ func (s *Session) stop(interrupted, copied bool, only []string) {
 		s.publish(events.Event{Kind: events.Stopping, Detail: "forcing"})
 		opts.Force = true
 		killed := make(chan error, 1)
-		go func() { killed <- eng.Stop(bg, s.m.Project, s.m.Dir, opts) }()
+		go func() { killed <- eng.Stop(bg, m.Project, m.Dir, opts) }()
 		select {
 		case err := <-killed:
 			if err != nil {
@@ -394,21 +451,49 @@ func (s *Session) stop(interrupted, copied bool, only []string) {
 // Quit stops the project gracefully, as the first Ctrl-C does.
 func (s *Session) Quit() { s.quitOnce.Do(func() { close(s.quit) }) }
 
-// Restart restarts a service's container gracefully.
+// ProgramRestarter is implemented by an Engine that can restart the
+// program inside its container through msx-init (*runner.Runner does):
+// done is false when the container has no msx-init.
+type ProgramRestarter interface {
+	RestartProgram(ctx context.Context, name string) (done bool, err error)
+}
+
+// Restart restarts a service gracefully: its program inside the
+// container through msx-init, as a swap does (the container, its network
+// and ports stay: a fraction of a container restart), or the container
+// when its image has no msx-init.
 func (s *Session) Restart(service string) {
-	name := devenv.ContainerName(s.m.Project, service)
+	m, _ := s.current()
+	name := devenv.ContainerName(m.Project, service)
 	go func() {
 		if s.opts.Recover != nil {
 			defer s.opts.Recover()
 		}
+		defer s.settle(service)()
+		ctx := context.Background()
 		start := s.clock.Now()
+		if pr, ok := s.opts.Engine.(ProgramRestarter); ok {
+			done, err := pr.RestartProgram(ctx, name)
+			if err != nil {
+				s.publish(events.Event{Kind: events.Warning, Service: service, Detail: sentence(err)})
+				return
+			}
+			if done {
+				if !s.waitReady(ctx, service, "after the restart") {
+					return
+				}
+				s.publish(events.Event{Kind: events.Restarted, Service: service, Detail: "restarted on request",
+					Duration: s.clock.Now().Sub(start)})
+				return
+			}
+		}
 		s.expectRestart(service)
-		if err := s.opts.Engine.Restart(context.Background(), name); err != nil {
+		if err := s.opts.Engine.Restart(ctx, name); err != nil {
 			s.sawRestart(service)
 			s.publish(events.Event{Kind: events.Warning, Service: service, Detail: sentence(err)})
 			return
 		}
-		s.publish(events.Event{Kind: events.Restarted, Service: service, Detail: "restarted on request",
+		s.publish(events.Event{Kind: events.Restarted, Service: service, Detail: "restarted on request (the container)",
 			Duration: s.clock.Now().Sub(start)})
 	}()
 }
@@ -476,8 +561,9 @@ var _ runner.ChangeConsumer = consumer{}
 // services is the plan's programs that msx builds (services and the
 // gateway), in plan order.
 func (s *Session) programs() []string {
+	_, p := s.current()
 	var out []string
-	for _, c := range s.plan.Containers {
+	for _, c := range p.Containers {
 		if c.Role != devenv.RoleDatabase {
 			out = append(out, c.Service)
 		}

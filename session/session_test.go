@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +46,32 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
+// waiting is how many After channels have not fired yet.
+func (c *fakeClock) waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+// tick waits until someone waits on the clock, moves it on by d, and
+// waits until someone waits again: a loop that sleeps on the clock has
+// done one round.
+func (c *fakeClock) tick(t *testing.T, d time.Duration) {
+	t.Helper()
+	untilWaiting := func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for c.waiting() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("nothing waits on the clock")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	untilWaiting()
+	c.Advance(d)
+	untilWaiting()
+}
+
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -73,6 +100,11 @@ type fakeEngine struct {
 	stopErr  error
 	swapErr  error
 	readyErr error
+	// noInit: the containers' images have no msx-init (RestartProgram
+	// does nothing).
+	noInit bool
+	// sample, when set, is what Sample sees of a service.
+	sample func(service string) runner.Sample
 }
 
 func (e *fakeEngine) call(format string, args ...any) {
@@ -92,14 +124,16 @@ func (e *fakeEngine) Up(ctx context.Context, m *devenv.Manifest, _ runner.UpOpti
 	if e.upErr != nil {
 		return nil, e.upErr
 	}
-	e.s.Progress("orders", "created")
-	e.s.Progress("orders", "ready")
+	p := &devenv.Plan{Project: m.Project, GatewayPort: 8080}
+	for _, n := range m.ServiceNames() {
+		e.s.Progress(n, "created")
+		e.s.Progress(n, "ready")
+		p.Containers = append(p.Containers, devenv.Container{Name: "shop-" + n, Service: n, Role: devenv.RoleService})
+	}
 	e.s.Progress("gateway", "unchanged, running")
 	e.s.Progress("gateway", "ready")
-	return &devenv.Plan{Project: m.Project, GatewayPort: 8080, Containers: []devenv.Container{
-		{Name: "shop-orders", Service: "orders", Role: devenv.RoleService},
-		{Name: "shop-gateway", Service: "gateway", Role: devenv.RoleGateway},
-	}}, nil
+	p.Containers = append(p.Containers, devenv.Container{Name: "shop-gateway", Service: "gateway", Role: devenv.RoleGateway})
+	return p, nil
 }
 
 func (e *fakeEngine) Follow(ctx context.Context, targets []runner.LogTarget, opts runner.FollowOptions, c runner.LogConsumer) error {
@@ -135,6 +169,24 @@ func (e *fakeEngine) Swap(_ context.Context, name, binary string) error {
 func (e *fakeEngine) Restart(_ context.Context, name string) error {
 	e.call("restart %s", name)
 	return nil
+}
+
+func (e *fakeEngine) RestartProgram(_ context.Context, name string) (bool, error) {
+	if e.noInit {
+		return false, nil
+	}
+	e.call("restart program %s", name)
+	return true, nil
+}
+
+func (e *fakeEngine) Sample(_ context.Context, c *devenv.Container) (runner.Sample, error) {
+	e.mu.Lock()
+	f := e.sample
+	e.mu.Unlock()
+	if f == nil {
+		return runner.Sample{}, nil
+	}
+	return f(c.Service), nil
 }
 
 func (e *fakeEngine) WaitReady(_ context.Context, c *devenv.Container) error {
@@ -236,7 +288,7 @@ type harness struct {
 
 func newHarness(t *testing.T, opts Options) *harness {
 	h := &harness{
-		eng:   &fakeEngine{consumer: make(chan runner.LogConsumer, 1)},
+		eng:   &fakeEngine{consumer: make(chan runner.LogConsumer, 4)},
 		clock: &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 		rec:   &recorder{},
 		sigs:  make(chan os.Signal, 4),
@@ -495,14 +547,32 @@ func TestCrashAfterASwapIsReportedWithItsLastLines(t *testing.T) {
 	}
 }
 
-func TestRestartOnRequest(t *testing.T) {
+func TestRestartOnRequestRestartsTheProgram(t *testing.T) {
 	h := newHarness(t, Options{})
-	c, done := h.attach(t)
+	_, done := h.attach(t)
 	h.s.Restart("orders")
 	h.rec.waitFor(t, "restarted orders restarted on request")
+	h.s.Quit()
+	wait(t, done)
+	calls := h.eng.called()
+	// msx-init restarts the program; the container stays.
+	if !slices.Contains(calls, "restart program shop-orders") || !slices.Contains(calls, "ready? shop-orders") || slices.Contains(calls, "restart shop-orders") {
+		t.Errorf("calls = %q, want the program restarted through msx-init, then its readiness", calls)
+	}
+}
+
+func TestRestartOnRequestWithoutInitRestartsTheContainer(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.eng.noInit = true
+	c, done := h.attach(t)
+	h.s.Restart("orders")
+	h.rec.waitFor(t, "restarted orders restarted on request (the container)")
 	c.(runner.ChangeConsumer).Change("orders", runner.Change{Kind: runner.Restarted})
 	h.s.Quit()
 	wait(t, done)
+	if calls := h.eng.called(); !slices.Contains(calls, "restart shop-orders") {
+		t.Errorf("calls = %q, want the container restarted", calls)
+	}
 	n := 0
 	for _, s := range h.rec.story() {
 		if strings.HasPrefix(s, "restarted orders") {
@@ -511,6 +581,91 @@ func TestRestartOnRequest(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("story = %q, want the restart said once", h.rec.story())
+	}
+}
+
+// TestMonitorPublishesStatsUnhealthyAndRecovery samples with the fake
+// clock: CPU from two samples' counters, Unhealthy after two failed
+// readiness checks in a row (not one), Ready when it answers again, and
+// nothing judged while the session swaps it.
+func TestMonitorPublishesStatsUnhealthyAndRecovery(t *testing.T) {
+	h := newHarness(t, Options{SampleEvery: time.Second})
+	var mu sync.Mutex
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := 0
+	ready := true
+	h.eng.sample = func(service string) runner.Sample {
+		mu.Lock()
+		defer mu.Unlock()
+		if service != "orders" {
+			return runner.Sample{} // stopped: no news from the monitor
+		}
+		n++
+		// A quarter of a core: 250ms of CPU each second.
+		return runner.Sample{Running: true, Ready: ready, Reason: "/readyz does not answer ready (503)",
+			HasStats: true, Read: t0.Add(time.Duration(n) * time.Second), CPU: uint64(n) * 250_000_000, Memory: 12 << 20}
+	}
+	setReady := func(v bool) { mu.Lock(); ready = v; mu.Unlock() }
+	_, done := h.attach(t)
+
+	h.clock.tick(t, time.Second) // first sample: nothing to compare
+	h.clock.tick(t, time.Second)
+	var stats []events.Event
+	for _, e := range h.rec.events() {
+		if e.Kind == events.Stats {
+			stats = append(stats, e)
+		}
+	}
+	if len(stats) != 1 || stats[0].Service != "orders" || stats[0].CPU != 25 || stats[0].Memory != 12<<20 {
+		t.Errorf("stats = %+v, want one of orders at 25%% and 12 MiB", stats)
+	}
+
+	setReady(false)
+	h.clock.tick(t, time.Second)
+	if slices.ContainsFunc(h.rec.story(), func(s string) bool { return strings.HasPrefix(s, "unhealthy") }) {
+		t.Fatalf("one failed check is not yet unhealthy: %q", h.rec.story())
+	}
+	h.clock.tick(t, time.Second)
+	h.rec.waitFor(t, "unhealthy orders /readyz does not answer ready (503)")
+	h.clock.tick(t, time.Second) // said once, not on every sample
+	setReady(true)
+	h.clock.tick(t, time.Second)
+	h.rec.waitFor(t, "ready orders answers its readiness check again")
+
+	// While the session swaps it, its readiness is not judged.
+	settled := h.s.settle("orders")
+	setReady(false)
+	h.clock.tick(t, time.Second)
+	h.clock.tick(t, time.Second)
+	h.clock.tick(t, time.Second)
+	settled()
+	h.s.Quit()
+	wait(t, done)
+	got := 0
+	for _, s := range h.rec.story() {
+		if strings.HasPrefix(s, "unhealthy") {
+			got++
+		}
+	}
+	if got != 1 {
+		t.Errorf("story = %q, want one unhealthy (none while swapping)", h.rec.story())
+	}
+}
+
+// TestCrashedThenReadyAgain: a service that crashed and that the engine
+// restarted is shown ready once it answers.
+func TestCrashedThenReadyAgain(t *testing.T) {
+	h := newHarness(t, Options{SampleEvery: time.Second})
+	h.eng.sample = func(service string) runner.Sample { return runner.Sample{Running: true, Ready: true} }
+	c, done := h.attach(t)
+	c.(runner.ChangeConsumer).Change("orders", runner.Change{Kind: runner.Exited, ExitCode: 2})
+	h.rec.waitFor(t, "crashed orders exited with code 2")
+	h.clock.tick(t, time.Second)
+	h.rec.waitFor(t, "ready orders answers its readiness check again")
+	h.s.Quit()
+	wait(t, done)
+	if slices.ContainsFunc(h.rec.story(), func(s string) bool { return strings.HasPrefix(s, "ready gateway answers") }) {
+		t.Errorf("a service that never failed was announced ready again: %q", h.rec.story())
 	}
 }
 
@@ -670,4 +825,61 @@ func count(calls []string, call string) int {
 		}
 	}
 	return n
+}
+
+// TestManifestChangeReplans: a saved msx.yaml is read again and applied
+// (Up with the new manifest): the new service's container is followed and
+// rebuilt on changes like the others.
+func TestManifestChangeReplans(t *testing.T) {
+	var reloaded *devenv.Manifest
+	h := newHarness(t, Options{Reload: func() (*devenv.Manifest, error) { return reloaded, nil }})
+	m := h.s.opts.Manifest
+	reloaded = &devenv.Manifest{Project: m.Project, Dir: m.Dir, Services: map[string]devenv.Service{
+		"orders": {Port: 8081}, "payments": {Port: 8082}}}
+	_, done := h.attach(t)
+	h.watch <- []string{filepath.Join(m.Dir, "msx.yaml")}
+	h.rec.waitFor(t, "info  msx.yaml applied; added payments")
+	<-h.eng.consumer
+	h.watch <- []string{filepath.Join(m.Dir, "services/payments/main.go")}
+	h.rec.waitFor(t, "swapped payments")
+	h.s.Quit()
+	wait(t, done)
+	calls := h.eng.called()
+	if n := slices.Index(calls, "follow shop-payments:1"); n < 0 {
+		t.Errorf("calls = %q, want the new service followed from its start", calls)
+	}
+	ups := 0
+	for _, c := range calls {
+		if c == "up" {
+			ups++
+		}
+	}
+	if ups != 2 {
+		t.Errorf("calls = %q, want the plan applied twice", calls)
+	}
+	if got := h.b.builds(); len(got) != 1 || !slices.Contains(got[0], "payments") {
+		t.Errorf("builds = %v, want the new service among the programs", got)
+	}
+	if p := h.s.Plan(); p.Container("payments") == nil {
+		t.Errorf("the session's plan has no payments: %+v", p.Containers)
+	}
+}
+
+// TestInvalidManifestChangeKeepsTheEnvironment: a manifest that does not
+// load is one warning that says so, and nothing is applied.
+func TestInvalidManifestChangeKeepsTheEnvironment(t *testing.T) {
+	h := newHarness(t, Options{Reload: func() (*devenv.Manifest, error) {
+		return nil, msxerr.New("fix the file and try again", "msx.yaml is not valid: services.orders.port: 70000 is not a port")
+	}})
+	_, done := h.attach(t)
+	h.watch <- []string{filepath.Join(h.s.opts.Manifest.Dir, "msx.yaml")}
+	h.rec.waitFor(t, "warning  msx.yaml changed but is not valid, so nothing was applied: msx.yaml is not valid: services.orders.port: 70000 is not a port; fix the file and try again; the environment keeps running as it was")
+	h.s.Quit()
+	wait(t, done)
+	if calls := h.eng.called(); slices.Index(calls[1:], "up") >= 0 {
+		t.Errorf("calls = %q, want nothing applied", calls)
+	}
+	if len(h.b.builds()) != 0 {
+		t.Errorf("builds = %v, want none", h.b.builds())
+	}
 }

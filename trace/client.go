@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/msx-dev/msx/templates/collector/spans"
@@ -96,4 +97,63 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 		return fmt.Errorf("the collector answered %s: %s", resp.Status, b)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// Finder reads a collector whose address is looked up when first needed
+// and again after a failed read: the collector's published port changes
+// when its container is recreated, and an attached msx up starts it after
+// the dashboard does. It is safe for concurrent use.
+type Finder struct {
+	// Find returns the collector's base URL, http://127.0.0.1:PORT.
+	Find func(ctx context.Context) (string, error)
+	HTTP *http.Client
+
+	mu   sync.Mutex
+	base string
+}
+
+func (f *Finder) client(ctx context.Context) (*Client, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.base == "" {
+		base, err := f.Find(ctx)
+		if err != nil {
+			return nil, err
+		}
+		f.base = base
+	}
+	return &Client{BaseURL: f.base, HTTP: f.HTTP}, nil
+}
+
+// forget drops the address after a failure other than an answer about
+// the trace itself, so that the next read looks it up again.
+func (f *Finder) forget(err error) {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrAmbiguous) {
+		return
+	}
+	f.mu.Lock()
+	f.base = ""
+	f.mu.Unlock()
+}
+
+// List is Client.List on the collector found.
+func (f *Finder) List(ctx context.Context, q Query) ([]Summary, error) {
+	c, err := f.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := c.List(ctx, q)
+	f.forget(err)
+	return list, err
+}
+
+// Get is Client.Get on the collector found.
+func (f *Finder) Get(ctx context.Context, id string) (Trace, error) {
+	c, err := f.client(ctx)
+	if err != nil {
+		return Trace{}, err
+	}
+	t, err := c.Get(ctx, id)
+	f.forget(err)
+	return t, err
 }

@@ -3,6 +3,7 @@ package trace
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"net/http/httptest"
 	"os"
@@ -101,5 +102,46 @@ func TestClient(t *testing.T) {
 	b, _ := json.Marshal(sample())
 	if len(b) == 0 {
 		t.Fatal("sample does not marshal")
+	}
+}
+
+// TestFinder looks the collector up once, keeps its address while it
+// answers (a trace not found included), and looks it up again after a
+// read fails: the collector was recreated on another port.
+func TestFinder(t *testing.T) {
+	store, _ := spans.Open(spans.Options{MaxSpans: 100})
+	first := httptest.NewServer(spans.NewHandler(store, nil, nil))
+	second := httptest.NewServer(spans.NewHandler(store, nil, nil))
+	defer second.Close()
+	finds := 0
+	at := first.URL
+	f := &Finder{Find: func(context.Context) (string, error) {
+		finds++
+		if at == "" {
+			return "", errors.New("the collector is not running yet")
+		}
+		return at, nil
+	}}
+	ctx := context.Background()
+	if _, err := f.List(ctx, Query{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Get(ctx, "abcd"); err != ErrNotFound {
+		t.Fatalf("Get = %v, want ErrNotFound", err)
+	}
+	if _, err := f.List(ctx, Query{}); err != nil || finds != 1 {
+		t.Fatalf("List = %v after %d lookups, want 1", err, finds)
+	}
+	first.Close()
+	at = ""
+	if _, err := f.List(ctx, Query{}); err == nil {
+		t.Fatal("a read of a closed collector did not fail")
+	}
+	if _, err := f.List(ctx, Query{}); err == nil || err.Error() != "the collector is not running yet" || finds != 2 {
+		t.Fatalf("List = %v after %d lookups", err, finds)
+	}
+	at = second.URL
+	if _, err := f.List(ctx, Query{}); err != nil || finds != 3 {
+		t.Fatalf("List = %v after %d lookups, want the second collector found", err, finds)
 	}
 }

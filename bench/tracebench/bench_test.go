@@ -163,21 +163,46 @@ func BenchmarkList1M(b *testing.B) {
 }
 
 // BenchmarkListFiltered1M lists traces of a service that none has: the
-// whole store is scanned.
+// store's index of traces by service has no entry for it.
 func BenchmarkListFiltered1M(b *testing.B) {
+	benchList(b, trace.Query{Service: "nobody", Limit: 20}, 0)
+}
+
+// BenchmarkListErrors1M lists the traces of a service that every trace
+// has, with --errors, which none has: the index of traces in error is
+// empty.
+func BenchmarkListErrors1M(b *testing.B) {
+	benchList(b, trace.Query{Service: "orders", Errors: true, Limit: 20}, 0)
+}
+
+// BenchmarkListSlow1M lists traces lasting a second or more, which none
+// does: no index serves a duration, every trace is looked at.
+func BenchmarkListSlow1M(b *testing.B) {
+	benchList(b, trace.Query{MinDuration: time.Second, Limit: 20}, 0)
+}
+
+// BenchmarkListService1M lists the 20 most recent traces of a service
+// that every trace has.
+func BenchmarkListService1M(b *testing.B) {
+	benchList(b, trace.Query{Service: "orders", Limit: 20}, 20)
+}
+
+func benchList(b *testing.B, q trace.Query, want int) {
 	c, stop := full(b)
 	defer stop()
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := c.List(ctx, trace.Query{Service: "nobody", Limit: 20}); err != nil {
-			b.Fatal(err)
+		list, err := c.List(ctx, q)
+		if err != nil || len(list) != want {
+			b.Fatal(err, len(list))
 		}
+		_ = trace.List(list, trace.Style{Width: 120})
 	}
 }
 
-// BenchmarkWaterfall1M is msx trace ID with an 8-digit prefix (the store
-// is scanned for it) and the waterfall drawn.
+// BenchmarkWaterfall1M is msx trace ID with an 8-digit prefix (every
+// trace ID is compared with it) and the waterfall drawn.
 func BenchmarkWaterfall1M(b *testing.B) {
 	c, stop := full(b)
 	defer stop()

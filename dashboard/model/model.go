@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/logs"
 )
 
 // State is what a service is doing, as the table shows it.
@@ -111,6 +112,10 @@ type Project struct {
 	seq      uint64
 	filter   string // the filter whose results the lines' memos hold
 	gen      uint32 // its generation, 1 and up
+	// render turns a program's slog JSON lines into what msx logs
+	// prints, into scratch.
+	render  logs.Renderer
+	scratch []byte
 	// Notice is the last project-wide warning or message, for the header.
 	Notice string
 }
@@ -177,7 +182,11 @@ func (p *Project) Apply(e events.Event) {
 		if e.Stream == events.Stderr {
 			k = Stderr
 		}
-		p.add(s.Logs, e, k, e.Line)
+		// Rendered as msx logs and the plain printer render it: time,
+		// level, message, fields, trace=ID (the traces tab finds a
+		// trace's lines by it).
+		p.scratch = p.render.Append(p.scratch[:0], []byte(e.Line))
+		p.add(s.Logs, e, k, string(p.scratch))
 	case events.Building:
 		s.Building = true
 		p.add(s.Logs, e, Note, say("building", 0, e.Detail))

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -422,4 +423,89 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStoreIndexesMatchAScan adds spans of a few long-lived traces in a
+// random order to a small store, so that traces gain services and errors
+// after later traces did and lose spans to dropped segments, and checks
+// after every request that each filtered List answers what a scan of
+// every span answers.
+func TestStoreIndexesMatchAScan(t *testing.T) {
+	s, err := Open(Options{MaxSpans: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := []string{"gateway", "orders", "payments", "catalog"}
+	queries := []Query{{}, {Limit: 3}, {Errors: true}, {MinDuration: 5 * time.Millisecond}, {Service: "nobody"}}
+	for _, svc := range services {
+		queries = append(queries, Query{Service: svc}, Query{Service: svc, Limit: 2},
+			Query{Service: svc, Errors: true}, Query{Service: svc, Errors: true, MinDuration: 3 * time.Millisecond})
+	}
+	rnd := uint32(1)
+	next := func(n int) int { // a fixed xorshift sequence: the test is the same every run
+		rnd ^= rnd << 13
+		rnd ^= rnd >> 17
+		rnd ^= rnd << 5
+		return int(rnd % uint32(n))
+	}
+	for i := 0; i < 1200; i++ {
+		tid := byte(next(12) + i/100*12) // a dozen live traces at a time
+		var list []*tracepb.Span
+		for j := 0; j <= next(3); j++ {
+			sp := &tracepb.Span{
+				TraceId:           []byte{tid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+				SpanId:            []byte{byte(i), byte(i >> 8), byte(j), 0, 0, 0, 0, 1},
+				Name:              "op",
+				StartTimeUnixNano: uint64(t0.Add(time.Duration(i) * time.Millisecond).UnixNano()),
+				EndTimeUnixNano:   uint64(t0.Add(time.Duration(i+next(8)) * time.Millisecond).UnixNano()),
+			}
+			if next(10) == 0 {
+				sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR}
+			}
+			list = append(list, sp)
+		}
+		svc := services[next(len(services))]
+		mustAdd(t, s, &tracepb.TracesData{ResourceSpans: []*tracepb.ResourceSpans{{
+			Resource:   &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: svc}}}}},
+			ScopeSpans: []*tracepb.ScopeSpans{{Spans: list}},
+		}}})
+		for _, q := range queries {
+			got, want := s.List(q), scanList(s, q)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("after request %d, List(%+v) =\n%v\nwant (a scan)\n%v", i, q, got, want)
+			}
+		}
+	}
+}
+
+// scanList is List without the indexes: every trace, every span.
+func scanList(s *Store, q Query) []Summary {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	out := []Summary{}
+	for i := len(s.order) - 1; i >= 0 && len(out) < limit; i-- {
+		e := s.order[i]
+		if e.dead || (q.MinDuration > 0 && e.duration() < q.MinDuration) {
+			continue
+		}
+		var svc, errs bool
+		services := map[string]bool{}
+		for _, sp := range e.spans {
+			svc = svc || sp.Service == q.Service
+			errs = errs || sp.Error
+			services[sp.Service] = true
+		}
+		if (q.Service != "" && !svc) || (q.Errors && !errs) {
+			continue
+		}
+		sum := e.summary()
+		if len(sum.Services) != len(services) {
+			panic(fmt.Sprintf("trace %s: services %v, its spans have %v", sum.TraceID, sum.Services, services))
+		}
+		out = append(out, sum)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
+	return out
 }

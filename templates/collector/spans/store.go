@@ -30,19 +30,27 @@ const Segments = 4
 // Store reads back: spans survive a restart of the collector. It is safe
 // for concurrent use.
 type Store struct {
-	dir      string
-	max      int
-	segSize  int
-	mu       sync.RWMutex
-	segs     []*segment // oldest first; the last is written to
-	traces   map[TraceID]*traceEntry
-	order    []*traceEntry // by first arrival
-	dead     int           // entries of order that were dropped
-	total    int
-	nextSeg  uint64
-	seq      uint64
-	file     *os.File // the last segment's file
-	writeBuf []byte
+	dir     string
+	max     int
+	segSize int
+	mu      sync.RWMutex
+	segs    []*segment // oldest first; the last is written to
+	traces  map[TraceID]*traceEntry
+	order   []*traceEntry // by first arrival
+	dead    int           // entries of order that were dropped
+	// The indexes of List, kept as spans arrive so that a filtered list
+	// walks only the traces that may match: the traces with a span of
+	// each service, and the traces with a span in error, each in the
+	// order of order. An entry may stay in them after it stopped matching
+	// (its spans were dropped): List checks every entry it takes, and the
+	// indexes are compacted with order.
+	byService map[string][]*traceEntry
+	errored   []*traceEntry
+	seq       uint64 // the next trace's arrival number
+	total     int
+	nextSeg   uint64
+	file      *os.File // the last segment's file
+	writeBuf  []byte
 }
 
 type segment struct {
@@ -53,12 +61,19 @@ type segment struct {
 }
 
 type traceEntry struct {
-	id     TraceID
-	spans  []*Span
-	start  int64
-	end    int64
-	errors int
-	dead   bool
+	id       TraceID
+	seq      uint64 // arrival number: its place in order and the indexes
+	spans    []*Span
+	services []string // of its spans, sorted, once each
+	start    int64
+	end      int64
+	errors   int
+	dead     bool
+	// indexed are the services under which the entry is in byService,
+	// and inErrored whether it is in errored: an entry is never listed
+	// twice.
+	indexed   []string
+	inErrored bool
 }
 
 // Options configure a Store.
@@ -77,10 +92,11 @@ func Open(opts Options) (*Store, error) {
 		return nil, errors.New("MaxSpans must be positive")
 	}
 	s := &Store{
-		dir:     opts.Dir,
-		max:     opts.MaxSpans,
-		segSize: max(opts.MaxSpans/Segments, 1),
-		traces:  map[TraceID]*traceEntry{},
+		dir:       opts.Dir,
+		max:       opts.MaxSpans,
+		segSize:   max(opts.MaxSpans/Segments, 1),
+		traces:    map[TraceID]*traceEntry{},
+		byService: map[string][]*traceEntry{},
 	}
 	if s.dir == "" {
 		s.segs = []*segment{{}}
@@ -222,17 +238,39 @@ func (s *Store) addLocked(seg *segment, batch []Span) {
 		sp.seg = seg.id
 		e := s.traces[sp.TraceID]
 		if e == nil {
-			e = &traceEntry{id: sp.TraceID, start: sp.Start, end: sp.End}
+			e = &traceEntry{id: sp.TraceID, seq: s.seq, start: sp.Start, end: sp.End}
+			s.seq++
 			s.traces[sp.TraceID] = e
 			s.order = append(s.order, e)
 		}
 		e.spans = append(e.spans, sp)
 		e.start = min(e.start, sp.Start)
 		e.end = max(e.end, sp.End)
+		if i, found := slices.BinarySearch(e.services, sp.Service); !found {
+			e.services = slices.Insert(e.services, i, sp.Service)
+			if !slices.Contains(e.indexed, sp.Service) {
+				e.indexed = append(e.indexed, sp.Service)
+				s.byService[sp.Service] = insertBySeq(s.byService[sp.Service], e)
+			}
+		}
 		if sp.Error {
 			e.errors++
+			if !e.inErrored {
+				e.inErrored = true
+				s.errored = insertBySeq(s.errored, e)
+			}
 		}
 	}
+}
+
+// insertBySeq adds e to list, which is in arrival order: at the end but
+// for a trace that gains a service or an error after later traces did.
+func insertBySeq(list []*traceEntry, e *traceEntry) []*traceEntry {
+	i := len(list)
+	for i > 0 && list[i-1].seq > e.seq {
+		i--
+	}
+	return slices.Insert(list, i, e)
 }
 
 // dropOldest removes the oldest segment, from memory and disk.
@@ -263,22 +301,50 @@ func (s *Store) dropOldest() {
 			delete(s.traces, e.id)
 			continue
 		}
-		e.start, e.end, e.errors = kept[0].Start, kept[0].End, 0
+		e.start, e.end, e.errors, e.services = kept[0].Start, kept[0].End, 0, e.services[:0]
 		for _, sp := range kept {
 			e.start = min(e.start, sp.Start)
 			e.end = max(e.end, sp.End)
 			if sp.Error {
 				e.errors++
 			}
+			if i, found := slices.BinarySearch(e.services, sp.Service); !found {
+				e.services = slices.Insert(e.services, i, sp.Service)
+			}
 		}
 	}
 	if s.dead > len(s.order)/2 {
-		s.order = slices.DeleteFunc(s.order, func(e *traceEntry) bool { return e.dead })
-		s.dead = 0
+		s.compact()
 	}
 	if seg.path != "" {
 		os.Remove(seg.path)
 	}
+}
+
+// compact removes dropped traces from order, and from the indexes the
+// entries that no longer match.
+func (s *Store) compact() {
+	s.order = slices.DeleteFunc(s.order, func(e *traceEntry) bool { return e.dead })
+	s.dead = 0
+	for svc, list := range s.byService {
+		list = slices.DeleteFunc(list, func(e *traceEntry) bool { return e.dead || !e.has(svc) })
+		if len(list) == 0 {
+			delete(s.byService, svc)
+		} else {
+			s.byService[svc] = list
+		}
+	}
+	s.errored = slices.DeleteFunc(s.errored, func(e *traceEntry) bool { return e.dead || e.errors == 0 })
+	for _, e := range s.order {
+		e.indexed = append(e.indexed[:0], e.services...)
+		e.inErrored = e.errors > 0
+	}
+}
+
+// has reports whether the trace has a span of service.
+func (e *traceEntry) has(service string) bool {
+	_, found := slices.BinarySearch(e.services, service)
+	return found
 }
 
 // Len returns how many spans the store holds.
@@ -311,7 +377,9 @@ type Query struct {
 // DefaultLimit is how many traces List returns when the query says not.
 const DefaultLimit = 20
 
-// List returns the most recent traces that match q, newest first.
+// List returns the most recent traces that match q, newest first. It
+// walks, newest first, the shortest list of traces that holds every
+// match: the traces of q.Service, those in error, or all of them.
 func (s *Store) List(q Query) []Summary {
 	limit := q.Limit
 	if limit <= 0 {
@@ -319,13 +387,18 @@ func (s *Store) List(q Query) []Summary {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	cands := s.order
+	if q.Service != "" {
+		cands = s.byService[q.Service]
+	}
+	if q.Errors && len(s.errored) < len(cands) {
+		cands = s.errored
+	}
 	out := []Summary{}
-	for i := len(s.order) - 1; i >= 0 && len(out) < limit; i-- {
-		e := s.order[i]
-		if e.dead || (q.Errors && e.errors == 0) || (q.MinDuration > 0 && e.duration() < q.MinDuration) {
-			continue
-		}
-		if q.Service != "" && !slices.ContainsFunc(e.spans, func(sp *Span) bool { return sp.Service == q.Service }) {
+	for i := len(cands) - 1; i >= 0 && len(out) < limit; i-- {
+		e := cands[i]
+		if e.dead || (q.Errors && e.errors == 0) || (q.MinDuration > 0 && e.duration() < q.MinDuration) ||
+			(q.Service != "" && !e.has(q.Service)) {
 			continue
 		}
 		out = append(out, e.summary())
@@ -345,12 +418,7 @@ func (e *traceEntry) summary() Summary {
 	if root := e.root(); root != nil {
 		sum.Root, sum.RootService = root.Name, root.Service
 	}
-	for _, sp := range e.spans {
-		if !slices.Contains(sum.Services, sp.Service) {
-			sum.Services = append(sum.Services, sp.Service)
-		}
-	}
-	slices.Sort(sum.Services)
+	sum.Services = slices.Clone(e.services)
 	return sum
 }
 
@@ -395,15 +463,23 @@ func (s *Store) Get(id string) (Trace, error) {
 		hex.Decode(tid[:], []byte(id))
 		found = s.traces[tid]
 	} else {
-		var buf [32]byte
+		// Compared as bytes, not hex: the whole bytes of the prefix, then
+		// the high half of the next byte for an odd number of digits.
+		whole, _ := hex.DecodeString(id[:len(id)&^1])
+		var half byte
+		odd := len(id)%2 == 1
+		if odd {
+			b, _ := hex.DecodeString(id[len(id)-1:] + "0")
+			half = b[0]
+		}
 		for tid, e := range s.traces {
-			hex.Encode(buf[:], tid[:])
-			if string(buf[:len(id)]) == id {
-				if found != nil {
-					return Trace{}, ErrAmbiguous
-				}
-				found = e
+			if string(tid[:len(whole)]) != string(whole) || (odd && tid[len(whole)]&0xf0 != half) {
+				continue
 			}
+			if found != nil {
+				return Trace{}, ErrAmbiguous
+			}
+			found = e
 		}
 	}
 	if found == nil {
