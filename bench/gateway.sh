@@ -1,65 +1,120 @@
 #!/usr/bin/env bash
 # Benchmark: the generated gateway (default middleware on: request IDs,
-# tracing, access log, method/host checks, body limit, breaker) against
-# nginx (Debian's package) and Caddy (github.com/caddyserver/caddy/v2 from
-# the Go module proxy) as reverse proxies in front of the same service, and
-# a direct call, with one load tool (bombardier, from the Go module proxy).
+# tracing, metrics, access log, method/host checks, body limit, breaker)
+# against nginx (Debian's nginx-light) and Caddy
+# (github.com/caddyserver/caddy/v2 from the Go module proxy, built once and
+# cached) as reverse proxies in front of the same generated service, and a
+# direct call, with one load tool: wrk (Debian's package).
 #
-# Set-up (b) of the issue: every proxy and the service run as host
-# processes on 127.0.0.1, so the figures are the proxy code alone. Load goes
-# to 127.0.0.1 only.
+# Two set-ups, each in one run:
+#   published  the path a user sees: msx up -d runs the service (expose:
+#              true) and the gateway in containers; load goes to the
+#              gateway's published port, to nginx and Caddy (host processes)
+#              in front of the service's published port, and to that port
+#              directly. Each path crosses one published port.
+#   host       the proxy code alone: the service, the gateway, nginx and
+#              Caddy all host processes on 127.0.0.1.
+# Load goes to 127.0.0.1 only; container addresses are never a target.
 #
-# Usage: bash bench/gateway.sh [SECONDS] [RATE]   (defaults 10 and 1000)
-# Prints, for each target, requests/s at saturation (64 connections) and
-# p50/p99 at a fixed rate, then the gateway's ratios to nginx and Caddy.
+# For each target: requests/s at saturation (wrk, 2 threads, 64
+# connections) and p50/p99 at a fixed rate (10 connections, each pausing
+# between requests so that together they send about RATE requests/s; the
+# rate reached is printed). ROUNDS rounds, targets in a rotating order,
+# medians reported, and the gateway's ratios to nginx and Caddy. Logs: the
+# gateway and the service log every request (stdout to a file on the host,
+# the engine's log driver in containers); nginx writes its access log to a
+# file as its default configuration does; Caddy logs no requests by default.
+#
+# Usage: bash bench/gateway.sh [SECONDS] [RATE] [ROUNDS] [SETUPS]
+#        defaults 10 1000 3 "published host"; BENCH_GATEWAY_PORT (18090)
+# Run it under flock /work/wt/bench.lock on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
 rate="${2:-1000}"
-tools="${BENCH_TOOLS:-$HOME/.cache/msx-bench/bin}"
-mkdir -p "$tools"
-export GOBIN="$tools"
-[ -x "$tools/bombardier" ] || go install github.com/codesenberg/bombardier@v1.2.6
-[ -x "$tools/caddy" ] || go install github.com/caddyserver/caddy/v2/cmd/caddy@v2.11.9
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+rounds="${3:-3}"
+setups="${4:-published host}"
+caddy_version=v2.11.9
+cache="${BENCH_TOOLS:-$HOME/.cache/msx/bench}"
+caddy="$cache/caddy-$caddy_version"
+mkdir -p "$cache"
+
+# Tools: wrk and nginx from Debian's packages, Caddy from the module proxy.
+missing=0
+command -v wrk >/dev/null || missing=1
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing=1
+if [ "$missing" = 1 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
   else
-    echo "nginx is missing: apt-get install nginx-light" >&2; exit 1
+    echo "wrk or nginx is missing: apt-get install wrk nginx-light" >&2; exit 1
   fi
 fi
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+if [ ! -x "$caddy" ]; then
+  echo "building Caddy $caddy_version once into $caddy (go install, a few minutes)" >&2
+  gobin="$(mktemp -d)"
+  GOBIN="$gobin" go install "github.com/caddyserver/caddy/v2/cmd/caddy@$caddy_version"
+  mv "$gobin/caddy" "$caddy"
+  rmdir "$gobin"
+fi
 
 work="$(mktemp -d)"
+proj="bench-gw-$$"
+ws="$work/$proj"
+msx="$work/msx"
 pids=()
-cleanup() {
+stop_procs() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+cleanup() {
+  stop_procs
+  [ -d "$ws" ] && "$msx" -C "$ws" down --volumes >/dev/null 2>&1 || true
+  docker rmi $(docker images -q --filter "label=dev.msx.project=$proj") >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-# A generated workspace with one service without a database.
-go build -o "$work/msx" .
-(cd "$work" && ./msx init shop --module example.com/shop >/dev/null && cd shop && ../msx new service orders --db none >/dev/null)
-(cd "$work/shop" && go build -o "$work/orders" ./services/orders && go build -o "$work/gw" ./gateway)
+# One generated workspace: a service without a database, exposed so that
+# the peers can reach it through its published port.
+go build -o "$msx" .
+"$msx" init "$ws" --module example.com/bench >/dev/null 2>&1
+"$msx" -C "$ws" new service orders --db none >/dev/null 2>&1
+sed -i 's/^    route: \/api\/orders\/$/&\n    expose: true/' "$ws/msx.yaml"
+grep -q 'expose: true' "$ws/msx.yaml"
+(cd "$ws" && go build -o "$work/orders" ./services/orders && go build -o "$work/gw" ./gateway)
 
-svc=19181 gwp=19180 ngp=19182 cdp=19183
-LISTEN_ADDR=127.0.0.1:$svc ADMIN_ADDR=127.0.0.1:0 "$work/orders" >/dev/null 2>&1 & pids+=($!)
-MSX_ROUTES='[{"name":"orders","prefix":"/api/orders/","upstream":"http://127.0.0.1:'$svc'"}]' \
-  LISTEN_ADDR=127.0.0.1:$gwp ADMIN_ADDR=127.0.0.1:0 "$work/gw" >/dev/null 2>&1 & pids+=($!)
+# wrk scripts: fixed.lua paces each connection; report.lua prints one line.
+cat >"$work/report.lua" <<'LUA'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.0f %d %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99),
+    e.status + e.connect + e.read + e.write + e.timeout))
+end
+LUA
+conns_fixed=10
+delay_ms=$(( conns_fixed * 1000 / rate ))
+{ echo "delay = function() return $delay_ms end"; cat "$work/report.lua"; } >"$work/fixed.lua"
 
-cat >"$work/nginx.conf" <<CONF
+# start_peers UPSTREAM_HOSTPORT NGINX_PORT CADDY_PORT: nginx and Caddy in
+# front of the upstream, as host processes.
+start_peers() {
+  local up="$1" ngp="$2" cdp="$3" dir="$work/peers-$2"
+  mkdir -p "$dir"
+  cat >"$dir/nginx.conf" <<CONF
 daemon off;
 worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
 events { worker_connections 4096; }
 http {
-  access_log /dev/null;
-  client_body_temp_path $work/nginx-body;
-  proxy_temp_path $work/nginx-proxy;
-  upstream orders { server 127.0.0.1:$svc; keepalive 256; }
+  access_log $dir/access.log;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  upstream orders { server $up; keepalive 256; }
   server {
     listen 127.0.0.1:$ngp;
     location /api/orders/ {
@@ -71,52 +126,94 @@ http {
   }
 }
 CONF
-"$nginx_bin" -c "$work/nginx.conf" -p "$work" & pids+=($!)
-
-cat >"$work/Caddyfile" <<CONF
+  "$nginx_bin" -c "$dir/nginx.conf" -p "$dir" & pids+=($!)
+  cat >"$dir/Caddyfile" <<CONF
 {
   admin off
   auto_https off
+  persist_config off
 }
 http://127.0.0.1:$cdp {
   handle_path /api/orders/* {
-    reverse_proxy 127.0.0.1:$svc
+    reverse_proxy $up
   }
 }
 CONF
-XDG_DATA_HOME="$work" XDG_CONFIG_HOME="$work" "$tools/caddy" run --config "$work/Caddyfile" --adapter caddyfile >/dev/null 2>&1 & pids+=($!)
+  XDG_DATA_HOME="$dir" XDG_CONFIG_HOME="$dir" "$caddy" run --config "$dir/Caddyfile" --adapter caddyfile >"$dir/caddy.log" 2>&1 & pids+=($!)
+}
 
-declare -A url=(
-  [direct]="http://127.0.0.1:$svc/items"
-  [msx-gateway]="http://127.0.0.1:$gwp/api/orders/items"
-  [nginx]="http://127.0.0.1:$ngp/api/orders/items"
-  [caddy]="http://127.0.0.1:$cdp/api/orders/items"
-)
-for t in direct msx-gateway nginx caddy; do
-  for _ in $(seq 1 100); do curl -fsS -o /dev/null "${url[$t]}" 2>/dev/null && break; sleep 0.1; done
-  curl -fsS -o /dev/null "${url[$t]}" || { echo "$t does not answer at ${url[$t]}" >&2; exit 1; }
-done
+wait_url() {
+  for _ in $(seq 1 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "$1 does not answer" >&2; return 1
+}
 
-# bombardier's JSON: result.rps.mean and result.latency.percentiles (µs).
-field() { python3 -c 'import json,sys; r=json.load(sys.stdin)["result"]; print(eval(sys.argv[1]))' "$1"; }
-declare -A rps p50 p99
-for t in direct msx-gateway nginx caddy; do
-  "$tools/bombardier" -c 64 -d 2s -o json -p r "${url[$t]}" >/dev/null # warm up
-  rps[$t]=$("$tools/bombardier" -c 64 -d "${secs}s" -o json -p r "${url[$t]}" | field 'round(r["rps"]["mean"])')
-  out=$("$tools/bombardier" -c 16 -r "$rate" -d "${secs}s" -l -o json -p r "${url[$t]}")
-  p50[$t]=$(echo "$out" | field 'r["latency"]["percentiles"]["50"]')
-  p99[$t]=$(echo "$out" | field 'r["latency"]["percentiles"]["99"]')
-done
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "host processes on 127.0.0.1, ${secs}s per run, fixed rate ${rate} req/s"
-printf '%-12s %12s %10s %10s\n' target "req/s@64c" "p50 µs" "p99 µs"
-for t in direct msx-gateway nginx caddy; do
-  printf '%-12s %12s %10s %10s\n' "$t" "${rps[$t]}" "${p50[$t]}" "${p99[$t]}"
+# measure SETUP: runs the rounds over the targets in url[], prints a table.
+declare -A url
+measure() {
+  local setup="$1" targets=(direct msx-gateway nginx caddy) t i r line
+  for t in "${targets[@]}"; do wait_url "${url[$t]}"; done
+  declare -A sat p50 p99 got errs
+  for t in "${targets[@]}"; do sat[$t]=""; p50[$t]=""; p99[$t]=""; got[$t]=""; errs[$t]=0; done
+  echo "load before ($setup): $(cut -d' ' -f1-3 /proc/loadavg)"
+  for r in $(seq 1 "$rounds"); do
+    for i in 0 1 2 3; do
+      t="${targets[$(( (i + r - 1) % 4 ))]}"
+      wrk -t2 -c64 -d2s "${url[$t]}" >/dev/null # warm up
+      line=$(wrk -t2 -c64 -d"${secs}s" -s "$work/report.lua" "${url[$t]}" | grep '^RESULT')
+      read -r _ v _ _ e <<<"$line"; sat[$t]+="$v "; errs[$t]=$(( ${errs[$t]} + e ))
+      line=$(wrk -t1 -c"$conns_fixed" -d"${secs}s" -s "$work/fixed.lua" "${url[$t]}" | grep '^RESULT')
+      read -r _ v a b e <<<"$line"; got[$t]+="$v "; p50[$t]+="$a "; p99[$t]+="$b "; errs[$t]=$(( ${errs[$t]} + e ))
+    done
+  done
+  echo "load after ($setup): $(cut -d' ' -f1-3 /proc/loadavg)"
+  declare -A m
+  echo "set-up: $setup; ${secs}s per run, $rounds rounds, medians; fixed rate ~$rate req/s"
+  printf '%-12s %10s %12s %9s %9s %7s\n' target "req/s@64c" "fixed req/s" "p50 µs" "p99 µs" errors
+  for t in "${targets[@]}"; do
+    m[$t.sat]=$(tr ' ' '\n' <<<"${sat[$t]}" | grep . | median)
+    m[$t.got]=$(tr ' ' '\n' <<<"${got[$t]}" | grep . | median)
+    m[$t.p50]=$(tr ' ' '\n' <<<"${p50[$t]}" | grep . | median)
+    m[$t.p99]=$(tr ' ' '\n' <<<"${p99[$t]}" | grep . | median)
+    printf '%-12s %10s %12s %9s %9s %7s\n' "$t" "${m[$t.sat]}" "${m[$t.got]}" "${m[$t.p50]}" "${m[$t.p99]}" "${errs[$t]}"
+  done
+  echo "  each round's req/s@64c: gateway [${sat[msx-gateway]% }] nginx [${sat[nginx]% }] caddy [${sat[caddy]% }] direct [${sat[direct]% }]"
+  awk -v g="${m[msx-gateway.sat]}" -v n="${m[nginx.sat]}" -v c="${m[caddy.sat]}" -v d="${m[direct.sat]}" \
+      -v gp="${m[msx-gateway.p99]}" -v np="${m[nginx.p99]}" -v s="$setup" 'BEGIN {
+    printf "%s: gateway/nginx throughput %.2fx (bar >= 0.75), gateway/caddy %.2fx (bar >= 1.5), gateway/direct %.2fx, nginx/direct %.2fx\n", s, g/n, g/c, g/d, n/d
+    printf "%s: gateway/nginx p99 at the fixed rate %.2fx (bar <= 1.5)\n", s, gp/np
+  }'
+  for t in "${targets[@]}"; do
+    if [ "${errs[$t]}" != 0 ]; then echo "warning: $t answered ${errs[$t]} requests with an error or non-2xx" >&2; fi
+  done
+}
+
+for setup in $setups; do
+  case "$setup" in
+  published)
+    port="${BENCH_GATEWAY_PORT:-18090}"
+    "$msx" -C "$ws" --gateway-port "$port" up -d >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
+    svc_url=$("$msx" -C "$ws" ps --json | python3 -c 'import json,sys; print([s["url"] for s in json.load(sys.stdin) if s["service"]=="orders"][0])')
+    up="${svc_url#http://}"
+    start_peers "$up" 19282 19283
+    url=([direct]="$svc_url/items" [msx-gateway]="http://127.0.0.1:$port/api/orders/items"
+         [nginx]="http://127.0.0.1:19282/api/orders/items" [caddy]="http://127.0.0.1:19283/api/orders/items")
+    measure published
+    stop_procs
+    "$msx" -C "$ws" down --volumes >/dev/null 2>&1
+    ;;
+  host)
+    svc=19181 gwp=19180
+    LISTEN_ADDR=127.0.0.1:$svc ADMIN_ADDR=127.0.0.1:0 "$work/orders" >"$work/orders.log" 2>&1 & pids+=($!)
+    MSX_ROUTES='[{"name":"orders","prefix":"/api/orders/","upstream":"http://127.0.0.1:'$svc'"}]' \
+      LISTEN_ADDR=127.0.0.1:$gwp ADMIN_ADDR=127.0.0.1:0 "$work/gw" >"$work/gw.log" 2>&1 & pids+=($!)
+    start_peers "127.0.0.1:$svc" 19182 19183
+    url=([direct]="http://127.0.0.1:$svc/items" [msx-gateway]="http://127.0.0.1:$gwp/api/orders/items"
+         [nginx]="http://127.0.0.1:19182/api/orders/items" [caddy]="http://127.0.0.1:19183/api/orders/items")
+    measure host
+    stop_procs
+    ;;
+  *) echo "unknown set-up $setup: want published or host" >&2; exit 2 ;;
+  esac
 done
-awk -v g="${rps[msx-gateway]}" -v n="${rps[nginx]}" -v c="${rps[caddy]}" -v d="${rps[direct]}" \
-    -v gp="${p99[msx-gateway]}" -v np="${p99[nginx]}" 'BEGIN {
-  printf "gateway/nginx throughput: %.2fx (bar >= 0.75)\n", g/n
-  printf "gateway/caddy throughput: %.2fx (bar >= 1.5)\n", g/c
-  printf "gateway/direct throughput: %.2fx\n", g/d
-  printf "gateway/nginx p99 at %d req/s: %.2fx (bar <= 1.5)\n", '"$rate"', gp/np
-}'

@@ -145,7 +145,10 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 			Out:        f.IO.Out,
 			NoColor:    !f.IO.ColorEnabled(),
 			Controller: sessionController{&s},
-			Tabs:       []dashboard.Tab{dashboard.NewTracesTab(collectorFinder(r, m))},
+			Tabs: []dashboard.Tab{
+				dashboard.NewTracesTab(collectorFinder(r, m)),
+				dashboard.NewBreakersTab(breakerSource(r, m), 2*time.Second),
+			},
 		})
 		so.Recover = d.Recover
 	}
@@ -198,6 +201,32 @@ func attachDashboard(ctx context.Context, f *Factory, d *dashboard.Dashboard, pl
 	stopDashboard()
 	<-shown
 	return err
+}
+
+// breakerSource reads the breakers of the project's programs from their
+// admin listeners, as msx ps does.
+func breakerSource(r *runner.Runner, m *devenv.Manifest) dashboard.BreakerSource {
+	return func(ctx context.Context) ([]dashboard.ProgramBreakers, error) {
+		list, err := r.Status(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		var out []dashboard.ProgramBreakers
+		for _, st := range list {
+			if st.Role != devenv.RoleService && st.Role != devenv.RoleGateway {
+				continue
+			}
+			p := dashboard.ProgramBreakers{Program: st.Service, Breakers: st.Breakers}
+			switch {
+			case st.State != "running":
+				p.Problem = "not running"
+			case st.Breakers == nil:
+				p.Problem = "admin listener not answering"
+			}
+			out = append(out, p)
+		}
+		return out, nil
+	}
 }
 
 // interactive reports whether msx talks to a person at a terminal: the

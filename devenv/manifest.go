@@ -87,6 +87,22 @@ type Gateway struct {
 	// UpstreamTimeout bounds each proxied request, such as "5s"; the
 	// gateway's default is 30s.
 	UpstreamTimeout string `yaml:"upstream_timeout,omitempty"`
+	// JWT is how bearer tokens are checked on protected routes; the key is
+	// .msx/secrets/gateway-jwt.pem or gateway-jwt.secret.
+	JWT JWT `yaml:"jwt,omitempty"`
+}
+
+// JWT tunes the gateway's token checks: exp and nbf are always checked,
+// iss and aud when set here.
+type JWT struct {
+	// Algorithms allowed, such as [RS256] or [HS256]; by default HS256 for
+	// an HMAC secret, RS256, ES256 and EdDSA for a public key. "none" is
+	// never allowed.
+	Algorithms []string `yaml:"algorithms,omitempty"`
+	// Issuer every token's "iss" must be, when set.
+	Issuer string `yaml:"issuer,omitempty"`
+	// Audience every token's "aud" must include, when set.
+	Audience string `yaml:"audience,omitempty"`
 }
 
 // Service is one service of the workspace.
@@ -386,6 +402,18 @@ func (g *Gateway) validate() error {
 	for _, p := range g.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			return fmt.Errorf("gateway.trusted_proxies: %q is not a CIDR range such as 10.0.0.0/8", p)
+		}
+	}
+	for _, a := range g.JWT.Algorithms {
+		switch a {
+		case "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA":
+		default:
+			return fmt.Errorf("gateway.jwt.algorithms: %q is not one of HS256, RS256, PS256, ES256, EdDSA (or their 384 and 512 variants)", a)
+		}
+	}
+	for field, v := range map[string]string{"gateway.jwt.issuer": g.JWT.Issuer, "gateway.jwt.audience": g.JWT.Audience} {
+		if strings.ContainsAny(v, "\n\r") {
+			return fmt.Errorf("%s must be one line", field)
 		}
 	}
 	for field, list := range map[string][]string{"gateway.cors": g.CORS, "gateway.allowed_hosts": g.AllowedHosts} {

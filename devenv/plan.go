@@ -92,6 +92,20 @@ type PlanOptions struct {
 	MsxVersion string
 	// LogLevel is passed to every program as LOG_LEVEL; "info" if empty.
 	LogLevel string
+	// GatewayKeys names the gateway's keys (of GatewayKeys) that the
+	// workspace keeps under .msx/secrets: those the gateway gets as files.
+	GatewayKeys []string
+}
+
+// GatewayKeys are the keys the gateway reads on protected routes, each a
+// secret the user may keep under .msx/secrets (mode 0600) by this Name:
+// a JWT public key in PEM or an HMAC secret, and API keys (NAME:KEY
+// lines). msx up writes those present into the gateway's SECRETS_DIR;
+// none reaches its environment.
+var GatewayKeys = []SecretRef{
+	{Name: "gateway-jwt.pem", File: "jwt.pem"},
+	{Name: "gateway-jwt.secret", File: "jwt.secret"},
+	{Name: "gateway-api-keys", File: "api-keys"},
 }
 
 // Plan is the local environment of one workspace: what must exist, and in
@@ -418,7 +432,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			uses = append(uses, inst)
 		}
 	}
-	gw, err := gateway(m, p.Network, selected, logLevel, base, uses)
+	gw, err := gateway(m, p.Network, selected, logLevel, base, uses, opts.GatewayKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -558,8 +572,8 @@ type route struct {
 
 // gateway plans the gateway container, a client of the instances uses. It
 // routes every service of the manifest, started or not, so that starting a
-// subset does not change it.
-func gateway(m *Manifest, network string, selected map[string]bool, logLevel string, base map[string]string, uses []Instance) (Container, error) {
+// subset does not change it. keys are the gateway's keys the workspace has.
+func gateway(m *Manifest, network string, selected map[string]bool, logLevel string, base map[string]string, uses []Instance, keys []string) (Container, error) {
 	var routes []route
 	var deps []string
 	for _, name := range m.ServiceNames() {
@@ -611,6 +625,26 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 	if len(m.Gateway.TrustedProxies) > 0 {
 		env["TRUSTED_PROXIES"] = strings.Join(m.Gateway.TrustedProxies, ",")
 	}
+	if j := m.Gateway.JWT; len(j.Algorithms) > 0 {
+		env["JWT_ALGORITHMS"] = strings.Join(j.Algorithms, ",")
+	}
+	if m.Gateway.JWT.Issuer != "" {
+		env["JWT_ISSUER"] = m.Gateway.JWT.Issuer
+	}
+	if m.Gateway.JWT.Audience != "" {
+		env["JWT_AUDIENCE"] = m.Gateway.JWT.Audience
+	}
+	// The keys present are files in a volume of the gateway's own at
+	// SecretsDir, written before it starts and removed with it.
+	var secrets []SecretRef
+	for _, k := range GatewayKeys {
+		if slices.Contains(keys, k.Name) {
+			secrets = append(secrets, k)
+		}
+	}
+	if len(secrets) > 0 {
+		env["SECRETS_DIR"] = SecretsDir
+	}
 	var kindDeps []string
 	for _, inst := range uses {
 		for key, v := range inst.Kind.Client(inst) {
@@ -620,6 +654,7 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 	}
 	deps = append(kindDeps, deps...)
 	return Container{
+		Secrets:   secrets,
 		Name:      ContainerName(m.Project, GatewayName),
 		Service:   GatewayName,
 		Role:      RoleGateway,

@@ -599,9 +599,52 @@ func TestManifestRefusesBadEdgeSettings(t *testing.T) {
 		"gateway: {port: 8080, cors: ['a,b']}",
 		"services: {orders: {port: 8081, db: none, limits: {memory_mb: 1}}}",
 		"services: {orders: {port: 9901, db: none}}",
+		"gateway: {port: 8080, jwt: {algorithms: [none]}}",
+		"gateway: {port: 8080, jwt: {algorithms: [rs256]}}",
+		"gateway: {port: 8080, jwt: {issuer: \"a\\nb\"}}",
 	} {
 		if _, err := Parse([]byte("project: shop\nmodule: example.com/shop\n" + y + "\n")); err == nil {
 			t.Errorf("accepted %s", y)
+		}
+	}
+}
+
+func TestPlanGatewayKeysAreFilesOnlyWhenPresent(t *testing.T) {
+	without := mustPlan(t, shop(), PlanOptions{}).Container(GatewayName)
+	if len(without.Secrets) != 0 || slices.ContainsFunc(without.Env, func(e string) bool { return strings.HasPrefix(e, "SECRETS_DIR=") }) {
+		t.Errorf("no keys: secrets %v, env %v", without.Secrets, without.Env)
+	}
+	with := mustPlan(t, shop(), PlanOptions{GatewayKeys: []string{"gateway-api-keys", "gateway-jwt.pem"}}).Container(GatewayName)
+	want := []SecretRef{{Name: "gateway-jwt.pem", File: "jwt.pem"}, {Name: "gateway-api-keys", File: "api-keys"}}
+	if !slices.Equal(with.Secrets, want) || !slices.Contains(with.Env, "SECRETS_DIR="+SecretsDir) {
+		t.Errorf("keys: secrets %v, env %v; want %v and SECRETS_DIR", with.Secrets, with.Env, want)
+	}
+	// A key added to .msx/ recreates the gateway, to give it the key.
+	if with.Hash() == without.Hash() {
+		t.Error("the gateway's hash does not change with its keys")
+	}
+	// Only the gateway gets them; nothing else changes.
+	for _, c := range mustPlan(t, shop(), PlanOptions{GatewayKeys: []string{"gateway-api-keys"}}).Containers {
+		if c.Service != GatewayName && len(c.Secrets) > 0 && c.Role != RoleDatabase {
+			t.Errorf("%s got secrets %v", c.Service, c.Secrets)
+		}
+	}
+}
+
+func TestPlanGatewayJWTSettings(t *testing.T) {
+	m, err := Parse([]byte("project: shop\nmodule: example.com/shop\ngateway: {port: 8080, jwt: {algorithms: [RS256, EdDSA], issuer: https://id.example.com, audience: shop}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Dir = "/w/shop"
+	p, err := MakePlan(m, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := p.Container(GatewayName).Env
+	for _, want := range []string{"JWT_ALGORITHMS=RS256,EdDSA", "JWT_ISSUER=https://id.example.com", "JWT_AUDIENCE=shop"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("gateway env lacks %s: %v", want, env)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,6 +67,15 @@ func TestResilienceDocker(t *testing.T) {
 	// A short upstream timeout, so that a paused service trips the
 	// gateway's breaker within the test.
 	editFile(t, manifest, "gateway:\n", "gateway:\n  upstream_timeout: 500ms\n")
+	// An API key for the protected routes, kept where msx keeps secrets:
+	// .msx/secrets, 0700 and 0600.
+	const apiKey = "key-e2e-0123456789abcdef"
+	if err := os.MkdirAll(filepath.Join(ws, ".msx", "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, ".msx", "secrets", "gateway-api-keys"), []byte("e2e:"+apiKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Cleanups run last first: down, then the check that nothing is left.
 	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) })
 	cleanupDown(t, ws, env)
@@ -110,6 +120,24 @@ func TestResilienceDocker(t *testing.T) {
 	t.Run("the protected dependency's data is refused through a public dependent", func(t *testing.T) {
 		if code, _ := httpDo(t, "GET", gw+"/api/orders/items", ""); code != 401 {
 			t.Errorf("GET /api/orders/items unauthenticated: %d, want 401", code)
+		}
+		// The key from .msx/secrets reached the gateway as a file.
+		req, _ := http.NewRequest("GET", gw+"/api/orders/items", nil)
+		req.Header.Set("X-Api-Key", apiKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET /api/orders/items with the API key from .msx/secrets: %d, want 200", resp.StatusCode)
+		}
+		insp, err := cli.ContainerInspect(context.Background(), project+"-gateway")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.Join(insp.Config.Env, " "), apiKey) {
+			t.Error("the API key is in the gateway's environment")
 		}
 		code, body := httpDo(t, "GET", gw+"/api/catalog/upstream", "")
 		if code != 200 || !strings.Contains(body, `"orders":{"error"`) {

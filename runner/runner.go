@@ -231,10 +231,15 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 		return nil, err
 	}
 
+	keys, err := gatewayKeys(opts.Secrets)
+	if err != nil {
+		return nil, err
+	}
 	plan, err := devenv.MakePlan(m, devenv.PlanOptions{
-		Services:   opts.Services,
-		MsxVersion: opts.MsxVersion,
-		LogLevel:   opts.LogLevel,
+		Services:    opts.Services,
+		MsxVersion:  opts.MsxVersion,
+		LogLevel:    opts.LogLevel,
+		GatewayKeys: keys,
 	})
 	if err != nil {
 		return nil, err
@@ -792,6 +797,15 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 		// An anonymous volume: the engine fills it from the image, and
 		// removes it with the container (RemoveVolumes).
 		cfg.Volumes = map[string]struct{}{c.SwapDir: {}}
+	}
+	if len(c.Secrets) > 0 && !slices.ContainsFunc(c.Mounts, func(m devenv.Mount) bool { return m.Target == devenv.SecretsDir }) {
+		// Secrets of the container's own (the gateway's keys): an
+		// anonymous volume too, so that a key removed from .msx/ goes
+		// with the container it was written into.
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
+		cfg.Volumes[devenv.SecretsDir] = struct{}{}
 	}
 	first := c.Networks[0]
 	host.NetworkMode = container.NetworkMode(first.Network)

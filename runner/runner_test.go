@@ -367,6 +367,48 @@ func (f fakeSecrets) Secret(name string) (string, error) {
 	return "", errors.New("no secret " + name)
 }
 
+// lookupSecrets is a store that has only the secrets in it: it never
+// generates one, as state.Store does not for the gateway's keys.
+type lookupSecrets map[string]string
+
+func (f lookupSecrets) Secret(name string) (string, error) {
+	if v, ok := f[name]; ok {
+		return v, nil
+	}
+	return "", errors.New("generated " + name)
+}
+
+func (f lookupSecrets) Lookup(name string) (string, bool, error) {
+	v, ok := f[name]
+	return v, ok, nil
+}
+
+func TestUpWritesTheGatewayKeysItFinds(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{Secrets: lookupSecrets{"gateway-api-keys": "ci:key-0123456789abcdef"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.api.copies["shop-gateway:/run/secrets/api-keys"]; got != "ci:key-0123456789abcdef 444" {
+		t.Errorf("api-keys file = %q, copies %v", got, h.api.copies)
+	}
+	for k := range h.api.copies {
+		if strings.Contains(k, "jwt") {
+			t.Errorf("wrote %s, a key the workspace does not have", k)
+		}
+	}
+	for _, c := range h.api.containers {
+		all := strings.Join(c.cfg.Env, " ") + fmt.Sprint(c.cfg.Labels) + fmt.Sprint(c.host.Binds)
+		if strings.Contains(all, "key-0123456789abcdef") {
+			t.Errorf("%s: the key is in its configuration: %s", c.name, all)
+		}
+		if c.name == "shop-gateway" {
+			if _, ok := c.cfg.Volumes[devenv.SecretsDir]; !ok || !slices.Contains(c.cfg.Env, "SECRETS_DIR=/run/secrets") {
+				t.Errorf("gateway: volumes %v, env %v; want its own volume at /run/secrets and SECRETS_DIR", c.cfg.Volumes, c.cfg.Env)
+			}
+		}
+	}
+}
+
 func postgresManifest() *devenv.Manifest {
 	m := manifest("/w/shop")
 	s := m.Services["payments"]

@@ -41,6 +41,29 @@ func secretValues(p *devenv.Plan, src SecretSource) (map[string]string, error) {
 	return out, nil
 }
 
+// gatewayKeys names the gateway's keys that the workspace keeps, without
+// generating any: a key is the user's to make.
+func gatewayKeys(src SecretSource) ([]string, error) {
+	look, ok := src.(interface {
+		Lookup(name string) (string, bool, error)
+	})
+	if !ok {
+		return nil, nil
+	}
+	var out []string
+	for _, k := range devenv.GatewayKeys {
+		_, found, err := look.Lookup(k.Name)
+		if err != nil {
+			return nil, msxerr.New("fix the file's permissions or remove it",
+				"cannot read the gateway key %s: %s", ".msx/secrets/"+k.Name, err)
+		}
+		if found {
+			out = append(out, k.Name)
+		}
+	}
+	return out, nil
+}
+
 // checkStaleVolumes refuses to start an instance whose data volume exists
 // while its secret was just generated: the data were initialised with a
 // password that is gone from .msx/ (a git clean, say), and the service

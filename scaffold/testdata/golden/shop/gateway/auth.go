@@ -13,9 +13,10 @@ import (
 )
 
 // authConfig is how the gateway checks credentials on protected routes.
-// Keys come from the environment or from files: msx up mounts the
-// workspace's .msx/gateway/ read-only, where you may keep jwt.pem (a public
-// key) or jwt.secret (an HMAC secret) and api-keys (one NAME:KEY a line).
+// Keys come from the environment or from files in SECRETS_DIR: jwt.pem (a
+// public key) or jwt.secret (an HMAC secret), and api-keys (one NAME:KEY a
+// line). msx up writes them there from the workspace's .msx/secrets/
+// gateway-jwt.pem, gateway-jwt.secret and gateway-api-keys, when present.
 type authConfig struct {
 	JWTKey        string   // PEM public key or HMAC secret
 	JWTAlgorithms []string // allowlist, e.g. RS256,ES256 or HS256

@@ -81,14 +81,29 @@ var identityHeaders = []string{
 	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
 }
 
-// stripIdentity drops every identity-style header a client sent: those
-// above, and any under the reserved X-Msx- and X-Auth- prefixes.
-func stripIdentity(h http.Header) {
-	for _, k := range identityHeaders {
-		h.Del(k)
+// stripped is every header a client may not send upstream, identity-style
+// and spoofable forwarding headers alike, for one pass over a request's
+// headers.
+var stripped = func() map[string]bool {
+	m := map[string]bool{}
+	for _, h := range append(identityHeaders, spoofable...) {
+		m[http.CanonicalHeaderKey(h)] = true
 	}
+	return m
+}()
+
+// stripIdentity drops every identity-style header a client sent (those
+// above, and any under the reserved X-Msx- and X-Auth- prefixes) and the
+// spoofable forwarding headers, in one pass over the request's headers.
+// A name spelt with underscores (X_Msx_Identity) counts as the same
+// header: some frameworks read both spellings as one.
+func stripIdentity(h http.Header) {
 	for k := range h {
-		if strings.HasPrefix(k, "X-Msx-") || strings.HasPrefix(k, "X-Auth-") {
+		name := k
+		if strings.Contains(name, "_") {
+			name = http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
+		}
+		if stripped[name] || strings.HasPrefix(name, "X-Msx-") || strings.HasPrefix(name, "X-Auth-") {
 			delete(h, k)
 		}
 	}

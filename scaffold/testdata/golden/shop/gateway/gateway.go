@@ -13,10 +13,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"example.com/shop/platform/auth"
 	"example.com/shop/platform/breaker"
@@ -44,14 +43,19 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 	g := &gateway{timeout: cfg.UpstreamTimeout, log: logger}
 
 	// One transport shared by all upstreams, so idle connections are pooled;
-	// its limits are sized for a gateway, not for a client.
-	base := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        1024,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-	}
-	traced := otelhttp.NewTransport(base)
+	// its limits are sized for a gateway, not for a client: every request
+	// in flight to an upstream can keep its connection for the next.
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	base := newDirectTransport(&http.Transport{
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}, dialer.DialContext, 1024, 90*time.Second)
+	// The bodies are copied through pooled buffers, not a new 32 KiB
+	// buffer per request.
+	buffers := &bufferPool{}
 
 	for _, rt := range cfg.Routes {
 		target, err := url.Parse(rt.Upstream)
@@ -66,15 +70,14 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 			proxy: &httputil.ReverseProxy{
 				Rewrite: func(pr *httputil.ProxyRequest) {
 					// Before Rewrite, the proxy has already dropped hop-by-hop
-					// headers and the client's X-Forwarded-*; drop the other
-					// forwarding headers a client could spoof, then set ours.
-					for _, h := range spoofable {
-						pr.Out.Header.Del(h)
-					}
+					// headers and the client's X-Forwarded-*, and route the
+					// other forwarding headers a client could spoof; set ours.
 					pr.SetURL(target)
 					pr.SetXForwarded()
+					injectTrace(pr.Out.Context(), pr.Out.Header)
 				},
-				Transport:    b.Transport(traced),
+				Transport:    b.Transport(base),
+				BufferPool:   buffers,
 				ErrorHandler: g.proxyError(rt.Name),
 				ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 			},
@@ -96,8 +99,7 @@ func (g *gateway) middleware(cfg gatewayConfig) []func(http.Handler) http.Handle
 	mws := []func(http.Handler) http.Handler{
 		recoverPanics(g.log),
 		requestID,
-		g.tracing(cfg.TrustTraceparent),
-		accessLog(g.log),
+		newObserver(g, cfg.TrustTraceparent, g.log, cfg.AccessLog).middleware,
 		refuseMethods,
 		func(h http.Handler) http.Handler { return allowHosts(cfg.Edge.AllowedHosts, h) },
 		func(h http.Handler) http.Handler { return cors(cfg.Edge.CORSOrigins, h) },
@@ -123,7 +125,8 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "encoded / in the path is not allowed")
 		return
 	}
-	// Whatever a client says about who it is, only the gateway decides.
+	// Whatever a client says about who it is or where it came from, only
+	// the gateway decides.
 	stripIdentity(r.Header)
 	p := cleanPath(r.URL.Path)
 	for _, u := range g.upstreams {
@@ -142,14 +145,14 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
 		defer cancel()
-		body := &clientBody{}
-		ctx = context.WithValue(ctx, clientBodyKey{}, body)
-		out := r.WithContext(ctx)
+		var body *clientBody
 		if r.Body != nil && r.Body != http.NoBody {
-			body.ReadCloser = r.Body
+			body = &clientBody{ReadCloser: r.Body}
+			ctx = context.WithValue(ctx, clientBodyKey{}, body)
+		}
+		out := r.WithContext(ctx)
+		if body != nil {
 			out.Body = body
-		} else {
-			body.done.Store(true)
 		}
 		u2 := *r.URL
 		u2.Path, u2.RawPath = rest, ""
@@ -159,6 +162,18 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 	}
 	writeError(w, http.StatusNotFound, "no route for this path")
 }
+
+// bufferPool lends the proxy its copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // clientBody is a request body on its way upstream. It notes whether the
 // client finished sending it, so that a client too slow to send its body

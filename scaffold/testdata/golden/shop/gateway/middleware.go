@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"time"
 )
 
 // chain wraps h in mws, the first of mws outermost.
@@ -72,57 +71,6 @@ func validRequestID(id string) bool {
 	}
 	return true
 }
-
-// accessLog logs one JSON line per request once it is answered; the
-// logger adds trace_id and span_id from the request's context.
-func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			rec := &responseRecorder{ResponseWriter: w, status: http.StatusOK}
-			next.ServeHTTP(rec, r)
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.Int("status", rec.status),
-				slog.Int64("bytes", rec.bytes),
-				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.String("request_id", r.Header.Get(requestIDHeader)),
-			)
-		})
-	}
-}
-
-// responseRecorder notes the status and size of a response. Unwrap lets
-// http.ResponseController reach the real writer, for flushing streams.
-type responseRecorder struct {
-	http.ResponseWriter
-	status      int
-	bytes       int64
-	wroteHeader bool
-}
-
-func (r *responseRecorder) WriteHeader(status int) {
-	// A 1xx (100 Continue, 103 Early Hints) is not the answer: the final
-	// status follows, and that is the one to log.
-	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
-		r.ResponseWriter.WriteHeader(status)
-		return
-	}
-	if !r.wroteHeader {
-		r.status, r.wroteHeader = status, true
-	}
-	r.ResponseWriter.WriteHeader(status)
-}
-
-func (r *responseRecorder) Write(b []byte) (int, error) {
-	r.wroteHeader = true
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-func (r *responseRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // limitBody refuses request bodies larger than max bytes: at once when the
 // Content-Length says so, or as soon as a streamed body passes the limit.

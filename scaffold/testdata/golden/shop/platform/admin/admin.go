@@ -6,12 +6,14 @@
 //	GET /debug/breakers        each circuit breaker's state
 //	GET /metrics               Prometheus text: requests, durations, breakers
 //	GET, PUT /debug/fault      the injected faults, when fault injection is on
+//	GET /debug/pprof/          the Go profiler (go tool pprof URL)
 package admin
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 
 	"example.com/shop/platform/fault"
 	"example.com/shop/platform/health"
@@ -36,6 +38,11 @@ func Handler(opts Options) http.Handler {
 	if opts.Faults != nil {
 		mux.Handle("/debug/fault", opts.Faults)
 	}
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

@@ -13,7 +13,7 @@ import (
 
 func TestAdminEndpoints(t *testing.T) {
 	h := Handler(Options{Health: health.New("orders", "0.1.0"), Metrics: metrics.New(), Faults: fault.New()})
-	for _, path := range []string{"/healthz", "/readyz", "/debug/breakers", "/metrics", "/debug/fault"} {
+	for _, path := range []string{"/healthz", "/readyz", "/debug/breakers", "/metrics", "/debug/fault", "/debug/pprof/"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != 200 {

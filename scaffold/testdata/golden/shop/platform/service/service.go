@@ -94,7 +94,11 @@ func Run(ctx context.Context, o Options, setup func(context.Context, *Service) e
 	if err != nil {
 		return err
 	}
-	logger := logging.New(os.Stdout, name, level)
+	// Lines are written in batches (at most 50ms late), not one write
+	// per request; the deferred Close writes the last ones.
+	out := logging.NewBuffered(os.Stdout, 50*time.Millisecond)
+	defer out.Close()
+	logger := logging.New(out, name, level)
 	slog.SetDefault(logger)
 
 	shutdownTelemetry, err := telemetry.Setup(ctx, name, o.Version)

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"example.com/shop/platform/breaker"
+)
+
+// directTransport sends plain HTTP/1.1 requests to upstreams over pooled
+// keep-alive connections, writing the request and reading the answer in
+// the goroutine that asks: no goroutine per connection, no hand-off per
+// request, which is most of what a proxy pays in http.Transport. Anything
+// else (https, protocol upgrades such as WebSocket) goes to fallback.
+//
+// A request's context bounds it: its deadline becomes the connection's,
+// and its cancellation closes the connection. A reused connection that the
+// upstream had closed while idle is retried once on a new one, when the
+// request has no body (nothing was lost).
+type directTransport struct {
+	fallback    http.RoundTripper
+	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
+	maxIdle     int           // per upstream
+	idleTimeout time.Duration // an idle connection older than this is closed, not reused
+
+	mu   sync.Mutex
+	idle map[string][]*upConn // by host:port, most recently used last
+}
+
+// upConn is one keep-alive connection to an upstream.
+type upConn struct {
+	t     *directTransport
+	key   string
+	conn  net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	since time.Time // when it went idle
+	// deadline is the one set on conn, so that a request with the same
+	// (or none) does not pay for setting it again.
+	deadline time.Time
+}
+
+func newDirectTransport(fallback http.RoundTripper, dial func(ctx context.Context, network, addr string) (net.Conn, error), maxIdle int, idleTimeout time.Duration) *directTransport {
+	return &directTransport{fallback: fallback, dial: dial, maxIdle: maxIdle, idleTimeout: idleTimeout, idle: map[string][]*upConn{}}
+}
+
+func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" || req.ProtoMajor == 2 {
+		return t.fallback.RoundTrip(req)
+	}
+	key := req.URL.Host
+	if req.URL.Port() == "" {
+		key += ":80"
+	}
+	ctx := req.Context()
+	retryable := replayable(req)
+	for attempt := 0; ; attempt++ {
+		pc, reused, err := t.get(ctx, key)
+		if err != nil {
+			closeBody(req)
+			return nil, err
+		}
+		resp, err := pc.roundTrip(req)
+		if err == nil {
+			return resp, nil
+		}
+		if err := contextErr(ctx, err); err != nil {
+			closeBody(req)
+			return nil, err
+		}
+		// A connection the upstream closed while it sat idle fails at
+		// once, before any answer: try once more on a new one.
+		if reused && retryable && attempt == 0 && isStale(err) {
+			continue
+		}
+		closeBody(req)
+		return nil, err
+	}
+}
+
+// contextErr is the context's error when the request failed because of
+// it: cancelled, or past its deadline (the connection's deadline may fire
+// a moment before the context's own timer).
+func contextErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if d, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// replayable reports whether a request may be sent twice: it has no body
+// and its method is idempotent (or it carries an idempotency key), as
+// http.Transport decides.
+func replayable(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody {
+		return false
+	}
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != ""
+}
+
+var (
+	errConnReset  = syscall.ECONNRESET
+	errBrokenPipe = syscall.EPIPE
+)
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// isStale reports whether err is what a write to, or a read from, a
+// connection the peer closed gives.
+func isStale(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, errConnReset) || errors.Is(err, errBrokenPipe)
+}
+
+// get returns an idle connection to key, or a new one.
+func (t *directTransport) get(ctx context.Context, key string) (*upConn, bool, error) {
+	now := time.Now()
+	t.mu.Lock()
+	for list := t.idle[key]; len(list) > 0; list = t.idle[key] {
+		pc := list[len(list)-1]
+		t.idle[key] = list[:len(list)-1]
+		if now.Sub(pc.since) < t.idleTimeout {
+			t.mu.Unlock()
+			return pc, true, nil
+		}
+		pc.conn.Close()
+	}
+	t.mu.Unlock()
+	conn, err := t.dial(ctx, "tcp", key)
+	if err != nil {
+		return nil, false, err
+	}
+	return &upConn{t: t, key: key, conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 8<<10)}, false, nil
+}
+
+// put keeps a connection for the next request, or closes it when the pool
+// is full.
+func (t *directTransport) put(pc *upConn) {
+	pc.since = time.Now()
+	t.mu.Lock()
+	if len(t.idle[pc.key]) < t.maxIdle {
+		t.idle[pc.key] = append(t.idle[pc.key], pc)
+		pc = nil
+	}
+	t.mu.Unlock()
+	if pc != nil {
+		pc.conn.Close()
+	}
+}
+
+// CloseIdleConnections closes the connections in the pool.
+func (t *directTransport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = map[string][]*upConn{}
+	t.mu.Unlock()
+	for _, list := range idle {
+		for _, pc := range list {
+			pc.conn.Close()
+		}
+	}
+	if c, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// roundTrip writes req and reads its answer. On an error the connection
+// is closed; on success it goes back to the pool once the body is read to
+// its end and the answer allows keep-alive.
+func (pc *upConn) roundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	if d, _ := ctx.Deadline(); !d.Equal(pc.deadline) {
+		pc.conn.SetDeadline(d)
+		pc.deadline = d
+	}
+	// Cancelling the request (the client went away) unblocks any read or
+	// write at once.
+	stop := context.AfterFunc(ctx, func() { pc.conn.SetDeadline(time.Unix(1, 0)) })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		pc.conn.Close()
+		return nil, err
+	}
+	werr := req.Write(pc.bw)
+	if werr == nil {
+		werr = pc.bw.Flush()
+	}
+	var clientErr *breaker.ClientSideError
+	if werr != nil && (ctx.Err() != nil || errors.As(werr, &clientErr)) {
+		return fail(werr)
+	}
+	// A write that failed may have failed because the upstream answered
+	// early and closed (413 to a body too large): that answer is the one
+	// to give, when it is there.
+	var resp *http.Response
+	for {
+		var err error
+		resp, err = http.ReadResponse(pc.br, req)
+		if err != nil {
+			if werr != nil {
+				return fail(werr)
+			}
+			return fail(err)
+		}
+		// An interim answer (100 Continue, 103 Early Hints) is followed
+		// by the real one.
+		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			continue
+		}
+		break
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// Never asked for (upgrades go to the fallback): not reusable.
+		return fail(errors.New("upstream switched protocols unasked"))
+	}
+	reuse := !resp.Close && !req.Close && werr == nil
+	resp.Body = &upBody{ReadCloser: resp.Body, pc: pc, stop: stop, reuse: reuse}
+	return resp, nil
+}
+
+// upBody is an answer's body; when it has been read to its end it gives
+// its connection back to the pool, and closing it early closes the
+// connection.
+type upBody struct {
+	io.ReadCloser
+	pc    *upConn
+	stop  func() bool
+	reuse bool
+	done  bool
+}
+
+func (b *upBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.finish(true)
+	} else if err != nil {
+		b.finish(false)
+	}
+	return n, err
+}
+
+func (b *upBody) Close() error {
+	if !b.done {
+		b.finish(false)
+	}
+	return nil
+}
+
+// finish releases the connection: back to the pool after a whole body of
+// a keep-alive answer, closed otherwise.
+func (b *upBody) finish(whole bool) {
+	b.done = true
+	stopped := b.stop() // false: the request was cancelled meanwhile
+	if whole && b.reuse && stopped {
+		b.ReadCloser.Close()
+		b.pc.t.put(b.pc)
+		return
+	}
+	// Closed first: closing a body that was not read to its end would
+	// otherwise read the rest.
+	b.pc.conn.Close()
+	b.ReadCloser.Close()
+}
