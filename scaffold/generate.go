@@ -140,7 +140,11 @@ type ServiceOptions struct {
 	Subscribes    []string
 	SubscribesSet bool
 	Force         bool
-	DryRun        bool
+	// KeepEdits leaves every file edited since msx generated it as it is,
+	// not only those the new settings change: msx add changes settings and
+	// must not restore a file the user made their own, as new --force does.
+	KeepEdits bool
+	DryRun    bool
 }
 
 // NewService generates services/NAME and registers it in msx.yaml. With
@@ -241,7 +245,7 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 		if stale, err = staleFiles(m.Dir, oldFiles, files); err != nil {
 			return nil, err
 		}
-		if files, kept, err = keepEdited(m.Dir, oldFiles, files); err != nil {
+		if files, kept, err = keepEdited(m.Dir, oldFiles, files, o.KeepEdits); err != nil {
 			return nil, err
 		}
 	}
@@ -258,11 +262,13 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 }
 
 // keepEdited takes out of newFiles each file that was edited since the old
-// settings generated it, and that the new settings would change (with the
-// same settings, --force restores the generated file): adding a
+// settings generated it, and that the new settings would change: adding a
 // dependency rewires main.go and handlers.go only where they are as msx
-// left them. The paths taken out are returned, for the user to edit.
-func keepEdited(root string, oldFiles, newFiles []File) (write []File, kept []string, err error) {
+// left them. The paths taken out are returned, for the user to edit. An
+// edited file the new settings generate as before is restored (new
+// --force), or, with keepAll (msx add), left as it is and not listed:
+// there is nothing in it for the user to do.
+func keepEdited(root string, oldFiles, newFiles []File, keepAll bool) (write []File, kept []string, err error) {
 	old := map[string][]byte{}
 	for _, f := range oldFiles {
 		old[f.Path] = f.Data
@@ -273,8 +279,12 @@ func keepEdited(root string, oldFiles, newFiles []File) (write []File, kept []st
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
 			return nil, nil, msxerr.Wrap(err, "check the file's permissions", "cannot read %s", f.Path)
-		case !bytes.Equal(f.Data, old[f.Path]) && !bytes.Equal(disk, f.Data) && !bytes.Equal(disk, old[f.Path]):
+		case bytes.Equal(disk, f.Data) || bytes.Equal(disk, old[f.Path]):
+			// As msx generated it: the new settings may rewrite it.
+		case !bytes.Equal(f.Data, old[f.Path]):
 			kept = append(kept, f.Path)
+			continue
+		case keepAll:
 			continue
 		}
 		write = append(write, f)
@@ -459,22 +469,14 @@ func publishers(topics []string) []Publisher {
 // AddDependency makes service call deps as well as what it calls already:
 // msx.yaml is updated and the service regenerated with its settings kept,
 // leaving alone the files edited since msx generated them (Result lists
-// them as Kept). A dependency that would close a cycle is refused.
+// those the new settings would change as Kept). A dependency that would
+// close a cycle is refused.
 func AddDependency(fsys fs.FS, manifestPath, service string, deps []string, dryRun bool) (*Result, error) {
-	m, _, err := devenv.LoadData(manifestPath)
+	m, s, err := loadService(manifestPath, service)
 	if err != nil {
 		return nil, err
 	}
-	s, ok := m.Services[service]
-	if !ok {
-		return nil, msxerr.New("create it first with msx new service "+service, "service %s is not in this workspace", service)
-	}
-	all := slices.Clone(s.DependsOn)
-	for _, d := range deps {
-		if !slices.Contains(all, d) {
-			all = append(all, d)
-		}
-	}
+	all := union(s.DependsOn, deps)
 	// Refuse a cycle before writing anything: msx up could never start it.
 	s.DependsOn = all
 	m.Services[service] = s
@@ -482,6 +484,47 @@ func AddDependency(fsys fs.FS, manifestPath, service string, deps []string, dryR
 		return nil, msxerr.Wrap(err, "remove one of the dependencies", "%v", err)
 	}
 	return NewService(fsys, ServiceOptions{
-		ManifestPath: manifestPath, Name: service, DependsOn: all, DependsOnSet: true, Force: true, DryRun: dryRun,
+		ManifestPath: manifestPath, Name: service, DependsOn: all, DependsOnSet: true, Force: true, KeepEdits: true, DryRun: dryRun,
 	})
+}
+
+// AddSubscription makes service handle subjects (orders.item.created) as
+// well as the events it handles already, as msx new service --subscribes
+// does for a new one: msx.yaml is updated and the service regenerated with
+// its settings kept, leaving alone the files edited since msx generated
+// them (Result lists those the new settings would change as Kept).
+func AddSubscription(fsys fs.FS, manifestPath, service string, subjects []string, dryRun bool) (*Result, error) {
+	_, s, err := loadService(manifestPath, service)
+	if err != nil {
+		return nil, err
+	}
+	return NewService(fsys, ServiceOptions{
+		ManifestPath: manifestPath, Name: service, Subscribes: union(s.Subscribes, subjects), SubscribesSet: true,
+		Force: true, KeepEdits: true, DryRun: dryRun,
+	})
+}
+
+// loadService reads the manifest and the entry of a service that must be
+// in it.
+func loadService(manifestPath, service string) (*devenv.Manifest, devenv.Service, error) {
+	m, _, err := devenv.LoadData(manifestPath)
+	if err != nil {
+		return nil, devenv.Service{}, err
+	}
+	s, ok := m.Services[service]
+	if !ok {
+		return nil, devenv.Service{}, msxerr.New("create it first with msx new service "+service, "service %s is not in this workspace", service)
+	}
+	return m, s, nil
+}
+
+// union is have followed by the items of add it lacks, in order.
+func union(have, add []string) []string {
+	all := slices.Clone(have)
+	for _, a := range add {
+		if !slices.Contains(all, a) {
+			all = append(all, a)
+		}
+	}
+	return all
 }

@@ -335,6 +335,11 @@ func TestAddDependencyKeepsEditedFiles(t *testing.T) {
 	if err := os.WriteFile(handlers, edited, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A file the dependency does not change, edited: left as it is too.
+	version := filepath.Join(dir, "services/payments/version.go")
+	if err := os.WriteFile(version, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	res, err := AddDependency(templates.FS, mf, "payments", []string{"orders"}, false)
 	if err != nil {
 		t.Fatal(err)
@@ -349,6 +354,9 @@ func TestAddDependencyKeepsEditedFiles(t *testing.T) {
 	if got, _ := os.ReadFile(handlers); string(got) != string(edited) {
 		t.Fatal("the edited handlers.go was changed")
 	}
+	if got, _ := os.ReadFile(version); string(got) != string(edited) {
+		t.Fatal("the edited version.go was restored")
+	}
 	if main, _ := os.ReadFile(filepath.Join(dir, "services/payments/main.go")); !strings.Contains(string(main), "ordersapi.NewClient") {
 		t.Fatalf("main.go does not wire the orders client:\n%s", main)
 	}
@@ -359,6 +367,52 @@ func TestAddDependencyKeepsEditedFiles(t *testing.T) {
 	// orders -> payments would close a cycle: refused, nothing written.
 	if _, err := AddDependency(templates.FS, mf, "orders", []string{"payments"}, false); err == nil || !strings.Contains(err.Error(), "cycle") {
 		t.Fatalf("AddDependency closing a cycle: %v", err)
+	}
+}
+
+func TestAddSubscriptionToAnExistingService(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shop")
+	if _, err := Init(templates.FS, InitOptions{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	mf := filepath.Join(dir, devenv.FileName)
+	for _, n := range []string{"orders", "payments"} {
+		if _, err := NewService(templates.FS, ServiceOptions{ManifestPath: mf, Name: n, DB: devenv.DBSQLite}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := filepath.Join(dir, "services/payments/store.go")
+	edited := []byte("package main // edited by hand\n")
+	if err := os.WriteFile(store, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Twice the same subject, and again later: one subscription.
+	for range 2 {
+		if _, err := AddSubscription(templates.FS, mf, "payments", []string{"orders.item.created", "orders.item.created"}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := devenv.Load(mf)
+	if err != nil || !slices.Equal(m.Services["payments"].Subscribes, []string{"orders.item.created"}) {
+		t.Fatalf("msx.yaml: %+v, %v", m.Services["payments"], err)
+	}
+	events, err := os.ReadFile(filepath.Join(dir, "services/payments/events.go"))
+	if err != nil || !strings.Contains(string(events), "ordersapi.ItemCreated") {
+		t.Fatalf("no typed handler stub for orders.item.created: %v\n%s", err, events)
+	}
+	if main, _ := os.ReadFile(filepath.Join(dir, "services/payments/main.go")); !strings.Contains(string(main), "handlers)") {
+		t.Fatalf("main.go does not start the consumer with the handlers:\n%s", main)
+	}
+	if got, _ := os.ReadFile(store); string(got) != string(edited) {
+		t.Fatal("the edited store.go was changed")
+	}
+	// A subject of no publisher is refused, and msx.yaml is left as it was.
+	before, _ := os.ReadFile(mf)
+	if _, err := AddSubscription(templates.FS, mf, "payments", []string{"billing.item.created"}, false); err == nil {
+		t.Fatal("a subscription to a service that does not exist was accepted")
+	}
+	if after, _ := os.ReadFile(mf); string(after) != string(before) {
+		t.Fatal("a refused subscription changed msx.yaml")
 	}
 }
 
