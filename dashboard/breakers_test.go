@@ -101,7 +101,7 @@ func TestBreakersTabReadsAgainAfterEachReading(t *testing.T) {
 		t.Fatal("a reading scheduled no next one")
 	}
 	// The tick (as tea.Tick delivers it) asks for another reading.
-	next := tab.Update(breakersTickMsg{tab: tab})
+	next := tab.Update(pollTickMsg[[]ProgramBreakers]{p: &tab.poller})
 	if next == nil {
 		t.Fatal("the tick started no reading")
 	}
@@ -111,7 +111,7 @@ func TestBreakersTabReadsAgainAfterEachReading(t *testing.T) {
 	}
 	// Another tab's messages are not this one's.
 	other := &breakersTab{}
-	if tab.Update(breakersTickMsg{tab: other}) != nil || tab.Update(breakersMsg{tab: other}) != nil {
+	if tab.Update(pollTickMsg[[]ProgramBreakers]{p: &other.poller}) != nil || tab.Update(polledMsg[[]ProgramBreakers]{p: &other.poller}) != nil {
 		t.Error("the tab acted on another tab's message")
 	}
 }
