@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"time"
-
-	"github.com/charmbracelet/bubbles/key"
-	tea "github.com/charmbracelet/bubbletea"
 )
 
 // ProgramBreakers is what one program's admin listener shows at
@@ -28,8 +25,7 @@ type BreakerSource func(ctx context.Context) ([]ProgramBreakers, error)
 // breakersTab is a page listing every circuit breaker of the project,
 // open ones first, read from the admin listeners every interval.
 type breakersTab struct {
-	poller[[]ProgramBreakers]
-	width, height int
+	polledTab[[]ProgramBreakers]
 }
 
 var _ Tab = (*breakersTab)(nil)
@@ -37,18 +33,10 @@ var _ Tab = (*breakersTab)(nil)
 // NewBreakersTab returns the breakers page, which reads src every interval
 // while the dashboard runs.
 func NewBreakersTab(src BreakerSource, every time.Duration) Tab {
-	return &breakersTab{poller: newPoller[[]ProgramBreakers](src, every)}
+	return &breakersTab{polledTab[[]ProgramBreakers]{poller: newPoller[[]ProgramBreakers](src, every)}}
 }
 
 func (t *breakersTab) Title() string { return "breakers" }
-
-func (t *breakersTab) Init() tea.Cmd { return t.fetch() }
-
-func (t *breakersTab) SetSize(w, h int) { t.width, t.height = w, h }
-
-func (t *breakersTab) Keys() []key.Binding { return nil }
-
-func (t *breakersTab) Update(msg tea.Msg) tea.Cmd { return t.update(msg) }
 
 // breakerRow is one line of the table.
 type breakerRow struct {

@@ -7,9 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/charmbracelet/bubbles/key"
-	tea "github.com/charmbracelet/bubbletea"
 )
 
 // EventConsumer is what the broker says of one subscribing service's
@@ -36,27 +33,16 @@ type EventSource func(ctx context.Context) ([]EventConsumer, error)
 // eventsTab is a page listing the broker's durable consumer of each
 // subscribing service, read every interval.
 type eventsTab struct {
-	poller[[]EventConsumer]
-	width, height int
+	polledTab[[]EventConsumer]
 }
-
-var _ Tab = (*eventsTab)(nil)
 
 // NewEventsTab returns the events page, which reads src every interval
 // while the dashboard runs.
 func NewEventsTab(src EventSource, every time.Duration) Tab {
-	return &eventsTab{poller: newPoller[[]EventConsumer](src, every)}
+	return &eventsTab{polledTab[[]EventConsumer]{poller: newPoller[[]EventConsumer](src, every)}}
 }
 
 func (t *eventsTab) Title() string { return "events" }
-
-func (t *eventsTab) Init() tea.Cmd { return t.fetch() }
-
-func (t *eventsTab) SetSize(w, h int) { t.width, t.height = w, h }
-
-func (t *eventsTab) Keys() []key.Binding { return nil }
-
-func (t *eventsTab) Update(msg tea.Msg) tea.Cmd { return t.update(msg) }
 
 func (t *eventsTab) View() string {
 	if line := t.problem("the event consumers", "the broker"); line != "" {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/charmbracelet/x/ansi"
 )
 
 func consumers() []EventConsumer {
@@ -21,53 +19,49 @@ func consumers() []EventConsumer {
 // readEventsTab is an events tab of the given size that has read cs.
 func readEventsTab(w, h int, cs []EventConsumer, err error) *eventsTab {
 	t := NewEventsTab(func(context.Context) ([]EventConsumer, error) { return cs, err }, 2*time.Second).(*eventsTab)
-	t.now = func() time.Time { return readAt }
-	t.SetSize(w, h)
-	t.Update(t.fetch()())
+	readOnce(&t.polledTab, w, h)
 	return t
 }
 
 func TestEventsTabView(t *testing.T) {
-	got := readEventsTab(100, 10, consumers(), nil).View()
-	want := strings.Join([]string{
-		"120 pending  3 unacked  2 redelivered  (read 12:00:05, every 2s)",
-		"SERVICE   PENDING  UNACKED  REDELIVERED  SUBSCRIBES",
-		"audit           0        0            0  orders.item.created, orders.item.deleted",
-		"mailer          -        -            -  (not running) users.item.created",
-		"payments      120        3            2  orders.item.created",
-	}, "\n")
-	if got != want {
-		t.Errorf("view at 100x10:\n%s\nwant:\n%s", got, want)
-	}
-}
-
-func TestEventsTabFitsItsSize(t *testing.T) {
-	for _, size := range [][2]int{{80, 4}, {30, 10}, {20, 3}, {1, 1}, {0, 0}} {
-		w, h := size[0], size[1]
-		got := readEventsTab(w, h, consumers(), nil).View()
-		lines := strings.Split(got, "\n")
-		if got == "" {
-			lines = nil
+	head := "120 pending  3 unacked  2 redelivered  (read 12:00:05, every 2s)"
+	for _, c := range []struct {
+		w, h int
+		cs   []EventConsumer
+		err  error
+		want []string
+	}{
+		{100, 10, consumers(), nil, []string{
+			head,
+			"SERVICE   PENDING  UNACKED  REDELIVERED  SUBSCRIBES",
+			"audit           0        0            0  orders.item.created, orders.item.deleted",
+			"mailer          -        -            -  (not running) users.item.created",
+			"payments      120        3            2  orders.item.created",
+		}},
+		// Rows that do not fit are counted.
+		{80, 4, consumers(), nil, []string{
+			head,
+			"SERVICE   PENDING  UNACKED  REDELIVERED  SUBSCRIBES",
+			"audit           0        0            0  orders.item.created, orders.item.delet…",
+			"… 2 more",
+		}},
+		// A narrow terminal cuts the subjects, not the counts.
+		{50, 5, consumers(), nil, []string{
+			"120 pending  3 unacked  2 redelivered  (read 12:0…",
+			"SERVICE   PENDING  UNACKED  REDELIVERED  SUBSCRIB…",
+			"audit           0        0            0  orders.i…",
+			"mailer          -        -            -  (not run…",
+			"payments      120        3            2  orders.i…",
+		}},
+		{70, 5, nil, nil, []string{"0 pending  0 unacked  0 redelivered  (read 12:00:05, every 2s)", "no service subscribes to events"}},
+		{60, 5, nil, errors.New("the broker is not running"), []string{"cannot read the event consumers: the broker is not running"}},
+	} {
+		got := readEventsTab(c.w, c.h, c.cs, c.err).View()
+		if want := strings.Join(c.want, "\n"); got != want {
+			t.Errorf("view at %dx%d:\n%s\nwant:\n%s", c.w, c.h, got, want)
 		}
-		if len(lines) > h {
-			t.Errorf("%dx%d: %d lines", w, h, len(lines))
-		}
-		for _, l := range lines {
-			if ansi.StringWidth(l) > w {
-				t.Errorf("%dx%d: line %q is wider than %d", w, h, l, w)
-			}
-		}
 	}
-	// Rows that do not fit are counted; a narrow terminal cuts the
-	// subjects, not the counts.
-	got := readEventsTab(80, 4, consumers(), nil).View()
-	if !strings.HasSuffix(got, "\naudit           0        0            0  orders.item.created, orders.item.delet…\n… 2 more") {
-		t.Errorf("view at 80x4:\n%s", got)
-	}
-	got = readEventsTab(50, 10, consumers(), nil).View()
-	if !strings.Contains(got, "\npayments      120        3            2  orders.i…") {
-		t.Errorf("view at 50x10:\n%s", got)
-	}
+	checkFits(t, func(w, h int) string { return readEventsTab(w, h, consumers(), nil).View() }, [][2]int{{80, 4}, {30, 10}, {20, 3}, {1, 1}, {0, 0}})
 }
 
 func TestEventsTabBeforeAndAfterAFailedRead(t *testing.T) {
@@ -76,10 +70,6 @@ func TestEventsTabBeforeAndAfterAFailedRead(t *testing.T) {
 	if got := tab.View(); got != "reading the event consumers from the broker…" {
 		t.Errorf("before the first read: %q", got)
 	}
-	got := readEventsTab(60, 5, nil, errors.New("the broker is not running")).View()
-	if got != "cannot read the event consumers: the broker is not running" {
-		t.Errorf("after a failed read: %q", got)
-	}
 	// A failed read after a good one shows the failure, not stale counts.
 	tab = readEventsTab(60, 5, consumers(), nil)
 	tab.src = func(context.Context) ([]EventConsumer, error) { return nil, errors.New("the broker is not answering") }
@@ -87,38 +77,26 @@ func TestEventsTabBeforeAndAfterAFailedRead(t *testing.T) {
 	if got := tab.View(); got != "cannot read the event consumers: the broker is not answering" {
 		t.Errorf("after a good read then a failed one: %q", got)
 	}
-	if got := readEventsTab(60, 5, nil, nil).View(); !strings.HasSuffix(got, "\nno service subscribes to events") {
-		t.Errorf("with no consumer: %q", got)
-	}
 }
 
-func TestEventsTabReadsAgainAfterEachReading(t *testing.T) {
-	reads := 0
-	tab := NewEventsTab(func(context.Context) ([]EventConsumer, error) {
-		reads++
-		return consumers(), nil
-	}, time.Second).(*eventsTab)
-	if tick := tab.Update(tab.Init()()); tick == nil {
-		t.Fatal("a reading scheduled no next one")
-	}
-	if next := tab.Update(pollTickMsg[[]EventConsumer]{p: &tab.poller}); next == nil {
-		t.Fatal("the tick started no reading")
-	} else {
-		next()
-	}
-	if reads != 2 {
-		t.Errorf("read %d times after one tick, want 2", reads)
-	}
-	// Neither another events tab's messages nor the breakers tab's are its own.
-	other := &eventsTab{}
-	breakers := &breakersTab{}
+// The polling itself is the breakers tab's, tested there; here, that
+// the events tab keeps its own readings apart from another tab's.
+func TestEventsTabTakesOnlyItsOwnReadings(t *testing.T) {
+	tab := readEventsTab(100, 10, consumers(), nil)
+	before := tab.View()
+	other, breakers := &eventsTab{}, &breakersTab{}
 	for _, msg := range []any{
-		pollTickMsg[[]EventConsumer]{p: &other.poller}, polledMsg[[]EventConsumer]{p: &other.poller},
-		pollTickMsg[[]ProgramBreakers]{p: &breakers.poller}, polledMsg[[]ProgramBreakers]{p: &breakers.poller},
+		pollTickMsg[[]EventConsumer]{p: &other.poller},
+		polledMsg[[]EventConsumer]{p: &other.poller, at: readAt},
+		pollTickMsg[[]ProgramBreakers]{p: &breakers.poller},
+		polledMsg[[]ProgramBreakers]{p: &breakers.poller, err: errors.New("not mine"), at: readAt},
 	} {
-		if tab.Update(msg) != nil {
+		if tab.Update(msg) != nil || tab.View() != before {
 			t.Errorf("the tab acted on %T", msg)
 		}
+	}
+	if tab.Update(tab.Init()()) == nil {
+		t.Error("its own reading scheduled no next one")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -111,3 +112,22 @@ func fit(lines []string, width, height int) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// polledTab is the part of a tab that shows what a poller reads: the tab
+// embeds it and adds its Title and View.
+type polledTab[T any] struct {
+	poller[T]
+	width, height int
+}
+
+// Init starts reading.
+func (t *polledTab[T]) Init() tea.Cmd { return t.fetch() }
+
+// SetSize keeps the size for View.
+func (t *polledTab[T]) SetSize(w, h int) { t.width, t.height = w, h }
+
+// Keys is empty: such a tab only shows.
+func (t *polledTab[T]) Keys() []key.Binding { return nil }
+
+// Update handles the poller's messages.
+func (t *polledTab[T]) Update(msg tea.Msg) tea.Cmd { return t.update(msg) }
