@@ -13,7 +13,8 @@ import (
 
 // poller reads a source every interval, in commands: a tab that shows
 // something read again and again (the breakers, the event consumers)
-// embeds one, starts it from Init and hands it every message in Update.
+// embeds one through polledTab, which starts it from Init and hands it
+// every message in Update.
 type poller[T any] struct {
 	src   func(ctx context.Context) (T, error)
 	every time.Duration
