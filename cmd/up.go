@@ -145,10 +145,7 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 			Out:        f.IO.Out,
 			NoColor:    !f.IO.ColorEnabled(),
 			Controller: sessionController{&s},
-			Tabs: []dashboard.Tab{
-				dashboard.NewTracesTab(collectorFinder(r, m)),
-				dashboard.NewBreakersTab(breakerSource(r, m), 2*time.Second),
-			},
+			Tabs:       dashboardTabs(r, m),
 		})
 		so.Recover = d.Recover
 	}
@@ -201,6 +198,79 @@ func attachDashboard(ctx context.Context, f *Factory, d *dashboard.Dashboard, pl
 	stopDashboard()
 	<-shown
 	return err
+}
+
+// dashboardTabs are the dashboard's pages after the services: traces,
+// breakers, and the event consumers when the project runs a broker.
+func dashboardTabs(r *runner.Runner, m *devenv.Manifest) []dashboard.Tab {
+	tabs := []dashboard.Tab{
+		dashboard.NewTracesTab(collectorFinder(r, m)),
+		dashboard.NewBreakersTab(breakerSource(r, m), 2*time.Second),
+	}
+	if len(subscribers(m)) > 0 {
+		tabs = append(tabs, dashboard.NewEventsTab(eventSource(r, m), 2*time.Second))
+	}
+	return tabs
+}
+
+// subscribers are the services that subscribe to events, in the
+// manifest's order; a project without any runs no broker.
+func subscribers(m *devenv.Manifest) []string {
+	var out []string
+	for _, name := range m.ServiceNames() {
+		if len(m.Services[name].Subscribes) > 0 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// eventSource reads the durable consumer of each subscribing service from
+// the broker, as msx ps does.
+func eventSource(r *runner.Runner, m *devenv.Manifest) dashboard.EventSource {
+	return func(ctx context.Context) ([]dashboard.EventConsumer, error) {
+		list, err := r.Status(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		return eventConsumers(m, list)
+	}
+}
+
+// eventConsumers is what the events tab shows of a status: an error when
+// the broker is not there to ask, else a line per subscribing service.
+func eventConsumers(m *devenv.Manifest, list []runner.ServiceStatus) ([]dashboard.EventConsumer, error) {
+	byName := map[string]runner.ServiceStatus{}
+	var broker *runner.ServiceStatus
+	for i, st := range list {
+		switch {
+		case st.Role == devenv.RoleService:
+			byName[st.Service] = st
+		case st.Role == devenv.RoleInfra && st.Service == devenv.KindNATS:
+			broker = &list[i]
+		}
+	}
+	switch {
+	case broker == nil || broker.State != "running":
+		return nil, errors.New("the broker is not running (msx up starts it)")
+	case !broker.Ready:
+		return nil, errors.New("the broker is not answering on its monitoring port")
+	}
+	var out []dashboard.EventConsumer
+	for _, name := range subscribers(m) {
+		c := dashboard.EventConsumer{Service: name, Subscribes: m.Services[name].Subscribes}
+		st, ok := byName[name]
+		switch {
+		case st.Consumer != nil:
+			c.Pending, c.Unacked, c.Redelivered = st.Consumer.Pending, st.Consumer.AckPending, st.Consumer.Redelivered
+		case !ok || st.State != "running":
+			c.Problem = "not running"
+		default:
+			c.Problem = "no consumer read from the broker"
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // breakerSource reads the breakers of the project's programs from their

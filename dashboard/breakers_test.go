@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/charmbracelet/x/ansi"
 )
 
 var readAt = time.Date(2026, 11, 26, 12, 0, 5, 0, time.UTC)
@@ -24,9 +22,7 @@ func sample() []ProgramBreakers {
 // readTab is a breakers tab of the given size that has read programs.
 func readTab(w, h int, programs []ProgramBreakers, err error) *breakersTab {
 	t := NewBreakersTab(func(context.Context) ([]ProgramBreakers, error) { return programs, err }, 2*time.Second).(*breakersTab)
-	t.now = func() time.Time { return readAt }
-	t.SetSize(w, h)
-	t.Update(t.fetch()())
+	readOnce(&t.polledTab, w, h)
 	return t
 }
 
@@ -49,22 +45,7 @@ func TestBreakersTabOpenFirst(t *testing.T) {
 }
 
 func TestBreakersTabFitsItsSize(t *testing.T) {
-	for _, size := range [][2]int{{80, 5}, {30, 10}, {20, 3}, {1, 1}, {0, 0}} {
-		w, h := size[0], size[1]
-		got := readTab(w, h, sample(), nil).View()
-		lines := strings.Split(got, "\n")
-		if got == "" {
-			lines = nil
-		}
-		if len(lines) > h {
-			t.Errorf("%dx%d: %d lines", w, h, len(lines))
-		}
-		for _, l := range lines {
-			if ansi.StringWidth(l) > w {
-				t.Errorf("%dx%d: line %q is wider than %d", w, h, l, w)
-			}
-		}
-	}
+	checkFits(t, func(w, h int) string { return readTab(w, h, sample(), nil).View() }, [][2]int{{80, 5}, {30, 10}, {20, 3}, {1, 1}, {0, 0}})
 	// Rows that do not fit are counted, and the open breaker stays in view.
 	got := readTab(80, 5, sample(), nil).View()
 	if !strings.Contains(got, "gateway   orders    OPEN") || !strings.HasSuffix(got, "… 5 more") {
@@ -101,7 +82,7 @@ func TestBreakersTabReadsAgainAfterEachReading(t *testing.T) {
 		t.Fatal("a reading scheduled no next one")
 	}
 	// The tick (as tea.Tick delivers it) asks for another reading.
-	next := tab.Update(breakersTickMsg{tab: tab})
+	next := tab.Update(pollTickMsg[[]ProgramBreakers]{p: &tab.poller})
 	if next == nil {
 		t.Fatal("the tick started no reading")
 	}
@@ -111,7 +92,7 @@ func TestBreakersTabReadsAgainAfterEachReading(t *testing.T) {
 	}
 	// Another tab's messages are not this one's.
 	other := &breakersTab{}
-	if tab.Update(breakersTickMsg{tab: other}) != nil || tab.Update(breakersMsg{tab: other}) != nil {
+	if tab.Update(pollTickMsg[[]ProgramBreakers]{p: &other.poller}) != nil || tab.Update(polledMsg[[]ProgramBreakers]{p: &other.poller}) != nil {
 		t.Error("the tab acted on another tab's message")
 	}
 }

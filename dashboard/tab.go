@@ -6,7 +6,7 @@ import (
 )
 
 // Tab is one page of the dashboard: the built-in services page is the
-// first, and Options.Tabs adds more (traces, breakers, faults). The
+// first, and Options.Tabs adds more (traces, breakers, events). The
 // dashboard owns the header, the tab bar and the help line; a tab draws
 // the body between them.
 //
