@@ -44,10 +44,11 @@ func TestDashboardDocker(t *testing.T) {
 		t.Errorf("the dashboard is not on the alternate screen:\n%s", screen)
 	}
 	// The session samples each container (every 2s): CPU and memory from
-	// the engine's stats fill the table.
+	// the engine's stats fill the table, and the gateway's row its port.
 	orders := regexp.MustCompile(`orders\s+ready\s.*\s\d+\.\d%\s+\d+\.\dMiB`)
-	s.WaitUntil(time.Minute, "CPU and memory of orders in the table", func(screen string) bool {
-		return orders.MatchString(screen)
+	gatewayRow := regexp.MustCompile(`gateway\s+ready\s.*MiB\s+` + strconv.Itoa(port) + `\b`)
+	s.WaitUntil(time.Minute, "CPU and memory of orders, the gateway's port in the table", func(screen string) bool {
+		return orders.MatchString(screen) && gatewayRow.MatchString(screen)
 	})
 	// r on the first row (orders) restarts its program through msx-init:
 	// the container itself is not restarted.

@@ -74,7 +74,7 @@ type Event struct {
 	CPU    float64 // Stats: percent of one core
 	Memory uint64  // Stats: bytes
 
-	Port int // Starting, Ready: the host port the service is published on, 0 if none or unchanged
+	Port int // Starting, Ready, Stats: the host port the service is published on, 0 if none or unchanged
 }
 
 // Observer receives events. Publish calls an observer from one goroutine

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ type Sample struct {
 	// Ready says it answers its readiness check; Reason says why not.
 	Ready  bool
 	Reason string
+	// Port is the host port the program's port is published on, 0 when
+	// it is not published.
+	Port int
 	// HasStats is false when the engine gave no stats (they are a best
 	// effort: a sample without them still tells health).
 	HasStats bool
@@ -47,6 +51,9 @@ func (r *Runner) Sample(ctx context.Context, c *devenv.Container) (Sample, error
 		return Sample{}, nil
 	}
 	s := Sample{Running: true}
+	if c.Publish {
+		s.Port, _ = strconv.Atoi(hostPort(insp, c.Port))
+	}
 	s.Ready, s.Reason = readiness(cctx, r, c, insp)
 	st, err := r.API.ContainerStatsOneShot(cctx, c.Name)
 	if err != nil {

@@ -28,8 +28,13 @@ func TestSampleReadsReadinessAndCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Running || !s.Ready || s.Reason != "" {
-		t.Errorf("running ready service sampled as %+v", s)
+	if !s.Running || !s.Ready || s.Reason != "" || s.Port != 0 {
+		t.Errorf("running ready service (not published) sampled as %+v", s)
+	}
+	// The gateway is published: the sample says on which host port.
+	gw := p.Container(devenv.GatewayName)
+	if s, err := h.r.Sample(context.Background(), gw); err != nil || s.Port == 0 || (gw.HostPort != 0 && s.Port != gw.HostPort) {
+		t.Errorf("gateway sampled as %+v, %v; want its host port %d", s, err, gw.HostPort)
 	}
 	// docker stats leaves the inactive page cache out, and so does msx.
 	if !s.HasStats || s.CPU != 7_000_000 || s.Memory != 12<<20 || s.Read.IsZero() {

@@ -73,7 +73,7 @@ func (s *Session) monitor(ctx context.Context, eng Sampler) {
 				continue
 			}
 			if cpu, ok := runner.CPUPercent(prev[c.Service], sm); ok {
-				s.publish(events.Event{Kind: events.Stats, Service: c.Service, CPU: cpu, Memory: sm.Memory})
+				s.publish(events.Event{Kind: events.Stats, Service: c.Service, CPU: cpu, Memory: sm.Memory, Port: sm.Port})
 			}
 			if sm.HasStats {
 				prev[c.Service] = sm

@@ -235,6 +235,7 @@ func (p *Project) Apply(e events.Event) {
 		p.add(s.Logs, e, Note, "warning: "+e.Detail)
 	case events.Stats:
 		s.HasStats, s.CPU, s.Memory = true, e.CPU, e.Memory
+		p.port(s, e)
 	}
 }
 

@@ -100,8 +100,8 @@ func TestUnknownServiceIsAddedAndUnknownKindIgnored(t *testing.T) {
 	if len(p.Services()) != 2 || p.Services()[1].Name != "b" || p.Service("a").State() != Waiting {
 		t.Fatalf("services %+v", p.Services())
 	}
-	p.Apply(ev(events.Stats, "a", func(e *events.Event) { e.CPU, e.Memory = 12.5, 3<<20 }))
-	if s := p.Service("a"); !s.HasStats || s.CPU != 12.5 || s.Memory != 3<<20 {
+	p.Apply(ev(events.Stats, "a", func(e *events.Event) { e.CPU, e.Memory, e.Port = 12.5, 3<<20, 18080 }))
+	if s := p.Service("a"); !s.HasStats || s.CPU != 12.5 || s.Memory != 3<<20 || s.Port != 18080 {
 		t.Fatalf("stats %+v", s)
 	}
 	p.Apply(ev(events.Warning, "", func(e *events.Event) { e.Detail = "inotify limit reached" }))
