@@ -222,9 +222,13 @@ func (p *servicesPage) table(rows int) []string {
 		state := p.c.states[st].Render(fmt.Sprintf("%-9s", st))
 		build := fmt.Sprintf("%-18s", "-")
 		if s.Build.Done {
-			if s.Build.OK {
+			switch {
+			case s.Build.OK && s.Build.Duration == 0:
+				// Nothing to compile: the image is of the sources as they are.
+				build = fmt.Sprintf("%-18s", "up to date")
+			case s.Build.OK:
 				build = fmt.Sprintf("%-18s", "ok "+model.Seconds(s.Build.Duration)+" "+s.Build.Time.Format("15:04:05"))
-			} else {
+			default:
 				build = p.c.bad.Render(fmt.Sprintf("%-18s", "FAILED "+s.Build.Time.Format("15:04:05")))
 			}
 		}

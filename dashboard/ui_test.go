@@ -67,6 +67,12 @@ func startup() []events.Event {
 		es = append(es, e)
 	}
 	for i, n := range names {
+		if i == len(names)-1 {
+			// Its image is of the sources as they are: nothing compiled.
+			add(events.Event{Kind: events.Built, Service: n, Detail: "up to date"})
+			add(events.Event{Kind: events.Starting, Service: n, Port: 8081 + i})
+			continue
+		}
 		add(events.Event{Kind: events.Building, Service: n})
 		add(events.Event{Kind: events.Built, Service: n, Duration: time.Duration(700+i*50) * time.Millisecond})
 		add(events.Event{Kind: events.Starting, Service: n, Port: 8081 + i})
