@@ -15,6 +15,7 @@ import (
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/export"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/state"
 )
 
@@ -54,7 +55,8 @@ restricted securityContext from msx up's hardening), a Service and a ConfigMap;
 the gateway with an Ingress of its routes; the trace collector, with its source
 to build its image from; per Postgres database a StatefulSet with a volume claim;
 the NATS broker as a StatefulSet with JetStream storage; Secrets referenced by
-name and key only (README.md says how to create them); and NetworkPolicies that
+name and key only (README.md says how to create them), the gateway's keys that
+.msx/secrets holds among them; and NetworkPolicies that
 admit only the gateway to services, a service's declared dependents to it, its
 owner to each database, the publishers and subscribers to the broker, and the
 programs to the collector.
@@ -106,7 +108,8 @@ and an image: name, the trace collector built from its source (written beside
 compose.yaml, in collector/), the NATS broker, each database on a private
 network only its service joins, named volumes, secrets as Compose secrets read
 from the files msx keeps under .msx/secrets (created now if missing, never
-copied into the file), health checks that depends_on waits for, ports on
+copied into the file; the gateway's keys, which are yours to make, when they
+are there), health checks that depends_on waits for, ports on
 127.0.0.1, and the containers confined as msx up confines them. With --images
 msx it runs the images msx up built instead, so it needs no registry and no
 Dockerfile build.
@@ -133,9 +136,31 @@ func exportPlan(f *Factory, out, def string) (*devenv.Manifest, *devenv.Plan, st
 	if err != nil {
 		return nil, nil, "", err
 	}
-	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: msxVersion()})
+	// The gateway's keys the workspace keeps are exported, as msx up
+	// gives them to the gateway; none is generated.
+	keys, err := runner.GatewayKeys(state.New(m.Dir))
 	if err != nil {
 		return nil, nil, "", err
+	}
+	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: msxVersion(), GatewayKeys: keys})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if len(keys) == 0 {
+		var protected []string
+		for _, name := range m.ServiceNames() {
+			if m.Services[name].Protected {
+				protected = append(protected, name)
+			}
+		}
+		if len(protected) > 0 {
+			var files []string
+			for _, k := range devenv.GatewayKeys {
+				files = append(files, ".msx/secrets/"+k.Name)
+			}
+			fmt.Fprintf(f.IO.ErrOut, "The gateway has no key to export, so the protected routes of %s will refuse every request: put one in %s and export again.\n",
+				strings.Join(protected, ", "), strings.Join(files, " or "))
+		}
 	}
 	if out == "" {
 		out = filepath.Join(m.Dir, def)
@@ -154,7 +179,7 @@ func runExportCompose(ctx context.Context, f *Factory, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	opts := export.ComposeOptions{OutDir: out}
+	opts := export.ComposeOptions{OutDir: out, FillerImage: m.Image(&devenv.Postgres)}
 	if o.Images == "msx" {
 		if opts.Built, err = builtImages(ctx, f, m); err != nil {
 			return err

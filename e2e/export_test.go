@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,7 +71,8 @@ func composeLeft(t *testing.T, cli *client.Client, project string) []string {
 // container becomes healthy (or, for the secrets filler, completes); an item
 // POSTed through the gateway to a service with a Postgres database and the
 // broker is stored and read back; an item of its publisher reaches the
-// broker; the database is reachable from its service's network namespace
+// broker; the publisher's protected route admits the API key from
+// .msx/secrets only (the gateway's keys are exported too); the database is reachable from its service's network namespace
 // only; and compose down -v leaves nothing.
 func TestExportComposeDocker(t *testing.T) {
 	if testing.Short() {
@@ -87,6 +90,15 @@ func TestExportComposeDocker(t *testing.T) {
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--subscribes", "orders.item.created")
+	// orders is protected, with an API key where msx keeps secrets.
+	editFile(t, filepath.Join(ws, "msx.yaml"), "    route: /api/orders/\n", "    route: /api/orders/\n    protected: true\n")
+	const apiKey = "key-e2e-export-0123456789abcdef"
+	if err := os.MkdirAll(filepath.Join(ws, ".msx", "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, ".msx", "secrets", "gateway-api-keys"), []byte("e2e:"+apiKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cleanupDown(t, ws, env)
 
 	mustMsx(t, ws, env, "up", "-d")
@@ -136,7 +148,7 @@ func TestExportComposeDocker(t *testing.T) {
 		ids[f[0]] = f[1]
 		want := "running healthy"
 		switch f[0] {
-		case "payments-db-secrets":
+		case "payments-db-secrets", "gateway-secrets":
 			want = "exited"
 		case "nats", "collector":
 			want = "running"
@@ -145,17 +157,35 @@ func TestExportComposeDocker(t *testing.T) {
 			t.Errorf("%s is %q, want %q", f[0], got, want)
 		}
 	}
-	if len(ids) != 7 {
-		t.Fatalf("compose ps lists %v, want the gateway, orders, payments, its database and secrets filler, the broker and the collector", ids)
+	if len(ids) != 8 {
+		t.Fatalf("compose ps lists %v, want the gateway and its secrets filler, orders, payments, its database and secrets filler, the broker and the collector", ids)
 	}
 
 	gateway := "http://127.0.0.1:" + strconv.Itoa(port)
+	// withKey calls the gateway with the API key, as a client of a
+	// protected route does.
+	withKey := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, gateway+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Api-Key", apiKey)
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
 	post := func(path, name string) string {
 		t.Helper()
 		var code int
 		var body string
 		for deadline := time.Now().Add(60 * time.Second); ; {
-			code, body = httpDo(t, "POST", gateway+path, `{"name":"`+name+`"}`)
+			code, body = withKey("POST", path, `{"name":"`+name+`"}`)
 			if code == 201 || time.Now().After(deadline) {
 				break
 			}
@@ -177,7 +207,15 @@ func TestExportComposeDocker(t *testing.T) {
 		t.Fatalf("GET /api/payments/items/%s: %d %s", id, code, body)
 	}
 	// orders publishes item.created for payments: the broker stores it.
+	// Its route is protected: the exported gateway read the API key from
+	// the file .msx/secrets holds, and refuses a call without it.
 	post("/api/orders/items", "published")
+	if code, body := httpDo(t, "GET", gateway+"/api/orders/items", ""); code != 401 {
+		t.Errorf("GET /api/orders/items without the API key: %d %s, want 401", code, body)
+	}
+	if code, body := withKey("GET", "/api/orders/items", ""); code != 200 || !strings.Contains(body, `"published"`) {
+		t.Errorf("GET /api/orders/items with the API key: %d %s", code, body)
+	}
 	mon, err := compose("port", "nats", "8222")
 	if err != nil {
 		t.Fatalf("docker compose port nats 8222: %v\n%s", err, mon)

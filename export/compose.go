@@ -28,6 +28,11 @@ type ComposeOptions struct {
 	// build: sections, so it runs on a machine with no registry and no
 	// Dockerfile build; every target of the plan must have one.
 	Built map[string]string
+	// FillerImage is an image with a shell (msx's Postgres image) that
+	// copies the gateway's keys into its secrets volume: the gateway's
+	// own image is FROM scratch. Needed only when the plan gives the
+	// gateway keys.
+	FillerImage string
 }
 
 type composeFile struct {
@@ -196,9 +201,20 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 				s.depend(d, cond)
 			}
 		}
+		if ownSecrets(c) {
+			if o.FillerImage == "" {
+				return nil, fmt.Errorf("no image with a shell to copy the secrets of %s", c.Service)
+			}
+			// The gateway's keys: a volume of its own, which msx up
+			// writes them into before it starts.
+			key := c.Service + "-secrets"
+			cf.Volumes[key] = struct{}{}
+			s.Volumes = append(s.Volumes, composeMount{Type: "volume", Source: key, Target: devenv.SecretsDir, ReadOnly: true})
+			s.depend(key, "service_completed_successfully")
+		}
 		cf.Services[c.Service] = s
 		if len(c.Secrets) > 0 {
-			name, fill := secretsFiller(p, c, rel)
+			name, fill := secretsFiller(p, c, o.FillerImage)
 			cf.Services[name] = fill
 			for _, sec := range c.Secrets {
 				cf.Secrets[sec.Name] = composeSecret{File: rel + "/.msx/secrets/" + sec.Name}
@@ -210,6 +226,9 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 	buf.WriteString("# Secrets are the files msx keeps under .msx/secrets (mode 0600), never values: a one-off\n")
 	buf.WriteString("# container per instance (INSTANCE-secrets) copies them, readable, into the volume that\n")
 	buf.WriteString("# the instance and its services mount read-only, as msx up writes them.\n")
+	if slices.ContainsFunc(p.Containers, ownSecrets) {
+		buf.WriteString("# The gateway's keys go the same way into a volume of its own (gateway-secrets).\n")
+	}
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(cf); err != nil {
@@ -297,6 +316,13 @@ func isSecrets(m devenv.Mount) bool {
 	return m.Target == devenv.SecretsDir || strings.HasPrefix(m.Target, devenv.SecretsDir+"/")
 }
 
+// ownSecrets reports whether a container has secrets of its own, in no
+// instance's secrets volume: the gateway's keys, which msx up writes into
+// an anonymous volume at SecretsDir.
+func ownSecrets(c devenv.Container) bool {
+	return len(c.Secrets) > 0 && !slices.ContainsFunc(c.Mounts, func(m devenv.Mount) bool { return m.Target == devenv.SecretsDir })
+}
+
 // secretFiles is where a filler finds the Compose secrets it copies: not
 // under SecretsDir, where its volume is.
 const secretFiles = "/run/msx-secret-files"
@@ -310,16 +336,20 @@ const secretFiles = "/run/msx-secret-files"
 // read it there. The filler runs the instance's image (it has a shell) as
 // root, with nothing but the right to read the host's file, no network,
 // and a read-only root file system.
-func secretsFiller(p *devenv.Plan, c devenv.Container, rel string) (string, *composeService) {
-	var vol string
+//
+// A container with secrets of its own (the gateway's keys) has its volume
+// named SERVICE-secrets, and its image has no shell (FROM scratch): its
+// filler runs shellImage instead.
+func secretsFiller(p *devenv.Plan, c devenv.Container, shellImage string) (string, *composeService) {
+	vol, image := c.Service+"-secrets", shellImage
 	for _, m := range c.Mounts {
 		if m.Target == devenv.SecretsDir {
-			vol = volumeKey(p, m.Volume)
+			vol, image = volumeKey(p, m.Volume), c.Image.Ref
 		}
 	}
 	var script []string
 	s := &composeService{
-		Image:       c.Image.Ref,
+		Image:       image,
 		User:        "0",
 		NetworkMode: "none",
 		Volumes:     []composeMount{{Type: "volume", Source: vol, Target: devenv.SecretsDir}},
@@ -331,7 +361,7 @@ func secretsFiller(p *devenv.Plan, c devenv.Container, rel string) (string, *com
 	}
 	harden(s, c.Hardening)
 	s.CapAdd = []string{"DAC_OVERRIDE"}
-	s.Tmpfs, s.StopSignal = nil, ""
+	s.Tmpfs, s.StopSignal, s.Restart = nil, "", "no"
 	for _, sec := range c.Secrets {
 		src, dst := secretFiles+"/"+sec.File, devenv.SecretsDir+"/"+sec.File
 		s.Secrets = append(s.Secrets, composeSecretMount{Source: sec.Name, Target: src})

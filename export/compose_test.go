@@ -16,12 +16,12 @@ import (
 
 func TestComposeGolden(t *testing.T) {
 	p := workspace(t, "/src/shop")
-	files, err := Compose(p, ComposeOptions{OutDir: "/src/shop"})
+	files, err := Compose(p, ComposeOptions{FillerImage: "postgres:16", OutDir: "/src/shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "compose", files)
-	again, _ := Compose(workspace(t, "/src/shop"), ComposeOptions{OutDir: "/src/shop"})
+	again, _ := Compose(workspace(t, "/src/shop"), ComposeOptions{FillerImage: "postgres:16", OutDir: "/src/shop"})
 	if !bytes.Equal(files[0].Data, again[0].Data) {
 		t.Error("two exports of the same plan differ")
 	}
@@ -33,7 +33,7 @@ func TestComposeLoads(t *testing.T) {
 	dir := t.TempDir()
 	p := workspace(t, dir)
 	out := filepath.Join(dir, "deploy")
-	files, err := Compose(p, ComposeOptions{OutDir: out})
+	files, err := Compose(p, ComposeOptions{FillerImage: "postgres:16", OutDir: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestComposeLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Compose's loader refuses the export: %v", err)
 	}
-	if got := strings.Join(proj.ServiceNames(), " "); got != "collector gateway nats orders payments payments-db payments-db-secrets search" {
+	if got := strings.Join(proj.ServiceNames(), " "); got != "collector gateway gateway-secrets nats orders payments payments-db payments-db-secrets search" {
 		t.Fatalf("services: %v", got)
 	}
 	pay := proj.Services["payments"]
@@ -88,7 +88,12 @@ func TestComposeLoads(t *testing.T) {
 				t.Errorf("%s mounts the secrets of payments' database", name)
 			}
 		}
-		if len(s.Secrets) > 0 && name != "payments-db-secrets" {
+		for _, v := range s.Volumes {
+			if v.Source == "gateway-secrets" && name != "gateway" && name != "gateway-secrets" {
+				t.Errorf("%s mounts the gateway's keys", name)
+			}
+		}
+		if len(s.Secrets) > 0 && name != "payments-db-secrets" && name != "gateway-secrets" {
 			t.Errorf("%s mounts a Compose secret (%v): only the filler reads the host's files", name, s.Secrets)
 		}
 		if !s.ReadOnly || len(s.CapDrop) != 1 || s.CapDrop[0] != "ALL" || s.MemLimit == 0 || s.PidsLimit == 0 {
@@ -118,9 +123,65 @@ func TestComposeLoads(t *testing.T) {
 			t.Errorf("%s waits on the secrets filler with %q", name, c)
 		}
 	}
-	sec := proj.Secrets["payments-db-db-password"]
-	if want := filepath.Join(dir, ".msx", "secrets", "payments-db-db-password"); sec.File != want {
-		t.Errorf("secret file %q, want %q", sec.File, want)
+	for _, name := range []string{"payments-db-db-password", "gateway-jwt.pem", "gateway-api-keys"} {
+		sec := proj.Secrets[name]
+		if want := filepath.Join(dir, ".msx", "secrets", name); sec.File != want {
+			t.Errorf("secret file %q, want %q", sec.File, want)
+		}
+	}
+	// The gateway's keys: copied by a filler that has a shell (the
+	// gateway's image has none) into a volume only the gateway mounts,
+	// read-only at SECRETS_DIR, under the names the gateway reads.
+	gw, gfill := proj.Services["gateway"], proj.Services["gateway-secrets"]
+	if gfill.Image != "postgres:16" || gfill.NetworkMode != "none" || gfill.User != "0" || !gfill.ReadOnly ||
+		len(gfill.CapAdd) != 1 || gfill.CapAdd[0] != "DAC_OVERRIDE" || gfill.Restart != "no" {
+		t.Errorf("gateway secrets filler: %+v", gfill)
+	}
+	var got []string
+	for _, sm := range gfill.Secrets {
+		got = append(got, sm.Source+"->"+sm.Target)
+	}
+	if want := "gateway-jwt.pem->" + secretFiles + "/jwt.pem gateway-api-keys->" + secretFiles + "/api-keys"; strings.Join(got, " ") != want {
+		t.Errorf("gateway filler secrets %v, want %s", got, want)
+	}
+	script := strings.Join(gfill.Entrypoint, " ")
+	for _, f := range []string{"jwt.pem", "api-keys"} {
+		if !strings.Contains(script, "mv -f "+devenv.SecretsDir+"/"+f+".new "+devenv.SecretsDir+"/"+f) {
+			t.Errorf("the gateway filler does not write %s: %s", f, script)
+		}
+	}
+	if c := gw.DependsOn["gateway-secrets"].Condition; c != "service_completed_successfully" {
+		t.Errorf("the gateway waits on its secrets filler with %q", c)
+	}
+	mounted := false
+	for _, v := range gw.Volumes {
+		if v.Source == "gateway-secrets" {
+			mounted = v.Target == devenv.SecretsDir && v.ReadOnly
+		}
+	}
+	if !mounted {
+		t.Errorf("the gateway does not mount its keys read-only at %s: %+v", devenv.SecretsDir, gw.Volumes)
+	}
+	if d := gw.Environment["SECRETS_DIR"]; d == nil || *d != devenv.SecretsDir {
+		t.Errorf("gateway SECRETS_DIR = %v", d)
+	}
+}
+
+// A workspace without the gateway's keys exports no volume or filler of
+// them; with keys, an export needs an image with a shell to copy them.
+func TestComposeGatewayKeys(t *testing.T) {
+	p := workspace(t, "/src/shop")
+	if _, err := Compose(p, ComposeOptions{OutDir: "/src/shop"}); err == nil || !strings.Contains(err.Error(), "gateway") {
+		t.Errorf("no filler image: %v", err)
+	}
+	gw := p.Container(devenv.GatewayName)
+	gw.Secrets = nil
+	files, err := Compose(p, ComposeOptions{OutDir: "/src/shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(files[0].Data); strings.Contains(s, "gateway-secrets") || strings.Contains(s, "gateway-jwt") {
+		t.Errorf("an export without keys carries them:\n%s", s)
 	}
 }
 
@@ -128,7 +189,7 @@ func TestComposeMsxImages(t *testing.T) {
 	p := workspace(t, "/src/shop")
 	built := map[string]string{"orders": "msx-shop/orders:1", "payments": "msx-shop/payments:2", "search": "msx-shop/search:3",
 		"gateway": "msx-shop/gateway:4", "collector": "msx-shop/collector:5"}
-	files, err := Compose(p, ComposeOptions{OutDir: "/src/shop", Built: built})
+	files, err := Compose(p, ComposeOptions{FillerImage: "postgres:16", OutDir: "/src/shop", Built: built})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +205,7 @@ func TestComposeMsxImages(t *testing.T) {
 		t.Errorf("the health check does not run msx's image's program:\n%s", s)
 	}
 	delete(built, "search")
-	if _, err := Compose(p, ComposeOptions{OutDir: "/src/shop", Built: built}); err == nil || !strings.Contains(err.Error(), "search") {
+	if _, err := Compose(p, ComposeOptions{FillerImage: "postgres:16", OutDir: "/src/shop", Built: built}); err == nil || !strings.Contains(err.Error(), "search") {
 		t.Errorf("a missing image: %v", err)
 	}
 }

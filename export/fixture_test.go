@@ -14,7 +14,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 // workspace is the plan of a workspace with the three database kinds, a
 // dependency (payments calls orders), a protected route and a subscriber
-// (payments handles the items orders creates), so the broker.
+// (payments handles the items orders creates), so the broker; the
+// workspace keeps two of the gateway's keys under .msx/secrets.
 func workspace(t *testing.T, dir string) *devenv.Plan {
 	t.Helper()
 	m := &devenv.Manifest{
@@ -32,7 +33,7 @@ func workspace(t *testing.T, dir string) *devenv.Plan {
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: "test"})
+	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: "test", GatewayKeys: []string{"gateway-jwt.pem", "gateway-api-keys"}})
 	if err != nil {
 		t.Fatal(err)
 	}

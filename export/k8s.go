@@ -314,21 +314,32 @@ func tmpfsVolumes(h *devenv.Hardening) ([]corev1.Volume, []corev1.VolumeMount) {
 // group (FSGroup), which owns them, and no one else.
 const secretMode int32 = 0o440
 
-// secretVolumes turns a container's secrets mounts into Secret volumes:
-// one Secret per secret, named as msx names it, its one key the file name.
+// secretVolumes turns a container's secrets into Secret volumes: those of
+// the secrets volumes it mounts (an instance's), and its own (the
+// gateway's keys) at SecretsDir. One Secret per secret, named as msx
+// names it, its one key the file name.
 func secretVolumes(p *devenv.Plan, c devenv.Container) ([]corev1.Volume, []corev1.VolumeMount) {
 	var vols []corev1.Volume
 	var mounts []corev1.VolumeMount
+	add := func(dir string, s devenv.SecretRef) {
+		// A volume's name is a DNS label: gateway-jwt-pem.
+		name := strings.ReplaceAll(s.Name, ".", "-")
+		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: s.Name, DefaultMode: ptr(secretMode),
+			Items: []corev1.KeyToPath{{Key: s.File, Path: s.File}},
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: dir + "/" + s.File, SubPath: s.File, ReadOnly: true})
+	}
 	for _, m := range c.Mounts {
-		if !isSecrets(m) {
-			continue
+		if isSecrets(m) {
+			for _, s := range secretsOf(p, m.Volume) {
+				add(m.Target, s)
+			}
 		}
-		for _, s := range secretsOf(p, m.Volume) {
-			vols = append(vols, corev1.Volume{Name: s.Name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-				SecretName: s.Name, DefaultMode: ptr(secretMode),
-				Items: []corev1.KeyToPath{{Key: s.File, Path: s.File}},
-			}}})
-			mounts = append(mounts, corev1.VolumeMount{Name: s.Name, MountPath: m.Target + "/" + s.File, SubPath: s.File, ReadOnly: true})
+	}
+	if ownSecrets(c) {
+		for _, s := range c.Secrets {
+			add(devenv.SecretsDir, s)
 		}
 	}
 	return vols, mounts

@@ -26,6 +26,9 @@ func loadCompose(t *testing.T, p *devenv.Plan, o ComposeOptions) *types.Project 
 	t.Helper()
 	out := filepath.Join(p.Dir, "deploy")
 	o.OutDir = out
+	if o.FillerImage == "" {
+		o.FillerImage = "postgres:16"
+	}
 	files, err := Compose(p, o)
 	if err != nil {
 		t.Fatal(err)
@@ -253,8 +256,8 @@ func TestK8sSecretsAreReadable(t *testing.T) {
 			}
 		}
 	}
-	if n != 2 {
-		t.Errorf("%d secret volumes, want 2 (the database's and its service's)", n)
+	if n != 4 {
+		t.Errorf("%d secret volumes, want 4 (the database's, its service's and the gateway's two keys)", n)
 	}
 }
 
@@ -267,7 +270,7 @@ func TestCollectorSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := workspace(t, "/src/shop")
-	cfiles, err := Compose(p, ComposeOptions{OutDir: "/src/shop"})
+	cfiles, err := Compose(p, ComposeOptions{FillerImage: "postgres:16", OutDir: "/src/shop"})
 	if err != nil {
 		t.Fatal(err)
 	}

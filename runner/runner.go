@@ -231,7 +231,7 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 		return nil, err
 	}
 
-	keys, err := gatewayKeys(opts.Secrets)
+	keys, err := GatewayKeys(opts.Secrets)
 	if err != nil {
 		return nil, err
 	}

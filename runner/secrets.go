@@ -41,9 +41,9 @@ func secretValues(p *devenv.Plan, src SecretSource) (map[string]string, error) {
 	return out, nil
 }
 
-// gatewayKeys names the gateway's keys that the workspace keeps, without
+// GatewayKeys names the gateway's keys that the workspace keeps, without
 // generating any: a key is the user's to make.
-func gatewayKeys(src SecretSource) ([]string, error) {
+func GatewayKeys(src SecretSource) ([]string, error) {
 	look, ok := src.(interface {
 		Lookup(name string) (string, bool, error)
 	})
