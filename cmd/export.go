@@ -179,7 +179,7 @@ func runExportCompose(ctx context.Context, f *Factory, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	opts := export.ComposeOptions{OutDir: out, FillerImage: m.Image(&devenv.Postgres)}
+	opts := export.ComposeOptions{OutDir: out}
 	if o.Images == "msx" {
 		if opts.Built, err = builtImages(ctx, f, m); err != nil {
 			return err

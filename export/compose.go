@@ -28,11 +28,6 @@ type ComposeOptions struct {
 	// build: sections, so it runs on a machine with no registry and no
 	// Dockerfile build; every target of the plan must have one.
 	Built map[string]string
-	// FillerImage is an image with a shell (msx's Postgres image) that
-	// copies the gateway's keys into its secrets volume: the gateway's
-	// own image is FROM scratch. Needed only when the plan gives the
-	// gateway keys.
-	FillerImage string
 }
 
 type composeFile struct {
@@ -202,9 +197,6 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			}
 		}
 		if ownSecrets(c) {
-			if o.FillerImage == "" {
-				return nil, fmt.Errorf("no image with a shell to copy the secrets of %s", c.Service)
-			}
 			// The gateway's keys: a volume of its own, which msx up
 			// writes them into before it starts.
 			key := c.Service + "-secrets"
@@ -214,7 +206,12 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 		}
 		cf.Services[c.Service] = s
 		if len(c.Secrets) > 0 {
-			name, fill := secretsFiller(p, c, o.FillerImage)
+			name, fill := secretsFiller(p, c, s.Image, msxImages)
+			if fill.Image == s.Image {
+				// The same build as the program's: never a pull of an
+				// image of that name before the program's build made it.
+				fill.Build = s.Build
+			}
 			cf.Services[name] = fill
 			for _, sec := range c.Secrets {
 				cf.Secrets[sec.Name] = composeSecret{File: rel + "/.msx/secrets/" + sec.Name}
@@ -339,12 +336,13 @@ const secretFiles = "/run/msx-secret-files"
 //
 // A container with secrets of its own (the gateway's keys) has its volume
 // named SERVICE-secrets, and its image has no shell (FROM scratch): its
-// filler runs shellImage instead.
-func secretsFiller(p *devenv.Plan, c devenv.Container, shellImage string) (string, *composeService) {
-	vol, image := c.Service+"-secrets", shellImage
+// filler runs that image (image) with the gateway's install-secrets
+// argument, so an export never needs another image for this.
+func secretsFiller(p *devenv.Plan, c devenv.Container, image string, msxImages bool) (string, *composeService) {
+	vol, shell := c.Service+"-secrets", false
 	for _, m := range c.Mounts {
 		if m.Target == devenv.SecretsDir {
-			vol, image = volumeKey(p, m.Volume), c.Image.Ref
+			vol, image, shell = volumeKey(p, m.Volume), c.Image.Ref, true
 		}
 	}
 	var script []string
@@ -361,13 +359,17 @@ func secretsFiller(p *devenv.Plan, c devenv.Container, shellImage string) (strin
 	}
 	harden(s, c.Hardening)
 	s.CapAdd = []string{"DAC_OVERRIDE"}
-	s.Tmpfs, s.StopSignal, s.Restart = nil, "", "no"
+	s.Tmpfs, s.StopSignal, s.Restart, s.Healthcheck = nil, "", "no", nil
 	for _, sec := range c.Secrets {
 		src, dst := secretFiles+"/"+sec.File, devenv.SecretsDir+"/"+sec.File
 		s.Secrets = append(s.Secrets, composeSecretMount{Source: sec.Name, Target: src})
 		script = append(script, fmt.Sprintf("cp %s %s.new && chmod 0444 %s.new && mv -f %s.new %s", src, dst, dst, dst, dst))
 	}
-	s.Entrypoint = []string{"/bin/sh", "-ec", strings.Join(script, "\n")}
+	if shell {
+		s.Entrypoint = []string{"/bin/sh", "-ec", strings.Join(script, "\n")}
+	} else {
+		s.Entrypoint = []string{programPath(c, msxImages), "install-secrets", secretFiles, devenv.SecretsDir}
+	}
 	return vol, s
 }
 

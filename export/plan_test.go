@@ -26,9 +26,6 @@ func loadCompose(t *testing.T, p *devenv.Plan, o ComposeOptions) *types.Project 
 	t.Helper()
 	out := filepath.Join(p.Dir, "deploy")
 	o.OutDir = out
-	if o.FillerImage == "" {
-		o.FillerImage = "postgres:16"
-	}
 	files, err := Compose(p, o)
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +267,7 @@ func TestCollectorSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := workspace(t, "/src/shop")
-	cfiles, err := Compose(p, ComposeOptions{FillerImage: "postgres:16", OutDir: "/src/shop"})
+	cfiles, err := Compose(p, ComposeOptions{OutDir: "/src/shop"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,13 @@ func main() {
 	if health.IsSelfCheck(os.Args) {
 		os.Exit(health.CheckSelf()) // the container's health check
 	}
+	if len(os.Args) == 4 && os.Args[1] == installSecretsArg {
+		if err := installSecrets(os.Args[2], os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "gateway: installing the keys:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)

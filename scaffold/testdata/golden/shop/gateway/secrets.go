@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// installSecretsArg makes the gateway copy its key files and exit:
+// "gateway install-secrets FROM TO". Docker Compose mounts a file secret
+// with the mode and owner of the file on the host (0600, the user who ran
+// msx), which the gateway's own user cannot read; an exported compose.yaml
+// runs the gateway's image once with this argument, as root, to copy them
+// into the volume the gateway reads SECRETS_DIR from. Its image has no
+// shell and no cp.
+const installSecretsArg = "install-secrets"
+
+// installSecrets copies each file of from into to, readable by every user
+// (the volume is mounted read-only into the gateway alone), replacing what
+// is there in one rename so the gateway never reads half a key.
+func installSecrets(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() && e.Type()&os.ModeSymlink == 0 {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		tmp := filepath.Join(to, "."+e.Name()+".new")
+		if err := os.WriteFile(tmp, data, 0o444); err != nil {
+			return err
+		}
+		if err := os.Chmod(tmp, 0o444); err != nil { // whatever the umask
+			return err
+		}
+		if err := os.Rename(tmp, filepath.Join(to, e.Name())); err != nil {
+			return fmt.Errorf("installing %s: %w", e.Name(), err)
+		}
+	}
+	return nil
+}

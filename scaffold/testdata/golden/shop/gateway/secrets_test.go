@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestInstallSecretsCopiesReadable(t *testing.T) {
+	from, to := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(from, "api-keys"), []byte("k1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(to, "api-keys"), []byte("old\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // again over what it installed
+		if err := installSecrets(from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := os.Stat(filepath.Join(to, "api-keys"))
+	if err != nil || st.Mode().Perm() != 0o444 {
+		t.Fatalf("installed key: %v, %v; want mode 0444", st, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(to, "api-keys")); string(got) != "k1\n" {
+		t.Fatalf("installed key reads %q", got)
+	}
+	if entries, _ := os.ReadDir(to); len(entries) != 1 {
+		t.Fatalf("left %d files in the volume, want the key alone", len(entries))
+	}
+	if err := installSecrets(filepath.Join(from, "missing"), to); err == nil {
+		t.Fatal("no error for a folder that is not there")
+	}
+}
