@@ -36,7 +36,8 @@ type gateway struct {
 // upstream is one route and the proxy that serves it.
 type upstream struct {
 	Route
-	proxy *httputil.ReverseProxy
+	proxy     *httputil.ReverseProxy
+	spanNames map[string]string // by method, see routeOf
 }
 
 func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logger) (*gateway, error) {
@@ -66,7 +67,8 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 		// and never take its route offline.
 		b := breakers.New(rt.Name, breaker.Config{Classify: classify})
 		g.upstreams = append(g.upstreams, &upstream{
-			Route: rt,
+			Route:     rt,
+			spanNames: spanNames(rt.Prefix),
 			proxy: &httputil.ReverseProxy{
 				Rewrite: func(pr *httputil.ProxyRequest) {
 					// Before Rewrite, the proxy has already dropped hop-by-hop
@@ -143,16 +145,14 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 			}
 			r.Header.Set(auth.IdentityHeader, subject)
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
-		defer cancel()
-		var body *clientBody
+		// The upstream timeout travels as a deadline in the call's state,
+		// which the direct transport puts on the connection: no timer and
+		// no cancellable context per request.
+		call := &proxyCall{deadline: time.Now().Add(g.timeout)}
+		out := r.WithContext(context.WithValue(r.Context(), proxyCallKey{}, call))
 		if r.Body != nil && r.Body != http.NoBody {
-			body = &clientBody{ReadCloser: r.Body}
-			ctx = context.WithValue(ctx, clientBodyKey{}, body)
-		}
-		out := r.WithContext(ctx)
-		if body != nil {
-			out.Body = body
+			call.body = &clientBody{ReadCloser: r.Body}
+			out.Body = call.body
 		}
 		u2 := *r.URL
 		u2.Path, u2.RawPath = rest, ""
@@ -183,7 +183,26 @@ type clientBody struct {
 	done atomic.Bool
 }
 
-type clientBodyKey struct{}
+// proxyCall is the gateway's state of one request to an upstream: its
+// deadline (the upstream timeout) and its body, if any.
+type proxyCall struct {
+	deadline time.Time
+	body     *clientBody
+}
+
+type proxyCallKey struct{}
+
+// callDeadline is the deadline of a request to an upstream: its
+// context's, else the one the gateway set for the call.
+func callDeadline(ctx context.Context) (time.Time, bool) {
+	if d, ok := ctx.Deadline(); ok {
+		return d, true
+	}
+	if c, _ := ctx.Value(proxyCallKey{}).(*proxyCall); c != nil && !c.deadline.IsZero() {
+		return c.deadline, true
+	}
+	return time.Time{}, false
+}
 
 func (b *clientBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
@@ -199,8 +218,8 @@ func (b *clientBody) Read(p []byte) (int, error) {
 // clientStalled reports whether the request's body was still arriving
 // from the client when the call ended.
 func clientStalled(r *http.Request) bool {
-	b, _ := r.Context().Value(clientBodyKey{}).(*clientBody)
-	return b != nil && !b.done.Load()
+	c, _ := r.Context().Value(proxyCallKey{}).(*proxyCall)
+	return c != nil && c.body != nil && !c.body.done.Load()
 }
 
 // classify is the gateway's breaker policy: breaker.Unavailable, except

@@ -255,6 +255,32 @@ func TestUpstreamTimeoutIs504(t *testing.T) {
 	}
 }
 
+// An https upstream goes through the fallback transport, which gets the
+// gateway's upstream timeout as its context's deadline.
+func TestUpstreamTimeoutIs504OverTheFallback(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	g, _ := newTestGateway(t, routesJSON("orders", slow.URL))
+	g.timeout = 50 * time.Millisecond
+	for _, u := range g.upstreams {
+		u.proxy.Transport = newDirectTransport(slow.Client().Transport, nil, 1, time.Second)
+	}
+	start := time.Now()
+	if rec := do(g, httptest.NewRequest(http.MethodGet, "/api/orders/items", nil)); rec.Code != http.StatusGatewayTimeout {
+		t.Errorf("got %d, want 504", rec.Code)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the timeout took %v", d)
+	}
+}
+
 func TestUnreachableUpstreamIs502(t *testing.T) {
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close()

@@ -59,24 +59,20 @@ func (o *observer) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx := r.Context()
-		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+		opts := serverSpan
 		if o.trust {
 			ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
 		} else {
-			r.Header.Del("Baggage")
+			opts = newRootSpan
+			delete(r.Header, "Baggage") // keys are canonical: no Del's canonicalising
 			if r.Header.Get("Traceparent") != "" {
 				caller := propagation.TraceContext{}.Extract(ctx, propagation.HeaderCarrier(r.Header))
 				if sc := trace.SpanContextFromContext(caller); sc.IsValid() {
-					opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+					opts = append(newRootSpan[:len(newRootSpan):len(newRootSpan)], trace.WithLinks(trace.Link{SpanContext: sc}))
 				}
 			}
-			opts = append(opts, trace.WithNewRoot())
 		}
-		route := o.g.routeOf(r)
-		name := r.Method
-		if route != "" {
-			name += " " + route
-		}
+		route, name := o.g.routeOf(r)
 		ctx, span := o.tracer.Start(ctx, name, opts...)
 		defer span.End()
 		if span.IsRecording() {
@@ -116,6 +112,13 @@ func (o *observer) middleware(next http.Handler) http.Handler {
 	})
 }
 
+// The options of the gateway's spans, made once: a server span, and one
+// that starts a new trace (linked to the caller's, when there is one).
+var (
+	serverSpan  = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+	newRootSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithNewRoot()}
+)
+
 // metricAttrs returns the attributes of a duration, made once per route,
 // method and status. Methods outside the standard ones are "_OTHER", so
 // that a client cannot grow the set.
@@ -145,21 +148,38 @@ func (o *observer) metricAttrs(route, method string, status int) metric.Measurem
 // carries with the gateway's own span (and, when trusted, the caller's
 // baggage), so that the upstream's spans are children of the gateway's.
 func injectTrace(ctx context.Context, h http.Header) {
-	h.Del("Traceparent")
-	h.Del("Tracestate")
-	h.Del("Baggage")
+	// The server and the proxy canonicalise header names: deleting the
+	// canonical names needs no canonicalising per call, as Del does.
+	delete(h, "Traceparent")
+	delete(h, "Tracestate")
+	delete(h, "Baggage")
 	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(h))
 }
 
-// routeOf is the prefix of the route a request matches, or "".
-func (g *gateway) routeOf(r *http.Request) string {
+// routeOf is the prefix of the route a request matches, or "", and the
+// name of its span: "METHOD PREFIX" (or the method alone). The names of
+// the standard methods are made once per route.
+func (g *gateway) routeOf(r *http.Request) (route, name string) {
 	p := cleanPath(r.URL.Path)
 	for _, u := range g.upstreams {
 		if _, ok := match(u.Prefix, p); ok {
-			return u.Prefix
+			if n, ok := u.spanNames[r.Method]; ok {
+				return u.Prefix, n
+			}
+			return u.Prefix, r.Method + " " + u.Prefix
 		}
 	}
-	return ""
+	return "", r.Method
+}
+
+// spanNames are the span names of a route for the standard methods.
+func spanNames(prefix string) map[string]string {
+	m := map[string]string{}
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		m[method] = method + " " + prefix
+	}
+	return m
 }
 
 // responseRecorder notes the status and size of a response. Unwrap lets

@@ -75,7 +75,7 @@ func match(prefix, p string) (rest string, ok bool) {
 		return "/", true
 	}
 	if strings.HasPrefix(p, prefix) {
-		return "/" + strings.TrimPrefix(p, prefix), true
+		return p[len(prefix)-1:], true // the prefix's final "/" and the rest: no copy
 	}
 	return "", false
 }

@@ -54,7 +54,7 @@ func newDirectTransport(fallback http.RoundTripper, dial func(ctx context.Contex
 
 func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" || req.ProtoMajor == 2 {
-		return t.fallback.RoundTrip(req)
+		return t.roundTripFallback(req)
 	}
 	key := req.URL.Host
 	if req.URL.Port() == "" {
@@ -86,6 +86,47 @@ func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// roundTripFallback sends req through the fallback, under the call's
+// deadline when the gateway set one (its context has none).
+func (t *directTransport) roundTripFallback(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	if _, ok := ctx.Deadline(); ok {
+		return t.fallback.RoundTrip(req)
+	}
+	d, ok := callDeadline(ctx)
+	if !ok {
+		return t.fallback.RoundTrip(req)
+	}
+	ctx, cancel := context.WithDeadline(ctx, d)
+	resp, err := t.fallback.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelBody releases its context when closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// Write lets a switched-protocols body (a WebSocket) be written to.
+func (b *cancelBody) Write(p []byte) (int, error) {
+	if w, ok := b.ReadCloser.(io.Writer); ok {
+		return w.Write(p)
+	}
+	return 0, errors.New("body is not writable")
+}
+
 // contextErr is the context's error when the request failed because of
 // it: cancelled, or past its deadline (the connection's deadline may fire
 // a moment before the context's own timer).
@@ -93,7 +134,7 @@ func contextErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if d, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
+	if d, ok := callDeadline(ctx); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
 		return context.DeadlineExceeded
 	}
 	return nil
@@ -188,7 +229,7 @@ func (t *directTransport) CloseIdleConnections() {
 // its end and the answer allows keep-alive.
 func (pc *upConn) roundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	if d, _ := ctx.Deadline(); !d.Equal(pc.deadline) {
+	if d, _ := callDeadline(ctx); !d.Equal(pc.deadline) {
 		pc.conn.SetDeadline(d)
 		pc.deadline = d
 	}
