@@ -100,9 +100,8 @@ type Kind struct {
 // msx waits on its Ready probe instead.
 func (k *Kind) hardening() *Hardening {
 	if k.Build != "" {
-		h := hardening(Limits{})
-		h.Healthcheck = nil
-		return h
+		// A program msx builds checks itself, as the services do.
+		return hardening(Limits{})
 	}
 	if !k.Confined {
 		return nil

@@ -291,8 +291,8 @@ func memSize(b int64) string {
 
 // healthcheck is a container's Compose health check, as the runner sets
 // it: the readiness command of an instance, or the program's own check.
-// The broker and the collector have neither (their images hold nothing to
-// run but themselves).
+// The broker has neither (its image holds nothing to run but the
+// server).
 func healthcheck(c devenv.Container, msxImages bool) *composeHealth {
 	if len(c.Ready.Healthcheck) > 0 {
 		h := readyCheck

@@ -32,8 +32,8 @@ type File struct {
 func NotExportedBy(tool string) []string {
 	switch tool {
 	case "compose":
-		return []string{"health checks of the broker and the trace collector (their images hold no probe command: " +
-			"what depends on them waits for their start, and their clients retry)"}
+		return []string{"a health check of the broker (its image holds no probe command: " +
+			"what depends on it waits for its start, and its clients retry)"}
 	case "k8s":
 		return []string{"the pids limit (Kubernetes sets it per node, not per pod)"}
 	}

@@ -205,7 +205,7 @@ func TestComposeHealthChecks(t *testing.T) {
 			switch {
 			case len(c.Ready.Healthcheck) > 0:
 				want = c.Ready.Healthcheck
-			case c.Role == devenv.RoleService || c.Role == devenv.RoleGateway:
+			case c.Role == devenv.RoleService || c.Role == devenv.RoleGateway || c.Role == devenv.RoleCollector:
 				prog := "/" + c.Service
 				if msxImages {
 					prog = devenv.SwapDir + "/app"

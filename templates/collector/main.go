@@ -26,6 +26,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == healthcheckArg {
+		os.Exit(checkSelf(env("LISTEN_ADDR", ":4318")))
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "collector:", err)
 		os.Exit(1)
