@@ -203,12 +203,18 @@ func attachDashboard(ctx context.Context, f *Factory, d *dashboard.Dashboard, pl
 // dashboardTabs are the dashboard's pages after the services: traces,
 // breakers, and the event consumers when the project runs a broker.
 func dashboardTabs(r *runner.Runner, m *devenv.Manifest) []dashboard.Tab {
+	const every = 2 * time.Second
+	// Both tabs show parts of one status and tick together: one read
+	// serves both.
+	status := newSharedStatus(func(ctx context.Context) ([]runner.ServiceStatus, error) {
+		return r.Status(ctx, m)
+	}, every/2).Status
 	tabs := []dashboard.Tab{
 		dashboard.NewTracesTab(collectorFinder(r, m)),
-		dashboard.NewBreakersTab(breakerSource(r, m), 2*time.Second),
+		dashboard.NewBreakersTab(breakerSource(status), every),
 	}
 	if len(subscribers(m)) > 0 {
-		tabs = append(tabs, dashboard.NewEventsTab(eventSource(r, m), 2*time.Second))
+		tabs = append(tabs, dashboard.NewEventsTab(eventSource(status, m), every))
 	}
 	return tabs
 }
@@ -227,9 +233,9 @@ func subscribers(m *devenv.Manifest) []string {
 
 // eventSource reads the durable consumer of each subscribing service from
 // the broker, as msx ps does.
-func eventSource(r *runner.Runner, m *devenv.Manifest) dashboard.EventSource {
+func eventSource(status statusFunc, m *devenv.Manifest) dashboard.EventSource {
 	return func(ctx context.Context) ([]dashboard.EventConsumer, error) {
-		list, err := r.Status(ctx, m)
+		list, err := status(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -275,9 +281,9 @@ func eventConsumers(m *devenv.Manifest, list []runner.ServiceStatus) ([]dashboar
 
 // breakerSource reads the breakers of the project's programs from their
 // admin listeners, as msx ps does.
-func breakerSource(r *runner.Runner, m *devenv.Manifest) dashboard.BreakerSource {
+func breakerSource(status statusFunc) dashboard.BreakerSource {
 	return func(ctx context.Context) ([]dashboard.ProgramBreakers, error) {
-		list, err := r.Status(ctx, m)
+		list, err := status(ctx)
 		if err != nil {
 			return nil, err
 		}
