@@ -21,20 +21,8 @@ import (
 	"github.com/docker/docker/client"
 )
 
-// natsImage is the NATS image the tests run: the one
-// scripts/local-images.sh builds (scripts/test.sh exports its setting).
-func natsImage(t *testing.T) string {
-	t.Helper()
-	img := os.Getenv("MSX_IMAGES_NATS")
-	if img == "" {
-		msg := `MSX_IMAGES_NATS is not set: run eval "$(bash scripts/local-images.sh nats)" first (scripts/test.sh does)`
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return img
-}
+// natsImage is the NATS image the tests run.
+func natsImage(t *testing.T) string { return localImage(t, "MSX_IMAGES_NATS") }
 
 // TestBrokerDocker: a workspace with a subscriber gets one NATS server with
 // JetStream, ready before the services, its client port unpublished and

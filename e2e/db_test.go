@@ -25,13 +25,18 @@ import (
 	"github.com/docker/go-connections/nat"
 )
 
-// postgresImage is the Postgres image the tests run: the one
-// scripts/local-images.sh builds (scripts/test.sh exports its setting).
-func postgresImage(t *testing.T) string {
+// postgresImage is the Postgres image the tests run.
+func postgresImage(t *testing.T) string { return localImage(t, "MSX_IMAGES_POSTGRES") }
+
+// localImage is the image of an infrastructure kind the tests run: the
+// one scripts/local-images.sh builds, named by the setting (env) it
+// prints and scripts/test.sh exports. Without it the test fails under CI
+// and is skipped elsewhere.
+func localImage(t *testing.T, env string) string {
 	t.Helper()
-	img := os.Getenv("MSX_IMAGES_POSTGRES")
+	img := os.Getenv(env)
 	if img == "" {
-		msg := `MSX_IMAGES_POSTGRES is not set: run eval "$(bash scripts/local-images.sh)" first (scripts/test.sh does)`
+		msg := env + ` is not set: run eval "$(bash scripts/local-images.sh)" first (scripts/test.sh does)`
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
