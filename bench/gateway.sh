@@ -3,15 +3,21 @@
 # tracing, metrics, access log, method/host checks, body limit, breaker)
 # against nginx (Debian's nginx-light) and Caddy
 # (github.com/caddyserver/caddy/v2 from the Go module proxy, built once and
-# cached) as reverse proxies in front of the same generated service, and a
-# direct call, with one load tool: wrk (Debian's package).
+# cached) as reverse proxies in front of the same generated service, a
+# direct call, and go-floor (bench/proxyfloor: the least a proxy on the
+# standard net/http server does, which the generated gateway is built on),
+# with one load tool: wrk (Debian's package).
 #
 # Two set-ups, each in one run:
 #   published  the path a user sees: msx up -d runs the service (expose:
-#              true) and the gateway in containers; load goes to the
-#              gateway's published port, to nginx and Caddy (host processes)
-#              in front of the service's published port, and to that port
-#              directly. Each path crosses one published port.
+#              true) and the gateway in containers; nginx and Caddy run as
+#              containers too, on the workspace's Docker network in front
+#              of the service by its name, as a user would run them (images
+#              made here with docker import from the host's nginx and its
+#              libraries, and from the Caddy binary). Load goes to each
+#              proxy's port published on 127.0.0.1, and to the service's
+#              published port for the direct call: every proxy path is
+#              published port -> proxy container -> service container.
 #   host       the proxy code alone: the service, the gateway, nginx and
 #              Caddy all host processes on 127.0.0.1.
 # Load goes to 127.0.0.1 only; container addresses are never a target.
@@ -22,8 +28,10 @@
 # rate reached is printed). ROUNDS rounds, targets in a rotating order,
 # medians reported, and the gateway's ratios to nginx and Caddy. Logs: the
 # gateway and the service log every request (stdout to a file on the host,
-# the engine's log driver in containers); nginx writes its access log to a
-# file as its default configuration does; Caddy logs no requests by default.
+# the engine's log driver in containers); nginx writes its access log as
+# its default configuration does (to a file on the host; to stdout, as the
+# official nginx image does, in a container); Caddy logs no requests by
+# default.
 #
 # Usage: bash bench/gateway.sh [SECONDS] [RATE] [ROUNDS] [SETUPS]
 #        defaults 10 1000 3 "published host"; BENCH_GATEWAY_PORT (18090)
@@ -69,8 +77,16 @@ stop_procs() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
 }
+# Containers and images of the peers in the published set-up.
+remove_peer_containers() {
+  local ids
+  ids=$(docker ps -aq --filter "label=msx-bench=$proj")
+  [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+}
 cleanup() {
   stop_procs
+  remove_peer_containers
+  docker rmi "msx-bench-nginx:$proj" "msx-bench-caddy:$proj" "msx-bench-floor:$proj" >/dev/null 2>&1 || true
   [ -d "$ws" ] && "$msx" -C "$ws" down --volumes >/dev/null 2>&1 || true
   docker rmi $(docker images -q --filter "label=dev.msx.project=$proj") >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -85,6 +101,8 @@ go build -o "$msx" .
 sed -i 's/^    route: \/api\/orders\/$/&\n    expose: true/' "$ws/msx.yaml"
 grep -q 'expose: true' "$ws/msx.yaml"
 (cd "$ws" && go build -o "$work/orders" ./services/orders && go build -o "$work/gw" ./gateway)
+# The floor of a proxy on net/http (bench/proxyfloor), static for its image.
+CGO_ENABLED=0 go build -o "$work/proxyfloor" ./bench/proxyfloor
 
 # wrk scripts: fixed.lua paces each connection; report.lua prints one line.
 cat >"$work/report.lua" <<'LUA'
@@ -142,6 +160,96 @@ CONF
   XDG_DATA_HOME="$dir" XDG_CONFIG_HOME="$dir" "$caddy" run --config "$dir/Caddyfile" --adapter caddyfile >"$dir/caddy.log" 2>&1 & pids+=($!)
 }
 
+# peer_images: nginx and Caddy as FROM-scratch images, made with docker
+# import (no registry, no builder): the host's nginx with the libraries ldd
+# lists, and the Caddy binary, each with its configuration. The upstream is
+# the service by its name on the workspace's network (orders:8081).
+# copy_with_libs BINARY ROOT PATH: the binary at ROOT/PATH, with the shared
+# libraries it links (Caddy too, when go install linked it with cgo).
+copy_with_libs() {
+  local lib
+  mkdir -p "$2$(dirname "$3")"
+  cp "$1" "$2$3"
+  for lib in $(ldd "$1" 2>/dev/null | grep -o '/[^ ]*' || true); do
+    mkdir -p "$2$(dirname "$lib")"; cp -L "$lib" "$2$lib"
+  done
+}
+
+peer_images() {
+  local root="$work/img-nginx"
+  mkdir -p "$root/etc/nginx" "$root/tmp"
+  copy_with_libs "$nginx_bin" "$root" /usr/sbin/nginx
+  echo 'root:x:0:0:root:/:/sbin/nologin
+nobody:x:65534:65534:nobody:/:/sbin/nologin' >"$root/etc/passwd"
+  echo 'root:x:0:
+nogroup:x:65534:' >"$root/etc/group"
+  cat >"$root/etc/nginx/nginx.conf" <<'CONF'
+daemon off;
+user nobody nogroup;
+worker_processes auto;
+pid /tmp/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log /dev/stdout;
+  client_body_temp_path /tmp/body;
+  proxy_temp_path /tmp/proxy;
+  fastcgi_temp_path /tmp/fastcgi;
+  uwsgi_temp_path /tmp/uwsgi;
+  scgi_temp_path /tmp/scgi;
+  upstream orders { server orders:8081; keepalive 256; }
+  server {
+    listen 0.0.0.0:8080;
+    location /api/orders/ {
+      proxy_pass http://orders/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }
+  }
+}
+CONF
+  tar -C "$root" -c . | docker import \
+    -c 'ENTRYPOINT ["/usr/sbin/nginx", "-e", "stderr", "-p", "/tmp", "-c", "/etc/nginx/nginx.conf"]' \
+    - "msx-bench-nginx:$proj" >/dev/null
+  root="$work/img-caddy"
+  mkdir -p "$root/tmp"
+  copy_with_libs "$caddy" "$root" /caddy
+  cat >"$root/Caddyfile" <<'CONF'
+{
+  admin off
+  auto_https off
+  persist_config off
+}
+http://:8080 {
+  handle_path /api/orders/* {
+    reverse_proxy orders:8081
+  }
+}
+CONF
+  tar -C "$root" -c . | docker import \
+    -c 'ENV XDG_DATA_HOME=/tmp XDG_CONFIG_HOME=/tmp' \
+    -c 'ENTRYPOINT ["/caddy", "run", "--config", "/Caddyfile", "--adapter", "caddyfile"]' \
+    - "msx-bench-caddy:$proj" >/dev/null
+  root="$work/img-floor"
+  mkdir -p "$root"
+  cp "$work/proxyfloor" "$root/proxyfloor"
+  tar -C "$root" -c . | docker import \
+    -c 'ENTRYPOINT ["/proxyfloor", "0.0.0.0:8080", "orders:8081", "/api/orders"]' \
+    - "msx-bench-floor:$proj" >/dev/null
+}
+
+# start_peer_containers NETWORK NGINX_PORT CADDY_PORT FLOOR_PORT: nginx,
+# Caddy and the floor on the workspace's network, published on 127.0.0.1.
+start_peer_containers() {
+  local net="$1" name port
+  declare -A ports=([nginx]="$2" [caddy]="$3" [floor]="$4")
+  for name in nginx caddy floor; do
+    port=${ports[$name]}
+    docker run -d --name "$proj-bench-$name" --label "msx-bench=$proj" --network "$net" \
+      --read-only --tmpfs /tmp -p "127.0.0.1:$port:8080" "msx-bench-$name:$proj" >/dev/null
+  done
+}
+
 wait_url() {
   for _ in $(seq 1 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
   echo "$1 does not answer" >&2; return 1
@@ -152,14 +260,14 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # measure SETUP: runs the rounds over the targets in url[], prints a table.
 declare -A url
 measure() {
-  local setup="$1" targets=(direct msx-gateway nginx caddy) t i r line
+  local setup="$1" targets=(direct msx-gateway nginx caddy go-floor) t i r line
   for t in "${targets[@]}"; do wait_url "${url[$t]}"; done
   declare -A sat p50 p99 got errs
   for t in "${targets[@]}"; do sat[$t]=""; p50[$t]=""; p99[$t]=""; got[$t]=""; errs[$t]=0; done
   echo "load before ($setup): $(cut -d' ' -f1-3 /proc/loadavg)"
   for r in $(seq 1 "$rounds"); do
-    for i in 0 1 2 3; do
-      t="${targets[$(( (i + r - 1) % 4 ))]}"
+    for i in "${!targets[@]}"; do
+      t="${targets[$(( (i + r - 1) % ${#targets[@]} ))]}"
       wrk -t2 -c64 -d2s "${url[$t]}" >/dev/null # warm up
       line=$(wrk -t2 -c64 -d"${secs}s" -s "$work/report.lua" "${url[$t]}" | grep '^RESULT')
       read -r _ v _ _ e <<<"$line"; sat[$t]+="$v "; errs[$t]=$(( ${errs[$t]} + e ))
@@ -178,10 +286,11 @@ measure() {
     m[$t.p99]=$(tr ' ' '\n' <<<"${p99[$t]}" | grep . | median)
     printf '%-12s %10s %12s %9s %9s %7s\n' "$t" "${m[$t.sat]}" "${m[$t.got]}" "${m[$t.p50]}" "${m[$t.p99]}" "${errs[$t]}"
   done
-  echo "  each round's req/s@64c: gateway [${sat[msx-gateway]% }] nginx [${sat[nginx]% }] caddy [${sat[caddy]% }] direct [${sat[direct]% }]"
-  awk -v g="${m[msx-gateway.sat]}" -v n="${m[nginx.sat]}" -v c="${m[caddy.sat]}" -v d="${m[direct.sat]}" \
+  echo "  each round's req/s@64c: gateway [${sat[msx-gateway]% }] nginx [${sat[nginx]% }] caddy [${sat[caddy]% }] direct [${sat[direct]% }] go-floor [${sat[go-floor]% }]"
+  awk -v g="${m[msx-gateway.sat]}" -v n="${m[nginx.sat]}" -v c="${m[caddy.sat]}" -v d="${m[direct.sat]}" -v f="${m[go-floor.sat]}" \
       -v gp="${m[msx-gateway.p99]}" -v np="${m[nginx.p99]}" -v s="$setup" 'BEGIN {
     printf "%s: gateway/nginx throughput %.2fx (bar >= 0.75), gateway/caddy %.2fx (bar >= 1.5), gateway/direct %.2fx, nginx/direct %.2fx\n", s, g/n, g/c, g/d, n/d
+    printf "%s: go-floor/nginx throughput %.2fx, gateway/go-floor %.2fx\n", s, f/n, g/f
     printf "%s: gateway/nginx p99 at the fixed rate %.2fx (bar <= 1.5)\n", s, gp/np
   }'
   for t in "${targets[@]}"; do
@@ -195,12 +304,14 @@ for setup in $setups; do
     port="${BENCH_GATEWAY_PORT:-18090}"
     "$msx" -C "$ws" --gateway-port "$port" up -d >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
     svc_url=$("$msx" -C "$ws" ps --json | python3 -c 'import json,sys; print([s["url"] for s in json.load(sys.stdin) if s["service"]=="orders"][0])')
-    up="${svc_url#http://}"
-    start_peers "$up" 19282 19283
+    net=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$proj-gateway")
+    peer_images
+    start_peer_containers "$net" 19282 19283 19284
     url=([direct]="$svc_url/items" [msx-gateway]="http://127.0.0.1:$port/api/orders/items"
-         [nginx]="http://127.0.0.1:19282/api/orders/items" [caddy]="http://127.0.0.1:19283/api/orders/items")
+         [nginx]="http://127.0.0.1:19282/api/orders/items" [caddy]="http://127.0.0.1:19283/api/orders/items"
+         [go-floor]="http://127.0.0.1:19284/api/orders/items")
     measure published
-    stop_procs
+    remove_peer_containers
     "$msx" -C "$ws" down --volumes >/dev/null 2>&1
     ;;
   host)
@@ -209,8 +320,10 @@ for setup in $setups; do
     MSX_ROUTES='[{"name":"orders","prefix":"/api/orders/","upstream":"http://127.0.0.1:'$svc'"}]' \
       LISTEN_ADDR=127.0.0.1:$gwp ADMIN_ADDR=127.0.0.1:0 "$work/gw" >"$work/gw.log" 2>&1 & pids+=($!)
     start_peers "127.0.0.1:$svc" 19182 19183
+    "$work/proxyfloor" 127.0.0.1:19184 "127.0.0.1:$svc" /api/orders & pids+=($!)
     url=([direct]="http://127.0.0.1:$svc/items" [msx-gateway]="http://127.0.0.1:$gwp/api/orders/items"
-         [nginx]="http://127.0.0.1:19182/api/orders/items" [caddy]="http://127.0.0.1:19183/api/orders/items")
+         [nginx]="http://127.0.0.1:19182/api/orders/items" [caddy]="http://127.0.0.1:19183/api/orders/items"
+         [go-floor]="http://127.0.0.1:19184/api/orders/items")
     measure host
     stop_procs
     ;;

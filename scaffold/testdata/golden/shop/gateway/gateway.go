@@ -36,8 +36,9 @@ type gateway struct {
 // upstream is one route and the proxy that serves it.
 type upstream struct {
 	Route
-	proxy     *httputil.ReverseProxy
-	spanNames map[string]string // by method, see routeOf
+	fwd       *forwarder
+	proxy     *httputil.ReverseProxy // the forwarder's fallback, and its transport
+	spanNames map[string]string      // by method, see routeOf
 }
 
 func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logger) (*gateway, error) {
@@ -66,7 +67,7 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 		// Only unavailability counts: an upstream's own 500s pass through
 		// and never take its route offline.
 		b := breakers.New(rt.Name, breaker.Config{Classify: classify})
-		g.upstreams = append(g.upstreams, &upstream{
+		u := &upstream{
 			Route:     rt,
 			spanNames: spanNames(rt.Prefix),
 			proxy: &httputil.ReverseProxy{
@@ -83,7 +84,9 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 				ErrorHandler: g.proxyError(rt.Name),
 				ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 			},
-		})
+		}
+		u.fwd = newForwarder(u.proxy, target, buffers, logger)
+		g.upstreams = append(g.upstreams, u)
 	}
 
 	auth, err := newAuthenticator(cfg.Auth)
@@ -157,21 +160,28 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 		u2 := *r.URL
 		u2.Path, u2.RawPath = rest, ""
 		out.URL = &u2
-		u.proxy.ServeHTTP(w, out)
+		u.fwd.ServeHTTP(w, out)
 		return
 	}
 	writeError(w, http.StatusNotFound, "no route for this path")
 }
 
-// bufferPool lends the proxy its copy buffers.
+// bufferPool lends the proxies their copy buffers: get and put for the
+// forwarder, Get and Put for the ReverseProxy (which pays for a pointer
+// on each Put).
 type bufferPool struct{ p sync.Pool }
 
-func (b *bufferPool) Get() []byte {
+func (b *bufferPool) get() *[]byte {
 	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
+		return v
 	}
-	return make([]byte, 32<<10)
+	buf := make([]byte, 32<<10)
+	return &buf
 }
+
+func (b *bufferPool) put(buf *[]byte) { b.p.Put(buf) }
+
+func (b *bufferPool) Get() []byte { return *b.get() }
 
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
@@ -233,10 +243,13 @@ func classify(req *http.Request, resp *http.Response, err error) breaker.Outcome
 
 // spoofable are headers that upstreams or their frameworks may trust as
 // facts about the client or the original URL. Only the gateway may set
-// them; a client's copies are dropped. (X-Forwarded-For, -Host and -Proto are
-// dropped by ReverseProxy itself before Rewrite, and set by SetXForwarded.)
+// them; a client's copies are dropped (X-Forwarded-For, -Host and -Proto
+// are then set by the gateway, to what it saw).
 var spoofable = []string{
 	"Forwarded",
+	"X-Forwarded-For",
+	"X-Forwarded-Host",
+	"X-Forwarded-Proto",
 	"X-Real-Ip",
 	"X-Client-Ip",
 	"True-Client-Ip",

@@ -229,7 +229,14 @@ func (t *directTransport) CloseIdleConnections() {
 // its end and the answer allows keep-alive.
 func (pc *upConn) roundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	if d, _ := callDeadline(ctx); !d.Equal(pc.deadline) {
+	if d, _ := callDeadline(ctx); needsDeadline(pc.deadline, d) {
+		// A little later than the call's (1/32 of the time it has left),
+		// so that the calls that follow on this connection within that
+		// slack need not move the deadline again: setting one costs timer
+		// work on every request otherwise.
+		if left := time.Until(d); !d.IsZero() && left > 0 {
+			d = d.Add(left / 32)
+		}
 		pc.conn.SetDeadline(d)
 		pc.deadline = d
 	}
@@ -276,6 +283,20 @@ func (pc *upConn) roundTrip(req *http.Request) (*http.Response, error) {
 	reuse := !resp.Close && !req.Close && werr == nil
 	resp.Body = &upBody{ReadCloser: resp.Body, pc: pc, stop: stop, reuse: reuse}
 	return resp, nil
+}
+
+// needsDeadline reports whether a connection whose deadline is set must
+// have it moved for a call due by want: unless the one set falls between
+// want and want plus its slack, 1/32 of the time left (so a call never
+// fails early, and at worst about 3% late).
+func needsDeadline(set, want time.Time) bool {
+	if set.IsZero() || want.IsZero() {
+		return !set.Equal(want)
+	}
+	if set.Before(want) {
+		return true
+	}
+	return set.Sub(want) > time.Until(want)/32
 }
 
 // upBody is an answer's body; when it has been read to its end it gives
