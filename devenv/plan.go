@@ -31,6 +31,10 @@ const (
 	LabelOwner = "dev.msx.owner"
 	// LabelKind is the infrastructure kind of an instance's container.
 	LabelKind = "dev.msx.kind"
+	// LabelSecretsHash is a hash of the values of a container's own
+	// secrets (the gateway's keys), so that a key changed under
+	// .msx/secrets is a change of the container's configuration.
+	LabelSecretsHash = "dev.msx.secrets-hash"
 )
 
 // Roles of a planned container.
@@ -547,6 +551,30 @@ func (p *Plan) Resolve(built map[string]string) error {
 		c.Labels[LabelConfigHash] = configHash(c)
 	}
 	return nil
+}
+
+// HashSecrets labels each container that gets secrets of its own as files
+// (the gateway's keys) with a hash of their values, and updates its config
+// hash: a key changed under .msx/secrets then recreates the container with
+// the new key, as any other change of configuration does. The label is a
+// hash, not the value, and tells nothing that access to the engine does not
+// already give: the files are in the container. Secrets shared through a
+// volume (a database's password) are left out: the data in the volume were
+// made with the old one.
+func (p *Plan) HashSecrets(values map[string]string) {
+	for i := range p.Containers {
+		c := &p.Containers[i]
+		if len(c.Secrets) == 0 || slices.ContainsFunc(c.Mounts, func(m Mount) bool { return m.Target == SecretsDir }) {
+			continue
+		}
+		h := sha256.New()
+		for _, s := range c.Secrets {
+			v := values[s.Name]
+			fmt.Fprintf(h, "%s\x00%d\x00%s\x00", s.Name, len(v), v)
+		}
+		c.Labels[LabelSecretsHash] = hex.EncodeToString(h.Sum(nil))[:16]
+		c.Labels[LabelConfigHash] = configHash(c)
+	}
 }
 
 // Secrets returns the names of every secret of the plan, sorted and once

@@ -255,6 +255,7 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 	if err := r.checkStaleVolumes(ctx, plan, opts.Secrets); err != nil {
 		return nil, err
 	}
+	plan.HashSecrets(values)
 	r.setSecrets(values)
 	defer r.setSecrets(nil)
 	images, err := r.build(ctx, plan)

@@ -409,6 +409,35 @@ func TestUpWritesTheGatewayKeysItFinds(t *testing.T) {
 	}
 }
 
+func TestUpRecreatesTheGatewayWhenAKeyChanges(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	up := func(key string) {
+		t.Helper()
+		h.reset()
+		if _, err := h.up(t, m, UpOptions{Secrets: lookupSecrets{"gateway-api-keys": key}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up("ci:key-0123456789abcdef")
+	up("ci:key-fedcba9876543210") // rotated under .msx/secrets
+	if got := h.statuses("recreated (configuration changed)"); !slices.Equal(got, []string{"gateway"}) {
+		t.Errorf("recreated = %v, progress %v; want the gateway alone", got, h.progress)
+	}
+	if got := h.api.copies["shop-gateway:/run/secrets/api-keys"]; got != "ci:key-fedcba9876543210 444" {
+		t.Errorf("api-keys file = %q, want the new key", got)
+	}
+	up("ci:key-fedcba9876543210")
+	if got := h.api.callsLike("create"); len(got) > 0 {
+		t.Errorf("the same key again: %v, want nothing recreated", got)
+	}
+	for _, c := range h.api.containers {
+		if strings.Contains(fmt.Sprint(c.cfg.Labels), "fedcba9876543210") {
+			t.Errorf("%s: the key is in its labels: %v", c.name, c.cfg.Labels)
+		}
+	}
+}
+
 func postgresManifest() *devenv.Manifest {
 	m := manifest("/w/shop")
 	s := m.Services["payments"]
