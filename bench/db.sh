@@ -25,7 +25,7 @@ floor="$work/dbfloor"
 go build -o "$msx" .
 go build -o "$floor" ./bench/dbfloor
 cleanup() {
-  docker rm -f $(docker ps -aq --filter "label=bench.floor=$proj") >/dev/null 2>&1 || true
+  docker rm -f -v $(docker ps -aq --filter "label=bench.floor=$proj") >/dev/null 2>&1 || true
   docker network rm $(docker network ls -q --filter "label=bench.floor=1" --filter "name=$proj") >/dev/null 2>&1 || true
   "$msx" -C "$work/$proj" down --volumes >/dev/null 2>&1 || true
   docker rmi $(docker images -q --filter "label=dev.msx.project=$proj") >/dev/null 2>&1 || true

@@ -18,7 +18,7 @@ PROJECT=msx-bench-events
 work=$(mktemp -d /tmp/msx-bench-events.XXXXXX)
 cid=""
 cleanup() {
-  [ -n "$cid" ] && docker rm -f "$cid" >/dev/null 2>&1 || true
+  [ -n "$cid" ] && docker rm -f -v "$cid" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT

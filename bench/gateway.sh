@@ -81,7 +81,7 @@ stop_procs() {
 remove_peer_containers() {
   local ids
   ids=$(docker ps -aq --filter "label=msx-bench=$proj")
-  [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+  [ -z "$ids" ] || docker rm -f -v $ids >/dev/null 2>&1 || true
 }
 cleanup() {
   stop_procs

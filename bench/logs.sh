@@ -25,7 +25,7 @@ CGO_ENABLED=0 go build -o "$work/loggen" ./bench/loggen
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  docker rm -f $(docker ps -aq --filter "label=dev.msx.project=$proj") >/dev/null 2>&1 || true
+  docker rm -f -v $(docker ps -aq --filter "label=dev.msx.project=$proj") >/dev/null 2>&1 || true
   docker rmi "$img" >/dev/null 2>&1 || true
   rm -rf "$work"
 }

@@ -20,7 +20,7 @@ work="$(mktemp -d)"
 tag="msx-bench-swaprestart:$$"
 name="msx-bench-swaprestart-$$"
 cleanup() {
-  docker rm -f "$name" >/dev/null 2>&1 || true
+  docker rm -f -v "$name" >/dev/null 2>&1 || true
   docker rmi "$tag" >/dev/null 2>&1 || true
   rm -rf "$work"
 }

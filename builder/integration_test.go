@@ -207,7 +207,7 @@ func runOnce(t *testing.T, api *client.Client, project, ref string) string {
 		t.Fatalf("create container: %v", err)
 	}
 	defer func() {
-		_ = api.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
+		_ = api.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		_ = api.VolumeRemove(ctx, vol, true)
 	}()
 	waitC, errC := api.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)

@@ -384,7 +384,7 @@ func raceReplicas(t *testing.T, cli *client.Client, project string) {
 	names := []string{project + "-race-1", project + "-race-2", project + "-race-3"}
 	t.Cleanup(func() {
 		for _, n := range names {
-			cli.ContainerRemove(context.Background(), n, container.RemoveOptions{Force: true})
+			cli.ContainerRemove(context.Background(), n, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		}
 	})
 	created := make([]string, len(names))

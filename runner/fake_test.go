@@ -53,6 +53,9 @@ type fakeDocker struct {
 	failStartID map[string]bool
 	// failRemove makes ContainerRemove fail for a container name.
 	failRemove map[string]bool
+	// volumesKept lists the containers removed without their anonymous
+	// volumes (every msx container has one, for /msx): each is a leak.
+	volumesKept []string
 	// logs are the lines a service's program prints each time it starts.
 	logs map[string][]string
 	// hang makes ContainerStop and ContainerKill block until their
@@ -389,7 +392,7 @@ func (f *fakeDocker) ContainerKill(ctx context.Context, id, signal string) error
 	return nil
 }
 
-func (f *fakeDocker) ContainerRemove(ctx context.Context, id string, _ container.RemoveOptions) error {
+func (f *fakeDocker) ContainerRemove(ctx context.Context, id string, opts container.RemoveOptions) error {
 	if f.hangRemove {
 		<-ctx.Done()
 		return hung(ctx, id)
@@ -401,6 +404,9 @@ func (f *fakeDocker) ContainerRemove(ctx context.Context, id string, _ container
 		return errors.New("No such container: " + id)
 	}
 	f.call("remove %s", c.name)
+	if !opts.RemoveVolumes {
+		f.volumesKept = append(f.volumesKept, c.name)
+	}
 	if f.failRemove[c.name] {
 		return errors.New("device or resource busy")
 	}

@@ -103,7 +103,13 @@ func (h *harness) reset() {
 
 func (h *harness) up(t *testing.T, m *devenv.Manifest, opts UpOptions) (*devenv.Plan, error) {
 	t.Helper()
-	return h.r.Up(context.Background(), m, opts)
+	p, err := h.r.Up(context.Background(), m, opts)
+	h.api.mu.Lock()
+	if len(h.api.volumesKept) > 0 {
+		t.Errorf("up removed %v without their anonymous volumes: they leak", h.api.volumesKept)
+	}
+	h.api.mu.Unlock()
+	return p, err
 }
 
 var all = []string{"catalog", "collector", "gateway", "orders", "payments"}

@@ -43,7 +43,9 @@ func (r *Runner) undoAttempt(ctx context.Context, st *started) {
 		if !ok {
 			continue
 		}
-		if err := r.API.ContainerRemove(rctx, id, container.RemoveOptions{Force: true}); err == nil || isNotFound(err) {
+		// With its anonymous volumes (the /msx of every msx image): this
+		// up made them, and nothing else would ever remove them.
+		if err := r.API.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err == nil || isNotFound(err) {
 			r.progress(n, "removed (this up failed)")
 		}
 	}

@@ -131,7 +131,7 @@ func floor(ctx context.Context, cli *client.Client, file string) error {
 	nets := map[string]bool{}
 	defer func() {
 		for _, id := range created {
-			cli.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true})
+			cli.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		}
 		for n := range nets {
 			cli.NetworkRemove(context.Background(), n)
