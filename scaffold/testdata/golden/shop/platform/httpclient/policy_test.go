@@ -118,8 +118,12 @@ func TestNoRetryPastTheCallersDeadline(t *testing.T) {
 	var calls atomic.Int32
 	srv := statuses(t, &calls, 503)
 	opts := fast("orders")
-	opts.BaseBackoff = time.Hour
-	opts.MaxBackoff = time.Hour
+	// Full jitter draws each backoff from (0, 10,000 h]: one under the
+	// minute left is a chance of about 1 in 600,000 per retry. With an
+	// hour, as before, it was 1 in 60, and the test failed now and then
+	// for a retry that did fit.
+	opts.BaseBackoff = 10000 * time.Hour
+	opts.MaxBackoff = 10000 * time.Hour
 	c := New(opts, nil)
 	c.sleep = (&fakeSleep{}).sleep
 
