@@ -117,24 +117,26 @@ conns_fixed=10
 delay_ms=$(( conns_fixed * 1000 / rate ))
 { echo "delay = function() return $delay_ms end"; cat "$work/report.lua"; } >"$work/fixed.lua"
 
-# start_peers UPSTREAM_HOSTPORT NGINX_PORT CADDY_PORT: nginx and Caddy in
-# front of the upstream, as host processes.
-start_peers() {
-  local up="$1" ngp="$2" cdp="$3" dir="$work/peers-$2"
-  mkdir -p "$dir"
-  cat >"$dir/nginx.conf" <<CONF
+# nginx_conf TMP ACCESS_LOG UPSTREAM LISTEN [USER]: the nginx configuration
+# of both set-ups: a reverse proxy of /api/orders/ with keep-alive
+# connections to UPSTREAM, its files under TMP.
+nginx_conf() {
+  cat <<CONF
 daemon off;
+${5:-}
 worker_processes auto;
-pid $dir/nginx.pid;
-error_log $dir/nginx-error.log;
+pid $1/nginx.pid;
 events { worker_connections 4096; }
 http {
-  access_log $dir/access.log;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  upstream orders { server $up; keepalive 256; }
+  access_log $2;
+  client_body_temp_path $1/body;
+  proxy_temp_path $1/proxy;
+  fastcgi_temp_path $1/fastcgi;
+  uwsgi_temp_path $1/uwsgi;
+  scgi_temp_path $1/scgi;
+  upstream orders { server $3; keepalive 256; }
   server {
-    listen 127.0.0.1:$ngp;
+    listen $4;
     location /api/orders/ {
       proxy_pass http://orders/;
       proxy_http_version 1.1;
@@ -144,26 +146,35 @@ http {
   }
 }
 CONF
-  "$nginx_bin" -c "$dir/nginx.conf" -p "$dir" & pids+=($!)
-  cat >"$dir/Caddyfile" <<CONF
+}
+
+# caddyfile SITE UPSTREAM: Caddy's, the same proxy.
+caddyfile() {
+  cat <<CONF
 {
   admin off
   auto_https off
   persist_config off
 }
-http://127.0.0.1:$cdp {
+$1 {
   handle_path /api/orders/* {
-    reverse_proxy $up
+    reverse_proxy $2
   }
 }
 CONF
+}
+
+# start_peers UPSTREAM_HOSTPORT NGINX_PORT CADDY_PORT: nginx and Caddy in
+# front of the upstream, as host processes.
+start_peers() {
+  local up="$1" ngp="$2" cdp="$3" dir="$work/peers-$2"
+  mkdir -p "$dir"
+  nginx_conf "$dir" "$dir/access.log" "$up" "127.0.0.1:$ngp" >"$dir/nginx.conf"
+  "$nginx_bin" -e "$dir/nginx-error.log" -c "$dir/nginx.conf" -p "$dir" & pids+=($!)
+  caddyfile "http://127.0.0.1:$cdp" "$up" >"$dir/Caddyfile"
   XDG_DATA_HOME="$dir" XDG_CONFIG_HOME="$dir" "$caddy" run --config "$dir/Caddyfile" --adapter caddyfile >"$dir/caddy.log" 2>&1 & pids+=($!)
 }
 
-# peer_images: nginx and Caddy as FROM-scratch images, made with docker
-# import (no registry, no builder): the host's nginx with the libraries ldd
-# lists, and the Caddy binary, each with its configuration. The upstream is
-# the service by its name on the workspace's network (orders:8081).
 # copy_with_libs BINARY ROOT PATH: the binary at ROOT/PATH, with the shared
 # libraries it links (Caddy too, when go install linked it with cgo).
 copy_with_libs() {
@@ -175,6 +186,12 @@ copy_with_libs() {
   done
 }
 
+# peer_images: nginx, Caddy and the floor as FROM-scratch images, made with
+# docker import (no registry, no builder): the host's nginx with the
+# libraries ldd lists, and the Caddy and floor binaries, each with its
+# configuration. The upstream is the service by its name on the
+# workspace's network (orders:8081); nginx logs to stdout, as the official
+# nginx image does.
 peer_images() {
   local root="$work/img-nginx"
   mkdir -p "$root/etc/nginx" "$root/tmp"
@@ -183,49 +200,14 @@ peer_images() {
 nobody:x:65534:65534:nobody:/:/sbin/nologin' >"$root/etc/passwd"
   echo 'root:x:0:
 nogroup:x:65534:' >"$root/etc/group"
-  cat >"$root/etc/nginx/nginx.conf" <<'CONF'
-daemon off;
-user nobody nogroup;
-worker_processes auto;
-pid /tmp/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log /dev/stdout;
-  client_body_temp_path /tmp/body;
-  proxy_temp_path /tmp/proxy;
-  fastcgi_temp_path /tmp/fastcgi;
-  uwsgi_temp_path /tmp/uwsgi;
-  scgi_temp_path /tmp/scgi;
-  upstream orders { server orders:8081; keepalive 256; }
-  server {
-    listen 0.0.0.0:8080;
-    location /api/orders/ {
-      proxy_pass http://orders/;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For $remote_addr;
-    }
-  }
-}
-CONF
+  nginx_conf /tmp /dev/stdout orders:8081 0.0.0.0:8080 "user nobody nogroup;" >"$root/etc/nginx/nginx.conf"
   tar -C "$root" -c . | docker import \
     -c 'ENTRYPOINT ["/usr/sbin/nginx", "-e", "stderr", "-p", "/tmp", "-c", "/etc/nginx/nginx.conf"]' \
     - "msx-bench-nginx:$proj" >/dev/null
   root="$work/img-caddy"
   mkdir -p "$root/tmp"
   copy_with_libs "$caddy" "$root" /caddy
-  cat >"$root/Caddyfile" <<'CONF'
-{
-  admin off
-  auto_https off
-  persist_config off
-}
-http://:8080 {
-  handle_path /api/orders/* {
-    reverse_proxy orders:8081
-  }
-}
-CONF
+  caddyfile "http://:8080" orders:8081 >"$root/Caddyfile"
   tar -C "$root" -c . | docker import \
     -c 'ENV XDG_DATA_HOME=/tmp XDG_CONFIG_HOME=/tmp' \
     -c 'ENTRYPOINT ["/caddy", "run", "--config", "/Caddyfile", "--adapter", "caddyfile"]' \

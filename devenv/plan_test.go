@@ -31,6 +31,21 @@ func built(m *Manifest) map[string]string {
 	return out
 }
 
+// planOfYAML is the plan of the msx.yaml text y, for a workspace at /w/shop.
+func planOfYAML(t *testing.T, y string) *Plan {
+	t.Helper()
+	m, err := Parse([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Dir = "/w/shop"
+	p, err := MakePlan(m, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func mustPlan(t *testing.T, m *Manifest, opts PlanOptions) *Plan {
 	t.Helper()
 	if err := m.Validate(); err != nil {
@@ -558,20 +573,12 @@ func TestManifestImages(t *testing.T) {
 	}
 }
 func TestPlanHardensAndPublishesOnlyWhatIsAsked(t *testing.T) {
-	m, err := Parse([]byte(`project: shop
+	p := planOfYAML(t, `project: shop
 module: example.com/shop
 services:
   orders: {port: 8081, db: none, expose: true, limits: {memory_mb: 128, pids: 64}}
   catalog: {port: 8082, db: none, protected: true}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Dir = "/w/shop"
-	p, err := MakePlan(m, PlanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	orders, catalog, gw := p.Container("orders"), p.Container("catalog"), p.Container(GatewayName)
 	if !orders.Publish || catalog.Publish || !gw.Publish {
 		t.Errorf("publish: orders %v catalog %v gateway %v; want true false true", orders.Publish, catalog.Publish, gw.Publish)
@@ -632,15 +639,7 @@ func TestPlanGatewayKeysAreFilesOnlyWhenPresent(t *testing.T) {
 }
 
 func TestPlanGatewayJWTSettings(t *testing.T) {
-	m, err := Parse([]byte("project: shop\nmodule: example.com/shop\ngateway: {port: 8080, jwt: {algorithms: [RS256, EdDSA], issuer: https://id.example.com, audience: shop}}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Dir = "/w/shop"
-	p, err := MakePlan(m, PlanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := planOfYAML(t, "project: shop\nmodule: example.com/shop\ngateway: {port: 8080, jwt: {algorithms: [RS256, EdDSA], issuer: https://id.example.com, audience: shop}}\n")
 	env := p.Container(GatewayName).Env
 	for _, want := range []string{"JWT_ALGORITHMS=RS256,EdDSA", "JWT_ISSUER=https://id.example.com", "JWT_AUDIENCE=shop"} {
 		if !slices.Contains(env, want) {

@@ -2,14 +2,10 @@ package export
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/msx-dev/msx/devenv"
 )
@@ -33,30 +29,7 @@ func TestComposeLoads(t *testing.T) {
 	dir := t.TempDir()
 	p := workspace(t, dir)
 	out := filepath.Join(dir, "deploy")
-	files, err := Compose(p, ComposeOptions{OutDir: out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Write(out, files, false); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range p.Secrets() {
-		path := filepath.Join(dir, ".msx", "secrets", s)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	proj, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
-		WorkingDir:  out,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(out, ComposeFile)}},
-		Environment: types.Mapping{},
-	}, func(o *loader.Options) { o.SetProjectName("shop", true) })
-	if err != nil {
-		t.Fatalf("Compose's loader refuses the export: %v", err)
-	}
+	proj := loadCompose(t, p, ComposeOptions{})
 	if got := strings.Join(proj.ServiceNames(), " "); got != "collector gateway gateway-secrets nats orders payments payments-db payments-db-secrets search" {
 		t.Fatalf("services: %v", got)
 	}

@@ -21,29 +21,13 @@ import (
 // transport) against an httptest upstream on 127.0.0.1. Run it with
 // -benchmem, and -cpuprofile to see where the time goes.
 func BenchmarkGateway(b *testing.B) {
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
-	defer tp.Shutdown(context.Background())
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	defer otel.SetTracerProvider(prev)
-
 	body := []byte(`{"ok":true}`)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
 	}))
 	defer up.Close()
-	rts, err := parseRoutes(`[{"name":"orders","prefix":"/api/orders/","upstream":"` + up.URL + `"}]`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := gatewayConfig{Routes: rts, UpstreamTimeout: 30 * time.Second, MaxBodyBytes: 10 << 20,
-		AccessLog: newAccessLog(io.Discard, "gateway")}
-	cfg.Edge.AllowedHosts = list("localhost,*.localhost,127.0.0.1,::1")
-	g, err := newGateway(cfg, breaker.NewRegistry(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
+	g, _ := benchGateway(b, up.URL)
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api/orders/items", nil)
 	req.RemoteAddr = "127.0.0.1:50000"
 	b.ReportAllocs()
@@ -63,24 +47,7 @@ func BenchmarkGateway(b *testing.B) {
 // sockets do not): the gateway's own CPU per request, without the noise
 // of syscalls on a busy machine.
 func BenchmarkGatewayNoIO(b *testing.B) {
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
-	defer tp.Shutdown(context.Background())
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	defer otel.SetTracerProvider(prev)
-
-	rts, err := parseRoutes(`[{"name":"orders","prefix":"/api/orders/","upstream":"http://127.0.0.1:1"}]`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := gatewayConfig{Routes: rts, UpstreamTimeout: 30 * time.Second, MaxBodyBytes: 10 << 20,
-		AccessLog: newAccessLog(io.Discard, "gateway")}
-	cfg.Edge.AllowedHosts = list("localhost,*.localhost,127.0.0.1,::1")
-	reg := breaker.NewRegistry()
-	g, err := newGateway(cfg, reg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
+	g, reg := benchGateway(b, "http://127.0.0.1:1")
 	answer := memoryUpstream{body: `{"ok":true}`}
 	for _, u := range g.upstreams {
 		u.proxy.Transport = reg.New(u.Name+"-bench", breaker.Config{Classify: classify}).Transport(answer)
@@ -99,6 +66,33 @@ func BenchmarkGatewayNoIO(b *testing.B) {
 			b.Fatalf("status %d", w.status)
 		}
 	}
+}
+
+// benchGateway is the gateway as it runs by default (the middleware, the
+// access log, spans not sampled as without a collector) with one route,
+// /api/orders/ to upstream.
+func benchGateway(b *testing.B, upstream string) (*gateway, *breaker.Registry) {
+	b.Helper()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	b.Cleanup(func() {
+		otel.SetTracerProvider(prev)
+		tp.Shutdown(context.Background())
+	})
+	rts, err := parseRoutes(`[{"name":"orders","prefix":"/api/orders/","upstream":"` + upstream + `"}]`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := gatewayConfig{Routes: rts, UpstreamTimeout: 30 * time.Second, MaxBodyBytes: 10 << 20,
+		AccessLog: newAccessLog(io.Discard, "gateway")}
+	cfg.Edge.AllowedHosts = list("localhost,*.localhost,127.0.0.1,::1")
+	reg := breaker.NewRegistry()
+	g, err := newGateway(cfg, reg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return g, reg
 }
 
 // memoryUpstream answers every request with body.
