@@ -426,17 +426,21 @@ func TestPlanKinds(t *testing.T) {
 	for _, k := range Kinds {
 		t.Run(k.Name, func(t *testing.T) {
 			m := &Manifest{Project: "shop", Module: "m", Dir: "/w", Services: map[string]Service{}}
-			// A service that uses the kind: find a db value that does.
-			var svc Service
+			// A manifest whose orders uses the kind: orders with each
+			// database, or orders publishing to a subscriber (the broker).
+			// Events is what Validate sets for a publisher.
+			setups := []map[string]Service{{
+				"orders": {Port: 8081, DB: "postgres", Events: true},
+				"ledger": {Port: 8082, DB: "sqlite", Subscribes: []string{"orders.item.created"}},
+			}}
 			for _, db := range DBKinds {
-				if k.Uses(Service{DB: db}) {
-					svc = Service{Port: 8081, DB: db}
-				}
+				setups = append(setups, map[string]Service{"orders": {Port: 8081, DB: db}})
 			}
-			if !k.Uses(svc) {
-				t.Skipf("no service of the manifest uses %s yet", k.Name) // a kind for what msx.yaml cannot say yet
+			i := slices.IndexFunc(setups, func(s map[string]Service) bool { return k.Uses(s["orders"]) })
+			if i < 0 {
+				t.Fatalf("no manifest this test makes uses the kind %s: add one to the setups", k.Name)
 			}
-			m.Services["orders"] = svc
+			m.Services = setups[i]
 			if k.Build == "" {
 				m.Images = map[string]string{k.Name: "local/" + k.Name + ":1"}
 			}
@@ -477,8 +481,10 @@ func TestPlanKinds(t *testing.T) {
 					t.Errorf("the gateway does not wait for %s: %v", inst.Service, gw.DependsOn)
 				}
 			}
-			if c.HostPort != 0 || c.Port != k.Port {
-				t.Errorf("ports %d->%d", c.HostPort, c.Port)
+			// The port msx reads on 127.0.0.1: the monitoring endpoint
+			// when the kind has one (the broker), else the kind's port.
+			if want := cmp.Or(k.MonitorPort, k.Port); c.HostPort != 0 || c.Port != want {
+				t.Errorf("ports %d->%d, want an ephemeral host port to %d", c.HostPort, c.Port, want)
 			}
 			if !slices.Equal(c.Ready.Healthcheck, k.Ready(inst).Healthcheck) || c.Ready.HTTPPath != k.Ready(inst).HTTPPath {
 				t.Errorf("ready = %+v", c.Ready)
