@@ -142,7 +142,8 @@ func exportPlan(f *Factory, out, def string) (*devenv.Manifest, *devenv.Plan, st
 	if err != nil {
 		return nil, nil, "", err
 	}
-	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: msxVersion(), GatewayKeys: keys})
+	// Compose and Kubernetes run a service's replicas themselves.
+	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: msxVersion(), GatewayKeys: keys, ReplicasByEngine: true})
 	if err != nil {
 		return nil, nil, "", err
 	}

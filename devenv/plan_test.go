@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -161,11 +162,11 @@ func TestPlanContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []route{
-		{"catalog", "/api/catalog/", "http://catalog:8083", true},
-		{"orders", "/api/orders/", "http://orders:8081", false},
-		{"payments", "/api/payments/", "http://payments:8082", false},
+		{Name: "catalog", Prefix: "/api/catalog/", Upstream: "http://catalog:8083", Protected: true},
+		{Name: "orders", Prefix: "/api/orders/", Upstream: "http://orders:8081"},
+		{Name: "payments", Prefix: "/api/payments/", Upstream: "http://payments:8082"},
 	}
-	if !slices.Equal(routes, want) {
+	if !reflect.DeepEqual(routes, want) {
 		t.Errorf("routes = %+v, want %+v", routes, want)
 	}
 
@@ -650,6 +651,119 @@ func TestPlanGatewayJWTSettings(t *testing.T) {
 	for _, want := range []string{"JWT_ALGORITHMS=RS256,EdDSA", "JWT_ISSUER=https://id.example.com", "JWT_AUDIENCE=shop"} {
 		if !slices.Contains(env, want) {
 			t.Errorf("gateway env lacks %s: %v", want, env)
+		}
+	}
+}
+
+// TestPlanReplicas plans a service with three replicas: three containers of
+// one build, each with an alias of its own beside the service's, one
+// database, dependents and the gateway waiting for all three, and the
+// gateway's route listing them.
+func TestPlanReplicas(t *testing.T) {
+	p := planOfYAML(t, `project: shop
+module: example.com/shop
+services:
+  orders: {port: 8081, db: postgres, replicas: 3}
+  checkout: {port: 8082, db: none, depends_on: [orders]}
+`)
+	want := []string{"orders", "orders-2", "orders-3"}
+	var got []Container
+	for _, c := range p.Containers {
+		if c.Image.Build == "orders" {
+			got = append(got, c)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("containers of orders' build: %v", services(p))
+	}
+	for i, c := range got {
+		alias := []string{"orders-1", "orders-2", "orders-3"}[i]
+		if c.Service != want[i] || c.Name != "shop-"+want[i] {
+			t.Errorf("replica %d is %s (%s), want %s", i+1, c.Service, c.Name, want[i])
+		}
+		if c.Labels[LabelService] != want[i] || c.Labels[LabelReplicaOf] != "orders" || ReplicaOf(c.Labels) != "orders" {
+			t.Errorf("replica %d labels %v", i+1, c.Labels)
+		}
+		if !slices.Equal(c.Networks[0].Aliases, []string{"orders", alias}) {
+			t.Errorf("replica %d aliases %v, want orders and %s", i+1, c.Networks[0].Aliases, alias)
+		}
+		if !slices.Contains(c.DependsOn, "orders-db") || !slices.Equal(c.Env, got[0].Env) {
+			t.Errorf("replica %d: depends on %v, env differs from the first: %v", i+1, c.DependsOn, c.Env)
+		}
+		if c.Labels[LabelConfigHash] == got[0].Labels[LabelConfigHash] && i > 0 {
+			t.Errorf("replicas %d and 1 share a config hash", i+1)
+		}
+	}
+	// The aliases are the replicas' own slices: planning one never edits another's.
+	if &got[0].Networks[0].Aliases[0] == &got[1].Networks[0].Aliases[0] {
+		t.Error("replicas share their aliases' backing array")
+	}
+	dbs := 0
+	for _, c := range p.Containers {
+		if c.Role == RoleDatabase {
+			dbs++
+		}
+	}
+	if dbs != 1 {
+		t.Errorf("%d databases for one service with replicas", dbs)
+	}
+	for _, name := range []string{"checkout", GatewayName} {
+		c := p.Container(name)
+		for _, w := range want {
+			if !slices.Contains(c.DependsOn, w) {
+				t.Errorf("%s does not wait for %s: %v", name, w, c.DependsOn)
+			}
+		}
+	}
+	var routes []route
+	for _, kv := range p.Container(GatewayName).Env {
+		if v, ok := strings.CutPrefix(kv, "MSX_ROUTES="); ok {
+			if err := json.Unmarshal([]byte(v), &routes); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, rt := range routes {
+		switch rt.Name {
+		case "orders":
+			if rt.Upstream != "http://orders:8081" || !slices.Equal(rt.Replicas, []string{"http://orders-1:8081", "http://orders-2:8081", "http://orders-3:8081"}) {
+				t.Errorf("orders' route %+v", rt)
+			}
+		case "checkout":
+			if rt.Replicas != nil {
+				t.Errorf("one replica listed: %+v", rt)
+			}
+		}
+	}
+}
+
+// TestPlanReplicasByEngine: for an export, one container per service with
+// the count, reached by the service's name, and no replica list.
+func TestPlanReplicasByEngine(t *testing.T) {
+	m, err := Parse([]byte(`project: shop
+module: example.com/shop
+services:
+  orders: {port: 8081, db: postgres, replicas: 3}
+  checkout: {port: 8082, db: none, depends_on: [orders]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Dir = "/w/shop"
+	p, err := MakePlan(m, PlanOptions{ReplicasByEngine: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.ContainersOf("orders"); len(got) != 1 || got[0].Replicas != 3 || got[0].Service != "orders" ||
+		!slices.Equal(got[0].Networks[0].Aliases, []string{"orders"}) || got[0].Labels[LabelReplicaOf] != "" {
+		t.Fatalf("orders for an engine: %+v", got)
+	}
+	if c := p.Container("checkout"); c.Replicas != 0 || slices.Contains(c.DependsOn, "orders-2") {
+		t.Errorf("checkout: replicas %d, waits for %v", c.Replicas, c.DependsOn)
+	}
+	for _, kv := range p.Container(GatewayName).Env {
+		if strings.HasPrefix(kv, "MSX_ROUTES=") && strings.Contains(kv, "replicas") {
+			t.Errorf("the gateway spreads over replicas the engine runs: %s", kv)
 		}
 	}
 }

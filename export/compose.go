@@ -62,6 +62,12 @@ type composeService struct {
 	StopSignal  string                    `yaml:"stop_signal,omitempty"`
 	Restart     string                    `yaml:"restart"`
 	Labels      map[string]string         `yaml:"labels,omitempty"`
+	Deploy      *composeDeploy            `yaml:"deploy,omitempty"`
+}
+
+// composeDeploy carries a service's replicas, which Compose runs itself.
+type composeDeploy struct {
+	Replicas int `yaml:"replicas"`
 }
 
 type composeBuild struct {
@@ -171,6 +177,9 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 				host = strconv.Itoa(c.HostPort)
 			}
 			s.Ports = append(s.Ports, fmt.Sprintf("%s:%s:%d", devenv.LoopbackIP, host, c.Port))
+		}
+		if c.Replicas > 1 {
+			s.Deploy = &composeDeploy{Replicas: c.Replicas}
 		}
 		s.Healthcheck = healthcheck(c, msxImages)
 		for _, a := range c.Networks {

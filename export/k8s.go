@@ -381,7 +381,7 @@ func program(p *devenv.Plan, c devenv.Container, o K8sOptions) []any {
 	dep := &appsv1.Deployment{
 		TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(p, c, c.Service),
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr(int32(1)),
+			Replicas: ptr(int32(max(c.Replicas, 1))),
 			Selector: &metav1.LabelSelector{MatchLabels: sel},
 			Strategy: strategy,
 			Template: corev1.PodTemplateSpec{

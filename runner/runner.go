@@ -308,7 +308,7 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 		} else if c.Labels[devenv.LabelRole] == devenv.RoleTool {
 			continue // msx events' reader, in another terminal: it ends with it
 		}
-		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName || svc == devenv.CollectorName {
+		if m.ReplicaOf(svc) != "" || svc == devenv.GatewayName || svc == devenv.CollectorName {
 			continue
 		}
 		if err := r.API.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
@@ -387,10 +387,13 @@ func CollectorSourceDir(workspace string) string {
 // source msx embeds, written under the workspace's .msx.
 func (r *Runner) build(ctx context.Context, p *devenv.Plan) (map[string]string, error) {
 	var targets []builder.Target
+	seen := map[string]bool{}
 	for _, c := range p.Containers {
-		if c.Image.Build == "" {
+		// A service's replicas run one build.
+		if c.Image.Build == "" || seen[c.Image.Build] {
 			continue
 		}
+		seen[c.Image.Build] = true
 		t := builder.Target{Name: c.Image.Build, Pkg: c.Image.Pkg}
 		if c.Image.Build == devenv.CollectorName {
 			files, err := templates.CollectorFiles()

@@ -1515,3 +1515,75 @@ func TestContainerConfigConfinesInstances(t *testing.T) {
 		t.Errorf("the database's host config: %+v", host)
 	}
 }
+
+// TestUpReplicas: a service with replicas gets a container each, started
+// before what depends on it; ps lists each; a second up changes nothing;
+// fewer replicas remove the extra ones; logs of the service follow all.
+func TestUpReplicas(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	s := m.Services["catalog"]
+	s.Replicas = 3
+	m.Services["catalog"] = s
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	starts := h.api.callsLike("start ")
+	for _, inst := range []string{"catalog", "catalog-2", "catalog-3"} {
+		i := slices.Index(starts, "start shop-"+inst)
+		if i < 0 || i > slices.Index(starts, "start shop-orders") {
+			t.Errorf("%s not started before orders, which depends on it: %v", inst, starts)
+		}
+	}
+	list, err := h.r.Status(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range list {
+		got = append(got, st.Service+"="+st.State+"/"+st.Role)
+	}
+	want := []string{"collector=running/collector", "catalog=running/service", "catalog-2=running/service", "catalog-3=running/service",
+		"payments=running/service", "orders=running/service", "gateway=running/gateway"}
+	if !slices.Equal(got, want) {
+		t.Errorf("status = %v, want %v", got, want)
+	}
+	targets, err := h.r.LogTargets(context.Background(), "shop", "/w/shop", []string{"catalog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var followed []string
+	for _, tg := range targets {
+		followed = append(followed, tg.Service)
+	}
+	if !slices.Equal(followed, []string{"catalog", "catalog-2", "catalog-3"}) {
+		t.Errorf("msx logs catalog follows %v, want every replica", followed)
+	}
+
+	h.reset()
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.api.callsLike("create"); len(got) > 0 {
+		t.Errorf("a second up created %v", got)
+	}
+
+	s.Replicas = 2
+	m.Services["catalog"] = s
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.api.state("shop-catalog-3"); st != "" {
+		t.Errorf("replica 3 is %q after replicas went down to 2; want it removed", st)
+	}
+	if st := h.api.state("shop-catalog-2"); st != container.StateRunning {
+		t.Errorf("replica 2 is %q", st)
+	}
+}

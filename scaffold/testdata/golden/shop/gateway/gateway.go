@@ -79,7 +79,7 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 					pr.SetXForwarded()
 					injectTrace(pr.Out.Context(), pr.Out.Header)
 				},
-				Transport:    b.Transport(base),
+				Transport:    b.Transport(spread(base, rt.Replicas)),
 				BufferPool:   buffers,
 				ErrorHandler: g.proxyError(rt.Name),
 				ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
