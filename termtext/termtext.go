@@ -186,12 +186,13 @@ func appendU(dst []byte, r rune) []byte {
 	return append(dst, '\\', 'u', hexdigits[r>>12&0xf], hexdigits[r>>8&0xf], hexdigits[r>>4&0xf], hexdigits[r&0xf])
 }
 
-// AppendJSON appends js, one compact JSON document with no raw control
-// characters (what encoding/json writes), with the characters Append
-// would escape written as JSON escapes (\u009b, \u202e) and bytes that
-// are not UTF-8 as \ufffd, as encoding/json reads them: the result is the
-// same JSON value, safe to print. Outside strings a valid document has
-// only ASCII, so only string contents change.
+// AppendJSON appends js, a JSON document as encoding/json writes it
+// (compact or indented), with the characters Append would escape written
+// as JSON escapes (\u009b, \u202e) and bytes that are not UTF-8 as
+// \ufffd, as encoding/json reads them: the result is the same JSON value,
+// safe to print. A valid document has controls only as the white space
+// between tokens and non-ASCII only inside strings, so newlines and tabs
+// stay and only string contents change.
 func AppendJSON(dst, js []byte) []byte {
 	if cleanBytes(js) {
 		return append(dst, js...)
@@ -199,7 +200,7 @@ func AppendJSON(dst, js []byte) []byte {
 	for i := 0; i < len(js); {
 		c := js[i]
 		if c < 0x80 {
-			if c < 0x20 && c != '\t' || c == 0x7f {
+			if (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f {
 				dst = appendU(dst, rune(c))
 			} else {
 				dst = append(dst, c)
