@@ -137,4 +137,3 @@ func TestWriteRemovesCreatedRootOnFailure(t *testing.T) {
 		t.Fatalf("failed write left %s behind", filepath.Join(parent, "new"))
 	}
 }
-
