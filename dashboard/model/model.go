@@ -262,7 +262,7 @@ func (p *Project) applyProject(e events.Event) {
 	if e.Service != "" {
 		text = e.Service + ": " + text
 	}
-	p.Notice = text
+	p.Notice = sanitize(text)
 	p.add(p.project, e, Note, text)
 }
 

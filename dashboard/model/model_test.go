@@ -185,6 +185,8 @@ func TestSanitizeShowsControlSequences(t *testing.T) {
 		got += l.Text + "|"
 	}
 	got += strings.Join(p.Service("orders").Output, "|")
+	p.Apply(events.Event{Kind: events.Warning, Detail: "engine said \x1b[2J"})
+	got += p.Notice
 	if strings.ContainsAny(got, "\x1b\x07") {
 		t.Fatalf("raw control in the model: %q", got)
 	}
