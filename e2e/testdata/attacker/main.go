@@ -4,7 +4,7 @@
 // answered as one JSON object on stdout. It judges nothing: the test does.
 //
 //	attacker http METHOD URL [-H 'Name: value']... [-d BODY]
-//	attacker gzipbomb URL      a 32 KiB gzip body that inflates to 32 MiB of OTLP JSON
+//	attacker gzipbomb URL      a gzip body of about 128 KiB that inflates to 32 MiB of OTLP JSON
 //	attacker bigbody URL       a 31 MiB OTLP JSON body
 //	attacker nats HOST:PORT SUBJECT PAYLOAD
 //
