@@ -134,6 +134,18 @@ func (r *Renderer) Append(dst, line []byte) []byte {
 	if !r.parse(line, &rec) {
 		return termtext.Append(dst, line)
 	}
+	// show appends a part of the line. When no value had escapes (all
+	// parts are slices of the line) and the line itself is printable, as
+	// nearly every line a service logs is, the parts are too: one check of
+	// the line instead of one per part. (Not the time and the trace ID,
+	// cut at a byte count that may split a character.)
+	printable := len(r.scratch) == 0 && termtext.Clean(line)
+	show := func(dst, b []byte) []byte {
+		if printable {
+			return append(dst, b...)
+		}
+		return termtext.Append(dst, b)
+	}
 	if len(rec.Time) >= 23 && rec.Time[10] == 'T' {
 		if r.Color {
 			dst = append(dst, dim...)
@@ -164,13 +176,13 @@ func (r *Renderer) Append(dst, line []byte) []byte {
 		}
 		dst = append(dst, "     "[:6-len(name)]...)
 	}
-	dst = termtext.Append(dst, rec.Msg)
+	dst = show(dst, rec.Msg)
 	for _, f := range r.fields {
 		dst = append(dst, ' ')
 		if r.Color {
 			dst = append(dst, dim...)
 		}
-		dst = termtext.Append(dst, f.key)
+		dst = show(dst, f.key)
 		dst = append(dst, '=')
 		if r.Color {
 			dst = append(dst, reset...)
@@ -178,7 +190,7 @@ func (r *Renderer) Append(dst, line []byte) []byte {
 		if f.str && needsQuote(f.val) {
 			dst = appendQuoted(dst, f.val)
 		} else {
-			dst = termtext.Append(dst, f.val)
+			dst = show(dst, f.val)
 		}
 	}
 	if len(rec.TraceID) > 0 {

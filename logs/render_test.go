@@ -227,6 +227,8 @@ func TestRenderHostile(t *testing.T) {
 		{"time", "{\"time\":\"2026-03-04T15:04:\x1b[2J.123Z\",\"msg\":\"m\"}", `15:04:\x1b[2J.1 m`},
 		{"trace id", "{\"msg\":\"m\",\"trace_id\":\"ab\x1b[2J\"}", `m trace=ab\x1b[2J`},
 		{"bytes that are not UTF-8", "{\"msg\":\"a\xffb\"}", `a\xffb`},
+		{"a character cut by the time's slice", "{\"time\":\"2026-03-04T15:04:05.12é\",\"msg\":\"m\"}", `15:04:05.12\xc3 m`},
+		{"a character cut by the trace ID's slice", "{\"msg\":\"m\",\"trace_id\":\"abcdefgé\"}", `m trace=abcdefg\xc3`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
