@@ -279,10 +279,12 @@ func (r *Renderer) parse(line []byte, rec *Record) bool {
 			val, vEsc, next, ok = scanString(line, p)
 		} else {
 			next, ok = skipValue(line, p)
-			val = line[p:next]
 		}
 		if !ok {
 			return false
+		}
+		if !isStr {
+			val = line[p:next]
 		}
 		p = next
 		var at span
