@@ -1,7 +1,8 @@
 // Package logs renders and filters the log lines of a project's containers:
 // slog JSON lines become one readable line each (time, level, message, key
-// fields), other lines pass through as they are. The plain printer of msx
-// logs and of an attached msx up both use it.
+// fields), other lines pass through as they are, except that control
+// characters are shown escaped (termtext). The plain printer of msx logs
+// and of an attached msx up both use it.
 package logs
 
 import (
