@@ -24,7 +24,7 @@ func TestCheckSubject(t *testing.T) {
 // printed escaped, and --json stays the same JSON value.
 func TestEntryHostile(t *testing.T) {
 	e := Entry{Seq: 1, Time: time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC), Subject: "orders.item.created",
-		ID: "id\x1b[2J", Type: "item.created", Source: "orders", Data: json.RawMessage(`{"name":"\u001b]0;t\u0007‮"}`)}
+		ID: "id\x1b[2J", Type: "item.created", Source: "orders", Data: json.RawMessage("{\"name\":\"\\u001b]0;t\\u0007\u009b\u202e\"}")}
 	if got, want := e.Text(), "2026-01-02T03:04:05.006Z\torders.item.created\tid\\x1b[2J\t{\"name\":\"\\u001b]0;t\\u0007\\u009b\\u202e\"}"; got != want {
 		t.Errorf("Text = %q\nwant %q", got, want)
 	}
@@ -32,7 +32,7 @@ func TestEntryHostile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.ContainsAny(string(js), "\x1b\x07‮") {
+	if strings.ContainsAny(string(js), "\x1b\x07\u009b\u202e") {
 		t.Errorf("JSON prints a control raw: %q", js)
 	}
 	var back Entry
