@@ -16,6 +16,7 @@ import (
 
 	"github.com/msx-dev/msx/iostreams"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/termtext"
 )
 
 // Exit codes.
@@ -77,7 +78,9 @@ func report(io *iostreams.IOStreams, err error) int {
 // "Did you mean this?" list becomes `; did you mean "a" or "b"?`.
 func sentence(err error) string {
 	msg, suggestions, ok := strings.Cut(err.Error(), "Did you mean this?")
-	msg = strings.Join(strings.Fields(msg), " ")
+	// An error may quote a program or a client (a health check's output,
+	// an engine's message about a container): shown, not interpreted.
+	msg = termtext.Line(strings.Join(strings.Fields(msg), " "))
 	if !ok {
 		return msg
 	}

@@ -214,6 +214,25 @@ func TestWriteRefusesEdits(t *testing.T) {
 	}
 }
 
+// A link planted inside --out (k8s -> ~/.config) must not make msx export
+// write elsewhere, with --force too: scaffolding refuses the same trick.
+func TestWriteRefusesLinksOut(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "k8s")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	_, err := Write(dir, []File{{Path: "compose.yaml", Data: []byte("x\n")}, {Path: "k8s/orders.yaml", Data: []byte("y\n")}}, true)
+	if err == nil || !strings.Contains(err.Error(), "outside the output folder") {
+		t.Fatalf("Write through a link: %v", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("written outside the output folder: %v", entries)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "compose.yaml")); err == nil {
+		t.Error("a refused export wrote part of its files")
+	}
+}
+
 func TestDockerfiles(t *testing.T) {
 	got := strings.Join(Dockerfiles(workspace(t, "/src/shop")), " ")
 	if want := "services/orders/Dockerfile services/payments/Dockerfile services/search/Dockerfile gateway/Dockerfile"; got != want {
