@@ -130,7 +130,7 @@ Docker with file watching, hot swap, logs and traces.`,
 	pf := root.PersistentFlags()
 	pf.StringVarP(&f.Dir, "chdir", "C", "", "run as if msx was started in `DIR`")
 	pf.StringVar(&f.ConfigFile, "config", "", "read the project manifest from `FILE` instead of msx.yaml")
-	pf.BoolVarP(&f.Verbose, "verbose", "v", false, "print more detail")
+	pf.BoolVarP(&f.Verbose, "verbose", "v", false, "print each Docker Engine API call and how long it took, on stderr")
 	pf.BoolVar(&f.NoColor, "no-color", false, "disable colour output (NO_COLOR is also honoured)")
 	pf.Int("gateway-port", 0, "gateway port on 127.0.0.1, over gateway.port in msx.yaml and MSX_GATEWAY_PORT")
 	f.Flags = pf
