@@ -92,8 +92,9 @@ type Gateway struct {
 	JWT JWT `yaml:"jwt,omitempty"`
 }
 
-// JWT tunes the gateway's token checks: exp and nbf are always checked,
-// iss and aud when set here.
+// JWT tunes the gateway's token checks: exp, nbf, iss and aud are always
+// checked; with a JWT key, msx up refuses to start without an issuer and an
+// audience unless any_issuer or any_audience says any will do.
 type JWT struct {
 	// Algorithms allowed, such as [RS256] or [HS256]; by default HS256 for
 	// an HMAC secret, RS256, ES256 and EdDSA for a public key. "none" is
@@ -103,6 +104,10 @@ type JWT struct {
 	Issuer string `yaml:"issuer,omitempty"`
 	// Audience every token's "aud" must include, when set.
 	Audience string `yaml:"audience,omitempty"`
+	// AnyIssuer and AnyAudience accept tokens of any issuer or audience:
+	// only for a key that signs for this gateway alone.
+	AnyIssuer   bool `yaml:"any_issuer,omitempty"`
+	AnyAudience bool `yaml:"any_audience,omitempty"`
 }
 
 // Service is one service of the workspace.
@@ -290,6 +295,9 @@ func (m *Manifest) Validate() error {
 		}
 		if err := s.Limits.validate(name); err != nil {
 			return err
+		}
+		if s.Protected && s.Expose {
+			return fmt.Errorf("service %s is protected and exposed: its published port would skip the gateway's authentication; remove expose or protected", name)
 		}
 		if err := checkPort("services."+name+".port", s.Port); err != nil {
 			return err

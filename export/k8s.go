@@ -58,6 +58,7 @@ func K8s(p *devenv.Plan, o K8sOptions) ([]File, error) {
 		return nil
 	}
 	var secretLines []string
+	seenSecret := map[string]bool{}
 	for _, c := range p.Containers {
 		var err error
 		switch {
@@ -73,6 +74,10 @@ func K8s(p *devenv.Plan, o K8sOptions) ([]File, error) {
 			return nil, err
 		}
 		for _, s := range c.Secrets {
+			if seenSecret[s.Name] {
+				continue // a public key several services read
+			}
+			seenSecret[s.Name] = true
 			secretLines = append(secretLines, fmt.Sprintf(
 				"kubectl -n %s create secret generic %s --from-file=%s=.msx/secrets/%s",
 				p.Project, s.Name, s.File, s.Name))
@@ -316,7 +321,7 @@ const secretMode int32 = 0o440
 
 // secretVolumes turns a container's secrets into Secret volumes: those of
 // the secrets volumes it mounts (an instance's), and its own (the
-// gateway's keys) at SecretsDir. One Secret per secret, named as msx
+// gateway's keys, every program's identity keys) at SecretsDir. One Secret per secret, named as msx
 // names it, its one key the file name.
 func secretVolumes(p *devenv.Plan, c devenv.Container) ([]corev1.Volume, []corev1.VolumeMount) {
 	var vols []corev1.Volume
