@@ -100,13 +100,17 @@ type JWT struct {
 	// an HMAC secret, RS256, ES256 and EdDSA for a public key. "none" is
 	// never allowed.
 	Algorithms []string `yaml:"algorithms,omitempty"`
-	// Issuer every token's "iss" must be, when set.
+	// Issuer every token's "iss" must be; required with a JWT key, unless
+	// any_issuer says otherwise.
 	Issuer string `yaml:"issuer,omitempty"`
-	// Audience every token's "aud" must include, when set.
+	// Audience every token's "aud" must include; required with a JWT key,
+	// unless any_audience says otherwise.
 	Audience string `yaml:"audience,omitempty"`
-	// AnyIssuer and AnyAudience accept tokens of any issuer or audience:
-	// only for a key that signs for this gateway alone.
-	AnyIssuer   bool `yaml:"any_issuer,omitempty"`
+	// AnyIssuer accepts tokens of any issuer: only for a key that signs
+	// for this gateway alone.
+	AnyIssuer bool `yaml:"any_issuer,omitempty"`
+	// AnyAudience accepts tokens for any audience: only for a key that
+	// signs for this gateway alone.
 	AnyAudience bool `yaml:"any_audience,omitempty"`
 }
 
@@ -122,7 +126,9 @@ type Service struct {
 	// Route is the path prefix the gateway sends to this service, with the
 	// prefix stripped.
 	Route string `yaml:"route"`
-	// Protected routes need authentication at the gateway.
+	// Protected routes need authentication at the gateway, and the service
+	// refuses calls without an identity signed by it (see
+	// docs/how-it-works.md); not together with expose.
 	Protected bool `yaml:"protected,omitempty"`
 	// Subscribes lists the event subjects the service handles
 	// (orders.item.created): SOURCE.EVENT, SOURCE a service with a
