@@ -1524,3 +1524,38 @@ func TestContainerConfigConfinesInstances(t *testing.T) {
 		t.Errorf("the database's host config: %+v", host)
 	}
 }
+
+// Each program gets its identity keys as files: its own private key, and
+// the public keys of who may call it; the gateway's private key goes to
+// the gateway alone, and no key reaches a configuration.
+func TestUpWritesTheIdentityKeys(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gwKey := "key of " + devenv.IdentityKey(devenv.GatewayName)
+	for name, want := range map[string]map[string]string{
+		"gateway": {"identity.key": gwKey},
+		"orders":  {"identity.key": "key of " + devenv.IdentityKey("orders"), "identity-gateway.pub": gwKey + ".pub 444"},
+	} {
+		for file, v := range want {
+			if !strings.HasSuffix(v, " 444") {
+				v += " 444"
+			}
+			if got := h.api.copies["shop-"+name+":/run/secrets/"+file]; got != v {
+				t.Errorf("%s's %s = %q, want %q", name, file, got, v)
+			}
+		}
+	}
+	for path, v := range h.api.copies {
+		if strings.HasPrefix(v, gwKey+" ") && path != "shop-gateway:/run/secrets/identity.key" {
+			t.Errorf("the gateway's private key reached %s", path)
+		}
+	}
+	for _, c := range h.api.containers {
+		all := strings.Join(c.cfg.Env, " ") + fmt.Sprint(c.cfg.Labels) + fmt.Sprint(c.host.Binds)
+		if strings.Contains(all, "key of ") {
+			t.Errorf("%s: a key is in its configuration: %s", c.name, all)
+		}
+	}
+}
