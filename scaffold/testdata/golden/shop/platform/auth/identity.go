@@ -8,7 +8,8 @@
 // path, until the request's deadline. A service verifies it with
 // Middleware; its typed clients sign each call with the service's own key
 // and pass the end user's token inside (see httpclient), so the callee
-// sees the end user, and a service with no user acts only as itself.
+// sees the end user, and a service with no user acts only as itself (which
+// a protected service refuses: it serves end users).
 package auth
 
 import (
@@ -64,11 +65,14 @@ func Caller(ctx context.Context) string {
 
 // Middleware verifies each request's identity token and puts what it says
 // into the request's context, with keys to sign the calls the handler
-// makes. When protected, a request without a token that verifies
-// (missing, forged, expired, for another service, method or path) is
-// refused with 401, except the health probes /healthz and /readyz, which
-// carry no data; a public service serves it as anonymous. keys may be nil
-// (no key files): no token verifies then.
+// makes. When protected, a request is refused with 401 unless its token
+// verifies (not missing, forged, expired, nor for another service, method
+// or path) and vouches for an end user: a service acting as itself, with
+// no user, reads no protected data, so that an anonymous call through a
+// public service cannot either. The health probes /healthz and /readyz,
+// which carry no data, are exempt. A public service serves a request whose
+// token does not verify as anonymous. keys may be nil (no key files): no
+// token verifies then.
 func Middleware(protected bool, keys *Keys) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -77,9 +81,10 @@ func Middleware(protected bool, keys *Keys) func(http.Handler) http.Handler {
 			user, service, err := keys.Verify(tok, r.Method, r.URL.Path)
 			if err == nil {
 				c.user, c.service, c.token = user, service, tok
-			} else if protected && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+			}
+			if protected && c.user == "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
 				msg := "authentication required"
-				if tok != "" {
+				if err != nil && tok != "" {
 					msg = "invalid identity token"
 				}
 				writeError(w, http.StatusUnauthorized, msg)

@@ -165,9 +165,21 @@ func TestTheUserPropagatesAcrossServices(t *testing.T) {
 
 func TestAServiceWithoutAUserActsAsItself(t *testing.T) {
 	p := newProject(t)
-	code, user, service := serve(p.ledger, "GET", "/items", p.call(t, "", "GET", "/items"))
-	if code != 200 || user != "" || service != "orders" {
-		t.Errorf("ledger saw %d %q via %q, want 200, no user, orders", code, user, service)
+	tok := p.call(t, "", "GET", "/items")
+	var user, service string
+	h := Middleware(false, p.ledger)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, service = Identity(r.Context()), Caller(r.Context())
+	}))
+	r := httptest.NewRequest("GET", "/items", nil)
+	r.Header.Set(IdentityHeader, tok)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if user != "" || service != "orders" {
+		t.Errorf("public ledger saw user %q via %q, want no user, orders", user, service)
+	}
+	// A protected service serves end users: orders alone reads nothing
+	// there, so an anonymous call through orders cannot either.
+	if code, _, _ := serve(p.ledger, "GET", "/items", tok); code != http.StatusUnauthorized {
+		t.Errorf("protected ledger, orders acting as itself: %d, want 401", code)
 	}
 }
 
