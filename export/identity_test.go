@@ -62,3 +62,31 @@ func TestExportsCarryTheIdentityKeys(t *testing.T) {
 		t.Errorf("k8s README creates the gateway's public key %d times, want once", n)
 	}
 }
+
+// A service with a long name (up to 63 characters) still gets secret
+// volumes whose names are DNS labels.
+func TestK8sSecretVolumeNamesOfALongService(t *testing.T) {
+	long := strings.Repeat("s", 60)
+	m := &devenv.Manifest{Project: "shop", Module: "example.com/shop", Gateway: devenv.Gateway{Port: 8080}, Dir: "/src/shop",
+		Services: map[string]devenv.Service{long: {Port: 8081, DB: devenv.DBNone}, "web": {Port: 8082, DB: devenv.DBNone, DependsOn: []string{long}}}}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := devenv.MakePlan(m, devenv.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := K8s(p, K8sOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pod := range workloads(t, files) {
+		seen := map[string]bool{}
+		for _, v := range pod.Spec.Volumes {
+			if len(v.Name) > 63 || seen[v.Name] {
+				t.Errorf("%s: volume name %q is too long or not unique", name, v.Name)
+			}
+			seen[v.Name] = true
+		}
+	}
+}

@@ -2,6 +2,8 @@ package export
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -327,8 +329,14 @@ func secretVolumes(p *devenv.Plan, c devenv.Container) ([]corev1.Volume, []corev
 	var vols []corev1.Volume
 	var mounts []corev1.VolumeMount
 	add := func(dir string, s devenv.SecretRef) {
-		// A volume's name is a DNS label: gateway-jwt-pem.
+		// A volume's name is a DNS label: gateway-jwt-pem. A long
+		// service's (identity-NAME-ed25519-pub) is cut to 63 characters,
+		// with a hash of the whole to keep it unique.
 		name := strings.ReplaceAll(s.Name, ".", "-")
+		if len(name) > 63 {
+			sum := sha256.Sum256([]byte(s.Name))
+			name = name[:54] + "-" + hex.EncodeToString(sum[:4])
+		}
 		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: s.Name, DefaultMode: ptr(secretMode),
 			Items: []corev1.KeyToPath{{Key: s.File, Path: s.File}},
