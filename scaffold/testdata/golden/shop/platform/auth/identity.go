@@ -107,7 +107,11 @@ func Outgoing(ctx context.Context, audience, method, path string) (string, error
 	if path == "" {
 		path = "/" // what the callee's server sees
 	}
-	return c.keys.Sign(Claims{Audience: audience, Method: method, Path: path, User: c.token}, expiry(ctx))
+	claims := Claims{Audience: audience, Method: method, Path: path}
+	if c.user != "" {
+		claims.User = c.token // the end user's, passed on
+	}
+	return c.keys.Sign(claims, expiry(ctx))
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -251,3 +251,25 @@ func TestLoadKeysReadsTheFilesMsxWrites(t *testing.T) {
 		t.Errorf("no files: %v, private %v; want no key and no error", err, k.private)
 	}
 }
+
+func TestTheUserPropagatesDownAChain(t *testing.T) {
+	// gateway -> orders -> ledger -> books: books holds the public keys of
+	// the gateway and of both services that reach it.
+	p := newProject(t)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	ledgerPub := p.ledger.private.Public().(ed25519.PublicKey)
+	books := NewKeys("books", priv, map[string]ed25519.PublicKey{
+		Gateway: p.orders.public[Gateway], "orders": p.ledger.public["orders"], "ledger": ledgerPub,
+	})
+	toLedger := p.call(t, p.userToken(t, "orders", "/items"), "GET", "/items")
+	var toBooks string
+	h := Middleware(true, p.ledger)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		toBooks, _ = Outgoing(r.Context(), "books", "GET", "/shelves")
+	}))
+	r := httptest.NewRequest("GET", "/items", nil)
+	r.Header.Set(IdentityHeader, toLedger)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if code, user, service := serve(books, "GET", "/shelves", toBooks); code != 200 || user != "alice" || service != "ledger" {
+		t.Errorf("books saw %d %q via %q, want 200 alice via ledger", code, user, service)
+	}
+}
