@@ -17,7 +17,9 @@ import (
 // a key mints nothing, and a compromised service can act only as itself.
 // See docs/how-it-works.md, "Trust inside the project network".
 
-// IdentityKey is the secret name of a program's identity private key.
+// IdentityKey is the secret name of a program's identity private key. The
+// suffix is state.KeySuffix: the store generates a key pair for such a
+// name, where it generates a random password for others.
 func IdentityKey(program string) string { return "identity-" + program + ".ed25519" }
 
 // identitySecrets are the identity key files of the program name (a
