@@ -93,17 +93,26 @@ type Gateway struct {
 	JWT JWT `yaml:"jwt,omitempty"`
 }
 
-// JWT tunes the gateway's token checks: exp and nbf are always checked,
-// iss and aud when set here.
+// JWT tunes the gateway's token checks: exp, nbf, iss and aud are always
+// checked; with a JWT key, msx up refuses to start without an issuer and an
+// audience unless any_issuer or any_audience says any will do.
 type JWT struct {
 	// Algorithms allowed, such as [RS256] or [HS256]; by default HS256 for
 	// an HMAC secret, RS256, ES256 and EdDSA for a public key. "none" is
 	// never allowed.
 	Algorithms []string `yaml:"algorithms,omitempty"`
-	// Issuer every token's "iss" must be, when set.
+	// Issuer every token's "iss" must be; required with a JWT key, unless
+	// any_issuer says otherwise.
 	Issuer string `yaml:"issuer,omitempty"`
-	// Audience every token's "aud" must include, when set.
+	// Audience every token's "aud" must include; required with a JWT key,
+	// unless any_audience says otherwise.
 	Audience string `yaml:"audience,omitempty"`
+	// AnyIssuer accepts tokens of any issuer: only for a key that signs
+	// for this gateway alone.
+	AnyIssuer bool `yaml:"any_issuer,omitempty"`
+	// AnyAudience accepts tokens for any audience: only for a key that
+	// signs for this gateway alone.
+	AnyAudience bool `yaml:"any_audience,omitempty"`
 }
 
 // Service is one service of the workspace.
@@ -118,7 +127,9 @@ type Service struct {
 	// Route is the path prefix the gateway sends to this service, with the
 	// prefix stripped.
 	Route string `yaml:"route"`
-	// Protected routes need authentication at the gateway.
+	// Protected routes need authentication at the gateway, and the service
+	// refuses calls without an identity signed by it (see
+	// docs/how-it-works.md); not together with expose.
 	Protected bool `yaml:"protected,omitempty"`
 	// Subscribes lists the event subjects the service handles
 	// (orders.item.created): SOURCE.EVENT, SOURCE a service with a
@@ -344,6 +355,9 @@ func (m *Manifest) Validate() error {
 		}
 		if err := m.validateReplicas(name, s); err != nil {
 			return err
+		}
+		if s.Protected && s.Expose {
+			return fmt.Errorf("service %s is protected and exposed: its published port would skip the gateway's authentication; remove expose or protected", name)
 		}
 		if err := checkPort("services."+name+".port", s.Port); err != nil {
 			return err

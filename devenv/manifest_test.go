@@ -241,3 +241,13 @@ func TestReplicaOf(t *testing.T) {
 		t.Errorf("ReplicaNames = %v", got)
 	}
 }
+
+func TestManifestRefusesAProtectedServiceThatIsExposed(t *testing.T) {
+	_, err := Parse([]byte("project: shop\nmodule: example.com/shop\ngateway: {port: 8080}\nservices: {orders: {port: 8081, db: none, protected: true, expose: true}}\n"))
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "orders") || !strings.Contains(err.Error(), "expose") {
+		t.Errorf("error %v, want one line naming orders and expose", err)
+	}
+	if _, err := Parse([]byte("project: shop\nmodule: example.com/shop\ngateway: {port: 8080}\nservices: {orders: {port: 8081, db: none, expose: true}}\n")); err != nil {
+		t.Errorf("exposed public service refused: %v", err)
+	}
+}

@@ -452,6 +452,10 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			kindDeps = append(kindDeps, inst.Service)
 		}
 		c.DependsOn = append(kindDeps, c.DependsOn...)
+		// Identity keys: files of the service's own, in an anonymous
+		// volume at SecretsDir (see identity.go).
+		c.Secrets = identitySecrets(m, name)
+		env["SECRETS_DIR"] = SecretsDir
 		c.Env = envList(env)
 		c.Labels = withLabels(base, map[string]string{LabelService: name, LabelRole: RoleService})
 		if opts.ReplicasByEngine {
@@ -768,6 +772,9 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 	if m.Gateway.JWT.Audience != "" {
 		env["JWT_AUDIENCE"] = m.Gateway.JWT.Audience
 	}
+	if err := checkJWT(m.Gateway.JWT, keys, env); err != nil {
+		return Container{}, err
+	}
 	// The keys present are files in a volume of the gateway's own at
 	// SecretsDir, written before it starts and removed with it.
 	var secrets []SecretRef
@@ -776,9 +783,8 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 			secrets = append(secrets, k)
 		}
 	}
-	if len(secrets) > 0 {
-		env["SECRETS_DIR"] = SecretsDir
-	}
+	secrets = append(secrets, identitySecrets(m, GatewayName)...)
+	env["SECRETS_DIR"] = SecretsDir
 	var kindDeps []string
 	for _, inst := range uses {
 		for key, v := range inst.Kind.Client(inst) {

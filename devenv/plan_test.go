@@ -416,7 +416,9 @@ func TestPlanNeedsNoBuildAndNoSecret(t *testing.T) {
 	if got := p.Container("payments-db").Image; got != (ImageRef{Ref: "postgres:16", Kind: "postgres"}) {
 		t.Errorf("payments-db image = %+v", got)
 	}
-	if got, want := p.Secrets(), []string{"payments-db-db-password"}; !slices.Equal(got, want) {
+	want := []string{"identity-catalog.ed25519", "identity-gateway.ed25519", "identity-gateway.ed25519.pub",
+		"identity-orders.ed25519", "identity-orders.ed25519.pub", "identity-payments.ed25519", "payments-db-db-password"}
+	if got := p.Secrets(); !slices.Equal(got, want) {
 		t.Errorf("secrets = %v, want %v", got, want)
 	}
 }
@@ -624,12 +626,15 @@ func TestManifestRefusesBadEdgeSettings(t *testing.T) {
 }
 
 func TestPlanGatewayKeysAreFilesOnlyWhenPresent(t *testing.T) {
+	identity := SecretRef{Name: "identity-gateway.ed25519", File: "identity.key"}
 	without := mustPlan(t, shop(), PlanOptions{}).Container(GatewayName)
-	if len(without.Secrets) != 0 || slices.ContainsFunc(without.Env, func(e string) bool { return strings.HasPrefix(e, "SECRETS_DIR=") }) {
-		t.Errorf("no keys: secrets %v, env %v", without.Secrets, without.Env)
+	if !slices.Equal(without.Secrets, []SecretRef{identity}) {
+		t.Errorf("no keys: secrets %v, want the identity key alone", without.Secrets)
 	}
-	with := mustPlan(t, shop(), PlanOptions{GatewayKeys: []string{"gateway-api-keys", "gateway-jwt.pem"}}).Container(GatewayName)
-	want := []SecretRef{{Name: "gateway-jwt.pem", File: "jwt.pem"}, {Name: "gateway-api-keys", File: "api-keys"}}
+	m := shop()
+	m.Gateway.JWT = JWT{Issuer: "https://id.example.com", Audience: "shop"}
+	with := mustPlan(t, m, PlanOptions{GatewayKeys: []string{"gateway-api-keys", "gateway-jwt.pem"}}).Container(GatewayName)
+	want := []SecretRef{{Name: "gateway-jwt.pem", File: "jwt.pem"}, {Name: "gateway-api-keys", File: "api-keys"}, identity}
 	if !slices.Equal(with.Secrets, want) || !slices.Contains(with.Env, "SECRETS_DIR="+SecretsDir) {
 		t.Errorf("keys: secrets %v, env %v; want %v and SECRETS_DIR", with.Secrets, with.Env, want)
 	}
@@ -639,7 +644,7 @@ func TestPlanGatewayKeysAreFilesOnlyWhenPresent(t *testing.T) {
 	}
 	// Only the gateway gets them; nothing else changes.
 	for _, c := range mustPlan(t, shop(), PlanOptions{GatewayKeys: []string{"gateway-api-keys"}}).Containers {
-		if c.Service != GatewayName && len(c.Secrets) > 0 && c.Role != RoleDatabase {
+		if c.Service != GatewayName && slices.ContainsFunc(c.Secrets, func(s SecretRef) bool { return strings.HasPrefix(s.Name, "gateway-") }) {
 			t.Errorf("%s got secrets %v", c.Service, c.Secrets)
 		}
 	}
@@ -737,6 +742,44 @@ services:
 	}
 }
 
+func TestPlanIdentityKeys(t *testing.T) {
+	// web calls orders, which calls payments and catalog.
+	m := shop()
+	m.Services["web"] = Service{Port: 8084, DB: DBNone, DependsOn: []string{"orders"}}
+	p := mustPlan(t, m, PlanOptions{})
+	pub := func(names ...string) []SecretRef {
+		var out []SecretRef
+		for _, n := range names {
+			out = append(out, SecretRef{Name: "identity-" + n + ".ed25519.pub", File: "identity-" + n + ".pub"})
+		}
+		return out
+	}
+	own := func(n string) SecretRef { return SecretRef{Name: "identity-" + n + ".ed25519", File: "identity.key"} }
+	for name, want := range map[string][]SecretRef{
+		// Only the gateway's own private key: it verifies no one's tokens.
+		GatewayName: {own(GatewayName)},
+		// A service's own private key, and the public keys of the gateway
+		// and of every service that reaches it, directly or not.
+		"web":      append([]SecretRef{own("web")}, pub(GatewayName)...),
+		"orders":   append([]SecretRef{own("orders")}, pub(GatewayName, "web")...),
+		"payments": append([]SecretRef{own("payments")}, pub(GatewayName, "orders", "web")...),
+	} {
+		c := p.Container(name)
+		var got []SecretRef
+		for _, s := range c.Secrets {
+			if strings.HasPrefix(s.Name, "identity-") {
+				got = append(got, s)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: identity secrets %v, want %v", name, got, want)
+		}
+		if !slices.Contains(c.Env, "SECRETS_DIR="+SecretsDir) {
+			t.Errorf("%s: no SECRETS_DIR in %v", name, c.Env)
+		}
+	}
+}
+
 // TestPlanReplicasByEngine: for an export, one container per service with
 // the count, reached by the service's name, and no replica list.
 func TestPlanReplicasByEngine(t *testing.T) {
@@ -765,5 +808,41 @@ services:
 		if strings.HasPrefix(kv, "MSX_ROUTES=") && strings.Contains(kv, "replicas") {
 			t.Errorf("the gateway spreads over replicas the engine runs: %s", kv)
 		}
+	}
+}
+
+func TestPlanRefusesAJWTKeyWithoutIssuerAndAudience(t *testing.T) {
+	for _, tt := range []struct {
+		jwt  JWT
+		want string // in the error, or "" for none
+		env  []string
+	}{
+		{JWT{}, "gateway.jwt.issuer", nil},
+		{JWT{Issuer: "https://id.example.com"}, "gateway.jwt.audience", nil},
+		{JWT{Issuer: "https://id.example.com", Audience: "shop"}, "", nil},
+		{JWT{AnyIssuer: true, AnyAudience: true}, "", []string{"JWT_ANY_ISSUER=true", "JWT_ANY_AUDIENCE=true"}},
+	} {
+		m := shop()
+		m.Gateway.JWT = tt.jwt
+		p, err := MakePlan(m, PlanOptions{GatewayKeys: []string{"gateway-jwt.secret"}})
+		if tt.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%+v: error %v, want one naming %s", tt.jwt, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%+v: %v", tt.jwt, err)
+			continue
+		}
+		for _, e := range tt.env {
+			if !slices.Contains(p.Container(GatewayName).Env, e) {
+				t.Errorf("%+v: gateway env lacks %s", tt.jwt, e)
+			}
+		}
+	}
+	// Without a JWT key (API keys only) there is nothing to check.
+	if _, err := MakePlan(shop(), PlanOptions{GatewayKeys: []string{"gateway-api-keys"}}); err != nil {
+		t.Errorf("API keys only: %v", err)
 	}
 }

@@ -210,7 +210,11 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			// writes them into before it starts.
 			key := c.Service + "-secrets"
 			cf.Volumes[key] = struct{}{}
-			s.Volumes = append(s.Volumes, composeMount{Type: "volume", Source: key, Target: devenv.SecretsDir, ReadOnly: true})
+			// Read-only, unless a database's secrets are mounted inside
+			// it (a service's SecretsDir/postgres): the engine makes that
+			// mount point in it. The files stay root's and 0444 either way.
+			nested := slices.ContainsFunc(c.Mounts, func(m devenv.Mount) bool { return strings.HasPrefix(m.Target, devenv.SecretsDir+"/") })
+			s.Volumes = append(s.Volumes, composeMount{Type: "volume", Source: key, Target: devenv.SecretsDir, ReadOnly: !nested})
 			s.depend(key, "service_completed_successfully")
 		}
 		cf.Services[c.Service] = s
@@ -227,13 +231,24 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			}
 		}
 	}
+	// A service's image has no install-secrets argument: the gateway's
+	// program, which has, copies the service's identity keys.
+	if gw, gc := cf.Services[devenv.GatewayName], p.Container(devenv.GatewayName); gw != nil && gc != nil {
+		for _, c := range p.Containers {
+			if f := cf.Services[c.Service+"-secrets"]; c.Service != devenv.GatewayName && ownSecrets(c) && f != nil {
+				f.Image, f.Build = gw.Image, gw.Build
+				f.Entrypoint[0] = programPath(*gc, msxImages)
+			}
+		}
+	}
 	var buf bytes.Buffer
 	buf.WriteString(header("compose"))
 	buf.WriteString("# Secrets are the files msx keeps under .msx/secrets (mode 0600), never values: a one-off\n")
 	buf.WriteString("# container per instance (INSTANCE-secrets) copies them, readable, into the volume that\n")
 	buf.WriteString("# the instance and its services mount read-only, as msx up writes them.\n")
 	if slices.ContainsFunc(p.Containers, ownSecrets) {
-		buf.WriteString("# The gateway's keys go the same way into a volume of its own (gateway-secrets).\n")
+		buf.WriteString("# The gateway's keys and each program's identity keys go the same way into a volume of\n")
+		buf.WriteString("# its own (SERVICE-secrets); only the gateway gets the gateway's private identity key.\n")
 	}
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)

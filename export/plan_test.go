@@ -253,8 +253,8 @@ func TestK8sSecretsAreReadable(t *testing.T) {
 			}
 		}
 	}
-	if n != 4 {
-		t.Errorf("%d secret volumes, want 4 (the database's, its service's and the gateway's two keys)", n)
+	if n != 12 {
+		t.Errorf("%d secret volumes, want 12 (the database's, its service's, the gateway's two keys and 7 identity keys)", n)
 	}
 }
 

@@ -103,6 +103,9 @@ func (h *harness) reset() {
 
 func (h *harness) up(t *testing.T, m *devenv.Manifest, opts UpOptions) (*devenv.Plan, error) {
 	t.Helper()
+	if opts.Secrets == nil {
+		opts.Secrets = fakeSecrets{} // the identity keys every plan has
+	}
 	p, err := h.r.Up(context.Background(), m, opts)
 	h.api.mu.Lock()
 	if len(h.api.volumesKept) > 0 {
@@ -370,6 +373,9 @@ func (f fakeSecrets) Secret(name string) (string, error) {
 	if v, ok := f[name]; ok {
 		return v, nil
 	}
+	if strings.HasPrefix(name, "identity-") {
+		return "key of " + name, nil // generated, as state.Store does
+	}
 	return "", errors.New("no secret " + name)
 }
 
@@ -380,6 +386,9 @@ type lookupSecrets map[string]string
 func (f lookupSecrets) Secret(name string) (string, error) {
 	if v, ok := f[name]; ok {
 		return v, nil
+	}
+	if strings.HasPrefix(name, "identity-") {
+		return "key of " + name, nil
 	}
 	return "", errors.New("generated " + name)
 }
@@ -804,7 +813,7 @@ func TestUpCancelledWhileWaiting(t *testing.T) {
 		cancel() // Ctrl-C while the first service is not ready yet
 		return errors.New("503")
 	}
-	_, err := h.r.Up(ctx, manifest("/w/shop"), UpOptions{})
+	_, err := h.r.Up(ctx, manifest("/w/shop"), UpOptions{Secrets: fakeSecrets{}})
 	if !errors.Is(err, msxerr.ErrCancelled) {
 		t.Fatalf("err = %v, want ErrCancelled (not a readiness timeout)", err)
 	}
@@ -938,7 +947,7 @@ func TestUpCtrlCDuringCreateLeavesNothingCreated(t *testing.T) {
 					cancel()
 				}
 			}
-			_, err := h.r.Up(ctx, manifest("/w/shop"), UpOptions{})
+			_, err := h.r.Up(ctx, manifest("/w/shop"), UpOptions{Secrets: fakeSecrets{}})
 			if !errors.Is(err, msxerr.ErrCancelled) {
 				t.Fatalf("err = %v, want ErrCancelled", err)
 			}
@@ -1287,7 +1296,7 @@ func (p *plain) Status(service, status string) { p.Log(service, Stderr, "msx: "+
 // generatedSecrets says every secret was generated just now.
 type generatedSecrets struct{ fakeSecrets }
 
-func (generatedSecrets) Generated(string) bool { return true }
+func (generatedSecrets) Generated(name string) bool { return !strings.HasPrefix(name, "identity-") }
 
 func TestUpRefusesADataVolumeWithANewPassword(t *testing.T) {
 	h := newHarness()
@@ -1585,5 +1594,40 @@ func TestUpReplicas(t *testing.T) {
 	}
 	if st := h.api.state("shop-catalog-2"); st != container.StateRunning {
 		t.Errorf("replica 2 is %q", st)
+	}
+}
+
+// Each program gets its identity keys as files: its own private key, and
+// the public keys of who may call it; the gateway's private key goes to
+// the gateway alone, and no key reaches a configuration.
+func TestUpWritesTheIdentityKeys(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gwKey := "key of " + devenv.IdentityKey(devenv.GatewayName)
+	for name, want := range map[string]map[string]string{
+		"gateway": {"identity.key": gwKey},
+		"orders":  {"identity.key": "key of " + devenv.IdentityKey("orders"), "identity-gateway.pub": gwKey + ".pub 444"},
+	} {
+		for file, v := range want {
+			if !strings.HasSuffix(v, " 444") {
+				v += " 444"
+			}
+			if got := h.api.copies["shop-"+name+":/run/secrets/"+file]; got != v {
+				t.Errorf("%s's %s = %q, want %q", name, file, got, v)
+			}
+		}
+	}
+	for path, v := range h.api.copies {
+		if strings.HasPrefix(v, gwKey+" ") && path != "shop-gateway:/run/secrets/identity.key" {
+			t.Errorf("the gateway's private key reached %s", path)
+		}
+	}
+	for _, c := range h.api.containers {
+		all := strings.Join(c.cfg.Env, " ") + fmt.Sprint(c.cfg.Labels) + fmt.Sprint(c.host.Binds)
+		if strings.Contains(all, "key of ") {
+			t.Errorf("%s: a key is in its configuration: %s", c.name, all)
+		}
 	}
 }

@@ -5,8 +5,11 @@
 package state
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -72,6 +75,9 @@ func checkName(name string) error {
 func (s *Store) Secret(name string) (string, error) {
 	if err := checkName(name); err != nil {
 		return "", err
+	}
+	if strings.HasSuffix(name, KeySuffix) || strings.HasSuffix(name, KeySuffix+".pub") {
+		return s.keyPair(name)
 	}
 	v, err := s.read(name)
 	if err == nil {
@@ -198,4 +204,56 @@ func ensureDir(dir string) error {
 		return os.Chmod(dir, DirMode)
 	}
 	return nil
+}
+
+// KeySuffix marks a secret that is an Ed25519 private key in PKCS #8 PEM
+// (a program's identity key); NAME.pub is its public key in PKIX PEM. Both
+// are generated together the first time either is asked for, and the
+// public key is derived from the private one whenever it is read, so the
+// two always match. A new key pair is not Generated: no data were made
+// with the old one.
+const KeySuffix = ".ed25519"
+
+func (s *Store) keyPair(name string) (string, error) {
+	privName, public := strings.CutSuffix(name, ".pub")
+	v, err := s.read(privName)
+	if errors.Is(err, fs.ErrNotExist) {
+		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
+		if gerr != nil {
+			return "", gerr
+		}
+		der, gerr := x509.MarshalPKCS8PrivateKey(priv)
+		if gerr != nil {
+			return "", gerr
+		}
+		if err := s.write(privName, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))); err != nil {
+			return "", err
+		}
+		v, err = s.read(privName) // the first written wins a race
+	}
+	if err != nil || !public {
+		return v, err
+	}
+	blk, _ := pem.Decode([]byte(v))
+	var key any
+	if blk != nil && blk.Type == "PRIVATE KEY" {
+		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+	}
+	priv, ok := key.(ed25519.PrivateKey)
+	if !ok || err != nil {
+		return "", msxerr.New("remove it; msx generates a new key pair", "%s is not an Ed25519 private key in PEM", s.SecretPath(privName))
+	}
+	der, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		return "", err
+	}
+	pub := strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+	// Kept beside the private key for the exports, which read the files.
+	if old, err := s.read(name); err != nil || old != pub {
+		os.Remove(s.SecretPath(name))
+		if err := s.write(name, pub); err != nil {
+			return "", err
+		}
+	}
+	return pub, nil
 }

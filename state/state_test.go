@@ -1,6 +1,9 @@
 package state
 
 import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,5 +123,45 @@ func TestBadNamesAndFiles(t *testing.T) {
 	}
 	if v, err := s.Secret("hand"); err != nil || v != "written-by-hand" {
 		t.Errorf("hand-written secret = %q, %v", v, err)
+	}
+}
+
+func TestIdentityKeyPairs(t *testing.T) {
+	s := New(t.TempDir())
+	pub, err := s.Secret("identity-orders" + KeySuffix + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := s.Secret("identity-orders" + KeySuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode([]byte(priv))
+	key, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ = pem.Decode([]byte(pub))
+	pk, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pk.(ed25519.PublicKey).Equal(key.(ed25519.PrivateKey).Public()) {
+		t.Error("the public key is not the private key's")
+	}
+	for _, n := range []string{"identity-orders" + KeySuffix, "identity-orders" + KeySuffix + ".pub"} {
+		st, err := os.Stat(s.SecretPath(n))
+		if err != nil || st.Mode().Perm() != FileMode {
+			t.Errorf("%s: %v, mode %v; want 0600", n, err, st.Mode().Perm())
+		}
+		if s.Generated(n) {
+			t.Errorf("%s counts as a generated password", n)
+		}
+	}
+	if again, _ := s.Secret("identity-orders" + KeySuffix); again != priv {
+		t.Error("a second read made a new key")
+	}
+	if other, _ := s.Secret("identity-ledger" + KeySuffix + ".pub"); other == pub {
+		t.Error("two programs share a key")
 	}
 }
