@@ -124,6 +124,9 @@ type Plan struct {
 	Containers []Container // in start order
 	// GatewayPort is the gateway's fixed port on 127.0.0.1.
 	GatewayPort int
+	// BrokerUsers are the users of the broker and their permissions, when
+	// the plan has one: what its configuration (GenBrokerConfig) is made of.
+	BrokerUsers []BrokerUser `json:",omitempty"`
 }
 
 // Network is a Docker network to ensure.
@@ -186,6 +189,10 @@ type Container struct {
 	Hardening *Hardening `json:",omitempty"`
 	// Ready is how to tell the container is ready.
 	Ready Probe
+	// OwnedDirs are folders of the container's volumes (paths in the
+	// container) that the runner makes before it first starts, owned by
+	// User.
+	OwnedDirs []string `json:",omitempty"`
 	// DependsOn names the containers (by Service) that must be ready before
 	// this one starts.
 	DependsOn []string `json:",omitempty"`
@@ -230,6 +237,9 @@ func (r ImageRef) String() string {
 type SecretRef struct {
 	Name string
 	File string
+	// Gen is how msx makes the secret when .msx/secrets has none (one of
+	// GenPassword, GenNKey, GenBrokerConfig).
+	Gen string `json:",omitempty"`
 }
 
 // Hardening confines a container: what the engine applies to every program
@@ -348,6 +358,9 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		inst := instance(k, "")
 		shared[k.Name] = inst
 		infra = append(infra, p.addInstance(m, inst, base))
+		if k.Config != nil && k.Config.Gen == GenBrokerConfig {
+			p.BrokerUsers = m.BrokerUsers()
+		}
 	}
 	for _, name := range order {
 		if !selected[name] {
@@ -420,6 +433,10 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			}
 			for key, v := range k.Client(inst) {
 				env[key] = v
+			}
+			if k.Credential != nil {
+				// In a volume of the service's own at SecretsDir.
+				c.Secrets = append(c.Secrets, k.Credential(name))
 			}
 			kindDeps = append(kindDeps, inst.Service)
 		}
@@ -520,6 +537,13 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		vol := VolumeName(m.Project, inst.Service, m.Dir)
 		p.Volumes = append(p.Volumes, Volume{Name: vol, Labels: withLabels(base, labels)})
 		c.Mounts = append(c.Mounts, Mount{Volume: vol, Target: k.DataDir})
+	}
+	if k.Config != nil {
+		// In a volume of its own at SecretsDir, as the gateway's keys.
+		c.Secrets = append(c.Secrets, *k.Config)
+	}
+	for _, d := range k.OwnedDirs {
+		c.OwnedDirs = append(c.OwnedDirs, k.DataDir+"/"+d)
 	}
 	if len(k.Secrets) > 0 {
 		vol := SecretsVolumeName(m.Project, inst.Service, m.Dir)
