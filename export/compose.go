@@ -218,13 +218,29 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			}
 		}
 	}
+	// Secrets of a program's own besides the gateway's keys (a broker
+	// seed, the broker's configuration): neither a service's image nor
+	// the broker's has a shell or install-secrets, the gateway's has.
+	if gw := p.Container(devenv.GatewayName); gw != nil {
+		gs := cf.Services[devenv.GatewayName]
+		for _, c := range p.Containers {
+			if fill := cf.Services[c.Service+"-secrets"]; c.Service != devenv.GatewayName && ownSecrets(c) && fill != nil {
+				fill.Image, fill.Build = gs.Image, gs.Build
+				fill.Entrypoint = []string{programPath(*gw, msxImages), "install-secrets", secretFiles, devenv.SecretsDir}
+			}
+		}
+	}
 	var buf bytes.Buffer
 	buf.WriteString(header("compose"))
 	buf.WriteString("# Secrets are the files msx keeps under .msx/secrets (mode 0600), never values: a one-off\n")
 	buf.WriteString("# container per instance (INSTANCE-secrets) copies them, readable, into the volume that\n")
 	buf.WriteString("# the instance and its services mount read-only, as msx up writes them.\n")
-	if slices.ContainsFunc(p.Containers, ownSecrets) {
+	if gw := p.Container(devenv.GatewayName); gw != nil && ownSecrets(*gw) {
 		buf.WriteString("# The gateway's keys go the same way into a volume of its own (gateway-secrets).\n")
+	}
+	if p.BrokerUsers != nil {
+		buf.WriteString("# So do each program's broker seed (SERVICE-secrets), which no other program mounts, and\n")
+		buf.WriteString("# the broker's configuration (nats-secrets), which holds the public keys only.\n")
 	}
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)

@@ -30,7 +30,7 @@ func TestComposeLoads(t *testing.T) {
 	p := workspace(t, dir)
 	out := filepath.Join(dir, "deploy")
 	proj := loadCompose(t, p, ComposeOptions{})
-	if got := strings.Join(proj.ServiceNames(), " "); got != "collector gateway gateway-secrets nats orders payments payments-db payments-db-secrets search" {
+	if got := strings.Join(proj.ServiceNames(), " "); got != "collector gateway gateway-secrets nats nats-secrets orders orders-secrets payments payments-db payments-db-secrets payments-secrets search" {
 		t.Fatalf("services: %v", got)
 	}
 	pay := proj.Services["payments"]
@@ -66,7 +66,7 @@ func TestComposeLoads(t *testing.T) {
 				t.Errorf("%s mounts the gateway's keys", name)
 			}
 		}
-		if len(s.Secrets) > 0 && name != "payments-db-secrets" && name != "gateway-secrets" {
+		if len(s.Secrets) > 0 && !strings.HasSuffix(name, "-secrets") {
 			t.Errorf("%s mounts a Compose secret (%v): only the filler reads the host's files", name, s.Secrets)
 		}
 		if !s.ReadOnly || len(s.CapDrop) != 1 || s.CapDrop[0] != "ALL" || s.MemLimit == 0 || s.PidsLimit == 0 {
