@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/msx-dev/msx/devenv"
 )
 
@@ -40,6 +42,17 @@ func TestComposeBrokerCredentials(t *testing.T) {
 		if c := proj.Services[owner].DependsOn[owner+"-secrets"].Condition; c != "service_completed_successfully" {
 			t.Errorf("%s waits on its filler with %q", owner, c)
 		}
+	}
+	// The broker's filler also makes its store, owned by its user.
+	nf := proj.Services["nats-secrets"]
+	if env := nf.Environment["MSX_OWNED_DIR"]; env == nil || *env != "/data/store:65532" || !slices.Contains(nf.CapAdd, "CHOWN") {
+		t.Errorf("broker filler env %v caps %v", nf.Environment, nf.CapAdd)
+	}
+	if !slices.ContainsFunc(nf.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Source == "nats-data" && v.Target == "/data" }) {
+		t.Errorf("broker filler volumes %+v", nf.Volumes)
+	}
+	if proj.Services["orders-secrets"].Environment["MSX_OWNED_DIR"] != nil {
+		t.Error("orders' filler makes a folder")
 	}
 	for _, name := range []string{"nats-server.conf", "nats-orders.nk", "nats-payments.nk"} {
 		if f := proj.Secrets[name].File; f != filepath.Join(dir, ".msx", "secrets", name) {

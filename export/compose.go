@@ -227,6 +227,9 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			if fill := cf.Services[c.Service+"-secrets"]; c.Service != devenv.GatewayName && ownSecrets(c) && fill != nil {
 				fill.Image, fill.Build = gs.Image, gs.Build
 				fill.Entrypoint = []string{programPath(*gw, msxImages), "install-secrets", secretFiles, devenv.SecretsDir}
+				if err := ownDirs(p, c, fill); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -387,6 +390,27 @@ func secretsFiller(p *devenv.Plan, c devenv.Container, image string, msxImages b
 		s.Entrypoint = []string{programPath(c, msxImages), "install-secrets", secretFiles, devenv.SecretsDir}
 	}
 	return vol, s
+}
+
+// ownDirs makes a filler also make the container's OwnedDirs (the broker's
+// store), owned by its user, as msx up's runner does before it starts:
+// the volume is root's, the program is not root.
+func ownDirs(p *devenv.Plan, c devenv.Container, fill *composeService) error {
+	if len(c.OwnedDirs) == 0 {
+		return nil
+	}
+	if len(c.OwnedDirs) > 1 {
+		return fmt.Errorf("%s has %d folders to make; an export makes one", c.Service, len(c.OwnedDirs))
+	}
+	d := c.OwnedDirs[0]
+	for _, m := range c.Mounts {
+		if strings.HasPrefix(d, m.Target+"/") {
+			fill.Volumes = append(fill.Volumes, composeMount{Type: "volume", Source: volumeKey(p, m.Volume), Target: m.Target})
+		}
+	}
+	fill.Environment = map[string]string{"MSX_OWNED_DIR": d + ":" + c.User}
+	fill.CapAdd = append(fill.CapAdd, "CHOWN")
+	return nil
 }
 
 // networkKey is a plan network's name in the export: default for the

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // installSecretsArg makes the gateway copy its key files and exit:
@@ -15,10 +17,34 @@ import (
 // shell and no cp.
 const installSecretsArg = "install-secrets"
 
+// ownedDirEnv, set to PATH:UID, makes install-secrets also make the folder
+// PATH owned by UID: the store of a program that does not run as root, in
+// a volume whose root belongs to root (the broker's JetStream store in an
+// exported compose.yaml, whose broker image has no shell to do it).
+const ownedDirEnv = "MSX_OWNED_DIR"
+
+// makeOwnedDir makes the folder spec (PATH:UID) names, owned by UID.
+func makeOwnedDir(spec string) error {
+	dir, id, ok := strings.Cut(spec, ":")
+	uid, err := strconv.Atoi(id)
+	if !ok || err != nil || !filepath.IsAbs(dir) {
+		return fmt.Errorf("%s=%q is not PATH:UID", ownedDirEnv, spec)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chown(dir, uid, uid)
+}
+
 // installSecrets copies each file of from into to, readable by every user
 // (the volume is mounted read-only into the gateway alone), replacing what
 // is there in one rename so the gateway never reads half a key.
 func installSecrets(from, to string) error {
+	if spec := os.Getenv(ownedDirEnv); spec != "" {
+		if err := makeOwnedDir(spec); err != nil {
+			return err
+		}
+	}
 	entries, err := os.ReadDir(from)
 	if err != nil {
 		return err
