@@ -54,6 +54,11 @@ func TestComposeBrokerCredentials(t *testing.T) {
 	if proj.Services["orders-secrets"].Environment["MSX_OWNED_DIR"] != nil {
 		t.Error("orders' filler makes a folder")
 	}
+	// payments' read-only secrets volume gets the folder its database's
+	// password is mounted on.
+	if env := proj.Services["payments-secrets"].Environment["MSX_OWNED_DIR"]; env == nil || *env != "/run/secrets/postgres:0" {
+		t.Errorf("payments' filler env %v", proj.Services["payments-secrets"].Environment)
+	}
 	for _, name := range []string{"nats-server.conf", "nats-orders.nk", "nats-payments.nk"} {
 		if f := proj.Secrets[name].File; f != filepath.Join(dir, ".msx", "secrets", name) {
 			t.Errorf("secret %s from %q", name, f)

@@ -395,21 +395,30 @@ func secretsFiller(p *devenv.Plan, c devenv.Container, image string, msxImages b
 // ownDirs makes a filler also make the container's OwnedDirs (the broker's
 // store), owned by its user, as msx up's runner does before it starts:
 // the volume is root's, the program is not root.
+//
+// It also makes, in the container's secrets volume, the folder where a
+// secrets volume of an instance it uses is mounted (a database's
+// password, at SecretsDir/postgres): the engine cannot make it in a
+// volume mounted read-only.
 func ownDirs(p *devenv.Plan, c devenv.Container, fill *composeService) error {
-	if len(c.OwnedDirs) == 0 {
-		return nil
-	}
-	if len(c.OwnedDirs) > 1 {
-		return fmt.Errorf("%s has %d folders to make; an export makes one", c.Service, len(c.OwnedDirs))
-	}
-	d := c.OwnedDirs[0]
+	var specs []string
 	for _, m := range c.Mounts {
-		if strings.HasPrefix(d, m.Target+"/") {
-			fill.Volumes = append(fill.Volumes, composeMount{Type: "volume", Source: volumeKey(p, m.Volume), Target: m.Target})
+		if strings.HasPrefix(m.Target, devenv.SecretsDir+"/") {
+			specs = append(specs, m.Target+":0")
 		}
 	}
-	fill.Environment = map[string]string{"MSX_OWNED_DIR": d + ":" + c.User}
-	fill.CapAdd = append(fill.CapAdd, "CHOWN")
+	for _, d := range c.OwnedDirs {
+		for _, m := range c.Mounts {
+			if strings.HasPrefix(d, m.Target+"/") {
+				fill.Volumes = append(fill.Volumes, composeMount{Type: "volume", Source: volumeKey(p, m.Volume), Target: m.Target})
+			}
+		}
+		specs = append(specs, d+":"+c.User)
+		fill.CapAdd = append(fill.CapAdd, "CHOWN")
+	}
+	if len(specs) > 0 {
+		fill.Environment = map[string]string{"MSX_OWNED_DIR": strings.Join(specs, ",")}
+	}
 	return nil
 }
 

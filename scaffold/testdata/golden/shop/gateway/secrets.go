@@ -17,23 +17,30 @@ import (
 // shell and no cp.
 const installSecretsArg = "install-secrets"
 
-// ownedDirEnv, set to PATH:UID, makes install-secrets also make the folder
-// PATH owned by UID: the store of a program that does not run as root, in
-// a volume whose root belongs to root (the broker's JetStream store in an
-// exported compose.yaml, whose broker image has no shell to do it).
+// ownedDirEnv, set to PATH:UID[,PATH:UID...], makes install-secrets also
+// make each folder PATH owned by UID, in the volumes it mounts: the store
+// of a program that does not run as root, in a volume whose root belongs
+// to root (the broker's JetStream store), or where a read-only volume
+// mounted under the secrets one goes (a database's password), in an
+// exported compose.yaml whose images have no shell to do it.
 const ownedDirEnv = "MSX_OWNED_DIR"
 
-// makeOwnedDir makes the folder spec (PATH:UID) names, owned by UID.
-func makeOwnedDir(spec string) error {
-	dir, id, ok := strings.Cut(spec, ":")
-	uid, err := strconv.Atoi(id)
-	if !ok || err != nil || !filepath.IsAbs(dir) {
-		return fmt.Errorf("%s=%q is not PATH:UID", ownedDirEnv, spec)
+// makeOwnedDirs makes the folders spec names, each owned by its UID.
+func makeOwnedDirs(spec string) error {
+	for _, one := range strings.Split(spec, ",") {
+		dir, id, ok := strings.Cut(one, ":")
+		uid, err := strconv.Atoi(id)
+		if !ok || err != nil || !filepath.IsAbs(dir) {
+			return fmt.Errorf("%s: %q is not PATH:UID", ownedDirEnv, one)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chown(dir, uid, uid); err != nil {
+			return err
+		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	return os.Chown(dir, uid, uid)
+	return nil
 }
 
 // installSecrets copies each file of from into to, readable by every user
@@ -41,7 +48,7 @@ func makeOwnedDir(spec string) error {
 // is there in one rename so the gateway never reads half a key.
 func installSecrets(from, to string) error {
 	if spec := os.Getenv(ownedDirEnv); spec != "" {
-		if err := makeOwnedDir(spec); err != nil {
+		if err := makeOwnedDirs(spec); err != nil {
 			return err
 		}
 	}

@@ -38,12 +38,14 @@ func TestInstallSecretsCopiesReadable(t *testing.T) {
 func TestInstallSecretsMakesOwnedDir(t *testing.T) {
 	from, to, data := t.TempDir(), t.TempDir(), t.TempDir()
 	uid := os.Getuid() // chown to oneself needs no privilege
-	t.Setenv(ownedDirEnv, filepath.Join(data, "store")+":"+strconv.Itoa(uid))
+	t.Setenv(ownedDirEnv, filepath.Join(data, "store")+":"+strconv.Itoa(uid)+","+filepath.Join(to, "postgres")+":"+strconv.Itoa(uid))
 	if err := installSecrets(from, to); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := os.Stat(filepath.Join(data, "store")); err != nil || !st.IsDir() || st.Mode().Perm() != 0o700 {
-		t.Fatalf("store: %v, %v", st, err)
+	for _, d := range []string{filepath.Join(data, "store"), filepath.Join(to, "postgres")} {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() || st.Mode().Perm() != 0o700 {
+			t.Fatalf("%s: %v, %v", d, st, err)
+		}
 	}
 	for _, bad := range []string{"store:1", filepath.Join(data, "x") + ":me"} {
 		t.Setenv(ownedDirEnv, bad)
