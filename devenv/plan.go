@@ -133,6 +133,9 @@ type Plan struct {
 	Containers []Container // in start order
 	// GatewayPort is the gateway's fixed port on 127.0.0.1.
 	GatewayPort int
+	// BrokerUsers are the users of the broker and their permissions, when
+	// the plan has one: what its configuration (GenBrokerConfig) is made of.
+	BrokerUsers []BrokerUser `json:",omitempty"`
 }
 
 // Network is a Docker network to ensure.
@@ -198,6 +201,10 @@ type Container struct {
 	// Replicas is how many copies of the container the engine runs, when
 	// the plan leaves that to it (PlanOptions.ReplicasByEngine); 0 is one.
 	Replicas int `json:",omitempty"`
+	// OwnedDirs are folders of the container's volumes (paths in the
+	// container) that the runner makes before it first starts, owned by
+	// User.
+	OwnedDirs []string `json:",omitempty"`
 	// DependsOn names the containers (by Service) that must be ready before
 	// this one starts.
 	DependsOn []string `json:",omitempty"`
@@ -242,6 +249,9 @@ func (r ImageRef) String() string {
 type SecretRef struct {
 	Name string
 	File string
+	// Gen is how msx makes the secret when .msx/secrets has none (one of
+	// GenPassword, GenNKey, GenBrokerConfig).
+	Gen string `json:",omitempty"`
 }
 
 // Hardening confines a container: what the engine applies to every program
@@ -372,6 +382,9 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		inst := instance(k, "")
 		shared[k.Name] = inst
 		infra = append(infra, p.addInstance(m, inst, base))
+		if k.Config != nil && k.Config.Gen == GenBrokerConfig {
+			p.BrokerUsers = m.BrokerUsers()
+		}
 	}
 	for _, name := range order {
 		if !selected[name] {
@@ -449,12 +462,16 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			for key, v := range k.Client(inst) {
 				env[key] = v
 			}
+			if k.Credential != nil {
+				// In a volume of the service's own at SecretsDir.
+				c.Secrets = append(c.Secrets, k.Credential(name))
+			}
 			kindDeps = append(kindDeps, inst.Service)
 		}
 		c.DependsOn = append(kindDeps, c.DependsOn...)
 		// Identity keys: files of the service's own, in an anonymous
 		// volume at SecretsDir (see identity.go).
-		c.Secrets = identitySecrets(m, name)
+		c.Secrets = append(c.Secrets, identitySecrets(m, name)...)
 		env["SECRETS_DIR"] = SecretsDir
 		c.Env = envList(env)
 		c.Labels = withLabels(base, map[string]string{LabelService: name, LabelRole: RoleService})
@@ -618,6 +635,13 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		vol := VolumeName(m.Project, inst.Service, m.Dir)
 		p.Volumes = append(p.Volumes, Volume{Name: vol, Labels: withLabels(base, labels)})
 		c.Mounts = append(c.Mounts, Mount{Volume: vol, Target: k.DataDir})
+	}
+	if k.Config != nil {
+		// In a volume of its own at SecretsDir, as the gateway's keys.
+		c.Secrets = append(c.Secrets, *k.Config)
+	}
+	for _, d := range k.OwnedDirs {
+		c.OwnedDirs = append(c.OwnedDirs, k.DataDir+"/"+d)
 	}
 	if len(k.Secrets) > 0 {
 		vol := SecretsVolumeName(m.Project, inst.Service, m.Dir)

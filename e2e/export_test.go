@@ -148,7 +148,7 @@ func TestExportComposeDocker(t *testing.T) {
 		ids[f[0]] = f[1]
 		want := "running healthy"
 		switch {
-		case strings.HasSuffix(f[0], "-secrets"): // the fillers, each program's keys included
+		case strings.HasSuffix(f[0], "-secrets"): // the fillers (each program's keys and seed; the broker's also made its store for its user)
 			want = "exited"
 		case f[0] == "nats":
 			want = "running"
@@ -157,8 +157,8 @@ func TestExportComposeDocker(t *testing.T) {
 			t.Errorf("%s is %q, want %q", f[0], got, want)
 		}
 	}
-	if len(ids) != 10 {
-		t.Fatalf("compose ps lists %v, want the gateway, orders, payments and the secrets filler of each, payments' database and its filler, the broker and the collector", ids)
+	if len(ids) != 11 {
+		t.Fatalf("compose ps lists %v, want the gateway, orders, payments and the secrets filler of each, payments' database and its filler, the broker and its configuration's filler, and the collector", ids)
 	}
 
 	gateway := "http://127.0.0.1:" + strconv.Itoa(port)

@@ -231,13 +231,19 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			}
 		}
 	}
-	// A service's image has no install-secrets argument: the gateway's
-	// program, which has, copies the service's identity keys.
-	if gw, gc := cf.Services[devenv.GatewayName], p.Container(devenv.GatewayName); gw != nil && gc != nil {
+	// Secrets of a program's own besides the gateway's keys (identity
+	// keys, a broker seed, the broker's configuration): neither a
+	// service's image nor the broker's has a shell or install-secrets,
+	// the gateway's has.
+	if gw := p.Container(devenv.GatewayName); gw != nil {
+		gs := cf.Services[devenv.GatewayName]
 		for _, c := range p.Containers {
-			if f := cf.Services[c.Service+"-secrets"]; c.Service != devenv.GatewayName && ownSecrets(c) && f != nil {
-				f.Image, f.Build = gw.Image, gw.Build
-				f.Entrypoint[0] = programPath(*gc, msxImages)
+			if fill := cf.Services[c.Service+"-secrets"]; c.Service != devenv.GatewayName && ownSecrets(c) && fill != nil {
+				fill.Image, fill.Build = gs.Image, gs.Build
+				fill.Entrypoint = []string{programPath(*gw, msxImages), "install-secrets", secretFiles, devenv.SecretsDir}
+				if err := ownDirs(p, c, fill); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -249,6 +255,10 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 	if slices.ContainsFunc(p.Containers, ownSecrets) {
 		buf.WriteString("# The gateway's keys and each program's identity keys go the same way into a volume of\n")
 		buf.WriteString("# its own (SERVICE-secrets); only the gateway gets the gateway's private identity key.\n")
+	}
+	if p.BrokerUsers != nil {
+		buf.WriteString("# So do each program's broker seed (SERVICE-secrets), which no other program mounts, and\n")
+		buf.WriteString("# the broker's configuration (nats-secrets), which holds the public keys only.\n")
 	}
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -395,6 +405,36 @@ func secretsFiller(p *devenv.Plan, c devenv.Container, image string, msxImages b
 		s.Entrypoint = []string{programPath(c, msxImages), "install-secrets", secretFiles, devenv.SecretsDir}
 	}
 	return vol, s
+}
+
+// ownDirs makes a filler also make the container's OwnedDirs (the broker's
+// store), owned by its user, as msx up's runner does before it starts:
+// the volume is root's, the program is not root.
+//
+// It also makes, in the container's secrets volume, the folder where a
+// secrets volume of an instance it uses is mounted (a database's
+// password, at SecretsDir/postgres): the engine cannot make it in a
+// volume mounted read-only.
+func ownDirs(p *devenv.Plan, c devenv.Container, fill *composeService) error {
+	var specs []string
+	for _, m := range c.Mounts {
+		if strings.HasPrefix(m.Target, devenv.SecretsDir+"/") {
+			specs = append(specs, m.Target+":0")
+		}
+	}
+	for _, d := range c.OwnedDirs {
+		for _, m := range c.Mounts {
+			if strings.HasPrefix(d, m.Target+"/") {
+				fill.Volumes = append(fill.Volumes, composeMount{Type: "volume", Source: volumeKey(p, m.Volume), Target: m.Target})
+			}
+		}
+		specs = append(specs, d+":"+c.User)
+		fill.CapAdd = append(fill.CapAdd, "CHOWN")
+	}
+	if len(specs) > 0 {
+		fill.Environment = map[string]string{"MSX_OWNED_DIR": strings.Join(specs, ",")}
+	}
+	return nil
 }
 
 // networkKey is a plan network's name in the export: default for the

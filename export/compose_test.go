@@ -30,7 +30,7 @@ func TestComposeLoads(t *testing.T) {
 	p := workspace(t, dir)
 	out := filepath.Join(dir, "deploy")
 	proj := loadCompose(t, p, ComposeOptions{})
-	if got := strings.Join(proj.ServiceNames(), " "); got != "collector gateway gateway-secrets nats orders orders-secrets payments payments-db payments-db-secrets payments-secrets search search-secrets" {
+	if got := strings.Join(proj.ServiceNames(), " "); got != "collector gateway gateway-secrets nats nats-secrets orders orders-secrets payments payments-db payments-db-secrets payments-secrets search search-secrets" {
 		t.Fatalf("services: %v", got)
 	}
 	pay := proj.Services["payments"]

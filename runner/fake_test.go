@@ -655,6 +655,11 @@ func (f *fakeDocker) CopyToContainer(_ context.Context, id, dst string, content 
 		if err != nil {
 			return err
 		}
+		if h.Typeflag == tar.TypeDir {
+			// A folder: its owner is what matters.
+			f.copies[c.name+":"+dst+"/"+h.Name] = fmt.Sprintf("dir %o %d:%d", h.Mode, h.Uid, h.Gid)
+			continue
+		}
 		f.copies[c.name+":"+dst+"/"+h.Name] = fmt.Sprintf("%s %o", b, h.Mode)
 	}
 }

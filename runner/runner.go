@@ -78,6 +78,9 @@ type Runner struct {
 	Admin AdminClient
 	// Broker reads the broker's monitoring endpoint; default HTTPBroker.
 	Broker BrokerClient
+	// Secrets gives msx events' reader its broker seed; default the
+	// workspace's .msx (state.Store).
+	Secrets SecretSource
 
 	mu sync.Mutex
 	// secrets holds the values of the plan's secrets during an up, read
@@ -674,6 +677,9 @@ func (r *Runner) create(ctx context.Context, c *devenv.Container, st *started) (
 		return "", cleanup(msxerr.ErrCancelled)
 	}
 	if err := r.writeSecrets(cctx, c, resp.ID); err != nil {
+		return "", cleanup(err)
+	}
+	if err := r.makeOwnedDirs(cctx, c, resp.ID); err != nil {
 		return "", cleanup(err)
 	}
 	for _, a := range c.Networks[1:] {

@@ -73,6 +73,21 @@ func checkName(name string) error {
 // one the first time. The value is the file's content without surrounding
 // white space, so that a user may write one by hand.
 func (s *Store) Secret(name string) (string, error) {
+	return s.SecretWith(name, randomSecret)
+}
+
+// randomSecret is a new random password.
+func randomSecret() (string, error) {
+	b := make([]byte, secretBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// SecretWith is Secret for a secret that gen makes the first time (a
+// broker user's seed) instead of a random password.
+func (s *Store) SecretWith(name string, gen func() (string, error)) (string, error) {
 	if err := checkName(name); err != nil {
 		return "", err
 	}
@@ -86,11 +101,10 @@ func (s *Store) Secret(name string) (string, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
-	b := make([]byte, secretBytes)
-	if _, err := rand.Read(b); err != nil {
+	v, err = gen()
+	if err != nil {
 		return "", err
 	}
-	v = hex.EncodeToString(b)
 	if err := s.write(name, v); err != nil {
 		return "", err
 	}
@@ -148,6 +162,28 @@ func (s *Store) read(name string) (string, error) {
 		return "", msxerr.New("remove it; msx generates a new secret (then run msx down --volumes, since the database keeps the old one)", "%s is empty", p)
 	}
 	return v, nil
+}
+
+// Set stores a file msx makes from other secrets each time (the broker's
+// configuration), replacing what is there in one rename: the user does
+// not edit it.
+func (s *Store) Set(name, value string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if old, err := s.read(name); err == nil && old == strings.TrimSpace(value) {
+		return nil
+	}
+	tmp := s.SecretPath("." + name + ".set")
+	_ = os.Remove(tmp) // one a crash left: write never replaces a file
+	if err := s.write("."+name+".set", value); err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := os.Rename(tmp, s.SecretPath(name)); err != nil {
+		return msxerr.Wrap(err, "check the folder's permissions", "cannot write %s", s.SecretPath(name))
+	}
+	return nil
 }
 
 // write stores a secret atomically: a temporary file of mode 0600 renamed

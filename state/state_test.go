@@ -165,3 +165,36 @@ func TestIdentityKeyPairs(t *testing.T) {
 		t.Error("two programs share a key")
 	}
 }
+
+func TestSecretWithAndSet(t *testing.T) {
+	s := New(t.TempDir())
+	v, err := s.SecretWith("nats-orders.nk", func() (string, error) { return "SUSEED", nil })
+	if err != nil || v != "SUSEED" || !s.Generated("nats-orders.nk") {
+		t.Fatalf("SecretWith = %q, %v", v, err)
+	}
+	// Made once: the second call reads it.
+	v, _ = s.SecretWith("nats-orders.nk", func() (string, error) { return "OTHER", nil })
+	if v != "SUSEED" {
+		t.Errorf("second SecretWith = %q", v)
+	}
+	for _, want := range []string{"conf one", "conf two"} {
+		if err := s.Set("nats-server.conf", want); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.Lookup("nats-server.conf")
+		if err != nil || !ok || got != want {
+			t.Errorf("after Set(%q): %q %v %v", want, got, ok, err)
+		}
+	}
+	st, err := os.Stat(s.SecretPath("nats-server.conf"))
+	if err != nil || st.Mode().Perm() != FileMode {
+		t.Errorf("mode %v, %v", st.Mode(), err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(s.Path(), "secrets"))
+	if len(entries) != 2 {
+		t.Errorf("files left: %v", entries)
+	}
+	if err := s.Set("../x", "v"); err == nil {
+		t.Error("a path was accepted")
+	}
+}
