@@ -99,6 +99,25 @@ type PlanOptions struct {
 	// GatewayKeys names the gateway's keys (of GatewayKeys) that the
 	// workspace keeps under .msx/secrets: those the gateway gets as files.
 	GatewayKeys []string
+	// AdminToken gives every program msx builds the project's admin token
+	// (AdminTokenSecret) as a file, which its admin listener asks for on
+	// faults, the profiler and the program's own admin routes. msx up
+	// sets it; an export does not, so exported programs serve none of
+	// those.
+	AdminToken bool
+}
+
+// AdminTokenSecret is the project's admin token, kept under .msx/secrets:
+// what msx shows the programs' admin listeners to inject faults, profile
+// or read a subscriber's inbox.
+const AdminTokenSecret = "admin-token"
+
+// withAdminToken gives a program the admin token as a file, and its
+// container's name as a Host its admin listener answers to.
+func withAdminToken(c *Container) {
+	c.Secrets = append(c.Secrets, SecretRef{Name: AdminTokenSecret, File: AdminTokenSecret})
+	c.Env = append(c.Env, "ADMIN_TOKEN_FILE="+SecretFile(AdminTokenSecret), "ADMIN_HOSTS="+c.Name)
+	slices.Sort(c.Env)
 }
 
 // GatewayKeys are the keys the gateway reads on protected routes, each a
@@ -425,6 +444,9 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		}
 		c.DependsOn = append(kindDeps, c.DependsOn...)
 		c.Env = envList(env)
+		if opts.AdminToken {
+			withAdminToken(&c)
+		}
 		c.Labels = withLabels(base, map[string]string{LabelService: name, LabelRole: RoleService})
 		services = append(services, c)
 	}
@@ -439,6 +461,9 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 	gw, err := gateway(m, p.Network, selected, logLevel, base, uses, opts.GatewayKeys)
 	if err != nil {
 		return nil, err
+	}
+	if opts.AdminToken {
+		withAdminToken(&gw)
 	}
 	p.Containers = append(append(append(p.Containers, infra...), services...), gw)
 	for i := range p.Containers {

@@ -76,6 +76,10 @@ func (r *Runner) checkStaleVolumes(ctx context.Context, p *devenv.Plan, src Secr
 	var fresh []*devenv.Container
 	for i := range p.Containers {
 		c := &p.Containers[i]
+		if c.Image.Build != "" {
+			// A program's secrets (the admin token, keys) made no data.
+			continue
+		}
 		for _, s := range c.Secrets {
 			if gen.Generated(s.Name) {
 				fresh = append(fresh, c)

@@ -1,8 +1,10 @@
 package admin
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -72,7 +74,16 @@ func TestHostIsChecked(t *testing.T) {
 			}
 		}
 	}
-	for _, host := range []string{"127.0.0.1", "LOCALHOST:1234", "[::1]:9901", "orders:9901", "Orders"} {
+	// A pod's own address is what a Kubernetes probe sends.
+	own := []string{"127.0.0.1", "LOCALHOST:1234", "[::1]:9901", "orders:9901", "Orders"}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				own = append(own, net.JoinHostPort(p.Addr().String(), "9901"))
+			}
+		}
+	}
+	for _, host := range own {
 		if code := do(h, "GET", host, "/debug/fault", "Bearer "+token, ""); code != 200 {
 			t.Errorf("GET /debug/fault with Host %q: %d, want 200", host, code)
 		}
