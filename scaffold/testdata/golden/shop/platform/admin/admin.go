@@ -57,8 +57,8 @@ type Options struct {
 // Handler returns the admin endpoints.
 //
 // Health, breakers and metrics need no token: they change nothing, show
-// states and counters only, and are what a health check or a Prometheus
-// scrape reads, with no secret to hand. Faults change how the program
+// states, counters and a failing check's error, and are what msx ps, a
+// health check or a Prometheus scrape reads, with no secret to hand. Faults change how the program
 // answers, the profiler costs CPU and shows its memory, and Routes show
 // its data: those need the token.
 func Handler(opts Options) http.Handler {
