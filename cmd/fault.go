@@ -22,14 +22,19 @@ func newFaultCmd(f *Factory) *cobra.Command {
 		Short: "Inject a fault into a running service, to watch the breakers work",
 		Long: `Inject a fault into a running service of this workspace.
 
-kill, pause and resume act on its container through the Docker engine: a
-paused service accepts connections but never answers, so its callers time
-out and their circuit breakers open; resume and they close again after the
-cool-down. latency D (such as 300ms) delays every request, errors P (such
-as 30%) answers that share of requests with 500, and clear removes both:
-these go through the service's generated fault middleware, which msx up
-turns on. msx ps shows the breakers and the faults in effect.`,
-		Example: `  msx fault orders pause
+kill, pause and resume act on its container through the Docker engine.
+kill stops the service at once (SIGKILL) and starts it again, as the engine
+restarts a program that crashes (it never restarts one it was told to
+kill): its callers fail until it is ready again. A paused service accepts
+connections but never answers, so its callers time out and their circuit
+breakers open; resume and they close again after the cool-down. latency D
+(such as 300ms) delays every request, errors P (such as 30%) answers that
+share of requests with 500, and clear removes both: these go through the
+service's generated fault middleware, which msx up turns on, on its admin
+listener, with the project's admin token (.msx/secrets/admin-token). msx
+ps shows the breakers and the faults in effect.`,
+		Example: `  msx fault orders kill
+  msx fault orders pause
   msx fault orders latency 300ms
   msx fault orders errors 50%
   msx fault orders clear`,

@@ -108,6 +108,25 @@ type PlanOptions struct {
 	// container per service with Replicas set, reached by the service's
 	// name alone. msx export plans so; msx up plans each replica.
 	ReplicasByEngine bool
+	// AdminToken gives every program msx builds the project's admin token
+	// (AdminTokenSecret) as a file, which its admin listener asks for on
+	// faults, the profiler and the program's own admin routes. msx up
+	// sets it; an export does not, so exported programs serve none of
+	// those.
+	AdminToken bool
+}
+
+// AdminTokenSecret is the project's admin token, kept under .msx/secrets:
+// what msx shows the programs' admin listeners to inject faults, profile
+// or read a subscriber's inbox.
+const AdminTokenSecret = "admin-token"
+
+// withAdminToken gives a program the admin token as a file, and its
+// container's name as a Host its admin listener answers to.
+func withAdminToken(c *Container) {
+	c.Secrets = append(c.Secrets, SecretRef{Name: AdminTokenSecret, File: AdminTokenSecret})
+	c.Env = append(c.Env, "ADMIN_TOKEN_FILE="+SecretFile(AdminTokenSecret), "ADMIN_HOSTS="+c.Name)
+	slices.Sort(c.Env)
 }
 
 // GatewayKeys are the keys the gateway reads on protected routes, each a
@@ -474,6 +493,9 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		c.Secrets = append(c.Secrets, identitySecrets(m, name)...)
 		env["SECRETS_DIR"] = SecretsDir
 		c.Env = envList(env)
+		if opts.AdminToken {
+			withAdminToken(&c)
+		}
 		c.Labels = withLabels(base, map[string]string{LabelService: name, LabelRole: RoleService})
 		if opts.ReplicasByEngine {
 			if s.ReplicaCount() > 1 {
@@ -495,6 +517,9 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 	gw, err := gateway(m, p.Network, selected, logLevel, base, uses, opts)
 	if err != nil {
 		return nil, err
+	}
+	if opts.AdminToken {
+		withAdminToken(&gw)
 	}
 	p.Containers = append(append(append(p.Containers, infra...), services...), gw)
 	for i := range p.Containers {
@@ -530,6 +555,11 @@ func replicas(project, service string, n int, c Container) []Container {
 			LabelService:   inst,
 			LabelReplicaOf: service,
 		})
+		// The admin listener answers to the replica's own container name.
+		r.Env = slices.Clone(c.Env)
+		if i := slices.Index(r.Env, "ADMIN_HOSTS="+c.Name); i >= 0 {
+			r.Env[i] = "ADMIN_HOSTS=" + r.Name
+		}
 		out[i] = r
 	}
 	return out

@@ -846,3 +846,36 @@ func TestPlanRefusesAJWTKeyWithoutIssuerAndAudience(t *testing.T) {
 		t.Errorf("API keys only: %v", err)
 	}
 }
+
+// TestPlanGivesProgramsTheAdminToken: under msx up every program msx
+// builds gets the admin token as a file (its path in the environment,
+// never the value); an export's plan gives none, so that exported
+// programs serve neither faults nor the profiler.
+func TestPlanGivesProgramsTheAdminToken(t *testing.T) {
+	m := shop()
+	p := mustPlan(t, m, PlanOptions{AdminToken: true})
+	programs := 0
+	for _, c := range p.Containers {
+		has := slices.Contains(c.Secrets, SecretRef{Name: "admin-token", File: "admin-token"}) &&
+			slices.Contains(c.Env, "ADMIN_TOKEN_FILE=/run/secrets/admin-token") && slices.Contains(c.Env, "ADMIN_HOSTS="+c.Name)
+		program := c.Role == RoleService || c.Role == RoleGateway
+		if has != program || !slices.IsSorted(c.Env) {
+			t.Errorf("%s (%s): admin token %v, env %v", c.Name, c.Role, has, c.Env)
+		}
+		if program {
+			programs++
+		}
+	}
+	if programs != len(m.Services)+1 {
+		t.Errorf("%d programs", programs)
+	}
+	if !slices.Contains(p.Secrets(), "admin-token") {
+		t.Errorf("plan secrets = %v", p.Secrets())
+	}
+	for _, c := range mustPlan(t, m, PlanOptions{}).Containers {
+		if slices.ContainsFunc(c.Secrets, func(s SecretRef) bool { return s.Name == "admin-token" }) ||
+			strings.Contains(strings.Join(c.Env, " "), "ADMIN_TOKEN_FILE") {
+			t.Errorf("%s has the admin token without AdminToken", c.Name)
+		}
+	}
+}

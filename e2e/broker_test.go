@@ -175,13 +175,23 @@ func TestBrokerDocker(t *testing.T) {
 		Source  string `json:"source"`
 		ItemID  int64  `json:"item_id"`
 	}
+	// A subscriber's inbox is on its admin listener, behind the admin
+	// token, a page at a time; nil while it does not answer (a restart).
 	inboxOf := func(t *testing.T, service string) []handled {
-		code, body := httpDo(t, "GET", gateway+"/api/"+service+"/inbox", "")
-		var list []handled
-		if code != 200 || json.Unmarshal([]byte(body), &list) != nil {
-			return nil
+		t.Helper()
+		var all []handled
+		admin := psJSON(t, ws, env)[service].AdminURL
+		for after := ""; ; {
+			code, body := adminGet(t, ws, admin+"/inbox?limit=50&after="+after)
+			var page []handled
+			if code != 200 || json.Unmarshal([]byte(body), &page) != nil {
+				return nil
+			}
+			if len(page) == 0 {
+				return all
+			}
+			all, after = append(all, page...), page[len(page)-1].EventID
 		}
-		return list
 	}
 	// waitInboxOf polls a subscriber's inbox until it holds every posted
 	// item, then checks each arrived exactly once.
@@ -227,6 +237,13 @@ func TestBrokerDocker(t *testing.T) {
 		posted[id] = true
 		waitInbox(t, 20*time.Second)
 		waitInboxOf(t, "ledger", 20*time.Second)
+		// Not on the public mux, and not without the token.
+		if code, body := httpDo(t, "GET", gateway+"/api/ledger/inbox", ""); code != 404 {
+			t.Errorf("GET /api/ledger/inbox through the gateway: %d %s, want 404", code, body)
+		}
+		if code, _ := httpDo(t, "GET", psJSON(t, ws, env)["ledger"].AdminURL+"/inbox", ""); code != 401 {
+			t.Errorf("GET /inbox on ledger's admin listener without the token: %d, want 401", code)
+		}
 	})
 
 	t.Run("the broker admits only its users, each to its own subjects, and runs as no root", func(t *testing.T) {

@@ -19,8 +19,9 @@ import (
 )
 
 type psEntry struct {
-	Service string `json:"service"`
-	Ports   []struct {
+	Service  string `json:"service"`
+	AdminURL string `json:"admin_url"`
+	Ports    []struct {
 		ContainerPort int `json:"container_port"`
 	} `json:"ports"`
 	Breakers map[string]string `json:"breakers"`
@@ -233,6 +234,45 @@ func TestResilienceDocker(t *testing.T) {
 		// the machine's load.
 		if after-before < 250*time.Millisecond {
 			t.Errorf("p50 %v before, %v with 300ms of latency", before, after)
+		}
+	})
+
+	t.Run("the admin listener wants the token and its own Host", func(t *testing.T) {
+		admin := psJSON(t, ws, env)["orders"].AdminURL
+		if code, _ := httpDo(t, "PUT", admin+"/debug/fault", `{"errors":1}`); code != 401 {
+			t.Errorf("PUT /debug/fault without the token: %d, want 401", code)
+		}
+		if code, _ := httpDo(t, "GET", admin+"/debug/pprof/cmdline", ""); code != 401 {
+			t.Errorf("GET /debug/pprof/cmdline without the token: %d, want 401", code)
+		}
+		if code, body := adminGet(t, ws, admin+"/debug/pprof/cmdline"); code != 200 {
+			t.Errorf("GET /debug/pprof/cmdline with the token: %d %s", code, body)
+		}
+		req, _ := http.NewRequest("GET", admin+"/metrics", nil)
+		req.Host = "rebound.example"
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("GET /metrics with Host rebound.example: %v %v, want 421", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		if code, _ := httpDo(t, "GET", admin+"/metrics", ""); code != 200 {
+			t.Errorf("GET /metrics on 127.0.0.1: %d", code)
+		}
+	})
+
+	t.Run("kill: the service is started again, as after a crash", func(t *testing.T) {
+		if r := mustMsx(t, ws, env, "fault", "catalog", "kill"); !strings.Contains(r.Stdout, "started again") {
+			t.Errorf("msx fault kill: %q", r.Stdout)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if code, _ := httpDo(t, "GET", gw+"/api/catalog/items", ""); code == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("catalog does not answer 30s after msx fault kill")
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
 	})
 }

@@ -122,6 +122,7 @@ type composeSecret struct {
 // Compose turns the plan into compose.yaml, and, unless it runs msx's
 // images, the collector's source to build under CollectorDir.
 func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
+	p = withoutLocalOnly(p)
 	rel, err := filepath.Rel(o.OutDir, p.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the workspace %s from %s: %v", p.Dir, o.OutDir, err)

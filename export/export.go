@@ -190,7 +190,20 @@ func selfCheck(c devenv.Container, msxImages bool) []string {
 // localOnly is the environment that only makes sense under msx up: the
 // fault middleware msx fault drives, and a drain delay of zero for hot
 // swaps. An export leaves it out, so the programs run their defaults.
-var localOnly = map[string]bool{"MSX_FAULTS": true, "DRAIN_DELAY": true}
+var localOnly = map[string]bool{"MSX_FAULTS": true, "DRAIN_DELAY": true, "ADMIN_TOKEN_FILE": true, "ADMIN_HOSTS": true}
+
+// withoutLocalOnly is p without the admin token, which only msx up gives
+// the programs (devenv.PlanOptions.AdminToken): with none, an exported
+// program serves neither faults nor the profiler, even from up's plan.
+func withoutLocalOnly(p *devenv.Plan) *devenv.Plan {
+	q := *p
+	q.Containers = slices.Clone(p.Containers)
+	for i := range q.Containers {
+		c := &q.Containers[i]
+		c.Secrets = slices.DeleteFunc(slices.Clone(c.Secrets), func(s devenv.SecretRef) bool { return s.Name == devenv.AdminTokenSecret })
+	}
+	return &q
+}
 
 // envMap splits KEY=VALUE pairs into a map, without localOnly.
 func envMap(env []string) map[string]string {

@@ -45,6 +45,7 @@ const httpPort = "http"
 // K8s turns the plan into a Kustomize base and a local overlay, with the
 // collector's source to build its image from.
 func K8s(p *devenv.Plan, o K8sOptions) ([]File, error) {
+	p = withoutLocalOnly(p)
 	if o.Mesh != "" && o.Mesh != "linkerd" && o.Mesh != "istio" {
 		return nil, fmt.Errorf("mesh %q is not one of %s", o.Mesh, strings.Join(Meshes, ", "))
 	}

@@ -8,6 +8,9 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/state"
 )
 
 // AdminClient reads and sets what a program shows on its admin listener,
@@ -43,7 +46,23 @@ func (f Faults) String() string {
 }
 
 // HTTPAdmin is the AdminClient over HTTP.
-type HTTPAdmin struct{ Client *http.Client }
+type HTTPAdmin struct {
+	Client *http.Client
+	// Token is the project's admin token, which the admin listeners ask
+	// for on /debug/fault and the profiler; "" sends none.
+	Token string
+}
+
+// admin returns the client of the admin listeners of m's programs, with
+// the admin token msx up generated into .msx/secrets (none before the
+// first up: the programs then have none either).
+func (r *Runner) admin(m *devenv.Manifest) AdminClient {
+	if r.Admin != nil {
+		return r.Admin
+	}
+	token, _, _ := state.New(m.Dir).Lookup(devenv.AdminTokenSecret)
+	return HTTPAdmin{Token: token}
+}
 
 var _ AdminClient = HTTPAdmin{}
 
@@ -83,6 +102,9 @@ func (a HTTPAdmin) call(ctx context.Context, method, url string, body []byte, v 
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.Token)
 	}
 	resp, err := a.client().Do(req)
 	if err != nil {

@@ -715,3 +715,17 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	runtime.Gosched() // a poll loop lets the test's goroutine move on
 	return nil
 }
+
+func (f *fakeDocker) ContainerPause(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.call("pause %s", f.byRef(id).name)
+	return nil
+}
+
+func (f *fakeDocker) ContainerUnpause(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.call("unpause %s", f.byRef(id).name)
+	return nil
+}

@@ -1,8 +1,12 @@
 package runner
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
 )
 
 func TestParseFault(t *testing.T) {
@@ -50,5 +54,29 @@ func TestFaultsString(t *testing.T) {
 	}
 	if (Faults{}).Active() {
 		t.Error("empty faults active")
+	}
+}
+
+// TestFaultKillStartsItAgain: the engine never restarts a container it was
+// told to kill, so msx fault kill starts it again, as a crash would be.
+func TestFaultKillStartsItAgain(t *testing.T) {
+	h := newHarness()
+	m := manifest(t.TempDir())
+	if _, err := h.up(t, m, UpOptions{Services: []string{"catalog"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(h.api.callsLike("start shop-catalog"))
+	msg, err := h.r.Fault(context.Background(), h.api, m, "catalog", FaultAction{Kind: "kill"})
+	if err != nil || !strings.Contains(msg, "started again") {
+		t.Errorf("kill = %q, %v", msg, err)
+	}
+	if got := h.api.callsLike("kill shop-catalog"); len(got) != 1 {
+		t.Errorf("kills = %v", got)
+	}
+	if n := len(h.api.callsLike("start shop-catalog")); n != before+1 {
+		t.Errorf("starts after the kill = %d, want 1", n-before)
+	}
+	if s := h.api.state("shop-catalog"); s != container.StateRunning {
+		t.Errorf("catalog is %s after msx fault kill, want running", s)
 	}
 }

@@ -243,6 +243,9 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 		MsxVersion:  opts.MsxVersion,
 		LogLevel:    opts.LogLevel,
 		GatewayKeys: keys,
+		// With a store of secrets (msx up's), every program gets the
+		// project's admin token, which msx fault and msx ps then send.
+		AdminToken: opts.Secrets != nil,
 	})
 	if err != nil {
 		return nil, err

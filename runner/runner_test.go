@@ -376,6 +376,9 @@ func (f fakeSecrets) Secret(name string) (string, error) {
 	if strings.HasPrefix(name, "identity-") {
 		return "key of " + name, nil // generated, as state.Store does
 	}
+	if name == "admin-token" {
+		return "admin-token-value", nil // as state.Store generates it
+	}
 	return "", errors.New("no secret " + name)
 }
 
@@ -389,6 +392,9 @@ func (f lookupSecrets) Secret(name string) (string, error) {
 	}
 	if strings.HasPrefix(name, "identity-") {
 		return "key of " + name, nil
+	}
+	if name == "admin-token" {
+		return "admin-token-value", nil
 	}
 	return "", errors.New("generated " + name)
 }

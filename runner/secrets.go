@@ -87,6 +87,10 @@ func (r *Runner) checkStaleVolumes(ctx context.Context, p *devenv.Plan, src Secr
 	var fresh []*devenv.Container
 	for i := range p.Containers {
 		c := &p.Containers[i]
+		if c.Image.Build != "" {
+			// A program's secrets (the admin token, keys) made no data.
+			continue
+		}
 		for _, s := range c.Secrets {
 			// Only a password is in a database's data; a new broker seed
 			// is in the new broker configuration too.

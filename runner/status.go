@@ -118,6 +118,7 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 	}
 
 	now := r.clock().Now()
+	admin := r.admin(m)
 	var wg sync.WaitGroup
 	for i := range out {
 		c, ok := byService[out[i].Service]
@@ -127,7 +128,7 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.fill(ctx, &out[i], c, now)
+			r.fill(ctx, &out[i], c, now, admin)
 		}()
 	}
 	wg.Wait()
@@ -136,7 +137,7 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 }
 
 // fill completes one status from the engine and a readiness probe.
-func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summary, now time.Time) {
+func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summary, now time.Time, admin AdminClient) {
 	st.State = string(c.State)
 	st.Image = c.Image
 	insp, err := r.API.ContainerInspect(ctx, c.ID)
@@ -199,16 +200,9 @@ func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summar
 	defer cancel()
 	st.Ready = r.probe(pctx, probeURL+path) == nil
 	if st.AdminURL != "" {
-		st.Breakers, _ = r.admin().Breakers(pctx, st.AdminURL)
-		if f, err := r.admin().Faults(pctx, st.AdminURL); err == nil && f.Active() {
+		st.Breakers, _ = admin.Breakers(pctx, st.AdminURL)
+		if f, err := admin.Faults(pctx, st.AdminURL); err == nil && f.Active() {
 			st.Faults = &f
 		}
 	}
-}
-
-func (r *Runner) admin() AdminClient {
-	if r.Admin != nil {
-		return r.Admin
-	}
-	return HTTPAdmin{}
 }

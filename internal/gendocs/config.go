@@ -413,7 +413,7 @@ services:
 		return nil, fmt.Errorf("the example manifest no longer loads: %w", err)
 	}
 	m.Dir = "/home/you/shop"
-	plan, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: "dev"})
+	plan, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: "dev", AdminToken: true}) // as msx up makes it
 	if err != nil {
 		return nil, fmt.Errorf("the example plan failed: %w", err)
 	}

@@ -5,7 +5,8 @@
 // It is on only when the MSX_FAULTS environment variable is 1, which msx up
 // sets; a production deployment leaves it off and the middleware is not
 // even installed. msx sets and reads the faults through the admin
-// listener's /debug/fault, which the gateway never routes.
+// listener's /debug/fault, which the gateway never routes and which
+// answers only to the project's admin token (see platform/admin).
 package fault
 
 import (

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -150,9 +151,12 @@ type Handled struct {
 	ItemID  int64  `json:"item_id"`
 }
 
-// List returns the handled events, oldest first.
-func (in *Inbox) List(ctx context.Context) ([]Handled, error) {
-	rows, err := in.db.QueryContext(ctx, `SELECT event_id, type, source, item_id FROM inbox ORDER BY handled_at, event_id`)
+// List returns at most limit handled events, oldest first, from the one
+// after the event whose id is after ("" for the first).
+func (in *Inbox) List(ctx context.Context, after string, limit int) ([]Handled, error) {
+	rows, err := in.db.QueryContext(ctx, in.dialect.q(`SELECT event_id, type, source, item_id FROM inbox
+		WHERE $1 = '' OR (handled_at, event_id) > (SELECT handled_at, event_id FROM inbox WHERE event_id = $1)
+		ORDER BY handled_at, event_id LIMIT $2`), after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -168,9 +172,20 @@ func (in *Inbox) List(ctx context.Context) ([]Handled, error) {
 	return out, rows.Err()
 }
 
-// ServeHTTP serves the inbox as JSON: GET /inbox.
+// ServeHTTP serves the inbox as JSON, a page at a time: GET
+// /inbox?limit=100&after=EVENT_ID, where after is the last event_id of
+// the page before. It is on the admin listener, for msx only: the events
+// name items a public caller may not see.
 func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	list, err := in.List(r.Context())
+	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	if r.URL.Query().Get("limit") == "" {
+		limit, err = 100, nil
+	}
+	if err != nil || limit < 1 || limit > 1000 {
+		http.Error(w, `{"error":"limit must be a number from 1 to 1000"}`, http.StatusBadRequest)
+		return
+	}
+	list, err := in.List(r.Context(), r.URL.Query().Get("after"), limit)
 	if err != nil {
 		http.Error(w, `{"error":"cannot read the inbox"}`, http.StatusInternalServerError)
 		return

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -310,9 +311,56 @@ func TestInboxAppliesOnce(t *testing.T) {
 		if n := effects(t, db); n != 1 {
 			t.Fatalf("effects = %d, want 1", n)
 		}
-		list, err := in.List(ctx)
+		list, err := in.List(ctx, "", 1000)
 		if err != nil || len(list) != 1 || list[0] != (Handled{EventID: ev.ID, Type: "item.created", Source: "orders", ItemID: 7}) {
 			t.Fatalf("inbox = %+v (%v)", list, err)
+		}
+	})
+}
+
+func TestInboxPages(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		in := NewInbox(db, d)
+		// One instant for all: the event id orders them then.
+		at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		in.now = func() time.Time { return at }
+		ctx := context.Background()
+		want := map[string]bool{}
+		for range 5 {
+			ev := Event{ID: NewID(), Type: "item.created", Source: "orders", Data: json.RawMessage(`{}`)}
+			if _, err := in.Handle(ctx, ev, nil); err != nil {
+				t.Fatal(err)
+			}
+			want[ev.ID] = true
+		}
+		after, pages := "", 0
+		for ; pages < 5; pages++ {
+			rec := httptest.NewRecorder()
+			in.ServeHTTP(rec, httptest.NewRequest("GET", "/inbox?limit=2&after="+after, nil))
+			var page []Handled
+			if err := json.Unmarshal(rec.Body.Bytes(), &page); rec.Code != 200 || err != nil {
+				t.Fatalf("page %d: %d %s", pages, rec.Code, rec.Body)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, h := range page {
+				if !want[h.EventID] {
+					t.Fatalf("page %d: %s twice or unknown", pages, h.EventID)
+				}
+				delete(want, h.EventID)
+			}
+			after = page[len(page)-1].EventID
+		}
+		if len(want) != 0 || pages != 3 {
+			t.Errorf("%d pages, %d events never listed", pages, len(want))
+		}
+		for _, q := range []string{"limit=0", "limit=1001", "limit=x"} {
+			rec := httptest.NewRecorder()
+			in.ServeHTTP(rec, httptest.NewRequest("GET", "/inbox?"+q, nil))
+			if rec.Code != 400 {
+				t.Errorf("%s: %d, want 400", q, rec.Code)
+			}
 		}
 	})
 }
@@ -377,7 +425,7 @@ func TestInboxBatch(t *testing.T) {
 		if !errors.Is(err, boom) || effects(t, db) != 3 {
 			t.Fatalf("err = %v, effects = %d; want the effect's error and 3", err, effects(t, db))
 		}
-		if list, _ := in.List(ctx); len(list) != 3 {
+		if list, _ := in.List(ctx, "", 1000); len(list) != 3 {
 			t.Fatalf("inbox has %d events after a failed batch, want 3", len(list))
 		}
 	})
@@ -504,7 +552,7 @@ func TestConsumerSourceFromSubject(t *testing.T) {
 		if !slices.Equal(applied, []string{"real orders.item.created"}) {
 			t.Errorf("applied %q, want only the event on orders' subject", applied)
 		}
-		list, err := NewInbox(db, d).List(ctx)
+		list, err := NewInbox(db, d).List(ctx, "", 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -627,7 +675,7 @@ func TestBroker(t *testing.T) {
 		if n := effects(t, db); n != 6 {
 			t.Fatalf("effects = %d after the duplicates, want 6", n)
 		}
-		if list, err := NewInbox(db, d).List(ctx); err != nil || len(list) != 6 {
+		if list, err := NewInbox(db, d).List(ctx, "", 1000); err != nil || len(list) != 6 {
 			t.Fatalf("inbox = %d events (%v), want 6", len(list), err)
 		}
 	})

@@ -14,7 +14,8 @@ import (
 // set (msx up sets it once some service subscribes) and returns the outbox
 // its store adds events to, in the transaction of each change; nil, and
 // nothing started, without a broker. With handlers, their topics are
-// consumed into the inbox, and GET /inbox shows what was handled.
+// consumed into the inbox, and GET /inbox on the admin listener (for msx,
+// behind the admin token) shows what was handled.
 func Start(ctx context.Context, s *service.Service, db *sql.DB, d Dialect, handlers Handlers) (*Outbox, error) {
 	url := config.String("NATS_URL", "")
 	if url == "" {
@@ -36,7 +37,7 @@ func Start(ctx context.Context, s *service.Service, db *sql.DB, d Dialect, handl
 		return nil, err
 	}
 	s.OnStop(consumer.Stop)
-	s.Mux.Handle("GET /inbox", inbox)
+	s.Admin.Handle("GET /inbox", inbox)
 	return outbox, nil
 }
 

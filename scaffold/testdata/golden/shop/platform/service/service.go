@@ -44,6 +44,7 @@ type Service struct {
 	Name     string
 	Log      *slog.Logger
 	Mux      *http.ServeMux    // add the service's routes here
+	Admin    *http.ServeMux    // routes for msx only, behind the admin token
 	Health   *health.Health    // add readiness checks here
 	Breakers *breaker.Registry // the breakers of Client, shown by /debug/breakers
 
@@ -124,7 +125,7 @@ func Run(ctx context.Context, o Options, setup func(context.Context, *Service) e
 		return err
 	}
 
-	s := &Service{Name: name, Log: logger, Mux: http.NewServeMux(), Health: health.New(name, o.Version), Breakers: breaker.NewRegistry()}
+	s := &Service{Name: name, Log: logger, Mux: http.NewServeMux(), Admin: http.NewServeMux(), Health: health.New(name, o.Version), Breakers: breaker.NewRegistry()}
 	s.Breakers.SetLogger(logger)
 	s.Health.SetBreakers(s.Breakers)
 	s.Health.AddCheck("shutdown", func(context.Context) error {
@@ -162,7 +163,7 @@ func Run(ctx context.Context, o Options, setup func(context.Context, *Service) e
 	// The admin listener (breakers, metrics, detailed readiness, faults) is
 	// for msx and operators; the gateway never routes to it.
 	admin.Start(serveCtx, config.String("ADMIN_ADDR", "127.0.0.1:0"), admin.Options{
-		Health: s.Health, Metrics: m, Faults: faults, Logger: logger,
+		Health: s.Health, Metrics: m, Faults: faults, Routes: s.Admin, Logger: logger,
 	})
 	addr := config.ListenAddr(strconv.Itoa(o.Port))
 	// The identity keys msx writes as files (see platform/auth); where
