@@ -596,6 +596,9 @@ type route struct {
 	Prefix    string `json:"prefix"`
 	Upstream  string `json:"upstream"`
 	Protected bool   `json:"protected"`
+	// Only when set, so that a gateway generated before the setting
+	// existed still reads the routes.
+	ForwardAuthorization bool `json:"forward_authorization,omitempty"`
 }
 
 // gateway plans the gateway container, a client of the instances uses. It
@@ -615,6 +618,8 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 			Prefix:    prefix,
 			Upstream:  fmt.Sprintf("http://%s:%d", name, s.Port),
 			Protected: s.Protected,
+
+			ForwardAuthorization: s.ForwardAuthorization,
 		})
 		if selected[name] {
 			deps = append(deps, name)
