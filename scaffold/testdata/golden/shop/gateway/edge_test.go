@@ -505,3 +505,25 @@ func TestKeysAndJWTSettingsFromTheEnvironment(t *testing.T) {
 		t.Errorf("a valid HS256 token with JWT_ALGORITHMS=HS256: %d %s", rec.Code, rec.Body)
 	}
 }
+
+func TestUpstreamErrorsNeverNameTheUpstreamAddress(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(slow.Close)
+	for _, tt := range []struct {
+		upstream string
+		want     int
+	}{
+		{"http://127.0.0.1:1", http.StatusBadGateway},
+		{slow.URL, http.StatusGatewayTimeout},
+	} {
+		g, _ := newTestGatewayWith(t, routesJSON("orders", tt.upstream), func(c *gatewayConfig) { c.UpstreamTimeout = 50 * time.Millisecond })
+		rec := do(g, httptest.NewRequest(http.MethodGet, "/api/orders/items", nil))
+		host := strings.TrimPrefix(tt.upstream, "http://")
+		if rec.Code != tt.want || strings.Contains(rec.Body.String(), host) || strings.Contains(rec.Body.String(), "127.0.0.1") ||
+			!strings.Contains(rec.Body.String(), "upstream orders") {
+			t.Errorf("%s: %d %s, want %d naming the route, not its address", tt.upstream, rec.Code, rec.Body, tt.want)
+		}
+	}
+}

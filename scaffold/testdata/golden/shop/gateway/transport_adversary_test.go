@@ -308,7 +308,7 @@ func FuzzUpstreamAnswer(f *testing.F) {
 		}
 		tr := newDirectTransport(http.DefaultTransport, dial, 8, time.Minute)
 		defer tr.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		defer cancel()
 		if resp, err := tr.RoundTrip(mustRequest(t, ctx, "http://upstream/?id=1")); err == nil {
 			io.Copy(io.Discard, resp.Body)
