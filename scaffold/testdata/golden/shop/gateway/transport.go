@@ -47,7 +47,7 @@ type upConn struct {
 	// (or none) does not pay for setting it again.
 	deadline time.Time
 	// peek, when the platform has one, reports whether the socket has
-	// bytes or an EOF waiting, without blocking (see idle_*.go).
+	// bytes or an EOF waiting, without blocking (transport_idle_*.go).
 	peek func() bool
 }
 
