@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,25 +99,37 @@ func TestCollectorSurvivesHostileInputDocker(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	t.Logf("answers: %v", codes)
 	for what, list := range codes {
-		for _, code := range list {
-			if code != http.StatusRequestEntityTooLarge && code != 0 {
-				t.Errorf("%s: %v, want 413", what, list)
-				break
-			}
+		// A refused body may be cut short by the collector while it is
+		// still being sent (no answer, 0), but at least one of each is
+		// answered 413.
+		if !slices.Contains(list, http.StatusRequestEntityTooLarge) || slices.ContainsFunc(list, func(c int) bool {
+			return c != 0 && c != http.StatusRequestEntityTooLarge
+		}) {
+			t.Errorf("%s: %v, want 413", what, list)
 		}
 	}
 
-	after, err := cli.ContainerInspect(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after.ID != insp.ID || !after.State.Running || after.State.OOMKilled || after.RestartCount != 0 {
-		t.Fatalf("collector after the attack: running %v, OOM-killed %v, restarts %d (same container %v)",
-			after.State.Running, after.State.OOMKilled, after.RestartCount, after.ID == insp.ID)
-	}
-	if code, body := httpDo(t, "GET", base+"/api/traces", ""); code != 200 {
-		t.Errorf("the query API after the attack: %d %s", code, body)
+	// The container stays the same one, up, answering, for a while after
+	// (an OOM kill can come once the requests are answered).
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		after, err := cli.ContainerInspect(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.ID != insp.ID || !after.State.Running || after.State.OOMKilled || after.RestartCount != 0 || after.State.StartedAt != insp.State.StartedAt {
+			t.Fatalf("collector after the attack: running %v, OOM-killed %v, restarts %d, started %s (first %s)",
+				after.State.Running, after.State.OOMKilled, after.RestartCount, after.State.StartedAt, insp.State.StartedAt)
+		}
+		resp, err := client.Get(base + "/api/traces")
+		if err != nil {
+			t.Fatalf("the query API after the attack: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("the query API after the attack: %s", resp.Status)
+		}
 	}
 	// DNS rebinding: the query API answers only its own names.
 	req, _ := http.NewRequest(http.MethodGet, base+"/api/traces", nil)
