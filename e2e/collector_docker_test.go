@@ -30,6 +30,8 @@ func TestCollectorSurvivesHostileInputDocker(t *testing.T) {
 	project := uniqueProject(t)
 	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(freePort(t)), "NO_COLOR=1"}
 	removeImages(t, cli, project)
+	// Runs after newShop's down --volumes (cleanups run last first).
+	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) })
 	ws := newShop(t, parent, project, env)
 	mustMsx(t, ws, env, "up", "-d")
 
