@@ -78,8 +78,9 @@ type Gateway struct {
 	// AllowedHosts are the Host names the gateway answers; empty means the
 	// localhost names, against DNS rebinding.
 	AllowedHosts []string `yaml:"allowed_hosts,omitempty"`
-	// RateLimit is requests per second per client (API key or address);
-	// 0 is no limit. RateBurst is the burst allowed above it.
+	// RateLimit is requests per second per client (its verified identity
+	// on a protected route, else its address); 0 is no limit. RateBurst is
+	// the burst allowed above it.
 	RateLimit float64 `yaml:"rate_limit,omitempty"`
 	RateBurst int     `yaml:"rate_burst,omitempty"`
 	// TrustedProxies are CIDR ranges of proxies whose X-Forwarded-For the
@@ -131,6 +132,10 @@ type Service struct {
 	// refuses calls without an identity signed by it (see
 	// docs/how-it-works.md); not together with expose.
 	Protected bool `yaml:"protected,omitempty"`
+	// ForwardAuthorization passes the client's Authorization header on to
+	// the service, for a service that checks tokens itself. Off by default:
+	// the gateway keeps credentials, so no service can replay a user's.
+	ForwardAuthorization bool `yaml:"forward_authorization,omitempty"`
 	// Subscribes lists the event subjects the service handles
 	// (orders.item.created): SOURCE.EVENT, SOURCE a service with a
 	// database, which publishes its sample resource's events.

@@ -753,6 +753,9 @@ type route struct {
 	// because one name that resolves to them all would keep a client's
 	// pooled connection on one replica.
 	Replicas []string `json:"replicas,omitempty"`
+	// Only when set, so that a gateway generated before the setting
+	// existed still reads the routes.
+	ForwardAuthorization bool `json:"forward_authorization,omitempty"`
 }
 
 // gateway plans the gateway container, a client of the instances uses. It
@@ -773,6 +776,8 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 			Prefix:    prefix,
 			Upstream:  fmt.Sprintf("http://%s:%d", name, s.Port),
 			Protected: s.Protected,
+
+			ForwardAuthorization: s.ForwardAuthorization,
 		}
 		if s.ReplicaCount() > 1 && !opts.ReplicasByEngine {
 			for i := range s.ReplicaCount() {

@@ -91,6 +91,28 @@ func TestPlanOrder(t *testing.T) {
 	}
 }
 
+func TestPlanForwardAuthorizationOnlyWhereSet(t *testing.T) {
+	p := planOfYAML(t, `
+project: shop
+module: example.com/shop
+gateway: {port: 8080}
+services:
+  orders: {port: 8081, db: none, forward_authorization: true}
+  catalog: {port: 8082, db: none}
+`)
+	var routes string
+	for _, kv := range p.Container(GatewayName).Env {
+		if v, ok := strings.CutPrefix(kv, "MSX_ROUTES="); ok {
+			routes = v
+		}
+	}
+	// Only where set: a gateway generated before the setting refuses
+	// unknown fields.
+	if strings.Count(routes, "forward_authorization") != 1 || !strings.Contains(routes, `"name":"orders","prefix":"/api/orders/","upstream":"http://orders:8081","protected":false,"forward_authorization":true`) {
+		t.Errorf("MSX_ROUTES = %s, want forward_authorization on orders only", routes)
+	}
+}
+
 func TestPlanContainers(t *testing.T) {
 	p := mustPlan(t, shop(), PlanOptions{MsxVersion: "1.2.3"})
 	env := func(service string) map[string]string {

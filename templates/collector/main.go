@@ -15,10 +15,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,7 +54,14 @@ func run() error {
 	if err != nil || max < 1 {
 		return fmt.Errorf("MAX_SPANS %q is not a positive number", os.Getenv("MAX_SPANS"))
 	}
-	store, err := spans.Open(spans.Options{Dir: env("DATA_DIR", "/data"), MaxSpans: max})
+	// The container has 512 MiB: spans take at most about 96 MiB, each
+	// of the spans.Decoders requests at most about 150 MiB while decoded,
+	// and the collector works harder at collecting garbage before the
+	// kernel's limit, not after (GOMEMLIMIT, when set, decides instead).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(400 << 20)
+	}
+	store, err := spans.Open(spans.Options{Dir: env("DATA_DIR", "/data"), MaxSpans: max, MaxBytes: 96 << 20})
 	if err != nil {
 		return fmt.Errorf("opening the span store: %w", err)
 	}
@@ -65,15 +75,26 @@ func run() error {
 		log.Info("forwarding spans", "endpoint", ep)
 	}
 
+	h := spans.NewHandler(store, forward, log)
+	// The query API also answers to the container's own names.
+	h.Hosts = append(h.Hosts, env("MSX_SERVICE", "collector"))
+	if name, err := os.Hostname(); err == nil {
+		h.Hosts = append(h.Hosts, strings.ToLower(name))
+	}
 	srv := &http.Server{
 		Addr:              env("LISTEN_ADDR", ":4318"),
-		Handler:           spans.NewHandler(store, forward, log),
+		Handler:           h,
+		MaxHeaderBytes:    64 << 10,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
 	}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(newLimitListener(ln, maxConns)) }()
 	log.Info("listening", "addr", srv.Addr, "spans", store.Len(), "max_spans", max)
 	select {
 	case err := <-errc:

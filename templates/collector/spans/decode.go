@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -36,37 +39,88 @@ const maxValue = 256
 // TracesData comes without the gRPC packages that the collector service's
 // generated code pulls in.
 
-// DecodeProtobuf decodes an OTLP/HTTP protobuf request body.
+// MaxMessages bounds the messages (resource spans, spans, attributes,
+// values...) of one request. Decoded, a message takes a few hundred bytes
+// however few it took on the wire (an empty span is 2 bytes), so the count,
+// not the body's size, is what bounds the memory a request takes. A batch
+// of 512 spans with a dozen attributes each is about 13,000.
+const MaxMessages = 1 << 17
+
+// maxDepth bounds nesting (an attribute value can hold arrays of values).
+const maxDepth = 32
+
+// ErrTooLarge is the error of a request the collector will not decode: a
+// body or a message count past the bounds. It is answered 413.
+var ErrTooLarge = errors.New("request too large")
+
+var tracesDesc = (&tracepb.TracesData{}).ProtoReflect().Descriptor()
+
+// DecodeProtobuf decodes an OTLP/HTTP protobuf request body. Its shape is
+// checked on the wire first (a walk that allocates nothing), so that a
+// small body that would decode into a huge tree is refused before any of
+// it is built.
 func DecodeProtobuf(body []byte) (*tracepb.TracesData, error) {
+	left := MaxMessages
+	if err := checkWire(body, tracesDesc, 0, &left); err != nil {
+		return nil, err
+	}
 	var td tracepb.TracesData
-	if err := proto.Unmarshal(body, &td); err != nil {
+	if err := (proto.UnmarshalOptions{RecursionLimit: maxDepth + 2}).Unmarshal(body, &td); err != nil {
 		return nil, fmt.Errorf("not an OTLP protobuf trace request: %w", err)
 	}
 	return &td, nil
 }
 
+// checkWire walks a message of type md on the wire, counting the messages
+// it holds against left.
+func checkWire(b []byte, md protoreflect.MessageDescriptor, depth int, left *int) error {
+	if depth > maxDepth {
+		return errors.New("not an OTLP protobuf trace request: nested too deeply")
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("not an OTLP protobuf trace request: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		if typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return fmt.Errorf("not an OTLP protobuf trace request: %w", protowire.ParseError(n))
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return fmt.Errorf("not an OTLP protobuf trace request: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		fd := md.Fields().ByNumber(num)
+		if fd == nil || fd.Kind() != protoreflect.MessageKind {
+			continue // bytes, a string, packed numbers or an unknown field: held as they are
+		}
+		if *left--; *left < 0 {
+			return fmt.Errorf("%w: more than %d messages", ErrTooLarge, MaxMessages)
+		}
+		if err := checkWire(v, fd.Message(), depth+1, left); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DecodeJSON decodes an OTLP/HTTP JSON request body. OTLP's JSON differs
 // from protobuf's canonical JSON in one way: trace and span IDs are hex,
-// not base64. They are rewritten before protojson reads the rest.
+// not base64. They are rewritten token by token, never as a tree of
+// values, and the objects and arrays are counted as the protobuf path
+// counts messages, before protojson reads the result.
 func DecodeJSON(body []byte) (*tracepb.TracesData, error) {
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("not an OTLP JSON trace request: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("not an OTLP JSON trace request: data after the object")
-	}
-	if err := hexIDsToBase64(doc, 0); err != nil {
-		return nil, err
-	}
-	fixed, err := json.Marshal(doc)
+	fixed, err := hexIDsToBase64(body)
 	if err != nil {
 		return nil, err
 	}
 	var td tracepb.TracesData
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(fixed, &td); err != nil {
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true, RecursionLimit: maxDepth + 2}).Unmarshal(fixed, &td); err != nil {
 		return nil, fmt.Errorf("not an OTLP JSON trace request: %w", err)
 	}
 	return &td, nil
@@ -76,54 +130,128 @@ var idKeys = map[string]int{
 	"traceId": 16, "trace_id": 16, "spanId": 8, "span_id": 8, "parentSpanId": 8, "parent_span_id": 8,
 }
 
-// hexIDsToBase64 rewrites ID fields in place. Depth is bounded so that a
-// hostile document cannot exhaust the stack.
-func hexIDsToBase64(v any, depth int) error {
-	if depth > 64 {
-		return errors.New("not an OTLP JSON trace request: nested too deeply")
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if n, ok := idKeys[k]; ok {
-				s, isStr := val.(string)
-				if !isStr {
-					return fmt.Errorf("%s is not a string", k)
-				}
-				if s == "" {
-					continue
-				}
-				b, err := hex.DecodeString(s)
+// jsonFrame is an object or array being rewritten.
+type jsonFrame struct {
+	object  bool
+	n       int    // members or elements written so far
+	inValue bool   // in an object, a key was read: its value comes next
+	key     string // that key
+}
+
+// hexIDsToBase64 copies one JSON document, with the values of ID keys
+// turned from hex to base64. Depth and the number of objects and arrays
+// are bounded, so that a hostile document can exhaust neither the stack
+// nor the heap.
+func hexIDsToBase64(body []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	out := make([]byte, 0, len(body)+len(body)/8)
+	var stack []jsonFrame
+	left := MaxMessages
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF && len(stack) == 0 && len(out) > 0 {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("not an OTLP JSON trace request: %w", err)
+		}
+		if len(stack) == 0 && len(out) > 0 {
+			return nil, errors.New("not an OTLP JSON trace request: data after the object")
+		}
+		var top *jsonFrame
+		if len(stack) > 0 {
+			top = &stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			out = append(out, byte(d))
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 {
+				stack[len(stack)-1].inValue = false
+			}
+			continue
+		}
+		if top != nil && top.object && !top.inValue {
+			// A key (the decoder checked it is a string).
+			k, _ := tok.(string)
+			if top.n > 0 {
+				out = append(out, ',')
+			}
+			top.n++
+			out = append(appendJSONString(out, k), ':')
+			top.key, top.inValue = k, true
+			continue
+		}
+		// A value: of an object's key, an array's element, or the document.
+		key := ""
+		switch {
+		case top == nil:
+		case top.object:
+			key, top.inValue = top.key, false
+		default:
+			if top.n > 0 {
+				out = append(out, ',')
+			}
+			top.n++
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			if len(stack) >= maxDepth {
+				return nil, errors.New("not an OTLP JSON trace request: nested too deeply")
+			}
+			if left--; left < 0 {
+				return nil, fmt.Errorf("%w: more than %d objects and arrays", ErrTooLarge, MaxMessages)
+			}
+			out = append(out, byte(v))
+			stack = append(stack, jsonFrame{object: v == '{'})
+		case string:
+			if n, ok := idKeys[key]; ok && v != "" {
+				b, err := hex.DecodeString(v)
 				if err != nil || len(b) != n {
-					return fmt.Errorf("%s %q is not %d hexadecimal bytes", k, s, n)
+					return nil, fmt.Errorf("%s %q is not %d hexadecimal bytes", key, clip(v), n)
 				}
-				x[k] = base64.StdEncoding.EncodeToString(b)
-				continue
+				v = base64.StdEncoding.EncodeToString(b)
 			}
-			if err := hexIDsToBase64(val, depth+1); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if err := hexIDsToBase64(e, depth+1); err != nil {
-				return err
-			}
+			out = appendJSONString(out, v)
+		case json.Number:
+			out = append(out, v...)
+		case bool:
+			out = strconv.AppendBool(out, v)
+		case nil:
+			out = append(out, "null"...)
 		}
 	}
-	return nil
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(out []byte, s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return append(out, b...)
 }
 
 // Decode decodes a request body of the given content type.
 func Decode(body []byte, contentType string) (*tracepb.TracesData, error) {
+	kind, err := contentKind(contentType)
+	if err != nil {
+		return nil, err
+	}
+	if kind == ContentJSON {
+		return DecodeJSON(body)
+	}
+	return DecodeProtobuf(body)
+}
+
+// contentKind is ContentProtobuf or ContentJSON, for a request's
+// Content-Type, or an error naming the ones accepted.
+func contentKind(contentType string) (string, error) {
 	ct, _, _ := strings.Cut(contentType, ";")
 	switch strings.TrimSpace(strings.ToLower(ct)) {
 	case ContentProtobuf, "application/protobuf":
-		return DecodeProtobuf(body)
+		return ContentProtobuf, nil
 	case ContentJSON:
-		return DecodeJSON(body)
+		return ContentJSON, nil
 	}
-	return nil, fmt.Errorf("content type %q is neither %s nor %s", contentType, ContentProtobuf, ContentJSON)
+	return "", fmt.Errorf("content type %q is neither %s nor %s", contentType, ContentProtobuf, ContentJSON)
 }
 
 // Flatten turns decoded resource spans into stored spans. Spans without a
@@ -181,9 +309,11 @@ func clampTime(ns uint64) int64 {
 	return int64(ns)
 }
 
+// clip bounds s, in a copy of its own when cut: a slice of a long string
+// would keep the whole of it alive in the store.
 func clip(s string) string {
 	if len(s) > maxValue {
-		return s[:maxValue]
+		return strings.Clone(s[:maxValue])
 	}
 	return s
 }

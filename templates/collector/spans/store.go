@@ -20,6 +20,10 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
+// maxRecord bounds a record of a segment file when read back: larger
+// than MaxBody, which collectors before it allowed.
+const maxRecord = 32 << 20
+
 // Segments is how many parts the store's bound is cut into: when the store
 // is full, the oldest part, about a quarter of the spans, is dropped at
 // once, with its file.
@@ -33,11 +37,14 @@ type Store struct {
 	dir     string
 	max     int
 	segSize int
-	mu      sync.RWMutex
-	segs    []*segment // oldest first; the last is written to
-	traces  map[TraceID]*traceEntry
-	order   []*traceEntry // by first arrival
-	dead    int           // entries of order that were dropped
+	// maxBytes bounds the memory the spans take, about; 0 is no bound.
+	maxBytes int
+	bytes    int
+	mu       sync.RWMutex
+	segs     []*segment // oldest first; the last is written to
+	traces   map[TraceID]*traceEntry
+	order    []*traceEntry // by first arrival
+	dead     int           // entries of order that were dropped
 	// The indexes of List, kept as spans arrive so that a filtered list
 	// walks only the traces that may match: the traces with a span of
 	// each service, and the traces with a span in error, each in the
@@ -57,6 +64,7 @@ type segment struct {
 	id      uint64
 	path    string
 	spans   int
+	bytes   int
 	batches [][]Span
 }
 
@@ -82,6 +90,10 @@ type Options struct {
 	Dir string
 	// MaxSpans bounds the spans kept; the oldest are dropped first.
 	MaxSpans int
+	// MaxBytes bounds, about, the memory the kept spans take, for spans
+	// as large as a span may be (32 attributes of 256-byte keys and
+	// values are 16 KiB); the oldest go first. 0 is no bound but MaxSpans.
+	MaxBytes int
 }
 
 // Open returns a store over opts.Dir, reading back the spans stored there.
@@ -95,6 +107,7 @@ func Open(opts Options) (*Store, error) {
 		dir:       opts.Dir,
 		max:       opts.MaxSpans,
 		segSize:   max(opts.MaxSpans/Segments, 1),
+		maxBytes:  opts.MaxBytes,
 		traces:    map[TraceID]*traceEntry{},
 		byService: map[string][]*traceEntry{},
 	}
@@ -123,10 +136,10 @@ func Open(opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	for s.total > s.max && len(s.segs) > 1 {
+	for s.over() && len(s.segs) > 1 {
 		s.dropOldest()
 	}
-	if len(s.segs) == 0 || s.segs[len(s.segs)-1].spans >= s.segSize {
+	if len(s.segs) == 0 || s.segFull(s.segs[len(s.segs)-1]) {
 		if err := s.rotate(); err != nil {
 			return nil, err
 		}
@@ -154,7 +167,7 @@ func (s *Store) load(seg *segment) error {
 			break
 		}
 		n := binary.BigEndian.Uint32(hdr[:])
-		if n > MaxBody {
+		if n > maxRecord {
 			break
 		}
 		rec := make([]byte, n)
@@ -209,7 +222,7 @@ func (s *Store) Add(td *tracepb.TracesData, raw []byte) (int, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.segs[len(s.segs)-1].spans >= s.segSize {
+	if s.segFull(s.segs[len(s.segs)-1]) {
 		if err := s.rotate(); err != nil {
 			return 0, err
 		}
@@ -223,10 +236,30 @@ func (s *Store) Add(td *tracepb.TracesData, raw []byte) (int, error) {
 		}
 	}
 	s.addLocked(seg, batch)
-	for s.total > s.max && len(s.segs) > 1 {
+	for s.over() && len(s.segs) > 1 {
 		s.dropOldest()
 	}
 	return len(batch), nil
+}
+
+// over reports whether the store holds more than its bounds.
+func (s *Store) over() bool {
+	return s.total > s.max || (s.maxBytes > 0 && s.bytes > s.maxBytes)
+}
+
+// segFull reports whether seg holds its share of the bounds.
+func (s *Store) segFull(seg *segment) bool {
+	return seg.spans >= s.segSize || (s.maxBytes > 0 && seg.bytes >= s.maxBytes/Segments)
+}
+
+// spanBytes is about the memory a stored span takes: the span, its
+// strings and attributes, and its share of its trace's entry.
+func spanBytes(sp *Span) int {
+	n := 256 + len(sp.Name) + len(sp.Status) + len(sp.Attrs)*64
+	for _, a := range sp.Attrs {
+		n += len(a.Key) + len(a.Value)
+	}
+	return n
 }
 
 func (s *Store) addLocked(seg *segment, batch []Span) {
@@ -235,6 +268,9 @@ func (s *Store) addLocked(seg *segment, batch []Span) {
 	s.total += len(batch)
 	for i := range batch {
 		sp := &batch[i]
+		n := spanBytes(sp)
+		seg.bytes += n
+		s.bytes += n
 		sp.seg = seg.id
 		e := s.traces[sp.TraceID]
 		if e == nil {
@@ -278,6 +314,7 @@ func (s *Store) dropOldest() {
 	seg := s.segs[0]
 	s.segs = s.segs[1:]
 	s.total -= seg.spans
+	s.bytes -= seg.bytes
 	touched := map[*traceEntry]bool{}
 	for _, b := range seg.batches {
 		for i := range b {

@@ -19,8 +19,9 @@ type edgeConfig struct {
 	// CORSOrigins may call the API from a browser; "*" allows any origin
 	// (without credentials). Empty: no CORS headers, browsers refuse.
 	CORSOrigins []string
-	// RateLimit is the requests per second allowed to one client (its API
-	// key, else its address), with bursts of RateBurst. 0 turns it off.
+	// RateLimit is the requests per second allowed to one client (its
+	// verified identity on a protected route, else its address), with
+	// bursts of RateBurst. 0 turns it off.
 	RateLimit float64
 	RateBurst int
 	// TrustedProxies are the addresses of proxies in front of the gateway
@@ -152,29 +153,45 @@ func cors(origins []string, next http.Handler) http.Handler {
 	})
 }
 
-// limiter is a token bucket per client. Buckets of clients that went
-// quiet are swept, so memory stays bounded by the active clients.
+// limiter is a token bucket per client: a verified identity (an API key's
+// name, a token's subject) on a protected route, else the client's address.
+// Never a credential as sent: junk keys would each get a fresh budget and a
+// bucket of their own. The buckets are a list in order of last use; a
+// bucket idle long enough to be full again is the same as none and is
+// dropped, and past maxBuckets the least recently used goes, so memory is
+// bounded whatever keys arrive.
 type limiter struct {
-	rate    float64
-	burst   float64
-	trusted []netip.Prefix
-	now     func() time.Time
+	rate       float64
+	burst      float64
+	trusted    []netip.Prefix
+	now        func() time.Time
+	refill     time.Duration // from empty to full: idle longer, a bucket is fresh
+	maxBuckets int
 
-	mu        sync.Mutex
-	buckets   map[string]*bucket
-	lastSweep time.Time
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	lru     bucket // sentinel of the list: lru.next is the least recently used
 }
 
 type bucket struct {
-	tokens float64
-	last   time.Time
+	key        string
+	tokens     float64
+	last       time.Time
+	prev, next *bucket
 }
+
+// defaultMaxBuckets bounds the limiter to a few MB at most.
+const defaultMaxBuckets = 1 << 16
 
 func newLimiter(rate float64, burst int, trusted []netip.Prefix) *limiter {
 	if burst < 1 {
 		burst = int(rate) + 1
 	}
-	return &limiter{rate: rate, burst: float64(burst), trusted: trusted, now: time.Now, buckets: map[string]*bucket{}}
+	l := &limiter{rate: rate, burst: float64(burst), trusted: trusted, now: time.Now,
+		refill: time.Duration(float64(burst) / rate * float64(time.Second)), maxBuckets: defaultMaxBuckets,
+		buckets: map[string]*bucket{}}
+	l.lru.prev, l.lru.next = &l.lru, &l.lru
+	return l
 }
 
 // allow takes a token for key, or says how long until one is there.
@@ -182,19 +199,24 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.last) > time.Minute {
-				delete(l.buckets, k)
-			}
-		}
-		l.lastSweep = now
+	// The least recently used first: drop those idle long enough to be
+	// full again (nothing is lost), and the oldest when the table is full.
+	for b := l.lru.next; b != &l.lru && now.Sub(b.last) >= l.refill; b = l.lru.next {
+		l.drop(b)
 	}
 	b := l.buckets[key]
 	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
+		if len(l.buckets) >= l.maxBuckets {
+			l.drop(l.lru.next)
+		}
+		b = &bucket{key: key, tokens: l.burst, last: now}
 		l.buckets[key] = b
+	} else {
+		l.unlink(b)
 	}
+	// Most recently used last.
+	b.prev, b.next = l.lru.prev, &l.lru
+	l.lru.prev.next, l.lru.prev = b, b
 	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
 	if b.tokens >= 1 {
@@ -204,27 +226,48 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
 }
 
-// middleware answers 429 with Retry-After to a client over its rate.
-func (l *limiter) middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, wait := l.allow(l.clientKey(r))
-		if !ok {
-			secs := int(wait/time.Second) + 1
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeError(w, http.StatusTooManyRequests, "too many requests")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+func (l *limiter) drop(b *bucket) {
+	l.unlink(b)
+	delete(l.buckets, b.key)
 }
 
-// clientKey names the client: its API key's hash if it sent one, else its
-// address — the one a trusted proxy forwarded, or the peer's own.
-func (l *limiter) clientKey(r *http.Request) string {
-	if k := r.Header.Get("X-Api-Key"); k != "" {
-		return "key:" + k
+func (l *limiter) unlink(b *bucket) {
+	b.prev.next, b.next.prev = b.next, b.prev
+	b.prev, b.next = nil, nil
+}
+
+// limited answers 429 with Retry-After, and reports true, when the
+// client is over its rate. subject is the caller's verified identity,
+// or "" to count the request against the client's address. A nil
+// limiter limits nothing.
+func (l *limiter) limited(w http.ResponseWriter, r *http.Request, subject string) bool {
+	if l == nil {
+		return false
 	}
-	return "ip:" + clientIP(r, l.trusted)
+	key := "id:" + subject
+	if subject == "" {
+		key = "ip:" + clientAddr(r, l.trusted)
+	}
+	ok, wait := l.allow(key)
+	if ok {
+		return false
+	}
+	secs := int(wait/time.Second) + 1
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeError(w, http.StatusTooManyRequests, "too many requests")
+	return true
+}
+
+// clientAddr is the client's address as the rate limit counts it: an IPv6
+// client by its /64, which one machine usually holds whole, so that it
+// cannot take a fresh budget from each of its addresses.
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
+	ip := clientIP(r, trusted)
+	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return ip
 }
 
 // clientIP is the peer's address, or, when the peer is a trusted proxy,

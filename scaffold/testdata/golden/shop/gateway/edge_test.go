@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -282,6 +283,145 @@ func TestRateLimitPerClient(t *testing.T) {
 	}
 }
 
+// rateCodes sends n requests to path from addr, each with the header set
+// by key(i) when key is not nil, and returns the statuses.
+func rateCodes(t *testing.T, g http.Handler, path, addr string, n int, header string, key func(int) string) []int {
+	t.Helper()
+	var out []int
+	for i := range n {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.RemoteAddr = addr
+		if key != nil {
+			r.Header.Set(header, key(i))
+		}
+		out = append(out, do(g, r).Code)
+	}
+	return out
+}
+
+func TestRateLimitIgnoresUncheckedKeys(t *testing.T) {
+	orders, _ := echo(t)
+	g, _ := newTestGatewayWith(t, routesJSON("orders", orders.URL), func(c *gatewayConfig) {
+		c.Edge.RateLimit, c.Edge.RateBurst = 1, 2
+	})
+	// A new junk key on every request is still one client: its address.
+	got := rateCodes(t, g, "/api/orders/items", "192.0.2.1:1000", 4, "X-Api-Key", func(i int) string { return fmt.Sprint("junk-", i) })
+	if fmt.Sprint(got) != "[200 200 429 429]" {
+		t.Errorf("junk keys from one address: %v, want [200 200 429 429]", got)
+	}
+}
+
+func TestRateLimitCountsGuessesAgainstTheAddress(t *testing.T) {
+	orders, _ := echo(t)
+	g, _ := newTestGatewayWith(t, `[{"name":"orders","prefix":"/api/orders/","upstream":"`+orders.URL+`","protected":true}]`, func(c *gatewayConfig) {
+		c.Auth = authConfig{APIKeys: "ci:key-0123456789abcdef\nqa:key-fedcba9876543210\n", Identity: testIdentity.gateway}
+		c.Edge.RateLimit, c.Edge.RateBurst = 1, 2
+	})
+	got := rateCodes(t, g, "/api/orders/items", "192.0.2.1:1000", 4, "X-Api-Key", func(i int) string { return fmt.Sprint("guess-0123456789-", i) })
+	if fmt.Sprint(got) != "[401 401 429 429]" {
+		t.Errorf("guessed keys: %v, want [401 401 429 429]", got)
+	}
+	// Verified callers have budgets of their own, whatever address they
+	// share with the guesser.
+	for _, key := range []string{"key-0123456789abcdef", "key-fedcba9876543210"} {
+		got := rateCodes(t, g, "/api/orders/items", "192.0.2.1:1000", 3, "X-Api-Key", func(int) string { return key })
+		if fmt.Sprint(got) != "[200 200 429]" {
+			t.Errorf("key %s: %v, want [200 200 429]", key, got)
+		}
+	}
+}
+
+func TestLimiterBucketsAreBounded(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newLimiter(1, 5, nil)
+	l.now = func() time.Time { return now }
+	l.maxBuckets = 100
+	for i := range 10000 {
+		l.allow(fmt.Sprint("ip:", i))
+	}
+	if n := len(l.buckets); n != 100 {
+		t.Fatalf("%d buckets after 10000 clients, want the cap of 100", n)
+	}
+	// The most recent clients keep their budgets: the oldest were evicted.
+	if ok, _ := l.allow("ip:9999"); !ok || l.buckets["ip:9999"].tokens != 3 {
+		t.Errorf("the latest client lost its bucket")
+	}
+	// Buckets idle long enough to be full again go, whoever comes next.
+	now = now.Add(5 * time.Second)
+	l.allow("ip:new")
+	if n := len(l.buckets); n != 1 {
+		t.Errorf("%d buckets after every client went idle, want 1", n)
+	}
+}
+
+func TestRateLimitMemoryIsBoundedWhateverKeysArrive(t *testing.T) {
+	orders, _ := echo(t)
+	g, _ := newTestGatewayWith(t, routesJSON("orders", orders.URL), func(c *gatewayConfig) {
+		c.Edge.RateLimit, c.Edge.RateBurst = 1000, 1000
+	})
+	g.limit.maxBuckets = 64
+	junk := strings.Repeat("k", 60<<10)
+	for i := range 300 {
+		r := httptest.NewRequest(http.MethodGet, "/api/orders/items", nil)
+		r.RemoteAddr = fmt.Sprintf("[2001:db8:%x::1]:1000", i)
+		r.Header.Set("X-Api-Key", fmt.Sprint(junk, i))
+		do(g, r)
+	}
+	g.limit.mu.Lock()
+	n, keyBytes := len(g.limit.buckets), 0
+	for k := range g.limit.buckets {
+		keyBytes += len(k)
+	}
+	g.limit.mu.Unlock()
+	if n > 64 || keyBytes > 64*64 {
+		t.Errorf("%d buckets holding %d bytes of keys after 300 clients with 60 KiB keys, want at most 64 small ones", n, keyBytes)
+	}
+}
+
+func TestCredentialsAndTrailersStayAtTheGateway(t *testing.T) {
+	var got http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got = r.Header.Clone()
+		for k, v := range r.Trailer {
+			got["Trailer-"+k] = v
+		}
+	}))
+	t.Cleanup(up.Close)
+	for _, forward := range []bool{false, true} {
+		routes := routesJSON("orders", up.URL)
+		if forward {
+			routes = `[{"name":"orders","prefix":"/api/orders/","upstream":"` + up.URL + `","forward_authorization":true}]`
+		}
+		g, _ := newTestGateway(t, routes)
+		srv := serve(t, g)
+		// A chunked body, so that the client can send trailers.
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/orders/x", io.MultiReader(strings.NewReader("body")))
+		req.Header.Set("Authorization", "Bearer user-token")
+		req.Header.Set("X-Api-Key", "key-0123456789abcdef")
+		req.Trailer = http.Header{"X-Msx-Identity": {"admin"}, "X-Checksum": {"abc"}}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("forward_authorization %v: status %d", forward, resp.StatusCode)
+		}
+		if v := got.Get("X-Api-Key"); v != "" {
+			t.Errorf("forward_authorization %v: the service got X-Api-Key %q", forward, v)
+		}
+		if v, want := got.Get("Authorization"), map[bool]string{false: "", true: "Bearer user-token"}[forward]; v != want {
+			t.Errorf("forward_authorization %v: the service got Authorization %q, want %q", forward, v, want)
+		}
+		for _, k := range []string{"Trailer-X-Msx-Identity", "Trailer-X-Checksum"} {
+			if v := got.Get(k); v != "" {
+				t.Errorf("forward_authorization %v: the service got the client's trailer %s %q", forward, k, v)
+			}
+		}
+	}
+}
+
 func TestLimiterRefillsWithTime(t *testing.T) {
 	now := time.Unix(0, 0)
 	l := newLimiter(2, 1, nil)
@@ -364,5 +504,27 @@ func TestKeysAndJWTSettingsFromTheEnvironment(t *testing.T) {
 		jwt.MapClaims{"sub": "ann", "iss": "https://issuer.test", "aud": "shop", "exp": time.Now().Add(time.Minute).Unix()}))
 	if rec := do(g, r); rec.Code != 200 {
 		t.Errorf("a valid HS256 token with JWT_ALGORITHMS=HS256: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestUpstreamErrorsNeverNameTheUpstreamAddress(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(slow.Close)
+	for _, tt := range []struct {
+		upstream string
+		want     int
+	}{
+		{"http://127.0.0.1:1", http.StatusBadGateway},
+		{slow.URL, http.StatusGatewayTimeout},
+	} {
+		g, _ := newTestGatewayWith(t, routesJSON("orders", tt.upstream), func(c *gatewayConfig) { c.UpstreamTimeout = 50 * time.Millisecond })
+		rec := do(g, httptest.NewRequest(http.MethodGet, "/api/orders/items", nil))
+		host := strings.TrimPrefix(tt.upstream, "http://")
+		if rec.Code != tt.want || strings.Contains(rec.Body.String(), host) || strings.Contains(rec.Body.String(), "127.0.0.1") ||
+			!strings.Contains(rec.Body.String(), "upstream orders") {
+			t.Errorf("%s: %d %s, want %d naming the route, not its address", tt.upstream, rec.Code, rec.Body, tt.want)
+		}
 	}
 }

@@ -26,6 +26,9 @@ type forwarder struct {
 	buffers *bufferPool
 	log     *slog.Logger
 	fast    bool // target is http://host[:port] with nothing after it
+	// keepAuthorization forwards the client's Authorization header (the
+	// route's forward_authorization).
+	keepAuthorization bool
 }
 
 func newForwarder(rp *httputil.ReverseProxy, target *url.URL, buffers *bufferPool, log *slog.Logger) *forwarder {
@@ -52,6 +55,15 @@ var hopHeaders = []string{
 var noUserAgent = []string{""}
 
 func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The client's credentials stay at the gateway, so that a service
+	// cannot replay them elsewhere, unless the route says the service
+	// checks them itself. Its trailers stay too: they would arrive after
+	// the gateway stripped what a client may not say (X-Msx-Identity).
+	delete(r.Header, "X-Api-Key")
+	if !f.keepAuthorization {
+		delete(r.Header, "Authorization")
+	}
+	r.Trailer = nil
 	if !f.fast || r.ProtoMajor != 1 || r.Header["Upgrade"] != nil || r.Header["Te"] != nil {
 		f.rp.ServeHTTP(w, r)
 		return

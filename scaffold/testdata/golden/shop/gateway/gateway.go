@@ -30,6 +30,9 @@ type gateway struct {
 	// auth checks credentials on protected routes. Without keys, protected
 	// routes answer 401: they fail closed.
 	auth *authenticator
+	// limit is the rate limit, nil when off. It runs after auth, so that
+	// it counts verified identities, never credentials as sent.
+	limit *limiter
 }
 
 // upstream is one route and the proxy that serves it.
@@ -85,6 +88,7 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 			},
 		}
 		u.fwd = newForwarder(u.proxy, target, buffers, logger)
+		u.fwd.keepAuthorization = rt.ForwardAuthorization
 		g.upstreams = append(g.upstreams, u)
 	}
 
@@ -93,12 +97,16 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 		return nil, err
 	}
 	g.auth = auth
+	if cfg.Edge.RateLimit > 0 {
+		g.limit = newLimiter(cfg.Edge.RateLimit, cfg.Edge.RateBurst, cfg.Edge.TrustedProxies)
+	}
 	g.handler = chain(http.HandlerFunc(g.route), g.middleware(cfg)...)
 	return g, nil
 }
 
 // middleware is the chain every proxied request goes through, outermost
-// first. Authentication, rate limiting and CORS slot in here.
+// first. Authentication and rate limiting come after it, in route, once
+// the route says whether the caller must say who they are.
 func (g *gateway) middleware(cfg gatewayConfig) []func(http.Handler) http.Handler {
 	mws := []func(http.Handler) http.Handler{
 		recoverPanics(g.log),
@@ -107,9 +115,6 @@ func (g *gateway) middleware(cfg gatewayConfig) []func(http.Handler) http.Handle
 		refuseMethods,
 		func(h http.Handler) http.Handler { return allowHosts(cfg.Edge.AllowedHosts, h) },
 		func(h http.Handler) http.Handler { return cors(cfg.Edge.CORSOrigins, h) },
-	}
-	if cfg.Edge.RateLimit > 0 {
-		mws = append(mws, newLimiter(cfg.Edge.RateLimit, cfg.Edge.RateBurst, cfg.Edge.TrustedProxies).middleware)
 	}
 	return append(mws, limitBody(cfg.MaxBodyBytes))
 }
@@ -144,6 +149,10 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 		call := &proxyCall{deadline: time.Now().Add(g.timeout)}
 		if u.Protected {
 			subject, err := g.auth.authenticate(r)
+			// A failed guess counts against the client's address.
+			if g.limit.limited(w, r, subject) {
+				return
+			}
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 				writeError(w, http.StatusUnauthorized, "authentication required")
@@ -153,6 +162,8 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 				writeError(w, http.StatusServiceUnavailable, "the gateway has no identity key to vouch for the caller")
 				return
 			}
+		} else if g.limit.limited(w, r, "") {
+			return
 		}
 		out := r.WithContext(context.WithValue(r.Context(), proxyCallKey{}, call))
 		if r.Body != nil && r.Body != http.NoBody {

@@ -22,6 +22,10 @@ type Route struct {
 	Upstream  string   `json:"upstream"`
 	Protected bool     `json:"protected"`
 	Replicas  []string `json:"replicas,omitempty"`
+	// ForwardAuthorization passes the client's Authorization header on,
+	// for a service that checks tokens itself; otherwise the gateway keeps
+	// the client's credentials to itself.
+	ForwardAuthorization bool `json:"forward_authorization,omitempty"`
 }
 
 // parseRoutes reads and checks a route table, sorted longest prefix first

@@ -46,6 +46,15 @@ type upConn struct {
 	// deadline is the one set on conn, so that a request with the same
 	// (or none) does not pay for setting it again.
 	deadline time.Time
+	// peek, when the platform has one, reports whether the socket has
+	// bytes or an EOF waiting, without blocking (transport_idle_*.go).
+	peek func() bool
+}
+
+// unsolicited reports whether the upstream sent anything, or closed its
+// side, while the connection was idle.
+func (pc *upConn) unsolicited() bool {
+	return pc.br.Buffered() > 0 || (pc.peek != nil && pc.peek())
 }
 
 func newDirectTransport(fallback http.RoundTripper, dial func(ctx context.Context, network, addr string) (net.Conn, error), maxIdle int, idleTimeout time.Duration) *directTransport {
@@ -179,18 +188,30 @@ func (t *directTransport) get(ctx context.Context, key string) (*upConn, bool, e
 	for list := t.idle[key]; len(list) > 0; list = t.idle[key] {
 		pc := list[len(list)-1]
 		t.idle[key] = list[:len(list)-1]
-		if now.Sub(pc.since) < t.idleTimeout {
-			t.mu.Unlock()
-			return pc, true, nil
+		if now.Sub(pc.since) >= t.idleTimeout {
+			pc.conn.Close()
+			continue
 		}
-		pc.conn.Close()
+		t.mu.Unlock()
+		// Bytes (or an EOF) that arrived while the connection sat idle
+		// answer no request of ours: reading them as the next answer would
+		// give one client another's, or a stale one. Such a connection is
+		// closed, as http.Transport's idle read does.
+		if pc.unsolicited() {
+			pc.conn.Close()
+			t.mu.Lock()
+			continue
+		}
+		return pc, true, nil
 	}
 	t.mu.Unlock()
 	conn, err := t.dial(ctx, "tcp", key)
 	if err != nil {
 		return nil, false, err
 	}
-	return &upConn{t: t, key: key, conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 8<<10)}, false, nil
+	pc := &upConn{t: t, key: key, conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 8<<10)}
+	pc.watchIdle()
+	return pc, false, nil
 }
 
 // put keeps a connection for the next request, or closes it when the pool
@@ -335,7 +356,10 @@ func (b *upBody) Close() error {
 func (b *upBody) finish(whole bool) {
 	b.done = true
 	stopped := b.stop() // false: the request was cancelled meanwhile
-	if whole && b.reuse && stopped {
+	// A keep-alive answer read whole goes back to the pool, unless bytes
+	// past its end are buffered already: an answer to no request, which
+	// the next request would read as its own.
+	if whole && b.reuse && stopped && b.pc.br.Buffered() == 0 {
 		b.ReadCloser.Close()
 		b.pc.t.put(b.pc)
 		return

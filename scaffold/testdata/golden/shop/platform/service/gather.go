@@ -21,7 +21,7 @@ func Gather(ctx context.Context, calls map[string]func(context.Context) (any, er
 		wg.Go(func() {
 			v, err := call(ctx)
 			if err != nil {
-				v = httpjson.ErrorBody{Error: err.Error()}
+				v = httpjson.ErrorBody{Error: Describe(err)} // never the address dialled
 			}
 			mu.Lock()
 			defer mu.Unlock()
