@@ -101,7 +101,7 @@ func (in *Inbox) handle(ctx context.Context, ds []delivery, effect Effect) ([]bo
 	}
 	defer tx.Rollback()
 	exec := SQLExec(tx)
-	insert := in.dialect.q(`INSERT INTO inbox (event_id, type, source, item_id, handled_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`)
+	insert := in.dialect.q(`INSERT INTO inbox (event_id, type, source, handled_at) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING`)
 	record := func(ctx context.Context, args ...any) (int64, error) { return exec(ctx, insert, args...) }
 	if len(ds) > 1 {
 		// Parsed once for the batch.
@@ -121,12 +121,7 @@ func (in *Inbox) handle(ctx context.Context, ds []delivery, effect Effect) ([]bo
 	now := in.now().UTC()
 	applied := make([]bool, len(ds))
 	for i, d := range ds {
-		// GET /inbox shows the item_id of an event that has one.
-		var data struct {
-			ItemID int64 `json:"item_id"`
-		}
-		_ = json.Unmarshal(d.ev.Data, &data)
-		n, err := record(d.ctx, d.ev.ID, d.ev.Type, d.ev.Source, data.ItemID, now)
+		n, err := record(d.ctx, d.ev.ID, d.ev.Type, d.ev.Source, now)
 		if err != nil {
 			return nil, err
 		}
@@ -148,12 +143,11 @@ type Handled struct {
 	EventID string `json:"event_id"`
 	Type    string `json:"type"`
 	Source  string `json:"source"`
-	ItemID  int64  `json:"item_id"`
 }
 
 // List returns the handled events, oldest first.
 func (in *Inbox) List(ctx context.Context) ([]Handled, error) {
-	rows, err := in.db.QueryContext(ctx, `SELECT event_id, type, source, item_id FROM inbox ORDER BY handled_at, event_id`)
+	rows, err := in.db.QueryContext(ctx, `SELECT event_id, type, source FROM inbox ORDER BY handled_at, event_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -161,12 +155,23 @@ func (in *Inbox) List(ctx context.Context) ([]Handled, error) {
 	out := []Handled{}
 	for rows.Next() {
 		var h Handled
-		if err := rows.Scan(&h.EventID, &h.Type, &h.Source, &h.ItemID); err != nil {
+		if err := rows.Scan(&h.EventID, &h.Type, &h.Source); err != nil {
 			return nil, err
 		}
 		out = append(out, h)
 	}
 	return out, rows.Err()
+}
+
+// Prune forgets the events handled more than maxAge ago and returns how
+// many it forgot. A redelivery of one of them would be applied again, so
+// maxAge must outlast the broker's retention (see Retention).
+func (in *Inbox) Prune(ctx context.Context, maxAge time.Duration) (int64, error) {
+	res, err := in.db.ExecContext(ctx, in.dialect.q(`DELETE FROM inbox WHERE handled_at < $1`), in.now().UTC().Add(-maxAge))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // ServeHTTP serves the inbox as JSON: GET /inbox.
@@ -194,21 +199,36 @@ type ConsumeOptions struct {
 	// Batch is how many events that have arrived are handled together,
 	// in one inbox transaction, at most; 256.
 	Batch int
+	// InboxMaxAge is how long the inbox remembers a handled event
+	// (Retention.InboxMaxAge); the consumer prunes it hourly. 0 keeps all.
+	InboxMaxAge time.Duration
+	// DrainTimeout bounds Stop's wait for the events already fetched to
+	// be handled, 5s; those not handled by then are delivered again.
+	DrainTimeout time.Duration
 }
 
 // Consumer is one service's durable consumer of its subscriptions.
 type Consumer struct {
-	cc   jetstream.ConsumeContext
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	cc    jetstream.ConsumeContext
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+	drain time.Duration
 }
 
-// Stop stops fetching and waits for the batch being handled; events
-// fetched but not handled are redelivered.
+// Stop stops fetching, then drains: the events already fetched are
+// handled and acknowledged, for at most DrainTimeout, rather than left to
+// be redelivered to another replica once the broker's AckWait ran out.
 func (c *Consumer) Stop() {
 	c.once.Do(func() {
-		c.cc.Stop()
+		c.cc.Drain()
+		t := time.NewTimer(c.drain)
+		defer t.Stop()
+		select {
+		case <-c.cc.Closed():
+		case <-t.C:
+			c.cc.Stop()
+		}
 		close(c.stop)
 	})
 	<-c.done
@@ -245,6 +265,9 @@ func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers,
 	if opts.Batch == 0 {
 		opts.Batch = 256
 	}
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = 5 * time.Second
+	}
 	var subjects []string
 	for _, t := range handlers.Topics() {
 		subjects = append(subjects, SubjectPrefix+t)
@@ -271,7 +294,7 @@ func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers,
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	c := &Consumer{stop: make(chan struct{}), done: make(chan struct{})}
+	c := &Consumer{stop: make(chan struct{}), done: make(chan struct{}), drain: opts.DrainTimeout}
 	msgs := make(chan jetstream.Msg, opts.Batch)
 	c.cc, err = cons.Consume(func(msg jetstream.Msg) {
 		select {
@@ -285,6 +308,9 @@ func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers,
 	}
 	h := &consumer{b: b, service: service, inbox: inbox, effect: handlers.Effect,
 		tracer: otel.Tracer("platform/messaging"), log: log, opts: opts}
+	if opts.InboxMaxAge > 0 {
+		go inbox.pruneEvery(ctx, time.Hour, opts.InboxMaxAge, c.stop, log)
+	}
 	go func() {
 		defer close(c.done)
 		for {
@@ -293,6 +319,13 @@ func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers,
 			case m := <-msgs:
 				batch = append(batch, m)
 			case <-c.stop:
+				// What the drain handed over after the last batch.
+				for len(msgs) > 0 {
+					batch = append(batch, <-msgs)
+				}
+				if len(batch) > 0 {
+					h.handle(context.WithoutCancel(ctx), batch)
+				}
 				return
 			case <-ctx.Done():
 				return
@@ -310,6 +343,26 @@ func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers,
 		}
 	}()
 	return c, nil
+}
+
+// pruneEvery prunes the inbox now and every interval until stop or ctx.
+func (in *Inbox) pruneEvery(ctx context.Context, interval, maxAge time.Duration, stop <-chan struct{}, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := in.Prune(ctx, maxAge); err != nil {
+			log.Warn("pruning the inbox failed; will retry", "err", err, "in", interval)
+		} else if n > 0 {
+			log.Info("inbox pruned", "events", n, "older_than", maxAge.String())
+		}
+		select {
+		case <-t.C:
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // handle handles a batch of messages: their events in one inbox
