@@ -317,9 +317,7 @@ func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, opts RelayOptions
 	opts = opts.withDefaults()
 	o.round.Lock()
 	defer o.round.Unlock()
-	var q interface {
-		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-	} = o.db
+	var q querier = o.db
 	var tx *sql.Tx
 	if o.dialect == Postgres {
 		var err error
@@ -405,10 +403,13 @@ func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, opts RelayOptions
 var deadLettered, _ = otel.Meter("platform/messaging").Int64Counter("messaging.outbox.dead_lettered",
 	metric.WithDescription("Events the outbox relay moved to outbox_dead after the broker kept refusing them"))
 
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // unsent reads up to batch events in the order they leave (see RelayOnce).
-func (o *Outbox) unsent(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, batch int) ([]pending, error) {
+func (o *Outbox) unsent(ctx context.Context, q querier, batch int) ([]pending, error) {
 	rows, err := q.QueryContext(ctx, o.dialect.q(`SELECT seq, id, subject, payload, headers, attempts FROM outbox ORDER BY seq LIMIT $1`), batch)
 	if err != nil {
 		return nil, err
