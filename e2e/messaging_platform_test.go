@@ -160,8 +160,14 @@ func TestMessagingPlatformDocker(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(out.String(), "--- PASS: TestReplicas ") || restarts.Load() != 1 {
-		t.Errorf("the replicas test did not pass with one restart of the broker (%d):\n%s", restarts.Load(), out.String())
+	// MESSAGING_TEST_REPLICAS_CALM=1 (passed through) measures instead:
+	// no kill, no restart, the events written before the replicas start.
+	wantRestarts := int32(1)
+	if os.Getenv("MESSAGING_TEST_REPLICAS_CALM") == "1" {
+		wantRestarts = 0
+	}
+	if !strings.Contains(out.String(), "--- PASS: TestReplicas ") || restarts.Load() != wantRestarts {
+		t.Errorf("the replicas test did not pass with %d restart of the broker (%d):\n%s", wantRestarts, restarts.Load(), out.String())
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if strings.Contains(line, "replicas: ") {
