@@ -160,6 +160,11 @@ func TestMessagingPlatformDocker(t *testing.T) {
 			}
 		}
 	}
+	for _, test := range []string{"TestStartWithoutBroker", "TestRetentionFromEnv", "TestServiceStopsAfterTheRelayDrains"} {
+		if !strings.Contains(out.String(), "--- PASS: "+test+" ") {
+			t.Errorf("%s did not pass:\n%s", test, out.String())
+		}
+	}
 	// MESSAGING_TEST_REPLICAS_CALM=1 (passed through) measures instead:
 	// no kill, no restart, the events written before the replicas start.
 	wantRestarts := int32(1)

@@ -919,3 +919,62 @@ func TestConsumerDrainsAtStop(t *testing.T) {
 		_ = b.JS.DeleteConsumer(ctx, Stream, ConsumerName(service))
 	})
 }
+
+// TestServiceStopsAfterTheRelayDrains: a service that Start wired stops,
+// at the end of its context (SIGTERM), only after its relay has sent the
+// events of its last requests.
+func TestServiceStopsAfterTheRelayDrains(t *testing.T) {
+	url := os.Getenv(NATSURLEnv)
+	if url == "" {
+		t.Skip(NATSURLEnv + " is not set: no broker to test against")
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1) // one writer, as the generated store has
+	defer db.Close()
+	if _, err := db.Exec(sqliteSchema); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NATS_URL", url)
+	t.Setenv("LISTEN_ADDR", "127.0.0.1:0")
+	t.Setenv("DRAIN_DELAY", "0s")
+	ctx, stop := context.WithCancel(context.Background())
+	var o *Outbox
+	ran := make(chan error, 1)
+	go func() {
+		ran <- service.Run(ctx, service.Options{Name: "orders" + NewID()[:8]}, func(ctx context.Context, s *service.Service) error {
+			var err error
+			o, err = Start(ctx, s, db, SQLite, nil)
+			if err != nil {
+				return err
+			}
+			// The last request's events, committed as the signal
+			// comes, without a Notify: only the drain sends them.
+			defer stop()
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			for i := range 5 {
+				if err := o.Add(ctx, SQLExec(tx), itemCreated{ItemID: int64(i)}); err != nil {
+					return err
+				}
+			}
+			return tx.Commit()
+		})
+	}()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the service did not stop")
+	}
+	if n := unsent(t, o); n != 0 {
+		t.Fatalf("the service stopped with %d events unsent", n)
+	}
+}
