@@ -22,19 +22,8 @@ cd "$(dirname "$0")/.."
 runs="${1:-5}"
 port="${BENCH_GATEWAY_PORT:-18080}"
 export MSX_GATEWAY_PORT="$port"
-compose_version=v2.29.7
-
-# Docker Compose v2 as the CLI plugin, once.
-if ! docker compose version 2>/dev/null | grep -q "$compose_version"; then
-  echo "installing Docker Compose $compose_version as a docker CLI plugin (go install, once)" >&2
-  gobin="$(mktemp -d)"
-  GOBIN="$gobin" go install -ldflags "-X github.com/docker/compose/v2/internal.Version=$compose_version" \
-    "github.com/docker/compose/v2/cmd@$compose_version"
-  mkdir -p "$HOME/.docker/cli-plugins"
-  mv "$gobin/cmd" "$HOME/.docker/cli-plugins/docker-compose"
-  rm -rf "$gobin"
-fi
-docker compose version | grep -q "$compose_version"
+# Docker Compose v2 as the CLI plugin, once (the version the suite pins).
+bash scripts/compose-v2.sh
 
 work="$(mktemp -d)"
 proj="bench-up-$$"

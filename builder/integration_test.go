@@ -21,6 +21,9 @@ import (
 // when there is none, unless CI=true, where a missing engine fails it.
 func engineClient(t *testing.T) *client.Client {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs containers; skipped with -short")
+	}
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -18,6 +20,7 @@ type dbOptions struct {
 	Service      string
 	Shell        bool
 	ShowPassword bool
+	PGPass       bool
 }
 
 func newDbCmd(f *Factory) *cobra.Command {
@@ -28,22 +31,29 @@ func newDbCmd(f *Factory) *cobra.Command {
 		Long: `Print how to reach a service's database from this machine. For Postgres, a
 connection URL through the port msx up publishes on 127.0.0.1, without the
 password unless --show-password is given (the password lives in .msx/, mode
-0600); with --shell, psql runs inside the database container. For SQLite,
-the volume and the file in it.`,
+0600); with --shell, psql runs inside the database container. With --pgpass,
+msx writes the password to a Postgres password file in .msx/ (mode 0600) and
+prints a psql command that reads it through PGPASSFILE: the password never
+appears in a command line, where other users of the machine could read it
+in the process list. For SQLite, the volume and the file in it.`,
 		Example: `  msx db orders
-  psql "$(msx db orders --show-password)"
-  msx db orders --shell`,
+  msx db orders --shell
+  eval "$(msx db orders --pgpass)"`,
 		Args: exactArgs(1, "one service name"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Service = args[0]
-			if opts.Shell && opts.ShowPassword {
-				return msxerr.Usage("--shell and --show-password do not go together: the shell needs no password")
+			if opts.Shell && (opts.ShowPassword || opts.PGPass) {
+				return msxerr.Usage("--shell takes neither --show-password nor --pgpass: the shell needs no password")
+			}
+			if opts.ShowPassword && opts.PGPass {
+				return msxerr.Usage("--show-password and --pgpass do not go together: --pgpass keeps the password in a file")
 			}
 			return runDb(c.Context(), f, opts)
 		},
 	}
 	c.Flags().BoolVar(&opts.Shell, "shell", false, "open psql in the database container")
-	c.Flags().BoolVar(&opts.ShowPassword, "show-password", false, "put the password in the printed URL")
+	c.Flags().BoolVar(&opts.ShowPassword, "show-password", false, "put the password in the printed URL (for a program's configuration, not a command line)")
+	c.Flags().BoolVar(&opts.PGPass, "pgpass", false, "write a password file in .msx/ and print a psql command that reads it (PGPASSFILE)")
 	return c
 }
 
@@ -69,7 +79,7 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 		return dbShell(ctx, f, cli, d)
 	}
 	pw := ""
-	if opts.ShowPassword {
+	if opts.ShowPassword || opts.PGPass {
 		v, ok, err := state.New(m.Dir).Lookup(d.Secret)
 		if err != nil {
 			return err
@@ -79,8 +89,29 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 		}
 		pw = v
 	}
+	if opts.PGPass {
+		path, err := state.New(m.Dir).WriteFile(d.Service+".pgpass", []byte(pgpassLine(d, pw)))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(f.IO.Out, "PGPASSFILE=%s psql %s\n", shellQuote(path), shellQuote(d.URL("")))
+		return nil
+	}
 	fmt.Fprintln(f.IO.Out, d.URL(pw))
 	return nil
+}
+
+// pgpassLine is the line of a Postgres password file that matches d's
+// published port: host:port:database:user:password, with ':' and '\'
+// escaped as libpq reads them.
+func pgpassLine(d runner.Database, password string) string {
+	esc := strings.NewReplacer(`\`, `\\`, ":", `\:`)
+	return strings.Join([]string{devenv.LoopbackIP, strconv.Itoa(d.HostPort), esc.Replace(d.Name), esc.Replace(d.User), esc.Replace(password)}, ":") + "\n"
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // dbShell runs psql in the database container, on this terminal when

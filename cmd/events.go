@@ -101,13 +101,13 @@ func usesBroker(m *devenv.Manifest) bool {
 
 func printEvent(w io.Writer, e eventlog.Entry, asJSON bool) error {
 	if asJSON {
-		b, err := json.Marshal(e)
+		b, err := e.JSON()
 		if err != nil {
 			return err
 		}
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Time.Format("2006-01-02T15:04:05.000Z"), e.Subject, e.ID, e.Data)
+	_, err := fmt.Fprintln(w, e.Text())
 	return err
 }

@@ -78,13 +78,20 @@ Then: kubectl apply -k k8s/overlays/local`,
 }
 
 func runExportK8s(f *Factory, o *exportK8sOptions) error {
-	_, p, out, err := exportPlan(f, o.Out, "k8s")
+	m, p, out, err := exportPlan(f, o.Out, "k8s")
 	if err != nil {
 		return err
 	}
 	files, err := export.K8s(p, export.K8sOptions{Mesh: o.Mesh})
 	if err != nil {
 		return msxerr.Wrap(err, "leave that service out of msx.yaml for the export, or export to Compose", "cannot export: %v", err)
+	}
+	if p.BrokerUsers != nil {
+		// The broker's seeds and configuration are msx's to make, as up
+		// makes them: the README's kubectl lines read them there.
+		if _, err := runner.BrokerConfig(p, state.New(m.Dir)); err != nil {
+			return err
+		}
 	}
 	changes, err := export.Write(out, files, o.Force)
 	if err != nil {
@@ -142,7 +149,8 @@ func exportPlan(f *Factory, out, def string) (*devenv.Manifest, *devenv.Plan, st
 	if err != nil {
 		return nil, nil, "", err
 	}
-	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: msxVersion(), GatewayKeys: keys})
+	// Compose and Kubernetes run a service's replicas themselves.
+	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: msxVersion(), GatewayKeys: keys, ReplicasByEngine: true})
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -198,11 +206,8 @@ func runExportCompose(ctx context.Context, f *Factory, o *exportOptions) error {
 	}
 	// The export references secret files; make sure they exist, so that
 	// docker compose up works before any msx up.
-	store := state.New(m.Dir)
-	for _, s := range p.Secrets() {
-		if _, err := store.Secret(s); err != nil {
-			return err
-		}
+	if _, err := runner.SecretValues(p, state.New(m.Dir)); err != nil {
+		return err
 	}
 	changes, err := export.Write(out, files, o.Force)
 	if err != nil {

@@ -36,11 +36,16 @@ type Factory struct {
 
 // NewFactory returns the production factory.
 func NewFactory(io *iostreams.IOStreams) *Factory {
-	return &Factory{
-		IO:     io,
-		Now:    time.Now,
-		Docker: engine.Connect,
+	f := &Factory{IO: io, Now: time.Now}
+	// Read when a command first needs the engine, after the flags: with
+	// -v, every Engine API call and its time go to stderr.
+	f.Docker = func(ctx context.Context) (*client.Client, error) {
+		if f.Verbose {
+			return engine.ConnectTraced(f.IO.ErrOut)(ctx)
+		}
+		return engine.Connect(ctx)
 	}
+	return f
 }
 
 // WorkDir is the directory msx acts in: -C DIR, or the current directory.

@@ -37,6 +37,9 @@ func newLogsCmd(f *Factory) *cobra.Command {
 The JSON lines the generated programs log through slog are shown readably:
 time, level, message, key fields and the first digits of the trace ID (which
 msx trace and --trace accept). Lines of several services are merged by time.
+A program's control characters and escape sequences are shown escaped
+(\x1b[2J), never played on the terminal; with --json, a line that holds
+some is printed as the same JSON value with them escaped.
 
 With -f, msx keeps following: containers that start or restart later are
 followed too, each resuming just after the last line shown, until Ctrl-C.`,

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/termtext"
 )
 
 type psOptions struct {
@@ -89,9 +90,11 @@ func printPs(out io.Writer, list []runner.ServiceStatus, tty bool) error {
 			portStr = orDash(portStr)
 			uptime = orDash(uptime)
 		}
-		breakers, faults := breakerSummary(s.Breakers), ""
+		// Breaker names and faults are what the programs' admin
+		// listeners said: shown, not interpreted.
+		breakers, faults := termtext.Line(breakerSummary(s.Breakers)), ""
 		if s.Faults != nil {
-			faults = s.Faults.String()
+			faults = termtext.Line(s.Faults.String())
 		}
 		events := ""
 		if c := s.Consumer; c != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/msx-dev/msx/iostreams"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/termtext"
 )
 
 // Exit codes.
@@ -77,7 +78,9 @@ func report(io *iostreams.IOStreams, err error) int {
 // "Did you mean this?" list becomes `; did you mean "a" or "b"?`.
 func sentence(err error) string {
 	msg, suggestions, ok := strings.Cut(err.Error(), "Did you mean this?")
-	msg = strings.Join(strings.Fields(msg), " ")
+	// An error may quote a program or a client (a health check's output,
+	// an engine's message about a container): shown, not interpreted.
+	msg = termtext.Line(strings.Join(strings.Fields(msg), " "))
 	if !ok {
 		return msg
 	}
@@ -127,7 +130,7 @@ Docker with file watching, hot swap, logs and traces.`,
 	pf := root.PersistentFlags()
 	pf.StringVarP(&f.Dir, "chdir", "C", "", "run as if msx was started in `DIR`")
 	pf.StringVar(&f.ConfigFile, "config", "", "read the project manifest from `FILE` instead of msx.yaml")
-	pf.BoolVarP(&f.Verbose, "verbose", "v", false, "print more detail")
+	pf.BoolVarP(&f.Verbose, "verbose", "v", false, "print each Docker Engine API call and how long it took, on stderr")
 	pf.BoolVar(&f.NoColor, "no-color", false, "disable colour output (NO_COLOR is also honoured)")
 	pf.Int("gateway-port", 0, "gateway port on 127.0.0.1, over gateway.port in msx.yaml and MSX_GATEWAY_PORT")
 	f.Flags = pf

@@ -60,6 +60,10 @@ func TestReportMapsTypedErrors(t *testing.T) {
 		{&runError{context.Canceled}, exitCancelled, "msx: interrupted\n"},
 		{&runError{msxerr.New("do this", "that failed")}, exitError, "msx: that failed; do this\n"},
 		{&runError{errors.New("multi\nline   error")}, exitError, "msx: multi line error\n"},
+		// An error quoting a program's output (a health check's) shows its
+		// escape sequences, never plays them.
+		{&runError{errors.New("orders was not ready: its health check says: \x1b]0;t\x07\x1b[2J\u202e")}, exitError,
+			"msx: orders was not ready: its health check says: \\x1b]0;t\\x07\\x1b[2J\\u202e\n"},
 		{&runError{msxerr.Usage("bad flag")}, exitUsage, "msx: bad flag; run 'msx --help' for usage\n"},
 		{errors.New("from cobra"), exitUsage, "msx: from cobra; run 'msx --help' for usage\n"},
 	}

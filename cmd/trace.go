@@ -15,6 +15,7 @@ import (
 	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/termtext"
 	"github.com/msx-dev/msx/trace"
 )
 
@@ -170,10 +171,17 @@ func collectorErr(ctx context.Context, err error) error {
 	return msxerr.Wrap(err, "run msx ps to check the collector, or msx up to restart it", "reading the trace collector failed: %s", sentence(err))
 }
 
+// writeJSON prints v as indented JSON, with the characters a terminal
+// would interpret (in text that came from programs or clients) written as
+// JSON escapes: the same JSON value.
 func writeJSON(f *Factory, v any) error {
-	enc := json.NewEncoder(f.IO.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = termtext.AppendJSON(nil, b)
+	_, err = f.IO.Out.Write(append(b, '\n'))
+	return err
 }
 
 // termWidth is the terminal's width, or 0 when stdout is not one.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/msx-dev/msx/termtext"
 )
 
 // ProgramBreakers is what one program's admin listener shows at
@@ -59,7 +61,7 @@ func rank(state string) int {
 func (t *breakersTab) rows() (rows []breakerRow, open, half, closed int) {
 	for _, p := range t.value {
 		if p.Problem != "" {
-			rows = append(rows, breakerRow{p.Program, "", p.Problem})
+			rows = append(rows, breakerRow{p.Program, "", termtext.Line(p.Problem)})
 			continue
 		}
 		if len(p.Breakers) == 0 {
@@ -67,7 +69,9 @@ func (t *breakersTab) rows() (rows []breakerRow, open, half, closed int) {
 			continue
 		}
 		for name, state := range p.Breakers {
-			rows = append(rows, breakerRow{p.Program, name, state})
+			// Names and states are what a program's admin listener
+			// said: shown, not interpreted.
+			rows = append(rows, breakerRow{p.Program, termtext.Line(name), termtext.Line(state)})
 			switch state {
 			case "open":
 				open++

@@ -106,3 +106,16 @@ func TestBreakersTabInTheDashboard(t *testing.T) {
 		t.Errorf("dashboard on the breakers tab:\n%s", got)
 	}
 }
+
+// A program's admin listener names its breakers and states: what it says
+// is shown escaped, as is an error reading it.
+func TestBreakersTabHostile(t *testing.T) {
+	got := readTab(120, 10, []ProgramBreakers{
+		{Program: "orders", Breakers: map[string]string{"x\x1b[2J": "open\x1b]0;t\x07"}},
+		{Program: "payments", Problem: "said \u009b2J"},
+	}, nil).View()
+	got += readTab(120, 10, nil, errors.New("read \x1b[2J")).View()
+	if strings.ContainsAny(got, "\x1b\x07\u009b") || !strings.Contains(got, `x\x1b[2J`) {
+		t.Errorf("view:\n%q", got)
+	}
+}

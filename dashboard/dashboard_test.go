@@ -148,9 +148,12 @@ func TestRunRecoversFromAPanicInACommandGoroutine(t *testing.T) {
 }
 
 func TestObserveNeverBlocksAndKeepsAllButOldLogLines(t *testing.T) {
+	// Nothing drains the queue while Observe runs: an Observe that blocked
+	// would hang here (and fail at the test's timeout). How fast it is
+	// belongs in a benchmark, not in a bound on the wall clock, which a
+	// loaded machine under -race misses.
 	d := New(Options{})
 	const lines = 50_000
-	start := time.Now()
 	for i := 0; i < lines; i++ {
 		svc := fmt.Sprint("s", i%10)
 		d.Observe(events.Event{Kind: events.Log, Service: svc, Line: fmt.Sprint(i)})
@@ -158,9 +161,6 @@ func TestObserveNeverBlocksAndKeepsAllButOldLogLines(t *testing.T) {
 			d.Observe(events.Event{Kind: events.Restarted, Service: svc, Detail: fmt.Sprint(i)})
 			d.Observe(events.Event{Kind: events.Stats, Service: svc, CPU: float64(i)})
 		}
-	}
-	if time.Since(start) > 5*time.Second {
-		t.Fatal("Observe is too slow to keep up with a session")
 	}
 	got := d.q.drain()
 	logs, restarts, stats := map[string][]string{}, 0, 0

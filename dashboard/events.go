@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/msx-dev/msx/termtext"
 )
 
 // EventConsumer is what the broker says of one subscribing service's
@@ -73,7 +75,7 @@ func (t *eventsTab) View() string {
 	for i, c := range cs {
 		subs := strings.Join(c.Subscribes, ", ")
 		if c.Problem != "" {
-			table[i] = line(c.Service, "-", "-", "-", "("+c.Problem+") "+subs)
+			table[i] = line(c.Service, "-", "-", "-", "("+termtext.Line(c.Problem)+") "+subs)
 			continue
 		}
 		table[i] = line(c.Service, strconv.FormatUint(c.Pending, 10), strconv.Itoa(c.Unacked), strconv.Itoa(c.Redelivered), subs)

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/msx-dev/msx/termtext"
 )
 
 // poller reads a source every interval, in commands: a tab that shows
@@ -76,7 +77,7 @@ func (p *poller[T]) problem(what, from string) string {
 	case p.read.IsZero():
 		return "reading " + what + " from " + from + "…"
 	case p.err != nil:
-		return "cannot read " + what + ": " + p.err.Error()
+		return "cannot read " + what + ": " + termtext.Line(p.err.Error())
 	}
 	return ""
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/msx-dev/msx/dashboard/model"
 	"github.com/msx-dev/msx/logs"
+	"github.com/msx-dev/msx/termtext"
 	"github.com/msx-dev/msx/trace"
 )
 
@@ -225,7 +226,7 @@ func (t *tracesTab) View() string {
 	var status string
 	switch {
 	case t.listErr != nil:
-		status = t.c.bad.Render("cannot read the trace collector: " + t.listErr.Error())
+		status = t.c.bad.Render("cannot read the trace collector: " + termtext.Line(t.listErr.Error()))
 	case !t.read:
 		status = t.c.dim.Render("reading the trace collector…")
 	default:
@@ -280,7 +281,7 @@ func (t *tracesTab) viewTrace() string {
 			lines = append(lines, t.logLines()...)
 		}
 	case t.traceErr != nil:
-		lines = []string{t.c.bad.Render("cannot read trace " + t.open + ": " + t.traceErr.Error())}
+		lines = []string{t.c.bad.Render("cannot read trace " + t.open + ": " + termtext.Line(t.traceErr.Error()))}
 	default:
 		lines = []string{t.c.dim.Render("reading trace " + t.open + "…")}
 	}

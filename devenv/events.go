@@ -91,6 +91,7 @@ func (m *Manifest) EventTap(name, subject string, follow bool, msxVersion string
 	broker := Instance{Kind: &NATS, Service: NATS.Name}
 	env := map[string]string{
 		"MSX_EVENTS_URL":     NATS.Client(broker)["NATS_URL"],
+		"NATS_NKEY_FILE":     NATS.Client(broker)["NATS_NKEY_FILE"],
 		"MSX_EVENTS_SUBJECT": subject,
 		"MSX_EVENTS_FOLLOW":  "0",
 	}
@@ -109,7 +110,9 @@ func (m *Manifest) EventTap(name, subject string, follow bool, msxVersion string
 		User:      ContainerUser,
 		Networks:  []Attachment{{Network: NetworkName(m.Project)}},
 		Hardening: hd,
-		SwapDir:   SwapDir, // the image runs SwapDir/app
+		// Its own broker user, which may read the stream and nothing else.
+		Secrets: []SecretRef{NATS.Credential(EventTapName)},
+		SwapDir: SwapDir, // the image runs SwapDir/app
 		Labels: map[string]string{
 			LabelProject:   m.Project,
 			LabelWorkspace: m.Dir,

@@ -40,8 +40,8 @@ func TestPlanBroker(t *testing.T) {
 	if b.Ready.HTTPPath != "/healthz?js-enabled-only=true" {
 		t.Errorf("broker ready probe = %+v", b.Ready)
 	}
-	if !slices.Contains(b.Cmd, "--jetstream") || !slices.Contains(b.Cmd, "/data") {
-		t.Errorf("broker cmd = %v, want JetStream storing in /data", b.Cmd)
+	if !slices.Equal(b.Cmd, []string{"-c", "/run/secrets/nats-server.conf"}) {
+		t.Errorf("broker cmd = %v, want its configuration file", b.Cmd)
 	}
 	if len(b.Mounts) != 1 || b.Mounts[0].Target != "/data" || b.Mounts[0].Volume != VolumeName("shop", "nats", m.Dir) {
 		t.Errorf("broker mounts = %+v", b.Mounts)
@@ -159,7 +159,7 @@ func TestEventTap(t *testing.T) {
 	if len(c.Networks) != 1 || c.Networks[0].Network != NetworkName("shop") {
 		t.Errorf("tap networks = %+v", c.Networks)
 	}
-	want := []string{"MSX_EVENTS_FOLLOW=1", "MSX_EVENTS_SUBJECT=orders.>", "MSX_EVENTS_URL=nats://nats:4222"}
+	want := []string{"MSX_EVENTS_FOLLOW=1", "MSX_EVENTS_SUBJECT=orders.>", "MSX_EVENTS_URL=nats://nats:4222", "NATS_NKEY_FILE=/run/secrets/nats.nk"}
 	if !slices.Equal(c.Env, want) {
 		t.Errorf("tap env = %v, want %v", c.Env, want)
 	}

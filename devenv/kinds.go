@@ -92,6 +92,18 @@ type Kind struct {
 	Confined bool
 	Tmpfs    []string
 	CapAdd   []string
+	// Config, when set, is the instance's configuration file, a secret
+	// in a volume of the instance's own at SecretsDir that none of its
+	// users mounts (the broker's, which names their keys).
+	Config *SecretRef
+	// Credential, when set, is the secret each program that uses the
+	// instance gets of its own under SecretsDir (its broker seed): one
+	// user per program, which no other program mounts.
+	Credential func(user string) SecretRef
+	// OwnedDirs are folders of DataDir's volume that the runner makes,
+	// owned by User, before the instance first starts: the volume's root
+	// belongs to root, and the program does not run as root.
+	OwnedDirs []string
 }
 
 // hardening is how an instance of the kind is confined, or nil. A kind
@@ -217,16 +229,28 @@ var NATS = Kind{
 	Port:         4222,
 	MonitorPort:  8222,
 	DataDir:      "/data",
-	Cmd:          []string{"--jetstream", "--store_dir", "/data", "--http_port", "8222", "--server_name", "msx"},
+	// Everything else is in its configuration (BrokerConfig): the
+	// listeners, JetStream's store, the users and their permissions.
+	Cmd: []string{"-c", SecretFile(BrokerConfigSecret)},
+	// Not root, which the official image runs as: the store is a folder
+	// of the volume made for this user (OwnedDirs).
+	User:      ContainerUser,
+	OwnedDirs: []string{BrokerStoreDir},
+	Config:    &SecretRef{Name: BrokerConfigSecret, File: BrokerConfigSecret, Gen: GenBrokerConfig},
 	// nats-server writes nowhere but its store and needs no capability.
-	Confined: true,
-	Env:      func(Instance) map[string]string { return nil },
+	Confined:   true,
+	Credential: BrokerSeed,
+	Env:        func(Instance) map[string]string { return nil },
 	Ready: func(Instance) Probe {
 		// 200 only once JetStream is up, not merely the server.
 		return Probe{HTTPPath: "/healthz?js-enabled-only=true"}
 	},
 	Client: func(i Instance) map[string]string {
-		return map[string]string{"NATS_URL": "nats://" + i.Address()}
+		return map[string]string{
+			"NATS_URL": "nats://" + i.Address(),
+			// The program's own seed: a file, never a value here.
+			"NATS_NKEY_FILE": SecretFile(BrokerSeedFile),
+		}
 	},
 }
 

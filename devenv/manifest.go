@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,17 +95,26 @@ type Gateway struct {
 	JWT JWT `yaml:"jwt,omitempty"`
 }
 
-// JWT tunes the gateway's token checks: exp and nbf are always checked,
-// iss and aud when set here.
+// JWT tunes the gateway's token checks: exp, nbf, iss and aud are always
+// checked; with a JWT key, msx up refuses to start without an issuer and an
+// audience unless any_issuer or any_audience says any will do.
 type JWT struct {
 	// Algorithms allowed, such as [RS256] or [HS256]; by default HS256 for
 	// an HMAC secret, RS256, ES256 and EdDSA for a public key. "none" is
 	// never allowed.
 	Algorithms []string `yaml:"algorithms,omitempty"`
-	// Issuer every token's "iss" must be, when set.
+	// Issuer every token's "iss" must be; required with a JWT key, unless
+	// any_issuer says otherwise.
 	Issuer string `yaml:"issuer,omitempty"`
-	// Audience every token's "aud" must include, when set.
+	// Audience every token's "aud" must include; required with a JWT key,
+	// unless any_audience says otherwise.
 	Audience string `yaml:"audience,omitempty"`
+	// AnyIssuer accepts tokens of any issuer: only for a key that signs
+	// for this gateway alone.
+	AnyIssuer bool `yaml:"any_issuer,omitempty"`
+	// AnyAudience accepts tokens for any audience: only for a key that
+	// signs for this gateway alone.
+	AnyAudience bool `yaml:"any_audience,omitempty"`
 }
 
 // Service is one service of the workspace.
@@ -119,7 +129,9 @@ type Service struct {
 	// Route is the path prefix the gateway sends to this service, with the
 	// prefix stripped.
 	Route string `yaml:"route"`
-	// Protected routes need authentication at the gateway.
+	// Protected routes need authentication at the gateway, and the service
+	// refuses calls without an identity signed by it (see
+	// docs/how-it-works.md); not together with expose.
 	Protected bool `yaml:"protected,omitempty"`
 	// Subscribes lists the event subjects the service handles
 	// (orders.item.created): SOURCE.EVENT, SOURCE a service with a
@@ -133,6 +145,56 @@ type Service struct {
 	Expose bool `yaml:"expose,omitempty"`
 	// Limits bounds the service's container.
 	Limits Limits `yaml:"limits,omitempty"`
+	// Replicas is how many containers of the service msx up runs behind
+	// the gateway (default 1, at most 8), and what the exports
+	// ask their engine for.
+	Replicas int `yaml:"replicas,omitempty"`
+}
+
+// MaxReplicas bounds replicas: enough to see what two or three copies of a
+// program do to each other, not a load test on a laptop.
+const MaxReplicas = 8
+
+// ReplicaCount is the number of containers the service runs: Replicas, or 1.
+func (s Service) ReplicaCount() int { return max(s.Replicas, 1) }
+
+// ReplicaName is the instance name of a service's replica i (from 1): the
+// service's name for the first, NAME-i for the others, as Compose names
+// its replicas. It is the container's name in the project, its host name
+// and a network alias of its own beside the service's name.
+func ReplicaName(service string, i int) string {
+	if i <= 1 {
+		return service
+	}
+	return service + "-" + strconv.Itoa(i)
+}
+
+// ReplicaOf returns the service whose replica the instance name is (the
+// service itself for its first), or "" when it is none of the manifest's.
+func (m *Manifest) ReplicaOf(instance string) string {
+	if _, ok := m.Services[instance]; ok {
+		return instance
+	}
+	i := strings.LastIndexByte(instance, '-')
+	if i < 0 {
+		return ""
+	}
+	svc := instance[:i]
+	k, err := strconv.Atoi(instance[i+1:])
+	if s, ok := m.Services[svc]; ok && err == nil && k >= 2 && k <= s.ReplicaCount() && ReplicaName(svc, k) == instance {
+		return svc
+	}
+	return ""
+}
+
+// ReplicaNames returns the instance names of every replica of a service.
+func (m *Manifest) ReplicaNames(service string) []string {
+	n := m.Services[service].ReplicaCount()
+	out := make([]string, n)
+	for i := range n {
+		out[i] = ReplicaName(service, i+1)
+	}
+	return out
 }
 
 // Limits bounds a container's resources.
@@ -296,6 +358,12 @@ func (m *Manifest) Validate() error {
 		if err := s.Limits.validate(name); err != nil {
 			return err
 		}
+		if err := m.validateReplicas(name, s); err != nil {
+			return err
+		}
+		if s.Protected && s.Expose {
+			return fmt.Errorf("service %s is protected and exposed: its published port would skip the gateway's authentication; remove expose or protected", name)
+		}
 		if err := checkPort("services."+name+".port", s.Port); err != nil {
 			return err
 		}
@@ -426,6 +494,24 @@ func (g *Gateway) validate() error {
 			if v == "" || strings.ContainsAny(v, ", \t\n") {
 				return fmt.Errorf("%s: %q must be one origin or host name, without commas or spaces", field, v)
 			}
+		}
+	}
+	return nil
+}
+
+// validateReplicas checks a service's replicas: a count msx can run, a
+// database several processes can share, and no other service whose name
+// is one of its replicas' names.
+func (m *Manifest) validateReplicas(name string, s Service) error {
+	if s.Replicas < 0 || s.Replicas > MaxReplicas {
+		return fmt.Errorf("services.%s.replicas must be between 1 and %d", name, MaxReplicas)
+	}
+	if s.Replicas > 1 && s.DB == DBSQLite {
+		return fmt.Errorf("service %s has %d replicas and db sqlite, a file only one program should write; use db: postgres to run several replicas", name, s.Replicas)
+	}
+	for i := 2; i <= s.ReplicaCount(); i++ {
+		if _, ok := m.Services[ReplicaName(name, i)]; ok {
+			return fmt.Errorf("service %s is also the name of replica %d of %s; rename one, or lower services.%s.replicas", ReplicaName(name, i), i, name, name)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,6 +36,10 @@ func TestParseErrors(t *testing.T) {
 		{"unclean route", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, route: /evil/../api/pay/}", 1), "clean path"},
 		{"root route", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, route: /}", 1), "clean path"},
 		{"route without slash", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, route: /api/orders}", 1), "clean path"},
+		{"replicas and sqlite", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: sqlite, replicas: 2}", 1), "use db: postgres to run several replicas"},
+		{"too many replicas", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, replicas: 9}", 1), "between 1 and 8"},
+		{"negative replicas", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, replicas: -1}", 1), "between 1 and 8"},
+		{"a service named as a replica", strings.Replace(base, "services: {}", "services:\n  orders: {port: 8081, db: none, replicas: 2}\n  orders-2: {port: 8082, db: none}", 1), "service orders-2 is also the name of replica 2 of orders"},
 		{"same route", strings.Replace(base, "services: {}", "services:\n  a: {port: 8081, db: none, route: /api/x/}\n  b: {port: 8082, db: none, route: /api/x/}", 1), "both have route /api/x/"},
 	}
 	for _, tt := range tests {
@@ -215,5 +220,34 @@ func TestUnknownKeyIsNamedWithLineAndSuggestion(t *testing.T) {
 	_, err = Parse([]byte("project: shop\nmodule: m\ngatway:\n  port: 1\n"))
 	if err == nil || err.Error() != "unknown key `gatway` (line 3); did you mean `gateway`?" {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestReplicaOf(t *testing.T) {
+	m := &Manifest{Services: map[string]Service{
+		"orders":  {Replicas: 3},
+		"a-b":     {},
+		"catalog": {Replicas: 1},
+	}}
+	for in, want := range map[string]string{
+		"orders": "orders", "orders-2": "orders", "orders-3": "orders", "orders-4": "", "orders-1": "",
+		"orders-02": "", "a-b": "a-b", "a-b-2": "", "catalog-2": "", "gateway": "", "orders-db": "",
+	} {
+		if got := m.ReplicaOf(in); got != want {
+			t.Errorf("ReplicaOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := m.ReplicaNames("orders"); !slices.Equal(got, []string{"orders", "orders-2", "orders-3"}) {
+		t.Errorf("ReplicaNames = %v", got)
+	}
+}
+
+func TestManifestRefusesAProtectedServiceThatIsExposed(t *testing.T) {
+	_, err := Parse([]byte("project: shop\nmodule: example.com/shop\ngateway: {port: 8080}\nservices: {orders: {port: 8081, db: none, protected: true, expose: true}}\n"))
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "orders") || !strings.Contains(err.Error(), "expose") {
+		t.Errorf("error %v, want one line naming orders and expose", err)
+	}
+	if _, err := Parse([]byte("project: shop\nmodule: example.com/shop\ngateway: {port: 8080}\nservices: {orders: {port: 8081, db: none, expose: true}}\n")); err != nil {
+		t.Errorf("exposed public service refused: %v", err)
 	}
 }

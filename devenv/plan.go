@@ -29,6 +29,10 @@ const (
 	// LabelOwner is the service that owns a per-service instance of a
 	// kind: its database goes with it.
 	LabelOwner = "dev.msx.owner"
+	// LabelReplicaOf is the service a container is a replica of, on every
+	// replica of a service that runs more than one (whose LabelService is
+	// then the replica's own instance name, NAME or NAME-i).
+	LabelReplicaOf = "dev.msx.replica-of"
 	// LabelKind is the infrastructure kind of an instance's container.
 	LabelKind = "dev.msx.kind"
 	// LabelSecretsHash is a hash of the values of a container's own
@@ -99,6 +103,11 @@ type PlanOptions struct {
 	// GatewayKeys names the gateway's keys (of GatewayKeys) that the
 	// workspace keeps under .msx/secrets: those the gateway gets as files.
 	GatewayKeys []string
+	// ReplicasByEngine plans for an engine that runs a service's replicas
+	// itself (Compose's deploy.replicas, a Deployment's replicas): one
+	// container per service with Replicas set, reached by the service's
+	// name alone. msx export plans so; msx up plans each replica.
+	ReplicasByEngine bool
 }
 
 // GatewayKeys are the keys the gateway reads on protected routes, each a
@@ -124,6 +133,9 @@ type Plan struct {
 	Containers []Container // in start order
 	// GatewayPort is the gateway's fixed port on 127.0.0.1.
 	GatewayPort int
+	// BrokerUsers are the users of the broker and their permissions, when
+	// the plan has one: what its configuration (GenBrokerConfig) is made of.
+	BrokerUsers []BrokerUser `json:",omitempty"`
 }
 
 // Network is a Docker network to ensure.
@@ -186,6 +198,13 @@ type Container struct {
 	Hardening *Hardening `json:",omitempty"`
 	// Ready is how to tell the container is ready.
 	Ready Probe
+	// Replicas is how many copies of the container the engine runs, when
+	// the plan leaves that to it (PlanOptions.ReplicasByEngine); 0 is one.
+	Replicas int `json:",omitempty"`
+	// OwnedDirs are folders of the container's volumes (paths in the
+	// container) that the runner makes before it first starts, owned by
+	// User.
+	OwnedDirs []string `json:",omitempty"`
 	// DependsOn names the containers (by Service) that must be ready before
 	// this one starts.
 	DependsOn []string `json:",omitempty"`
@@ -230,6 +249,9 @@ func (r ImageRef) String() string {
 type SecretRef struct {
 	Name string
 	File string
+	// Gen is how msx makes the secret when .msx/secrets has none (one of
+	// GenPassword, GenNKey, GenBrokerConfig).
+	Gen string `json:",omitempty"`
 }
 
 // Hardening confines a container: what the engine applies to every program
@@ -274,6 +296,18 @@ func (p *Plan) Container(service string) *Container {
 		}
 	}
 	return nil
+}
+
+// ContainersOf returns the containers that run build target name: a
+// service's replicas (one container for most), or the gateway.
+func (p *Plan) ContainersOf(build string) []Container {
+	var out []Container
+	for _, c := range p.Containers {
+		if c.Image.Build == build {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // NetworkName is the project network's name.
@@ -348,6 +382,9 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		inst := instance(k, "")
 		shared[k.Name] = inst
 		infra = append(infra, p.addInstance(m, inst, base))
+		if k.Config != nil && k.Config.Gen == GenBrokerConfig {
+			p.BrokerUsers = m.BrokerUsers()
+		}
 	}
 	for _, name := range order {
 		if !selected[name] {
@@ -377,8 +414,12 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		}
 		deps := slices.Clone(s.DependsOn)
 		slices.Sort(deps)
+		var waits []string
 		for _, d := range deps {
+			// The service's name is an alias of every replica: the
+			// engine's DNS spreads new connections over them.
 			env[names.EnvName(d)+"_URL"] = fmt.Sprintf("http://%s:%d", d, m.Services[d].Port)
+			waits = append(waits, m.instancesOf(d, opts.ReplicasByEngine)...)
 		}
 		c := Container{
 			Name:      ContainerName(m.Project, name),
@@ -392,7 +433,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			AdminPort: AdminPort,
 			Hardening: hardening(s.Limits),
 			Ready:     Probe{HTTPPath: "/readyz", Port: AdminPort},
-			DependsOn: deps,
+			DependsOn: waits,
 			SwapDir:   SwapDir,
 		}
 		if s.DB == DBSQLite {
@@ -426,12 +467,27 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			for key, v := range k.Client(inst) {
 				env[key] = v
 			}
+			if k.Credential != nil {
+				// In a volume of the service's own at SecretsDir.
+				c.Secrets = append(c.Secrets, k.Credential(name))
+			}
 			kindDeps = append(kindDeps, inst.Service)
 		}
 		c.DependsOn = append(kindDeps, c.DependsOn...)
+		// Identity keys: files of the service's own, in an anonymous
+		// volume at SecretsDir (see identity.go).
+		c.Secrets = append(c.Secrets, identitySecrets(m, name)...)
+		env["SECRETS_DIR"] = SecretsDir
 		c.Env = envList(env)
 		c.Labels = withLabels(base, map[string]string{LabelService: name, LabelRole: RoleService})
-		services = append(services, c)
+		if opts.ReplicasByEngine {
+			if s.ReplicaCount() > 1 {
+				c.Replicas = s.ReplicaCount()
+			}
+			services = append(services, c)
+		} else {
+			services = append(services, replicas(m.Project, name, s.ReplicaCount(), c)...)
+		}
 	}
 
 	// The kinds that every program uses serve the gateway too.
@@ -441,7 +497,7 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 			uses = append(uses, inst)
 		}
 	}
-	gw, err := gateway(m, p.Network, selected, logLevel, base, uses, opts.GatewayKeys)
+	gw, err := gateway(m, p.Network, selected, logLevel, base, uses, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -450,6 +506,65 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		p.Containers[i].Labels[LabelConfigHash] = configHash(&p.Containers[i])
 	}
 	return p, nil
+}
+
+// replicas plans n containers of a service from its one container c. With
+// one, c is returned as it is. With more, replica i is the instance
+// ReplicaName(service, i) (its container name, host name and an alias of
+// its own beside the service's, and its dev.msx.service label), labelled
+// dev.msx.replica-of with the service; everything else is the same, so
+// one build and one swap serve them all.
+func replicas(project, service string, n int, c Container) []Container {
+	if n <= 1 {
+		return []Container{c}
+	}
+	out := make([]Container, n)
+	for i := range n {
+		r := c
+		inst := ReplicaName(service, i+1)
+		r.Name = ContainerName(project, inst)
+		r.Service = inst
+		r.Networks = make([]Attachment, len(c.Networks))
+		for j, a := range c.Networks {
+			r.Networks[j] = Attachment{Network: a.Network, Aliases: slices.Clone(a.Aliases)}
+		}
+		// The project network: the service's name, shared, and the
+		// replica's own, which the gateway spreads requests over.
+		r.Networks[0].Aliases = append(r.Networks[0].Aliases, replicaAlias(service, i+1))
+		r.Labels = withLabels(c.Labels, map[string]string{
+			LabelService:   inst,
+			LabelReplicaOf: service,
+		})
+		out[i] = r
+	}
+	return out
+}
+
+// instancesOf names the containers of a service that others wait for:
+// each replica, or the service alone when the engine runs its replicas.
+func (m *Manifest) instancesOf(service string, byEngine bool) []string {
+	if byEngine {
+		return []string{service}
+	}
+	return m.ReplicaNames(service)
+}
+
+// replicaAlias is replica i's own network alias: its instance name, and
+// NAME-1 for the first, whose instance name is the service's, shared.
+func replicaAlias(service string, i int) string {
+	if i <= 1 {
+		return service + "-1"
+	}
+	return ReplicaName(service, i)
+}
+
+// ReplicaOf returns the service a container belongs to: the service its
+// labels name, or the one it is a replica of.
+func ReplicaOf(labels map[string]string) string {
+	if s := labels[LabelReplicaOf]; s != "" {
+		return s
+	}
+	return labels[LabelService]
 }
 
 // addInstance plans one instance of a kind: its container, its private
@@ -526,6 +641,13 @@ func (p *Plan) addInstance(m *Manifest, inst Instance, base map[string]string) C
 		p.Volumes = append(p.Volumes, Volume{Name: vol, Labels: withLabels(base, labels)})
 		c.Mounts = append(c.Mounts, Mount{Volume: vol, Target: k.DataDir})
 	}
+	if k.Config != nil {
+		// In a volume of its own at SecretsDir, as the gateway's keys.
+		c.Secrets = append(c.Secrets, *k.Config)
+	}
+	for _, d := range k.OwnedDirs {
+		c.OwnedDirs = append(c.OwnedDirs, k.DataDir+"/"+d)
+	}
 	if len(k.Secrets) > 0 {
 		vol := SecretsVolumeName(m.Project, inst.Service, m.Dir)
 		p.Volumes = append(p.Volumes, Volume{Name: vol, Labels: withLabels(base, labels)})
@@ -601,12 +723,18 @@ type route struct {
 	Prefix    string `json:"prefix"`
 	Upstream  string `json:"upstream"`
 	Protected bool   `json:"protected"`
+	// Replicas are the service's replicas, each by its own alias, when it
+	// runs more than one: the gateway spreads requests over them itself,
+	// because one name that resolves to them all would keep a client's
+	// pooled connection on one replica.
+	Replicas []string `json:"replicas,omitempty"`
 }
 
 // gateway plans the gateway container, a client of the instances uses. It
 // routes every service of the manifest, started or not, so that starting a
 // subset does not change it. keys are the gateway's keys the workspace has.
-func gateway(m *Manifest, network string, selected map[string]bool, logLevel string, base map[string]string, uses []Instance, keys []string) (Container, error) {
+func gateway(m *Manifest, network string, selected map[string]bool, logLevel string, base map[string]string, uses []Instance, opts PlanOptions) (Container, error) {
+	keys := opts.GatewayKeys
 	var routes []route
 	var deps []string
 	for _, name := range m.ServiceNames() {
@@ -615,14 +743,20 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 		if prefix == "" {
 			prefix = Route(name)
 		}
-		routes = append(routes, route{
+		rt := route{
 			Name:      name,
 			Prefix:    prefix,
 			Upstream:  fmt.Sprintf("http://%s:%d", name, s.Port),
 			Protected: s.Protected,
-		})
+		}
+		if s.ReplicaCount() > 1 && !opts.ReplicasByEngine {
+			for i := range s.ReplicaCount() {
+				rt.Replicas = append(rt.Replicas, fmt.Sprintf("http://%s:%d", replicaAlias(name, i+1), s.Port))
+			}
+		}
+		routes = append(routes, rt)
 		if selected[name] {
-			deps = append(deps, name)
+			deps = append(deps, m.instancesOf(name, opts.ReplicasByEngine)...)
 		}
 	}
 	if routes == nil {
@@ -667,6 +801,9 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 	if m.Gateway.JWT.Audience != "" {
 		env["JWT_AUDIENCE"] = m.Gateway.JWT.Audience
 	}
+	if err := checkJWT(m.Gateway.JWT, keys, env); err != nil {
+		return Container{}, err
+	}
 	// The keys present are files in a volume of the gateway's own at
 	// SecretsDir, written before it starts and removed with it.
 	var secrets []SecretRef
@@ -675,9 +812,8 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 			secrets = append(secrets, k)
 		}
 	}
-	if len(secrets) > 0 {
-		env["SECRETS_DIR"] = SecretsDir
-	}
+	secrets = append(secrets, identitySecrets(m, GatewayName)...)
+	env["SECRETS_DIR"] = SecretsDir
 	var kindDeps []string
 	for _, inst := range uses {
 		for key, v := range inst.Kind.Client(inst) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -161,11 +162,11 @@ func TestPlanContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []route{
-		{"catalog", "/api/catalog/", "http://catalog:8083", true},
-		{"orders", "/api/orders/", "http://orders:8081", false},
-		{"payments", "/api/payments/", "http://payments:8082", false},
+		{Name: "catalog", Prefix: "/api/catalog/", Upstream: "http://catalog:8083", Protected: true},
+		{Name: "orders", Prefix: "/api/orders/", Upstream: "http://orders:8081"},
+		{Name: "payments", Prefix: "/api/payments/", Upstream: "http://payments:8082"},
 	}
-	if !slices.Equal(routes, want) {
+	if !reflect.DeepEqual(routes, want) {
 		t.Errorf("routes = %+v, want %+v", routes, want)
 	}
 
@@ -415,7 +416,9 @@ func TestPlanNeedsNoBuildAndNoSecret(t *testing.T) {
 	if got := p.Container("payments-db").Image; got != (ImageRef{Ref: "postgres:16", Kind: "postgres"}) {
 		t.Errorf("payments-db image = %+v", got)
 	}
-	if got, want := p.Secrets(), []string{"payments-db-db-password"}; !slices.Equal(got, want) {
+	want := []string{"identity-catalog.ed25519", "identity-gateway.ed25519", "identity-gateway.ed25519.pub",
+		"identity-orders.ed25519", "identity-orders.ed25519.pub", "identity-payments.ed25519", "payments-db-db-password"}
+	if got := p.Secrets(); !slices.Equal(got, want) {
 		t.Errorf("secrets = %v, want %v", got, want)
 	}
 }
@@ -426,17 +429,21 @@ func TestPlanKinds(t *testing.T) {
 	for _, k := range Kinds {
 		t.Run(k.Name, func(t *testing.T) {
 			m := &Manifest{Project: "shop", Module: "m", Dir: "/w", Services: map[string]Service{}}
-			// A service that uses the kind: find a db value that does.
-			var svc Service
+			// A manifest whose orders uses the kind: orders with each
+			// database, or orders publishing to a subscriber (the broker).
+			// Events is what Validate sets for a publisher.
+			setups := []map[string]Service{{
+				"orders": {Port: 8081, DB: "postgres", Events: true},
+				"ledger": {Port: 8082, DB: "sqlite", Subscribes: []string{"orders.item.created"}},
+			}}
 			for _, db := range DBKinds {
-				if k.Uses(Service{DB: db}) {
-					svc = Service{Port: 8081, DB: db}
-				}
+				setups = append(setups, map[string]Service{"orders": {Port: 8081, DB: db}})
 			}
-			if !k.Uses(svc) {
-				t.Skipf("no service of the manifest uses %s yet", k.Name) // a kind for what msx.yaml cannot say yet
+			i := slices.IndexFunc(setups, func(s map[string]Service) bool { return k.Uses(s["orders"]) })
+			if i < 0 {
+				t.Fatalf("no manifest this test makes uses the kind %s: add one to the setups", k.Name)
 			}
-			m.Services["orders"] = svc
+			m.Services = setups[i]
 			if k.Build == "" {
 				m.Images = map[string]string{k.Name: "local/" + k.Name + ":1"}
 			}
@@ -477,8 +484,10 @@ func TestPlanKinds(t *testing.T) {
 					t.Errorf("the gateway does not wait for %s: %v", inst.Service, gw.DependsOn)
 				}
 			}
-			if c.HostPort != 0 || c.Port != k.Port {
-				t.Errorf("ports %d->%d", c.HostPort, c.Port)
+			// The port msx reads on 127.0.0.1: the monitoring endpoint
+			// when the kind has one (the broker), else the kind's port.
+			if want := cmp.Or(k.MonitorPort, k.Port); c.HostPort != 0 || c.Port != want {
+				t.Errorf("ports %d->%d, want an ephemeral host port to %d", c.HostPort, c.Port, want)
 			}
 			if !slices.Equal(c.Ready.Healthcheck, k.Ready(inst).Healthcheck) || c.Ready.HTTPPath != k.Ready(inst).HTTPPath {
 				t.Errorf("ready = %+v", c.Ready)
@@ -617,12 +626,15 @@ func TestManifestRefusesBadEdgeSettings(t *testing.T) {
 }
 
 func TestPlanGatewayKeysAreFilesOnlyWhenPresent(t *testing.T) {
+	identity := SecretRef{Name: "identity-gateway.ed25519", File: "identity.key"}
 	without := mustPlan(t, shop(), PlanOptions{}).Container(GatewayName)
-	if len(without.Secrets) != 0 || slices.ContainsFunc(without.Env, func(e string) bool { return strings.HasPrefix(e, "SECRETS_DIR=") }) {
-		t.Errorf("no keys: secrets %v, env %v", without.Secrets, without.Env)
+	if !slices.Equal(without.Secrets, []SecretRef{identity}) {
+		t.Errorf("no keys: secrets %v, want the identity key alone", without.Secrets)
 	}
-	with := mustPlan(t, shop(), PlanOptions{GatewayKeys: []string{"gateway-api-keys", "gateway-jwt.pem"}}).Container(GatewayName)
-	want := []SecretRef{{Name: "gateway-jwt.pem", File: "jwt.pem"}, {Name: "gateway-api-keys", File: "api-keys"}}
+	m := shop()
+	m.Gateway.JWT = JWT{Issuer: "https://id.example.com", Audience: "shop"}
+	with := mustPlan(t, m, PlanOptions{GatewayKeys: []string{"gateway-api-keys", "gateway-jwt.pem"}}).Container(GatewayName)
+	want := []SecretRef{{Name: "gateway-jwt.pem", File: "jwt.pem"}, {Name: "gateway-api-keys", File: "api-keys"}, identity}
 	if !slices.Equal(with.Secrets, want) || !slices.Contains(with.Env, "SECRETS_DIR="+SecretsDir) {
 		t.Errorf("keys: secrets %v, env %v; want %v and SECRETS_DIR", with.Secrets, with.Env, want)
 	}
@@ -632,7 +644,7 @@ func TestPlanGatewayKeysAreFilesOnlyWhenPresent(t *testing.T) {
 	}
 	// Only the gateway gets them; nothing else changes.
 	for _, c := range mustPlan(t, shop(), PlanOptions{GatewayKeys: []string{"gateway-api-keys"}}).Containers {
-		if c.Service != GatewayName && len(c.Secrets) > 0 && c.Role != RoleDatabase {
+		if c.Service != GatewayName && slices.ContainsFunc(c.Secrets, func(s SecretRef) bool { return strings.HasPrefix(s.Name, "gateway-") }) {
 			t.Errorf("%s got secrets %v", c.Service, c.Secrets)
 		}
 	}
@@ -645,5 +657,192 @@ func TestPlanGatewayJWTSettings(t *testing.T) {
 		if !slices.Contains(env, want) {
 			t.Errorf("gateway env lacks %s: %v", want, env)
 		}
+	}
+}
+
+// TestPlanReplicas plans a service with three replicas: three containers of
+// one build, each with an alias of its own beside the service's, one
+// database, dependents and the gateway waiting for all three, and the
+// gateway's route listing them.
+func TestPlanReplicas(t *testing.T) {
+	p := planOfYAML(t, `project: shop
+module: example.com/shop
+services:
+  orders: {port: 8081, db: postgres, replicas: 3}
+  checkout: {port: 8082, db: none, depends_on: [orders]}
+`)
+	want := []string{"orders", "orders-2", "orders-3"}
+	var got []Container
+	for _, c := range p.Containers {
+		if c.Image.Build == "orders" {
+			got = append(got, c)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("containers of orders' build: %v", services(p))
+	}
+	for i, c := range got {
+		alias := []string{"orders-1", "orders-2", "orders-3"}[i]
+		if c.Service != want[i] || c.Name != "shop-"+want[i] {
+			t.Errorf("replica %d is %s (%s), want %s", i+1, c.Service, c.Name, want[i])
+		}
+		if c.Labels[LabelService] != want[i] || c.Labels[LabelReplicaOf] != "orders" || ReplicaOf(c.Labels) != "orders" {
+			t.Errorf("replica %d labels %v", i+1, c.Labels)
+		}
+		if !slices.Equal(c.Networks[0].Aliases, []string{"orders", alias}) {
+			t.Errorf("replica %d aliases %v, want orders and %s", i+1, c.Networks[0].Aliases, alias)
+		}
+		if !slices.Contains(c.DependsOn, "orders-db") || !slices.Equal(c.Env, got[0].Env) {
+			t.Errorf("replica %d: depends on %v, env differs from the first: %v", i+1, c.DependsOn, c.Env)
+		}
+		if c.Labels[LabelConfigHash] == got[0].Labels[LabelConfigHash] && i > 0 {
+			t.Errorf("replicas %d and 1 share a config hash", i+1)
+		}
+	}
+	// The aliases are the replicas' own slices: planning one never edits another's.
+	if &got[0].Networks[0].Aliases[0] == &got[1].Networks[0].Aliases[0] {
+		t.Error("replicas share their aliases' backing array")
+	}
+	dbs := 0
+	for _, c := range p.Containers {
+		if c.Role == RoleDatabase {
+			dbs++
+		}
+	}
+	if dbs != 1 {
+		t.Errorf("%d databases for one service with replicas", dbs)
+	}
+	for _, name := range []string{"checkout", GatewayName} {
+		c := p.Container(name)
+		for _, w := range want {
+			if !slices.Contains(c.DependsOn, w) {
+				t.Errorf("%s does not wait for %s: %v", name, w, c.DependsOn)
+			}
+		}
+	}
+	var routes []route
+	for _, kv := range p.Container(GatewayName).Env {
+		if v, ok := strings.CutPrefix(kv, "MSX_ROUTES="); ok {
+			if err := json.Unmarshal([]byte(v), &routes); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, rt := range routes {
+		switch rt.Name {
+		case "orders":
+			if rt.Upstream != "http://orders:8081" || !slices.Equal(rt.Replicas, []string{"http://orders-1:8081", "http://orders-2:8081", "http://orders-3:8081"}) {
+				t.Errorf("orders' route %+v", rt)
+			}
+		case "checkout":
+			if rt.Replicas != nil {
+				t.Errorf("one replica listed: %+v", rt)
+			}
+		}
+	}
+}
+
+func TestPlanIdentityKeys(t *testing.T) {
+	// web calls orders, which calls payments and catalog.
+	m := shop()
+	m.Services["web"] = Service{Port: 8084, DB: DBNone, DependsOn: []string{"orders"}}
+	p := mustPlan(t, m, PlanOptions{})
+	pub := func(names ...string) []SecretRef {
+		var out []SecretRef
+		for _, n := range names {
+			out = append(out, SecretRef{Name: "identity-" + n + ".ed25519.pub", File: "identity-" + n + ".pub"})
+		}
+		return out
+	}
+	own := func(n string) SecretRef { return SecretRef{Name: "identity-" + n + ".ed25519", File: "identity.key"} }
+	for name, want := range map[string][]SecretRef{
+		// Only the gateway's own private key: it verifies no one's tokens.
+		GatewayName: {own(GatewayName)},
+		// A service's own private key, and the public keys of the gateway
+		// and of every service that reaches it, directly or not.
+		"web":      append([]SecretRef{own("web")}, pub(GatewayName)...),
+		"orders":   append([]SecretRef{own("orders")}, pub(GatewayName, "web")...),
+		"payments": append([]SecretRef{own("payments")}, pub(GatewayName, "orders", "web")...),
+	} {
+		c := p.Container(name)
+		var got []SecretRef
+		for _, s := range c.Secrets {
+			if strings.HasPrefix(s.Name, "identity-") {
+				got = append(got, s)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: identity secrets %v, want %v", name, got, want)
+		}
+		if !slices.Contains(c.Env, "SECRETS_DIR="+SecretsDir) {
+			t.Errorf("%s: no SECRETS_DIR in %v", name, c.Env)
+		}
+	}
+}
+
+// TestPlanReplicasByEngine: for an export, one container per service with
+// the count, reached by the service's name, and no replica list.
+func TestPlanReplicasByEngine(t *testing.T) {
+	m, err := Parse([]byte(`project: shop
+module: example.com/shop
+services:
+  orders: {port: 8081, db: postgres, replicas: 3}
+  checkout: {port: 8082, db: none, depends_on: [orders]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Dir = "/w/shop"
+	p, err := MakePlan(m, PlanOptions{ReplicasByEngine: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.ContainersOf("orders"); len(got) != 1 || got[0].Replicas != 3 || got[0].Service != "orders" ||
+		!slices.Equal(got[0].Networks[0].Aliases, []string{"orders"}) || got[0].Labels[LabelReplicaOf] != "" {
+		t.Fatalf("orders for an engine: %+v", got)
+	}
+	if c := p.Container("checkout"); c.Replicas != 0 || slices.Contains(c.DependsOn, "orders-2") {
+		t.Errorf("checkout: replicas %d, waits for %v", c.Replicas, c.DependsOn)
+	}
+	for _, kv := range p.Container(GatewayName).Env {
+		if strings.HasPrefix(kv, "MSX_ROUTES=") && strings.Contains(kv, "replicas") {
+			t.Errorf("the gateway spreads over replicas the engine runs: %s", kv)
+		}
+	}
+}
+
+func TestPlanRefusesAJWTKeyWithoutIssuerAndAudience(t *testing.T) {
+	for _, tt := range []struct {
+		jwt  JWT
+		want string // in the error, or "" for none
+		env  []string
+	}{
+		{JWT{}, "gateway.jwt.issuer", nil},
+		{JWT{Issuer: "https://id.example.com"}, "gateway.jwt.audience", nil},
+		{JWT{Issuer: "https://id.example.com", Audience: "shop"}, "", nil},
+		{JWT{AnyIssuer: true, AnyAudience: true}, "", []string{"JWT_ANY_ISSUER=true", "JWT_ANY_AUDIENCE=true"}},
+	} {
+		m := shop()
+		m.Gateway.JWT = tt.jwt
+		p, err := MakePlan(m, PlanOptions{GatewayKeys: []string{"gateway-jwt.secret"}})
+		if tt.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%+v: error %v, want one naming %s", tt.jwt, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%+v: %v", tt.jwt, err)
+			continue
+		}
+		for _, e := range tt.env {
+			if !slices.Contains(p.Container(GatewayName).Env, e) {
+				t.Errorf("%+v: gateway env lacks %s", tt.jwt, e)
+			}
+		}
+	}
+	// Without a JWT key (API keys only) there is nothing to check.
+	if _, err := MakePlan(shop(), PlanOptions{GatewayKeys: []string{"gateway-api-keys"}}); err != nil {
+		t.Errorf("API keys only: %v", err)
 	}
 }

@@ -222,6 +222,47 @@ func TestBrokerDocker(t *testing.T) {
 		waitInboxOf(t, "ledger", 20*time.Second)
 	})
 
+	t.Run("the broker admits only its users, each to its own subjects, and runs as no root", func(t *testing.T) {
+		probe := buildNATSProbe(t)
+		seeds := filepath.Join(ws, ".msx", "secrets")
+		network := project + "_default"
+		run := func(seed, inbox string, args ...string) string {
+			return natsProbe(t, cli, img, network, probe, seeds, seed, inbox, args...)
+		}
+		forged := `{"id":"forged-1","type":"item.created","source":"orders","data":{"item_id":424242,"name":"forged"}}`
+		for _, tc := range []struct {
+			what, seed, inbox string
+			args              []string
+			want              string
+		}{
+			// The issue's attack: any container on the network publishes
+			// an event that a subscriber applies.
+			{"no seed: cannot connect", "", "", []string{"connect"}, "Authorization Violation"},
+			{"no seed: cannot publish", "", "", []string{"publish", "events.orders.item.created", forged}, "Authorization Violation"},
+			{"payments forges orders' event", "nats-payments.nk", "_INBOX_payments", []string{"publish", "events.orders.item.created", forged}, "Permissions Violation"},
+			{"payments publishes its own", "nats-payments.nk", "_INBOX_payments", []string{"publish", "events.payments.item.created", `{"id":"own-1","data":{}}`}, "ok"},
+			{"payments reads a topic it does not subscribe to", "nats-payments.nk", "_INBOX_payments",
+				[]string{"consume", "payments_orders_item_deleted", "events.orders.item.deleted"}, "Permissions Violation"},
+			{"payments reads everything", "nats-payments.nk", "_INBOX_payments", []string{"consume", "payments_all", "events.>"}, "Permissions Violation"},
+			{"payments reads another's replies", "nats-payments.nk", "_INBOX_orders", []string{"publish", "events.payments.item.created", `{"id":"own-2"}`}, "Permissions Violation"},
+			{"msx events' user publishes", "nats-msx-events.nk", "_INBOX_msx-events", []string{"publish", "events.orders.item.created", forged}, "Permissions Violation"},
+		} {
+			if got := run(tc.seed, tc.inbox, tc.args...); !strings.Contains(got, tc.want) {
+				t.Errorf("%s: probe said %q, want %q", tc.what, got, tc.want)
+			}
+		}
+		insp, err := cli.ContainerInspect(context.Background(), project+"-nats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := insp.Config.User; u == "" || u == "0" || u == "root" {
+			t.Errorf("the broker runs as %q", u)
+		}
+		// The forged event reached no one: payments' inbox holds what
+		// orders published, and nothing else.
+		waitInbox(t, 5*time.Second)
+	})
+
 	// consumer polls msx ps until payments' consumer satisfies ok.
 	consumer := func(t *testing.T, what string, timeout time.Duration, ok func(pending, redelivered int) bool) {
 		t.Helper()

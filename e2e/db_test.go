@@ -260,6 +260,19 @@ func TestDatabasesDocker(t *testing.T) {
 		if !strings.Contains(r.Stdout, "orders:"+passwords["orders"]+"@127.0.0.1:") {
 			t.Errorf("--show-password: %q", r.Stdout)
 		}
+		// --pgpass: the password goes to a file of mode 0600 that the
+		// printed psql command reads, never into its arguments.
+		r = out.must(t, ws, env, "db", "orders", "--pgpass")
+		if !regexp.MustCompile(`^PGPASSFILE='[^']+/\.msx/orders\.pgpass' psql 'postgres://orders@127\.0\.0\.1:\d+/orders\?sslmode=disable'\n$`).MatchString(r.Stdout) {
+			t.Errorf("--pgpass printed %q", r.Stdout)
+		}
+		pgpass := filepath.Join(ws, ".msx", "orders.pgpass")
+		if st, err := os.Stat(pgpass); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", pgpass, st, err)
+		}
+		if b, _ := os.ReadFile(pgpass); string(b) != "127.0.0.1:"+strings.TrimPrefix(hostPort, "127.0.0.1:")+":orders:orders:"+passwords["orders"]+"\n" {
+			t.Errorf("%s holds %q", pgpass, b)
+		}
 		// --shell without a terminal: psql reads statements from stdin.
 		sh := exec.Command(msxBin, "db", "orders", "--shell")
 		sh.Dir, sh.Env = ws, append(os.Environ(), env...)

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/msx-dev/msx/termtext"
 )
 
 // Entry is one event of the stream.
@@ -35,4 +37,22 @@ func CheckSubject(s string) error {
 		}
 	}
 	return nil
+}
+
+// Text is the line msx events prints for e: time, subject, ID and data,
+// separated by tabs. Everything but the time came from a program, through
+// the broker: it is shown escaped where a terminal would interpret it.
+func (e Entry) Text() string {
+	return e.Time.Format("2006-01-02T15:04:05.000Z") + "\t" + termtext.Line(e.Subject) + "\t" +
+		termtext.Line(e.ID) + "\t" + termtext.Line(string(e.Data))
+}
+
+// JSON is the line msx events --json prints for e: exact JSON, with the
+// characters a terminal would interpret written as JSON escapes.
+func (e Entry) JSON() ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	return termtext.AppendJSON(nil, b), nil
 }

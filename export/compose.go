@@ -62,6 +62,12 @@ type composeService struct {
 	StopSignal  string                    `yaml:"stop_signal,omitempty"`
 	Restart     string                    `yaml:"restart"`
 	Labels      map[string]string         `yaml:"labels,omitempty"`
+	Deploy      *composeDeploy            `yaml:"deploy,omitempty"`
+}
+
+// composeDeploy carries a service's replicas, which Compose runs itself.
+type composeDeploy struct {
+	Replicas int `yaml:"replicas"`
 }
 
 type composeBuild struct {
@@ -172,6 +178,9 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			}
 			s.Ports = append(s.Ports, fmt.Sprintf("%s:%s:%d", devenv.LoopbackIP, host, c.Port))
 		}
+		if c.Replicas > 1 {
+			s.Deploy = &composeDeploy{Replicas: c.Replicas}
+		}
 		s.Healthcheck = healthcheck(c, msxImages)
 		for _, a := range c.Networks {
 			s.Networks[networkKey(p, a.Network)] = &composeAttach{Aliases: a.Aliases}
@@ -201,7 +210,11 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			// writes them into before it starts.
 			key := c.Service + "-secrets"
 			cf.Volumes[key] = struct{}{}
-			s.Volumes = append(s.Volumes, composeMount{Type: "volume", Source: key, Target: devenv.SecretsDir, ReadOnly: true})
+			// Read-only, unless a database's secrets are mounted inside
+			// it (a service's SecretsDir/postgres): the engine makes that
+			// mount point in it. The files stay root's and 0444 either way.
+			nested := slices.ContainsFunc(c.Mounts, func(m devenv.Mount) bool { return strings.HasPrefix(m.Target, devenv.SecretsDir+"/") })
+			s.Volumes = append(s.Volumes, composeMount{Type: "volume", Source: key, Target: devenv.SecretsDir, ReadOnly: !nested})
 			s.depend(key, "service_completed_successfully")
 		}
 		cf.Services[c.Service] = s
@@ -218,13 +231,34 @@ func Compose(p *devenv.Plan, o ComposeOptions) ([]File, error) {
 			}
 		}
 	}
+	// Secrets of a program's own besides the gateway's keys (identity
+	// keys, a broker seed, the broker's configuration): neither a
+	// service's image nor the broker's has a shell or install-secrets,
+	// the gateway's has.
+	if gw := p.Container(devenv.GatewayName); gw != nil {
+		gs := cf.Services[devenv.GatewayName]
+		for _, c := range p.Containers {
+			if fill := cf.Services[c.Service+"-secrets"]; c.Service != devenv.GatewayName && ownSecrets(c) && fill != nil {
+				fill.Image, fill.Build = gs.Image, gs.Build
+				fill.Entrypoint = []string{programPath(*gw, msxImages), "install-secrets", secretFiles, devenv.SecretsDir}
+				if err := ownDirs(p, c, fill); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	var buf bytes.Buffer
 	buf.WriteString(header("compose"))
 	buf.WriteString("# Secrets are the files msx keeps under .msx/secrets (mode 0600), never values: a one-off\n")
 	buf.WriteString("# container per instance (INSTANCE-secrets) copies them, readable, into the volume that\n")
 	buf.WriteString("# the instance and its services mount read-only, as msx up writes them.\n")
 	if slices.ContainsFunc(p.Containers, ownSecrets) {
-		buf.WriteString("# The gateway's keys go the same way into a volume of its own (gateway-secrets).\n")
+		buf.WriteString("# The gateway's keys and each program's identity keys go the same way into a volume of\n")
+		buf.WriteString("# its own (SERVICE-secrets); only the gateway gets the gateway's private identity key.\n")
+	}
+	if p.BrokerUsers != nil {
+		buf.WriteString("# So do each program's broker seed (SERVICE-secrets), which no other program mounts, and\n")
+		buf.WriteString("# the broker's configuration (nats-secrets), which holds the public keys only.\n")
 	}
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -371,6 +405,36 @@ func secretsFiller(p *devenv.Plan, c devenv.Container, image string, msxImages b
 		s.Entrypoint = []string{programPath(c, msxImages), "install-secrets", secretFiles, devenv.SecretsDir}
 	}
 	return vol, s
+}
+
+// ownDirs makes a filler also make the container's OwnedDirs (the broker's
+// store), owned by its user, as msx up's runner does before it starts:
+// the volume is root's, the program is not root.
+//
+// It also makes, in the container's secrets volume, the folder where a
+// secrets volume of an instance it uses is mounted (a database's
+// password, at SecretsDir/postgres): the engine cannot make it in a
+// volume mounted read-only.
+func ownDirs(p *devenv.Plan, c devenv.Container, fill *composeService) error {
+	var specs []string
+	for _, m := range c.Mounts {
+		if strings.HasPrefix(m.Target, devenv.SecretsDir+"/") {
+			specs = append(specs, m.Target+":0")
+		}
+	}
+	for _, d := range c.OwnedDirs {
+		for _, m := range c.Mounts {
+			if strings.HasPrefix(d, m.Target+"/") {
+				fill.Volumes = append(fill.Volumes, composeMount{Type: "volume", Source: volumeKey(p, m.Volume), Target: m.Target})
+			}
+		}
+		specs = append(specs, d+":"+c.User)
+		fill.CapAdd = append(fill.CapAdd, "CHOWN")
+	}
+	if len(specs) > 0 {
+		fill.Environment = map[string]string{"MSX_OWNED_DIR": strings.Join(specs, ",")}
+	}
+	return nil
 }
 
 // networkKey is a plan network's name in the export: default for the

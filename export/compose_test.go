@@ -30,7 +30,7 @@ func TestComposeLoads(t *testing.T) {
 	p := workspace(t, dir)
 	out := filepath.Join(dir, "deploy")
 	proj := loadCompose(t, p, ComposeOptions{})
-	if got := strings.Join(proj.ServiceNames(), " "); got != "collector gateway gateway-secrets nats orders payments payments-db payments-db-secrets search" {
+	if got := strings.Join(proj.ServiceNames(), " "); got != "collector gateway gateway-secrets nats nats-secrets orders orders-secrets payments payments-db payments-db-secrets payments-secrets search search-secrets" {
 		t.Fatalf("services: %v", got)
 	}
 	pay := proj.Services["payments"]
@@ -66,7 +66,7 @@ func TestComposeLoads(t *testing.T) {
 				t.Errorf("%s mounts the gateway's keys", name)
 			}
 		}
-		if len(s.Secrets) > 0 && name != "payments-db-secrets" && name != "gateway-secrets" {
+		if len(s.Secrets) > 0 && !strings.HasSuffix(name, "-secrets") {
 			t.Errorf("%s mounts a Compose secret (%v): only the filler reads the host's files", name, s.Secrets)
 		}
 		if !s.ReadOnly || len(s.CapDrop) != 1 || s.CapDrop[0] != "ALL" || s.MemLimit == 0 || s.PidsLimit == 0 {
@@ -115,7 +115,7 @@ func TestComposeLoads(t *testing.T) {
 	for _, sm := range gfill.Secrets {
 		got = append(got, sm.Source+"->"+sm.Target)
 	}
-	if want := "gateway-jwt.pem->" + secretFiles + "/jwt.pem gateway-api-keys->" + secretFiles + "/api-keys"; strings.Join(got, " ") != want {
+	if want := "gateway-jwt.pem->" + secretFiles + "/jwt.pem gateway-api-keys->" + secretFiles + "/api-keys identity-gateway.ed25519->" + secretFiles + "/identity.key"; strings.Join(got, " ") != want {
 		t.Errorf("gateway filler secrets %v, want %s", got, want)
 	}
 	if got, want := strings.Join(gfill.Entrypoint, " "), "/gateway install-secrets "+secretFiles+" "+devenv.SecretsDir; got != want {
@@ -211,6 +211,25 @@ func TestWriteRefusesEdits(t *testing.T) {
 	}
 	if _, err := Write(dir, []File{{Path: "../x", Data: nil}}, true); err == nil {
 		t.Error("a path outside the folder was written")
+	}
+}
+
+// A link planted inside --out (k8s -> ~/.config) must not make msx export
+// write elsewhere, with --force too: scaffolding refuses the same trick.
+func TestWriteRefusesLinksOut(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "k8s")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	_, err := Write(dir, []File{{Path: "compose.yaml", Data: []byte("x\n")}, {Path: "k8s/orders.yaml", Data: []byte("y\n")}}, true)
+	if err == nil || !strings.Contains(err.Error(), "outside the output folder") {
+		t.Fatalf("Write through a link: %v", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("written outside the output folder: %v", entries)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "compose.yaml")); err == nil {
+		t.Error("a refused export wrote part of its files")
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/msx-dev/msx/confine"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 )
@@ -73,9 +74,15 @@ type Change struct {
 func Write(root string, files []File, force bool) ([]Change, error) {
 	var changes []Change
 	var conflicts []string
+	// The rule scaffolding follows: a link inside the output folder must
+	// not make msx write elsewhere.
+	inside := confine.Checker(root, "the output folder")
 	for _, f := range files {
 		if !filepath.IsLocal(filepath.FromSlash(f.Path)) {
 			return nil, fmt.Errorf("exported path %q is not inside the output folder", f.Path)
+		}
+		if err := inside(f.Path); err != nil {
+			return nil, err
 		}
 		old, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f.Path)))
 		switch {

@@ -21,7 +21,7 @@ func workspace(t *testing.T, dir string) *devenv.Plan {
 	m := &devenv.Manifest{
 		Project: "shop",
 		Module:  "example.com/shop",
-		Gateway: devenv.Gateway{Port: 8080},
+		Gateway: devenv.Gateway{Port: 8080, JWT: devenv.JWT{Issuer: "https://id.example.com", Audience: "shop"}},
 		Services: map[string]devenv.Service{
 			"orders": {Port: 8081, DB: devenv.DBSQLite, Route: "/api/orders/"},
 			"payments": {Port: 8082, DB: devenv.DBPostgres, DependsOn: []string{"orders"}, Route: "/api/payments/", Protected: true,

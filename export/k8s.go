@@ -2,6 +2,8 @@ package export
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -58,6 +60,7 @@ func K8s(p *devenv.Plan, o K8sOptions) ([]File, error) {
 		return nil
 	}
 	var secretLines []string
+	seenSecret := map[string]bool{}
 	for _, c := range p.Containers {
 		var err error
 		switch {
@@ -73,6 +76,10 @@ func K8s(p *devenv.Plan, o K8sOptions) ([]File, error) {
 			return nil, err
 		}
 		for _, s := range c.Secrets {
+			if seenSecret[s.Name] {
+				continue // a public key several services read
+			}
+			seenSecret[s.Name] = true
 			secretLines = append(secretLines, fmt.Sprintf(
 				"kubectl -n %s create secret generic %s --from-file=%s=.msx/secrets/%s",
 				p.Project, s.Name, s.File, s.Name))
@@ -316,14 +323,20 @@ const secretMode int32 = 0o440
 
 // secretVolumes turns a container's secrets into Secret volumes: those of
 // the secrets volumes it mounts (an instance's), and its own (the
-// gateway's keys) at SecretsDir. One Secret per secret, named as msx
+// gateway's keys, every program's identity keys) at SecretsDir. One Secret per secret, named as msx
 // names it, its one key the file name.
 func secretVolumes(p *devenv.Plan, c devenv.Container) ([]corev1.Volume, []corev1.VolumeMount) {
 	var vols []corev1.Volume
 	var mounts []corev1.VolumeMount
 	add := func(dir string, s devenv.SecretRef) {
-		// A volume's name is a DNS label: gateway-jwt-pem.
+		// A volume's name is a DNS label: gateway-jwt-pem. A long
+		// service's (identity-NAME-ed25519-pub) is cut to 63 characters,
+		// with a hash of the whole to keep it unique.
 		name := strings.ReplaceAll(s.Name, ".", "-")
+		if len(name) > 63 {
+			sum := sha256.Sum256([]byte(s.Name))
+			name = name[:54] + "-" + hex.EncodeToString(sum[:4])
+		}
 		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: s.Name, DefaultMode: ptr(secretMode),
 			Items: []corev1.KeyToPath{{Key: s.File, Path: s.File}},
@@ -381,7 +394,7 @@ func program(p *devenv.Plan, c devenv.Container, o K8sOptions) []any {
 	dep := &appsv1.Deployment{
 		TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(p, c, c.Service),
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr(int32(1)),
+			Replicas: ptr(int32(max(c.Replicas, 1))),
 			Selector: &metav1.LabelSelector{MatchLabels: sel},
 			Strategy: strategy,
 			Template: corev1.PodTemplateSpec{

@@ -253,8 +253,8 @@ func TestK8sSecretsAreReadable(t *testing.T) {
 			}
 		}
 	}
-	if n != 4 {
-		t.Errorf("%d secret volumes, want 4 (the database's, its service's and the gateway's two keys)", n)
+	if n != 15 {
+		t.Errorf("%d secret volumes, want 15 (the database's, its service's, the gateway's two keys, 8 identity keys, the broker's configuration and two seeds)", n)
 	}
 }
 

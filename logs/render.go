@@ -1,12 +1,16 @@
 // Package logs renders and filters the log lines of a project's containers:
 // slog JSON lines become one readable line each (time, level, message, key
-// fields), other lines pass through as they are. The plain printer of msx
-// logs and of an attached msx up both use it.
+// fields), other lines pass through as they are, except that control
+// characters are shown escaped (termtext). The plain printer of msx logs
+// and of an attached msx up both use it.
 package logs
 
 import (
 	"bytes"
+	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/msx-dev/msx/termtext"
 )
 
 // Level is a log line's severity, as slog names it. Lines that are not slog
@@ -119,21 +123,35 @@ type field struct {
 
 // Append appends the readable form of line to dst and returns it. A slog
 // JSON object becomes "15:04:05.123 INFO  message key=value ... trace=4bf92f35";
-// anything else is appended as it is. It allocates nothing once its
-// scratch space has grown to the longest line seen.
+// anything else is appended as it is. Whatever came from the program is
+// shown through termtext, so that a line can never drive the terminal.
+// It allocates nothing once its scratch space has grown to the longest
+// line seen.
 func (r *Renderer) Append(dst, line []byte) []byte {
 	if r.Raw {
-		return append(dst, line...)
+		return r.appendRaw(dst, line)
 	}
 	var rec Record
 	if !r.parse(line, &rec) {
-		return append(dst, line...)
+		return termtext.Append(dst, line)
+	}
+	// show appends a part of the line. When no value had escapes (all
+	// parts are slices of the line) and the line itself is printable, as
+	// nearly every line a service logs is, the parts are too: one check of
+	// the line instead of one per part. (Not the time and the trace ID,
+	// cut at a byte count that may split a character.)
+	printable := len(r.scratch) == 0 && termtext.Clean(line)
+	show := func(dst, b []byte) []byte {
+		if printable {
+			return append(dst, b...)
+		}
+		return termtext.Append(dst, b)
 	}
 	if len(rec.Time) >= 23 && rec.Time[10] == 'T' {
 		if r.Color {
 			dst = append(dst, dim...)
 		}
-		dst = append(dst, rec.Time[11:23]...) // hh:mm:ss.mmm
+		dst = termtext.Append(dst, rec.Time[11:23]) // hh:mm:ss.mmm
 		if r.Color {
 			dst = append(dst, reset...)
 		}
@@ -159,13 +177,13 @@ func (r *Renderer) Append(dst, line []byte) []byte {
 		}
 		dst = append(dst, "     "[:6-len(name)]...)
 	}
-	dst = append(dst, rec.Msg...)
+	dst = show(dst, rec.Msg)
 	for _, f := range r.fields {
 		dst = append(dst, ' ')
 		if r.Color {
 			dst = append(dst, dim...)
 		}
-		dst = append(dst, f.key...)
+		dst = show(dst, f.key)
 		dst = append(dst, '=')
 		if r.Color {
 			dst = append(dst, reset...)
@@ -173,7 +191,7 @@ func (r *Renderer) Append(dst, line []byte) []byte {
 		if f.str && needsQuote(f.val) {
 			dst = appendQuoted(dst, f.val)
 		} else {
-			dst = append(dst, f.val...)
+			dst = show(dst, f.val)
 		}
 	}
 	if len(rec.TraceID) > 0 {
@@ -182,7 +200,7 @@ func (r *Renderer) Append(dst, line []byte) []byte {
 			dst = append(dst, dim...)
 		}
 		dst = append(dst, "trace="...)
-		dst = append(dst, rec.TraceID[:min(len(rec.TraceID), ShortTraceID)]...)
+		dst = termtext.Append(dst, rec.TraceID[:min(len(rec.TraceID), ShortTraceID)])
 		if r.Color {
 			dst = append(dst, reset...)
 		}
@@ -262,10 +280,12 @@ func (r *Renderer) parse(line []byte, rec *Record) bool {
 			val, vEsc, next, ok = scanString(line, p)
 		} else {
 			next, ok = skipValue(line, p)
-			val = line[p:next]
 		}
 		if !ok {
 			return false
+		}
+		if !isStr {
+			val = line[p:next]
 		}
 		p = next
 		var at span
@@ -451,23 +471,40 @@ func needsQuote(s []byte) bool {
 }
 
 // appendQuoted appends s in double quotes, escaping quotes, backslashes and
-// control characters (so a value never breaks the line).
+// tabs, and the rest as termtext shows it (so a value never breaks the
+// line nor drives the terminal).
 func appendQuoted(dst, s []byte) []byte {
-	const hexdigits = "0123456789abcdef"
 	dst = append(dst, '"')
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c < ' ' || c == 0x7f:
-			dst = append(dst, '\\', 'x', hexdigits[c>>4], hexdigits[c&0xf])
-		default:
-			dst = append(dst, c)
+	from := 0
+	for i, c := range s {
+		if c != '"' && c != '\\' && c != '\t' {
+			continue
+		}
+		dst = termtext.Append(dst, s[from:i])
+		if c == '\t' {
+			c = 't'
+		}
+		dst = append(dst, '\\', c)
+		from = i + 1
+	}
+	dst = termtext.Append(dst, s[from:])
+	return append(dst, '"')
+}
+
+// appendRaw is msx logs --json: the line as the program wrote it when it
+// is safe to print, as is every line slog writes. A JSON line that is not
+// (a raw control in a string's bytes, a bidi override, bytes that are not
+// UTF-8) is compacted and escaped as JSON, so that it stays the same JSON
+// value; any other line is shown as termtext shows it.
+func (r *Renderer) appendRaw(dst, line []byte) []byte {
+	if termtext.Clean(line) {
+		return append(dst, line...)
+	}
+	if json.Valid(line) {
+		var b bytes.Buffer
+		if json.Compact(&b, line) == nil {
+			return termtext.AppendJSON(dst, b.Bytes())
 		}
 	}
-	return append(dst, '"')
+	return termtext.Append(dst, line)
 }

@@ -3,6 +3,7 @@ package logs
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/termtext"
 )
 
 // slogLine logs one record through the real slog JSON handler, as the
@@ -36,7 +38,7 @@ func TestRenderSlog(t *testing.T) {
 			"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", "span_id", "00f067aa0ba902b7"),
 			"15:04:05.123 INFO  request method=GET path=/items/1 status=200 duration_ms=1.5 trace=4bf92f35"},
 		{"escapes and quoting", slogLine(t, slog.LevelError, "request \"failed\"\n", "error", "dial tcp: no such host", "empty", ""),
-			"15:04:05.123 ERROR request \"failed\"\n error=\"dial tcp: no such host\" empty=\"\""},
+			"15:04:05.123 ERROR request \"failed\"\\n error=\"dial tcp: no such host\" empty=\"\""},
 		{"nested values stay JSON", slogLine(t, slog.LevelWarn, "odd", "obj", map[string]any{"a": []int{1, 2}}, "ok", true),
 			`15:04:05.123 WARN  odd obj={"a":[1,2]} ok=true`},
 		{"debug", slogLine(t, slog.LevelDebug+2, "x"), "15:04:05.123 DEBUG x"},
@@ -189,13 +191,97 @@ func TestMerge(t *testing.T) {
 func FuzzRender(f *testing.F) {
 	f.Add(`{"time":"2026-03-04T15:04:05.123Z","level":"INFO","msg":"x","k":"a\"b","n":[1,{"x":"}"}]}`)
 	f.Add(`{"msg":"\ud83d`)
+	f.Add(`{"time":"2026-03-04T15:04:05.123Z","msg":"\u001b[2J\u009b\u202e","k\u001b":"\u001b]0;t\u0007"}`)
 	f.Add("plain")
+	f.Add("\x1b[2J\xff")
 	f.Fuzz(func(t *testing.T, line string) {
 		var r Renderer
 		out := r.Append(nil, []byte(line))
 		var rec Record
-		if !r.Parse([]byte(line), &rec) && string(out) != line {
-			t.Errorf("a line that is not slog JSON changed: %q -> %q", line, out)
+		if !r.Parse([]byte(line), &rec) && string(out) != termtext.Line(line) {
+			t.Errorf("a line that is not slog JSON is not shown as termtext shows it: %q -> %q", line, out)
+		}
+		if !termtext.Clean(out) {
+			t.Errorf("rendered %q as %q, which a terminal would interpret", line, out)
+		}
+		raw := Renderer{Raw: true}
+		out = raw.Append(nil, []byte(line))
+		if !termtext.Clean(out) {
+			t.Errorf("--json printed %q as %q, which a terminal would interpret", line, out)
+		}
+		if json.Valid([]byte(line)) && !json.Valid(out) {
+			t.Errorf("--json made JSON %q invalid: %q", line, out)
 		}
 	})
+}
+
+// A program's line never reaches the terminal as control characters,
+// whichever part of a slog line carries them.
+func TestRenderHostile(t *testing.T) {
+	tests := []struct{ name, line, want string }{
+		{"plain line", "boom \x1b]0;pwned\x07\x1b[2J", `boom \x1b]0;pwned\x07\x1b[2J`},
+		{"message", `{"level":"INFO","msg":"a\u001b[2Jb\u009b\u202e"}`, `INFO  a\x1b[2Jb\u009b\u202e`},
+		{"value", `{"level":"INFO","msg":"m","path":"/x\u001b]0;t\u0007"}`, `INFO  m path="/x\x1b]0;t\x07"`},
+		{"unquoted value", `{"level":"INFO","msg":"m","n":[1,"\u202e"]}`, `INFO  m n=[1,"\u202e"]`},
+		{"key", "{\"level\":\"INFO\",\"msg\":\"m\",\"k\x1b[2J\":1}", `INFO  m k\x1b[2J=1`},
+		{"time", "{\"time\":\"2026-03-04T15:04:\x1b[2J.123Z\",\"msg\":\"m\"}", `15:04:\x1b[2J.1 m`},
+		{"trace id", "{\"msg\":\"m\",\"trace_id\":\"ab\x1b[2J\"}", `m trace=ab\x1b[2J`},
+		{"bytes that are not UTF-8", "{\"msg\":\"a\xffb\"}", `a\xffb`},
+		{"a character cut by the time's slice", "{\"time\":\"2026-03-04T15:04:05.12é\",\"msg\":\"m\"}", `15:04:05.12\xc3 m`},
+		{"a character cut by the trace ID's slice", "{\"msg\":\"m\",\"trace_id\":\"abcdefgé\"}", `m trace=abcdefg\xc3`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r Renderer
+			if got := string(r.Append(nil, []byte(tt.line))); got != tt.want {
+				t.Errorf("render(%q)\n got %q\nwant %q", tt.line, got, tt.want)
+			}
+		})
+	}
+}
+
+// msx logs --json prints what the program wrote, unless a terminal would
+// interpret it: then the same JSON value, escaped.
+func TestRenderRawHostile(t *testing.T) {
+	r := Renderer{Raw: true}
+	clean := `{"level":"INFO","msg":"caf\u00e9 \u001b ok","k":"日本"}`
+	if got := string(r.Append(nil, []byte(clean))); got != clean {
+		t.Errorf("a clean line changed: %q", got)
+	}
+	hostile := "{\"msg\": \"a\u009b2J\u202e\",\r\n \"b\":\"\xff\"}"
+	got := r.Append(nil, []byte(hostile))
+	if want := `{"msg":"a\u009b2J\u202e","b":"\ufffd"}`; string(got) != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if got := string(r.Append(nil, []byte("panic: \x1b[2J"))); got != `panic: \x1b[2J` {
+		t.Errorf("a line that is not JSON: %q", got)
+	}
+}
+
+func TestPrinterHostile(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewPrinter(&buf, []string{"orders"}, PrinterOptions{})
+	p.Log("orders", events.Stdout, "a\x1b[2J\rb")
+	p.LogBytes("orders", []byte("c\x1b]0;t\x07"))
+	if want := "orders | a\\x1b[2J\\rb\norders | c\\x1b]0;t\\x07\n"; buf.String() != want {
+		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+}
+
+// BenchmarkPrinter is msx logs -f's work per line of a generated service
+// (a request log line through the renderer into a writer), the path that
+// must keep 50k lines/s.
+func BenchmarkPrinter(b *testing.B) {
+	var buf bytes.Buffer
+	h := slog.NewJSONHandler(&buf, nil)
+	rec := slog.NewRecord(time.Date(2026, 3, 4, 15, 4, 5, 123456789, time.UTC), slog.LevelInfo, "request", 0)
+	rec.Add("service", "orders", "method", "GET", "path", "/items/1", "status", 200, "duration_ms", 1.5,
+		"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", "span_id", "00f067aa0ba902b7")
+	_ = h.Handle(context.Background(), rec)
+	line := strings.TrimRight(buf.String(), "\n")
+	p := NewPrinter(discard{}, []string{"orders"}, PrinterOptions{Color: true})
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		p.Log("orders", events.Stdout, line)
+	}
 }

@@ -24,6 +24,17 @@ var reserved = map[string]bool{
 	"nats": true, "otel": true, "collector": true, "api": true, "all": true,
 }
 
+// generated are the endings msx gives names it derives from a service's
+// or an instance's, and the start of the names of programs it runs for
+// itself: a service named after one would collide with what msx made
+// (orders-db is the database of orders, on the network, as a container
+// and in the exports).
+var generated = []struct{ suffix, prefix, what string }{
+	{suffix: "-db", what: "the database of a service (orders-db is orders' database)"},
+	{suffix: "-secrets", what: "the containers that install secrets in the exports (orders-db-secrets)"},
+	{prefix: "msx-", what: "the programs msx runs for itself (msx-events)"},
+}
+
 // predeclared are Go's predeclared identifiers: a service named after one
 // would shadow it in generated code.
 var predeclared = map[string]bool{
@@ -65,7 +76,22 @@ func Validate(kind, name string) error {
 	case reserved[name]:
 		return msxerr.New("pick another name, such as "+quote(name+"-svc"), "%s name %q is reserved by msx", kind, name)
 	}
+	if kind != "project" {
+		for _, g := range generated {
+			if (g.suffix != "" && strings.HasSuffix(name, g.suffix)) || (g.prefix != "" && strings.HasPrefix(name, g.prefix)) {
+				return msxerr.New("pick a name that does not "+startsOrEnds(g.prefix, g.suffix),
+					"%s name %q collides with the names msx gives %s", kind, name, g.what)
+			}
+		}
+	}
 	return nil
+}
+
+func startsOrEnds(prefix, suffix string) string {
+	if prefix != "" {
+		return "start with " + quote(prefix)
+	}
+	return "end in " + quote(suffix)
 }
 
 func quote(s string) string { return `"` + s + `"` }

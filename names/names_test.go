@@ -35,6 +35,12 @@ func TestValidate(t *testing.T) {
 		{"gateway", "reserved"},
 		{"platform", "reserved"},
 		{"order items", "not valid"},
+		{"orders-db", `collides with the names msx gives the database of a service`},
+		{"gateway-secrets", `does not end in "-secrets"`},
+		{"msx-events", `does not start with "msx-"`},
+		{"db", ""},
+		{"dbtools", ""},
+		{"orders-dbx", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,4 +100,11 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("Validate accepted %q", s)
 		}
 	})
+}
+
+// A project may end in -db: only names on the project network collide.
+func TestProjectNamesMayEndInDB(t *testing.T) {
+	if err := Validate("project", "shop-db"); err != nil {
+		t.Error(err)
+	}
 }

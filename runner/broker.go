@@ -12,8 +12,9 @@ import (
 )
 
 // EventStream is the stream of the generated platform/messaging, whose
-// durable consumers are named after the services that subscribe.
-const EventStream = "EVENTS"
+// durable consumers are named after the services that subscribe and their
+// topics (devenv.ConsumerName).
+const EventStream = devenv.EventStream
 
 // ConsumerStatus is what the broker says of a subscribing service's
 // durable consumer.
@@ -121,9 +122,25 @@ func (r *Runner) fillConsumers(ctx context.Context, list []ServiceStatus) {
 	if err != nil {
 		return
 	}
+	// A service has a consumer per topic: it shows their sum.
+	sum := map[string]*ConsumerStatus{}
+	for name, c := range consumers {
+		s := devenv.ConsumerService(name)
+		if s == "" {
+			continue
+		}
+		t := sum[s]
+		if t == nil {
+			t = &ConsumerStatus{}
+			sum[s] = t
+		}
+		t.Pending += c.Pending
+		t.AckPending += c.AckPending
+		t.Redelivered += c.Redelivered
+	}
 	for i := range list {
-		if c, ok := consumers[list[i].Service]; ok && list[i].Role == devenv.RoleService {
-			list[i].Consumer = &c
+		if c, ok := sum[list[i].Service]; ok && list[i].Role == devenv.RoleService {
+			list[i].Consumer = c
 		}
 	}
 }

@@ -84,7 +84,13 @@ func TestFillConsumers(t *testing.T) {
 			{Service: "payments", Role: devenv.RoleService, State: "exited"},
 		}
 	}
-	fb := &fakeBroker{consumers: map[string]ConsumerStatus{"payments": {Pending: 100, Redelivered: 1}}}
+	// One consumer per topic, summed; one of an older msx (named after
+	// the service alone) left out.
+	fb := &fakeBroker{consumers: map[string]ConsumerStatus{
+		"payments_orders_item_created": {Pending: 60, Redelivered: 1},
+		"payments_orders_item_deleted": {Pending: 40},
+		"payments":                     {Pending: 7},
+	}}
 	r := &Runner{Broker: fb}
 	got := list()
 	r.fillConsumers(context.Background(), got)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/state"
 	"github.com/msx-dev/msx/templates"
 )
 
@@ -58,6 +59,16 @@ func (r *Runner) Events(ctx context.Context, m *devenv.Manifest, subject string,
 	_, _ = rand.Read(suffix)
 	c := m.EventTap(devenv.ContainerName(m.Project, devenv.EventTapName+"-"+hex.EncodeToString(suffix)), subject, follow, msxVersion)
 	c.ResolvedImage = built[0].Image
+	src := r.Secrets
+	if src == nil {
+		src = state.New(m.Dir)
+	}
+	// Its seed, made with the broker's configuration by up: a seed made
+	// now is one the running broker does not know.
+	seeds, err := SecretValues(&devenv.Plan{Containers: []devenv.Container{*c}}, src)
+	if err != nil {
+		return err
+	}
 	cfg, host, netcfg := containerConfig(c)
 	created, err := r.API.ContainerCreate(ctx, cfg, host, netcfg, nil, c.Name)
 	if err != nil {
@@ -69,6 +80,13 @@ func (r *Runner) Events(ctx context.Context, m *devenv.Manifest, subject string,
 		defer cancel()
 		_ = r.API.ContainerRemove(rctx, created.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	}()
+	err = r.writeSecretFiles(ctx, c, created.ID, func(name string) (string, bool) {
+		v, ok := seeds[name]
+		return v, ok
+	})
+	if err != nil {
+		return err
+	}
 	if err := r.API.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return engineErr(ctx, err, "starting "+c.Name)
 	}

@@ -655,6 +655,11 @@ func (f *fakeDocker) CopyToContainer(_ context.Context, id, dst string, content 
 		if err != nil {
 			return err
 		}
+		if h.Typeflag == tar.TypeDir {
+			// A folder: its owner is what matters.
+			f.copies[c.name+":"+dst+"/"+h.Name] = fmt.Sprintf("dir %o %d:%d", h.Mode, h.Uid, h.Gid)
+			continue
+		}
 		f.copies[c.name+":"+dst+"/"+h.Name] = fmt.Sprintf("%s %o", b, h.Mode)
 	}
 }
@@ -676,7 +681,13 @@ func (b *fakeBuilder) Build(_ context.Context, targets []builder.Target) ([]buil
 	defer b.mu.Unlock()
 	b.builds = append(b.builds, targets)
 	var out []builder.Result
+	seen := map[string]bool{}
 	for _, t := range targets {
+		// As the real builder: one target a name.
+		if seen[t.Name] {
+			return nil, fmt.Errorf("builder: target %q: empty or duplicate name, or no package", t.Name)
+		}
+		seen[t.Name] = true
 		out = append(out, builder.Result{Name: t.Name, Image: fmt.Sprintf("msx-shop/%s:%d", t.Name, b.version[t.Name])})
 	}
 	return out, nil

@@ -25,7 +25,8 @@ func (r *Runner) LogTargets(ctx context.Context, project, dir string, services [
 	var out []LogTarget
 	for _, c := range list {
 		svc := c.Labels[devenv.LabelService]
-		if svc == "" || (len(services) > 0 && !slices.Contains(services, svc)) {
+		// msx logs orders follows every replica of orders; orders-2 one.
+		if svc == "" || (len(services) > 0 && !slices.Contains(services, svc) && !slices.Contains(services, devenv.ReplicaOf(c.Labels))) {
 			continue
 		}
 		out = append(out, LogTarget{Service: svc, ID: c.ID})

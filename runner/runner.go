@@ -78,6 +78,9 @@ type Runner struct {
 	Admin AdminClient
 	// Broker reads the broker's monitoring endpoint; default HTTPBroker.
 	Broker BrokerClient
+	// Secrets gives msx events' reader its broker seed; default the
+	// workspace's .msx (state.Store).
+	Secrets SecretSource
 
 	mu sync.Mutex
 	// secrets holds the values of the plan's secrets during an up, read
@@ -308,7 +311,7 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 		} else if c.Labels[devenv.LabelRole] == devenv.RoleTool {
 			continue // msx events' reader, in another terminal: it ends with it
 		}
-		if _, ok := m.Services[svc]; ok || svc == devenv.GatewayName || svc == devenv.CollectorName {
+		if m.ReplicaOf(svc) != "" || svc == devenv.GatewayName || svc == devenv.CollectorName {
 			continue
 		}
 		if err := r.API.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
@@ -387,10 +390,13 @@ func CollectorSourceDir(workspace string) string {
 // source msx embeds, written under the workspace's .msx.
 func (r *Runner) build(ctx context.Context, p *devenv.Plan) (map[string]string, error) {
 	var targets []builder.Target
+	seen := map[string]bool{}
 	for _, c := range p.Containers {
-		if c.Image.Build == "" {
+		// A service's replicas run one build.
+		if c.Image.Build == "" || seen[c.Image.Build] {
 			continue
 		}
+		seen[c.Image.Build] = true
 		t := builder.Target{Name: c.Image.Build, Pkg: c.Image.Pkg}
 		if c.Image.Build == devenv.CollectorName {
 			files, err := templates.CollectorFiles()
@@ -671,6 +677,9 @@ func (r *Runner) create(ctx context.Context, c *devenv.Container, st *started) (
 		return "", cleanup(msxerr.ErrCancelled)
 	}
 	if err := r.writeSecrets(cctx, c, resp.ID); err != nil {
+		return "", cleanup(err)
+	}
+	if err := r.makeOwnedDirs(cctx, c, resp.ID); err != nil {
 		return "", cleanup(err)
 	}
 	for _, a := range c.Networks[1:] {

@@ -103,6 +103,9 @@ func (h *harness) reset() {
 
 func (h *harness) up(t *testing.T, m *devenv.Manifest, opts UpOptions) (*devenv.Plan, error) {
 	t.Helper()
+	if opts.Secrets == nil {
+		opts.Secrets = fakeSecrets{} // the identity keys every plan has
+	}
 	p, err := h.r.Up(context.Background(), m, opts)
 	h.api.mu.Lock()
 	if len(h.api.volumesKept) > 0 {
@@ -370,6 +373,9 @@ func (f fakeSecrets) Secret(name string) (string, error) {
 	if v, ok := f[name]; ok {
 		return v, nil
 	}
+	if strings.HasPrefix(name, "identity-") {
+		return "key of " + name, nil // generated, as state.Store does
+	}
 	return "", errors.New("no secret " + name)
 }
 
@@ -380,6 +386,9 @@ type lookupSecrets map[string]string
 func (f lookupSecrets) Secret(name string) (string, error) {
 	if v, ok := f[name]; ok {
 		return v, nil
+	}
+	if strings.HasPrefix(name, "identity-") {
+		return "key of " + name, nil
 	}
 	return "", errors.New("generated " + name)
 }
@@ -804,7 +813,7 @@ func TestUpCancelledWhileWaiting(t *testing.T) {
 		cancel() // Ctrl-C while the first service is not ready yet
 		return errors.New("503")
 	}
-	_, err := h.r.Up(ctx, manifest("/w/shop"), UpOptions{})
+	_, err := h.r.Up(ctx, manifest("/w/shop"), UpOptions{Secrets: fakeSecrets{}})
 	if !errors.Is(err, msxerr.ErrCancelled) {
 		t.Fatalf("err = %v, want ErrCancelled (not a readiness timeout)", err)
 	}
@@ -938,7 +947,7 @@ func TestUpCtrlCDuringCreateLeavesNothingCreated(t *testing.T) {
 					cancel()
 				}
 			}
-			_, err := h.r.Up(ctx, manifest("/w/shop"), UpOptions{})
+			_, err := h.r.Up(ctx, manifest("/w/shop"), UpOptions{Secrets: fakeSecrets{}})
 			if !errors.Is(err, msxerr.ErrCancelled) {
 				t.Fatalf("err = %v, want ErrCancelled", err)
 			}
@@ -1287,7 +1296,7 @@ func (p *plain) Status(service, status string) { p.Log(service, Stderr, "msx: "+
 // generatedSecrets says every secret was generated just now.
 type generatedSecrets struct{ fakeSecrets }
 
-func (generatedSecrets) Generated(string) bool { return true }
+func (generatedSecrets) Generated(name string) bool { return !strings.HasPrefix(name, "identity-") }
 
 func TestUpRefusesADataVolumeWithANewPassword(t *testing.T) {
 	h := newHarness()
@@ -1513,5 +1522,112 @@ func TestContainerConfigConfinesInstances(t *testing.T) {
 		host.Tmpfs["/var/run/postgresql"] == "" || !slices.Contains(host.SecurityOpt, "no-new-privileges:true") ||
 		host.Memory == 0 || host.RestartPolicy.Name != container.RestartPolicyDisabled {
 		t.Errorf("the database's host config: %+v", host)
+	}
+}
+
+// TestUpReplicas: a service with replicas gets a container each, started
+// before what depends on it; ps lists each; a second up changes nothing;
+// fewer replicas remove the extra ones; logs of the service follow all.
+func TestUpReplicas(t *testing.T) {
+	h := newHarness()
+	m := manifest("/w/shop")
+	s := m.Services["catalog"]
+	s.Replicas = 3
+	m.Services["catalog"] = s
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	starts := h.api.callsLike("start ")
+	for _, inst := range []string{"catalog", "catalog-2", "catalog-3"} {
+		i := slices.Index(starts, "start shop-"+inst)
+		if i < 0 || i > slices.Index(starts, "start shop-orders") {
+			t.Errorf("%s not started before orders, which depends on it: %v", inst, starts)
+		}
+	}
+	list, err := h.r.Status(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range list {
+		got = append(got, st.Service+"="+st.State+"/"+st.Role)
+	}
+	want := []string{"collector=running/collector", "catalog=running/service", "catalog-2=running/service", "catalog-3=running/service",
+		"payments=running/service", "orders=running/service", "gateway=running/gateway"}
+	if !slices.Equal(got, want) {
+		t.Errorf("status = %v, want %v", got, want)
+	}
+	targets, err := h.r.LogTargets(context.Background(), "shop", "/w/shop", []string{"catalog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var followed []string
+	for _, tg := range targets {
+		followed = append(followed, tg.Service)
+	}
+	if !slices.Equal(followed, []string{"catalog", "catalog-2", "catalog-3"}) {
+		t.Errorf("msx logs catalog follows %v, want every replica", followed)
+	}
+
+	h.reset()
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.api.callsLike("create"); len(got) > 0 {
+		t.Errorf("a second up created %v", got)
+	}
+
+	s.Replicas = 2
+	m.Services["catalog"] = s
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.api.state("shop-catalog-3"); st != "" {
+		t.Errorf("replica 3 is %q after replicas went down to 2; want it removed", st)
+	}
+	if st := h.api.state("shop-catalog-2"); st != container.StateRunning {
+		t.Errorf("replica 2 is %q", st)
+	}
+}
+
+// Each program gets its identity keys as files: its own private key, and
+// the public keys of who may call it; the gateway's private key goes to
+// the gateway alone, and no key reaches a configuration.
+func TestUpWritesTheIdentityKeys(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gwKey := "key of " + devenv.IdentityKey(devenv.GatewayName)
+	for name, want := range map[string]map[string]string{
+		"gateway": {"identity.key": gwKey},
+		"orders":  {"identity.key": "key of " + devenv.IdentityKey("orders"), "identity-gateway.pub": gwKey + ".pub 444"},
+	} {
+		for file, v := range want {
+			if !strings.HasSuffix(v, " 444") {
+				v += " 444"
+			}
+			if got := h.api.copies["shop-"+name+":/run/secrets/"+file]; got != v {
+				t.Errorf("%s's %s = %q, want %q", name, file, got, v)
+			}
+		}
+	}
+	for path, v := range h.api.copies {
+		if strings.HasPrefix(v, gwKey+" ") && path != "shop-gateway:/run/secrets/identity.key" {
+			t.Errorf("the gateway's private key reached %s", path)
+		}
+	}
+	for _, c := range h.api.containers {
+		all := strings.Join(c.cfg.Env, " ") + fmt.Sprint(c.cfg.Labels) + fmt.Sprint(c.host.Binds)
+		if strings.Contains(all, "key of ") {
+			t.Errorf("%s: a key is in its configuration: %s", c.name, all)
+		}
 	}
 }

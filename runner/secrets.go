@@ -23,20 +23,31 @@ type SecretSource interface {
 // secretValues reads every secret of the plan before anything is created:
 // a secret that cannot be read stops up before it has started anything.
 func secretValues(p *devenv.Plan, src SecretSource) (map[string]string, error) {
-	names := p.Secrets()
-	if len(names) == 0 {
+	if len(p.Secrets()) == 0 {
 		return nil, nil
 	}
 	if src == nil {
 		return nil, errors.New("the plan has secrets but up was given no source of secrets")
 	}
-	out := make(map[string]string, len(names))
-	for _, n := range names {
-		v, err := src.Secret(n)
-		if err != nil {
-			return nil, err
+	return SecretValues(p, src)
+}
+
+// SecretValues reads, or makes as each one's Gen says, every secret of the
+// plan: what up writes into the containers, and what an export references
+// under .msx/secrets.
+func SecretValues(p *devenv.Plan, src SecretSource) (map[string]string, error) {
+	out := map[string]string{}
+	for _, c := range p.Containers {
+		for _, s := range c.Secrets {
+			if _, ok := out[s.Name]; ok {
+				continue
+			}
+			v, err := secretValue(p, s, src)
+			if err != nil {
+				return nil, err
+			}
+			out[s.Name] = v
 		}
-		out[n] = v
 	}
 	return out, nil
 }
@@ -77,7 +88,9 @@ func (r *Runner) checkStaleVolumes(ctx context.Context, p *devenv.Plan, src Secr
 	for i := range p.Containers {
 		c := &p.Containers[i]
 		for _, s := range c.Secrets {
-			if gen.Generated(s.Name) {
+			// Only a password is in a database's data; a new broker seed
+			// is in the new broker configuration too.
+			if s.Gen == devenv.GenPassword && gen.Generated(s.Name) {
 				fresh = append(fresh, c)
 				break
 			}
@@ -115,13 +128,18 @@ const secretMode = 0o444
 // (a volume), after it is created and before it starts. Values never
 // reach the container's configuration, the environment or a label.
 func (r *Runner) writeSecrets(ctx context.Context, c *devenv.Container, id string) error {
+	return r.writeSecretFiles(ctx, c, id, r.secretValue)
+}
+
+// writeSecretFiles is writeSecrets with the values of value.
+func (r *Runner) writeSecretFiles(ctx context.Context, c *devenv.Container, id string, value func(name string) (string, bool)) error {
 	if len(c.Secrets) == 0 {
 		return nil
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, s := range c.Secrets {
-		v, ok := r.secretValue(s.Name)
+		v, ok := value(s.Name)
 		if !ok {
 			return msxerr.New("run msx up again", "the secret %s of %s was not read before it was needed", s.Name, c.Service)
 		}

@@ -80,7 +80,11 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 		}
 	}
 	sort.Strings(extra)
-	want = append(append(append(append(want, devenv.CollectorName), extra...), order...), devenv.GatewayName)
+	var instances []string // every replica of each service, in start order
+	for _, s := range order {
+		instances = append(instances, m.ReplicaNames(s)...)
+	}
+	want = append(append(append(append(want, devenv.CollectorName), extra...), instances...), devenv.GatewayName)
 	// Containers of services no longer in msx.yaml: the next up removes them.
 	var orphans []string
 	for s := range byService {
@@ -105,7 +109,7 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 			st.Role = devenv.RoleCollector
 		case byService[s].Labels[devenv.LabelRole] != "":
 			st.Role = byService[s].Labels[devenv.LabelRole]
-		case m.Services[s].Port != 0:
+		case m.ReplicaOf(s) != "":
 			st.Role = devenv.RoleService
 		default:
 			st.Role = devenv.RoleDatabase

@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
+	"github.com/msx-dev/msx/confine"
 	"github.com/msx-dev/msx/msxerr"
 )
 
@@ -39,7 +39,7 @@ type Change struct {
 // in updates (files msx edits on purpose).
 func planWrites(root string, files []File, deletes []string, force bool, updates map[string]bool) ([]Change, error) {
 	changes := make([]Change, 0, len(files)+len(deletes))
-	inside := insideChecker(root)
+	inside := confine.Checker(root, "the workspace")
 	for _, p := range deletes {
 		if err := inside(p); err != nil {
 			return nil, err
@@ -81,74 +81,6 @@ func more(n int) string {
 		return ""
 	}
 	return fmt.Sprintf(" (and %d more files)", n)
-}
-
-// insideChecker returns a check that a relative path, followed through any
-// symbolic links that exist on disk, stays inside root: a link planted at
-// services/orders/migrations must not make msx write elsewhere.
-func insideChecker(root string) func(string) error {
-	realRoot, rootErr := filepath.EvalSymlinks(root)
-	if errors.Is(rootErr, fs.ErrNotExist) {
-		realRoot, rootErr = filepath.Abs(root) // nothing exists yet: nothing to follow
-	}
-	resolved := map[string]error{}
-	return func(p string) error {
-		if err := checkRelative(p); err != nil {
-			return err
-		}
-		if rootErr != nil {
-			return msxerr.Wrap(rootErr, "check the folder", "cannot resolve %s: %v", root, rootErr)
-		}
-		dir := filepath.Dir(filepath.Join(root, filepath.FromSlash(p)))
-		if err, ok := resolved[dir]; ok {
-			return err
-		}
-		err := checkResolvesInside(filepath.Clean(root), realRoot, dir, p)
-		resolved[dir] = err
-		return err
-	}
-}
-
-// checkResolvesInside checks the deepest existing folder of dir, below
-// root, against the root's real path; folders still to be created are
-// plain folders and cannot lead anywhere.
-func checkResolvesInside(root, realRoot, dir, p string) error {
-	existing := dir
-	for {
-		if existing == root {
-			return nil
-		}
-		if _, err := os.Lstat(existing); err == nil {
-			break
-		}
-		parent := filepath.Dir(existing)
-		if parent == existing {
-			return nil
-		}
-		existing = parent
-	}
-	real, err := filepath.EvalSymlinks(existing)
-	if err != nil {
-		return msxerr.Wrap(err, "remove the broken or looping link", "cannot resolve the folder of %s: %v", p, err)
-	}
-	if r, err := filepath.Rel(realRoot, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-		return msxerr.New("remove the link or point it inside the workspace",
-			"%s would be written outside the workspace, to %s, through a symbolic link", p, real)
-	}
-	return nil
-}
-
-// checkRelative refuses a path that could leave the root.
-func checkRelative(p string) error {
-	if p == "" || filepath.IsAbs(p) || strings.HasPrefix(p, "/") || strings.Contains(p, `\`) {
-		return fmt.Errorf("generated path %q is not relative", p)
-	}
-	for _, e := range strings.Split(p, "/") {
-		if e == ".." || e == "." || e == "" {
-			return fmt.Errorf("generated path %q is not clean", p)
-		}
-	}
-	return nil
 }
 
 // apply writes changes under root as one transaction: every file is first

@@ -14,6 +14,12 @@
 # deb.debian.org); Postgres takes about three minutes, once. NATS needs only
 # Go and the module proxy (about a minute, once).
 #
+# Everything downloaded is checked: debootstrap verifies the mirror's
+# Release file against Debian's archive keyring (the debian-archive-keyring
+# package, KEYRING) and every package against it, and the build fails
+# unless it says it did; nats-server's module is checked against a pinned
+# hash (NATS_SUM) and its dependencies against its go.sum.
+#
 # Only the export lines go to stdout; progress goes to stderr.
 set -euo pipefail
 
@@ -21,6 +27,7 @@ KINDS=(postgres nats)
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/msx/debootstrap
+KEYRING=${KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
 
 log() { echo "local-images: $*" >&2; }
 
@@ -63,12 +70,28 @@ import_rootfs() {
 
 need_debootstrap() {
   [ "$(id -u)" = 0 ] || die "building an image needs root (debootstrap): run it with sudo, or pull the image on a connected machine"
-  if ! command -v debootstrap >/dev/null 2>&1; then
-    log "installing debootstrap"
+  # apt verifies what it installs; gpgv and the keyring are what let
+  # debootstrap verify the archive in turn.
+  if ! command -v debootstrap >/dev/null 2>&1 || ! command -v gpgv >/dev/null 2>&1 || [ ! -s "$KEYRING" ]; then
+    log "installing debootstrap, gpgv and debian-archive-keyring"
     apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap gpgv debian-archive-keyring >&2
   fi
+  [ -s "$KEYRING" ] || die "no Debian archive keyring at $KEYRING: install debian-archive-keyring, or set KEYRING"
   mkdir -p "$CACHE"
+}
+
+# verified_debootstrap runs debootstrap with signature checks forced on
+# against KEYRING, and fails unless it reports a valid Release signature:
+# a mirror reached over plain http is trusted for nothing but bytes that
+# Debian's keys signed (the Release file, then each package's hash in it).
+verified_debootstrap() {
+  local out
+  out=$(mktemp /tmp/msx-debootstrap-log.XXXXXX)
+  CLEANUP+=("$out")
+  debootstrap --force-check-gpg --keyring="$KEYRING" "$@" 2>&1 | tee "$out" >&2
+  grep -q '^I: Valid Release signature' "$out" ||
+    die "debootstrap did not report a valid Release signature from $KEYRING: refusing an unverified root file system"
 }
 
 # ---- postgres -------------------------------------------------------------
@@ -77,7 +100,7 @@ need_debootstrap() {
 # POSTGRES_PASSWORD), PGDATA; a new cluster on an empty volume; pg_isready.
 PG_MAJOR=15
 
-image_postgres() { echo "msx-local/postgres:$PG_MAJOR-$(recipe_hash build_postgres postgres_rootfs postgres_entrypoint)"; }
+image_postgres() { echo "msx-local/postgres:$PG_MAJOR-$(recipe_hash build_postgres postgres_rootfs postgres_entrypoint verified_debootstrap)"; }
 
 postgres_entrypoint() {
   cat <<'SH'
@@ -146,8 +169,8 @@ postgres_rootfs() {
     return
   fi
   log "running debootstrap for Debian $SUITE's postgresql-$PG_MAJOR (about three minutes, once)"
-  debootstrap --variant=minbase --cache-dir="$CACHE" \
-    --include=postgresql-$PG_MAJOR,ca-certificates "$SUITE" "$dir" "$MIRROR" >&2
+  verified_debootstrap --variant=minbase --cache-dir="$CACHE" \
+    --include=postgresql-$PG_MAJOR,ca-certificates "$SUITE" "$dir" "$MIRROR"
   # The package's post-install made a cluster of its own; the entrypoint
   # makes one on the volume instead. Caches and documentation go too.
   rm -rf "$dir/var/lib/postgresql/$PG_MAJOR" "$dir/etc/postgresql/$PG_MAJOR" \
@@ -182,9 +205,26 @@ build_postgres() {
 # nats-server compiled from github.com/nats-io/nats-server/v2 through the Go
 # module proxy, alone in a FROM scratch image like the official one: its
 # entrypoint is the server, so msx's arguments work with either image.
+# NATS_SUM is the module's hash (go.sum's h1:, as sum.golang.org lists it)
+# for NATS_VERSION: another version needs its own.
 NATS_VERSION=${NATS_VERSION:-v2.15.2}
+if [ "$NATS_VERSION" = v2.15.2 ]; then
+  NATS_SUM=${NATS_SUM:-h1:yLsgt2kslgymvxvjFq1WGWck5hkat2YYfbXvQ145tzU=}
+fi
 
-image_nats() { echo "msx-local/nats:${NATS_VERSION#v}-$(recipe_hash build_nats)"; }
+image_nats() { echo "msx-local/nats:${NATS_VERSION#v}-$(recipe_hash build_nats nats_module_checked)"; }
+
+# nats_module_checked downloads nats-server's module and compares its hash
+# with NATS_SUM; go install then checks every dependency against the
+# module's own go.sum.
+nats_module_checked() {
+  local dir=$1 sum
+  [ -n "${NATS_SUM:-}" ] || die "set NATS_SUM to the h1: hash of github.com/nats-io/nats-server/v2@$NATS_VERSION (from sum.golang.org) to build it"
+  sum=$(cd "$dir" && GOINSECURE= GONOSUMDB= GONOSUMCHECK= GOFLAGS= \
+    go mod download -json "github.com/nats-io/nats-server/v2@$NATS_VERSION" | sed -n 's/^[[:space:]]*"Sum": "\(.*\)",$/\1/p')
+  [ "$sum" = "$NATS_SUM" ] ||
+    die "github.com/nats-io/nats-server/v2@$NATS_VERSION has hash '$sum', want $NATS_SUM: refusing it"
+}
 
 build_nats() {
   local tag=$1
@@ -194,8 +234,10 @@ build_nats() {
   gobin=$(mktemp -d /tmp/msx-nats-bin.XXXXXX)
   CLEANUP+=("$root" "$gobin")
   log "building $tag (compiling nats-server $NATS_VERSION)"
-  # Outside any module, so that go install reads the server's own go.mod.
-  (cd "$gobin" && CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS=-trimpath \
+  nats_module_checked "$gobin"
+  # Outside any module, so that go install reads the server's own go.mod
+  # and go.sum.
+  (cd "$gobin" && CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS=-trimpath GOINSECURE= GONOSUMDB= GONOSUMCHECK= \
     go install -ldflags='-s -w' "github.com/nats-io/nats-server/v2@$NATS_VERSION") >&2
   mkdir -p "$root/tmp" "$root/data"
   chmod 1777 "$root/tmp"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/termtext"
 )
 
 // LinePrinter prints one container's log line with its prefix;
@@ -64,6 +65,9 @@ func (p *Plain) Observe(e events.Event) {
 	if p.muted {
 		return
 	}
+	// A detail may quote a program (a health check's output), an output
+	// is a program's last lines or the compiler's: shown, not interpreted.
+	e.Detail, e.Output = termtext.Line(e.Detail), termtext.Text(e.Output)
 	switch e.Kind {
 	case events.Log:
 		p.log(e.Service, e.Stream, e.Line)
@@ -126,7 +130,7 @@ var _ events.Observer = (*Plain)(nil)
 
 func (p *Plain) log(service, stream, line string) {
 	if p.lines == nil {
-		fmt.Fprintf(p.w, "%s | %s\n", service, line)
+		fmt.Fprintf(p.w, "%s | %s\n", service, termtext.Line(line))
 		return
 	}
 	p.lines.Log(service, stream, line)

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +64,28 @@ orders  | msx: stopped
 `
 	if got := buf.String(); got != want {
 		t.Errorf("printed:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A crashed program's last lines, a health check's output and a log line
+// printed before the renderer is set are shown escaped.
+func TestPlainHostile(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewPlain(&buf, nil)
+	for _, e := range []events.Event{
+		{Kind: events.Log, Service: "orders", Line: "a\x1b[2J"},
+		{Kind: events.Unhealthy, Service: "orders", Detail: "its health check says unhealthy: \x1b]0;t\x07"},
+		{Kind: events.Crashed, Service: "orders", Detail: "exited with code 2", ExitCode: 2, Output: "panic: \x1b[31mboom\u202e\r\nline 2"},
+	} {
+		p.Observe(e)
+	}
+	out := buf.String()
+	if strings.ContainsAny(out, "\x1b\x07\u202e\r") {
+		t.Errorf("raw control printed:\n%q", out)
+	}
+	for _, want := range []string{`orders | a\x1b[2J`, `unhealthy: \x1b]0;t\x07`, "  panic: \\x1b[31mboom\\u202e\n  line 2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%q", want, out)
+		}
 	}
 }

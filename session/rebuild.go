@@ -247,28 +247,41 @@ func (s *Session) targets(names []string) []builder.Target {
 	return out
 }
 
-// swap puts one new binary into its container and waits until it is
-// ready, or reports it crashed.
+// swap puts one new binary into every container of its build (a service's
+// replicas, side by side) and waits until each is ready, or reports which
+// crashed.
 func (s *Session) swap(ctx context.Context, r builder.Result, start time.Time) {
 	_, plan := s.current()
-	c := plan.Container(r.Name)
-	if c == nil {
-		return
+	var wg sync.WaitGroup
+	for _, c := range plan.ContainersOf(r.Name) {
+		wg.Add(1)
+		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
+			defer wg.Done()
+			s.swapInto(ctx, c, r.Binary, start)
+		}()
 	}
-	defer s.settle(r.Name)()
+	wg.Wait()
+}
+
+// swapInto puts a binary into one container, by its instance name.
+func (s *Session) swapInto(ctx context.Context, c devenv.Container, binary string, start time.Time) {
+	defer s.settle(c.Service)()
 	// msx-init restarts the program inside the container: the container
 	// does not stop, so there is no restart to hide, and an exit after
 	// this is the new program's crash.
-	if err := s.opts.Engine.Swap(ctx, c.Name, r.Binary); err != nil {
+	if err := s.opts.Engine.Swap(ctx, c.Name, binary); err != nil {
 		if ctx.Err() == nil {
-			s.publish(events.Event{Kind: events.Warning, Service: r.Name, Detail: "the swap failed: " + sentence(err)})
+			s.publish(events.Event{Kind: events.Warning, Service: c.Service, Detail: "the swap failed: " + sentence(err)})
 		}
 		return
 	}
-	if !s.waitReady(ctx, r.Name, "after the swap") {
+	if !s.waitReady(ctx, c.Service, "after the swap") {
 		return
 	}
-	s.publish(events.Event{Kind: events.Swapped, Service: r.Name, Detail: "code changed",
+	s.publish(events.Event{Kind: events.Swapped, Service: c.Service, Detail: "code changed",
 		Duration: s.clock.Now().Sub(start)})
 }
 

@@ -126,13 +126,17 @@ func (e *fakeEngine) Up(ctx context.Context, m *devenv.Manifest, _ runner.UpOpti
 	}
 	p := &devenv.Plan{Project: m.Project, GatewayPort: 8080}
 	for _, n := range m.ServiceNames() {
-		e.s.Progress(n, "created")
-		e.s.Progress(n, "ready")
-		p.Containers = append(p.Containers, devenv.Container{Name: "shop-" + n, Service: n, Role: devenv.RoleService})
+		for _, inst := range m.ReplicaNames(n) {
+			e.s.Progress(inst, "created")
+			e.s.Progress(inst, "ready")
+			p.Containers = append(p.Containers, devenv.Container{Name: "shop-" + inst, Service: inst, Role: devenv.RoleService,
+				Image: devenv.ImageRef{Build: n, Pkg: devenv.ServicePkg(n)}})
+		}
 	}
 	e.s.Progress("gateway", "unchanged, running")
 	e.s.Progress("gateway", "ready")
-	p.Containers = append(p.Containers, devenv.Container{Name: "shop-gateway", Service: "gateway", Role: devenv.RoleGateway})
+	p.Containers = append(p.Containers, devenv.Container{Name: "shop-gateway", Service: "gateway", Role: devenv.RoleGateway,
+		Image: devenv.ImageRef{Build: devenv.GatewayName, Pkg: devenv.GatewayPkg}})
 	return p, nil
 }
 
@@ -412,6 +416,31 @@ func TestStopThatHangsEndsAtTheBound(t *testing.T) {
 			return
 		case <-time.After(time.Millisecond):
 			h.clock.Advance(time.Second)
+		}
+	}
+}
+
+// TestChangeSwapsEveryReplica: one build, the binary swapped into each
+// replica's container, each reported by its own name.
+func TestChangeSwapsEveryReplica(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.s.opts.Manifest.Services["orders"] = devenv.Service{Port: 8081, Replicas: 3}
+	_, done := h.attach(t)
+	h.watch <- []string{"/w/services/orders/version.go"}
+	for _, inst := range []string{"orders", "orders-2", "orders-3"} {
+		h.rec.waitFor(t, "swapped "+inst)
+	}
+	h.s.Quit()
+	wait(t, done)
+	if got := h.b.builds(); len(got) != 1 {
+		t.Errorf("builds = %v, want one", got)
+	}
+	calls := h.eng.called()
+	for _, inst := range []string{"orders", "orders-2", "orders-3"} {
+		for _, want := range []string{"swap shop-" + inst + " /w/.msx/build/orders", "ready? shop-" + inst} {
+			if !slices.Contains(calls, want) {
+				t.Errorf("calls = %q, want %q", calls, want)
+			}
 		}
 	}
 }

@@ -5,8 +5,11 @@
 package state
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -70,8 +73,26 @@ func checkName(name string) error {
 // one the first time. The value is the file's content without surrounding
 // white space, so that a user may write one by hand.
 func (s *Store) Secret(name string) (string, error) {
+	return s.SecretWith(name, randomSecret)
+}
+
+// randomSecret is a new random password.
+func randomSecret() (string, error) {
+	b := make([]byte, secretBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// SecretWith is Secret for a secret that gen makes the first time (a
+// broker user's seed) instead of a random password.
+func (s *Store) SecretWith(name string, gen func() (string, error)) (string, error) {
 	if err := checkName(name); err != nil {
 		return "", err
+	}
+	if strings.HasSuffix(name, KeySuffix) || strings.HasSuffix(name, KeySuffix+".pub") {
+		return s.keyPair(name)
 	}
 	v, err := s.read(name)
 	if err == nil {
@@ -80,11 +101,10 @@ func (s *Store) Secret(name string) (string, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
-	b := make([]byte, secretBytes)
-	if _, err := rand.Read(b); err != nil {
+	v, err = gen()
+	if err != nil {
 		return "", err
 	}
-	v = hex.EncodeToString(b)
 	if err := s.write(name, v); err != nil {
 		return "", err
 	}
@@ -144,6 +164,28 @@ func (s *Store) read(name string) (string, error) {
 	return v, nil
 }
 
+// Set stores a file msx makes from other secrets each time (the broker's
+// configuration), replacing what is there in one rename: the user does
+// not edit it.
+func (s *Store) Set(name, value string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if old, err := s.read(name); err == nil && old == strings.TrimSpace(value) {
+		return nil
+	}
+	tmp := s.SecretPath("." + name + ".set")
+	_ = os.Remove(tmp) // one a crash left: write never replaces a file
+	if err := s.write("."+name+".set", value); err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := os.Rename(tmp, s.SecretPath(name)); err != nil {
+		return msxerr.Wrap(err, "check the folder's permissions", "cannot write %s", s.SecretPath(name))
+	}
+	return nil
+}
+
 // write stores a secret atomically: a temporary file of mode 0600 renamed
 // over the name, in folders of mode 0700.
 func (s *Store) write(name, value string) error {
@@ -198,4 +240,56 @@ func ensureDir(dir string) error {
 		return os.Chmod(dir, DirMode)
 	}
 	return nil
+}
+
+// KeySuffix marks a secret that is an Ed25519 private key in PKCS #8 PEM
+// (a program's identity key); NAME.pub is its public key in PKIX PEM. Both
+// are generated together the first time either is asked for, and the
+// public key is derived from the private one whenever it is read, so the
+// two always match. A new key pair is not Generated: no data were made
+// with the old one.
+const KeySuffix = ".ed25519"
+
+func (s *Store) keyPair(name string) (string, error) {
+	privName, public := strings.CutSuffix(name, ".pub")
+	v, err := s.read(privName)
+	if errors.Is(err, fs.ErrNotExist) {
+		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
+		if gerr != nil {
+			return "", gerr
+		}
+		der, gerr := x509.MarshalPKCS8PrivateKey(priv)
+		if gerr != nil {
+			return "", gerr
+		}
+		if err := s.write(privName, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))); err != nil {
+			return "", err
+		}
+		v, err = s.read(privName) // the first written wins a race
+	}
+	if err != nil || !public {
+		return v, err
+	}
+	blk, _ := pem.Decode([]byte(v))
+	var key any
+	if blk != nil && blk.Type == "PRIVATE KEY" {
+		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+	}
+	priv, ok := key.(ed25519.PrivateKey)
+	if !ok || err != nil {
+		return "", msxerr.New("remove it; msx generates a new key pair", "%s is not an Ed25519 private key in PEM", s.SecretPath(privName))
+	}
+	der, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		return "", err
+	}
+	pub := strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+	// Kept beside the private key for the exports, which read the files.
+	if old, err := s.read(name); err != nil || old != pub {
+		os.Remove(s.SecretPath(name))
+		if err := s.write(name, pub); err != nil {
+			return "", err
+		}
+	}
+	return pub, nil
 }

@@ -1,6 +1,9 @@
 package state
 
 import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,5 +123,78 @@ func TestBadNamesAndFiles(t *testing.T) {
 	}
 	if v, err := s.Secret("hand"); err != nil || v != "written-by-hand" {
 		t.Errorf("hand-written secret = %q, %v", v, err)
+	}
+}
+
+func TestIdentityKeyPairs(t *testing.T) {
+	s := New(t.TempDir())
+	pub, err := s.Secret("identity-orders" + KeySuffix + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := s.Secret("identity-orders" + KeySuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode([]byte(priv))
+	key, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ = pem.Decode([]byte(pub))
+	pk, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pk.(ed25519.PublicKey).Equal(key.(ed25519.PrivateKey).Public()) {
+		t.Error("the public key is not the private key's")
+	}
+	for _, n := range []string{"identity-orders" + KeySuffix, "identity-orders" + KeySuffix + ".pub"} {
+		st, err := os.Stat(s.SecretPath(n))
+		if err != nil || st.Mode().Perm() != FileMode {
+			t.Errorf("%s: %v, mode %v; want 0600", n, err, st.Mode().Perm())
+		}
+		if s.Generated(n) {
+			t.Errorf("%s counts as a generated password", n)
+		}
+	}
+	if again, _ := s.Secret("identity-orders" + KeySuffix); again != priv {
+		t.Error("a second read made a new key")
+	}
+	if other, _ := s.Secret("identity-ledger" + KeySuffix + ".pub"); other == pub {
+		t.Error("two programs share a key")
+	}
+}
+
+func TestSecretWithAndSet(t *testing.T) {
+	s := New(t.TempDir())
+	v, err := s.SecretWith("nats-orders.nk", func() (string, error) { return "SUSEED", nil })
+	if err != nil || v != "SUSEED" || !s.Generated("nats-orders.nk") {
+		t.Fatalf("SecretWith = %q, %v", v, err)
+	}
+	// Made once: the second call reads it.
+	v, _ = s.SecretWith("nats-orders.nk", func() (string, error) { return "OTHER", nil })
+	if v != "SUSEED" {
+		t.Errorf("second SecretWith = %q", v)
+	}
+	for _, want := range []string{"conf one", "conf two"} {
+		if err := s.Set("nats-server.conf", want); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.Lookup("nats-server.conf")
+		if err != nil || !ok || got != want {
+			t.Errorf("after Set(%q): %q %v %v", want, got, ok, err)
+		}
+	}
+	st, err := os.Stat(s.SecretPath("nats-server.conf"))
+	if err != nil || st.Mode().Perm() != FileMode {
+		t.Errorf("mode %v, %v", st.Mode(), err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(s.Path(), "secrets"))
+	if len(entries) != 2 {
+		t.Errorf("files left: %v", entries)
+	}
+	if err := s.Set("../x", "v"); err == nil {
+		t.Error("a path was accepted")
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/msx-dev/msx/templates/collector/spans"
+	"github.com/msx-dev/msx/termtext"
 )
 
 // ANSI styles.
@@ -97,7 +100,9 @@ func List(traces []Summary, st Style) string {
 		if root == "" {
 			root = "(root span not received)"
 		}
-		row := []string{t.TraceID, root, status, FormatDuration(time.Duration(t.DurationNS)), fmt.Sprint(t.Spans), strings.Join(t.Services, ",")}
+		// What the collector stores came from the programs and, through
+		// the root span's route, from clients: shown, never interpreted.
+		row := []string{termtext.Line(t.TraceID), termtext.Line(root), status, FormatDuration(time.Duration(t.DurationNS)), fmt.Sprint(t.Spans), termtext.Line(strings.Join(t.Services, ","))}
 		if !st.Now.IsZero() {
 			row = append(row, FormatDuration(st.Now.Sub(t.Start).Round(time.Second))+" ago")
 		}
@@ -209,6 +214,7 @@ func tree(spans []Span) []node {
 // function of its data and style only, so that a dashboard tab can call
 // it.
 func Waterfall(t Trace, st Style) string {
+	t = printable(t)
 	var b strings.Builder
 	if len(t.Spans) == 0 {
 		fmt.Fprintf(&b, "trace %s has no spans\n", t.TraceID)
@@ -288,6 +294,27 @@ func Waterfall(t Trace, st Style) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// printable returns a copy of t whose text, all of which came from the
+// programs and their clients (a span's name holds the request's path), is
+// shown escaped where a terminal would interpret it.
+func printable(t Trace) Trace {
+	t.TraceID = termtext.Line(t.TraceID)
+	out := make([]Span, len(t.Spans))
+	for i, s := range t.Spans {
+		s.Name = termtext.Line(s.Name)
+		s.Service = termtext.Line(s.Service)
+		s.Status = termtext.Line(s.Status)
+		attrs := make([]spans.Attr, len(s.Attrs))
+		for j, a := range s.Attrs {
+			attrs[j] = spans.Attr{Key: a.Key, Value: termtext.Line(a.Value)}
+		}
+		s.Attrs = attrs
+		out[i] = s
+	}
+	t.Spans = out
+	return t
 }
 
 // bar draws a span on a time line of width w: blanks before it, then at

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +144,32 @@ func TestFinder(t *testing.T) {
 	at = second.URL
 	if _, err := f.List(ctx, Query{}); err != nil || finds != 3 {
 		t.Fatalf("List = %v after %d lookups, want the second collector found", err, finds)
+	}
+}
+
+// A client's request path with escape sequences (the gateway names its
+// span after it) and a program's attributes are shown escaped by both the
+// list and the waterfall.
+func TestRenderHostile(t *testing.T) {
+	evil := "/api/orders/\x1b]0;pwned\x07\x1b[2J\u009b\u202e"
+	tr := Trace{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Spans: []Span{
+		span("0000000000000001", "", "GET "+evil, "gate\x1b[31mway", 0, 10, "boom\x1b[2J",
+			spans.Attr{Key: "url.path", Value: evil}),
+	}}
+	list := List([]Summary{{TraceID: tr.TraceID + "\x1b[2J", Root: "GET " + evil, Spans: 1, Services: []string{"gate\x1b[31mway"}, Start: t0}}, Style{})
+	water := Waterfall(tr, Style{Width: 200})
+	for name, out := range map[string]string{"list": list, "waterfall": water} {
+		if strings.ContainsAny(out, "\x1b\x07\u009b\u202e") {
+			t.Errorf("%s prints a control character raw:\n%q", name, out)
+		}
+		if !strings.Contains(out, `\x1b]0;pwned\x07\x1b[2J`) {
+			t.Errorf("%s does not show the path escaped:\n%q", name, out)
+		}
+	}
+	if !strings.Contains(water, `url.path=/api/orders/\x1b]0;pwned`) || !strings.Contains(water, `error: boom\x1b[2J`) {
+		t.Errorf("waterfall details:\n%s", water)
+	}
+	if tr.Spans[0].Name != "GET "+evil {
+		t.Error("Waterfall changed its argument")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/logs"
+	"github.com/msx-dev/msx/termtext"
 )
 
 // State is what a service is doing, as the table shows it.
@@ -261,7 +262,7 @@ func (p *Project) applyProject(e events.Event) {
 	if e.Service != "" {
 		text = e.Service + ": " + text
 	}
-	p.Notice = text
+	p.Notice = sanitize(text)
 	p.add(p.project, e, Note, text)
 }
 
@@ -389,39 +390,30 @@ func (p *Project) matcher(filter string) func(*Line) bool {
 	}
 }
 
-// sanitize keeps terminal control sequences in log lines from moving the
-// cursor or changing colours under the renderer: tabs become spaces, other
-// control characters are dropped.
+// sanitize keeps what programs print (log lines, the last lines of a
+// crash, a health check's words) from moving the cursor or changing
+// colours under the renderer: controls are shown escaped, as msx logs
+// shows them, and tabs become spaces so that widths add up.
 func sanitize(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			clean = false
-			break
-		}
+	s = termtext.Line(s)
+	if strings.IndexByte(s, '\t') >= 0 {
+		s = strings.ReplaceAll(s, "\t", "    ")
 	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\t':
-			b.WriteString("    ")
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+	return s
 }
 
+// lines splits a program's or the compiler's output into lines, each
+// sanitized.
 func lines(s string) []string {
 	s = strings.TrimRight(s, "\n")
 	if s == "" {
 		return nil
 	}
-	return strings.Split(s, "\n")
+	out := strings.Split(s, "\n")
+	for i, l := range out {
+		out[i] = sanitize(l)
+	}
+	return out
 }
 
 func took(d time.Duration) string {

@@ -169,9 +169,26 @@ func TestTailMergesFiltersAnchorsAndSkips(t *testing.T) {
 	}
 }
 
-func TestSanitizeDropsControlSequences(t *testing.T) {
-	if got := sanitize("a\tb\x1b[31mred\x1b[0m\r"); got != "a    b[31mred[0m" {
+// A program's escape sequences are shown as msx logs shows them, never
+// passed to the terminal under the dashboard (nor silently dropped, which
+// hid what the program printed).
+func TestSanitizeShowsControlSequences(t *testing.T) {
+	if got := sanitize("a\tb\x1b[31mred\x1b[0m\r\u009b\u202e"); got != `a    b\x1b[31mred\x1b[0m\r\u009b\u202e` {
 		t.Fatalf("%q", got)
+	}
+	p := New([]string{"orders"}, 10)
+	p.Apply(events.Event{Kind: events.Crashed, Service: "orders", Output: "boom\x1b]0;t\x07\nline 2"})
+	p.Apply(events.Event{Kind: events.Unhealthy, Service: "orders", Detail: "says \x1b[2J"})
+	p.Apply(events.Event{Kind: events.Log, Service: "orders", Line: `{"level":"INFO","msg":"m\u001b[2J"}`})
+	var got string
+	for _, l := range p.Tail("orders", "", 0, 0, 10) {
+		got += l.Text + "|"
+	}
+	got += strings.Join(p.Service("orders").Output, "|")
+	p.Apply(events.Event{Kind: events.Warning, Detail: "engine said \x1b[2J"})
+	got += p.Notice
+	if strings.ContainsAny(got, "\x1b\x07") {
+		t.Fatalf("raw control in the model: %q", got)
 	}
 	if got := sanitize("plain"); got != "plain" {
 		t.Fatal(got)

@@ -10,19 +10,30 @@ import (
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"example.com/shop/platform/auth"
 )
 
 // authConfig is how the gateway checks credentials on protected routes.
 // Keys come from the environment or from files in SECRETS_DIR: jwt.pem (a
 // public key) or jwt.secret (an HMAC secret), and api-keys (one NAME:KEY a
 // line). msx up writes them there from the workspace's .msx/secrets/
-// gateway-jwt.pem, gateway-jwt.secret and gateway-api-keys, when present.
+// gateway-jwt.pem, gateway-jwt.secret and gateway-api-keys, when present,
+// and identity.key, the gateway's identity key, always.
 type authConfig struct {
 	JWTKey        string   // PEM public key or HMAC secret
 	JWTAlgorithms []string // allowlist, e.g. RS256,ES256 or HS256
-	JWTIssuer     string   // required "iss", when set
-	JWTAudience   string   // required "aud", when set
-	APIKeys       string   // NAME:KEY lines
+	JWTIssuer     string   // required "iss"
+	JWTAudience   string   // required "aud"
+	// JWTAnyIssuer and JWTAnyAudience accept tokens whatever their "iss"
+	// or "aud": a JWT key without an issuer and an audience to check is
+	// refused unless these say so (msx.yaml: gateway.jwt.any_issuer).
+	JWTAnyIssuer   bool
+	JWTAnyAudience bool
+	APIKeys        string // NAME:KEY lines
+	// Identity signs the identity tokens protected services act on
+	// (identity.key); without it, protected routes answer 503.
+	Identity *auth.Keys
 }
 
 // authenticator checks a request's credentials and returns the subject.
@@ -31,6 +42,7 @@ type authenticator struct {
 	jwtParser  *jwt.Parser
 	apiKeys    []apiKey
 	configured bool
+	identity   *auth.Keys
 }
 
 type apiKey struct {
@@ -43,8 +55,17 @@ var errUnauthenticated = errors.New("authentication required")
 // newAuthenticator reads the keys. Without any, protected routes fail
 // closed: every request to them answers 401.
 func newAuthenticator(cfg authConfig) (*authenticator, error) {
-	a := &authenticator{}
+	a := &authenticator{identity: cfg.Identity}
 	if cfg.JWTKey != "" {
+		// A token from another issuer, or for another audience, signed
+		// with a shared key is someone else's: both are checked unless
+		// msx.yaml says in so many words that any will do.
+		if cfg.JWTIssuer == "" && !cfg.JWTAnyIssuer {
+			return nil, errors.New("a JWT key is set but no issuer: set gateway.jwt.issuer in msx.yaml (or gateway.jwt.any_issuer: true to accept any)")
+		}
+		if cfg.JWTAudience == "" && !cfg.JWTAnyAudience {
+			return nil, errors.New("a JWT key is set but no audience: set gateway.jwt.audience in msx.yaml (or gateway.jwt.any_audience: true to accept any)")
+		}
 		algs := cfg.JWTAlgorithms
 		key, err := parseKey(cfg.JWTKey)
 		if err != nil {

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"example.com/shop/platform/auth"
 	"example.com/shop/platform/breaker"
 )
 
@@ -79,7 +78,7 @@ func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logg
 					pr.SetXForwarded()
 					injectTrace(pr.Out.Context(), pr.Out.Header)
 				},
-				Transport:    b.Transport(base),
+				Transport:    b.Transport(spread(base, rt.Replicas)),
 				BufferPool:   buffers,
 				ErrorHandler: g.proxyError(rt.Name),
 				ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -139,6 +138,10 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			continue
 		}
+		// The upstream timeout travels as a deadline in the call's state,
+		// which the direct transport puts on the connection: no timer and
+		// no cancellable context per request.
+		call := &proxyCall{deadline: time.Now().Add(g.timeout)}
 		if u.Protected {
 			subject, err := g.auth.authenticate(r)
 			if err != nil {
@@ -146,12 +149,11 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 				writeError(w, http.StatusUnauthorized, "authentication required")
 				return
 			}
-			r.Header.Set(auth.IdentityHeader, subject)
+			if err := g.vouch(r.Header, subject, u.Name, r.Method, rest, call.deadline); err != nil {
+				writeError(w, http.StatusServiceUnavailable, "the gateway has no identity key to vouch for the caller")
+				return
+			}
 		}
-		// The upstream timeout travels as a deadline in the call's state,
-		// which the direct transport puts on the connection: no timer and
-		// no cancellable context per request.
-		call := &proxyCall{deadline: time.Now().Add(g.timeout)}
 		out := r.WithContext(context.WithValue(r.Context(), proxyCallKey{}, call))
 		if r.Body != nil && r.Body != http.NoBody {
 			call.body = &clientBody{ReadCloser: r.Body}

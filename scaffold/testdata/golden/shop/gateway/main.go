@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"example.com/shop/platform/admin"
+	"example.com/shop/platform/auth"
 	"example.com/shop/platform/breaker"
 	"example.com/shop/platform/config"
 	"example.com/shop/platform/health"
@@ -181,6 +182,17 @@ func loadConfig() (gatewayConfig, error) {
 	}
 	cfg.Auth.JWTIssuer = config.String("JWT_ISSUER", "")
 	cfg.Auth.JWTAudience = config.String("JWT_AUDIENCE", "")
+	if cfg.Auth.JWTAnyIssuer, err = config.Bool("JWT_ANY_ISSUER", false); err != nil {
+		return cfg, err
+	}
+	if cfg.Auth.JWTAnyAudience, err = config.Bool("JWT_ANY_AUDIENCE", false); err != nil {
+		return cfg, err
+	}
+	if dir != "" {
+		if cfg.Auth.Identity, err = auth.LoadKeys(auth.Gateway, dir); err != nil {
+			return cfg, err
+		}
+	}
 	return cfg, nil
 }
 

@@ -13,11 +13,15 @@ import (
 // MSX_ROUTES holds a JSON list of them:
 //
 //	[{"name":"orders","prefix":"/api/orders/","upstream":"http://orders:8081","protected":false}]
+//
+// A service that runs several replicas lists each by its own address in
+// replicas; the gateway spreads requests over them (replicas.go).
 type Route struct {
-	Name      string `json:"name"`
-	Prefix    string `json:"prefix"`
-	Upstream  string `json:"upstream"`
-	Protected bool   `json:"protected"`
+	Name      string   `json:"name"`
+	Prefix    string   `json:"prefix"`
+	Upstream  string   `json:"upstream"`
+	Protected bool     `json:"protected"`
+	Replicas  []string `json:"replicas,omitempty"`
 }
 
 // parseRoutes reads and checks a route table, sorted longest prefix first
@@ -44,6 +48,12 @@ func parseRoutes(s string) ([]Route, error) {
 		u, err := url.Parse(rt.Upstream)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return nil, fmt.Errorf("MSX_ROUTES: route %s: upstream %q must be an http(s) URL such as http://orders:8081", rt.Name, rt.Upstream)
+		}
+		for _, r := range rt.Replicas {
+			ru, err := url.Parse(r)
+			if err != nil || ru.Scheme != u.Scheme || ru.Host == "" || (ru.Path != "" && ru.Path != "/") || ru.RawQuery != "" || ru.Fragment != "" || ru.User != nil {
+				return nil, fmt.Errorf("MSX_ROUTES: route %s: replica %q must be a %s URL with a host alone, such as %s://orders-2:8081", rt.Name, r, u.Scheme, u.Scheme)
+			}
 		}
 	}
 	sort.SliceStable(routes, func(i, j int) bool { return len(routes[i].Prefix) > len(routes[j].Prefix) })

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // installSecretsArg makes the gateway copy its key files and exit:
@@ -15,10 +17,41 @@ import (
 // shell and no cp.
 const installSecretsArg = "install-secrets"
 
+// ownedDirEnv, set to PATH:UID[,PATH:UID...], makes install-secrets also
+// make each folder PATH owned by UID, in the volumes it mounts: the store
+// of a program that does not run as root, in a volume whose root belongs
+// to root (the broker's JetStream store), or where a read-only volume
+// mounted under the secrets one goes (a database's password), in an
+// exported compose.yaml whose images have no shell to do it.
+const ownedDirEnv = "MSX_OWNED_DIR"
+
+// makeOwnedDirs makes the folders spec names, each owned by its UID.
+func makeOwnedDirs(spec string) error {
+	for _, one := range strings.Split(spec, ",") {
+		dir, id, ok := strings.Cut(one, ":")
+		uid, err := strconv.Atoi(id)
+		if !ok || err != nil || !filepath.IsAbs(dir) {
+			return fmt.Errorf("%s: %q is not PATH:UID", ownedDirEnv, one)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chown(dir, uid, uid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // installSecrets copies each file of from into to, readable by every user
 // (the volume is mounted read-only into the gateway alone), replacing what
 // is there in one rename so the gateway never reads half a key.
 func installSecrets(from, to string) error {
+	if spec := os.Getenv(ownedDirEnv); spec != "" {
+		if err := makeOwnedDirs(spec); err != nil {
+			return err
+		}
+	}
 	entries, err := os.ReadDir(from)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -31,5 +32,25 @@ func TestInstallSecretsCopiesReadable(t *testing.T) {
 	}
 	if err := installSecrets(filepath.Join(from, "missing"), to); err == nil {
 		t.Fatal("no error for a folder that is not there")
+	}
+}
+
+func TestInstallSecretsMakesOwnedDir(t *testing.T) {
+	from, to, data := t.TempDir(), t.TempDir(), t.TempDir()
+	uid := os.Getuid() // chown to oneself needs no privilege
+	t.Setenv(ownedDirEnv, filepath.Join(data, "store")+":"+strconv.Itoa(uid)+","+filepath.Join(to, "postgres")+":"+strconv.Itoa(uid))
+	if err := installSecrets(from, to); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Join(data, "store"), filepath.Join(to, "postgres")} {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() || st.Mode().Perm() != 0o700 {
+			t.Fatalf("%s: %v, %v", d, st, err)
+		}
+	}
+	for _, bad := range []string{"store:1", filepath.Join(data, "x") + ":me"} {
+		t.Setenv(ownedDirEnv, bad)
+		if err := installSecrets(from, to); err == nil {
+			t.Errorf("%s=%q: no error", ownedDirEnv, bad)
+		}
 	}
 }

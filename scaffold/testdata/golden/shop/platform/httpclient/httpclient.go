@@ -226,8 +226,15 @@ func (c *Client) try(req *http.Request, attempt int) (*http.Response, error) {
 		r.Body = body
 	}
 	deadline.Set(ctx, r.Header)
-	if id := auth.Identity(ctx); id != "" {
-		r.Header.Set(auth.IdentityHeader, id)
+	// Signed as this service, for this callee, method, path and attempt's
+	// deadline, carrying the end user's token if the call serves one.
+	tok, err := auth.Outgoing(ctx, c.opts.Name, r.Method, r.URL.Path)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if tok != "" {
+		r.Header.Set(auth.IdentityHeader, tok)
 	}
 	resp, err := c.http.Do(r)
 	if err != nil {

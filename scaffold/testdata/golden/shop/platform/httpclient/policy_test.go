@@ -2,6 +2,8 @@ package httpclient
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -140,13 +142,17 @@ func TestNoRetryPastTheCallersDeadline(t *testing.T) {
 }
 
 func TestDeadlineAndIdentityArePassedOn(t *testing.T) {
+	// The caller signs as "web"; the callee, orders, holds web's public key.
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	callee := auth.NewKeys("orders", nil, map[string]ed25519.PublicKey{"web": pub})
 	var gotDeadline, gotIdentity string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotDeadline, gotIdentity = r.Header.Get(deadline.Header), r.Header.Get(auth.IdentityHeader)
+		gotDeadline = r.Header.Get(deadline.Header)
+		_, gotIdentity, _ = callee.Verify(r.Header.Get(auth.IdentityHeader), r.Method, r.URL.Path)
 	}))
 	defer srv.Close()
 
-	ctx, cancel := context.WithTimeout(auth.WithIdentity(context.Background(), "alice"), 900*time.Millisecond)
+	ctx, cancel := context.WithTimeout(auth.WithKeys(context.Background(), auth.NewKeys("web", priv, nil)), 900*time.Millisecond)
 	defer cancel()
 	resp, err := New(fast("orders"), nil).Get(ctx, srv.URL)
 	if err != nil {
@@ -157,8 +163,8 @@ func TestDeadlineAndIdentityArePassedOn(t *testing.T) {
 	if err != nil || ms <= 0 || ms > 900 {
 		t.Errorf("%s = %q, want the remaining budget in (0, 900] ms", deadline.Header, gotDeadline)
 	}
-	if gotIdentity != "alice" {
-		t.Errorf("%s = %q, want alice", auth.IdentityHeader, gotIdentity)
+	if gotIdentity != "web" {
+		t.Errorf("%s verified as %q, want a token signed by web", auth.IdentityHeader, gotIdentity)
 	}
 }
 

@@ -17,8 +17,11 @@ import (
 
 // Options configures Wrap.
 type Options struct {
-	// Protected refuses requests that carry no identity from the gateway.
+	// Protected refuses requests that carry no verified identity token.
 	Protected bool
+	// Keys verify the identity tokens of requests and sign the calls made
+	// while serving them; nil verifies and signs nothing.
+	Keys *auth.Keys
 	// Faults injects msx's faults; nil when fault injection is off.
 	Faults *fault.Injector
 	// MaxBodyBytes refuses larger request bodies with 413. Default 1 MiB.
@@ -31,7 +34,7 @@ func Wrap(h http.Handler, opts Options) http.Handler {
 		opts.MaxBodyBytes = 1 << 20
 	}
 	h = requireJSON(opts.MaxBodyBytes, h)
-	h = auth.Middleware(opts.Protected)(h)
+	h = auth.Middleware(opts.Protected, opts.Keys)(h)
 	// Faults come before the identity check: a failing service fails for
 	// every caller, authenticated or not.
 	h = opts.Faults.Middleware(h)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -209,10 +208,11 @@ type ConsumeOptions struct {
 
 // Consumer is one service's durable consumer of its subscriptions.
 type Consumer struct {
-	cc    jetstream.ConsumeContext
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	cc   []jetstream.ConsumeContext
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+	// drain bounds Stop's wait for the fetched events to be handled.
 	drain time.Duration
 }
 
@@ -221,17 +221,31 @@ type Consumer struct {
 // be redelivered to another replica once the broker's AckWait ran out.
 func (c *Consumer) Stop() {
 	c.once.Do(func() {
-		c.cc.Drain()
+		// Each consumer stops fetching and hands over what it fetched.
+		for _, cc := range c.cc {
+			cc.Drain()
+		}
 		t := time.NewTimer(c.drain)
 		defer t.Stop()
-		select {
-		case <-c.cc.Closed():
-		case <-t.C:
-			c.cc.Stop()
+	drained:
+		for _, cc := range c.cc {
+			select {
+			case <-cc.Closed():
+			case <-t.C:
+				c.stopAll()
+				break drained
+			}
 		}
 		close(c.stop)
 	})
 	<-c.done
+}
+
+// stopAll stops fetching for every topic.
+func (c *Consumer) stopAll() {
+	for _, cc := range c.cc {
+		cc.Stop()
+	}
 }
 
 // consumer is what handling a batch needs.
@@ -268,43 +282,47 @@ func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers,
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = 5 * time.Second
 	}
-	var subjects []string
-	for _, t := range handlers.Topics() {
-		subjects = append(subjects, SubjectPrefix+t)
-	}
-	var cons jetstream.Consumer
-	var err error
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		cons, err = b.JS.CreateOrUpdateConsumer(cctx, Stream, jetstream.ConsumerConfig{
-			Durable:        ConsumerName(service),
-			FilterSubjects: subjects,
-			AckPolicy:      jetstream.AckExplicitPolicy,
-			AckWait:        opts.AckWait,
-			MaxDeliver:     opts.MaxDeliver,
-			DeliverPolicy:  jetstream.DeliverAllPolicy,
-		})
-		cancel()
-		if err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("creating consumer %s: %w", service, err)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 	c := &Consumer{stop: make(chan struct{}), done: make(chan struct{}), drain: opts.DrainTimeout}
 	msgs := make(chan jetstream.Msg, opts.Batch)
-	c.cc, err = cons.Consume(func(msg jetstream.Msg) {
-		select {
-		case msgs <- msg:
-		case <-c.stop:
-		case <-ctx.Done():
+	// One consumer per topic, its one filter in the subject it is created
+	// on, which the broker checks against the service's permissions; all
+	// feed the same batches.
+	for _, t := range handlers.Topics() {
+		var cons jetstream.Consumer
+		var err error
+		for {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			cons, err = b.JS.CreateOrUpdateConsumer(cctx, Stream, jetstream.ConsumerConfig{
+				Durable:       ConsumerName(service, t),
+				FilterSubject: SubjectPrefix + t,
+				AckPolicy:     jetstream.AckExplicitPolicy,
+				AckWait:       opts.AckWait,
+				MaxDeliver:    opts.MaxDeliver,
+				DeliverPolicy: jetstream.DeliverAllPolicy,
+			})
+			cancel()
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				c.stopAll()
+				return nil, fmt.Errorf("creating consumer %s: %w", ConsumerName(service, t), err)
+			case <-time.After(250 * time.Millisecond):
+			}
 		}
-	})
-	if err != nil {
-		return nil, err
+		cc, err := cons.Consume(func(msg jetstream.Msg) {
+			select {
+			case msgs <- msg:
+			case <-c.stop:
+			case <-ctx.Done():
+			}
+		})
+		if err != nil {
+			c.stopAll()
+			return nil, err
+		}
+		c.cc = append(c.cc, cc)
 	}
 	h := &consumer{b: b, service: service, inbox: inbox, effect: handlers.Effect,
 		tracer: otel.Tracer("platform/messaging"), log: log, opts: opts}
@@ -376,11 +394,7 @@ func (h *consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 		// The publisher's trace continues here, across the hop.
 		mctx := otel.GetTextMapPropagator().Extract(ctx, headerCarrier(msg.Headers()))
 		mctx, span := h.tracer.Start(mctx, "process "+Topic(msg.Subject()), trace.WithSpanKind(trace.SpanKindConsumer))
-		var ev Event
-		err := json.Unmarshal(msg.Data(), &ev)
-		if err == nil && ev.ID == "" {
-			err = errors.New("event has no id")
-		}
+		ev, err := decodeEvent(msg.Subject(), msg.Data())
 		if err != nil {
 			h.failed(mctx, msg, ev, err)
 			span.RecordError(err)

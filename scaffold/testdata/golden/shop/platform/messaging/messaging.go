@@ -13,6 +13,7 @@ package messaging
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -22,6 +23,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+
+	"example.com/shop/platform/config"
 )
 
 // Streams of the project: every event goes to Stream under SubjectPrefix;
@@ -45,9 +48,50 @@ func Subject(source, event string) string { return SubjectPrefix + source + "." 
 // events.orders.item.created is orders.item.created.
 func Topic(subject string) string { return strings.TrimPrefix(subject, SubjectPrefix) }
 
-// ConsumerName is the durable consumer of a subscribing service: one per
-// service, shared by its replicas.
-func ConsumerName(service string) string { return service }
+// ConsumerName is a subscribing service's durable consumer of one topic,
+// shared by its replicas: one per topic, so that the broker can hold the
+// service to the topics msx.yaml gives it (the filter is part of the
+// subject the consumer is created on). ledger's of orders.item.created is
+// ledger_orders_item_created.
+func ConsumerName(service, topic string) string {
+	return service + "_" + strings.ReplaceAll(topic, ".", "_")
+}
+
+// InboxPrefix is where a service's replies from the broker (answers, the
+// events it pulls) come: its own, the only one it may subscribe to.
+func InboxPrefix(service string) string { return "_INBOX_" + service }
+
+// sourceOf splits a subject into the service that published it and the
+// event's type: events.orders.item.created is orders, item.created. The
+// broker lets a service publish under its own name only, so the subject,
+// unlike the payload, says who sent the event.
+func sourceOf(subject string) (source, typ string, ok bool) {
+	rest, found := strings.CutPrefix(subject, SubjectPrefix)
+	if !found {
+		return "", "", false
+	}
+	source, typ, ok = strings.Cut(rest, ".")
+	return source, typ, ok && source != "" && typ != ""
+}
+
+// decodeEvent reads the event of a message. Its source and type are the
+// subject's, whatever the payload says: a service can put any source in
+// a payload, but publish only under its own name.
+func decodeEvent(subject string, data []byte) (Event, error) {
+	var ev Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return ev, err
+	}
+	if ev.ID == "" {
+		return ev, errors.New("event has no id")
+	}
+	source, typ, ok := sourceOf(subject)
+	if !ok {
+		return ev, fmt.Errorf("subject %q is not %sSOURCE.TYPE", subject, SubjectPrefix)
+	}
+	ev.Source, ev.Type = source, typ
+	return ev, nil
+}
 
 // Event is what travels: an id unique to the event, its type
 // (item.created), the service that published it, when, and its data.
@@ -77,9 +121,20 @@ type Broker struct {
 // Connect connects to the broker at url and makes sure the streams exist,
 // with the limits of r. It keeps reconnecting forever: while the broker is
 // down, events wait in the outbox and consumers resume where they were.
+//
+// The broker knows each service by an nkey: its seed is the file
+// NATS_NKEY_FILE names, which msx gives the service alone, and its
+// replies come under its own InboxPrefix, the only one it may read.
 func Connect(ctx context.Context, url, name string, r Retention, log *slog.Logger) (*Broker, error) {
-	nc, err := nats.Connect(url,
-		nats.Name(name),
+	opts := []nats.Option{nats.Name(name), nats.CustomInboxPrefix(InboxPrefix(name))}
+	if seed := config.String("NATS_NKEY_FILE", ""); seed != "" {
+		opt, err := nats.NkeyOptionFromSeed(seed)
+		if err != nil {
+			return nil, fmt.Errorf("NATS_NKEY_FILE: %w", err)
+		}
+		opts = append(opts, opt)
+	}
+	nc, err := nats.Connect(url, append(opts,
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
@@ -93,7 +148,7 @@ func Connect(ctx context.Context, url, name string, r Retention, log *slog.Logge
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("broker reconnected") }),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("NATS_URL: %w", err)
 	}

@@ -212,8 +212,11 @@ func TestNaming(t *testing.T) {
 	if got := Topic("events.orders.item.deleted"); got != "orders.item.deleted" {
 		t.Errorf("Topic = %q", got)
 	}
-	if got := ConsumerName("payments"); got != "payments" {
+	if got := ConsumerName("payments", "orders.item.created"); got != "payments_orders_item_created" {
 		t.Errorf("ConsumerName = %q", got)
+	}
+	if got := InboxPrefix("payments"); got != "_INBOX_payments" {
+		t.Errorf("InboxPrefix = %q", got)
 	}
 	if got := SQLite.q("UPDATE t SET a = $1 WHERE b IN ($2, $10)"); got != "UPDATE t SET a = ?1 WHERE b IN (?2, ?10)" {
 		t.Errorf("SQLite placeholders: %q", got)
@@ -697,12 +700,18 @@ type fakeMsg struct {
 	headers   nats.Header
 	delivered uint64
 	settled   string
+	subject   string
 }
 
 func (m *fakeMsg) Data() []byte         { return m.data }
 func (m *fakeMsg) Headers() nats.Header { return m.headers }
-func (m *fakeMsg) Subject() string      { return "events.orders.item.created" }
-func (m *fakeMsg) Ack() error           { m.settled = "ack"; return nil }
+func (m *fakeMsg) Subject() string {
+	if m.subject != "" {
+		return m.subject
+	}
+	return "events.orders.item.created"
+}
+func (m *fakeMsg) Ack() error { m.settled = "ack"; return nil }
 func (m *fakeMsg) NakWithDelay(time.Duration) error {
 	m.settled = "nak"
 	return nil
@@ -747,6 +756,54 @@ func TestConsumerBatch(t *testing.T) {
 		h.handle(ctx, []jetstream.Msg{second[0], second[1], second[2]})
 		if second[0].settled != "ack" || second[1].settled != "nak" || second[2].settled != "ack" || effects(t, db) != 3 {
 			t.Fatalf("settled %q %q %q, effects %d; want ack nak ack, 3", second[0].settled, second[1].settled, second[2].settled, effects(t, db))
+		}
+	})
+}
+
+// TestConsumerSourceFromSubject: the handler and the inbox see the source
+// and type of the subject, which the broker lets only the source publish
+// on, never those a payload claims.
+func TestConsumerSourceFromSubject(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		var applied []string
+		h := &consumer{service: "payments", inbox: NewInbox(db, d), tracer: otel.Tracer("test"),
+			log:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			opts: ConsumeOptions{MaxDeliver: 5, Backoff: []time.Duration{time.Second}},
+			effect: Handlers{"orders.item.created": func(_ context.Context, _ Exec, ev Event) error {
+				applied = append(applied, ev.ID+" "+ev.Source+"."+ev.Type)
+				return nil
+			}}.Effect}
+		forged := func(id, subject string) *fakeMsg {
+			// Every payload claims to be orders' item.created.
+			b, _ := json.Marshal(Event{ID: id, Type: "item.created", Source: "orders", Data: json.RawMessage(`{"item_id":1}`)})
+			return &fakeMsg{data: b, delivered: 1, subject: subject}
+		}
+		ctx := context.Background()
+		msgs := []*fakeMsg{
+			forged("from-mallory", "events.mallory.item.created"),
+			forged("deleted", "events.orders.item.deleted"),
+			forged("real", "events.orders.item.created"),
+		}
+		h.handle(ctx, []jetstream.Msg{msgs[0], msgs[1], msgs[2]})
+		if !slices.Equal(applied, []string{"real orders.item.created"}) {
+			t.Errorf("applied %q, want only the event on orders' subject", applied)
+		}
+		list, err := NewInbox(db, d).List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, e := range list {
+			got[e.EventID] = e.Source + "." + e.Type
+		}
+		if got["from-mallory"] != "mallory.item.created" || got["deleted"] != "orders.item.deleted" {
+			t.Errorf("inbox records %v, want the subjects' sources and types", got)
+		}
+		// A subject that names no source is no event.
+		bad := forged("x", "events.orders")
+		h.handle(ctx, []jetstream.Msg{bad})
+		if bad.settled != "nak" {
+			t.Errorf("an event on %s: %q, want nak", bad.subject, bad.settled)
 		}
 	})
 }
@@ -904,7 +961,7 @@ func TestConsumerDrainsAtStop(t *testing.T) {
 		}
 		<-started
 		c.Stop()
-		cons, err := b.JS.Consumer(ctx, Stream, ConsumerName(service))
+		cons, err := b.JS.Consumer(ctx, Stream, ConsumerName(service, source+".item.created"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -916,7 +973,7 @@ func TestConsumerDrainsAtStop(t *testing.T) {
 			t.Fatalf("after Stop: %d fetched events unacknowledged, %d applied, %d acknowledged; want all fetched applied and acknowledged",
 				ci.NumAckPending, effects(t, db), ci.AckFloor.Consumer)
 		}
-		_ = b.JS.DeleteConsumer(ctx, Stream, ConsumerName(service))
+		_ = b.JS.DeleteConsumer(ctx, Stream, ConsumerName(service, source+".item.created"))
 	})
 }
 

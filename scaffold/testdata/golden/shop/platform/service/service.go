@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"example.com/shop/platform/admin"
+	"example.com/shop/platform/auth"
 	"example.com/shop/platform/breaker"
 	"example.com/shop/platform/config"
 	"example.com/shop/platform/fault"
@@ -164,6 +165,12 @@ func Run(ctx context.Context, o Options, setup func(context.Context, *Service) e
 		Health: s.Health, Metrics: m, Faults: faults, Logger: logger,
 	})
 	addr := config.ListenAddr(strconv.Itoa(o.Port))
-	h := Handler(s.Mux, name, logger, inbound.Options{Protected: protected, Faults: faults})
+	// The identity keys msx writes as files (see platform/auth); where
+	// there are none, no identity token verifies or is made.
+	keys, err := auth.LoadKeys(name, config.String("SECRETS_DIR", "/run/secrets"))
+	if err != nil {
+		return err
+	}
+	h := Handler(s.Mux, name, logger, inbound.Options{Protected: protected, Faults: faults, Keys: keys})
 	return server.Run(serveCtx, addr, h, server.Options{Logger: logger})
 }
