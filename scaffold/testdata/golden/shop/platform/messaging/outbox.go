@@ -259,8 +259,7 @@ func (o *Outbox) Relay(ctx context.Context, pub Publisher, opts RelayOptions) {
 	for drain.Err() == nil {
 		n, err := o.RelayOnce(drain, pub, opts)
 		if errors.Is(err, errBusy) {
-			time.Sleep(20 * time.Millisecond) // the other relay drains them
-			continue
+			return // another replica's relay is sending them
 		}
 		if err != nil || n < opts.Batch {
 			break
