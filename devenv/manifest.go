@@ -62,6 +62,8 @@ type Manifest struct {
 	Images map[string]string `yaml:"images,omitempty"`
 	// Traces configures the trace collector.
 	Traces Traces `yaml:"traces,omitempty"`
+	// Events bounds how long the broker and the inboxes keep events.
+	Events EventRetention `yaml:"events,omitempty"`
 	// Services are the workspace's services, by name.
 	Services map[string]Service `yaml:"services"`
 
@@ -346,6 +348,9 @@ func (m *Manifest) Validate() error {
 		return err
 	}
 	if err := m.Traces.validate(); err != nil {
+		return err
+	}
+	if err := m.Events.validate(); err != nil {
 		return err
 	}
 	ports := map[int]string{m.Gateway.Port: "the gateway"}

@@ -426,6 +426,11 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		if s.Protected {
 			env["MSX_PROTECTED"] = "1"
 		}
+		if s.Events {
+			for k, v := range m.Events.env() {
+				env[k] = v
+			}
+		}
 		deps := slices.Clone(s.DependsOn)
 		slices.Sort(deps)
 		var waits []string

@@ -5,10 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +25,12 @@ import (
 // path through a broker) against a real Postgres as well as SQLite, and a
 // real NATS server: the images msx runs. The workspace's tests take them
 // from MESSAGING_TEST_POSTGRES_URL and MESSAGING_TEST_NATS_URL.
+//
+// With them runs testdata/messaging_replicas_test.go, copied into the
+// workspace: three relay processes and two consumer processes, 10,000
+// events, one relay killed with SIGKILL midway and the broker restarted
+// (through MESSAGING_TEST_RESTART_URL, served here on 127.0.0.1): 0
+// lost, 0 applied twice, per-item order kept.
 func TestMessagingPlatformDocker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a database and a broker container and the generated tests; skipped with -short")
@@ -55,12 +65,15 @@ func TestMessagingPlatformDocker(t *testing.T) {
 	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// A fixed host port: a restarted container keeps it, so clients
+	// reconnect to the same address.
+	natsPort := strconv.Itoa(freePort(t))
 	broker, err := cli.ContainerCreate(ctx, &container.Config{
 		Image:  natsImg,
 		Cmd:    []string{"--jetstream", "--store_dir", "/data", "--server_name", "test"},
 		Labels: map[string]string{"dev.msx.project": project},
 	}, &container.HostConfig{
-		PortBindings: nat.PortMap{"4222/tcp": {{HostIP: "127.0.0.1"}}},
+		PortBindings: nat.PortMap{"4222/tcp": {{HostIP: "127.0.0.1", HostPort: natsPort}}},
 	}, nil, nil, project+"-nats")
 	if err != nil {
 		t.Fatal(err)
@@ -103,12 +116,32 @@ func TestMessagingPlatformDocker(t *testing.T) {
 	}
 	natsURL := "nats://127.0.0.1:" + nbinds[0].HostPort
 
+	// The replicas test asks for the broker's restart here.
+	var restarts atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		timeout := 2
+		if err := cli.ContainerRestart(r.Context(), broker.ID, container.StopOptions{Timeout: &timeout}); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		restarts.Add(1)
+	}))
+	defer hook.Close()
+
 	parent := t.TempDir()
 	mustMsx(t, parent, nil, "init", "shop", "--module", "example.com/shop")
 	ws := filepath.Join(parent, "shop")
-	c := exec.Command("go", "test", "-count=1", "-v", "./platform/messaging")
+	replicas, err := os.ReadFile(filepath.Join("testdata", "messaging_replicas_test.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "platform", "messaging", "replicas_test.go"), replicas, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command("go", "test", "-count=1", "-v", "-timeout=10m", "./platform/messaging")
 	c.Dir = ws
-	c.Env = append(os.Environ(), "GOFLAGS=-mod=readonly", "GOWORK=off", "MESSAGING_TEST_POSTGRES_URL="+dbURL, "MESSAGING_TEST_NATS_URL="+natsURL)
+	c.Env = append(os.Environ(), "GOFLAGS=-mod=readonly", "GOWORK=off", "MESSAGING_TEST_POSTGRES_URL="+dbURL,
+		"MESSAGING_TEST_NATS_URL="+natsURL, "MESSAGING_TEST_RESTART_URL="+hook.URL)
 	var out bytes.Buffer
 	c.Stdout, c.Stderr = &out, &out
 	if err := c.Run(); err != nil {
@@ -118,11 +151,32 @@ func TestMessagingPlatformDocker(t *testing.T) {
 		t.Errorf("a test skipped with a database given:\n%s", out.String())
 	}
 	for _, test := range []string{"TestOutboxOnlyWhatCommits", "TestRelayRemovesOnlyWhatWasAcked", "TestRelayCarriesTraceContext",
-		"TestInboxAppliesOnce", "TestInboxPages", "TestInboxFailedEffectIsNotRecorded", "TestInboxBatch", "TestConsumerBatch", "TestConsumerContinuesTrace", "TestBroker"} {
+		"TestRelaySetsAsideWhatTheBrokerRefuses", "TestRelayAckTimeout", "TestRelayClaims", "TestRelayDrainsAtStop", "TestInboxPrune",
+		"TestInboxAppliesOnce", "TestInboxPages", "TestInboxFailedEffectIsNotRecorded", "TestInboxBatch", "TestConsumerBatch", "TestConsumerContinuesTrace",
+		"TestBroker", "TestConsumerDrainsAtStop"} {
 		for _, store := range []string{"sqlite", "postgres"} {
 			if !strings.Contains(out.String(), "--- PASS: "+test+"/"+store+" ") {
 				t.Errorf("%s did not pass against %s:\n%s", test, store, out.String())
 			}
+		}
+	}
+	for _, test := range []string{"TestStartWithoutBroker", "TestRetentionFromEnv", "TestServiceStopsAfterTheRelayDrains"} {
+		if !strings.Contains(out.String(), "--- PASS: "+test+" ") {
+			t.Errorf("%s did not pass:\n%s", test, out.String())
+		}
+	}
+	// MESSAGING_TEST_REPLICAS_CALM=1 (passed through) measures instead:
+	// no kill, no restart, the events written before the replicas start.
+	wantRestarts := int32(1)
+	if os.Getenv("MESSAGING_TEST_REPLICAS_CALM") == "1" {
+		wantRestarts = 0
+	}
+	if !strings.Contains(out.String(), "--- PASS: TestReplicas ") || restarts.Load() != wantRestarts {
+		t.Errorf("the replicas test did not pass with %d restart of the broker (%d):\n%s", wantRestarts, restarts.Load(), out.String())
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "replicas: ") {
+			t.Log(strings.TrimSpace(line))
 		}
 	}
 	// Each test's schema is dropped when it ends.

@@ -101,7 +101,7 @@ func (in *Inbox) handle(ctx context.Context, ds []delivery, effect Effect) ([]bo
 	}
 	defer tx.Rollback()
 	exec := SQLExec(tx)
-	insert := in.dialect.q(`INSERT INTO inbox (event_id, type, source, item_id, handled_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`)
+	insert := in.dialect.q(`INSERT INTO inbox (event_id, type, source, handled_at) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING`)
 	record := func(ctx context.Context, args ...any) (int64, error) { return exec(ctx, insert, args...) }
 	if len(ds) > 1 {
 		// Parsed once for the batch.
@@ -121,12 +121,7 @@ func (in *Inbox) handle(ctx context.Context, ds []delivery, effect Effect) ([]bo
 	now := in.now().UTC()
 	applied := make([]bool, len(ds))
 	for i, d := range ds {
-		// GET /inbox shows the item_id of an event that has one.
-		var data struct {
-			ItemID int64 `json:"item_id"`
-		}
-		_ = json.Unmarshal(d.ev.Data, &data)
-		n, err := record(d.ctx, d.ev.ID, d.ev.Type, d.ev.Source, data.ItemID, now)
+		n, err := record(d.ctx, d.ev.ID, d.ev.Type, d.ev.Source, now)
 		if err != nil {
 			return nil, err
 		}
@@ -148,13 +143,12 @@ type Handled struct {
 	EventID string `json:"event_id"`
 	Type    string `json:"type"`
 	Source  string `json:"source"`
-	ItemID  int64  `json:"item_id"`
 }
 
 // List returns at most limit handled events, oldest first, from the one
 // after the event whose id is after ("" for the first).
 func (in *Inbox) List(ctx context.Context, after string, limit int) ([]Handled, error) {
-	rows, err := in.db.QueryContext(ctx, in.dialect.q(`SELECT event_id, type, source, item_id FROM inbox
+	rows, err := in.db.QueryContext(ctx, in.dialect.q(`SELECT event_id, type, source FROM inbox
 		WHERE $1 = '' OR (handled_at, event_id) > (SELECT handled_at, event_id FROM inbox WHERE event_id = $1)
 		ORDER BY handled_at, event_id LIMIT $2`), after, limit)
 	if err != nil {
@@ -164,12 +158,23 @@ func (in *Inbox) List(ctx context.Context, after string, limit int) ([]Handled, 
 	out := []Handled{}
 	for rows.Next() {
 		var h Handled
-		if err := rows.Scan(&h.EventID, &h.Type, &h.Source, &h.ItemID); err != nil {
+		if err := rows.Scan(&h.EventID, &h.Type, &h.Source); err != nil {
 			return nil, err
 		}
 		out = append(out, h)
 	}
 	return out, rows.Err()
+}
+
+// Prune forgets the events handled more than maxAge ago and returns how
+// many it forgot. A redelivery of one of them would be applied again, so
+// maxAge must outlast the broker's retention (see Retention).
+func (in *Inbox) Prune(ctx context.Context, maxAge time.Duration) (int64, error) {
+	res, err := in.db.ExecContext(ctx, in.dialect.q(`DELETE FROM inbox WHERE handled_at < $1`), in.now().UTC().Add(-maxAge))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // ServeHTTP serves the inbox as JSON, a page at a time: GET
@@ -208,6 +213,12 @@ type ConsumeOptions struct {
 	// Batch is how many events that have arrived are handled together,
 	// in one inbox transaction, at most; 256.
 	Batch int
+	// InboxMaxAge is how long the inbox remembers a handled event
+	// (Retention.InboxMaxAge); the consumer prunes it hourly. 0 keeps all.
+	InboxMaxAge time.Duration
+	// DrainTimeout bounds Stop's wait for the events already fetched to
+	// be handled, 5s; those not handled by then are delivered again.
+	DrainTimeout time.Duration
 }
 
 // Consumer is one service's durable consumer of its subscriptions.
@@ -216,13 +227,30 @@ type Consumer struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+	// drain bounds Stop's wait for the fetched events to be handled.
+	drain time.Duration
 }
 
-// Stop stops fetching and waits for the batch being handled; events
-// fetched but not handled are redelivered.
+// Stop stops fetching, then drains: the events already fetched are
+// handled and acknowledged, for at most DrainTimeout, rather than left to
+// be redelivered to another replica once the broker's AckWait ran out.
 func (c *Consumer) Stop() {
 	c.once.Do(func() {
-		c.stopAll()
+		// Each consumer stops fetching and hands over what it fetched.
+		for _, cc := range c.cc {
+			cc.Drain()
+		}
+		t := time.NewTimer(c.drain)
+		defer t.Stop()
+	drained:
+		for _, cc := range c.cc {
+			select {
+			case <-cc.Closed():
+			case <-t.C:
+				c.stopAll()
+				break drained
+			}
+		}
 		close(c.stop)
 	})
 	<-c.done
@@ -266,7 +294,10 @@ func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers,
 	if opts.Batch == 0 {
 		opts.Batch = 256
 	}
-	c := &Consumer{stop: make(chan struct{}), done: make(chan struct{})}
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = 5 * time.Second
+	}
+	c := &Consumer{stop: make(chan struct{}), done: make(chan struct{}), drain: opts.DrainTimeout}
 	msgs := make(chan jetstream.Msg, opts.Batch)
 	// One consumer per topic, its one filter in the subject it is created
 	// on, which the broker checks against the service's permissions; all
@@ -310,6 +341,9 @@ func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers,
 	}
 	h := &consumer{b: b, service: service, inbox: inbox, effect: handlers.Effect,
 		tracer: otel.Tracer("platform/messaging"), log: log, opts: opts}
+	if opts.InboxMaxAge > 0 {
+		go inbox.pruneEvery(ctx, time.Hour, opts.InboxMaxAge, c.stop, log)
+	}
 	go func() {
 		defer close(c.done)
 		for {
@@ -318,6 +352,13 @@ func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers,
 			case m := <-msgs:
 				batch = append(batch, m)
 			case <-c.stop:
+				// What the drain handed over after the last batch.
+				for len(msgs) > 0 {
+					batch = append(batch, <-msgs)
+				}
+				if len(batch) > 0 {
+					h.handle(context.WithoutCancel(ctx), batch)
+				}
 				return
 			case <-ctx.Done():
 				return
@@ -335,6 +376,26 @@ func (b *Broker) Consume(ctx context.Context, service string, handlers Handlers,
 		}
 	}()
 	return c, nil
+}
+
+// pruneEvery prunes the inbox now and every interval until stop or ctx.
+func (in *Inbox) pruneEvery(ctx context.Context, interval, maxAge time.Duration, stop <-chan struct{}, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := in.Prune(ctx, maxAge); err != nil {
+			log.Warn("pruning the inbox failed; will retry", "err", err, "in", interval)
+		} else if n > 0 {
+			log.Info("inbox pruned", "events", n, "older_than", maxAge.String())
+		}
+		select {
+		case <-t.C:
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // handle handles a batch of messages: their events in one inbox

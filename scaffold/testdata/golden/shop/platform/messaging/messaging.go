@@ -114,16 +114,18 @@ type Data interface {
 type Broker struct {
 	NC *nats.Conn
 	JS jetstream.JetStream
+
+	retention Retention // the streams' limits
 }
 
-// Connect connects to the broker at url and makes sure the streams exist.
-// It keeps reconnecting forever: while the broker is down, events wait in
-// the outbox and consumers resume where they were.
+// Connect connects to the broker at url and makes sure the streams exist,
+// with the limits of r. It keeps reconnecting forever: while the broker is
+// down, events wait in the outbox and consumers resume where they were.
 //
 // The broker knows each service by an nkey: its seed is the file
 // NATS_NKEY_FILE names, which msx gives the service alone, and its
 // replies come under its own InboxPrefix, the only one it may read.
-func Connect(ctx context.Context, url, name string, log *slog.Logger) (*Broker, error) {
+func Connect(ctx context.Context, url, name string, r Retention, log *slog.Logger) (*Broker, error) {
 	opts := []nats.Option{nats.Name(name), nats.CustomInboxPrefix(InboxPrefix(name))}
 	if seed := config.String("NATS_NKEY_FILE", ""); seed != "" {
 		opt, err := nats.NkeyOptionFromSeed(seed)
@@ -136,6 +138,10 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger) (*Broker, 
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
+		// A publish while disconnected fails at once rather than waiting
+		// in a buffer sent after the reconnect, ahead of events of the
+		// same round that were lost with the old connection.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("broker disconnected", "err", err)
@@ -146,12 +152,12 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger) (*Broker, 
 	if err != nil {
 		return nil, fmt.Errorf("NATS_URL: %w", err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(PublishAckTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	b := &Broker{NC: nc, JS: js}
+	b := &Broker{NC: nc, JS: js, retention: r.withDefaults()}
 	if err := b.ensureStreams(ctx); err != nil {
 		nc.Close()
 		return nil, err
@@ -183,6 +189,8 @@ func (b *Broker) createStreams(ctx context.Context) error {
 		Subjects:   []string{SubjectPrefix + ">"},
 		Storage:    jetstream.FileStorage,
 		Duplicates: DuplicateWindow,
+		MaxAge:     b.retention.StreamMaxAge,
+		MaxBytes:   b.retention.StreamMaxBytes,
 	}); err != nil {
 		return err
 	}
@@ -190,6 +198,8 @@ func (b *Broker) createStreams(ctx context.Context) error {
 		Name:     DeadLetterStream,
 		Subjects: []string{DeadLetterPrefix + ">"},
 		Storage:  jetstream.FileStorage,
+		MaxAge:   b.retention.StreamMaxAge,
+		MaxBytes: b.retention.StreamMaxBytes,
 	})
 	return err
 }

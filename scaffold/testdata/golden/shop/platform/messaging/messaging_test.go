@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +30,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite"
+
+	"example.com/shop/platform/service"
 )
 
 // The schemas of services/*/migrations/002_events.sql, and a table for
@@ -34,16 +39,25 @@ import (
 const (
 	sqliteSchema = `
 CREATE TABLE outbox (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, subject TEXT NOT NULL,
-    payload BLOB NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMP NOT NULL);
+    payload BLOB NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMP NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE outbox_dead (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, subject TEXT NOT NULL,
+    payload BLOB NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMP NOT NULL,
+    attempts INTEGER NOT NULL, error TEXT NOT NULL, failed_at TIMESTAMP NOT NULL);
 CREATE TABLE inbox (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL,
-    item_id INTEGER NOT NULL, handled_at TIMESTAMP NOT NULL) WITHOUT ROWID;
+    handled_at TIMESTAMP NOT NULL) WITHOUT ROWID;
+CREATE INDEX inbox_handled_at ON inbox (handled_at);
 CREATE TABLE effects (n INTEGER);`
 	postgresSchema = `
 CREATE TABLE outbox (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL,
     subject TEXT NOT NULL, payload BYTEA NOT NULL, headers TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL);
+    created_at TIMESTAMPTZ NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE outbox_dead (seq BIGINT PRIMARY KEY, id TEXT NOT NULL, subject TEXT NOT NULL,
+    payload BYTEA NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+    attempts INTEGER NOT NULL, error TEXT NOT NULL, failed_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE inbox (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL,
-    item_id BIGINT NOT NULL, handled_at TIMESTAMPTZ NOT NULL);
+    handled_at TIMESTAMPTZ NOT NULL);
+CREATE INDEX inbox_handled_at ON inbox (handled_at);
 CREATE TABLE effects (n INTEGER);`
 )
 
@@ -121,12 +135,15 @@ func (itemCreated) EventType() string { return "item.created" }
 
 // fakeBroker acknowledges a message unless fail says otherwise.
 type fakeBroker struct {
+	mu   sync.Mutex
 	got  []string // ids published, in order
 	msgs []*nats.Msg
 	fail func(i int, id string) error
 }
 
 func (f *fakeBroker) PublishBatch(_ context.Context, msgs []*nats.Msg, ids []string) []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	errs := make([]error, len(msgs))
 	for i := range msgs {
 		f.got = append(f.got, ids[i])
@@ -161,6 +178,15 @@ func unsent(t *testing.T, o *Outbox) int {
 	t.Helper()
 	n, err := o.Unsent(context.Background())
 	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func deadLetters(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM outbox_dead`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -229,38 +255,43 @@ func TestRelayRemovesOnlyWhatWasAcked(t *testing.T) {
 
 		// The broker is down: nothing is removed, the relay reports it.
 		down := &fakeBroker{fail: func(int, string) error { return errors.New("no responders") }}
-		n, err := o.RelayOnce(ctx, down, 100)
-		if err == nil || n != 0 || unsent(t, o) != 5 {
-			t.Fatalf("broker down: n=%d err=%v unsent=%d", n, err, unsent(t, o))
+		for range 20 { // however long it lasts, an outage sets nothing aside
+			n, err := o.RelayOnce(ctx, down, RelayOptions{Batch: 100})
+			if err == nil || n != 0 || unsent(t, o) != 5 {
+				t.Fatalf("broker down: n=%d err=%v unsent=%d", n, err, unsent(t, o))
+			}
+		}
+		if n := deadLetters(t, db); n != 0 {
+			t.Fatalf("an outage set %d events aside", n)
 		}
 
-		// The third is not acknowledged: the first two are removed, and
-		// the rest wait so that events leave in order.
+		// The last three are not acknowledged: the first two are removed,
+		// the rest wait.
 		partial := &fakeBroker{fail: func(i int, _ string) error {
-			if i == 2 {
+			if i >= 2 {
 				return errors.New("timeout")
 			}
 			return nil
 		}}
-		n, err = o.RelayOnce(ctx, partial, 100)
+		n, err := o.RelayOnce(ctx, partial, RelayOptions{Batch: 100})
 		if err == nil || n != 2 || unsent(t, o) != 3 {
 			t.Fatalf("partial ack: n=%d err=%v unsent=%d", n, err, unsent(t, o))
 		}
 
 		// A batch smaller than the backlog: the oldest leave first.
 		up := &fakeBroker{}
-		n, err = o.RelayOnce(ctx, up, 2)
+		n, err = o.RelayOnce(ctx, up, RelayOptions{Batch: 2})
 		if err != nil || n != 2 || unsent(t, o) != 1 {
 			t.Fatalf("broker back, a batch of 2: n=%d err=%v unsent=%d", n, err, unsent(t, o))
 		}
-		n, err = o.RelayOnce(ctx, up, 100)
+		n, err = o.RelayOnce(ctx, up, RelayOptions{Batch: 100})
 		if err != nil || n != 1 || unsent(t, o) != 0 {
 			t.Fatalf("broker back, the rest: n=%d err=%v unsent=%d", n, err, unsent(t, o))
 		}
 		// Every event was published with its own id, in order; the ones
 		// sent before are not published again.
-		if !slices.Equal(up.got, down.got[2:]) {
-			t.Errorf("after recovery published %v, want the last three of %v", up.got, down.got)
+		if !slices.Equal(up.got, down.got[2:5]) {
+			t.Errorf("after recovery published %v, want the last three of %v", up.got, down.got[:5])
 		}
 		for _, m := range up.msgs {
 			var ev Event
@@ -268,7 +299,7 @@ func TestRelayRemovesOnlyWhatWasAcked(t *testing.T) {
 				t.Errorf("message %s: %s (%v)", m.Subject, m.Data, err)
 			}
 		}
-		n, err = o.RelayOnce(ctx, up, 100)
+		n, err = o.RelayOnce(ctx, up, RelayOptions{Batch: 100})
 		if err != nil || n != 0 {
 			t.Fatalf("nothing left: n=%d err=%v", n, err)
 		}
@@ -288,13 +319,266 @@ func TestRelayCarriesTraceContext(t *testing.T) {
 		o := NewOutbox(db, d, "orders")
 		addEvents(t, db, o, ctx, 1, true)
 		b := &fakeBroker{}
-		if _, err := o.RelayOnce(context.Background(), b, 10); err != nil {
+		if _, err := o.RelayOnce(context.Background(), b, RelayOptions{Batch: 10}); err != nil {
 			t.Fatal(err)
 		}
 		if got := b.msgs[0].Header.Get("traceparent"); got != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" {
 			t.Errorf("traceparent = %q", got)
 		}
 	})
+}
+
+// TestRelaySetsAsideWhatTheBrokerRefuses: an event the broker refuses
+// while it takes the others does not hold them up; after MaxAttempts it
+// is moved to outbox_dead with the error.
+func TestRelaySetsAsideWhatTheBrokerRefuses(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		o := NewOutbox(db, d, "orders")
+		ctx := context.Background()
+		addEvents(t, db, o, ctx, 3, true)
+		var poison string
+		b := &fakeBroker{fail: func(_ int, id string) error {
+			if poison == "" {
+				poison = id // the oldest
+			}
+			if id == poison {
+				return errors.New("maximum payload exceeded")
+			}
+			return nil
+		}}
+		opts := RelayOptions{Batch: 100, MaxAttempts: 3, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if n, err := o.RelayOnce(ctx, b, opts); n != 2 || err == nil {
+			t.Fatalf("first round: n=%d err=%v, want the two others sent and an error", n, err)
+		}
+		for range 2 {
+			addEvents(t, db, o, ctx, 1, true)
+			if n, _ := o.RelayOnce(ctx, b, opts); n != 1 {
+				t.Fatalf("an event behind the refused one: n=%d, want it sent", n)
+			}
+		}
+		if unsent(t, o) != 0 || deadLetters(t, db) != 1 {
+			t.Fatalf("unsent %d, dead %d; want 0 and the refused event set aside", unsent(t, o), deadLetters(t, db))
+		}
+		var id, cause string
+		var attempts int
+		if err := db.QueryRow(`SELECT id, attempts, error FROM outbox_dead`).Scan(&id, &attempts, &cause); err != nil ||
+			id != poison || attempts != 3 || !strings.Contains(cause, "maximum payload") {
+			t.Fatalf("outbox_dead holds %s after %d attempts (%q, %v), want %s after 3", id, attempts, cause, err, poison)
+		}
+	})
+}
+
+// blockingBroker holds every batch until release is closed, or ctx ends.
+type blockingBroker struct {
+	fakeBroker
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingBroker) PublishBatch(ctx context.Context, msgs []*nats.Msg, ids []string) []error {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-b.release:
+		return b.fakeBroker.PublishBatch(ctx, msgs, ids)
+	case <-ctx.Done():
+		errs := make([]error, len(msgs))
+		for i := range errs {
+			errs[i] = ctx.Err()
+		}
+		return errs
+	}
+}
+
+// TestRelayAckTimeout: a broker that never acknowledges holds a round for
+// AckTimeout, not forever, and the events stay to be sent again.
+func TestRelayAckTimeout(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		o := NewOutbox(db, d, "orders")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		addEvents(t, db, o, ctx, 2, true)
+		b := &blockingBroker{entered: make(chan struct{}, 1), release: make(chan struct{})}
+		start := time.Now()
+		n, err := o.RelayOnce(ctx, b, RelayOptions{AckTimeout: 200 * time.Millisecond})
+		if took := time.Since(start); n != 0 || err == nil || took > 5*time.Second {
+			t.Fatalf("n=%d err=%v after %s; want an error after the 200ms ack timeout", n, err, took)
+		}
+		if unsent(t, o) != 2 {
+			t.Fatalf("unsent = %d, want 2", unsent(t, o))
+		}
+	})
+}
+
+// TestRelayClaims: of two relays on one database (two replicas, each with
+// its own connections), one at a time publishes: the other, finding the
+// outbox claimed, publishes nothing, so no event leaves twice.
+func TestRelayClaims(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		a := NewOutbox(db, d, "orders")
+		// SQLite: one process per file, so two relays of one outbox.
+		b := a
+		if d == Postgres {
+			b = NewOutbox(reopen(t, db), d, "orders")
+		}
+		addEvents(t, db, a, ctx, 20, true)
+		slow := &blockingBroker{entered: make(chan struct{}, 1), release: make(chan struct{})}
+		done := make(chan error, 1)
+		go func() {
+			_, err := a.RelayOnce(ctx, slow, RelayOptions{Batch: 100, AckTimeout: 15 * time.Second})
+			done <- err
+		}()
+		<-slow.entered // a is publishing, its acks not in yet
+		fast := &fakeBroker{}
+		second := make(chan error, 1)
+		go func() {
+			_, err := b.RelayOnce(ctx, fast, RelayOptions{Batch: 100})
+			second <- err
+		}()
+		returned := false
+		select {
+		case err := <-second:
+			returned = true
+			if d == Postgres && !errors.Is(err, errBusy) {
+				t.Errorf("second relay: %v, want errBusy", err)
+			}
+		case <-time.After(300 * time.Millisecond): // SQLite: waiting for the claim
+		}
+		close(slow.release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !returned {
+			select {
+			case <-second:
+			case <-ctx.Done():
+				t.Fatal("the second relay never returned")
+			}
+		}
+		if len(fast.got) != 0 || len(slow.got) != 20 {
+			t.Fatalf("published %d by the claimant and %d by the other, want 20 and 0", len(slow.got), len(fast.got))
+		}
+	})
+}
+
+// reopen returns a second pool on db's database and schema: another
+// replica's connections.
+func reopen(t *testing.T, db *sql.DB) *sql.DB {
+	t.Helper()
+	var schema string
+	if err := db.QueryRow(`SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(os.Getenv(PostgresURLEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	other, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return other
+}
+
+// TestRelayDrainsAtStop: once its context ends, Relay sends what the last
+// requests added before it returns.
+func TestRelayDrainsAtStop(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		o := NewOutbox(db, d, "orders")
+		ctx, cancel := context.WithCancel(context.Background())
+		b := &fakeBroker{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			o.Relay(ctx, b, RelayOptions{Poll: time.Hour, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		}()
+		addEvents(t, db, o, context.Background(), 7, true) // no Notify: only the drain sends them
+		cancel()
+		<-done
+		if unsent(t, o) != 0 || len(b.got) != 7 {
+			t.Fatalf("after the relay stopped: %d unsent, %d sent; want 0 and 7", unsent(t, o), len(b.got))
+		}
+	})
+}
+
+// TestInboxPrune: the inbox forgets what it handled longer ago than its
+// retention, and keeps the rest.
+func TestInboxPrune(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		in := NewInbox(db, d)
+		ctx := context.Background()
+		clock := time.Now()
+		in.now = func() time.Time { return clock }
+		old := Event{ID: NewID(), Type: "item.created", Source: "orders"}
+		if _, err := in.Handle(ctx, old, nil); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(48 * time.Hour)
+		recent := Event{ID: NewID(), Type: "item.created", Source: "orders"}
+		if _, err := in.Handle(ctx, recent, nil); err != nil {
+			t.Fatal(err)
+		}
+		n, err := in.Prune(ctx, 24*time.Hour)
+		if err != nil || n != 1 {
+			t.Fatalf("pruned %d (%v), want 1", n, err)
+		}
+		if list, _ := in.List(ctx, "", 1000); len(list) != 1 || list[0].EventID != recent.ID {
+			t.Fatalf("inbox = %+v, want only the recent event", list)
+		}
+	})
+}
+
+func TestRetentionFromEnv(t *testing.T) {
+	r, err := RetentionFromEnv()
+	if err != nil || r.StreamMaxAge != 7*24*time.Hour || r.StreamMaxBytes != 1<<30 || r.InboxMaxAge != r.StreamMaxAge {
+		t.Fatalf("defaults: %+v, %v", r, err)
+	}
+	t.Setenv("EVENTS_STREAM_MAX_AGE", "1h")
+	t.Setenv("EVENTS_STREAM_MAX_MB", "10")
+	t.Setenv("EVENTS_INBOX_MAX_AGE", "2h")
+	if r, err = RetentionFromEnv(); err != nil || r != (Retention{StreamMaxAge: time.Hour, StreamMaxBytes: 10 << 20, InboxMaxAge: 2 * time.Hour}) {
+		t.Fatalf("set: %+v, %v", r, err)
+	}
+	t.Setenv("EVENTS_INBOX_MAX_AGE", "30m")
+	if _, err := RetentionFromEnv(); err == nil || !strings.Contains(err.Error(), "applied twice") {
+		t.Fatalf("an inbox that forgets before the stream does: %v", err)
+	}
+}
+
+// TestStartWithoutBroker: a service with a database but no broker
+// configured still writes its events, says once that they wait, and
+// loses none.
+func TestStartWithoutBroker(t *testing.T) {
+	t.Setenv("NATS_URL", "")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(sqliteSchema); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	s := &service.Service{Name: "orders", Log: slog.New(slog.NewTextHandler(&logs, nil)), Mux: http.NewServeMux()}
+	o, err := Start(context.Background(), s, db, SQLite, nil)
+	if err != nil || o == nil {
+		t.Fatalf("Start without a broker: outbox %v, %v; want one", o, err)
+	}
+	addEvents(t, db, o, context.Background(), 2, true)
+	if n := unsent(t, o); n != 2 {
+		t.Fatalf("unsent = %d, want the 2 events kept", n)
+	}
+	if strings.Count(logs.String(), "no broker configured") != 1 {
+		t.Fatalf("log: %q, want it said once", logs.String())
+	}
 }
 
 func TestInboxAppliesOnce(t *testing.T) {
@@ -312,7 +596,7 @@ func TestInboxAppliesOnce(t *testing.T) {
 			t.Fatalf("effects = %d, want 1", n)
 		}
 		list, err := in.List(ctx, "", 1000)
-		if err != nil || len(list) != 1 || list[0] != (Handled{EventID: ev.ID, Type: "item.created", Source: "orders", ItemID: 7}) {
+		if err != nil || len(list) != 1 || list[0] != (Handled{EventID: ev.ID, Type: "item.created", Source: "orders"}) {
 			t.Fatalf("inbox = %+v (%v)", list, err)
 		}
 	})
@@ -619,7 +903,7 @@ func TestBroker(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		b, err := Connect(ctx, url, "test", log)
+		b, err := Connect(ctx, url, "test", Retention{}, log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -633,7 +917,7 @@ func TestBroker(t *testing.T) {
 		if _, err := db.Exec(`CREATE TABLE relayed AS SELECT * FROM outbox`); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := o.RelayOnce(ctx, b, 100); err != nil || n != 3 || unsent(t, o) != 0 {
+		if n, err := o.RelayOnce(ctx, b, RelayOptions{Batch: 100}); err != nil || n != 3 || unsent(t, o) != 0 {
 			t.Fatalf("relayed %d, %v, %d left; want 3, none left", n, err, unsent(t, o))
 		}
 		for i := range 2 {
@@ -663,7 +947,7 @@ func TestBroker(t *testing.T) {
 			SELECT id, subject, payload, headers, created_at FROM relayed`); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := o.RelayOnce(ctx, b, 100); err != nil || n != 3 {
+		if n, err := o.RelayOnce(ctx, b, RelayOptions{Batch: 100}); err != nil || n != 3 {
 			t.Fatalf("relayed again %d, %v; want 3", n, err)
 		}
 		// One more, so that there is something to wait for after them.
@@ -679,4 +963,123 @@ func TestBroker(t *testing.T) {
 			t.Fatalf("inbox = %d events (%v), want 6", len(list), err)
 		}
 	})
+}
+
+// TestConsumerDrainsAtStop: Stop handles and acknowledges the events the
+// consumer already fetched instead of leaving them to the broker's
+// AckWait; and the streams have the retention limits they were given.
+func TestConsumerDrainsAtStop(t *testing.T) {
+	url := os.Getenv(NATSURLEnv)
+	if url == "" {
+		t.Skip(NATSURLEnv + " is not set: no broker to test against")
+	}
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		b, err := Connect(ctx, url, "test", Retention{StreamMaxAge: 90 * 24 * time.Hour}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		info, err := b.JS.Stream(ctx, Stream)
+		if err != nil || info.CachedInfo().Config.MaxAge != 90*24*time.Hour || info.CachedInfo().Config.MaxBytes != 1<<30 {
+			t.Fatalf("stream limits: %+v, %v", info.CachedInfo().Config, err)
+		}
+		suffix := make([]byte, 4)
+		_, _ = rand.Read(suffix)
+		source, service := "orders"+hex.EncodeToString(suffix), "payments"+hex.EncodeToString(suffix)
+		for i := range 40 {
+			if _, err := b.Publish(ctx, source, itemCreated{ItemID: int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		started := make(chan struct{}, 1)
+		slow := func(ctx context.Context, exec Exec, ev Event) error {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			time.Sleep(10 * time.Millisecond)
+			return addEffect(ctx, exec, ev)
+		}
+		c, err := b.Consume(ctx, service, Handlers{source + ".item.created": slow}, NewInbox(db, d), log, ConsumeOptions{Batch: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-started
+		c.Stop()
+		cons, err := b.JS.Consumer(ctx, Stream, ConsumerName(service, source+".item.created"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.NumAckPending != 0 || effects(t, db) != int(ci.AckFloor.Consumer) {
+			t.Fatalf("after Stop: %d fetched events unacknowledged, %d applied, %d acknowledged; want all fetched applied and acknowledged",
+				ci.NumAckPending, effects(t, db), ci.AckFloor.Consumer)
+		}
+		_ = b.JS.DeleteConsumer(ctx, Stream, ConsumerName(service, source+".item.created"))
+	})
+}
+
+// TestServiceStopsAfterTheRelayDrains: a service that Start wired stops,
+// at the end of its context (SIGTERM), only after its relay has sent the
+// events of its last requests.
+func TestServiceStopsAfterTheRelayDrains(t *testing.T) {
+	url := os.Getenv(NATSURLEnv)
+	if url == "" {
+		t.Skip(NATSURLEnv + " is not set: no broker to test against")
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1) // one writer, as the generated store has
+	defer db.Close()
+	if _, err := db.Exec(sqliteSchema); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NATS_URL", url)
+	t.Setenv("LISTEN_ADDR", "127.0.0.1:0")
+	t.Setenv("DRAIN_DELAY", "0s")
+	ctx, stop := context.WithCancel(context.Background())
+	var o *Outbox
+	ran := make(chan error, 1)
+	go func() {
+		ran <- service.Run(ctx, service.Options{Name: "orders" + NewID()[:8]}, func(ctx context.Context, s *service.Service) error {
+			var err error
+			o, err = Start(ctx, s, db, SQLite, nil)
+			if err != nil {
+				return err
+			}
+			// The last request's events, committed as the signal
+			// comes, without a Notify: only the drain sends them.
+			defer stop()
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			for i := range 5 {
+				if err := o.Add(ctx, SQLExec(tx), itemCreated{ItemID: int64(i)}); err != nil {
+					return err
+				}
+			}
+			return tx.Commit()
+		})
+	}()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the service did not stop")
+	}
+	if n := unsent(t, o); n != 0 {
+		t.Fatalf("the service stopped with %d events unsent", n)
+	}
 }

@@ -6,16 +6,19 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 )
 
@@ -54,16 +57,18 @@ func SQLExec(tx *sql.Tx) Exec {
 	}
 }
 
-// Outbox is a publisher's table of events to send. A nil *Outbox adds
-// nothing: a service in a project where nothing subscribes publishes no
-// events.
+// Outbox is a publisher's table of events to send. Start gives every
+// service with a database one, broker or not: an event waits in it until
+// a broker acknowledges it. A nil *Outbox adds nothing (a store without a
+// database has none).
 type Outbox struct {
 	db      *sql.DB
 	dialect Dialect
 	source  string
 	now     func() time.Time
 	wake    chan struct{}
-	insert  string // in the dialect, once: Add runs in every publishing transaction
+	insert  string     // in the dialect, once: Add runs in every publishing transaction
+	round   sync.Mutex // one relay round at a time in this process
 }
 
 // NewOutbox returns the outbox of service source in db.
@@ -81,8 +86,9 @@ func NewID() string {
 
 // Add writes an event to the outbox in the caller's transaction, with the
 // trace context of ctx: it is sent if and only if the transaction commits.
-// Its type is data's (ordersapi.ItemCreated is item.created). Call Notify
-// after the commit.
+// Its type is data's (ordersapi.ItemCreated is item.created). Add it after
+// the change it announces, so that an item's events leave in the order of
+// its changes (see RelayOnce). Call Notify after the commit.
 func (o *Outbox) Add(ctx context.Context, exec Exec, data Data) error {
 	if o == nil {
 		return nil
@@ -125,17 +131,19 @@ type pending struct {
 	id, subject string
 	payload     []byte
 	headers     map[string]string
+	attempts    int
 }
 
 // Publisher is what the relay needs of the broker: publish a batch of
-// messages, each with its id, and wait for their acknowledgements.
-// *Broker is one.
+// messages, each with its id, and wait for their acknowledgements until
+// ctx ends. *Broker is one.
 type Publisher interface {
 	PublishBatch(ctx context.Context, msgs []*nats.Msg, ids []string) []error
 }
 
 // PublishBatch publishes msgs asynchronously, each with its id as
-// Nats-Msg-Id, and returns, for each, nil once the broker acknowledged it.
+// Nats-Msg-Id, and returns, for each, nil once the broker acknowledged it,
+// or why not (ctx's error for an ack that did not come in time).
 func (b *Broker) PublishBatch(ctx context.Context, msgs []*nats.Msg, ids []string) []error {
 	errs := make([]error, len(msgs))
 	futures := make([]jetstream.PubAckFuture, len(msgs))
@@ -151,42 +159,84 @@ func (b *Broker) PublishBatch(ctx context.Context, msgs []*nats.Msg, ids []strin
 		case err := <-f.Err():
 			errs[i] = err
 		case <-ctx.Done():
-			errs[i] = ctx.Err()
+			errs[i] = fmt.Errorf("no acknowledgement: %w", ctx.Err())
 		}
 	}
 	return errs
 }
+
+// PublishAckTimeout is how long a published event waits for the broker's
+// acknowledgement before it counts as not sent (and is sent again).
+const PublishAckTimeout = 5 * time.Second
 
 // RelayOptions tunes the relay; zero values are the defaults.
 type RelayOptions struct {
 	Batch    int           // rows per round, 512
 	Poll     time.Duration // how often to look without a Notify, 1s
 	MaxPause time.Duration // longest wait after a failure, 5s
+	// AckTimeout bounds the wait for the broker's acknowledgements of a
+	// round, PublishAckTimeout: an event not acknowledged by then is sent
+	// again later.
+	AckTimeout time.Duration
+	// MaxAttempts is how many times the broker may refuse an event while
+	// it accepts others before the event is set aside in outbox_dead, so
+	// that it does not hold up the rest; 8.
+	MaxAttempts int
+	// DrainTimeout bounds the last rounds once ctx ends, 5s.
+	DrainTimeout time.Duration
+	// Log is where the relay says what it set aside; slog's default.
+	Log *slog.Logger
 }
+
+func (o RelayOptions) withDefaults() RelayOptions {
+	if o.Batch == 0 {
+		o.Batch = 512
+	}
+	if o.Poll == 0 {
+		o.Poll = time.Second
+	}
+	if o.MaxPause == 0 {
+		o.MaxPause = 5 * time.Second
+	}
+	if o.AckTimeout == 0 {
+		o.AckTimeout = PublishAckTimeout
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 8
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = 5 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return o
+}
+
+// errBusy is a round that found another relay in one.
+var errBusy = errors.New("another relay holds the outbox")
 
 // Relay publishes the outbox until ctx ends: each round reads the oldest
 // unsent events, publishes them, and removes those the broker
 // acknowledged. While the broker is down nothing is removed and the relay
-// waits, longer after each failure, then sends everything in order.
-func (o *Outbox) Relay(ctx context.Context, pub Publisher, log *slog.Logger, opts RelayOptions) {
-	if opts.Batch == 0 {
-		opts.Batch = 512
-	}
-	if opts.Poll == 0 {
-		opts.Poll = time.Second
-	}
-	if opts.MaxPause == 0 {
-		opts.MaxPause = 5 * time.Second
-	}
+// waits, longer after each failure, then sends everything in order. A
+// round is never cut short by ctx: once ctx ends, the relay publishes
+// what is left (the events of the requests the server drained) for at
+// most DrainTimeout, then returns.
+func (o *Outbox) Relay(ctx context.Context, pub Publisher, opts RelayOptions) {
+	opts = opts.withDefaults()
+	log := opts.Log
+	round := context.WithoutCancel(ctx)
 	pause := 50 * time.Millisecond
-	for {
-		n, err := o.RelayOnce(ctx, pub, opts.Batch)
+	for ctx.Err() == nil {
+		n, err := o.RelayOnce(round, pub, opts)
 		wait := opts.Poll
 		switch {
+		case errors.Is(err, errBusy):
+			// Another replica's relay is in a round: look again soon,
+			// it may have finished before this one's events committed.
+			wait = min(opts.Poll, 100*time.Millisecond)
 		case err != nil:
-			if ctx.Err() != nil {
-				return
-			}
 			log.Warn("outbox relay: will retry", "err", err, "in", pause)
 			wait = pause
 			pause = min(pause*2, opts.MaxPause)
@@ -196,50 +246,100 @@ func (o *Outbox) Relay(ctx context.Context, pub Publisher, log *slog.Logger, opt
 		default:
 			pause = 50 * time.Millisecond
 		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			return
 		case <-o.wake:
-		case <-time.After(wait):
+		case <-t.C:
 		}
+		t.Stop()
+	}
+	drain, cancel := context.WithTimeout(round, opts.DrainTimeout)
+	defer cancel()
+	for drain.Err() == nil {
+		n, err := o.RelayOnce(drain, pub, opts)
+		if errors.Is(err, errBusy) {
+			return // another replica's relay is sending them
+		}
+		if err != nil || n < opts.Batch {
+			break
+		}
+	}
+	left, _ := o.Unsent(round)
+	if left > 0 {
+		log.Warn("outbox relay stopped with events unsent; the next relay sends them", "unsent", left)
 	}
 }
 
-// RelayOnce publishes up to batch unsent events and returns how many the
-// broker acknowledged, which are then removed from the outbox: that is
-// how an event is marked sent. It stops at the first event not
-// acknowledged, so that events leave in order.
-func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, batch int) (int, error) {
-	rows, err := o.db.QueryContext(ctx, o.dialect.q(
-		`SELECT seq, id, subject, payload, headers FROM outbox ORDER BY seq LIMIT $1`), batch)
-	if err != nil {
-		return 0, err
-	}
-	var list []pending
-	for rows.Next() {
-		var p pending
-		var headers string
-		if err := rows.Scan(&p.seq, &p.id, &p.subject, &p.payload, &headers); err != nil {
-			rows.Close()
+// RelayOnce is one round of the relay: it claims the outbox, publishes up
+// to opts.Batch unsent events, removes the ones the broker acknowledged
+// and returns how many those were.
+//
+// Claiming. On Postgres a round is one transaction that first takes a
+// transaction-scoped advisory lock on the outbox, so that of several
+// replicas one relay at a time reads, publishes and removes; a replica
+// that finds the lock taken returns errBusy and looks again soon. One
+// relay at a time rather than FOR UPDATE SKIP LOCKED: relays publishing
+// disjoint rows side by side would let an item's later event overtake an
+// earlier one held by a slower relay, and one relay publishing batches
+// asynchronously keeps up with the database's commits. A relay killed
+// mid-round loses its connection, so its transaction rolls back and its
+// lock goes with it: the next round sends those events again with the
+// same message ids, which the broker drops as duplicates within
+// DuplicateWindow (and the inbox after it). SQLite has a single writer
+// and one process per file, so the round is claimed by a mutex.
+//
+// Order. Events of one item (one aggregate) leave in the order their
+// transactions committed, when each is added after the change it
+// announces, as the generated store does: the change locks the item's
+// row until commit, so the next change of the item, and its Add, come
+// after that commit, and seq, taken at Add, orders them. A round reads
+// committed rows in seq order, so a later event of an item is never read
+// before an earlier one. Events of different items may leave in the
+// order they were added rather than committed: ordering those by commit
+// needs a commit-time order Postgres does not give without
+// track_commit_timestamp. Watermill's ordering by transaction id under
+// the snapshot's xmin is not that either: a transaction id is taken at a
+// transaction's first write, so a transaction that changed another item
+// first and then waited for this item's lock has the lower id and the
+// later change, and its event would leave first (e2e's replicas test,
+// whose requests change several items, caught exactly that). SQLite
+// commits one transaction at a time, so seq order is commit order.
+//
+// Failures. An event the broker does not acknowledge stays for the next
+// round. When the broker acknowledged others of the round, the failure is
+// that event's own and counts as an attempt; after MaxAttempts it is
+// moved to outbox_dead, counted in messaging.outbox.dead_lettered and
+// logged, so the rest are not held up behind it. A round in which
+// nothing was acknowledged (the broker is down) counts no attempts.
+func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, opts RelayOptions) (int, error) {
+	opts = opts.withDefaults()
+	o.round.Lock()
+	defer o.round.Unlock()
+	var q querier = o.db
+	var tx *sql.Tx
+	if o.dialect == Postgres {
+		var err error
+		if tx, err = o.db.BeginTx(ctx, nil); err != nil {
 			return 0, err
 		}
-		if err := json.Unmarshal([]byte(headers), &p.headers); err != nil {
-			p.headers = nil // a trace context is not worth an event
+		defer tx.Rollback()
+		var mine bool
+		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock('outbox'::regclass::oid::bigint)`).Scan(&mine); err != nil {
+			return 0, err
 		}
-		list = append(list, p)
+		if !mine {
+			return 0, errBusy
+		}
+		q = tx
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	list, err := o.unsent(ctx, q, opts.Batch)
+	if err != nil || len(list) == 0 {
 		return 0, err
-	}
-	if len(list) == 0 {
-		return 0, nil
 	}
 	msgs := make([]*nats.Msg, len(list))
 	ids := make([]string, len(list))
-	seqs := make([]int64, len(list))
 	for i, p := range list {
-		seqs[i] = p.seq
 		m := nats.NewMsg(p.subject)
 		m.Data = p.payload
 		for k, v := range p.headers {
@@ -247,32 +347,93 @@ func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, batch int) (int, 
 		}
 		msgs[i], ids[i] = m, p.id
 	}
-	errs := pub.PublishBatch(ctx, msgs, ids)
-	acked := 0
-	for acked < len(errs) && errs[acked] == nil {
-		acked++
+	pctx, cancel := context.WithTimeout(ctx, opts.AckTimeout)
+	errs := pub.PublishBatch(pctx, msgs, ids)
+	cancel()
+	var acked []int64
+	var firstErr error
+	for i, err := range errs {
+		if err == nil {
+			acked = append(acked, list[i].seq)
+		} else if firstErr == nil {
+			firstErr = fmt.Errorf("publishing %s: %w", list[i].subject, err)
+		}
 	}
-	if acked > 0 {
-		if err := o.remove(ctx, seqs[:acked]); err != nil {
+	if tx == nil {
+		if tx, err = o.db.BeginTx(ctx, nil); err != nil {
+			return 0, err
+		}
+		defer tx.Rollback()
+	}
+	if err := o.execIn(ctx, tx, `DELETE FROM outbox WHERE seq IN (%s)`, acked); err != nil {
+		return 0, err
+	}
+	var dead []pending
+	if len(acked) > 0 {
+		var retry []int64
+		for i, err := range errs {
+			if err == nil {
+				continue
+			}
+			if list[i].attempts+1 >= opts.MaxAttempts {
+				dead = append(dead, list[i])
+				if err := o.bury(ctx, tx, list[i], err); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			retry = append(retry, list[i].seq)
+		}
+		if err := o.execIn(ctx, tx, `UPDATE outbox SET attempts = attempts + 1 WHERE seq IN (%s)`, retry); err != nil {
 			return 0, err
 		}
 	}
-	if acked < len(errs) {
-		return acked, fmt.Errorf("publishing %s: %w", list[acked].subject, errs[acked])
+	if err := tx.Commit(); err != nil {
+		return 0, err
 	}
-	return acked, nil
+	for _, p := range dead {
+		deadLettered.Add(ctx, 1)
+		opts.Log.Error("outbox event set aside in outbox_dead after repeated refusals", "event", p.id, "subject", p.subject, "attempts", p.attempts+1)
+	}
+	return len(acked), firstErr
 }
 
-// remove deletes the sent events seqs in one transaction. The outbox holds
-// only what waits, so that adding to it, in every publishing transaction,
-// stays cheap.
-func (o *Outbox) remove(ctx context.Context, seqs []int64) error {
-	tx, err := o.db.BeginTx(ctx, nil)
+// deadLettered counts the events the relay set aside.
+var deadLettered, _ = otel.Meter("platform/messaging").Int64Counter("messaging.outbox.dead_lettered",
+	metric.WithDescription("Events the outbox relay moved to outbox_dead after the broker kept refusing them"))
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// unsent reads up to batch events in the order they leave (see RelayOnce).
+func (o *Outbox) unsent(ctx context.Context, q querier, batch int) ([]pending, error) {
+	rows, err := q.QueryContext(ctx, o.dialect.q(`SELECT seq, id, subject, payload, headers, attempts FROM outbox ORDER BY seq LIMIT $1`), batch)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer tx.Rollback()
-	// In chunks, under every driver's limit of parameters.
+	defer rows.Close()
+	var list []pending
+	for rows.Next() {
+		var p pending
+		var headers string
+		if err := rows.Scan(&p.seq, &p.id, &p.subject, &p.payload, &headers, &p.attempts); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(headers), &p.headers); err != nil {
+			p.headers = nil // a trace context is not worth an event
+		}
+		list = append(list, p)
+	}
+	return list, rows.Err()
+}
+
+// execIn runs stmt, whose %s is a list of placeholders, for the rows
+// seqs, in chunks under every driver's limit of parameters. Sent events
+// are deleted: the outbox holds only what waits, so that adding to it, in
+// every publishing transaction, stays cheap.
+func (o *Outbox) execIn(ctx context.Context, tx *sql.Tx, stmt string, seqs []int64) error {
 	for start := 0; start < len(seqs); start += 256 {
 		chunk := seqs[start:min(start+256, len(seqs))]
 		ph := make([]string, len(chunk))
@@ -281,12 +442,23 @@ func (o *Outbox) remove(ctx context.Context, seqs []int64) error {
 			ph[i] = "$" + strconv.Itoa(i+1)
 			args[i] = seq
 		}
-		q := `DELETE FROM outbox WHERE seq IN (` + strings.Join(ph, ", ") + `)`
-		if _, err := tx.ExecContext(ctx, o.dialect.q(q), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, o.dialect.q(fmt.Sprintf(stmt, strings.Join(ph, ", "))), args...); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
+}
+
+// bury moves an event the broker kept refusing to outbox_dead, with why.
+func (o *Outbox) bury(ctx context.Context, tx *sql.Tx, p pending, cause error) error {
+	if _, err := tx.ExecContext(ctx, o.dialect.q(`INSERT INTO outbox_dead
+		(seq, id, subject, payload, headers, created_at, attempts, error, failed_at)
+		SELECT seq, id, subject, payload, headers, created_at, attempts + 1, $2, $3 FROM outbox WHERE seq = $1`),
+		p.seq, cause.Error(), o.now().UTC()); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, o.dialect.q(`DELETE FROM outbox WHERE seq = $1`), p.seq)
+	return err
 }
 
 // Unsent counts the events not yet acknowledged by the broker.
