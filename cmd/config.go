@@ -2,8 +2,10 @@ package cmd
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,13 +46,21 @@ func overlay(m *devenv.Manifest, data []byte, flags *pflag.FlagSet) (*devenv.Man
 	for _, k := range devenv.KindNames() {
 		keys[devenv.ImageKey(k)] = reflect.String
 	}
-	for key, kind := range keys {
+	// In sorted order, so that of two bad variables the same one is
+	// reported every time.
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		v.SetDefault(key, v.Get(key))
 		env := "MSX_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
-		if s := os.Getenv(env); s != "" && kind == reflect.Int {
-			if n, err := strconv.Atoi(s); err != nil || (strings.HasSuffix(key, "port") && (n < 1 || n > 65535)) {
-				return nil, msxerr.New("set it to a port between 1 and 65535", "%s is %q, not a port", env, s)
-			}
+		s := os.Getenv(env)
+		if s == "" || keys[key] != reflect.Int {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		switch {
+		case strings.HasSuffix(key, "port") && (err != nil || n < 1 || n > 65535):
+			return nil, msxerr.New("set it to a port between 1 and 65535", "%s is %q, not a port", env, s)
+		case err != nil:
+			return nil, msxerr.New("set it to a whole number", "%s is %q, not a whole number", env, s)
 		}
 	}
 	if flags != nil {

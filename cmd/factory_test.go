@@ -56,7 +56,18 @@ func TestManifestEnvironmentOverrides(t *testing.T) {
 	if _, err := f.Manifest(); err == nil || !strings.Contains(err.Error(), "MSX_GATEWAY_PORT") {
 		t.Fatalf("err = %v, want one naming MSX_GATEWAY_PORT", err)
 	}
+	// Two bad variables: the same one is named every time.
+	t.Setenv("MSX_GATEWAY_RATE_BURST", "many")
+	for range 20 {
+		if _, err := f.Manifest(); err == nil || !strings.Contains(err.Error(), "MSX_GATEWAY_PORT") {
+			t.Fatalf("err = %v, want the first bad variable in key order, MSX_GATEWAY_PORT", err)
+		}
+	}
 	t.Setenv("MSX_GATEWAY_PORT", "")
+	if _, err := f.Manifest(); err == nil || !strings.Contains(err.Error(), `MSX_GATEWAY_RATE_BURST is "many", not a whole number`) {
+		t.Fatalf("err = %v, want a whole number asked of MSX_GATEWAY_RATE_BURST", err)
+	}
+	t.Setenv("MSX_GATEWAY_RATE_BURST", "")
 	t.Setenv("MSX_PROJECT", "Bad")
 	if _, err := f.Manifest(); err == nil || !strings.Contains(err.Error(), "uppercase") {
 		t.Fatalf("err = %v, want the name rule", err)

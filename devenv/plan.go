@@ -342,9 +342,6 @@ func VolumeName(project, service, dir string) string {
 	return project + "_" + service + "-data_" + shortHash(dir)
 }
 
-// DBNetworkName is the private network of a service's database.
-func DBNetworkName(project, service string) string { return PrivateNetworkName(project, service+"-db") }
-
 // PrivateNetworkName is the internal network of an infrastructure
 // instance (by its service name), shared only with its users.
 func PrivateNetworkName(project, instance string) string { return project + "_" + instance }

@@ -50,7 +50,4 @@ func (s *IOStreams) ColorEnabled() bool { return s.color }
 // SetColorEnabled turns colour off (--no-color) or on.
 func (s *IOStreams) SetColorEnabled(on bool) { s.color = on }
 
-// SetTTY overrides terminal detection, for tests.
-func (s *IOStreams) SetTTY(out, err bool) { s.outTTY, s.errTTY = out, err }
-
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -19,8 +19,9 @@ const (
 	Stderr = "stderr"
 )
 
-// LogConsumer receives the log lines of every followed container. The plain
-// printer (logs.Printer) implements it; the dashboard will too. Calls for one service come
+// LogConsumer receives the log lines of every followed container: msx logs'
+// printer (logs.Printer), and the run session, which turns them into events
+// for its observers (the plain printer and the dashboard). Calls for one service come
 // from one goroutine, in order; calls for different services may be
 // concurrent.
 type LogConsumer interface {

@@ -30,9 +30,6 @@ func (r *Ring) Push(l Line) {
 // Len is the number of lines held.
 func (r *Ring) Len() int { return len(r.buf) }
 
-// Cap is the most lines the ring holds.
-func (r *Ring) Cap() int { return r.cap }
-
 // At returns the i-th line, 0 being the oldest held.
 func (r *Ring) At(i int) Line { return r.buf[(r.start+i)%len(r.buf)] }
 
