@@ -238,3 +238,43 @@ func TestK8sSkipsUnknownKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestK8sProbesNeverKillASlowStart: every program's pod has a startup
+// probe that holds liveness back for over a minute (a database up to 60 s
+// late), a liveness probe on /healthz (served before setup waits for
+// anything) and a readiness probe on /readyz (unready until setup is done).
+func TestK8sProbesNeverKillASlowStart(t *testing.T) {
+	files, err := K8s(workspace(t, "/src/shop"), K8sOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, f := range files {
+		for _, doc := range strings.Split(string(f.Data), "\n---\n") {
+			var d appsv1.Deployment
+			if err := yaml.Unmarshal([]byte(doc), &d); err != nil || d.Kind != "Deployment" {
+				continue
+			}
+			for _, c := range d.Spec.Template.Spec.Containers {
+				seen++
+				s, l, r := c.StartupProbe, c.LivenessProbe, c.ReadinessProbe
+				if s == nil || l == nil || r == nil {
+					t.Errorf("%s: startup %v, liveness %v, readiness %v: want all three", c.Name, s != nil, l != nil, r != nil)
+					continue
+				}
+				if s.HTTPGet == nil || l.HTTPGet == nil || s.HTTPGet.Path != "/healthz" || l.HTTPGet.Path != "/healthz" || s.HTTPGet.Port != l.HTTPGet.Port {
+					t.Errorf("%s: startup and liveness probes must both ask /healthz on one port: %+v %+v", c.Name, s.HTTPGet, l.HTTPGet)
+				}
+				if budget := s.PeriodSeconds * s.FailureThreshold; budget < 90 {
+					t.Errorf("%s: the startup probe gives up after %d s, want at least 90 (a database 60 s late)", c.Name, budget)
+				}
+				if c.Name != "collector" && (r.HTTPGet == nil || r.HTTPGet.Path != "/readyz") {
+					t.Errorf("%s: readiness %+v, want /readyz", c.Name, r.HTTPGet)
+				}
+			}
+		}
+	}
+	if seen < 4 {
+		t.Fatalf("only %d program containers in the export", seen)
+	}
+}

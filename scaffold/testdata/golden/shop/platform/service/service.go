@@ -133,14 +133,20 @@ func Run(ctx context.Context, o Options, setup func(context.Context, *Service) e
 		return nil
 	})
 	s.Health.Register(s.Mux)
+	// Until setup returns (it may wait a minute for a database), the
+	// service is alive but not ready: an orchestrator must not kill it.
+	var setUp atomic.Bool
+	s.Health.AddCheck("setup", func(context.Context) error {
+		if !setUp.Load() {
+			return fmt.Errorf("%s is starting", name)
+		}
+		return nil
+	})
 	defer func() {
 		for i := len(s.closers) - 1; i >= 0; i-- {
 			s.closers[i]()
 		}
 	}()
-	if err := setup(ctx, s); err != nil {
-		return err
-	}
 
 	// The server sees the signal only after the drain delay: meanwhile it
 	// keeps serving, and /readyz says it is going away.
@@ -159,10 +165,15 @@ func Run(ctx context.Context, o Options, setup func(context.Context, *Service) e
 		stopServing()
 	}()
 	// The admin listener (breakers, metrics, detailed readiness, faults) is
-	// for msx and operators; the gateway never routes to it.
+	// for msx and operators; the gateway never routes to it. It starts
+	// before setup, so that /healthz answers from the first instant.
 	admin.Start(serveCtx, config.String("ADMIN_ADDR", "127.0.0.1:0"), admin.Options{
 		Health: s.Health, Metrics: m, Faults: faults, Logger: logger,
 	})
+	if err := setup(ctx, s); err != nil {
+		return err
+	}
+	setUp.Store(true)
 	addr := config.ListenAddr(strconv.Itoa(o.Port))
 	h := Handler(s.Mux, name, logger, inbound.Options{Protected: protected, Faults: faults})
 	return server.Run(serveCtx, addr, h, server.Options{Logger: logger})
