@@ -380,6 +380,10 @@ func buildImage(t *testing.T, cli *client.Client, ws, rel, ref string, args map[
 			layers = append(layers, m[1])
 		}
 	}
+	// The Go image is the first step's: it stays, cached for the next run.
+	if base, err := cli.ImageInspect(ctx, *args["GO_IMAGE"]); err == nil {
+		layers = slices.DeleteFunc(layers, func(id string) bool { return strings.HasPrefix(base.ID, "sha256:"+id) })
+	}
 	t.Cleanup(func() {
 		// The tag, then every step's image, newest first: those of the
 		// build stage are nobody's parents once the tag is gone.
