@@ -456,10 +456,10 @@ func readiness(c devenv.Container) *corev1.Probe {
 	return nil
 }
 
-// liveness is a program's /healthz, which its own health check asks (on
-// the admin listener when there is one): the process answers at all. A
-// program serves it from its first instant, before it waits for its
-// database, so a slow start is unready (readiness), never dead.
+// liveness is a program's /healthz (on the admin listener when there is
+// one): the process answers at all. A program serves it from its first
+// instant, before it waits for its database, so a slow start is unready
+// (readiness), never dead.
 func liveness(c devenv.Container) *corev1.Probe {
 	return &corev1.Probe{ProbeHandler: healthz(c), PeriodSeconds: 10, TimeoutSeconds: 2, FailureThreshold: 3}
 }
