@@ -4,7 +4,8 @@
 # building Compose from the Go module proxy takes minutes; this script
 # installs it once (the same version bench/up.sh uses, as the docker CLI
 # plugin under ~/.docker/cli-plugins) and runs the test, where a missing
-# Compose is then a failure.
+# Compose is then a failure: the round trip with msx's images, and the
+# build: path, which builds every image from the production Dockerfiles.
 # Run from anywhere: bash scripts/e2e-export.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +23,4 @@ fi
 # The exported project has a Postgres database and the broker: the local
 # images (built once when missing, like scripts/test.sh does).
 eval "$(bash scripts/local-images.sh)"
-MSX_E2E_COMPOSE=1 go test -count=1 -run 'TestExportComposeDocker' ./e2e
+MSX_E2E_COMPOSE=1 go test -count=1 -run 'TestExportCompose(Builds)?Docker' ./e2e
