@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/names"
 )
 
 func TestK8sGolden(t *testing.T) {
@@ -276,5 +277,57 @@ func TestK8sProbesNeverKillASlowStart(t *testing.T) {
 	}
 	if seen < 4 {
 		t.Fatalf("only %d program containers in the export", seen)
+	}
+}
+
+// TestK8sNamesFitTheLongestServiceName: with a service (and its Postgres
+// database) named as long as names allow, and the longest project name,
+// every object name is a DNS label Kubernetes accepts, and a StatefulSet's
+// leaves room for its NAME-HASH revision label (10 characters of hash).
+func TestK8sNamesFitTheLongestServiceName(t *testing.T) {
+	long := strings.Repeat("p", names.ServiceMaxLen)
+	if err := names.Validate("service", long); err != nil {
+		t.Fatal(err)
+	}
+	m := &devenv.Manifest{
+		Project:  strings.Repeat("s", names.MaxLen),
+		Module:   "example.com/shop",
+		Gateway:  devenv.Gateway{Port: 8080},
+		Services: map[string]devenv.Service{long: {Port: 8081, DB: devenv.DBPostgres, Route: "/api/" + long + "/"}},
+		Dir:      "/src/shop",
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := K8s(p, K8sOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, f := range files {
+		for _, doc := range strings.Split(string(f.Data), "\n---\n") {
+			var obj struct {
+				Kind     string            `json:"kind"`
+				Metadata metav1.ObjectMeta `json:"metadata"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil || obj.Kind == "" || obj.Kind == "Kustomization" {
+				continue
+			}
+			seen++
+			limit := 63
+			if obj.Kind == "StatefulSet" {
+				limit = 63 - 11
+			}
+			if n := len(obj.Metadata.Name); n > limit {
+				t.Errorf("%s %s: %d characters, more than %d", obj.Kind, obj.Metadata.Name, n, limit)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no objects exported")
 	}
 }
