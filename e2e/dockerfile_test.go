@@ -17,11 +17,13 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
@@ -338,25 +340,71 @@ func addToTar(tw *tar.Writer, path, name string, d fs.DirEntry) error {
 	return err
 }
 
+// buildCache is what the Docker build tests of one run share, so that the
+// second reuses the layers of the first (the modules downloaded, the
+// dependencies and platform/ compiled): one module proxy, whose URL is a
+// build arg and so part of the builder's cache keys, and the build stages'
+// images, removed when the run ends (removeBuildStages).
+var buildCache struct {
+	mu     sync.Mutex
+	proxy  string
+	layers []string
+}
+
 // moduleProxy serves this machine's module cache as a GOPROXY on
 // 127.0.0.1, after go mod download has filled it with the modules of each
 // module folder, so that a build reaching it (on the host's network) needs
-// no other network. It returns the GOPROXY value.
+// no other network. It returns the GOPROXY value, the same for the run.
 func moduleProxy(t *testing.T, modules ...string) string {
 	t.Helper()
 	for _, m := range modules {
 		goCmd(t, m, "mod", "download")
 	}
-	cache := strings.TrimSpace(runIn(t, modules[0], "go", "env", "GOMODCACHE"))
-	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(cache, "cache", "download"))))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	buildCache.mu.Lock()
+	defer buildCache.mu.Unlock()
+	if buildCache.proxy == "" {
+		cache := strings.TrimSpace(runIn(t, modules[0], "go", "env", "GOMODCACHE"))
+		// Served until the run ends: it is the cache keys' GOPROXY.
+		srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(cache, "cache", "download"))))
+		buildCache.proxy = srv.URL
+	}
+	return buildCache.proxy
+}
+
+// removeBuildStages removes, when the run ends, the images of the build
+// stages the tests left for each other: those buildImage noted, and the
+// untagged ones whose history holds the run's GOPROXY (Compose's builds).
+func removeBuildStages() {
+	buildCache.mu.Lock()
+	defer buildCache.mu.Unlock()
+	if buildCache.proxy == "" {
+		return
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return
+	}
+	defer cli.Close()
+	ctx := context.Background()
+	for i := len(buildCache.layers) - 1; i >= 0; i-- {
+		cli.ImageRemove(ctx, buildCache.layers[i], image.RemoveOptions{PruneChildren: true})
+	}
+	all, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("dangling", "true"))})
+	if err != nil {
+		return
+	}
+	for _, img := range all {
+		hist, err := cli.ImageHistory(ctx, img.ID)
+		if err == nil && slices.ContainsFunc(hist, func(h image.HistoryResponseItem) bool { return strings.Contains(h.CreatedBy, buildCache.proxy) }) {
+			cli.ImageRemove(ctx, img.ID, image.RemoveOptions{PruneChildren: true})
+		}
+	}
 }
 
 // buildImage builds the Dockerfile at rel (from the workspace root ws, as
 // its comment says to) through the Engine API's classic builder on the
-// host's network, tags it ref, and removes it and its build stage's
-// layers when the test ends.
+// host's network and tags it ref; the test's end removes it, the run's
+// end its build stage's layers.
 func buildImage(t *testing.T, cli *client.Client, ws, rel, ref string, args map[string]*string) {
 	t.Helper()
 	ctx := context.Background()
@@ -384,14 +432,10 @@ func buildImage(t *testing.T, cli *client.Client, ws, rel, ref string, args map[
 	if base, err := cli.ImageInspect(ctx, *args["GO_IMAGE"]); err == nil {
 		layers = slices.DeleteFunc(layers, func(id string) bool { return strings.HasPrefix(base.ID, "sha256:"+id) })
 	}
-	t.Cleanup(func() {
-		// The tag, then every step's image, newest first: those of the
-		// build stage are nobody's parents once the tag is gone.
-		cli.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
-		for i := len(layers) - 1; i >= 0; i-- {
-			cli.ImageRemove(ctx, layers[i], image.RemoveOptions{PruneChildren: true})
-		}
-	})
+	t.Cleanup(func() { cli.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}) })
+	buildCache.mu.Lock()
+	buildCache.layers = append(buildCache.layers, layers...)
+	buildCache.mu.Unlock()
 	if err != nil {
 		t.Fatalf("building %s: %v\n%s", rel, err, out.String())
 	}

@@ -310,7 +310,7 @@ func TestExportComposeBuildsDocker(t *testing.T) {
 		if out, err := compose(time.Minute, "down", "-v", "--timeout", "5"); err != nil {
 			t.Errorf("cleanup: docker compose down -v: %v\n%s", err, out)
 		}
-		removeBuilt(t, cli, project, proxy)
+		removeBuilt(t, cli, project)
 	})
 	start := time.Now()
 	if out, err := compose(30*time.Minute, "build"); err != nil {
@@ -370,10 +370,9 @@ func pointBuilds(t *testing.T, file string, args map[string]string) []string {
 	return names
 }
 
-// removeBuilt removes the images Compose built for project (named
-// project/NAME) and their build stages, which the classic builder leaves
-// untagged: those whose history holds this test's GOPROXY.
-func removeBuilt(t *testing.T, cli *client.Client, project, proxy string) {
+// removeBuilt removes the images Compose built for project, named
+// project/NAME; removeBuildStages, their build stages, when the run ends.
+func removeBuilt(t *testing.T, cli *client.Client, project string) {
 	t.Helper()
 	ctx := context.Background()
 	all, err := cli.ImageList(ctx, image.ListOptions{})
@@ -382,18 +381,7 @@ func removeBuilt(t *testing.T, cli *client.Client, project, proxy string) {
 		return
 	}
 	for _, img := range all {
-		mine, tagged := false, false
-		for _, tag := range img.RepoTags {
-			mine = mine || strings.HasPrefix(tag, project+"/")
-			tagged = tagged || tag != "<none>:<none>"
-		}
-		if !tagged {
-			hist, err := cli.ImageHistory(ctx, img.ID)
-			for _, h := range hist {
-				mine = mine || (err == nil && strings.Contains(h.CreatedBy, proxy))
-			}
-		}
-		if mine {
+		if slices.ContainsFunc(img.RepoTags, func(tag string) bool { return strings.HasPrefix(tag, project+"/") }) {
 			if _, err := cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil {
 				t.Errorf("removing image %s: %v", img.ID, err)
 			}
