@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,9 +16,11 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"gopkg.in/yaml.v3"
 )
 
 // requireCompose skips unless the docker CLI has the Compose v2 plugin.
@@ -258,4 +261,130 @@ func TestExportComposeDocker(t *testing.T) {
 		t.Fatalf("docker compose down -v left %v", left)
 	}
 	requireNothingLeft(t, cli, project, false)
+}
+
+// TestExportComposeBuildsDocker is the export's other path: msx export
+// compose without --images msx writes build: entries, and Docker Compose v2
+// builds every image from the workspace's production Dockerfiles (and the
+// collector's from its exported source), starts them healthy, and serves
+// an item written through the gateway into Postgres and one into SQLite,
+// the first service listing the second's through its typed client. As a
+// CI points builds at its mirrors, the test points GO_IMAGE at this
+// machine's Go image and GOPROXY at its module cache (no registry, no
+// network), and builds with the classic builder, the one this engine has.
+func TestExportComposeBuildsDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds images and runs containers; skipped with -short")
+	}
+	cli := requireDocker(t)
+	requireCompose(t)
+	pg, nats := postgresImage(t), natsImage(t)
+	parent := t.TempDir()
+	project := uniqueProject(t)
+	port := freePort(t)
+	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_POSTGRES=" + pg, "MSX_IMAGES_NATS=" + nats}
+	mustMsx(t, parent, nil, "init", project, "--module", "example.com/shop")
+	ws := filepath.Join(parent, project)
+	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
+	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--depends-on", "orders", "--subscribes", "orders.item.created")
+	mustMsx(t, ws, env, "export", "compose", "--out", "deploy")
+	file := filepath.Join(ws, "deploy", "compose.yaml")
+
+	base := goBaseImage(t, cli)
+	proxy := moduleProxy(t, ws, filepath.Join(ws, "deploy", "collector"))
+	builds := pointBuilds(t, file, map[string]string{"GO_IMAGE": base, "GOPROXY": proxy})
+	for _, s := range []string{"collector", "gateway", "orders", "payments"} {
+		if !slices.Contains(builds, s) {
+			t.Fatalf("services that build: %v, want %s among them", builds, s)
+		}
+	}
+	compose := func(timeout time.Duration, args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		c := exec.CommandContext(ctx, "docker", append([]string{"compose", "-p", project, "-f", file}, args...)...)
+		c.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		if out, err := compose(time.Minute, "down", "-v", "--timeout", "5"); err != nil {
+			t.Errorf("cleanup: docker compose down -v: %v\n%s", err, out)
+		}
+		removeBuilt(t, cli, project)
+	})
+	start := time.Now()
+	if out, err := compose(30*time.Minute, "build"); err != nil {
+		t.Fatalf("docker compose build: %v\n%s", err, out)
+	}
+	t.Logf("docker compose build: %s", time.Since(start).Round(time.Second))
+	if out, err := compose(4*time.Minute, "up", "-d", "--wait", "--wait-timeout", "180"); err != nil {
+		logs, _ := compose(time.Minute, "logs", "--no-color", "--tail", "30")
+		t.Fatalf("docker compose up -d --wait: %v\n%s\n%s", err, out, logs)
+	}
+
+	gateway := "http://127.0.0.1:" + strconv.Itoa(port)
+	for _, s := range []string{"orders", "payments"} {
+		if code, body := httpDo(t, "POST", gateway+"/api/"+s+"/items", `{"name":"built-`+s+`"}`); code != 201 {
+			t.Fatalf("POST /api/%s/items through the built gateway: %d %s", s, code, body)
+		}
+	}
+	if code, body := httpDo(t, "GET", gateway+"/api/payments/upstream", ""); code != 200 || !strings.Contains(body, `"built-orders"`) {
+		t.Errorf("GET /api/payments/upstream: %d %s, want orders' item", code, body)
+	}
+
+	if out, err := compose(time.Minute, "down", "-v", "--timeout", "5"); err != nil {
+		t.Fatalf("docker compose down -v: %v\n%s", err, out)
+	}
+	if left := composeLeft(t, cli, project); len(left) > 0 {
+		t.Fatalf("docker compose down -v left %v", left)
+	}
+}
+
+// pointBuilds sets build args (and the host's network, where the module
+// proxy listens) on every service of the Compose file that builds, and
+// returns their names.
+func pointBuilds(t *testing.T, file string, args map[string]string) []string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf map[string]any
+	if err := yaml.Unmarshal(data, &cf); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	services, _ := cf["services"].(map[string]any)
+	for name, s := range services {
+		if b, ok := s.(map[string]any)["build"].(map[string]any); ok {
+			b["args"], b["network"] = args, "host"
+			names = append(names, name)
+		}
+	}
+	if data, err = yaml.Marshal(cf); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// removeBuilt removes the images Compose built for project, named
+// project/NAME; removeBuildStages, their build stages, when the run ends.
+func removeBuilt(t *testing.T, cli *client.Client, project string) {
+	t.Helper()
+	ctx := context.Background()
+	all, err := cli.ImageList(ctx, image.ListOptions{})
+	if err != nil {
+		t.Errorf("listing images: %v", err)
+		return
+	}
+	for _, img := range all {
+		if slices.ContainsFunc(img.RepoTags, func(tag string) bool { return strings.HasPrefix(tag, project+"/") }) {
+			if _, err := cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil {
+				t.Errorf("removing image %s: %v", img.ID, err)
+			}
+		}
+	}
 }

@@ -23,8 +23,10 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	mustMsx(t, parent, nil, "init", "shop", "--module", "example.com/shop")
 	ws := filepath.Join(parent, "shop")
 
-	// An empty workspace (gateway and platform only) builds too.
+	// An empty workspace (gateway and platform only) builds too, and its
+	// go.mod and go.sum are exactly what go mod tidy would write.
 	goCmd(t, ws, "build", "./...")
+	goCmd(t, ws, "mod", "tidy", "-diff")
 
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "catalog", "--db", "none")
@@ -39,6 +41,7 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	}
 	goCmd(t, ws, "build", "./...")
 	goCmd(t, ws, "vet", "./...")
+	goCmd(t, ws, "mod", "tidy", "-diff")
 	out := goCmd(t, ws, "test", "-race", "-count=1", "./...")
 	for _, pkg := range []string{"services/orders", "services/catalog", "services/payments", "services/order-items",
 		"services/ledger", "services/notify", "services/orders/ordersapi", "gateway", "platform/messaging"} {

@@ -38,7 +38,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "building msx:", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	removeBuildStages()
+	return code
 }
 
 // result is what one run of msx printed and how it ended.

@@ -22,14 +22,20 @@ func collectorDockerfile() []byte {
 # source (msx embeds it; it is not meant to be edited). Build it from this folder:
 #
 #   docker build -t PROJECT/collector .
+#
+# As the workspace's Dockerfiles: exec-form RUN steps, so GO_IMAGE may be
+# any image with the go command, and GOPROXY a module mirror.
+ARG GO_IMAGE=golang:%s
 
-FROM golang:%s AS build
+FROM ${GO_IMAGE} AS build
+ARG GOPROXY
+ENV CGO_ENABLED=0 GOFLAGS=-trimpath
 WORKDIR /src
 COPY go.mod go.sum ./
-RUN go mod download
+RUN ["go", "mod", "download"]
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/collector .
-RUN mkdir -p /out/data
+RUN ["go", "build", "-ldflags=-s -w", "-o", "/out/collector", "."]
+WORKDIR /out/data
 
 FROM scratch
 COPY --from=build /out/collector /collector

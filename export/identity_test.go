@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/names"
 )
 
 // Every program's identity keys travel as secrets, as the gateway's keys
@@ -63,10 +64,10 @@ func TestExportsCarryTheIdentityKeys(t *testing.T) {
 	}
 }
 
-// A service with a long name (up to 63 characters) still gets secret
+// A service with the longest name (names.ServiceMaxLen) still gets secret
 // volumes whose names are DNS labels.
 func TestK8sSecretVolumeNamesOfALongService(t *testing.T) {
-	long := strings.Repeat("s", 60)
+	long := strings.Repeat("s", names.ServiceMaxLen)
 	m := &devenv.Manifest{Project: "shop", Module: "example.com/shop", Gateway: devenv.Gateway{Port: 8080}, Dir: "/src/shop",
 		Services: map[string]devenv.Service{long: {Port: 8081, DB: devenv.DBNone}, "web": {Port: 8082, DB: devenv.DBNone, DependsOn: []string{long}}}}
 	if err := m.Validate(); err != nil {

@@ -408,6 +408,7 @@ func program(p *devenv.Plan, c devenv.Container, o K8sOptions) []any {
 						Image:           image,
 						Ports:           ports,
 						EnvFrom:         []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: c.Service}}}},
+						StartupProbe:    startup(c),
 						LivenessProbe:   liveness(c),
 						ReadinessProbe:  readiness(c),
 						Resources:       resources(c.Hardening),
@@ -457,7 +458,8 @@ func readiness(c devenv.Container) *corev1.Probe {
 		if port == 0 {
 			port = c.Port
 		}
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: r.HTTPPath, Port: intstr.FromString(portName(c, port))}}, PeriodSeconds: 5}
+		// TimeoutSeconds above the 2 s a program gives its own checks.
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: r.HTTPPath, Port: intstr.FromString(portName(c, port))}}, PeriodSeconds: 5, TimeoutSeconds: 3}
 	case len(r.Healthcheck) > 0:
 		cmd := r.Healthcheck
 		if cmd[0] == "CMD" {
@@ -468,14 +470,27 @@ func readiness(c devenv.Container) *corev1.Probe {
 	return nil
 }
 
-// liveness is a program's /healthz, which its own health check asks (on
-// the admin listener when there is one): the process answers at all.
+// liveness is a program's /healthz (on the admin listener when there is
+// one): the process answers at all. A program serves it from its first
+// instant, before it waits for its database, so a slow start is unready
+// (readiness), never dead.
 func liveness(c devenv.Container) *corev1.Probe {
+	return &corev1.Probe{ProbeHandler: healthz(c), PeriodSeconds: 10, TimeoutSeconds: 2, FailureThreshold: 3}
+}
+
+// startup holds liveness back until /healthz first answers, for up to two
+// minutes: a node slow to start the process (a cold image, a throttled
+// CPU) is not a dead program either.
+func startup(c devenv.Container) *corev1.Probe {
+	return &corev1.Probe{ProbeHandler: healthz(c), PeriodSeconds: 2, TimeoutSeconds: 2, FailureThreshold: 60}
+}
+
+func healthz(c devenv.Container) corev1.ProbeHandler {
 	port := httpPort
 	if c.AdminPort != 0 {
 		port = adminPort
 	}
-	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString(port)}}, PeriodSeconds: 10}
+	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString(port)}}
 }
 
 // ingress sends each route's prefix to the gateway, which routes it on.

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/names"
 )
 
 func TestK8sGolden(t *testing.T) {
@@ -236,5 +237,97 @@ func TestK8sSkipsUnknownKinds(t *testing.T) {
 		if f.Path == "base/cache.yaml" {
 			t.Error("an unknown kind was exported")
 		}
+	}
+}
+
+// TestK8sProbesNeverKillASlowStart: every program's pod has a startup
+// probe that holds liveness back for over a minute (a database up to 60 s
+// late), a liveness probe on /healthz (served before setup waits for
+// anything) and a readiness probe on /readyz (unready until setup is done).
+func TestK8sProbesNeverKillASlowStart(t *testing.T) {
+	files, err := K8s(workspace(t, "/src/shop"), K8sOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, f := range files {
+		for _, doc := range strings.Split(string(f.Data), "\n---\n") {
+			var d appsv1.Deployment
+			if err := yaml.Unmarshal([]byte(doc), &d); err != nil || d.Kind != "Deployment" {
+				continue
+			}
+			for _, c := range d.Spec.Template.Spec.Containers {
+				seen++
+				s, l, r := c.StartupProbe, c.LivenessProbe, c.ReadinessProbe
+				if s == nil || l == nil || r == nil {
+					t.Errorf("%s: startup %v, liveness %v, readiness %v: want all three", c.Name, s != nil, l != nil, r != nil)
+					continue
+				}
+				if s.HTTPGet == nil || l.HTTPGet == nil || s.HTTPGet.Path != "/healthz" || l.HTTPGet.Path != "/healthz" || s.HTTPGet.Port != l.HTTPGet.Port {
+					t.Errorf("%s: startup and liveness probes must both ask /healthz on one port: %+v %+v", c.Name, s.HTTPGet, l.HTTPGet)
+				}
+				if budget := s.PeriodSeconds * s.FailureThreshold; budget < 90 {
+					t.Errorf("%s: the startup probe gives up after %d s, want at least 90 (a database 60 s late)", c.Name, budget)
+				}
+				if c.Name != "collector" && (r.HTTPGet == nil || r.HTTPGet.Path != "/readyz") {
+					t.Errorf("%s: readiness %+v, want /readyz", c.Name, r.HTTPGet)
+				}
+			}
+		}
+	}
+	if seen < 4 {
+		t.Fatalf("only %d program containers in the export", seen)
+	}
+}
+
+// TestK8sNamesFitTheLongestServiceName: with a service (and its Postgres
+// database) named as long as names allow, and the longest project name,
+// every object name is a DNS label Kubernetes accepts, and a StatefulSet's
+// leaves room for its NAME-HASH revision label (10 characters of hash).
+func TestK8sNamesFitTheLongestServiceName(t *testing.T) {
+	long := strings.Repeat("p", names.ServiceMaxLen)
+	if err := names.Validate("service", long); err != nil {
+		t.Fatal(err)
+	}
+	m := &devenv.Manifest{
+		Project:  strings.Repeat("s", names.MaxLen),
+		Module:   "example.com/shop",
+		Gateway:  devenv.Gateway{Port: 8080},
+		Services: map[string]devenv.Service{long: {Port: 8081, DB: devenv.DBPostgres, Route: "/api/" + long + "/"}},
+		Dir:      "/src/shop",
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := devenv.MakePlan(m, devenv.PlanOptions{MsxVersion: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := K8s(p, K8sOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, f := range files {
+		for _, doc := range strings.Split(string(f.Data), "\n---\n") {
+			var obj struct {
+				Kind     string            `json:"kind"`
+				Metadata metav1.ObjectMeta `json:"metadata"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil || obj.Kind == "" || obj.Kind == "Kustomization" {
+				continue
+			}
+			seen++
+			limit := 63
+			if obj.Kind == "StatefulSet" {
+				limit = 63 - 11
+			}
+			if n := len(obj.Metadata.Name); n > limit {
+				t.Errorf("%s %s: %d characters, more than %d", obj.Kind, obj.Metadata.Name, n, limit)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no objects exported")
 	}
 }

@@ -283,7 +283,7 @@ func TestCollectorSource(t *testing.T) {
 			}
 		}
 		df := got["Dockerfile"]
-		if !bytes.Contains(df, []byte(`ENTRYPOINT ["/collector"]`)) || !bytes.Contains(df, []byte("FROM golang:"+templates.GoVersion)) {
+		if !bytes.Contains(df, []byte(`ENTRYPOINT ["/collector"]`)) || !bytes.Contains(df, []byte("ARG GO_IMAGE=golang:"+templates.GoVersion)) {
 			t.Errorf("collector Dockerfile:\n%s", df)
 		}
 		delete(got, "Dockerfile")

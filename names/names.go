@@ -3,6 +3,7 @@
 package names
 
 import (
+	"fmt"
 	"go/token"
 	"regexp"
 	"strings"
@@ -10,9 +11,16 @@ import (
 	"github.com/msx-dev/msx/msxerr"
 )
 
-// MaxLen is the longest name accepted: a DNS label, so that a name is also a
-// valid container host name.
+// MaxLen is the longest project name accepted: a DNS label, so that a name is
+// also a valid Kubernetes namespace.
 const MaxLen = 63
+
+// ServiceMaxLen is the longest service name accepted. A service's names grow
+// suffixes: its database is NAME-db (a container host name, a network alias
+// and a Kubernetes Service, each a DNS label of at most 63 characters), and
+// Kubernetes labels the database's StatefulSet revisions NAME-db-HASH, HASH
+// up to 10 characters, in a label value of at most 63: 63-11-3 = 49.
+const ServiceMaxLen = 49
 
 var valid = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 
@@ -50,16 +58,21 @@ var predeclared = map[string]bool{
 }
 
 // Validate checks name against the rule and returns an error that says what
-// is wrong and what to type instead. kind is "service" or "project".
+// is wrong and what to type instead. kind is "project" or the kind of
+// service name ("service", "dependency").
 func Validate(kind, name string) error {
-	hint := "use a lowercase letter followed by lowercase letters, digits or '-', at most 63 characters"
+	limit := ServiceMaxLen
+	if kind == "project" {
+		limit = MaxLen
+	}
+	hint := fmt.Sprintf("use a lowercase letter followed by lowercase letters, digits or '-', at most %d characters", limit)
 	switch {
 	case name == "":
 		return msxerr.New(hint, "%s name is empty", kind)
 	case strings.ContainsAny(name, `/\`) || strings.Contains(name, ".."):
 		return msxerr.New(hint, "%s name %q is a path, not a name", kind, name)
-	case len(name) > MaxLen:
-		return msxerr.New(hint, "%s name %q is %d characters long, more than %d", kind, name, len(name), MaxLen)
+	case len(name) > limit:
+		return msxerr.New(hint, "%s name %q is %d characters long, more than %d", kind, name, len(name), limit)
 	case strings.ToLower(name) != name && valid.MatchString(strings.ToLower(name)):
 		return msxerr.New("names are lowercase: try "+quote(strings.ToLower(name)), "%s name %q has uppercase letters", kind, name)
 	case !valid.MatchString(name):

@@ -13,7 +13,7 @@ func TestValidate(t *testing.T) {
 		{"orders", ""},
 		{"order-items", ""},
 		{"a1", ""},
-		{strings.Repeat("a", 63), ""},
+		{strings.Repeat("a", 49), ""},
 		{"", "empty"},
 		{"Orders", `try "orders"`},
 		{"1orders", "not valid"},
@@ -27,7 +27,8 @@ func TestValidate(t *testing.T) {
 		{`a\b`, "is a path"},
 		{"..", "is a path"},
 		{"/etc", "is a path"},
-		{strings.Repeat("a", 64), "more than 63"},
+		{strings.Repeat("a", 50), "more than 49"},
+		{strings.Repeat("a", 63), "more than 49"},
 		{"func", "Go keyword"},
 		{"type", "Go keyword"},
 		{"string", "predeclared"},
@@ -96,7 +97,7 @@ func FuzzValidate(f *testing.F) {
 			return
 		}
 		// Anything accepted is safe as a path element and a DNS label.
-		if strings.ContainsAny(s, `/\. `) || len(s) > MaxLen || s == "" || s[0] < 'a' || s[0] > 'z' {
+		if strings.ContainsAny(s, `/\. `) || len(s+"-db") > MaxLen-11 || s == "" || s[0] < 'a' || s[0] > 'z' {
 			t.Fatalf("Validate accepted %q", s)
 		}
 	})
@@ -106,5 +107,16 @@ func FuzzValidate(f *testing.F) {
 func TestProjectNamesMayEndInDB(t *testing.T) {
 	if err := Validate("project", "shop-db"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestProjectNamesAreDNSLabels: a project is a Kubernetes namespace and a
+// label value, nothing longer, so it keeps the whole DNS label.
+func TestProjectNamesAreDNSLabels(t *testing.T) {
+	if err := Validate("project", strings.Repeat("a", 63)); err != nil {
+		t.Errorf("a 63-character project name is refused: %v", err)
+	}
+	if err := Validate("project", strings.Repeat("a", 64)); err == nil || !strings.Contains(err.Error(), "more than 63") {
+		t.Errorf("a 64-character project name: err = %v, want more than 63", err)
 	}
 }

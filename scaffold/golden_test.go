@@ -123,3 +123,19 @@ func TestServicesAreLean(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayNamesItsProject guards the gateway's package comment, which
+// once named a fixed project ("ws2") whatever the workspace was called.
+func TestGatewayNamesItsProject(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "acme")
+	if _, err := Init(templates.FS, InitOptions{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "gateway", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(src), "// Command gateway is the API gateway of acme:") {
+		t.Errorf("gateway/main.go does not name project acme:\n%.120s", src)
+	}
+}

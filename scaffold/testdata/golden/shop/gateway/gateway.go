@@ -18,12 +18,14 @@ import (
 	"time"
 
 	"example.com/shop/platform/breaker"
+	"example.com/shop/platform/deadline"
 )
 
 // gateway routes requests to upstreams through its middleware chain.
 type gateway struct {
 	upstreams []*upstream // longest prefix first
 	timeout   time.Duration
+	budget    []string // deadline.Header's value: timeout in ms, one slice for all
 	log       *slog.Logger
 	handler   http.Handler // the middleware chain around route
 
@@ -45,6 +47,7 @@ type upstream struct {
 
 func newGateway(cfg gatewayConfig, breakers *breaker.Registry, logger *slog.Logger) (*gateway, error) {
 	g := &gateway{timeout: cfg.UpstreamTimeout, log: logger}
+	g.budget = []string{strconv.FormatInt(max(g.timeout.Milliseconds(), 1), 10)}
 
 	// One transport shared by all upstreams, so idle connections are pooled;
 	// its limits are sized for a gateway, not for a client: every request
@@ -165,6 +168,10 @@ func (g *gateway) route(w http.ResponseWriter, r *http.Request) {
 		} else if g.limit.limited(w, r, "") {
 			return
 		}
+		// The upstream learns the budget too (replacing any the client
+		// sent), so that it stops, and its own calls stop, when nobody
+		// waits any more.
+		r.Header[deadline.Header] = g.budget
 		out := r.WithContext(context.WithValue(r.Context(), proxyCallKey{}, call))
 		if r.Body != nil && r.Body != http.NoBody {
 			call.body = &clientBody{ReadCloser: r.Body}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"example.com/shop/platform/breaker"
+	"example.com/shop/platform/deadline"
 )
 
 // seen is what an upstream received.
@@ -203,6 +204,24 @@ func TestSpoofedAndHopByHopHeadersAreStripped(t *testing.T) {
 	for k, v := range want {
 		if got := strings.Join(h.Values(k), ","); got != v {
 			t.Errorf("upstream got %s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+// TestDeadlineGoesDownstream: the first service of a chain gets the
+// gateway's budget, whatever the client claimed, so that it stops (and
+// its own calls stop) when the gateway no longer waits.
+func TestDeadlineGoesDownstream(t *testing.T) {
+	orders, _ := echo(t)
+	g, _ := newTestGateway(t, routesJSON("orders", orders.URL)) // 5s
+	for _, claimed := range []string{"", "999999999"} {
+		req := httptest.NewRequest(http.MethodGet, "/api/orders/items", nil)
+		if claimed != "" {
+			req.Header.Set(deadline.Header, claimed)
+		}
+		s := decodeSeen(t, do(g, req))
+		if got := s.Header.Values(deadline.Header); len(got) != 1 || got[0] != "5000" {
+			t.Errorf("client sent %q: upstream got %s %q, want 5000", claimed, deadline.Header, got)
 		}
 	}
 }

@@ -13,7 +13,9 @@
 //     service offline.
 //
 // Under both, a 4xx is the caller's mistake, and a call the caller
-// cancelled says nothing about the upstream: neither counts.
+// cancelled says nothing about the upstream: neither counts. Nor does a
+// 503 marked with PassedOnHeader: the upstream is up, one of its own
+// dependencies is not, and its other routes still work.
 package breaker
 
 import (
@@ -101,6 +103,9 @@ func ServerErrors(req *http.Request, resp *http.Response, err error) Outcome {
 	if err != nil {
 		return errorOutcome(req, err)
 	}
+	if passedOn(resp) {
+		return Ignored
+	}
 	if resp.StatusCode >= 500 {
 		return Failure
 	}
@@ -114,11 +119,23 @@ func Unavailable(req *http.Request, resp *http.Response, err error) Outcome {
 	if err != nil {
 		return errorOutcome(req, err)
 	}
+	if passedOn(resp) {
+		return Ignored
+	}
 	switch resp.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return Failure
 	}
 	return Success
+}
+
+// PassedOnHeader, on a 503, says that the service answering is up but a
+// service it needs is not (httpjson.InternalError sets it): the answer
+// passes on its dependency's unavailability, and no breaker counts it.
+const PassedOnHeader = "X-Msx-Passed-On"
+
+func passedOn(resp *http.Response) bool {
+	return resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(PassedOnHeader) != ""
 }
 
 // ClientSideError marks an error that came from the caller's side of a

@@ -38,6 +38,8 @@ func TestWhichOutcomesCount(t *testing.T) {
 		{"502", req, response(502), nil, Failure, Failure},
 		{"503", req, response(503), nil, Failure, Failure},
 		{"504", req, response(504), nil, Failure, Failure},
+		{"503 passed on", req, &http.Response{StatusCode: 503, Header: http.Header{PassedOnHeader: {"1"}}}, nil, Ignored, Ignored},
+		{"500 claiming to pass on", req, &http.Response{StatusCode: 500, Header: http.Header{PassedOnHeader: {"1"}}}, nil, Failure, Success},
 		{"refused", req, nil, errors.New("connection refused"), Failure, Failure},
 		{"timeout", req, nil, context.DeadlineExceeded, Failure, Failure},
 		{"caller cancelled", req, nil, context.Canceled, Ignored, Ignored},

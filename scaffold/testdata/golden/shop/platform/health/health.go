@@ -145,9 +145,11 @@ const SelfCheckArg = "healthcheck"
 // check.
 func IsSelfCheck(args []string) bool { return len(args) == 2 && args[1] == SelfCheckArg }
 
-// CheckSelf asks the running program's /healthz, on the admin listener
+// CheckSelf asks the running program's /readyz, on the admin listener
 // (ADMIN_ADDR) or else the API listener (LISTEN_ADDR), and returns the
-// process exit code: 0 when healthy.
+// process exit code: 0 when ready. Readiness, not /healthz: Docker never
+// restarts a container for its health, and Compose's depends_on and
+// --wait wait on it, so healthy must mean set up and able to serve.
 func CheckSelf() int {
 	addr := os.Getenv("ADMIN_ADDR")
 	if addr == "" {
@@ -159,7 +161,7 @@ func CheckSelf() int {
 		return 1
 	}
 	c := &http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/healthz")
+	resp, err := c.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/readyz")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "healthcheck:", err)
 		return 1

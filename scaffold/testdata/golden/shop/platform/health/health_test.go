@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -103,5 +105,30 @@ func TestDebugBreakers(t *testing.T) {
 	h.SetBreakers(fakeStates{"orders": "open"})
 	if code, body := serve(t, h, "/debug/breakers"); code != 200 || body["orders"] != "open" {
 		t.Errorf("got %d %v, want orders open", code, body)
+	}
+}
+
+// TestCheckSelfAsksReadiness: the container's health check passes only once
+// the program is ready, so that Compose starts what depends on it then.
+func TestCheckSelfAsksReadiness(t *testing.T) {
+	h := New("orders", "0.1.0")
+	var ready atomic.Bool
+	h.AddCheck("setup", func(context.Context) error {
+		if !ready.Load() {
+			return errors.New("starting")
+		}
+		return nil
+	})
+	mux := http.NewServeMux()
+	h.RegisterAdmin(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	t.Setenv("ADMIN_ADDR", strings.TrimPrefix(srv.URL, "http://"))
+	if code := CheckSelf(); code != 1 {
+		t.Errorf("CheckSelf while starting = %d, want 1", code)
+	}
+	ready.Store(true)
+	if code := CheckSelf(); code != 0 {
+		t.Errorf("CheckSelf when ready = %d, want 0", code)
 	}
 }

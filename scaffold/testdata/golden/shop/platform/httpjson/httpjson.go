@@ -2,6 +2,11 @@
 // decode requests strictly and answer JSON, including errors; clients call
 // a route declared in a service's API package and get its typed answer, or
 // a *StatusError carrying the status and the error body.
+//
+// A handler answers a failed call to another service with InternalError,
+// which passes the callee's unavailability on: 503 with Retry-After when
+// the callee's breaker is open, it did not answer or it answered 502, 503
+// or 504; 500 for anything else.
 package httpjson
 
 import (
@@ -12,10 +17,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
+
+	"example.com/shop/platform/breaker"
 )
 
 // MaxBodyBytes bounds a request body that Decode reads, and a response
@@ -126,10 +136,48 @@ func Error(w http.ResponseWriter, status int, msg string) {
 }
 
 // InternalError logs err with the request's trace and answers 500 without
-// the details, which are for the logs, not for clients.
+// the details, which are for the logs, not for clients; or, when err says
+// that a service this one calls is unavailable (see Unavailable), 503 with
+// its Retry-After, marked so that no breaker counts it against this one.
 func InternalError(w http.ResponseWriter, r *http.Request, err error) {
+	if wait, ok := Unavailable(err); ok {
+		slog.WarnContext(r.Context(), "dependency unavailable", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+		PassOn(w, wait)
+		Error(w, http.StatusServiceUnavailable, "a service this one needs is unavailable; try again later")
+		return
+	}
 	slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 	Error(w, http.StatusInternalServerError, "internal error")
+}
+
+// PassOn sets the headers of a 503 that passes a dependency's
+// unavailability on: Retry-After (whole seconds, at least one) and
+// breaker.PassedOnHeader (this service is up, a dependency is not).
+func PassOn(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(wait, time.Second).Seconds()))))
+	w.Header().Set(breaker.PassedOnHeader, "1")
+}
+
+// Unavailable reports whether err, from a call to another service, says
+// that the service cannot answer for now, and how long to wait: its
+// breaker is open (until it lets a probe through), it did not answer
+// (a second), or it answered 502, 503 or 504 (its Retry-After, or a second).
+func Unavailable(err error) (wait time.Duration, ok bool) {
+	var open *breaker.OpenError
+	var se *StatusError
+	var ne net.Error
+	switch {
+	case errors.As(err, &open):
+		return open.RetryAfter, true
+	case errors.As(err, &se):
+		switch se.Status {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return max(se.RetryAfter, time.Second), true
+		}
+	case errors.As(err, &ne):
+		return time.Second, true // refused, reset, DNS, timed out
+	}
+	return 0, false
 }
 
 // Doer sends a request; *httpclient.Client (breaker, timeout, retries,
@@ -144,6 +192,8 @@ type StatusError struct {
 	Route   string // "GET /items/{id}"
 	Status  int    // 404
 	Message string // the body's "error", or its text when it is not JSON
+	// RetryAfter is the answer's Retry-After in seconds, when it has one.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -199,6 +249,9 @@ func Call(ctx context.Context, d Doer, baseURL, route string, in, out any, args 
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		se := &StatusError{Route: route, Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+			se.RetryAfter = time.Duration(min(n, 3600)) * time.Second
+		}
 		var eb ErrorBody
 		if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
 			se.Message = eb.Error

@@ -3,10 +3,15 @@ package httpjson
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"example.com/shop/platform/breaker"
 )
 
 func TestDecodeIsStrict(t *testing.T) {
@@ -63,5 +68,48 @@ func TestCallFillsParamsAndTypesErrors(t *testing.T) {
 	}
 	if err := Call(context.Background(), srv.Client(), srv.URL, "GET /a/{x}", nil, nil, "1", "2"); err == nil {
 		t.Error("Call with more arguments than parameters succeeded")
+	}
+}
+
+// TestInternalErrorPassesUnavailabilityOn: a dependency that cannot answer
+// for now makes the caller answer 503 with Retry-After, marked for the
+// breakers; anything else stays a 500.
+func TestInternalErrorPassesUnavailabilityOn(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		err        error
+		code       int
+		retryAfter string
+	}{
+		{"open breaker", fmt.Errorf("list: %w", &breaker.OpenError{Name: "orders", RetryAfter: 2500 * time.Millisecond}), 503, "3"},
+		{"503 with Retry-After", &StatusError{Route: "GET /items", Status: 503, RetryAfter: 7 * time.Second}, 503, "7"},
+		{"504", &StatusError{Route: "GET /items", Status: 504}, 503, "1"},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, 503, "1"},
+		{"404", &StatusError{Route: "GET /items/{id}", Status: 404}, 500, ""},
+		{"500", &StatusError{Route: "GET /items", Status: 500}, 500, ""},
+		{"a bug", errors.New("nil map"), 500, ""},
+	} {
+		rec := httptest.NewRecorder()
+		InternalError(rec, httptest.NewRequest("GET", "/x", nil), tt.err)
+		if rec.Code != tt.code || rec.Header().Get("Retry-After") != tt.retryAfter {
+			t.Errorf("%s: %d Retry-After %q, want %d %q", tt.name, rec.Code, rec.Header().Get("Retry-After"), tt.code, tt.retryAfter)
+		}
+		if passed := rec.Header().Get(breaker.PassedOnHeader) != ""; passed != (tt.code == 503) {
+			t.Errorf("%s: %s set %v", tt.name, breaker.PassedOnHeader, passed)
+		}
+	}
+}
+
+// TestCallReadsRetryAfter: the callee's Retry-After reaches the caller's
+// answer through the StatusError.
+func TestCallReadsRetryAfter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "12")
+		Error(w, http.StatusServiceUnavailable, "busy")
+	}))
+	defer srv.Close()
+	err := Call(context.Background(), srv.Client(), srv.URL, "GET /items", nil, nil)
+	if wait, ok := Unavailable(err); !ok || wait != 12*time.Second {
+		t.Errorf("Unavailable(%v) = %v %v, want 12s true", err, wait, ok)
 	}
 }

@@ -2,9 +2,12 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -38,8 +41,17 @@ func TestGatheredErrorsNeverNameInternalHosts(t *testing.T) {
 	for name, err := range calls {
 		fns[name] = func(context.Context) (any, error) { return nil, err }
 	}
-	for name, v := range Gather(context.Background(), fns) {
-		msg := v.(httpjson.ErrorBody).Error
+	rec := httptest.NewRecorder()
+	Gather(rec, httptest.NewRequest(http.MethodGet, "/upstream", nil), fns)
+	var got map[string]httpjson.ErrorBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, rec.Body)
+	}
+	if len(got) != len(calls) {
+		t.Fatalf("answer %s, want one entry per call", rec.Body)
+	}
+	for name, v := range got {
+		msg := v.Error
 		for _, leak := range []string{"172.18.0.5", "8081", "orders:", "127.0.0.11", "http://"} {
 			if strings.Contains(msg, leak) {
 				t.Errorf("%s: %q names %s", name, msg, leak)

@@ -135,14 +135,20 @@ func Run(ctx context.Context, o Options, setup func(context.Context, *Service) e
 		return nil
 	})
 	s.Health.Register(s.Mux)
+	// Until setup returns (it may wait a minute for a database), the
+	// service is alive but not ready: an orchestrator must not kill it.
+	var setUp atomic.Bool
+	s.Health.AddCheck("setup", func(context.Context) error {
+		if !setUp.Load() {
+			return fmt.Errorf("%s is starting", name)
+		}
+		return nil
+	})
 	defer func() {
 		for i := len(s.closers) - 1; i >= 0; i-- {
 			s.closers[i]()
 		}
 	}()
-	if err := setup(ctx, s); err != nil {
-		return err
-	}
 
 	// The server sees the signal only after the drain delay: meanwhile it
 	// keeps serving, and /readyz says it is going away.
@@ -161,10 +167,15 @@ func Run(ctx context.Context, o Options, setup func(context.Context, *Service) e
 		stopServing()
 	}()
 	// The admin listener (breakers, metrics, detailed readiness, faults) is
-	// for msx and operators; the gateway never routes to it.
+	// for msx and operators; the gateway never routes to it. It starts
+	// before setup, so that /healthz answers from the first instant.
 	admin.Start(serveCtx, config.String("ADMIN_ADDR", "127.0.0.1:0"), admin.Options{
 		Health: s.Health, Metrics: m, Faults: faults, Routes: s.Admin, Logger: logger,
 	})
+	if err := setup(ctx, s); err != nil {
+		return err
+	}
+	setUp.Store(true)
 	addr := config.ListenAddr(strconv.Itoa(o.Port))
 	// The identity keys msx writes as files (see platform/auth); where
 	// there are none, no identity token verifies or is made.

@@ -90,6 +90,57 @@ func TestRunDrains(t *testing.T) {
 	}
 }
 
+// TestHealthyWhileSettingUp: while setup waits (for a database, say), the
+// admin listener already answers /healthz, so that a liveness probe never
+// kills a slow start, and /readyz says unready until setup returns.
+func TestHealthyWhileSettingUp(t *testing.T) {
+	admin := freeAddr(t)
+	t.Setenv("ADMIN_ADDR", admin)
+	t.Setenv("LISTEN_ADDR", freeAddr(t))
+	t.Setenv("DRAIN_DELAY", "0s")
+	t.Setenv("LOG_LEVEL", "error")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Name: "test", Version: "1"}, func(context.Context, *Service) error {
+			<-release
+			return nil
+		})
+	}()
+	status := func(path string) int {
+		resp, err := http.Get("http://" + admin + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, func() bool { return status("/healthz") == http.StatusOK })
+	if got := status("/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during setup = %d, want 503", got)
+	}
+	close(release)
+	waitFor(t, func() bool { return status("/readyz") == http.StatusOK })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// freeAddr returns a 127.0.0.1 address with a port nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // waitFor polls cond until it holds, failing the test after a deadline.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

@@ -97,9 +97,9 @@ func failed(w http.ResponseWriter, r *http.Request, err error) bool {
 }
 
 // listUpstream answers GET /upstream: each dependency's items through its
-// typed client, fetched concurrently; a failed one is {"error": "..."}.
+// typed client, or {"error": "..."}; 503 when one is unavailable.
 func (a *api) listUpstream(w http.ResponseWriter, r *http.Request) {
-	httpjson.Write(w, http.StatusOK, service.Gather(r.Context(), map[string]func(context.Context) (any, error){
+	service.Gather(w, r, map[string]func(context.Context) (any, error){
 		"catalog": func(ctx context.Context) (any, error) {
 			list, err := a.catalogClient.ListItems(ctx, 0, 0)
 			return catalogapi.ItemList{Items: list.Items}, err // its first page, without a cursor into it
@@ -108,5 +108,5 @@ func (a *api) listUpstream(w http.ResponseWriter, r *http.Request) {
 			list, err := a.ordersClient.ListItems(ctx, 0, 0)
 			return ordersapi.ItemList{Items: list.Items}, err // its first page, without a cursor into it
 		},
-	}))
+	})
 }

@@ -173,7 +173,8 @@ func TestErrors(t *testing.T) {
 }
 
 // TestUpstream serves each dependency's route from its API package with a
-// fake, one of them failing, and checks that /upstream reports both.
+// fake, the first unavailable, and checks that /upstream reports each and
+// passes the unavailability on: 503 with the fake's Retry-After.
 func TestUpstream(t *testing.T) {
 	a := &api{store: NewMemoryStore()}
 	srv0 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -181,6 +182,7 @@ func TestUpstream(t *testing.T) {
 			httpjson.Error(w, http.StatusNotFound, "unexpected "+r.URL.Path)
 			return
 		}
+		w.Header().Set("Retry-After", "7")
 		httpjson.Error(w, http.StatusServiceUnavailable, "down for a test")
 	}))
 	defer srv0.Close()
@@ -196,13 +198,14 @@ func TestUpstream(t *testing.T) {
 	a.ordersClient = ordersapi.NewClient(srv1.URL, srv1.Client())
 	mux := http.NewServeMux()
 	a.register(mux)
-	code, body := call(t, mux, http.MethodGet, "/upstream", "")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/upstream", nil))
 	var got map[string]struct {
 		Items []Item `json:"items"`
 		Error string `json:"error"`
 	}
-	if err := json.Unmarshal([]byte(body), &got); err != nil || code != http.StatusOK {
-		t.Fatalf("got %d %s", code, body)
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "7" {
+		t.Fatalf("got %d (Retry-After %q) %s, want 503 with Retry-After 7", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 	}
 	if e := got["catalog"].Error; !strings.Contains(e, "503") || !strings.Contains(e, "down for a test") {
 		t.Errorf("catalog: error %q, want the status and the body's message", e)
