@@ -19,6 +19,13 @@ const (
 	// JetStream, and the users (public keys and permissions). It holds
 	// no secret, but it is made with the seeds, so it travels as one.
 	BrokerConfigSecret = "nats-server.conf"
+	// BrokerMonitorSecret is the broker's monitoring base path, without
+	// its slash: a random name msx generates into .msx/secrets, under
+	// which alone the monitoring port answers (http_base_path). nats-server
+	// cannot check the Host header, so a port published on 127.0.0.1 would
+	// serve /varz, /connz and /jsz to any web page that rebinds a name of
+	// its own to 127.0.0.1; such a page cannot guess the path.
+	BrokerMonitorSecret = "nats-monitor-path"
 	// BrokerSeedFile is where a program finds its seed under SecretsDir.
 	BrokerSeedFile = "nats.nk"
 	// BrokerStoreDir is JetStream's store: a folder of the broker's
@@ -156,14 +163,19 @@ func eventTapUser() BrokerUser {
 
 // BrokerConfig is the broker's configuration file for users, each with
 // the public key of its seed (publicKey(user)): JetStream on the store of
-// the broker's volume, the monitoring port, and no connection without a
-// user's key. Same users and keys, same bytes.
-func BrokerConfig(users []BrokerUser, publicKey func(user string) (string, error)) (string, error) {
+// the broker's volume, the monitoring port answering under monitorPath
+// alone (the value of BrokerMonitorSecret), and no connection without a
+// user's key. Same users, keys and path, same bytes.
+func BrokerConfig(users []BrokerUser, monitorPath string, publicKey func(user string) (string, error)) (string, error) {
+	if !ValidMonitorPath(monitorPath) {
+		return "", fmt.Errorf("the broker's monitoring path %q is not a plain path segment", monitorPath)
+	}
 	var b strings.Builder
-	b.WriteString("# Written by msx from msx.yaml and the seeds under .msx/secrets; msx writes it again.\n")
+	b.WriteString("# Written by msx from msx.yaml and the secrets under .msx/secrets; msx writes it again.\n")
 	fmt.Fprintf(&b, "server_name: %q\n", "msx")
 	fmt.Fprintf(&b, "listen: %q\n", "0.0.0.0:"+strconv.Itoa(NATS.Port))
 	fmt.Fprintf(&b, "http_port: %d\n", NATS.MonitorPort)
+	fmt.Fprintf(&b, "http_base_path: %q\n", "/"+monitorPath)
 	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n}\n", NATS.DataDir+"/"+BrokerStoreDir)
 	b.WriteString("authorization {\n  users = [\n")
 	for _, u := range users {
@@ -178,6 +190,21 @@ func BrokerConfig(users []BrokerUser, publicKey func(user string) (string, error
 	}
 	b.WriteString("  ]\n}\n")
 	return b.String(), nil
+}
+
+// ValidMonitorPath reports whether p can be the broker's monitoring path:
+// one path segment of letters, digits, '-' and '_', which needs no escaping
+// in a URL or the configuration, and at least 16 of them, too many to guess.
+func ValidMonitorPath(p string) bool {
+	if len(p) < 16 || len(p) > 128 {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func quoteList(l []string) string {

@@ -170,17 +170,20 @@ func TestBrokerConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := func(u string) (string, error) { return "U" + strings.ToUpper(u), nil }
-	a, err := BrokerConfig(m.BrokerUsers(), key)
+	const path = "0123456789abcdef0123"
+	a, err := BrokerConfig(m.BrokerUsers(), path, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := BrokerConfig(m.BrokerUsers(), key)
+	b, _ := BrokerConfig(m.BrokerUsers(), path, key)
 	if a != b {
 		t.Fatal("two renderings differ")
 	}
 	for _, want := range []string{
 		`listen: "0.0.0.0:4222"`,
 		"http_port: 8222",
+		// The monitoring port answers under the secret path alone.
+		`http_base_path: "/0123456789abcdef0123"`,
 		`store_dir: "/data/store"`,
 		`nkey: "UORDERS"`,
 		`nkey: "UMSX-EVENTS"`,
@@ -195,7 +198,14 @@ func TestBrokerConfig(t *testing.T) {
 		t.Errorf("config has a password or an anonymous user:\n%s", a)
 	}
 	bad := errors.New("no seed")
-	if _, err := BrokerConfig(m.BrokerUsers(), func(string) (string, error) { return "", bad }); !errors.Is(err, bad) {
+	if _, err := BrokerConfig(m.BrokerUsers(), path, func(string) (string, error) { return "", bad }); !errors.Is(err, bad) {
 		t.Errorf("error %v", err)
+	}
+	// A path that is no plain segment would escape the quotes or the URL;
+	// a short one could be guessed.
+	for _, p := range []string{"", "short", "0123456789abcdef/x", `0123456789abcdef"x`, "0123456789abcdef 12", "../0123456789abcdef"} {
+		if _, err := BrokerConfig(m.BrokerUsers(), p, key); err == nil {
+			t.Errorf("monitoring path %q accepted", p)
+		}
 	}
 }

@@ -37,7 +37,9 @@ func TestPlanBroker(t *testing.T) {
 		t.Errorf("broker publishes port %d (publish %v, host %d), want 8222 on an ephemeral loopback port",
 			b.Port, b.Publish, b.HostPort)
 	}
-	if b.Ready.HTTPPath != "/healthz?js-enabled-only=true" {
+	// Under the secret monitoring path, by its name only: the plan holds
+	// no secret value.
+	if b.Ready.HTTPPath != "/healthz?js-enabled-only=true" || b.Ready.PathSecret != BrokerMonitorSecret {
 		t.Errorf("broker ready probe = %+v", b.Ready)
 	}
 	if !slices.Equal(b.Cmd, []string{"-c", "/run/secrets/nats-server.conf"}) {

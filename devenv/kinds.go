@@ -218,7 +218,8 @@ const KindNATS = "nats"
 // NATS is the project's message broker: one NATS server with JetStream,
 // its streams on a named volume. Services reach it on the project
 // network; its client port is not published to the host. msx reads its
-// monitoring endpoint on 127.0.0.1 only, and msx events reads the stream
+// monitoring endpoint on 127.0.0.1 only, under a path only msx knows
+// (BrokerMonitorSecret), and msx events reads the stream
 // from a container of its own on the project network (EventTap).
 var NATS = Kind{
 	Name: KindNATS,
@@ -242,8 +243,9 @@ var NATS = Kind{
 	Credential: BrokerSeed,
 	Env:        func(Instance) map[string]string { return nil },
 	Ready: func(Instance) Probe {
-		// 200 only once JetStream is up, not merely the server.
-		return Probe{HTTPPath: "/healthz?js-enabled-only=true"}
+		// 200 only once JetStream is up, not merely the server; under the
+		// monitoring path only msx knows (BrokerMonitorSecret).
+		return Probe{HTTPPath: "/healthz?js-enabled-only=true", PathSecret: BrokerMonitorSecret}
 	},
 	Client: func(i Instance) map[string]string {
 		return map[string]string{

@@ -299,6 +299,11 @@ type Probe struct {
 	// container's Port when 0); 200 means ready.
 	HTTPPath string `json:",omitempty"`
 	Port     int    `json:",omitempty"`
+	// PathSecret, when set, names the secret whose value is the path
+	// segment HTTPPath is fetched under (/VALUE/healthz): the broker's
+	// monitoring path, which the runner resolves and never prints, and
+	// which an export cannot write into a probe.
+	PathSecret string `json:",omitempty"`
 	// Healthcheck is a command the engine runs in the container; the
 	// container's health status "healthy" means ready.
 	Healthcheck []string `json:",omitempty"`

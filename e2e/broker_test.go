@@ -85,10 +85,19 @@ func TestBrokerDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustMsx(t, ws, env, "up", "-d")
+	// The monitoring port answers under the path msx keeps for itself.
+	mpath, err := os.ReadFile(filepath.Join(ws, ".msx", "secrets", "nats-monitor-path"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/" + strings.TrimSpace(string(mpath))
 
 	var monitor int
 	t.Run("ps shows the broker, ready, its monitoring port on 127.0.0.1 only", func(t *testing.T) {
 		r := mustMsx(t, ws, env, "ps", "--json")
+		if strings.Contains(r.Stdout, base) {
+			t.Errorf("ps shows the secret monitoring path:\n%s", r.Stdout)
+		}
 		var list []struct {
 			Service string `json:"service"`
 			Role    string `json:"role"`
@@ -138,7 +147,14 @@ func TestBrokerDocker(t *testing.T) {
 		if monitor == 0 {
 			t.Skip("no monitoring port")
 		}
-		code, body := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(monitor)+"/varz", "")
+		// Nothing outside the secret path: a web page that rebinds its
+		// name to 127.0.0.1 cannot read it.
+		for _, p := range []string{"/", "/varz", "/connz", "/jsz", "/healthz"} {
+			if code, body := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(monitor)+p, ""); code != http.StatusNotFound {
+				t.Errorf("%s outside the monitoring path: %d %.200s", p, code, body)
+			}
+		}
+		code, body := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(monitor)+base+"/varz", "")
 		var varz struct {
 			JetStream struct {
 				Config struct {
@@ -481,7 +497,7 @@ func TestBrokerDocker(t *testing.T) {
 		}
 		deadline := time.Now().Add(40 * time.Second)
 		for {
-			_, body := httpDo(t, "GET", "http://127.0.0.1:"+mon+"/jsz?streams=true", "")
+			_, body := httpDo(t, "GET", "http://127.0.0.1:"+mon+base+"/jsz?streams=true", "")
 			var jsz struct {
 				Accounts []struct {
 					Streams []struct {

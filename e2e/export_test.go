@@ -223,11 +223,20 @@ func TestExportComposeDocker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("docker compose port nats 8222: %v\n%s", err, mon)
 	}
+	// The exported broker has the same configuration: its monitoring
+	// port answers under the path .msx/secrets holds, and only there.
+	mpath, err := os.ReadFile(filepath.Join(ws, ".msx", "secrets", "nats-monitor-path"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := httpDo(t, "GET", "http://"+strings.TrimSpace(mon)+"/jsz", ""); code != 404 {
+		t.Errorf("the exported broker's /jsz outside its monitoring path: %d", code)
+	}
 	var js struct {
 		Messages int `json:"messages"`
 	}
 	for deadline := time.Now().Add(30 * time.Second); js.Messages == 0 && time.Now().Before(deadline); {
-		if code, body := httpDo(t, "GET", "http://"+strings.TrimSpace(mon)+"/jsz", ""); code == 200 {
+		if code, body := httpDo(t, "GET", "http://"+strings.TrimSpace(mon)+"/"+strings.TrimSpace(string(mpath))+"/jsz", ""); code == 200 {
 			_ = json.Unmarshal([]byte(body), &js)
 		}
 		if js.Messages == 0 {

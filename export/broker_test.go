@@ -121,6 +121,11 @@ func TestK8sBrokerCredentials(t *testing.T) {
 	if sc := nats.Spec.SecurityContext; sc.RunAsUser == nil || *sc.RunAsUser != 65532 || sc.FSGroup == nil || *sc.FSGroup != 65532 {
 		t.Errorf("broker pod security %+v", sc)
 	}
+	// Its monitoring port answers under a secret path that no manifest
+	// may show: readiness is its client port, opened once JetStream is up.
+	if rp := nats.Spec.Containers[0].ReadinessProbe; rp == nil || rp.HTTPGet != nil || rp.TCPSocket == nil || rp.TCPSocket.Port.String() != "nats" {
+		t.Errorf("broker readiness probe %+v", rp)
+	}
 	var readme string
 	for _, f := range files {
 		if f.Path == "README.md" {

@@ -453,6 +453,12 @@ const monitorPort = "monitor"
 func readiness(c devenv.Container) *corev1.Probe {
 	r := c.Ready
 	switch {
+	case r.PathSecret != "":
+		// Its path is a secret (the broker's monitoring path), which a
+		// probe would show to whoever reads the manifest: the instance's
+		// client port instead, which nats-server opens only once JetStream
+		// is up, as the path would have told.
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(c.Kind)}}, PeriodSeconds: 5}
 	case r.HTTPPath != "":
 		port := r.Port
 		if port == 0 {

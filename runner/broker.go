@@ -3,9 +3,11 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/msx-dev/msx/devenv"
@@ -30,7 +32,8 @@ type ConsumerStatus struct {
 // BrokerClient reads the broker's monitoring endpoint, published for msx
 // on 127.0.0.1.
 type BrokerClient interface {
-	// Consumers returns the consumers of EventStream by name.
+	// Consumers returns the consumers of EventStream by name; monitorURL
+	// ends with the secret monitoring path (devenv.BrokerMonitorSecret).
 	Consumers(ctx context.Context, monitorURL string) (map[string]ConsumerStatus, error)
 }
 
@@ -51,11 +54,16 @@ func (b HTTPBroker) Consumers(ctx context.Context, monitorURL string) (map[strin
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, err
+		// Without the URL, whose path is a secret.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("asking the broker's /jsz: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s/jsz: %s", monitorURL, resp.Status)
+		return nil, fmt.Errorf("the broker's /jsz answered %s", resp.Status)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
@@ -109,8 +117,8 @@ func (r *Runner) broker() BrokerClient {
 func (r *Runner) fillConsumers(ctx context.Context, list []ServiceStatus) {
 	monitor := ""
 	for _, s := range list {
-		if s.brokerMonitor && s.URL != "" {
-			monitor = s.URL
+		if s.brokerMonitor != "" {
+			monitor = s.brokerMonitor
 		}
 	}
 	if monitor == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/msx-dev/msx/devenv"
@@ -60,8 +61,13 @@ func TestHTTPBrokerConsumers(t *testing.T) {
 	if err != nil || got["payments"].Pending != 100 {
 		t.Fatalf("Consumers = %+v, %v", got, err)
 	}
-	if _, err := (HTTPBroker{}).Consumers(context.Background(), srv.URL+"/nowhere"); err == nil {
-		t.Error("a 404: no error")
+	// Its errors never quote the URL: its path is a secret.
+	if _, err := (HTTPBroker{}).Consumers(context.Background(), srv.URL+"/secret-0123456789"); err == nil || strings.Contains(err.Error(), "secret-0123456789") {
+		t.Errorf("a 404: %v", err)
+	}
+	srv.Close()
+	if _, err := (HTTPBroker{}).Consumers(context.Background(), srv.URL+"/secret-0123456789"); err == nil || strings.Contains(err.Error(), "secret-0123456789") {
+		t.Errorf("no broker: %v", err)
 	}
 }
 
@@ -79,7 +85,7 @@ func (f *fakeBroker) Consumers(_ context.Context, url string) (map[string]Consum
 func TestFillConsumers(t *testing.T) {
 	list := func() []ServiceStatus {
 		return []ServiceStatus{
-			{Service: "nats", Role: devenv.RoleInfra, URL: "http://127.0.0.1:49000", brokerMonitor: true},
+			{Service: "nats", Role: devenv.RoleInfra, URL: "http://127.0.0.1:49000", brokerMonitor: "http://127.0.0.1:49000/monitor-path-0123456789"},
 			{Service: "orders", Role: devenv.RoleService},
 			{Service: "payments", Role: devenv.RoleService, State: "exited"},
 		}
@@ -95,7 +101,7 @@ func TestFillConsumers(t *testing.T) {
 	got := list()
 	r.fillConsumers(context.Background(), got)
 	// A stopped subscriber's consumer still counts what waits for it.
-	if fb.url != "http://127.0.0.1:49000" || got[1].Consumer != nil || got[2].Consumer == nil ||
+	if fb.url != "http://127.0.0.1:49000/monitor-path-0123456789" || got[1].Consumer != nil || got[2].Consumer == nil ||
 		*got[2].Consumer != (ConsumerStatus{Pending: 100, Redelivered: 1}) || got[0].Consumer != nil {
 		t.Errorf("asked %q; statuses %+v", fb.url, got)
 	}
@@ -109,7 +115,7 @@ func TestFillConsumers(t *testing.T) {
 		t.Errorf("counts from a broker that failed: %+v", got[2])
 	}
 	got = list()
-	got[0].URL = ""
+	got[0].URL, got[0].brokerMonitor = "", ""
 	fb.url = ""
 	r.fillConsumers(context.Background(), got)
 	if fb.url != "" {

@@ -62,7 +62,11 @@ func publicKey(name, seed string) (string, error) {
 // the users of services an up did not select included), and keeps it
 // under .msx/secrets when src can: an export references it there.
 func BrokerConfig(p *devenv.Plan, src SecretSource) (string, error) {
-	conf, err := devenv.BrokerConfig(p.BrokerUsers, func(user string) (string, error) {
+	monitor, err := pathSecret(src, devenv.BrokerMonitorSecret)
+	if err != nil {
+		return "", err
+	}
+	conf, err := devenv.BrokerConfig(p.BrokerUsers, monitor, func(user string) (string, error) {
 		seed, err := brokerSeed(src, user)
 		if err != nil {
 			return "", err
@@ -78,6 +82,22 @@ func BrokerConfig(p *devenv.Plan, src SecretSource) (string, error) {
 		}
 	}
 	return conf, nil
+}
+
+// pathSecret returns a secret that is a path segment (the broker's
+// monitoring path, devenv.BrokerMonitorSecret), generating it the first
+// time: a random password is one, and one a user wrote by hand that is
+// not would break the configuration and the URLs.
+func pathSecret(src SecretSource, name string) (string, error) {
+	v, err := src.Secret(name)
+	if err != nil {
+		return "", err
+	}
+	if !devenv.ValidMonitorPath(v) {
+		return "", msxerr.New("remove it; msx generates a new one",
+			"%s is not a path segment of 16 or more letters, digits, '-' or '_'", ".msx/secrets/"+name)
+	}
+	return v, nil
 }
 
 // secretValue reads or makes one secret of the plan as its Gen says.

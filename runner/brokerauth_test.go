@@ -118,7 +118,7 @@ func TestBrokerSeedNotASeed(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 	// A source that cannot make seeds says so.
-	if _, err := SecretValues(p, fakeSecrets{}); err == nil || !strings.Contains(err.Error(), "cannot make the broker seed") {
+	if _, err := SecretValues(p, fakeSecrets{devenv.BrokerMonitorSecret: "0123456789abcdef0123"}); err == nil || !strings.Contains(err.Error(), "cannot make the broker seed") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -86,6 +86,9 @@ type Runner struct {
 	// secrets holds the values of the plan's secrets during an up, read
 	// before anything is created.
 	secrets map[string]string
+	// probeSecrets are the paths readiness probes fetch under (the
+	// broker's monitoring path), kept after an up (keepProbeSecrets).
+	probeSecrets map[string]string
 }
 
 // New returns a runner over api that builds images with b.
@@ -259,6 +262,9 @@ func (r *Runner) Up(ctx context.Context, m *devenv.Manifest, opts UpOptions) (*d
 		return nil, err
 	}
 	if err := r.checkStaleVolumes(ctx, plan, opts.Secrets); err != nil {
+		return nil, err
+	}
+	if err := r.keepProbeSecrets(plan, opts.Secrets); err != nil {
 		return nil, err
 	}
 	plan.HashSecrets(values)

@@ -95,8 +95,13 @@ func readiness(ctx context.Context, r *Runner, c *devenv.Container, insp contain
 	if hp == "" {
 		return false, fmt.Sprintf("its port %d is not published", port)
 	}
-	if err := r.probe(ctx, "http://"+net.JoinHostPort(devenv.LoopbackIP, hp)+c.Ready.HTTPPath); err != nil {
-		return false, c.Ready.HTTPPath + " does not answer ready (" + firstLine(err.Error()) + ")"
+	path, err := r.probePath("", c.Ready)
+	if err != nil {
+		return false, "its readiness path is unknown: " + err.Error()
+	}
+	if err := r.probe(ctx, "http://"+net.JoinHostPort(devenv.LoopbackIP, hp)+path); err != nil {
+		// The reason is printed: never with the secret part of the path.
+		return false, c.Ready.HTTPPath + " does not answer ready (" + firstLine(hidePath(err, strings.TrimSuffix(path, c.Ready.HTTPPath))) + ")"
 	}
 	return true, ""
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,8 +48,9 @@ type ServiceStatus struct {
 	UptimeSeconds int64           `json:"uptime_seconds"`
 	Image         string          `json:"image,omitempty"`
 
-	// brokerMonitor marks the broker, whose URL is its monitoring endpoint.
-	brokerMonitor bool
+	// brokerMonitor is the broker's monitoring endpoint with its secret
+	// path, which msx reads and never prints: URL is the bare port.
+	brokerMonitor string
 }
 
 // StateMissing is the state of a service whose container does not exist.
@@ -128,7 +130,7 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.fill(ctx, &out[i], c, now, admin)
+			r.fill(ctx, m.Dir, &out[i], c, now, admin)
 		}()
 	}
 	wg.Wait()
@@ -137,7 +139,7 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 }
 
 // fill completes one status from the engine and a readiness probe.
-func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summary, now time.Time, admin AdminClient) {
+func (r *Runner) fill(ctx context.Context, dir string, st *ServiceStatus, c container.Summary, now time.Time, admin AdminClient) {
 	st.State = string(c.State)
 	st.Image = c.Image
 	insp, err := r.API.ContainerInspect(ctx, c.ID)
@@ -172,11 +174,16 @@ func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summar
 		return
 	}
 	// An instance of a kind (the broker) publishes its monitoring endpoint
-	// beside other ports: that one is its URL and is probed as up does.
-	mon, path := 0, "/readyz"
+	// beside other ports: that one is its URL and is probed as up does,
+	// under its secret path (base) when it has one.
+	mon, path, base, known := 0, "/readyz", "", true
 	if k := devenv.LookupKind(c.Labels[devenv.LabelKind]); k != nil && k.MonitorPort != 0 {
-		mon, path = k.MonitorPort, k.Ready(devenv.Instance{Kind: k}).HTTPPath
-		st.brokerMonitor = k.Name == devenv.KindNATS
+		pr := k.Ready(devenv.Instance{Kind: k})
+		mon, path = k.MonitorPort, pr.HTTPPath
+		full, err := r.probePath(dir, pr)
+		// Without its path msx cannot ask it: not ready, no consumers.
+		known = err == nil
+		base = strings.TrimSuffix(full, path)
 	}
 	for _, p := range st.Ports {
 		u := "http://" + net.JoinHostPort(devenv.LoopbackIP, strconv.Itoa(p.HostPort))
@@ -193,12 +200,15 @@ func (r *Runner) fill(ctx context.Context, st *ServiceStatus, c container.Summar
 	if st.AdminURL != "" {
 		probeURL = st.AdminURL
 	}
-	if probeURL == "" {
+	if probeURL == "" || !known {
 		return
+	}
+	if mon != 0 && st.URL != "" && c.Labels[devenv.LabelKind] == devenv.KindNATS {
+		st.brokerMonitor = st.URL + base
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	st.Ready = r.probe(pctx, probeURL+path) == nil
+	st.Ready = r.probe(pctx, probeURL+base+path) == nil
 	if st.AdminURL != "" {
 		st.Breakers, _ = admin.Breakers(pctx, st.AdminURL)
 		if f, err := admin.Faults(pctx, st.AdminURL); err == nil && f.Active() {
