@@ -5,8 +5,10 @@ import (
 	"os"
 
 	"github.com/msx-dev/msx/cmd"
+	"github.com/msx-dev/msx/internal/termquery"
 )
 
 func main() {
+	termquery.Restore()
 	os.Exit(cmd.Main())
 }

@@ -66,6 +66,10 @@ type Result struct {
 	Hash    string // content hash of what went into the image
 	Rebuilt bool   // false when an image with this hash already existed
 	Binary  string // absolute path of the linux binary on the host (hot swap will copy it later)
+	// Unchanged is set by Compile when the binary is the one the previous
+	// build left there (same Go build ID): nothing that goes into it
+	// changed, so a swap only restarts the same program.
+	Unchanged bool
 }
 
 // ImageAPI is the slice of the Docker client the builder needs
@@ -164,13 +168,17 @@ func (b *Builder) Compile(ctx context.Context, targets []Target) ([]Result, func
 	if err != nil || c == nil {
 		return nil, nil, err
 	}
+	before := make([]string, len(c.outs))
+	for i, out := range c.outs {
+		before[i] = binaryID(out)
+	}
 	if err := b.compileAll(ctx, c); err != nil {
 		return nil, nil, err
 	}
 	res := make([]Result, len(targets))
 	marks := make([]os.FileInfo, len(targets))
 	for i, t := range targets {
-		res[i] = Result{Name: t.Name, Binary: c.outs[i]}
+		res[i] = Result{Name: t.Name, Binary: c.outs[i], Unchanged: before[i] != "" && before[i] == binaryID(c.outs[i])}
 		marks[i], _ = os.Stat(c.outs[i])
 	}
 	pack := func(ctx context.Context) ([]Result, error) {

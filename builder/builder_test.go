@@ -804,3 +804,40 @@ func TestRemoveImagesOfOneWorkspace(t *testing.T) {
 		t.Errorf("left %v: want the other workspace's and the other project's images kept", api.images)
 	}
 }
+
+// A compile that leaves a binary as the previous build left it says so,
+// so that a rebuild with nothing changed is not reported as new code.
+func TestCompileSaysWhenTheBinaryIsUnchanged(t *testing.T) {
+	comp := &fakeCompile{version: "v1"}
+	b := newTestBuilder(t, newFakeAPI(), comp)
+	targets := []Target{{Name: "orders", Pkg: "./services/orders"}}
+	compile := func() Result {
+		t.Helper()
+		res, _, err := b.Compile(context.Background(), targets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
+	}
+	if r := compile(); r.Unchanged {
+		t.Errorf("first compile (no binary before it) says unchanged")
+	}
+	if r := compile(); !r.Unchanged {
+		t.Errorf("second compile of the same code does not say unchanged")
+	}
+	comp.version = "v2"
+	if r := compile(); r.Unchanged {
+		t.Errorf("compile of changed code says unchanged")
+	}
+}
+
+// binaryID reads the Go build ID of a real binary (this test's own).
+func TestBinaryIDReadsTheGoBuildID(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := binaryID(exe); !strings.HasPrefix(id, "go:") || len(id) < 20 {
+		t.Errorf("binaryID(test binary) = %q, want its Go build ID", id)
+	}
+}

@@ -36,7 +36,11 @@ func newLogsCmd(f *Factory) *cobra.Command {
 		Long: `Show the log lines of the workspace's containers, prefixed by service.
 The JSON lines the generated programs log through slog are shown readably:
 time, level, message, key fields and the first digits of the trace ID (which
-msx trace and --trace accept). Lines of several services are merged by time.
+msx trace and --trace accept). Lines of several services are merged by the
+time each line carries (while following, a line waits a tenth of a second
+for lines of other services stamped before it). --grep searches each line
+as it is shown, without the service prefix (status=504, not the JSON's
+"status":504); with --json, the JSON.
 A program's control characters and escape sequences are shown escaped
 (\x1b[2J), never played on the terminal; with --json, a line that holds
 some is printed as the same JSON value with them escaped.
@@ -45,7 +49,8 @@ With -f, msx keeps following: containers that start or restart later are
 followed too, each resuming just after the last line shown, until Ctrl-C.`,
 		Example: `  msx logs orders --since 10m
   msx logs -f --level warn
-  msx logs --trace 4bf92f35`,
+  msx logs --trace 4bf92f35
+  msx logs gateway --grep 'status=5'`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
 			return runLogs(c.Context(), f, opts)
@@ -55,7 +60,7 @@ followed too, each resuming just after the last line shown, until Ctrl-C.`,
 	fl.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new lines, across restarts, until Ctrl-C")
 	fl.StringVar(&opts.Since, "since", "", "show lines since a `DURATION` ago (10m) or a time (2026-01-02T15:04:05Z)")
 	fl.IntVarP(&opts.Tail, "tail", "n", -1, "show the last `N` lines of each container (all when negative)")
-	fl.StringVar(&opts.Grep, "grep", "", "show only lines matching the regular expression `RE`")
+	fl.StringVar(&opts.Grep, "grep", "", "show only lines whose text as shown (with --json: the JSON) matches the regular expression `RE`")
 	fl.StringVar(&opts.Level, "level", "", "show only lines at `LEVEL` or above: debug, info, warn, error")
 	fl.StringVar(&opts.Trace, "trace", "", "show only lines of the trace `ID` (the full ID or its first digits)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the lines as the programs wrote them (JSON from slog)")

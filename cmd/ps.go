@@ -18,7 +18,8 @@ import (
 )
 
 type psOptions struct {
-	JSON bool
+	JSON     bool
+	NoHeader bool
 }
 
 func newPsCmd(f *Factory) *cobra.Command {
@@ -30,14 +31,15 @@ func newPsCmd(f *Factory) *cobra.Command {
 container's state, whether /readyz answers, the ports published on 127.0.0.1,
 restarts and uptime, and for a service that subscribes to events, what the
 broker says of its consumer: events pending (not yet delivered to it) and
-redelivered. A table on a terminal, tab-separated lines otherwise, JSON with
---json.`,
+redelivered. A table on a terminal, tab-separated lines otherwise (both with
+a header line unless --no-header), JSON with --json.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runPs(c.Context(), f, opts)
 		},
 	}
 	c.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (a list of objects with stable field names)")
+	c.Flags().BoolVar(&opts.NoHeader, "no-header", false, "leave out the header line, for scripts that read the rows")
 	return c
 }
 
@@ -57,15 +59,20 @@ func runPs(ctx context.Context, f *Factory, opts *psOptions) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(list)
 	}
-	return printPs(f.IO.Out, list, f.IO.IsStdoutTTY())
+	return printPs(f.IO.Out, list, f.IO.IsStdoutTTY(), !opts.NoHeader)
 }
 
-func printPs(out io.Writer, list []runner.ServiceStatus, tty bool) error {
+// printPs writes the table: aligned on a terminal, tab-separated
+// otherwise, the header line in both unless header is false, so that a
+// piped msx ps still says what each column is.
+func printPs(out io.Writer, list []runner.ServiceStatus, tty, header bool) error {
 	var w io.Writer = out
 	var tw *tabwriter.Writer
 	if tty {
 		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		w = tw
+	}
+	if header {
 		fmt.Fprintln(w, "SERVICE\tSTATE\tREADY\tPORTS\tRESTARTS\tUPTIME\tBREAKERS\tFAULTS\tEVENTS")
 	}
 	for _, s := range list {

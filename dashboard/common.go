@@ -51,8 +51,8 @@ func newCommon(r *lipgloss.Renderer) *common {
 
 // keyMap is every key the dashboard knows; the help line is drawn from it.
 type keyMap struct {
-	Up, Down, Enter, Back, Restart, Rebuild, Filter, Pause key.Binding
-	PageUp, PageDown, Follow, NextTab, PrevTab, Help, Quit key.Binding
+	Up, Down, Enter, Back, Restart, Rebuild, Filter, Pause       key.Binding
+	PageUp, PageDown, Follow, NextTab, PrevTab, Tabs, Help, Quit key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -73,8 +73,11 @@ func newKeyMap() keyMap {
 		Follow:   b("end", "follow", "end", "G"),
 		NextTab:  b("tab", "next tab", "tab"),
 		PrevTab:  b("shift+tab", "previous tab", "shift+tab"),
-		Help:     b("?", "help", "?"),
-		Quit:     b("q", "quit", "q", "ctrl+c"),
+		// The digits pick a tab by its number in the tab bar; newUI
+		// says how many there are.
+		Tabs: b("1-9", "tab by number", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
+		Help: b("?", "help", "?"),
+		Quit: b("q", "quit", "q", "ctrl+c"),
 	}
 }
 
@@ -88,7 +91,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.Enter, k.Back},
-		{k.Restart, k.Rebuild, k.NextTab, k.PrevTab},
+		{k.Restart, k.Rebuild, k.NextTab, k.PrevTab, k.Tabs},
 		{k.Filter, k.Pause, k.PageUp, k.PageDown, k.Follow},
 		{k.Help, k.Quit},
 	}

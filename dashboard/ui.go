@@ -51,6 +51,8 @@ func newUI(opts Options, c *common, proj *model.Project) *ui {
 			a.attach(c, proj)
 		}
 	}
+	c.keys.Tabs.SetHelp(fmt.Sprintf("1-%d", min(len(m.tabs), 9)), "tab by number")
+	c.keys.Tabs.SetEnabled(len(m.tabs) > 1)
 	m.resize(80, 24) // until the terminal says its size
 	return m
 }
@@ -204,6 +206,11 @@ func (m *ui) tabBar() string {
 		b.WriteString(" ")
 	}
 	if n := m.proj.Notice; n != "" {
+		// What does not fit is cut with an ellipsis, never silently: the
+		// whole notice is in the logs tab.
+		if room := m.width - ansi.StringWidth(b.String()) - 1; m.width > 0 && ansi.StringWidth(n) > room {
+			n = ansi.Truncate(n, max(room, 1), "…")
+		}
 		b.WriteString(" " + m.c.dim.Render(n))
 	}
 	return b.String()

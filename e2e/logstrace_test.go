@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,6 +151,43 @@ func TestLogsAndTracesDocker(t *testing.T) {
 			if services[s] == 0 {
 				t.Errorf("no line of %s for the trace: %s", s, r.Stdout)
 			}
+		}
+	})
+
+	t.Run("what a newcomer reads of the request", func(t *testing.T) {
+		// The list names the request's own path, not only its route.
+		if r := mustMsx(t, ws, env, "trace", "--service", "payments"); !strings.Contains(r.Stdout, "GET /api/orders/upstream") {
+			t.Errorf("msx trace does not show the request's path:\n%s", r.Stdout)
+		}
+		// The request id goes on from orders to payments.
+		r := mustMsx(t, ws, env, "logs", "orders", "payments", "--trace", id, "--json")
+		ids := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+			var rec struct {
+				Service   string `json:"service"`
+				Msg       string `json:"msg"`
+				RequestID string `json:"request_id"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "request" {
+				ids[rec.Service] = rec.RequestID
+			}
+		}
+		if ids["orders"] == "" || ids["payments"] != ids["orders"] {
+			t.Errorf("request ids of the access lines: %v, want the same one, not empty:\n%s", ids, r.Stdout)
+		}
+		// --grep searches the line as shown.
+		r = mustMsx(t, ws, env, "logs", "payments", "--grep", "path=/items status=200")
+		if !strings.Contains(r.Stdout, "path=/items status=200") {
+			t.Errorf("msx logs --grep 'path=/items status=200' found nothing:\n%s", r.Stdout)
+		}
+		// The trace's log lines, from three services, come in time order.
+		r = mustMsx(t, ws, env, "trace", id)
+		var stamps []string
+		for _, m := range regexp.MustCompile(`(?m)^\S+ +\| (\d\d:\d\d:\d\d\.\d{3}) `).FindAllStringSubmatch(r.Stdout, -1) {
+			stamps = append(stamps, m[1])
+		}
+		if len(stamps) < 3 || !slices.IsSorted(stamps) {
+			t.Errorf("the trace's log lines are not in time order (%v):\n%s", stamps, r.Stdout)
 		}
 	})
 

@@ -11,7 +11,9 @@ import (
 
 // Filter selects log lines. The zero value keeps every line.
 type Filter struct {
-	// Grep keeps lines whose raw text matches.
+	// Grep keeps lines whose text as msx logs shows it matches (without
+	// the service prefix or colours: "INFO  request status=504"), or,
+	// when the renderer is Raw (--json), the line as the program wrote it.
 	Grep *regexp.Regexp
 	// Level keeps slog lines at this level or above; lines that are not
 	// slog JSON are kept only when Level is at most info.
@@ -29,7 +31,7 @@ func (f *Filter) Keep(r *Renderer, line []byte) bool {
 	if f.Empty() {
 		return true
 	}
-	if f.Grep != nil && !f.Grep.Match(line) {
+	if f.Grep != nil && !f.Grep.Match(r.shown(line)) {
 		return false
 	}
 	if f.Level == LevelUnknown && f.TraceID == "" {

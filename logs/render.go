@@ -113,6 +113,17 @@ type Renderer struct {
 
 	scratch []byte
 	fields  []field
+	text    []byte // shown's result, reused
+}
+
+// shown returns line as Append shows it without colour (as it is under
+// Raw): the text --grep searches. The result is valid until the next call.
+func (r *Renderer) shown(line []byte) []byte {
+	color := r.Color
+	r.Color = false
+	r.text = r.Append(r.text[:0], line)
+	r.Color = color
+	return r.text
 }
 
 // field is one key and its raw JSON value.

@@ -131,7 +131,7 @@ func TestPrinter(t *testing.T) {
 
 func TestFilter(t *testing.T) {
 	info := slogLine(t, slog.LevelInfo, "a", "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")
-	warn := slogLine(t, slog.LevelWarn, "b", "trace_id", "00000000000000000000000000000001")
+	warn := slogLine(t, slog.LevelWarn, "b", "status", 504, "trace_id", "00000000000000000000000000000001")
 	plain := "plain text"
 	tests := []struct {
 		name string
@@ -143,7 +143,11 @@ func TestFilter(t *testing.T) {
 		{"level info keeps plain", Filter{Level: LevelInfo}, []string{info, warn, plain}},
 		{"trace", Filter{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}, []string{info}},
 		{"trace prefix any case", Filter{TraceID: "4BF92F35"}, []string{info}},
-		{"grep", Filter{Grep: regexp.MustCompile(`"b"|plain`)}, []string{warn, plain}},
+		{"grep", Filter{Grep: regexp.MustCompile(`WARN  b|plain`)}, []string{warn, plain}},
+		// What --grep searches is the line as shown, not its JSON.
+		{"grep the shown text", Filter{Grep: regexp.MustCompile(`status=504`)}, []string{warn}},
+		{"grep not the JSON", Filter{Grep: regexp.MustCompile(`"status"`)}, nil},
+		{"grep the short trace id", Filter{Grep: regexp.MustCompile(`trace=4bf92f35$`)}, []string{info}},
 		{"grep and level", Filter{Grep: regexp.MustCompile(`.`), Level: LevelError}, nil},
 	}
 	for _, tt := range tests {

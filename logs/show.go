@@ -38,16 +38,20 @@ type ShowOptions struct {
 	Poll time.Duration
 	// Now is the clock of --tail 0 -f; time.Now when nil.
 	Now func() time.Time
+	// Hold is how long a followed line waits for the lines of other
+	// containers stamped before it; 100 ms when zero.
+	Hold time.Duration
 }
 
 // ErrNoContainers is a workspace with no container to read logs from.
 var ErrNoContainers = errors.New("no containers")
 
-// Show prints the logs of a workspace's containers to p. Without Follow,
-// the lines of all services are merged by time (each service's own order
-// kept). With Follow, each container's history is printed first, then its
-// new lines as they come, resuming just after the last line shown: no line
-// is shown twice, across restarts too.
+// Show prints the logs of a workspace's containers to p. The lines of all
+// services are merged by the time each line carries (a slog line's own
+// "time", else the engine's stamp; each service's own order kept). With
+// Follow, the history is printed first, then new lines as they come,
+// held for a tenth of a second to be merged by time, resuming just after
+// the last line shown: no line is shown twice, across restarts too.
 func Show(ctx context.Context, src Source, p *Printer, opts ShowOptions) error {
 	targets, err := src.LogTargets(ctx, opts.Project, opts.Dir, opts.Services)
 	if err != nil {
@@ -72,10 +76,18 @@ func Show(ctx context.Context, src Source, p *Printer, opts ShowOptions) error {
 		}
 	}
 	streams := make([][]Entry, len(targets))
+	var r Renderer
 	for i, t := range targets {
 		streams[i] = make([]Entry, len(history[i]))
 		for j, l := range history[i] {
-			streams[i][j] = Entry{Time: l.Time, Service: t.Service, Stream: l.Stream, Line: l.Line}
+			// Merged by the time the line carries, as its reader sees it;
+			// the engine's stamp (when it read the line) for a line with
+			// none.
+			at, ok := LineTime(&r, []byte(l.Line))
+			if !ok {
+				at = l.Time
+			}
+			streams[i][j] = Entry{Time: at, Service: t.Service, Stream: l.Stream, Line: l.Line}
 		}
 	}
 	for _, e := range Merge(streams) {
@@ -89,6 +101,11 @@ func Show(ctx context.Context, src Source, p *Printer, opts ShowOptions) error {
 	if now == nil {
 		now = time.Now
 	}
+	// The followers' lines come over one stream per container: held a
+	// moment and passed on by the time they carry, they print merged by
+	// time as the history did.
+	merged := NewReorder(p, opts.Hold, 0)
+	defer merged.Close()
 	var wg sync.WaitGroup
 	seen := map[string]bool{}
 	follow := func(t runner.LogTarget, since time.Time) {
@@ -98,7 +115,7 @@ func Show(ctx context.Context, src Source, p *Printer, opts ShowOptions) error {
 			defer wg.Done()
 			// A follower's error (the engine failed) ends that follower;
 			// the others go on.
-			_ = src.Follow(ctx, []runner.LogTarget{t}, runner.FollowOptions{Since: since}, p)
+			_ = src.Follow(ctx, []runner.LogTarget{t}, runner.FollowOptions{Since: since}, merged)
 		}()
 	}
 	for i, t := range targets {

@@ -260,14 +260,20 @@ func (s *Session) swap(ctx context.Context, r builder.Result, start time.Time) {
 				defer s.opts.Recover()
 			}
 			defer wg.Done()
-			s.swapInto(ctx, c, r.Binary, start)
+			s.swapInto(ctx, c, r, start)
 		}()
 	}
 	wg.Wait()
 }
 
-// swapInto puts a binary into one container, by its instance name.
-func (s *Session) swapInto(ctx context.Context, c devenv.Container, binary string, start time.Time) {
+// unchangedSwap is the Swapped detail when the build gave the binary the
+// previous build left (msx up's b key with nothing changed): the swap only
+// restarted the same program.
+const unchangedSwap = "nothing changed since the last build; the same program restarted"
+
+// swapInto puts a build's binary into one container, by its instance name.
+func (s *Session) swapInto(ctx context.Context, c devenv.Container, r builder.Result, start time.Time) {
+	binary := r.Binary
 	defer s.settle(c.Service)()
 	// msx-init restarts the program inside the container: the container
 	// does not stop, so there is no restart to hide, and an exit after
@@ -281,7 +287,11 @@ func (s *Session) swapInto(ctx context.Context, c devenv.Container, binary strin
 	if !s.waitReady(ctx, c.Service, "after the swap") {
 		return
 	}
-	s.publish(events.Event{Kind: events.Swapped, Service: c.Service, Detail: "code changed",
+	detail := "code changed"
+	if r.Unchanged {
+		detail = unchangedSwap
+	}
+	s.publish(events.Event{Kind: events.Swapped, Service: c.Service, Detail: detail,
 		Duration: s.clock.Now().Sub(start)})
 }
 

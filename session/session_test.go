@@ -912,3 +912,31 @@ func TestInvalidManifestChangeKeepsTheEnvironment(t *testing.T) {
 		t.Errorf("builds = %v, want none", h.b.builds())
 	}
 }
+
+// unchangedBuilder compiles binaries identical to the previous build's.
+type unchangedBuilder struct{ *fakeBuilder }
+
+func (b unchangedBuilder) Build(ctx context.Context, targets []builder.Target) ([]builder.Result, error) {
+	res, err := b.fakeBuilder.Build(ctx, targets)
+	for i := range res {
+		res[i].Unchanged = true
+	}
+	return res, err
+}
+
+// The b key with nothing changed restarts the same program: the swap says
+// so instead of "code changed".
+func TestRebuildWithNothingChangedSaysSo(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.s.opts.Builder = unchangedBuilder{h.b}
+	_, done := h.attach(t)
+	h.s.Rebuild("orders")
+	h.rec.waitFor(t, "swapped orders")
+	h.s.Quit()
+	wait(t, done)
+	for _, e := range h.rec.events() {
+		if e.Kind == events.Swapped && e.Detail != unchangedSwap {
+			t.Errorf("swap of an unchanged binary says %q, want %q", e.Detail, unchangedSwap)
+		}
+	}
+}

@@ -77,12 +77,29 @@ func sig(v float64) string {
 	return s
 }
 
+// rootLabel is what the ROOT column shows: the root span's method and the
+// request's own path when the collector has it ("GET /api/orders/items"),
+// so that requests under one route ("GET /api/orders/") tell apart; else
+// the root span's name.
+func rootLabel(t Summary) string {
+	switch {
+	case t.Root == "":
+		return "(root span not received)"
+	case t.Path == "":
+		return t.Root
+	}
+	if method, _, ok := strings.Cut(t.Root, " "); ok {
+		return method + " " + t.Path
+	}
+	return t.Root + " " + t.Path
+}
+
 // List draws traces as a table: trace ID, root route, status, duration,
 // span count, services. It is a function of its data and style only, so
 // that a dashboard tab can call it.
 func List(traces []Summary, st Style) string {
 	if len(traces) == 0 {
-		return "no traces yet: send a request through the gateway, then try again\n"
+		return "no traces yet: send a request through the gateway; its spans reach the collector about a second after it, then try again\n"
 	}
 	var b strings.Builder
 	rows := make([][]string, 0, len(traces)+1)
@@ -96,10 +113,7 @@ func List(traces []Summary, st Style) string {
 		if t.Errors > 0 {
 			status = fmt.Sprintf("error(%d)", t.Errors)
 		}
-		root := t.Root
-		if root == "" {
-			root = "(root span not received)"
-		}
+		root := rootLabel(t)
 		// What the collector stores came from the programs and, through
 		// the root span's route, from clients: shown, never interpreted.
 		row := []string{termtext.Line(t.TraceID), termtext.Line(root), status, FormatDuration(time.Duration(t.DurationNS)), fmt.Sprint(t.Spans), termtext.Line(strings.Join(t.Services, ","))}

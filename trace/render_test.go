@@ -68,7 +68,7 @@ func TestWaterfall(t *testing.T) {
 
 func TestList(t *testing.T) {
 	list := []Summary{
-		{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Root: "GET /api/orders/", RootService: "gateway", Start: t0, DurationNS: int64(120 * time.Millisecond), Spans: 7, Errors: 2, Services: []string{"catalog", "gateway", "orders", "payments"}},
+		{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Root: "GET /api/orders/", Path: "/api/orders/items", RootService: "gateway", Start: t0, DurationNS: int64(120 * time.Millisecond), Spans: 7, Errors: 2, Services: []string{"catalog", "gateway", "orders", "payments"}},
 		{TraceID: "00f067aa0ba902b700f067aa0ba902b7", Root: "POST /api/payments/", RootService: "gateway", Start: t0.Add(-time.Minute), DurationNS: 870_000, Spans: 3, Services: []string{"gateway", "payments"}},
 		{TraceID: "11111111111111111111111111111111", Start: t0.Add(-2 * time.Minute), DurationNS: 2_500_000_000, Spans: 1, Services: []string{"orders"}},
 	}

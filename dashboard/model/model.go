@@ -119,6 +119,10 @@ type Project struct {
 	scratch []byte
 	// Notice is the last project-wide warning or message, for the header.
 	Notice string
+	// noticeBuild is set when Notice came while a build was failing (the
+	// session's "the build failed" warning): the next good builds that
+	// leave no build failing clear it.
+	noticeBuild bool
 }
 
 // New returns a project listing names in order, keeping at most capacity
@@ -195,6 +199,9 @@ func (p *Project) Apply(e events.Event) {
 		s.Building = false
 		s.Build = Build{Done: true, OK: true, Time: e.Time, Duration: e.Duration}
 		p.add(s.Logs, e, Note, say("built", e.Duration, e.Detail))
+		if p.noticeBuild && !p.buildFailing() {
+			p.Notice, p.noticeBuild = "", false
+		}
 	case events.BuildFailed:
 		s.Building = false
 		errs := lines(e.Output)
@@ -263,7 +270,18 @@ func (p *Project) applyProject(e events.Event) {
 		text = e.Service + ": " + text
 	}
 	p.Notice = sanitize(text)
+	p.noticeBuild = e.Kind == events.Warning && p.buildFailing()
 	p.add(p.project, e, Note, text)
+}
+
+// buildFailing reports whether some service's last build failed.
+func (p *Project) buildFailing() bool {
+	for _, s := range p.services {
+		if s.Build.Done && !s.Build.OK {
+			return true
+		}
+	}
+	return false
 }
 
 // say words a note: the kind's word, how long it took, and the session's

@@ -259,3 +259,34 @@ func TestFilterResultsFollowNewLinesAndFilterChanges(t *testing.T) {
 		t.Fatalf("smart case: %+v", got)
 	}
 }
+
+// The build-failed warning goes when a later build leaves no build
+// failing, not minutes later when another notice happens to replace it;
+// a warning about something else stays.
+func TestBuildFailedNoticeClearsOnTheNextGoodBuild(t *testing.T) {
+	p := New([]string{"gateway", "orders"}, 10)
+	failWarn := func() {
+		p.Apply(ev(events.BuildFailed, "gateway"))
+		p.Apply(ev(events.BuildFailed, "orders"))
+		p.Apply(ev(events.Warning, "", func(e *events.Event) {
+			e.Detail = "the build failed; the previous version keeps serving until the next good build"
+		}))
+	}
+	failWarn()
+	if p.Notice == "" {
+		t.Fatal("no notice after a failed build")
+	}
+	p.Apply(ev(events.Built, "orders"))
+	if p.Notice == "" {
+		t.Error("notice cleared while gateway's build still fails")
+	}
+	p.Apply(ev(events.Built, "gateway"))
+	if p.Notice != "" {
+		t.Errorf("notice %q stays after good builds of every program", p.Notice)
+	}
+	p.Apply(ev(events.Warning, "", func(e *events.Event) { e.Detail = "inotify limit reached" }))
+	p.Apply(ev(events.Built, "orders"))
+	if p.Notice != "warning: inotify limit reached" {
+		t.Errorf("a good build cleared an unrelated notice: %q", p.Notice)
+	}
+}

@@ -94,8 +94,9 @@ func (s *Span) JSON() SpanJSON {
 // Summary is one trace in a list.
 type Summary struct {
 	TraceID     string    `json:"trace_id"`
-	Root        string    `json:"root"`         // the root span's name: the route
-	RootService string    `json:"root_service"` // who served it first
+	Root        string    `json:"root"`           // the root span's name: the route
+	Path        string    `json:"path,omitempty"` // the root span's url.path: the request's own path
+	RootService string    `json:"root_service"`   // who served it first
 	Start       time.Time `json:"start"`
 	DurationNS  int64     `json:"duration_ns"`
 	Spans       int       `json:"spans"`

@@ -141,6 +141,7 @@ func fakeTrace(tid byte, svc string, n int, start time.Time, dur time.Duration, 
 		}
 		if i == 0 {
 			s.Name = "GET /api/" + svc + "/"
+			s.Attributes = []*commonpb.KeyValue{{Key: "url.path", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "/api/" + svc + "/items"}}}}
 		} else {
 			s.ParentSpanId = []byte{1, 0, 0, 0, 0, 0, 0, tid}
 		}
@@ -195,7 +196,7 @@ func TestStoreQueries(t *testing.T) {
 		}
 	}
 	sum := s.List(Query{Errors: true})[0]
-	if sum.Root != "GET /api/payments/" || sum.RootService != "payments" || sum.Spans != 2 || sum.Errors != 1 ||
+	if sum.Root != "GET /api/payments/" || sum.Path != "/api/payments/items" || sum.RootService != "payments" || sum.Spans != 2 || sum.Errors != 1 ||
 		sum.DurationNS != int64(300*time.Millisecond) || !sum.Start.Equal(t0.Add(time.Second)) || strings.Join(sum.Services, ",") != "payments" {
 		t.Errorf("summary = %+v", sum)
 	}

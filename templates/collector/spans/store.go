@@ -454,6 +454,13 @@ func (e *traceEntry) summary() Summary {
 	}
 	if root := e.root(); root != nil {
 		sum.Root, sum.RootService = root.Name, root.Service
+		// The route ("GET /api/orders/") groups requests; the path tells
+		// /api/orders/items from /api/orders/hello.
+		for _, a := range root.Attrs {
+			if a.Key == "url.path" {
+				sum.Path = a.Value
+			}
+		}
 	}
 	sum.Services = slices.Clone(e.services)
 	return sum

@@ -1,5 +1,5 @@
-// Package dbtrace makes a span of each database statement: named after the
-// statement ("SELECT items"), with its SQL text, and never its parameters,
+// Package dbtrace makes a span of each database statement a request makes:
+// named after the statement ("SELECT items"), with its SQL text, and never its parameters,
 // which hold users' data. Postgres statements are traced by a pgx tracer
 // (PGX); code over database/sql (SQLite) calls Start around a statement.
 package dbtrace
@@ -20,8 +20,14 @@ import (
 var tracer = otel.Tracer("example.com/shop/platform/dbtrace")
 
 // Start starts the span of one statement of system ("postgresql",
-// "sqlite"); call end with the statement's error.
+// "sqlite"); call end with the statement's error. A statement outside any
+// request (the start-up migrations, a background poll) gets no span: it
+// would be a trace of its own, one per statement, burying the requests in
+// msx trace.
 func Start(ctx context.Context, system, query string) (context.Context, func(error)) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx, func(error) {}
+	}
 	ctx, span := tracer.Start(ctx, Name(query),
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(

@@ -34,7 +34,15 @@ func TestSpanHasTheStatementNotItsParameters(t *testing.T) {
 	defer otel.SetTracerProvider(old)
 	tracer = otel.Tracer("test") // the package's tracer was made before this provider
 
-	_, end := Start(context.Background(), "sqlite", "INSERT INTO items (name)\n VALUES (?)")
+	// Outside a request: no span (start-up migrations are not traces).
+	_, end := Start(context.Background(), "sqlite", "CREATE TABLE items (id INTEGER)")
+	end(nil)
+	if n := len(rec.Ended()); n != 0 {
+		t.Fatalf("a statement outside any request made %d spans", n)
+	}
+	ctx, request := tp.Tracer("test").Start(context.Background(), "GET /items")
+	defer request.End()
+	_, end = Start(ctx, "sqlite", "INSERT INTO items (name)\n VALUES (?)")
 	end(errors.New("boom"))
 	spans := rec.Ended()
 	if len(spans) != 1 {

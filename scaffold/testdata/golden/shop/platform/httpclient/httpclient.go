@@ -1,7 +1,8 @@
 // Package httpclient is the HTTP client services use to call each other.
 // Each logical call goes through a circuit breaker once, however many
 // attempts it makes; each attempt has a timeout and carries the trace
-// context, the caller's identity and its remaining deadline.
+// context, the caller's identity, its remaining deadline and the request
+// id.
 //
 // Retries happen only for idempotent methods (GET, HEAD, OPTIONS, PUT,
 // DELETE), where sending a request twice does no harm, and only when the
@@ -32,6 +33,7 @@ import (
 	"example.com/shop/platform/auth"
 	"example.com/shop/platform/breaker"
 	"example.com/shop/platform/deadline"
+	"example.com/shop/platform/requestid"
 )
 
 // Options configures a Client. The zero value of a field means its default.
@@ -226,6 +228,7 @@ func (c *Client) try(req *http.Request, attempt int) (*http.Response, error) {
 		r.Body = body
 	}
 	deadline.Set(ctx, r.Header)
+	requestid.Set(ctx, r.Header)
 	// Signed as this service, for this callee, method, path and attempt's
 	// deadline, carrying the end user's token if the call serves one.
 	tok, err := auth.Outgoing(ctx, c.opts.Name, r.Method, r.URL.Path)

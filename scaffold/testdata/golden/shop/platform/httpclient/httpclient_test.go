@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"example.com/shop/platform/breaker"
+	"example.com/shop/platform/requestid"
 )
 
 // fast are options with tiny timings, so retries do not slow the tests.
@@ -171,5 +172,24 @@ func TestCancelledCallIsNotRetried(t *testing.T) {
 	}
 	if calls.Load() != 0 {
 		t.Errorf("upstream saw %d calls, want 0", calls.Load())
+	}
+}
+
+// A call made while serving a request carries that request's id, so that
+// the callee's access log line names the same request.
+func TestCallCarriesTheRequestID(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get(requestid.Header))
+	}))
+	t.Cleanup(srv.Close)
+	c := New(fast("ids"), breaker.NewRegistry())
+	resp, err := c.Get(requestid.With(context.Background(), "req-7"), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got.Load() != "req-7" {
+		t.Errorf("callee saw request id %q, want req-7", got.Load())
 	}
 }

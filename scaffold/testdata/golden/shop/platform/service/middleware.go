@@ -10,6 +10,7 @@ import (
 
 	"example.com/shop/platform/httpjson"
 	"example.com/shop/platform/inbound"
+	"example.com/shop/platform/requestid"
 )
 
 // Handler wraps mux with what every service answers the same way: a span
@@ -97,11 +98,14 @@ func accessLog(next http.Handler, log *slog.Logger) http.Handler {
 		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
+		// In the context, the id goes on with the calls this request makes
+		// (platform/httpclient sends it).
+		id := r.Header.Get(requestid.Header)
+		next.ServeHTTP(sw, r.WithContext(requestid.With(r.Context(), id)))
 		log.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"request_id", r.Header.Get("X-Request-Id"))
+			"request_id", id)
 	})
 }
 

@@ -13,12 +13,15 @@ import (
 	"time"
 
 	"example.com/shop/platform/inbound"
+	"example.com/shop/platform/requestid"
 )
 
 func TestHandlerAnswersJSONRecoversAndLogs(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("fine")) })
 	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") })
+	var inContext string
+	mux.HandleFunc("GET /id", func(w http.ResponseWriter, r *http.Request) { inContext = requestid.From(r.Context()) })
 	var logs bytes.Buffer
 	h := Handler(mux, "test", slog.New(slog.NewJSONHandler(&logs, nil)), inbound.Options{})
 
@@ -48,6 +51,13 @@ func TestHandlerAnswersJSONRecoversAndLogs(t *testing.T) {
 	var line map[string]any
 	if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line["request_id"] != "req-42" || line["status"] != float64(200) {
 		t.Errorf("access log line %q, want one JSON line with request_id req-42 and status 200", logs.String())
+	}
+	// The handler's context carries the id, for the calls it makes.
+	req = httptest.NewRequest("GET", "/id", nil)
+	req.Header.Set("X-Request-Id", "req-43")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if inContext != "req-43" {
+		t.Errorf("handler's context carries request id %q, want req-43", inContext)
 	}
 }
 
