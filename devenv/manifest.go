@@ -44,6 +44,12 @@ var DBKinds = []string{DBPostgres, DBSQLite, DBNone}
 // DefaultGatewayPort is where the gateway listens on the host.
 const DefaultGatewayPort = 8080
 
+// DefaultUpstreamTimeout is the gateway's upstream timeout when msx.yaml
+// sets none: shorter than the gateway's own 30s, because under msx a slow
+// answer is a hung or paused service far more often than a slow query,
+// and each timeout is one of the 5 in a row that open its breaker.
+const DefaultUpstreamTimeout = "10s"
+
 // FirstServicePort is the port the first service listens on; later ones
 // take the next free port after the highest in use.
 const FirstServicePort = 8081
@@ -86,8 +92,9 @@ type Gateway struct {
 	// TrustedProxies are CIDR ranges of proxies whose X-Forwarded-For the
 	// rate limit believes.
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
-	// UpstreamTimeout bounds each proxied request, such as "5s"; the
-	// gateway's default is 30s.
+	// UpstreamTimeout bounds each proxied request, such as "5s"; default
+	// 10s, so that a hung service trips its breaker within a minute of one
+	// person's requests (5 timeouts in a row).
 	UpstreamTimeout string `yaml:"upstream_timeout,omitempty"`
 	// JWT is how bearer tokens are checked on protected routes; the key is
 	// .msx/secrets/gateway-jwt.pem or gateway-jwt.secret.
