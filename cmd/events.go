@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,7 +32,8 @@ func newEventsCmd(f *Factory) *cobra.Command {
 		Long: `Print the events the services published to the project's NATS broker, oldest
 first: all of them, or those matching SUBJECT (orders.item.created; * matches
 one part and > the rest, as in orders.>). With -f, wait for new events until
-Ctrl-C. One line per event, or one JSON object per line with --json. The
+Ctrl-C. One line per event (time, subject, ID and data, tab-separated, under
+a header line), or one JSON object per line with --json. The
 broker's client port is not published to the host: msx reads the stream with a
 small reader it compiles once and runs on the project network, removed when
 msx events ends. Reading changes nothing for the services.`,
@@ -66,23 +69,22 @@ func runEvents(ctx context.Context, f *Factory, opts *eventsOptions) error {
 		return msxerr.New("add a subscriber with msx new service NAME --subscribes SERVICE.item.created",
 			"this workspace has no broker: no service subscribes to events")
 	}
+	notice := &compileNotice{w: f.IO.ErrOut, delay: time.Second, msg: "msx: compiling the event reader (the first time takes a while)"}
+	defer notice.stop()
 	b := builder.New(cli, builder.Options{
 		Project:    m.Project,
 		Dir:        m.Dir,
 		MsxVersion: msxVersion(),
-		Progress: func(_, status string) {
-			if status == "compiling" {
-				fmt.Fprintln(f.IO.ErrOut, "msx: compiling the event reader (once)")
-			}
-		},
-		Stderr: f.IO.ErrOut,
+		Progress:   notice.progress,
+		Stderr:     f.IO.ErrOut,
 	})
+	p := &eventPrinter{w: f.IO.Out, json: opts.JSON}
 	err = runner.New(cli, b).Events(ctx, m, opts.Subject, opts.Follow, msxVersion(), func(line []byte) error {
 		var e eventlog.Entry
 		if err := json.Unmarshal(line, &e); err != nil {
 			return fmt.Errorf("the event reader printed %q: %w", line, err)
 		}
-		return printEvent(f.IO.Out, e, opts.JSON)
+		return p.print(e)
 	})
 	if errors.Is(err, runner.ErrNotRunning) {
 		return msxerr.New("start it with msx up", "the broker of %s is not running", m.Project)
@@ -97,6 +99,72 @@ func usesBroker(m *devenv.Manifest) bool {
 		}
 	}
 	return false
+}
+
+// compileNotice says that the event reader is being compiled only when the
+// compile takes a while: the builder reports "compiling" whenever it runs
+// go build (after any edit in the workspace), which mostly finds the
+// reader in Go's build cache at once, and then there is nothing to say.
+type compileNotice struct {
+	w     io.Writer
+	delay time.Duration
+	msg   string
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+// progress is the builder's Progress: "compiling" starts the delay, any
+// later status (packing, up to date, built) ends it.
+func (n *compileNotice) progress(_, status string) {
+	if status != "compiling" {
+		n.stop()
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.timer != nil || n.stopped {
+		return
+	}
+	n.timer = time.AfterFunc(n.delay, func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if !n.stopped {
+			fmt.Fprintln(n.w, n.msg)
+		}
+	})
+}
+
+// stop ends the delay; after it returns, nothing is printed.
+func (n *compileNotice) stop() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.stopped = true
+	if n.timer != nil {
+		n.timer.Stop()
+	}
+}
+
+// eventsHeader names the columns of msx events' lines.
+const eventsHeader = "TIME\tSUBJECT\tID\tDATA"
+
+// eventPrinter prints events, the plain lines under a header printed
+// with the first of them.
+type eventPrinter struct {
+	w      io.Writer
+	json   bool
+	headed bool
+}
+
+func (p *eventPrinter) print(e eventlog.Entry) error {
+	if !p.json && !p.headed {
+		if _, err := fmt.Fprintln(p.w, eventsHeader); err != nil {
+			return err
+		}
+		p.headed = true
+	}
+	return printEvent(p.w, e, p.json)
 }
 
 func printEvent(w io.Writer, e eventlog.Entry, asJSON bool) error {

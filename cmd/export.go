@@ -52,8 +52,9 @@ func newExportK8sCmd(f *Factory) *cobra.Command {
 		Long: `Write Kubernetes manifests, read from msx.yaml through the same plan msx up
 applies: per service a Deployment (probes on /healthz and /readyz, resources, a
 restricted securityContext from msx up's hardening), a Service and a ConfigMap;
-the gateway with an Ingress of its routes; the trace collector, with its source
-to build its image from; per Postgres database a StatefulSet with a volume claim;
+the gateway with an Ingress of its routes; the trace collector, its source to
+build its image from written to collector/ at the workspace root (where msx
+export compose writes it too); per Postgres database a StatefulSet with a volume claim;
 the NATS broker as a StatefulSet with JetStream storage; Secrets referenced by
 name and key only (README.md says how to create them), the gateway's keys that
 .msx/secrets holds among them; and NetworkPolicies that
@@ -98,6 +99,16 @@ func runExportK8s(f *Factory, o *exportK8sOptions) error {
 		return err
 	}
 	printExport(f, out, changes)
+	// The collector's source goes to the workspace root, where the
+	// Compose export puts it too: one copy, built from there.
+	source, err := export.CollectorSource(p)
+	if err != nil {
+		return err
+	}
+	if changes, err = export.Write(m.Dir, source, o.Force); err != nil {
+		return err
+	}
+	printExport(f, m.Dir, changes)
 	fmt.Fprintf(f.IO.ErrOut, "Not exported: %s.\n", strings.Join(append(export.NotExportedBy("k8s"), export.K8sSkipped(p)...), "; "))
 	fmt.Fprintf(f.IO.ErrOut, "Create the secrets as %s says, then: kubectl apply -k %s\n",
 		filepath.Join(out, "README.md"), filepath.Join(out, "overlays", "local"))

@@ -11,6 +11,49 @@ import (
 
 // The gateway's keys are exported when .msx/secrets holds them; a project
 // with protected routes and none is told so, and still exported.
+// Both exports write the collector's source once, at the workspace root:
+// not again under k8s/.
+func TestExportsShareTheCollectorSource(t *testing.T) {
+	dir := t.TempDir()
+	manifest := "project: shop\nmodule: example.com/shop\ngateway:\n  port: 8080\nservices:\n" +
+		"  orders:\n    port: 8081\n    db: none\n    route: /api/orders/\n"
+	if err := os.WriteFile(filepath.Join(dir, "msx.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, df := range []string{"services/orders/Dockerfile", "gateway/Dockerfile"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(df)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, df), []byte("FROM scratch\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kind := range []string{"compose", "k8s"} {
+		io, out, _ := iostreams.Test()
+		f := NewFactory(io)
+		f.Dir = dir
+		c := newExportCmd(f)
+		c.SetArgs([]string{kind})
+		c.SilenceErrors, c.SilenceUsage = true, true
+		if err := c.Execute(); err != nil {
+			t.Fatalf("export %s: %v", kind, err)
+		}
+		if kind == "k8s" && !strings.Contains(out.String(), "unchanged\t"+filepath.Join(dir, "collector", "Dockerfile")) {
+			t.Errorf("export k8s does not find the collector's source the Compose export wrote:\n%s", out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "collector", "Dockerfile")); err != nil {
+		t.Errorf("no collector source at the workspace root: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "k8s", "collector")); err == nil {
+		t.Error("export k8s wrote a second copy of the collector's source in k8s/collector")
+	}
+	readme, err := os.ReadFile(filepath.Join(dir, "k8s", "README.md"))
+	if err != nil || !strings.Contains(string(readme), "docker build -t shop/collector collector") {
+		t.Errorf("the k8s README does not build the collector from collector/ (%v):\n%s", err, readme)
+	}
+}
+
 func TestExportGatewayKeys(t *testing.T) {
 	dir := t.TempDir()
 	manifest := "project: shop\nmodule: example.com/shop\ngateway:\n  port: 8080\nservices:\n" +

@@ -80,6 +80,10 @@ func TestVersionFallsBackToBuildInfo(t *testing.T) {
 	if v, _, _ := buildVersion(); v != "dev" {
 		t.Fatalf("version without ldflags = %q, want dev", v)
 	}
+	// Nor VCS information (go test stamps none): say how it was built.
+	if got := versionString(); got != "dev (built without version control information)" {
+		t.Fatalf("versionString without ldflags or VCS information = %q", got)
+	}
 	old := version
 	version, commit, date = "1.2.3", "abc", "2026-01-01"
 	defer func() { version, commit, date = old, "", "" }()

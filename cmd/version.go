@@ -42,9 +42,15 @@ func buildVersion() (v, c, d string) {
 	return v, c, d
 }
 
+// versionString is the version with how it was built. A build from a
+// source tree without version control information (a tarball, go build
+// -buildvcs=false) says so, rather than a bare "dev" that could be any.
 func versionString() string {
 	v, c, d := buildVersion()
 	s := v
+	if c == "" && version == "" && v == "dev" {
+		return s + " (built without version control information)"
+	}
 	if c != "" {
 		s += " (commit " + c
 		if d != "" {

@@ -82,6 +82,10 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// Nearest returns the candidate closest to s within two edits, or "": the
+// name a user most likely meant ("order" for "orders").
+func Nearest(s string, candidates []string) string { return nearest(s, candidates) }
+
 // nearest returns the candidate within two edits of s, or "".
 func nearest(s string, candidates []string) string {
 	best, bestD := "", 3

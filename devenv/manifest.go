@@ -44,6 +44,12 @@ var DBKinds = []string{DBPostgres, DBSQLite, DBNone}
 // DefaultGatewayPort is where the gateway listens on the host.
 const DefaultGatewayPort = 8080
 
+// DefaultUpstreamTimeout is the gateway's upstream timeout when msx.yaml
+// sets none: shorter than the gateway's own 30s, because under msx a slow
+// answer is a hung or paused service far more often than a slow query,
+// and each timeout is one of the 5 in a row that open its breaker.
+const DefaultUpstreamTimeout = "10s"
+
 // FirstServicePort is the port the first service listens on; later ones
 // take the next free port after the highest in use.
 const FirstServicePort = 8081
@@ -88,8 +94,9 @@ type Gateway struct {
 	// TrustedProxies are CIDR ranges of proxies whose X-Forwarded-For the
 	// rate limit believes.
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
-	// UpstreamTimeout bounds each proxied request, such as "5s"; the
-	// gateway's default is 30s.
+	// UpstreamTimeout bounds each proxied request, such as "5s"; default
+	// 10s, so that a hung service trips its breaker within a minute of one
+	// person's requests (5 timeouts in a row).
 	UpstreamTimeout string `yaml:"upstream_timeout,omitempty"`
 	// JWT is how bearer tokens are checked on protected routes; the key is
 	// .msx/secrets/gateway-jwt.pem or gateway-jwt.secret.
@@ -317,9 +324,52 @@ func Parse(data []byte) (*Manifest, error) {
 		return nil, err
 	}
 	if err := m.Validate(); err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			fe.line = lineOf(data, fe.path)
+		}
 		return nil, err
 	}
 	return &m, nil
+}
+
+// fieldError is a validation error about one value of msx.yaml. Validate
+// knows only the Manifest; Parse, which has the file, adds the value's
+// line, so that "db: sqllite" is found at once among many services.
+type fieldError struct {
+	path []string // the keys from the top, as in services, orders, db
+	msg  string   // what is wrong, named in msx.yaml's words
+	hint string   // after the line, such as "; use one of ..."
+	line int      // of the value, 0 when unknown
+}
+
+func (e *fieldError) Error() string {
+	if e.line > 0 {
+		return fmt.Sprintf("%s (line %d)%s", e.msg, e.line, e.hint)
+	}
+	return e.msg + e.hint
+}
+
+// lineOf returns the line of the value at path in the YAML document, or 0.
+func lineOf(data []byte, path []string) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	n := doc.Content[0]
+	for _, key := range path {
+		var next *yaml.Node
+		for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return 0
+		}
+		n = next
+	}
+	return n.Line
 }
 
 // Validate checks names, ports, database kinds and dependencies, including
@@ -370,24 +420,34 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("service %s is protected and exposed: its published port would skip the gateway's authentication; remove expose or protected", name)
 		}
 		if err := checkPort("services."+name+".port", s.Port); err != nil {
-			return err
+			return &fieldError{path: []string{"services", name, "port"}, msg: err.Error()}
 		}
 		if s.Port == AdminPort {
 			return fmt.Errorf("service %s uses port %d, which is the admin listener's in every container; pick another", name, s.Port)
 		}
 		if other, ok := ports[s.Port]; ok {
-			return fmt.Errorf("service %s uses port %d, already used by %s", name, s.Port, other)
+			return &fieldError{path: []string{"services", name, "port"},
+				msg: fmt.Sprintf("service %s uses port %d, already used by %s", name, s.Port, other)}
 		}
 		ports[s.Port] = "service " + name
 		if !slices.Contains(DBKinds, s.DB) {
-			return fmt.Errorf("service %s has db %q; use one of %s", name, s.DB, strings.Join(DBKinds, ", "))
+			hint := "; use one of " + strings.Join(DBKinds, ", ")
+			if near := nearest(s.DB, DBKinds); near != "" {
+				hint = fmt.Sprintf("; did you mean %s? (one of %s)", near, strings.Join(DBKinds, ", "))
+			}
+			return &fieldError{path: []string{"services", name, "db"}, msg: fmt.Sprintf("service %s has db %q", name, s.DB), hint: hint}
 		}
 		for _, d := range s.DependsOn {
+			at := []string{"services", name, "depends_on"}
 			if d == name {
-				return fmt.Errorf("service %s depends on itself", name)
+				return &fieldError{path: at, msg: fmt.Sprintf("service %s depends on itself", name)}
 			}
 			if _, ok := m.Services[d]; !ok {
-				return fmt.Errorf("service %s depends on %s, which is not a service of this workspace", name, d)
+				hint := ""
+				if near := nearest(d, m.ServiceNames()); near != "" {
+					hint = fmt.Sprintf("; did you mean %s?", near)
+				}
+				return &fieldError{path: at, msg: fmt.Sprintf("service %s depends on %s, which is not a service of this workspace", name, d), hint: hint}
 			}
 		}
 		if s.Route == "" {
@@ -395,7 +455,7 @@ func (m *Manifest) Validate() error {
 			m.Services[name] = s
 		}
 		if err := checkRoute(s.Route); err != nil {
-			return fmt.Errorf("service %s: %w", name, err)
+			return &fieldError{path: []string{"services", name, "route"}, msg: fmt.Sprintf("service %s: %v", name, err)}
 		}
 		if other, ok := routes[s.Route]; ok {
 			return fmt.Errorf("services %s and %s both have route %s", other, name, s.Route)

@@ -19,6 +19,38 @@ gateway:
 services: {}
 `
 
+// A bad value among several services is named with its service and its
+// line, and a near miss with the value meant.
+func TestParseErrorsNameTheLine(t *testing.T) {
+	doc := `project: shop
+module: example.com/shop
+services:
+  catalog:
+    port: 8082
+    db: sqlite
+  orders:
+    port: 8081
+    db: sqllite
+  payments:
+    port: 8083
+    db: none
+    depends_on: [order]
+`
+	_, err := Parse([]byte(doc))
+	if want := `service orders has db "sqllite" (line 9); did you mean sqlite? (one of postgres, sqlite, none)`; err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	doc = strings.Replace(doc, "sqllite", "sqlite", 1)
+	_, err = Parse([]byte(doc))
+	if want := "service payments depends on order, which is not a service of this workspace (line 13); did you mean orders?"; err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	_, err = Parse([]byte(strings.Replace(strings.Replace(doc, "port: 8083", "port: 8081", 1), "[order]", "[orders]", 1)))
+	if want := "service payments uses port 8081, already used by service orders (line 11)"; err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct{ name, yaml, want string }{
 		{"empty", "", "empty"},

@@ -823,6 +823,7 @@ func gateway(m *Manifest, network string, selected map[string]bool, logLevel str
 		env["RATE_LIMIT"] = strconv.FormatFloat(m.Gateway.RateLimit, 'f', -1, 64)
 		env["RATE_BURST"] = strconv.Itoa(m.Gateway.RateBurst)
 	}
+	env["UPSTREAM_TIMEOUT"] = DefaultUpstreamTimeout
 	if m.Gateway.UpstreamTimeout != "" {
 		env["UPSTREAM_TIMEOUT"] = m.Gateway.UpstreamTimeout
 	}

@@ -149,6 +149,8 @@ func TestPlanContainers(t *testing.T) {
 		{"gateway", "PORT", "8080"},
 		{"gateway", "LISTEN_ADDR", "0.0.0.0:8080"},
 		{"gateway", "MSX_SERVICE", "gateway"},
+		// 5 timeouts in a row open a breaker: at 10s each, within a minute.
+		{"gateway", "UPSTREAM_TIMEOUT", "10s"},
 		{"payments-db", "POSTGRES_PASSWORD", ""},
 		{"payments-db", "POSTGRES_PASSWORD_FILE", "/run/secrets/db-password"},
 		{"payments-db", "POSTGRES_USER", "payments"},

@@ -53,3 +53,27 @@ func TestLocalImagesVerifiesTheArchive(t *testing.T) {
 		t.Errorf("a NATS version without a hash: %v\n%s", ok, out)
 	}
 }
+
+// docs/offline.md shows the literal images: block the script prints: its
+// tags are those of the script's recipe today, so a changed recipe changes
+// the page too.
+func TestOfflinePageShowsTheTags(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	page, err := os.ReadFile(filepath.Join("..", "docs", "offline.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := "images:\n"
+	for _, kind := range []string{"postgres", "nats"} {
+		tag, ok := scriptFunc(t, "", nil, "image_"+kind)
+		if !ok {
+			t.Fatalf("image_%s: %s", kind, tag)
+		}
+		block += "  " + kind + ": " + strings.TrimSpace(tag) + "\n"
+	}
+	if !strings.Contains(string(page), "```yaml\n"+block+"```") {
+		t.Errorf("docs/offline.md does not show the block scripts/local-images.sh --yaml prints today:\n%s", block)
+	}
+}

@@ -62,6 +62,18 @@ func collectorFiles() ([]File, error) {
 	return files, nil
 }
 
+// CollectorSource is the trace collector's source and Dockerfile under
+// CollectorDir, when the plan runs the collector, for msx export k8s to
+// write at the workspace root: where msx export compose writes it by
+// default, and where the README builds every other image from, so that
+// the two exports share one copy.
+func CollectorSource(p *devenv.Plan) ([]File, error) {
+	if !hasCollector(p) {
+		return nil, nil
+	}
+	return collectorFiles()
+}
+
 // hasCollector reports whether the plan runs the trace collector.
 func hasCollector(p *devenv.Plan) bool {
 	for _, c := range p.Containers {

@@ -271,7 +271,7 @@ func TestCollectorSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kfiles, err := K8s(p, K8sOptions{})
+	kfiles, err := CollectorSource(p)
 	if err != nil {
 		t.Fatal(err)
 	}

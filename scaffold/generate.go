@@ -380,6 +380,10 @@ func dependencies(m *devenv.Manifest, self string, names_ []string) ([]Dep, erro
 		}
 		s, ok := m.Services[d]
 		if !ok {
+			if near := devenv.Nearest(d, m.ServiceNames()); near != "" {
+				return nil, msxerr.New("did you mean --depends-on "+near+"? (or create it first with msx new service "+d+")",
+					"dependency %s is not a service of this workspace", d)
+			}
 			return nil, msxerr.New("create it first with msx new service "+d+", or fix --depends-on",
 				"dependency %s is not a service of this workspace", d)
 		}

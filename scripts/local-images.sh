@@ -5,7 +5,9 @@
 #
 #   eval "$(bash scripts/local-images.sh)"     # all kinds
 #   eval "$(bash scripts/local-images.sh postgres)"
+#   bash scripts/local-images.sh --yaml >> msx.yaml   # the images: block instead
 #
+# It runs from any folder (a workspace's, typically).
 # Each kind is two functions: image_KIND prints the tag (which carries a
 # hash of the recipe, so that a changed recipe builds a new image) and
 # build_KIND builds it. An image that exists is not built again: a second
@@ -20,7 +22,8 @@
 # unless it says it did; nats-server's module is checked against a pinned
 # hash (NATS_SUM) and its dependencies against its go.sum.
 #
-# Only the export lines go to stdout; progress goes to stderr.
+# Only the export lines (or the images: block) go to stdout; progress goes to
+# stderr.
 set -euo pipefail
 
 KINDS=(postgres nats)
@@ -251,12 +254,15 @@ build_nats() {
 
 # ---- main -----------------------------------------------------------------
 main() {
+  local yaml=false
+  if [ "${1:-}" = --yaml ]; then yaml=true; shift; fi
   local kinds=("$@")
   [ ${#kinds[@]} -gt 0 ] || kinds=("${KINDS[@]}")
   # One build at a time on this machine: a second caller waits, then
   # finds the image.
   exec 9>"/tmp/msx-local-images.lock"
   flock 9
+  if $yaml; then echo "images:"; fi
   for kind in "${kinds[@]}"; do
     declare -F "build_$kind" >/dev/null || die "unknown kind $kind; known: ${KINDS[*]}"
     local tag
@@ -266,7 +272,11 @@ main() {
     else
       "build_$kind" "$tag"
     fi
-    echo "export MSX_IMAGES_$(echo "$kind" | tr '[:lower:]' '[:upper:]')=$tag"
+    if $yaml; then
+      echo "  $kind: $tag"
+    else
+      echo "export MSX_IMAGES_$(echo "$kind" | tr '[:lower:]' '[:upper:]')=$tag"
+    fi
   done
 }
 

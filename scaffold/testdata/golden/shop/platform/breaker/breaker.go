@@ -38,14 +38,15 @@ import (
 // field means its default.
 type Config struct {
 	// ConsecutiveFailures trips the breaker after this many failures in a
-	// row. Default 5.
+	// row, however far apart: only a success ends a row. Default 5.
 	ConsecutiveFailures uint32
 	// FailureRatio trips the breaker when this share of the requests in the
 	// current Interval failed, once there were at least MinRequests.
 	// Default 0.5 over 20 requests.
 	FailureRatio float64
 	MinRequests  uint32
-	// Interval is how often the closed breaker forgets its counts. Default 60s.
+	// Interval is how often the closed breaker forgets the counts of
+	// FailureRatio. Default 60s.
 	Interval time.Duration
 	// OpenTimeout is how long the breaker stays open before it lets probe
 	// requests through (half-open). Default 10s.
@@ -183,6 +184,14 @@ type Breaker struct {
 
 	mu       sync.Mutex
 	openedAt time.Time
+	// The counts ReadyToTrip reads, kept here rather than by gobreaker:
+	// gobreaker clears its counts every Interval and drops the outcome of
+	// a call that began before, so an upstream that hangs until each call
+	// times out, called one request at a time, would never trip it.
+	row         uint32    // failures in a row
+	windowStart time.Time // of the FailureRatio counts
+	requests    uint32
+	failures    uint32
 }
 
 // New returns a closed breaker.
@@ -192,22 +201,25 @@ func New(name string, cfg Config) *Breaker {
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: cfg.HalfOpenRequests,
-		Interval:    cfg.Interval,
 		Timeout:     cfg.OpenTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool {
-			if c.ConsecutiveFailures >= cfg.ConsecutiveFailures {
+		// No Interval: the closed breaker's counts are the Breaker's own.
+		ReadyToTrip: func(gobreaker.Counts) bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if b.row >= cfg.ConsecutiveFailures {
 				return true
 			}
-			return c.Requests >= cfg.MinRequests &&
-				float64(c.TotalFailures)/float64(c.Requests) >= cfg.FailureRatio
+			return b.requests >= cfg.MinRequests &&
+				float64(b.failures)/float64(b.requests) >= cfg.FailureRatio
 		},
 		IsExcluded: func(err error) bool { return errors.Is(err, errIgnored) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
+			b.mu.Lock()
 			if to == gobreaker.StateOpen {
-				b.mu.Lock()
 				b.openedAt = time.Now()
-				b.mu.Unlock()
 			}
+			b.row, b.requests, b.failures = 0, 0, 0 // a new state counts anew
+			b.mu.Unlock()
 			if cfg.OnStateChange != nil {
 				cfg.OnStateChange(name, from.String(), to.String())
 			}
@@ -239,15 +251,35 @@ func (b *Breaker) Allow() (done func(Outcome), err error) {
 		return nil, b.openError()
 	}
 	return func(o Outcome) {
-		switch o {
-		case Success:
-			report(nil)
-		case Failure:
-			report(errFailure)
-		default:
+		if o != Success && o != Failure {
 			report(errIgnored)
+			return
+		}
+		b.count(o == Failure)
+		if o == Failure {
+			report(errFailure)
+		} else {
+			report(nil)
 		}
 	}, nil
+}
+
+// count adds one outcome to the counts ReadyToTrip reads. It runs before
+// the outcome reaches gobreaker, which calls ReadyToTrip on a failure.
+func (b *Breaker) count(failed bool) {
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.Sub(b.windowStart) >= b.cfg.Interval {
+		b.windowStart, b.requests, b.failures = now, 0, 0
+	}
+	b.requests++
+	if failed {
+		b.failures++
+		b.row++
+	} else {
+		b.row = 0
+	}
 }
 
 func (b *Breaker) openError() *OpenError {

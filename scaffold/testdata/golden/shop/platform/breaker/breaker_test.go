@@ -57,6 +57,45 @@ func TestTripsOnConsecutiveFailures(t *testing.T) {
 	}
 }
 
+// A hung upstream called one request at a time fails slower than Interval
+// clears gobreaker's counts: the failures in a row must still trip it.
+func TestConsecutiveFailuresOutliveTheInterval(t *testing.T) {
+	b := New("orders", Config{ConsecutiveFailures: 3, Interval: time.Millisecond})
+	for i := 0; i < 3; i++ {
+		done, err := b.Allow()
+		if err != nil {
+			t.Fatalf("call %d refused: %v", i, err)
+		}
+		// Longer than Interval, as each call that waits for its timeout is.
+		time.Sleep(3 * time.Millisecond)
+		done(Failure)
+	}
+	if b.State() != "open" {
+		t.Fatalf("state = %s after 3 failures in a row, each longer than Interval; want open", b.State())
+	}
+}
+
+// Only a success ends a row: an ignored outcome (a cancelled call) neither
+// counts nor resets it, and a success does.
+func TestASuccessEndsTheRow(t *testing.T) {
+	b := New("orders", Config{ConsecutiveFailures: 3})
+	for _, o := range []Outcome{Failure, Failure, Success, Failure, Ignored, Failure} {
+		done, err := b.Allow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done(o)
+	}
+	if b.State() != "closed" {
+		t.Fatalf("state = %s after failure, failure, success, failure, ignored, failure; want closed", b.State())
+	}
+	done, _ := b.Allow()
+	done(Failure)
+	if b.State() != "open" {
+		t.Fatalf("state = %s after a third failure in a row; want open", b.State())
+	}
+}
+
 func TestTripsOnFailureRatio(t *testing.T) {
 	var status, calls atomic.Int32
 	srv := upstream(t, &status, &calls)
