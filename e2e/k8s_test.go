@@ -224,4 +224,15 @@ func TestExportK8sServerDryRun(t *testing.T) {
 			}
 		}
 	}
+	// What strict decoding lets through and the API server refuses: a port
+	// out of range, in a copy of the export. The dry run is a real check.
+	broken := filepath.Join(ws, "k8s-broken")
+	if err := os.CopyFS(broken, os.DirFS(filepath.Join(ws, "k8s"))); err != nil {
+		t.Fatal(err)
+	}
+	editFile(t, filepath.Join(broken, "base", "orders.yaml"), "containerPort: 8081", "containerPort: 99999")
+	if got, err := s.run(t, "apply", "-k", filepath.Join(broken, "overlays", "local"), "--dry-run=server"); err == nil ||
+		!strings.Contains(got, "containerPort") {
+		t.Errorf("the API server admits a container port of 99999 (%v):\n%s", err, got)
+	}
 }
