@@ -428,9 +428,15 @@ req() { in_ns curl -sS -m 10 -H 'Host: localhost' -H "X-Api-Key: $API_KEY" -H 'C
 code() { in_ns curl -s -o /dev/null -w '%{http_code}' -m 10 -H 'Host: localhost' "$@"; }
 c=$(code "http://$gw/api/orders/items")
 [[ $c == 401 ]] || fail "GET /api/orders/items without the API key through the gateway at $gw: $c, want 401"
-item=$(req -X POST -d '{"name":"from-k8s"}' "http://$gw/api/orders/items")
-id=$(jq -r .id <<<"$item")
-[[ $id != null && -n $id ]] || fail "POST /api/orders/items through the gateway: $item"
+# The first calls may meet a path still being set up (kube-proxy's and kube-router's rules
+# follow the pods by a few seconds): retried for a minute, as a client would.
+for ((i = 0; ; i++)); do
+	item=$(req -X POST -d '{"name":"from-k8s"}' "http://$gw/api/orders/items" 2>&1) || true
+	id=$(jq -r '.id // empty' <<<"$item" 2>/dev/null) || true
+	[[ -n $id ]] && break
+	((i < 60)) || fail "POST /api/orders/items through the gateway: $item"
+	sleep 1
+done
 req "http://$gw/api/orders/items/$id" | grep -q from-k8s || fail "GET /api/orders/items/$id does not read it back"
 log "POST and GET /api/orders/items through the gateway (SQLite, protected, with the API key)"
 pitem=$(req -X POST -d '{"name":"paid"}' "http://$gw/api/payments/items")
@@ -446,8 +452,9 @@ log "POST and GET /api/payments/items (Postgres), payments -> orders by service 
 # on the public mux, or (once moved) on the admin listener, asked from the node.
 payments_ip=$(kc -n "$PROJECT" get pod -l app.kubernetes.io/name=payments -o jsonpath='{.items[0].status.podIP}')
 inbox_has() {
-	{ req "http://$gw/api/payments/inbox"; in_ns curl -sS -m 5 "http://$payments_ip:9901/inbox"; } 2>/dev/null |
-		grep -q '"type":"item.created"' 
+	local got
+	got=$(req "http://$gw/api/payments/inbox" 2>/dev/null; in_ns curl -sS -m 5 "http://$payments_ip:9901/inbox" 2>/dev/null)
+	grep -q '"type":"item.created"' <<<"$got"
 }
 wait_for "the event of orders' item reached payments' inbox (outbox, NATS, consumer)" 60 inbox_has
 
