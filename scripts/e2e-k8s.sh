@@ -144,6 +144,8 @@ teardown() {
 	for h in /sys/fs/cgroup/*/; do [[ -d $h$CG ]] && left+=("cgroup $h$CG"); done
 	for n in $(ls /run/netns 2>/dev/null | grep '^cni-'); do grep -qx "$n" <<<"$CNI_BEFORE" || left+=("netns $n"); done
 	[[ -n $(docker ps -aq --filter "label=dev.msx.project=$PROJECT") ]] && left+=("containers of $PROJECT")
+	[[ -n $(docker volume ls -q --filter "label=dev.msx.project=$PROJECT") ]] && left+=("volumes of $PROJECT")
+	[[ -n $(docker network ls -q --filter "label=dev.msx.project=$PROJECT") ]] && left+=("networks of $PROJECT")
 	if ((${#left[@]})); then
 		log "LEFT BEHIND: ${left[*]}"
 		rc=1
