@@ -201,12 +201,12 @@ mkdir -p "$WS/k8s/overlays/e2e"
 	echo "images:"
 	for ref in "${IMAGES[@]}"; do
 		repo=${ref%:*}
-		echo "  - {name: $PROJECT/${repo##*/}, newName: $repo, newTag: ${ref##*:}}"
+		echo "  - {name: $PROJECT/${repo##*/}, newName: $repo, newTag: \"${ref##*:}\"}"
 	done
 	# The infrastructure images: msx export names the images msx.yaml or MSX_IMAGES_* give;
 	# should they be the official ones, these are the local builds of them.
-	echo "  - {name: postgres, newName: ${pg_image%:*}, newTag: ${pg_image##*:}}"
-	echo "  - {name: nats, newName: ${nats_image%:*}, newTag: ${nats_image##*:}}"
+	echo "  - {name: postgres, newName: ${pg_image%:*}, newTag: \"${pg_image##*:}\"}"
+	echo "  - {name: nats, newName: ${nats_image%:*}, newTag: \"${nats_image##*:}\"}"
 	echo "patches:"
 	echo "  - target: {kind: StatefulSet, name: payments-db}"
 	echo "    patch: |-"
@@ -450,13 +450,12 @@ up=$(req "http://$gw/api/payments/upstream")
 grep -q '"orders"' <<<"$up" && ! grep -qiE 'no such host|connection refused|timeout|deadline' <<<"$up" ||
 	fail "payments does not reach orders by its service name: $up"
 log "POST and GET /api/payments/items (Postgres), payments -> orders by service name (CoreDNS, kube-proxy)"
-# The subscriber: payments handles orders.item.created; its inbox shows the event. The inbox is
-# on the public mux, or (once moved) on the admin listener, asked from the node.
-payments_ip=$(kc -n "$PROJECT" get pod -l app.kubernetes.io/name=payments -o jsonpath='{.items[0].status.podIP}')
+# The subscriber: payments handles orders.item.created into its inbox table. Under an export
+# the admin listener serves no /inbox (no admin token is mounted), so the table is read in the
+# database's own pod, over its local socket (trust there, as the official image does).
 inbox_has() {
-	local got
-	got=$(req "http://$gw/api/payments/inbox" 2>/dev/null; in_ns curl -sS -m 5 "http://$payments_ip:9901/inbox" 2>/dev/null)
-	grep -q '"type":"item.created"' <<<"$got"
+	kc -n "$PROJECT" exec payments-db-0 -- psql -U payments -d payments -tAc \
+		"SELECT type FROM inbox WHERE source = 'orders'" 2>/dev/null | grep -q '^item.created$'
 }
 wait_for "the event of orders' item reached payments' inbox (outbox, NATS, consumer)" 60 inbox_has
 

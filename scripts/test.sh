@@ -50,6 +50,12 @@ fi
 rm -f "$compose_log"
 docker compose version
 
+echo "== Kubernetes: the export on a real single-node cluster"
+# Runs when scripts/k8s-build.sh has built the cluster's binaries on this
+# machine (20-40 minutes once, kept in ~/.cache/msx-k8s); without them it
+# says how to build them, and the suite's server-side dry run skips too.
+bash scripts/e2e-k8s.sh --if-cached
+
 log=$(mktemp -t msx-test.XXXXXX.log)
 echo "== go test -race (the go test -json stream: $log)"
 report=$(mktemp -d)
