@@ -32,6 +32,9 @@ type Factory struct {
 	Now func() time.Time
 	// Docker connects to the engine.
 	Docker func(ctx context.Context) (*client.Client, error)
+	// Engine says which engine Docker connects to, and why: the one the
+	// docker CLI would use (DOCKER_HOST, else the Docker context).
+	Engine func() (engine.Endpoint, error)
 }
 
 // NewFactory returns the production factory.
@@ -45,6 +48,7 @@ func NewFactory(io *iostreams.IOStreams) *Factory {
 		}
 		return engine.Connect(ctx)
 	}
+	f.Engine = func() (engine.Endpoint, error) { return engine.Resolve(os.Getenv) }
 	return f
 }
 

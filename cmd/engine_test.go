@@ -1,0 +1,38 @@
+package cmd
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/msx-dev/msx/iostreams"
+)
+
+// A remote engine publishes msx's ports on its own 127.0.0.1: up says so
+// before it builds anything, instead of timing out on readiness.
+func TestUpRefusesARemoteEngine(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "tcp://10.0.0.5:2376")
+	io, _, _ := iostreams.Test()
+	f := NewFactory(io)
+	f.Dir = writeManifest(t)
+	err := runUp(context.Background(), f, &upOptions{Detach: true})
+	if err == nil || !strings.Contains(err.Error(), "runs on 10.0.0.5") || !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Fatalf("up against a remote engine: %v", err)
+	}
+}
+
+func TestDoctorNamesTheEngine(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nowhere/docker.sock")
+	io, _, _ := iostreams.Test()
+	f := NewFactory(io)
+	f.Dir = t.TempDir()
+	env, done, err := doctorEnv(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	e, err := env.Engine()
+	if err != nil || e.Host != "unix:///nowhere/docker.sock" || e.Reason != "DOCKER_HOST is set" {
+		t.Errorf("doctor's engine = %+v, %v", e, err)
+	}
+}
