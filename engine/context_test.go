@@ -398,3 +398,30 @@ func TestRootlessThroughItsContext(t *testing.T) {
 		c.Close()
 	})
 }
+
+// ssh:// goes through the CLI's connection helper (ssh HOST docker system
+// dial-stdio), from DOCKER_HOST as from a context; nothing is dialled here.
+func TestSSHEndpoints(t *testing.T) {
+	cfg := t.TempDir()
+	handContext(t, cfg, "build", "ssh://me@build.example.com", false, nil)
+	for name, env := range map[string]map[string]string{
+		"DOCKER_HOST": {"DOCKER_HOST": "ssh://me@build.example.com"},
+		"context":     {"DOCKER_CONFIG": cfg, "DOCKER_CONTEXT": "build"},
+	} {
+		e, err := Resolve(envOf(env))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		c, err := newClient(e, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if c.DaemonHost() != "http://docker.example.com" {
+			t.Errorf("%s: client host %s, want the connection helper's", name, c.DaemonHost())
+		}
+		c.Close()
+		if !e.Remote() {
+			t.Errorf("%s: ssh engine not remote", name)
+		}
+	}
+}
