@@ -58,7 +58,7 @@ in the process list. For SQLite, the volume and the file in it.`,
 }
 
 func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
-	m, cli, err := f.Project(ctx)
+	m, cli, err := f.LocalProject(ctx)
 	if err != nil {
 		return err
 	}

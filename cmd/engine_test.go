@@ -36,3 +36,22 @@ func TestDoctorNamesTheEngine(t *testing.T) {
 		t.Errorf("doctor's engine = %+v, %v", e, err)
 	}
 }
+
+// Every command that reads the project through its published ports says
+// what it cannot reach with a remote engine.
+func TestPortCommandsRefuseARemoteEngine(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "ssh://me@build.example.com")
+	io, _, _ := iostreams.Test()
+	f := NewFactory(io)
+	f.Dir = writeManifest(t)
+	for _, args := range [][]string{{"db", "orders"}, {"trace"}, {"fault", "orders", "pause"}, {"events"}} {
+		root := NewRootCmd(f)
+		root.SetArgs(append([]string{"-C", f.Dir}, args...))
+		root.SetOut(io.Out)
+		root.SetErr(io.ErrOut)
+		err := root.ExecuteContext(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "runs on build.example.com") {
+			t.Errorf("msx %v with a remote engine: %v", args, err)
+		}
+	}
+}

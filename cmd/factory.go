@@ -120,3 +120,16 @@ func (f *Factory) Project(ctx context.Context) (*devenv.Manifest, *client.Client
 	}
 	return m, cli, nil
 }
+
+// LocalProject is Project for commands that reach the project through the
+// ports msx publishes on 127.0.0.1 (up's readiness checks and URLs, db,
+// trace, fault, events): with a remote engine those ports are on the
+// engine's machine, and the command says so before doing anything.
+func (f *Factory) LocalProject(ctx context.Context) (*devenv.Manifest, *client.Client, error) {
+	if f.Engine != nil {
+		if e, err := f.Engine(); err == nil && e.Remote() {
+			return nil, nil, e.Unreachable()
+		}
+	}
+	return f.Project(ctx)
+}

@@ -57,7 +57,7 @@ ps shows the breakers and the faults in effect.`,
 }
 
 func runFault(ctx context.Context, f *Factory, opts *faultOptions) error {
-	m, cli, err := f.Project(ctx)
+	m, cli, err := f.LocalProject(ctx)
 	if err != nil {
 		return err
 	}

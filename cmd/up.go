@@ -68,14 +68,7 @@ is reported and changes nothing.`,
 }
 
 func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
-	// msx waits on readiness, and prints URLs, through the ports it
-	// publishes on 127.0.0.1: a remote engine's are on its own machine.
-	if f.Engine != nil {
-		if e, err := f.Engine(); err == nil && e.Remote() {
-			return e.Unreachable()
-		}
-	}
-	m, cli, err := f.Project(ctx)
+	m, cli, err := f.LocalProject(ctx)
 	if err != nil {
 		return err
 	}
