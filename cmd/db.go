@@ -58,7 +58,7 @@ in the process list. For SQLite, the volume and the file in it.`,
 }
 
 func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
-	m, cli, err := f.LocalProject(ctx)
+	m, cli, err := f.Project(ctx)
 	if err != nil {
 		return err
 	}
@@ -77,6 +77,10 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 	}
 	if opts.Shell {
 		return dbShell(ctx, f, cli, d)
+	}
+	// The URL names the port published on 127.0.0.1 of the engine's machine.
+	if err := f.localPorts(); err != nil {
+		return err
 	}
 	pw := ""
 	if opts.ShowPassword || opts.PGPass {

@@ -44,7 +44,7 @@ func TestPortCommandsRefuseARemoteEngine(t *testing.T) {
 	io, _, _ := iostreams.Test()
 	f := NewFactory(io)
 	f.Dir = writeManifest(t)
-	for _, args := range [][]string{{"db", "orders"}, {"trace"}, {"fault", "orders", "pause"}, {"events"}} {
+	for _, args := range [][]string{{"trace"}, {"fault", "orders", "latency", "100ms"}} {
 		root := NewRootCmd(f)
 		root.SetArgs(append([]string{"-C", f.Dir}, args...))
 		root.SetOut(io.Out)

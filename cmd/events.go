@@ -57,7 +57,7 @@ msx events ends. Reading changes nothing for the services.`,
 }
 
 func runEvents(ctx context.Context, f *Factory, opts *eventsOptions) error {
-	m, cli, err := f.LocalProject(ctx)
+	m, cli, err := f.Project(ctx)
 	if err != nil {
 		return err
 	}

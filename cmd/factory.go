@@ -122,14 +122,24 @@ func (f *Factory) Project(ctx context.Context) (*devenv.Manifest, *client.Client
 }
 
 // LocalProject is Project for commands that reach the project through the
-// ports msx publishes on 127.0.0.1 (up's readiness checks and URLs, db,
-// trace, fault, events): with a remote engine those ports are on the
+// ports msx publishes on 127.0.0.1 (up's readiness checks and URLs, trace,
+// fault's admin actions): with a remote engine those ports are on the
 // engine's machine, and the command says so before doing anything.
 func (f *Factory) LocalProject(ctx context.Context) (*devenv.Manifest, *client.Client, error) {
-	if f.Engine != nil {
-		if e, err := f.Engine(); err == nil && e.Remote() {
-			return nil, nil, e.Unreachable()
-		}
+	if err := f.localPorts(); err != nil {
+		return nil, nil, err
 	}
 	return f.Project(ctx)
+}
+
+// localPorts is nil unless the engine is remote: then it says that the
+// ports it publishes on 127.0.0.1 cannot be reached from here.
+func (f *Factory) localPorts() error {
+	if f.Engine == nil {
+		return nil
+	}
+	if e, err := f.Engine(); err == nil && e.Remote() {
+		return e.Unreachable()
+	}
+	return nil
 }
