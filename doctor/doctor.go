@@ -192,7 +192,14 @@ func checkDocker(ctx context.Context, env Env) (Check, Docker) {
 		return c, nil
 	}
 	c.Status = StatusOK
-	c.Detail = fmt.Sprintf("Docker Engine %s, API %s, %s/%s", v.Version, v.APIVersion, v.Os, v.Arch)
+	// Podman serves the Docker API too, and names itself among the components.
+	name := "Docker Engine"
+	for _, comp := range v.Components {
+		if comp.Name == "Podman Engine" {
+			name = comp.Name
+		}
+	}
+	c.Detail = fmt.Sprintf("%s %s, API %s, %s/%s", name, v.Version, v.APIVersion, v.Os, v.Arch)
 	return c, d
 }
 

@@ -508,3 +508,13 @@ func TestDockerUnreachableNamesTheContext(t *testing.T) {
 		t.Errorf("docker = %+v", c)
 	}
 }
+
+func TestDockerRowNamesPodman(t *testing.T) {
+	env, d := healthy()
+	d.version = types.Version{Version: "4.3.1", APIVersion: "1.41", Os: "linux", Arch: "amd64",
+		Components: []types.ComponentVersion{{Name: "Podman Engine", Version: "4.3.1"}, {Name: "Conmon"}}}
+	c := find(t, Run(context.Background(), env), "Docker")
+	if c.Detail != "Podman Engine 4.3.1, API 1.41, linux/amd64" {
+		t.Errorf("detail = %q", c.Detail)
+	}
+}
