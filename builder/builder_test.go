@@ -613,6 +613,7 @@ func TestReadLoadStream(t *testing.T) {
 			`invalid diffID for layer 1`, false},
 		{"error only", `{"error":"no space left on device"}`, "no space left on device", false},
 		{"first error wins", `{"error":"first"}` + "\n" + `{"error":"second"}`, "first", false},
+		{"podman", `{"stream":"Loaded image: localhost/msx-shop/orders:0123456789ab\n"}`, "", false},
 		{"another image", `{"stream":"Loaded image ID: sha256:0123\n"}`, `did not load msx-shop/orders:0123456789ab: "Loaded image ID: sha256:0123"`, false},
 		{"empty", ``, "did not load", false},
 		{"truncated", `{"stream":"Loaded image: msx-shop/or`, "reading the engine's answer", false},

@@ -15,6 +15,8 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/msx-dev/msx/engine"
 )
 
 // engineClient connects to the engine of the environment, or skips the test
@@ -24,7 +26,7 @@ func engineClient(t *testing.T) *client.Client {
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := engine.NewClient()
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -407,13 +407,16 @@ type loadMessage struct {
 // did not report loading ref (`{"stream":"Loaded image: REF\n"}`).
 func readLoadStream(r io.Reader, isJSON bool, ref string) error {
 	loaded := "Loaded image: " + ref
+	// Podman qualifies a name without a registry with localhost/, and
+	// resolves the short name to it afterwards.
+	podman := "Loaded image: localhost/" + ref
 	if !isJSON {
 		// Engines always answer JSON; anything else is plain text.
 		out, err := io.ReadAll(r)
 		if err != nil {
 			return fmt.Errorf("reading the engine's answer: %w", err)
 		}
-		if !strings.Contains(string(out), loaded) {
+		if !strings.Contains(string(out), loaded) && !strings.Contains(string(out), podman) {
 			return fmt.Errorf("the engine did not load %s: %s", ref, strings.TrimSpace(string(out)))
 		}
 		return nil
@@ -445,7 +448,7 @@ func readLoadStream(r io.Reader, isJSON bool, ref string) error {
 			first = errors.New(msg.Error)
 		case msg.Stream != "":
 			for _, line := range strings.Split(msg.Stream, "\n") {
-				if line == loaded {
+				if line == loaded || line == podman {
 					found = true
 				} else if line != "" && len(said) < 5 {
 					said = append(said, line)

@@ -78,6 +78,10 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 	if opts.Shell {
 		return dbShell(ctx, f, cli, d)
 	}
+	// The URL names the port published on 127.0.0.1 of the engine's machine.
+	if err := f.localPorts(); err != nil {
+		return err
+	}
 	pw := ""
 	if opts.ShowPassword || opts.PGPass {
 		v, ok, err := state.New(m.Dir).Lookup(d.Secret)

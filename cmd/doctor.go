@@ -30,7 +30,8 @@ func newDoctorCmdWith(f *Factory, run func(context.Context, *doctorOptions) erro
 	c := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check Docker, Go, infrastructure images, the gateway port and disk space, and say how to fix each",
-		Long: `Doctor checks that this machine can run msx: Docker answers, Go is
+		Long: `Doctor checks that this machine can run msx: which engine it talks to
+(DOCKER_HOST, else the Docker context the docker CLI would use) and why, Docker answers, Go is
 recent enough to build generated code, the infrastructure images the
 workspace needs (images.KIND in msx.yaml) are here or can be pulled, the
 gateway's port on 127.0.0.1 is free, and there is disk space for builds. Each failing check says how to fix
@@ -73,6 +74,7 @@ func doctorEnv(f *Factory) (env doctor.Env, done func(), err error) {
 			cli = c
 			return c, nil
 		},
+		Engine:    f.Engine,
 		GoVersion: doctor.GoVersion,
 		GoCache:   doctor.GoCache,
 		PortFree:  doctor.PortFree,

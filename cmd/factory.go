@@ -32,6 +32,9 @@ type Factory struct {
 	Now func() time.Time
 	// Docker connects to the engine.
 	Docker func(ctx context.Context) (*client.Client, error)
+	// Engine says which engine Docker connects to, and why: the one the
+	// docker CLI would use (DOCKER_HOST, else the Docker context).
+	Engine func() (engine.Endpoint, error)
 }
 
 // NewFactory returns the production factory.
@@ -45,6 +48,7 @@ func NewFactory(io *iostreams.IOStreams) *Factory {
 		}
 		return engine.Connect(ctx)
 	}
+	f.Engine = func() (engine.Endpoint, error) { return engine.Resolve(os.Getenv) }
 	return f
 }
 
@@ -115,4 +119,27 @@ func (f *Factory) Project(ctx context.Context) (*devenv.Manifest, *client.Client
 		return nil, nil, err
 	}
 	return m, cli, nil
+}
+
+// LocalProject is Project for commands that reach the project through the
+// ports msx publishes on 127.0.0.1 (up's readiness checks and URLs, trace,
+// fault's admin actions): with a remote engine those ports are on the
+// engine's machine, and the command says so before doing anything.
+func (f *Factory) LocalProject(ctx context.Context) (*devenv.Manifest, *client.Client, error) {
+	if err := f.localPorts(); err != nil {
+		return nil, nil, err
+	}
+	return f.Project(ctx)
+}
+
+// localPorts is nil unless the engine is remote: then it says that the
+// ports it publishes on 127.0.0.1 cannot be reached from here.
+func (f *Factory) localPorts() error {
+	if f.Engine == nil {
+		return nil
+	}
+	if e, err := f.Engine(); err == nil && e.Remote() {
+		return e.Unreachable()
+	}
+	return nil
 }

@@ -57,7 +57,13 @@ ps shows the breakers and the faults in effect.`,
 }
 
 func runFault(ctx context.Context, f *Factory, opts *faultOptions) error {
-	m, cli, err := f.Project(ctx)
+	// kill, pause and resume go through the engine; the others through the
+	// service's admin port, published on 127.0.0.1 of the engine's machine.
+	project := f.LocalProject
+	if k := opts.Action.Kind; k == "kill" || k == "pause" || k == "resume" {
+		project = f.Project
+	}
+	m, cli, err := project(ctx)
 	if err != nil {
 		return err
 	}

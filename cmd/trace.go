@@ -76,7 +76,7 @@ spans on a volume until msx down --volumes.`,
 }
 
 func runTrace(ctx context.Context, f *Factory, opts *traceOptions) error {
-	m, cli, err := f.Project(ctx)
+	m, cli, err := f.LocalProject(ctx)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ is reported and changes nothing.`,
 }
 
 func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
-	m, cli, err := f.Project(ctx)
+	m, cli, err := f.LocalProject(ctx)
 	if err != nil {
 		return err
 	}

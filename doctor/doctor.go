@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/engine"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/templates"
 )
@@ -65,6 +66,9 @@ type Docker interface {
 // Env is what the checks look at. Every function field is required unless
 // it says otherwise.
 type Env struct {
+	// Engine says which engine msx talks to and why (engine.Resolve); may
+	// be nil.
+	Engine func() (engine.Endpoint, error)
 	// Docker connects to the engine; an error is the failing Docker row.
 	Docker func(ctx context.Context) (Docker, error)
 	// GoVersion runs `go version` and returns its output.
@@ -111,6 +115,9 @@ const dockerTimeout = 5 * time.Second
 func Run(ctx context.Context, env Env) Report {
 	var r Report
 	r.Checks = append(r.Checks, checkWorkspace(env))
+	if env.Engine != nil {
+		r.Checks = append(r.Checks, checkEngine(env))
+	}
 	dockerCheck, docker := checkDocker(ctx, env)
 	r.Checks = append(r.Checks, dockerCheck)
 	goCheck := checkGo(ctx, env)
@@ -149,13 +156,32 @@ func checkWorkspace(env Env) Check {
 	return c
 }
 
+// checkEngine names the engine the docker CLI would use, and why: a
+// newcomer whose docker ps works sees at once whether msx chose the same.
+func checkEngine(env Env) Check {
+	c := Check{Name: "Engine"}
+	e, err := env.Engine()
+	if err != nil {
+		c.Status, c.Detail, c.Fix = StatusFail, message(err), hint(err, "check DOCKER_HOST and DOCKER_CONTEXT against docker context ls")
+		return c
+	}
+	c.Status, c.Detail = StatusOK, e.String()
+	if e.Remote() {
+		c.Status = StatusWarn
+		c.Detail += "; it runs on " + e.RemoteHost() + ", so the ports msx publishes on 127.0.0.1 are there and msx up cannot reach them"
+		c.Fix = hint(e.Unreachable(), "")
+	}
+	return c
+}
+
 func checkDocker(ctx context.Context, env Env) (Check, Docker) {
 	c := Check{Name: "Docker"}
 	fix := "start Docker (or point DOCKER_HOST at a running engine), then run msx doctor again"
 	// Connecting bounds its own wait (engine.Connect pings under a timeout).
 	d, err := env.Docker(ctx)
 	if err != nil {
-		c.Status, c.Detail, c.Fix = StatusFail, "not reachable: "+message(err), fix
+		// The engine's error names the context and how to switch.
+		c.Status, c.Detail, c.Fix = StatusFail, "not reachable: "+message(err), hint(err, fix)
 		return c, nil
 	}
 	vctx, cancel := context.WithTimeout(ctx, dockerTimeout)
@@ -166,7 +192,14 @@ func checkDocker(ctx context.Context, env Env) (Check, Docker) {
 		return c, nil
 	}
 	c.Status = StatusOK
-	c.Detail = fmt.Sprintf("Docker Engine %s, API %s, %s/%s", v.Version, v.APIVersion, v.Os, v.Arch)
+	// Podman serves the Docker API too, and names itself among the components.
+	name := "Docker Engine"
+	for _, comp := range v.Components {
+		if comp.Name == "Podman Engine" {
+			name = comp.Name
+		}
+	}
+	c.Detail = fmt.Sprintf("%s %s, API %s, %s/%s", name, v.Version, v.APIVersion, v.Os, v.Arch)
 	return c, d
 }
 
@@ -397,6 +430,15 @@ func message(err error) string {
 		return oneLine(me.Msg)
 	}
 	return oneLine(err.Error())
+}
+
+// hint is the fix an msxerr.Error carries, else def.
+func hint(err error, def string) string {
+	var me *msxerr.Error
+	if errors.As(err, &me) && me.Hint != "" {
+		return oneLine(me.Hint)
+	}
+	return def
 }
 
 func oneLine(s string) string {

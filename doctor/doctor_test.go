@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/engine"
 	"github.com/msx-dev/msx/msxerr"
 )
 
@@ -461,5 +462,59 @@ func TestImages(t *testing.T) {
 				t.Errorf("got %+v\nwant %s %q %q", got, tt.status, tt.detail, tt.fix)
 			}
 		})
+	}
+}
+
+func TestEngineRow(t *testing.T) {
+	env, _ := healthy()
+	env.Engine = func() (engine.Endpoint, error) {
+		return engine.Endpoint{Context: "colima", Host: "unix:///home/me/.colima/default/docker.sock", Reason: "DOCKER_CONTEXT is set"}, nil
+	}
+	r := Run(context.Background(), env)
+	c := find(t, r, "Engine")
+	if c.Status != StatusOK || c.Detail != "unix:///home/me/.colima/default/docker.sock (context colima: DOCKER_CONTEXT is set)" {
+		t.Errorf("engine = %+v", c)
+	}
+	if r.Checks[1].Name != "Engine" || r.Checks[2].Name != "Docker" {
+		t.Errorf("the engine row is not just before Docker: %+v", r.Checks)
+	}
+
+	env.Engine = func() (engine.Endpoint, error) {
+		return engine.Endpoint{Context: "build", Host: "tcp://10.0.0.5:2376", Reason: "DOCKER_CONTEXT is set"}, nil
+	}
+	c = find(t, Run(context.Background(), env), "Engine")
+	if c.Status != StatusWarn || !strings.Contains(c.Detail, "runs on 10.0.0.5") || !strings.Contains(c.Fix, "run msx on 10.0.0.5") {
+		t.Errorf("remote engine = %+v", c)
+	}
+
+	env.Engine = func() (engine.Endpoint, error) {
+		return engine.Endpoint{}, msxerr.New("set DOCKER_CONTEXT to a context that docker context ls lists, or unset it", `the Docker context "gone" does not exist (DOCKER_CONTEXT is set)`)
+	}
+	r = Run(context.Background(), env)
+	c = find(t, r, "Engine")
+	if r.OK || c.Status != StatusFail || !strings.Contains(c.Detail, `"gone"`) || !strings.Contains(c.Fix, "docker context ls") {
+		t.Errorf("missing context = %+v", c)
+	}
+}
+
+func TestDockerUnreachableNamesTheContext(t *testing.T) {
+	env, _ := healthy()
+	env.Docker = func(context.Context) (Docker, error) {
+		e := engine.Endpoint{Context: "colima", Host: "unix:///home/me/.colima/default/docker.sock", Reason: "DOCKER_CONTEXT is set"}
+		return nil, e.NotAnswering(errors.New("connection refused"))
+	}
+	c := find(t, Run(context.Background(), env), "Docker")
+	if c.Status != StatusFail || !strings.Contains(c.Detail, "(context colima)") || !strings.Contains(c.Fix, "docker context use") {
+		t.Errorf("docker = %+v", c)
+	}
+}
+
+func TestDockerRowNamesPodman(t *testing.T) {
+	env, d := healthy()
+	d.version = types.Version{Version: "4.3.1", APIVersion: "1.41", Os: "linux", Arch: "amd64",
+		Components: []types.ComponentVersion{{Name: "Podman Engine", Version: "4.3.1"}, {Name: "Conmon"}}}
+	c := find(t, Run(context.Background(), env), "Docker")
+	if c.Detail != "Podman Engine 4.3.1, API 1.41, linux/amd64" {
+		t.Errorf("detail = %q", c.Detail)
 	}
 }

@@ -28,13 +28,15 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+
+	"github.com/msx-dev/msx/engine"
 )
 
 // requireDocker returns a client for the engine, or skips the test when it
 // does not answer; with CI=true a missing engine fails the test instead.
 func requireDocker(t *testing.T) *client.Client {
 	t.Helper()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := engine.NewClient()
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err = cli.Ping(ctx)

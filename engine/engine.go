@@ -1,11 +1,13 @@
-// Package engine connects to the Docker Engine API and turns "the engine is
-// not there" into one actionable sentence. Everything else talks to the
-// engine through narrow interfaces of its own, satisfied by *client.Client.
+// Package engine connects to the Docker Engine API the docker CLI would use
+// (DOCKER_HOST, else the Docker context) and turns "the engine is not
+// there" into one actionable sentence. Everything else talks to the engine
+// through narrow interfaces of its own, satisfied by *client.Client.
 package engine
 
 import (
 	"context"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -14,33 +16,38 @@ import (
 	"github.com/msx-dev/msx/msxerr"
 )
 
-// Connect returns a client for the engine named by the environment
-// (DOCKER_HOST and friends) with API-version negotiation, after checking
-// that the engine answers.
+// Connect returns a client for the engine the docker CLI would use (see
+// Resolve) with API-version negotiation, after checking that the engine
+// answers.
 func Connect(ctx context.Context) (*client.Client, error) {
-	return connect(ctx, nil)
+	return connect(ctx, os.Getenv, nil)
 }
 
 // ConnectTraced is Connect with every Engine API call written to w as one
 // line (method, path, status, time to answer): msx -v.
 func ConnectTraced(w io.Writer) func(context.Context) (*client.Client, error) {
-	return func(ctx context.Context) (*client.Client, error) { return connect(ctx, w) }
+	return func(ctx context.Context) (*client.Client, error) { return connect(ctx, os.Getenv, w) }
 }
 
-func connect(ctx context.Context, trace io.Writer) (*client.Client, error) {
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+// NewClient returns a client for the engine the docker CLI would use,
+// without checking that it answers: for tests and tools that wait on their
+// own.
+func NewClient() (*client.Client, error) {
+	e, err := Resolve(os.Getenv)
 	if err != nil {
-		return nil, msxerr.Wrap(err, "check DOCKER_HOST, then run msx doctor", "cannot configure the Docker client: %v", err)
+		return nil, err
 	}
-	if trace != nil {
-		// The client FromEnv made knows how to reach the engine (socket,
-		// TLS); a second one sends through the same transport, traced.
-		hc := c.HTTPClient()
-		hc.Transport = &tracer{next: hc.Transport, mu: &sync.Mutex{}, w: trace, now: time.Now}
-		c, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation(), client.WithHTTPClient(hc))
-		if err != nil {
-			return nil, msxerr.Wrap(err, "check DOCKER_HOST, then run msx doctor", "cannot configure the Docker client: %v", err)
-		}
+	return newClient(e, nil)
+}
+
+func connect(ctx context.Context, getenv func(string) string, trace io.Writer) (*client.Client, error) {
+	e, err := Resolve(getenv)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(e, trace)
+	if err != nil {
+		return nil, err
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -49,23 +56,41 @@ func connect(ctx context.Context, trace io.Writer) (*client.Client, error) {
 		if ctx.Err() != nil {
 			return nil, msxerr.ErrCancelled
 		}
-		return nil, NotAnswering(err)
+		return nil, e.NotAnswering(err)
 	}
 	return c, nil
 }
 
-// NotAnswering is the error every command that needs Docker returns when the
-// engine does not answer.
-func NotAnswering(err error) error {
-	return msxerr.Wrap(err, "start Docker, then run msx doctor to check the set-up",
-		"Docker is not answering at %s", host())
-}
-
-func host() string {
-	c, err := client.NewClientWithOpts(client.FromEnv)
-	if err != nil {
-		return client.DefaultDockerHost
+func newClient(e Endpoint, trace io.Writer) (*client.Client, error) {
+	fail := func(err error) error {
+		return msxerr.Wrap(err, "check DOCKER_HOST or the Docker context (docker context inspect), then run msx doctor",
+			"cannot configure the Docker client for %s: %v", e, err)
 	}
-	defer c.Close()
-	return c.DaemonHost()
+	opts, err := e.clientOpts()
+	if err != nil {
+		return nil, fail(err)
+	}
+	c, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if trace == nil {
+		return c, nil
+	}
+	// The first client knows how to reach the engine (socket, TLS, ssh); a
+	// second one sends through the same transport, traced. Wrapped, the
+	// transport no longer shows its TLS settings, so the scheme is set.
+	hc := c.HTTPClient()
+	hc.Transport = &tracer{next: hc.Transport, mu: &sync.Mutex{}, w: trace, now: time.Now}
+	scheme := "http"
+	if e.tls {
+		scheme = "https"
+	}
+	// Not opts again: the first client wrapped the *http.Client they hold.
+	c, err = client.NewClientWithOpts(client.WithHost(c.DaemonHost()), client.WithHTTPClient(hc),
+		client.WithScheme(scheme), client.WithVersionFromEnv(), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fail(err)
+	}
+	return c, nil
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -81,8 +82,11 @@ func New(root string, opts Options) (*Watcher, error) {
 func (w *Watcher) Run(ctx context.Context, out chan<- Batch, warn func(msg string)) error {
 	fw, err := w.newWatcher()
 	if err != nil {
-		if errors.Is(err, syscall.EMFILE) {
+		if errors.Is(err, syscall.EMFILE) && runtime.GOOS == "linux" {
 			return fmt.Errorf("cannot watch %s: too many inotify instances; raise the limit with: sudo sysctl fs.inotify.max_user_instances=1024", w.root)
+		}
+		if errors.Is(err, syscall.EMFILE) {
+			return fmt.Errorf("cannot watch %s: too many open files; raise the limit with: ulimit -n 10240", w.root)
 		}
 		return fmt.Errorf("cannot watch %s: %w", w.root, err)
 	}
@@ -151,6 +155,8 @@ type session struct {
 	add         func(path string) error // adds an inotify watch; tests replace it
 	warn        func(string)
 	limitWarned bool
+	fdWarned    bool // the open-file limit (kqueue) was reported
+	failWarned  bool // a folder that cannot be watched was reported
 }
 
 // rel is p relative to the root, slash-separated.
@@ -218,6 +224,7 @@ func (s *session) addTree(dir string, files bool) ([]string, error) {
 			if p == s.w.root {
 				return err
 			}
+			s.warnUnwatched(p, err)
 		}
 		return nil
 	})
@@ -225,4 +232,22 @@ func (s *session) addTree(dir string, files bool) ([]string, error) {
 		return nil, fmt.Errorf("cannot watch %s: %w", s.w.root, err)
 	}
 	return paths, nil
+}
+
+// warnUnwatched reports, once, a folder below the root that cannot be
+// watched: with kqueue (macOS) every watched file and folder holds a file
+// descriptor, and on Windows a path past 260 characters can fail unless long
+// paths are enabled. Its changes would otherwise be missed in silence.
+func (s *session) warnUnwatched(p string, err error) {
+	if errors.Is(err, syscall.EMFILE) {
+		if !s.fdWarned {
+			s.fdWarned = true
+			s.warn(fmt.Sprintf("the open-file limit is reached, so some folders of %s are not watched (kqueue needs a descriptor per watched file); raise it with: ulimit -n 10240, or list big folders in %s", s.w.root, IgnoreFile))
+		}
+		return
+	}
+	if !s.failWarned {
+		s.failWarned = true
+		s.warn(fmt.Sprintf("cannot watch %s (%v), so changes under it are not rebuilt; list it in %s if it holds no code", p, err, IgnoreFile))
+	}
 }

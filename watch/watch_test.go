@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,5 +207,40 @@ func TestWatcherWarnsOnceAtTheWatchLimitAndCarriesOn(t *testing.T) {
 	}
 	if !slices.Equal(added, []string{w.root}) {
 		t.Errorf("watched %v", added)
+	}
+}
+
+// A folder that cannot be watched is reported once, not skipped in silence:
+// kqueue's descriptor limit (macOS) and Windows' long paths end up here.
+func TestWatcherWarnsOnceForFoldersItCannotWatch(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"a", "b", "c"} {
+		write(t, filepath.Join(root, d, "x.go"), "package x\n")
+	}
+	w, err := New(root, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{syscall.EMFILE, "ulimit -n 10240"},
+		{errors.New("The filename or extension is too long."), "too long.), so changes under it are not rebuilt"},
+	} {
+		var warns []string
+		s := &session{w: w, warn: func(m string) { warns = append(warns, m) }}
+		s.add = func(p string) error {
+			if p != w.root {
+				return tc.err
+			}
+			return nil
+		}
+		if _, err := s.addTree(w.root, false); err != nil {
+			t.Fatal(err)
+		}
+		if len(warns) != 1 || !strings.Contains(warns[0], tc.want) {
+			t.Errorf("%v: warnings = %q, want one with %q", tc.err, warns, tc.want)
+		}
 	}
 }

@@ -27,6 +27,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
+
+	"github.com/msx-dev/msx/engine"
 )
 
 // spec is one container as msx ran it.
@@ -54,7 +56,7 @@ func main() {
 
 func run(args []string) error {
 	ctx := context.Background()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := engine.NewClient()
 	if err != nil {
 		return err
 	}

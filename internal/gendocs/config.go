@@ -91,7 +91,10 @@ service's name; in a variable it is upper-cased with ` + "`-`" + ` turned into `
 	}
 	b.WriteString(`
 msx also reads ` + "`NO_COLOR`" + ` (any value turns colour off, as ` + "`--no-color`" + ` does) and the
-Docker client's usual variables (` + "`DOCKER_HOST`" + ` and the like) to find the engine.
+engine the ` + "`docker`" + ` CLI would use: ` + "`DOCKER_HOST`" + ` (with ` + "`DOCKER_TLS_VERIFY`" + ` and
+` + "`DOCKER_CERT_PATH`" + `), else the context named by ` + "`DOCKER_CONTEXT`" + `, else the current context in
+` + "`$DOCKER_CONFIG/config.json`" + ` (` + "`~/.docker`" + ` by default), else the default socket.
+` + "`msx doctor`" + ` says which one it chose and why.
 
 ## Environment of the containers msx runs
 
