@@ -41,6 +41,10 @@ fi
 echo "== go vet"
 go vet ./...
 
+echo "== cross-compile and vet for macOS and Windows"
+# msx ships for them (.goreleaser.yaml); nothing here can run their binaries.
+bash scripts/cross-check.sh
+
 echo "== Docker Compose v2"
 if ! wait "$compose_pid"; then
   cat "$compose_log" >&2
