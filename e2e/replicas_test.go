@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReplicasDocker runs a Postgres service with two replicas behind the
@@ -64,12 +65,26 @@ func TestReplicasDocker(t *testing.T) {
 				t.Fatalf("GET item: %d %s", code, body)
 			}
 		}
-		r := mustMsx(t, ws, env, "logs", "orders")
-		for _, inst := range []string{"orders", "orders-2"} {
-			re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(inst) + ` +\| .*path=/items/` + id)
-			if !re.MatchString(r.Stdout) {
-				t.Errorf("no request reached %s:\n%s", inst, r.Stdout)
+		// The programs write their log lines in batches: poll until both
+		// replicas' lines are there, or the deadline.
+		var missing []string
+		var out string
+		for deadline := time.Now().Add(15 * time.Second); ; {
+			out = mustMsx(t, ws, env, "logs", "orders").Stdout
+			missing = nil
+			for _, inst := range []string{"orders", "orders-2"} {
+				re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(inst) + ` +\| .*path=/items/` + id)
+				if !re.MatchString(out) {
+					missing = append(missing, inst)
+				}
 			}
+			if len(missing) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if len(missing) > 0 {
+			t.Errorf("no request reached %v:\n%s", missing, out)
 		}
 	})
 
