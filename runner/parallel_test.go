@@ -196,3 +196,29 @@ func TestUpServiceStartsItsChainAtOnce(t *testing.T) {
 		t.Errorf("a service was waited on before the others started:\n%s", strings.Join(calls, "\n"))
 	}
 }
+
+// A running service that up adopts as it is, checked in the first wave,
+// never waits for a dependency that starts in a later wave: that would
+// wait forever.
+func TestUpAdoptedServiceNeverReadyDoesNotWaitForALaterWave(t *testing.T) {
+	h := newHarness()
+	h.r.ReadyTimeout = 5 * time.Second
+	m := manifest("/w/shop")
+	if _, err := h.up(t, m, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	h.b.version["catalog"] = 2 // catalog is recreated, in the wave after the collector's
+	h.probeBy(func(name string) bool { return name == "shop-orders" })
+	done := make(chan error, 1)
+	go func() { _, err := h.up(t, m, UpOptions{}); done <- err }()
+	select {
+	case err := <-done:
+		var se *ServiceError
+		if !errors.As(err, &se) || se.Service != "orders" {
+			t.Fatalf("err = %v, want orders named as never ready", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("up did not return: the adopted service waits for a wave that never starts")
+	}
+}

@@ -531,11 +531,17 @@ func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[strin
 		if ctx.Err() != nil {
 			break
 		}
+		inWave := map[string]bool{}
+		for _, c := range wave {
+			inWave[c.Service] = true
+		}
 		for i, c := range wave {
-			// A dependency of c that is not ready yet, or nil.
+			// A dependency of c in this wave that is not ready yet, or nil.
+			// (Those of earlier waves are ready; one of a later wave, of a
+			// container adopted as it runs, would never be waited for.)
 			pending := func() <-chan struct{} {
 				for _, d := range c.DependsOn {
-					if ch, ok := ready[d]; ok {
+					if ch, ok := ready[d]; ok && inWave[d] {
 						select {
 						case <-ch:
 						default:
