@@ -222,3 +222,27 @@ func TestUpAdoptedServiceNeverReadyDoesNotWaitForALaterWave(t *testing.T) {
 		t.Fatal("up did not return: the adopted service waits for a wave that never starts")
 	}
 }
+
+// A chain of services stops at once: every replica after the gateway and
+// before the collector, none after the services that call it.
+func TestStopDepsHaveNoChain(t *testing.T) {
+	m := chain(10)
+	s := m.Services["s05"]
+	s.Replicas = 2
+	m.Services["s05"] = s
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	deps := StopDeps(m)
+	for i := 1; i <= 10; i++ {
+		if got := deps[chainName(i)]; !slices.Equal(got, []string{devenv.CollectorName}) {
+			t.Errorf("%s stops after %v, want the collector alone", chainName(i), got)
+		}
+	}
+	if got := deps["s05-2"]; !slices.Equal(got, []string{devenv.CollectorName}) {
+		t.Errorf("replica s05-2 stops after %v", got)
+	}
+	if !slices.Contains(deps[devenv.GatewayName], "s05-2") || !slices.Contains(deps[devenv.GatewayName], "s10") {
+		t.Errorf("the gateway's stop waits for %v, want every replica", deps[devenv.GatewayName])
+	}
+}
