@@ -21,7 +21,9 @@ type servicesPage struct {
 	ctrl Controller
 
 	width, height int
-	sel           int    // selected row of the table
+	sel           int    // selected row of the table (of the services the filter leaves)
+	selName       string // the service selected, kept when the rows change
+	top           int    // first row of the table's window
 	follow        string // service whose logs the pane shows; "" for all
 	paused        bool
 	anchor        uint64 // newest line shown while paused or scrolled; 0 follows
@@ -100,9 +102,11 @@ func (p *servicesPage) Update(msg tea.Msg) tea.Cmd {
 	k := p.c.keys
 	switch {
 	case key.Matches(km, k.Up):
-		p.sel = max(0, p.sel-1)
+		p.rows()
+		p.choose(p.sel - 1)
 	case key.Matches(km, k.Down):
-		p.sel = max(0, min(len(p.proj.Services())-1, p.sel+1))
+		p.rows()
+		p.choose(p.sel + 1)
 	case key.Matches(km, k.Enter):
 		if s := p.selected(); s != "" && p.follow != s {
 			p.follow = s
@@ -157,11 +161,41 @@ func (p *servicesPage) Update(msg tea.Msg) tea.Cmd {
 }
 
 func (p *servicesPage) selected() string {
-	services := p.proj.Services()
+	services := p.rows()
 	if p.sel < 0 || p.sel >= len(services) {
 		return ""
 	}
 	return services[p.sel].Name
+}
+
+// rows are the services the table lists: those the filter narrows to (by
+// name, or by a log line the pane shows), all without one. The selection
+// stays on the same service while it is listed.
+func (p *servicesPage) rows() []*model.Service {
+	services := p.proj.Matching(p.filter)
+	if p.sel < len(services) && services[p.sel].Name == p.selName {
+		return services
+	}
+	for i, s := range services {
+		if s.Name == p.selName {
+			p.sel = i
+			return services
+		}
+	}
+	p.sel = max(0, min(p.sel, len(services)-1))
+	if p.sel < len(services) {
+		p.selName = services[p.sel].Name
+	}
+	return services
+}
+
+// choose selects row i of the table, kept within it.
+func (p *servicesPage) choose(i int) {
+	services := p.proj.Matching(p.filter)
+	p.sel = max(0, min(i, len(services)-1))
+	if p.sel < len(services) {
+		p.selName = services[p.sel].Name
+	}
 }
 
 // call runs a controller method in a command: the session may take a
@@ -175,10 +209,16 @@ func (p *servicesPage) call(f func(Controller, string)) tea.Cmd {
 }
 
 // layout splits the page: rows of the table (with its header) and lines
-// of the log pane; what remains goes to the problem box.
+// of the log pane; what remains goes to the problem box. A table longer
+// than the page leaves (50 services on 24 lines) takes half of it and
+// scrolls, so that the log pane stays readable.
 func (p *servicesPage) layout() (table, logs int) {
-	n := len(p.proj.Services()) + 1
-	table = max(1, min(n, p.height-6))
+	n := len(p.rows()) + 1
+	limit := p.height - 6
+	if n > limit {
+		limit = max(4, p.height/2)
+	}
+	table = max(1, min(n, limit))
 	logs = p.height - table - 1 - p.problemLines(p.height-table-1) // 1: the pane's title
 	return table, max(0, logs)
 }
@@ -187,7 +227,7 @@ func (p *servicesPage) View() string {
 	table, logs := p.layout()
 	out := p.table(table)
 	out = append(out, p.problems(p.height-table-1-logs)...)
-	out = append(out, p.logTitle())
+	out = append(out, p.logTitle(table))
 	out = append(out, p.logLines(logs)...)
 	return strings.Join(out, "\n")
 }
@@ -196,7 +236,7 @@ func (p *servicesPage) View() string {
 // the log pane's prefixes so they line up.
 func (p *servicesPage) nameWidth() int {
 	w := 7
-	for _, s := range p.proj.Services() {
+	for _, s := range p.proj.Services() { // all, so that filtering keeps the columns still
 		w = max(w, ansi.StringWidth(s.Name))
 	}
 	return min(w, 24)
@@ -206,12 +246,8 @@ func (p *servicesPage) table(rows int) []string {
 	nw := p.nameWidth()
 	out := []string{p.c.dim.Render(fmt.Sprintf("  %-*s  %-9s  %-18s  %8s  %6s  %8s  %5s",
 		nw, "SERVICE", "STATE", "LAST BUILD", "RESTARTS", "CPU", "MEM", "PORT"))}
-	services := p.proj.Services()
-	// Keep the selected row in the window when the table does not fit.
-	first := 0
-	if vis := rows - 1; vis > 0 && p.sel >= vis {
-		first = p.sel - vis + 1
-	}
+	services := p.rows()
+	first := p.window(rows-1, len(services))
 	for i := first; i < len(services) && len(out) < rows; i++ {
 		s := services[i]
 		marker, name := "  ", fmt.Sprintf("%-*s", nw, ansi.Truncate(s.Name, nw, "…"))
@@ -243,6 +279,47 @@ func (p *servicesPage) table(rows int) []string {
 		out = append(out, fmt.Sprintf("%s%s  %s  %s  %8d  %6s  %8s  %5s", marker, name, state, build, s.Restarts, cpu, mem, port))
 	}
 	return out
+}
+
+// window returns the first row shown when vis rows of n fit: it moves only
+// as far as keeps the selected row in view, and never leaves rows empty
+// that could be filled (after a resize, or a filter that lists fewer).
+func (p *servicesPage) window(vis, n int) int {
+	if vis <= 0 {
+		return 0
+	}
+	if p.sel < p.top {
+		p.top = p.sel
+	}
+	if p.sel >= p.top+vis {
+		p.top = p.sel - vis + 1
+	}
+	p.top = max(0, min(p.top, n-vis))
+	return p.top
+}
+
+// position says which services the table shows when it shows fewer than
+// all: "services 10-18 of 52", "3 of 52 services match", "" when all fit.
+func (p *servicesPage) position(rows int) string {
+	n, all := len(p.rows()), len(p.proj.Services())
+	vis := max(0, rows-1)
+	var where string
+	if n > vis {
+		first := p.window(vis, n)
+		where = fmt.Sprintf("%d-%d of ", first+1, first+vis)
+		if vis == 0 {
+			where = ""
+		}
+	}
+	switch {
+	case p.filter != "" && where != "":
+		return fmt.Sprintf("services %s%d match (of %d)", where, n, all)
+	case p.filter != "":
+		return fmt.Sprintf("%d of %d services match", n, all)
+	case where != "":
+		return fmt.Sprintf("services %s%d", where, n)
+	}
+	return ""
 }
 
 // problemLines is how many lines the selected service's problem box takes
@@ -293,10 +370,14 @@ func (p *servicesPage) problems(n int) []string {
 	return out
 }
 
-func (p *servicesPage) logTitle() string {
-	t := "── logs: all "
+func (p *servicesPage) logTitle(table int) string {
+	t := ""
+	if pos := p.position(table); pos != "" {
+		t = "── " + pos + " "
+	}
+	t += "── logs: all "
 	if p.follow != "" {
-		t = "── logs: " + p.follow + " "
+		t = strings.TrimSuffix(t, "── logs: all ") + "── logs: " + p.follow + " "
 	}
 	if p.filtering {
 		return p.c.dim.Render(t+"── filter ") + p.input.View()

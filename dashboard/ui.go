@@ -186,7 +186,8 @@ func (m *ui) header() string {
 	if failing > 0 {
 		f = m.c.bad.Render(f)
 	}
-	right := fmt.Sprintf("%d ready  %d building  ", ready, building) + f
+	// Ready out of every row, whatever the table shows (scrolled, filtered).
+	right := fmt.Sprintf("%d/%d ready  %d building  ", ready, len(m.proj.Services()), building) + f
 	gap := m.width - ansi.StringWidth(left) - ansi.StringWidth(right)
 	if gap < 2 {
 		return left + "  " + right

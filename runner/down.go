@@ -69,11 +69,13 @@ type StopOptions struct {
 }
 
 // StopDeps is the dependency graph of a workspace's containers, for
-// StopOptions.Deps: the gateway depends on every service, a service on the
-// services it names and on its database, and every program on the
-// instances of the kinds that all programs use (the trace collector), which
-// therefore stop last, so that the spans a service flushes as it stops are
-// kept.
+// StopOptions.Deps: the gateway depends on every replica of every service,
+// a service on its database, and every program on the instances of the
+// kinds that all programs use (the trace collector), which therefore stop
+// last, so that the spans a service flushes as it stops are kept. A
+// service does not wait for its callers to stop, as up does not start it
+// after its callees (see needsReady): its clients retry and break, so a
+// chain of services stops at once rather than one link after the other.
 func StopDeps(m *devenv.Manifest) map[string][]string {
 	var all []string
 	for _, k := range devenv.Kinds {
@@ -82,16 +84,19 @@ func StopDeps(m *devenv.Manifest) map[string][]string {
 		}
 	}
 	deps := map[string][]string{}
-	names := m.ServiceNames()
-	for _, n := range names {
-		s := m.Services[n]
-		d := slices.Clone(s.DependsOn)
-		if s.DB == devenv.DBPostgres {
+	var instances []string
+	for _, n := range m.ServiceNames() {
+		var d []string
+		if m.Services[n].DB == devenv.DBPostgres {
 			d = append(d, n+"-db")
 		}
-		deps[n] = append(d, all...)
+		d = append(d, all...)
+		for _, inst := range m.ReplicaNames(n) {
+			deps[inst] = slices.Clone(d)
+			instances = append(instances, inst)
+		}
 	}
-	deps[devenv.GatewayName] = append(slices.Clone(names), all...)
+	deps[devenv.GatewayName] = append(instances, all...)
 	return deps
 }
 

@@ -340,7 +340,10 @@ func (f *fakeDocker) ContainerStart(_ context.Context, id string, _ container.St
 		f.exit(c, code)
 		return nil
 	}
-	c.port = 40000 + f.nextID
+	// Its own ephemeral port, whatever was created meanwhile.
+	var n int
+	fmt.Sscanf(c.id, "id%d", &n)
+	c.port = 40000 + n
 	for _, b := range c.host.PortBindings {
 		if b[0].HostPort != "" {
 			fmt.Sscan(b[0].HostPort, &c.port)

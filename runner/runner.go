@@ -487,20 +487,25 @@ func (r *Runner) ensureVolumes(ctx context.Context, p *devenv.Plan) error {
 	return nil
 }
 
-// converge creates, adopts or recreates each container and starts it once
-// what it depends on is ready. Containers without a dependency between them
-// start in parallel. The first failure stops the rest.
+// converge creates, adopts or recreates every container and waits until
+// each is ready, in waves: every container of a wave is started at once,
+// and then all of them are waited for together. A container's wave comes
+// after the waves of what it needs ready before it starts (needsReady):
+// infrastructure, then every service at once, then the gateway, so that
+// a chain of N services costs one readiness wait, not N. The first
+// failure stops the rest; a service whose dependency is not ready yet
+// leaves the timeout to that dependency (see waitReady), so that the error
+// names the one that never became ready.
 func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[string]container.Summary, st *started) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	done := map[string]chan struct{}{}
+	ready := map[string]chan struct{}{} // closed once the container is ready
 	for _, c := range p.Containers {
-		done[c.Service] = make(chan struct{})
+		ready[c.Service] = make(chan struct{})
 	}
 	var (
 		mu       sync.Mutex
 		firstErr error
-		wg       sync.WaitGroup
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -510,49 +515,128 @@ func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[strin
 			cancel()
 		}
 	}
-	for i := range p.Containers {
-		c := &p.Containers[i]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done[c.Service])
-			deps := c.DependsOn
-			if keepsRunning(c, ours) {
-				deps = nil
-			}
-			for _, d := range deps {
-				ch, ok := done[d]
-				if !ok {
-					continue
+	for _, wave := range waves(p, ours) {
+		ids := make([]string, len(wave))
+		var wg sync.WaitGroup
+		for i, c := range wave {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var have *container.Summary
+				if s, ok := ours[c.Name]; ok {
+					have = &s
 				}
-				select {
-				case <-ch:
-				case <-ctx.Done():
+				id, err := r.startOne(ctx, c, have, st)
+				if err != nil {
+					fail(err)
+				}
+				ids[i] = id
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			break
+		}
+		inWave := map[string]bool{}
+		for _, c := range wave {
+			inWave[c.Service] = true
+		}
+		for i, c := range wave {
+			// A dependency of c in this wave that is not ready yet, or nil.
+			// (Those of earlier waves are ready; one of a later wave, of a
+			// container adopted as it runs, would never be waited for.)
+			pending := func() <-chan struct{} {
+				for _, d := range c.DependsOn {
+					if ch, ok := ready[d]; ok && inWave[d] {
+						select {
+						case <-ch:
+						default:
+							return ch
+						}
+					}
+				}
+				return nil
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r.waitReady(ctx, c, ids[i], pending); err != nil {
+					fail(err)
 					return
 				}
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			var have *container.Summary
-			if s, ok := ours[c.Name]; ok {
-				have = &s
-			}
-			if err := r.apply(ctx, c, have, st); err != nil {
-				fail(err)
-			}
-		}()
+				r.progress(c.Service, "ready")
+				close(ready[c.Service])
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	wg.Wait()
 	if parent.Err() != nil {
 		return msxerr.ErrCancelled
 	}
 	return firstErr
 }
 
-// apply makes one container match the plan, starts it and waits until it
-// is ready.
-func (r *Runner) apply(ctx context.Context, c *devenv.Container, have *container.Summary, st *started) error {
+// waves groups the plan's containers by when they start: a container
+// comes one wave after the last of the dependencies it needs ready
+// (needsReady). A container that up adopts running as it is needs
+// nothing: it starts nothing, so it is only checked, in the first wave.
+// The plan's order is kept within a wave.
+func waves(p *devenv.Plan, ours map[string]container.Summary) [][]*devenv.Container {
+	planned := map[string]*devenv.Container{}
+	for i := range p.Containers {
+		planned[p.Containers[i].Service] = &p.Containers[i]
+	}
+	level := map[string]int{}
+	var levelOf func(c *devenv.Container) int
+	levelOf = func(c *devenv.Container) int {
+		if l, ok := level[c.Service]; ok {
+			return l
+		}
+		l := 0
+		if !keepsRunning(c, ours) {
+			for _, d := range c.DependsOn {
+				if dep, ok := planned[d]; ok && needsReady(c, dep) {
+					l = max(l, levelOf(dep)+1)
+				}
+			}
+		}
+		level[c.Service] = l
+		return l
+	}
+	var out [][]*devenv.Container
+	for i := range p.Containers {
+		c := &p.Containers[i]
+		l := levelOf(c)
+		for len(out) <= l {
+			out = append(out, nil)
+		}
+		out[l] = append(out[l], c)
+	}
+	return out
+}
+
+// needsReady says whether c must wait, before it is created, for its
+// dependency dep to be ready. This is the one place where start order is
+// readiness order, and only two cases need it: a program waits for the
+// instances of infrastructure kinds it uses (its database, the broker,
+// the collector), which it connects to as it starts; and the gateway
+// waits for every replica of the services it routes to, so that the
+// first requests it takes find them ready (its breakers never count a
+// start), and a failed up never replaces a working gateway. A service
+// never waits for the services it calls: their clients retry and break.
+func needsReady(c, dep *devenv.Container) bool {
+	if c.Role == devenv.RoleGateway {
+		return true
+	}
+	return dep.Role != devenv.RoleService && dep.Role != devenv.RoleGateway
+}
+
+// startOne makes one container match the plan and starts it, and returns
+// its ID; converge then waits until it is ready.
+func (r *Runner) startOne(ctx context.Context, c *devenv.Container, have *container.Summary, st *started) (string, error) {
 	id := ""
 	adopted := false
 	fixedPort := c.HostPort != 0
@@ -564,7 +648,7 @@ func (r *Runner) apply(ctx context.Context, c *devenv.Container, have *container
 		} else {
 			if fixedPort {
 				if err := r.checkPort(ctx, c.HostPort); err != nil {
-					return err
+					return "", err
 				}
 			}
 			err := r.start(ctx, id)
@@ -572,14 +656,14 @@ func (r *Runner) apply(ctx context.Context, c *devenv.Container, have *container
 			case err == nil:
 				st.add(c.Name)
 				if ctx.Err() != nil {
-					return &ServiceError{Service: c.Service, ExitCode: -1, Err: msxerr.ErrCancelled}
+					return "", &ServiceError{Service: c.Service, ExitCode: -1, Err: msxerr.ErrCancelled}
 				}
 				r.progress(c.Service, "unchanged, started")
 				adopted = true
 			case ctx.Err() != nil:
-				return &ServiceError{Service: c.Service, ExitCode: -1, Err: msxerr.ErrCancelled}
+				return "", &ServiceError{Service: c.Service, ExitCode: -1, Err: msxerr.ErrCancelled}
 			case fixedPort && isPortInUse(err):
-				return portInUse(c.HostPort, err)
+				return "", portInUse(c.HostPort, err)
 			}
 			// A container that cannot start again (its network went with a
 			// down that raced a killed up, say) is recreated below.
@@ -589,7 +673,7 @@ func (r *Runner) apply(ctx context.Context, c *devenv.Container, have *container
 		verb := "created"
 		if have != nil {
 			if err := r.replace(ctx, have); err != nil {
-				return &ServiceError{Service: c.Service, ExitCode: -1, Err: engineErr(ctx, err, "removing the old "+c.Name)}
+				return "", &ServiceError{Service: c.Service, ExitCode: -1, Err: engineErr(ctx, err, "removing the old "+c.Name)}
 			}
 			verb = "recreated (" + Changed(have.Image, have.Labels[devenv.LabelConfigHash], c) + ")"
 			if have.Labels[devenv.LabelConfigHash] == c.Hash() {
@@ -598,23 +682,19 @@ func (r *Runner) apply(ctx context.Context, c *devenv.Container, have *container
 		}
 		if fixedPort {
 			if err := r.checkPort(ctx, c.HostPort); err != nil {
-				return err
+				return "", err
 			}
 		}
 		var err error
 		if id, err = r.create(ctx, c, st); err != nil {
 			if fixedPort && isPortInUse(err) {
-				return portInUse(c.HostPort, err)
+				return "", portInUse(c.HostPort, err)
 			}
-			return &ServiceError{Service: c.Service, ExitCode: -1, Err: err}
+			return "", &ServiceError{Service: c.Service, ExitCode: -1, Err: err}
 		}
 		r.progress(c.Service, verb)
 	}
-	if err := r.waitReady(ctx, c, id); err != nil {
-		return err
-	}
-	r.progress(c.Service, "ready")
-	return nil
+	return id, nil
 }
 
 // replace stops a container that is being replaced the way the service
@@ -835,8 +915,11 @@ func containerConfig(c *devenv.Container) (*container.Config, *container.HostCon
 }
 
 // waitReady polls the container until its probe passes, it exits, or the
-// timeout passes.
-func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string) error {
+// timeout passes. At the timeout, when pending (nil for none) names a
+// dependency that is not ready yet, the wait goes on until it is, and then
+// gets its whole timeout again: a dependency that never becomes ready
+// times out first and is the one named, as when each waited for the other.
+func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string, pending func() <-chan struct{}) error {
 	clk := r.clock()
 	timeout := r.ReadyTimeout
 	if timeout == 0 {
@@ -861,12 +944,28 @@ func (r *Runner) waitReady(ctx context.Context, c *devenv.Container, id string) 
 			return nil
 		}
 		if !clk.Now().Before(deadline) {
+			if ch := waitingOn(pending); ch != nil {
+				select {
+				case <-ch:
+					deadline = clk.Now().Add(timeout)
+					continue
+				case <-ctx.Done():
+					return &ServiceError{Service: c.Service, ExitCode: -1, Err: ctx.Err()}
+				}
+			}
 			return &ServiceError{Service: c.Service, ExitCode: -1, Timeout: timeout, Logs: r.tail(ctx, id, insp.State)}
 		}
 		if err := clk.Sleep(ctx, r.pollDelay(attempt)); err != nil {
 			return &ServiceError{Service: c.Service, ExitCode: -1, Err: err}
 		}
 	}
+}
+
+func waitingOn(pending func() <-chan struct{}) <-chan struct{} {
+	if pending == nil {
+		return nil
+	}
+	return pending()
 }
 
 func ready(ctx context.Context, r *Runner, c *devenv.Container, insp container.InspectResponse) bool {
@@ -900,5 +999,5 @@ func engineErr(ctx context.Context, err error, doing string) error {
 // readiness check (after a swap, say); a ServiceError when it exits or
 // times out.
 func (r *Runner) WaitReady(ctx context.Context, c *devenv.Container) error {
-	return r.waitReady(ctx, c, c.Name)
+	return r.waitReady(ctx, c, c.Name, nil)
 }

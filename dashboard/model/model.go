@@ -87,6 +87,12 @@ type Service struct {
 	Memory   uint64  // bytes
 	Port     int     // published host port, 0 if unknown
 	Logs     *Ring
+	// found remembers, for the project's current filter, the newest line
+	// of Logs searched and the newest match found (see Matching).
+	found struct {
+		gen       uint32
+		upto, hit uint64
+	}
 }
 
 // State is the state the table shows: building while a build runs (the
@@ -376,6 +382,63 @@ func (p *Project) Tail(service, filter string, anchor uint64, skip, n int) []Lin
 	return out
 }
 
+// Matching returns the services a filter narrows the table to, in table
+// order: those whose name contains it, and those holding a log line that
+// does (the lines the log pane shows under that filter). All of them when
+// filter is empty. Each redraw searches only the lines that arrived since
+// the last, as Tail does.
+func (p *Project) Matching(filter string) []*Service {
+	if filter == "" {
+		return p.services
+	}
+	match := p.matcher(filter)
+	name := contains(filter)
+	var out []*Service
+	for _, s := range p.services {
+		if name(s.Name) || p.holdsMatch(s, match) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// holdsMatch reports whether s's buffer holds a line that match accepts.
+func (p *Project) holdsMatch(s *Service, match func(*Line) bool) bool {
+	f := &s.found
+	r := s.Logs
+	if f.gen != p.gen || (f.hit != 0 && (r.Len() == 0 || r.At(0).Seq > f.hit)) {
+		// Another filter, or the match found was pushed out: search again.
+		f.gen, f.upto, f.hit = p.gen, 0, 0
+	}
+	if r.Len() == 0 {
+		return false
+	}
+	newest := r.At(r.Len() - 1).Seq
+	if f.hit == 0 {
+		for i := r.Len() - 1; i >= 0; i-- {
+			l := r.ref(i)
+			if l.Seq <= f.upto {
+				break
+			}
+			if match(l) {
+				f.hit = l.Seq
+				break
+			}
+		}
+	}
+	f.upto = newest
+	return f.hit != 0
+}
+
+// contains is the filter's substring test: ignoring case unless the filter
+// has an upper-case letter.
+func contains(filter string) func(string) bool {
+	if strings.ToLower(filter) == filter {
+		return func(s string) bool { return strings.Contains(strings.ToLower(s), filter) }
+	}
+	return func(s string) bool { return strings.Contains(s, filter) }
+}
+
 // matcher is a substring match, ignoring case unless the filter has an
 // upper-case letter (as less and vim's smartcase do), remembered in each
 // line for as long as the filter stays the same.
@@ -391,15 +454,14 @@ func (p *Project) matcher(filter string) func(*Line) bool {
 		}
 	}
 	gen := p.gen
-	contains := func(s string) bool { return strings.Contains(s, filter) }
-	if strings.ToLower(filter) == filter {
-		contains = func(s string) bool { return strings.Contains(strings.ToLower(s), filter) }
-	}
+	contains := contains(filter)
 	return func(l *Line) bool {
 		if l.memo>>1 == gen {
 			return l.memo&1 == 1
 		}
-		hit := contains(l.Text)
+		// The filter narrows to the services it names as well as to
+		// the lines that contain it (see Matching).
+		hit := contains(l.Text) || (l.Service != "" && contains(l.Service))
 		l.memo = gen << 1
 		if hit {
 			l.memo |= 1

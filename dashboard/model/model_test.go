@@ -290,3 +290,40 @@ func TestBuildFailedNoticeClearsOnTheNextGoodBuild(t *testing.T) {
 		t.Errorf("a good build cleared an unrelated notice: %q", p.Notice)
 	}
 }
+
+// Matching lists the services a filter names or whose held lines match;
+// it follows new lines, and forgets a match the buffer dropped.
+func TestMatchingFollowsLinesAndForgetsDroppedOnes(t *testing.T) {
+	p := New([]string{"orders", "payments", "catalog"}, 3)
+	names := func(filter string) string {
+		var out []string
+		for _, s := range p.Matching(filter) {
+			out = append(out, s.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(""); got != "orders,payments,catalog" {
+		t.Fatalf("no filter: %s", got)
+	}
+	p.Apply(logLine("catalog", "slow query"))
+	if got := names("pay"); got != "payments" {
+		t.Errorf("pay: %s", got)
+	}
+	if got := names("slow"); got != "catalog" {
+		t.Errorf("slow: %s", got)
+	}
+	p.Apply(logLine("orders", "slow too"))
+	if got := names("slow"); got != "orders,catalog" {
+		t.Errorf("slow after a new line: %s", got)
+	}
+	for range 3 {
+		p.Apply(logLine("catalog", "fine"))
+	}
+	if got := names("slow"); got != "orders" {
+		t.Errorf("slow once catalog's line was dropped: %s", got)
+	}
+	// The log pane shows the lines of the services the filter names.
+	if got := p.Tail("", "cat", 0, 0, 10); len(got) != 3 || got[0].Service != "catalog" {
+		t.Errorf("Tail under cat: %+v", got)
+	}
+}
