@@ -78,6 +78,19 @@ func TestSlowClientIs408AndNotCounted(t *testing.T) {
 	}
 }
 
+// A POST whose upstream refuses the connection is the upstream's failure
+// (502), not a slow client's (408), though its body was never read.
+func TestUnreachableUpstreamIsNotASlowClient(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	url := down.URL
+	down.Close() // connections refused
+	g, _ := newTestGateway(t, routesJSON("orders", url))
+	rec := do(g, httptest.NewRequest(http.MethodPost, "/api/orders/items", strings.NewReader(`{"name":"x"}`)))
+	if rec.Code != http.StatusBadGateway {
+		t.Errorf("POST to a refused upstream: %d %s, want 502", rec.Code, rec.Body)
+	}
+}
+
 func TestEncodedSlashIsRefused(t *testing.T) {
 	orders, calls := echo(t)
 	g, _ := newTestGateway(t, routesJSON("orders", orders.URL))

@@ -246,16 +246,22 @@ func (b *clientBody) Read(p []byte) (int, error) {
 }
 
 // clientStalled reports whether the request's body was still arriving
-// from the client when the call ended.
-func clientStalled(r *http.Request) bool {
+// from the client when the call ended: the client's fault, unless the
+// upstream could not even be dialled (refused, no route, not resolved),
+// which is the upstream's whatever the body's state.
+func clientStalled(r *http.Request, err error) bool {
 	c, _ := r.Context().Value(proxyCallKey{}).(*proxyCall)
-	return c != nil && c.body != nil && !c.body.done.Load()
+	if c == nil || c.body == nil || c.body.done.Load() {
+		return false
+	}
+	var op *net.OpError
+	return !errors.As(err, &op) || op.Op != "dial"
 }
 
 // classify is the gateway's breaker policy: breaker.Unavailable, except
 // that a call whose client had not finished sending is the client's fault.
 func classify(req *http.Request, resp *http.Response, err error) breaker.Outcome {
-	if err != nil && clientStalled(req) {
+	if err != nil && clientStalled(req, err) {
 		return breaker.Ignored
 	}
 	return breaker.Unavailable(req, resp, err)
@@ -298,7 +304,7 @@ func (g *gateway) proxyError(name string) func(http.ResponseWriter, *http.Reques
 			writeError(w, http.StatusServiceUnavailable, "upstream "+name+" is unavailable (circuit breaker open)")
 		case errors.As(err, &tooBig):
 			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
-		case errors.As(err, &client), clientStalled(r):
+		case errors.As(err, &client), clientStalled(r, err):
 			writeError(w, http.StatusRequestTimeout, "the request body did not arrive in time")
 		case errors.Is(err, context.Canceled):
 			w.WriteHeader(statusClientClosedRequest)
