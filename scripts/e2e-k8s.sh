@@ -441,8 +441,14 @@ for ((i = 0; ; i++)); do
 done
 req "http://$gw/api/orders/items/$id" | grep -q from-k8s || fail "GET /api/orders/items/$id does not read it back"
 log "POST and GET /api/orders/items through the gateway (SQLite, protected, with the API key)"
-pitem=$(req -X POST -d '{"name":"paid"}' "http://$gw/api/payments/items")
-pid=$(jq -r .id <<<"$pitem")
+# payments may still be settling (its stream, its broker connection): retried likewise.
+for ((i = 0; ; i++)); do
+	pitem=$(req -X POST -d '{"name":"paid"}' "http://$gw/api/payments/items" 2>&1) || true
+	pid=$(jq -r '.id // empty' <<<"$pitem" 2>/dev/null) || true
+	[[ -n $pid ]] && break
+	((i < 60)) || fail "POST /api/payments/items through the gateway: $pitem"
+	sleep 1
+done
 req "http://$gw/api/payments/items/$pid" | grep -q paid || fail "payments (Postgres) does not read back: $pitem"
 # payments calls orders by its service name: an answer from orders (whatever its status) shows
 # the name resolved (CoreDNS) and the ClusterIP routed (kube-proxy) through the policies.
