@@ -150,11 +150,23 @@ func TestResilienceDocker(t *testing.T) {
 		if r := mustMsx(t, ws, env, "fault", "orders", "errors", "100%"); !strings.Contains(r.Stdout, "errors 100%") {
 			t.Errorf("msx fault: %q", r.Stdout)
 		}
+		// orders' 500s are answers: catalog's /upstream says so with 200 until
+		// its own breaker opens, then that orders is unavailable (503).
 		for i := 0; i < 10; i++ {
-			if code, _ := httpDo(t, "GET", gw+"/api/catalog/upstream", ""); code != 200 {
-				t.Fatalf("catalog /upstream: %d", code)
+			if code, body := httpDo(t, "GET", gw+"/api/catalog/upstream", ""); code != 200 && code != 503 {
+				t.Fatalf("catalog /upstream: %d %s, want 200 (orders' error inside) or 503", code, body)
 			}
 			httpDo(t, "GET", gw+"/api/orders/items", "")
+		}
+		// With catalog's breaker open: 503 with Retry-After, passed on so
+		// that the gateway's breaker does not count catalog as down.
+		resp, err := http.Get(gw + "/api/catalog/upstream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("catalog /upstream with its breaker open: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
 		ps := psJSON(t, ws, env)
 		if ps["catalog"].Breakers["orders"] != "open" {
