@@ -124,8 +124,9 @@ const AdminTokenSecret = "admin-token"
 // withAdminToken gives a program the admin token as a file, and its
 // container's name as a Host its admin listener answers to.
 func withAdminToken(c *Container) {
-	c.Secrets = append(c.Secrets, SecretRef{Name: AdminTokenSecret, File: AdminTokenSecret})
-	c.Env = append(c.Env, "ADMIN_TOKEN_FILE="+SecretFile(AdminTokenSecret), "ADMIN_HOSTS="+c.Name)
+	// Clipped: replicas share their slices' backing arrays.
+	c.Secrets = append(slices.Clip(c.Secrets), SecretRef{Name: AdminTokenSecret, File: AdminTokenSecret})
+	c.Env = append(slices.Clip(c.Env), "ADMIN_TOKEN_FILE="+SecretFile(AdminTokenSecret), "ADMIN_HOSTS="+c.Name)
 	slices.Sort(c.Env)
 }
 
@@ -500,18 +501,23 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		c.Secrets = append(c.Secrets, identitySecrets(m, name)...)
 		env["SECRETS_DIR"] = SecretsDir
 		c.Env = envList(env)
-		if opts.AdminToken {
-			withAdminToken(&c)
-		}
 		c.Labels = withLabels(base, map[string]string{LabelService: name, LabelRole: RoleService})
+		made := []Container{c}
 		if opts.ReplicasByEngine {
 			if s.ReplicaCount() > 1 {
-				c.Replicas = s.ReplicaCount()
+				made[0].Replicas = s.ReplicaCount()
 			}
-			services = append(services, c)
 		} else {
-			services = append(services, replicas(m.Project, name, s.ReplicaCount(), c)...)
+			made = replicas(m.Project, name, s.ReplicaCount(), c)
 		}
+		// Each container by its own name: a replica's admin listener answers
+		// to the replica's.
+		for i := range made {
+			if opts.AdminToken {
+				withAdminToken(&made[i])
+			}
+		}
+		services = append(services, made...)
 	}
 
 	// The kinds that every program uses serve the gateway too.
@@ -562,11 +568,6 @@ func replicas(project, service string, n int, c Container) []Container {
 			LabelService:   inst,
 			LabelReplicaOf: service,
 		})
-		// The admin listener answers to the replica's own container name.
-		r.Env = slices.Clone(c.Env)
-		if i := slices.Index(r.Env, "ADMIN_HOSTS="+c.Name); i >= 0 {
-			r.Env[i] = "ADMIN_HOSTS=" + r.Name
-		}
 		out[i] = r
 	}
 	return out
