@@ -19,6 +19,7 @@ import (
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/session"
 	"github.com/msx-dev/msx/state"
@@ -87,17 +88,17 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 	// The builder and the runner report through the session, which is
 	// made once they exist.
 	var s *session.Session
-	progress := func(name, status string) { s.Progress(name, status) }
+	report := func(p progress.Step) { s.Progress(p) }
 	compiler := writerFunc(func(p []byte) (int, error) { return s.CompilerOutput().Write(p) })
 	b := builder.New(cli, builder.Options{
 		Project:    m.Project,
 		Dir:        m.Dir,
 		MsxVersion: msxVersion(),
-		Progress:   progress,
+		Progress:   report,
 		Stderr:     compiler,
 	})
 	r := runner.New(cli, b)
-	r.Progress = progress
+	r.Progress = report
 	so := session.Options{
 		Manifest: m,
 		Up: runner.UpOptions{

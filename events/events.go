@@ -7,6 +7,8 @@ package events
 import (
 	"sync"
 	"time"
+
+	"github.com/msx-dev/msx/progress"
 )
 
 // Kind says what happened.
@@ -75,6 +77,30 @@ type Event struct {
 	Memory uint64  // Stats: bytes
 
 	Port int // Starting, Ready, Stats: the host port the service is published on, 0 if none or unchanged
+
+	// Step is the runner's or the builder's step this event reports, when
+	// it reports one (Step.Kind is then set, and Detail empty): observers
+	// word it with Step.String, and name it with Step.Subject when Service
+	// is empty (a network, a volume, an image).
+	Step progress.Step
+}
+
+// Words is what the event says beyond its kind: the step's words, or
+// Detail.
+func (e Event) Words() string {
+	if e.Step.Kind != 0 {
+		return e.Step.String()
+	}
+	return e.Detail
+}
+
+// Subject names what the event is about: its service, or what its step
+// names when that is not a service; empty for the project as a whole.
+func (e Event) Subject() string {
+	if e.Service == "" && e.Step.Kind != 0 {
+		return e.Step.Subject()
+	}
+	return e.Service
 }
 
 // Observer receives events. Publish calls an observer from one goroutine

@@ -98,7 +98,7 @@ func (p *Plain) Observe(e events.Event) {
 		// too many lines for a log.
 		return
 	}
-	words := e.Detail
+	words := termtext.Line(e.Words())
 	switch {
 	case e.Kind == events.Swapped:
 		words = fmt.Sprintf("swapped in %s (%s)", round(e.Duration), e.Detail)
@@ -115,15 +115,16 @@ func (p *Plain) Observe(e events.Event) {
 	case words == "":
 		words = e.Kind.String()
 	}
-	if e.Service == "" {
+	name := termtext.Line(e.Subject())
+	if name == "" {
 		fmt.Fprintln(p.w, "msx: "+words)
 		return
 	}
 	if p.following {
-		p.log(e.Service, runner.Stderr, "msx: "+words)
+		p.log(name, runner.Stderr, "msx: "+words)
 		return
 	}
-	fmt.Fprintf(p.w, "%-12s %s\n", e.Service, words)
+	fmt.Fprintf(p.w, "%-12s %s\n", name, words)
 }
 
 var _ events.Observer = (*Plain)(nil)

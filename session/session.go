@@ -23,6 +23,7 @@ import (
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -268,35 +269,40 @@ func (s *Session) setPlan(p *devenv.Plan) {
 	s.plan = p
 }
 
-// Progress receives the runner's and the builder's progress words and
-// publishes them as events. It is the one place that reads those words.
-func (s *Session) Progress(service, status string) {
-	e := events.Event{Service: service, Detail: status}
-	builderWord := status == "compiling" || status == "packing" || status == "up to date" || strings.HasPrefix(status, "built in")
-	if builderWord && s.rebuilding.Load() > 0 {
-		// A rebuild publishes its own Building and Built, with durations.
-		return
+// Progress receives the runner's and the builder's steps and publishes
+// them as events.
+func (s *Session) Progress(p progress.Step) {
+	e := events.Event{Step: p, Duration: p.Duration}
+	if p.Object == progress.Service {
+		e.Service = p.Name
 	}
-	switch {
-	case status == "compiling" || status == "packing":
+	switch p.Kind {
+	case progress.Compiling, progress.Packing, progress.UpToDate, progress.Built:
+		if s.rebuilding.Load() > 0 {
+			// A rebuild publishes its own Building and Built, with durations.
+			return
+		}
 		e.Kind = events.Building
-	case status == "up to date" || strings.HasPrefix(status, "built in"):
-		e.Kind = events.Built
-	case status == "ready":
+		if p.Kind == progress.UpToDate || p.Kind == progress.Built {
+			e.Kind = events.Built
+		}
+	case progress.Ready:
 		e.Kind = events.Ready
-	case status == "unchanged, running":
+	case progress.Running:
 		s.mu.Lock()
-		s.adopted[service] = true
+		s.adopted[p.Name] = true
 		s.mu.Unlock()
 		e.Kind = events.Starting
-	case status == "created" && strings.Contains(service, " "):
-		// "network shop_default", "volume ...": the project, not a service.
-		e.Kind = events.Info
-	case status == "created" || status == "unchanged, started" || strings.HasPrefix(status, "recreated"):
+	case progress.Created, progress.Recreated, progress.Started:
 		e.Kind = events.Starting
-	case status == "stopped" || status == "killed" || strings.HasPrefix(status, "removed"):
+	case progress.Stopped, progress.Killed, progress.Removed:
 		e.Kind = events.Stopped
 	default:
+		e.Kind = events.Info
+	}
+	if p.Object != progress.Service {
+		// A network, a volume, an image, a container by its name: the
+		// project's news, not a service's.
 		e.Kind = events.Info
 	}
 	s.publish(e)

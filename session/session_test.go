@@ -17,6 +17,7 @@ import (
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -127,14 +128,14 @@ func (e *fakeEngine) Up(ctx context.Context, m *devenv.Manifest, _ runner.UpOpti
 	p := &devenv.Plan{Project: m.Project, GatewayPort: 8080}
 	for _, n := range m.ServiceNames() {
 		for _, inst := range m.ReplicaNames(n) {
-			e.s.Progress(inst, "created")
-			e.s.Progress(inst, "ready")
+			e.s.Progress(progress.Step{Kind: progress.Created, Name: inst})
+			e.s.Progress(progress.Step{Kind: progress.Ready, Name: inst})
 			p.Containers = append(p.Containers, devenv.Container{Name: "shop-" + inst, Service: inst, Role: devenv.RoleService,
 				Image: devenv.ImageRef{Build: n, Pkg: devenv.ServicePkg(n)}})
 		}
 	}
-	e.s.Progress("gateway", "unchanged, running")
-	e.s.Progress("gateway", "ready")
+	e.s.Progress(progress.Step{Kind: progress.Running, Name: "gateway"})
+	e.s.Progress(progress.Step{Kind: progress.Ready, Name: "gateway"})
 	p.Containers = append(p.Containers, devenv.Container{Name: "shop-gateway", Service: "gateway", Role: devenv.RoleGateway,
 		Image: devenv.ImageRef{Build: devenv.GatewayName, Pkg: devenv.GatewayPkg}})
 	return p, nil
@@ -159,7 +160,7 @@ func (e *fakeEngine) Stop(_ context.Context, _, _ string, opts runner.StopOption
 	if !opts.Force && e.stopGate != nil {
 		<-e.stopGate
 	}
-	e.s.Progress("orders", "stopped")
+	e.s.Progress(progress.Step{Kind: progress.Stopped, Name: "orders"})
 	return e.stopErr
 }
 
@@ -257,14 +258,20 @@ func (r *recorder) events() []events.Event {
 	return slices.Clone(r.got)
 }
 
-// story is the events as "kind service detail" lines, logs left out.
+// story is the events as "kind service detail" lines, logs left out; a
+// runner's or builder's step stands as its kind ("step=Created"), not its
+// words, which are the printer's.
 func (r *recorder) story() []string {
 	var out []string
 	for _, e := range r.events() {
 		if e.Kind == events.Log {
 			continue
 		}
-		out = append(out, strings.TrimSpace(fmt.Sprintf("%s %s %s", e.Kind, e.Service, e.Detail)))
+		detail := e.Detail
+		if e.Step.Kind != 0 {
+			detail = "step=" + e.Step.Kind.String()
+		}
+		out = append(out, strings.TrimSpace(fmt.Sprintf("%s %s %s", e.Kind, e.Service, detail)))
 	}
 	return out
 }
@@ -353,9 +360,9 @@ func TestStartFollowAndStopOnCtrlC(t *testing.T) {
 		t.Fatalf("err = %v, want ErrCancelled", err)
 	}
 	want := []string{
-		"starting orders created", "ready orders ready", "starting gateway unchanged, running", "ready gateway ready",
+		"starting orders step=Created", "ready orders step=Ready", "starting gateway step=Running", "ready gateway step=Ready",
 		"following  http://127.0.0.1:8080",
-		"stopping  stopping (Ctrl-C again to force)", "stopped orders stopped",
+		"stopping  stopping (Ctrl-C again to force)", "stopped orders step=Stopped",
 	}
 	if got := h.rec.story(); !slices.Equal(got, want) {
 		t.Errorf("story:\n%q\nwant\n%q", got, want)
@@ -710,7 +717,7 @@ func TestFailedAttachedUpStopsWhatItStarted(t *testing.T) {
 		t.Errorf("calls = %q", got)
 	}
 	want := []string{"crashed gateway gateway exited with code 2 before it was ready", "info  stopping what this up started: orders",
-		"stopping  stopping (Ctrl-C to force)", "stopped orders stopped"}
+		"stopping  stopping (Ctrl-C to force)", "stopped orders step=Stopped"}
 	if got := h.rec.story(); !slices.Equal(got, want) {
 		t.Errorf("story = %q, want %q", got, want)
 	}
@@ -937,6 +944,57 @@ func TestRebuildWithNothingChangedSaysSo(t *testing.T) {
 	for _, e := range h.rec.events() {
 		if e.Kind == events.Swapped && e.Detail != unchangedSwap {
 			t.Errorf("swap of an unchanged binary says %q, want %q", e.Detail, unchangedSwap)
+		}
+	}
+}
+
+// TestProgressBecomesTypedEvents: each step of the runner and the builder
+// is published as the event of its kind, with the step itself and its
+// duration; what is not a service is the project's news; a rebuild's own
+// Building and Built stand alone.
+func TestProgressBecomesTypedEvents(t *testing.T) {
+	h := newHarness(t, Options{})
+	steps := []progress.Step{
+		{Kind: progress.Pulled, Object: progress.Image, Name: "postgres", Ref: "postgres:16", Duration: time.Second},
+		{Kind: progress.Created, Object: progress.Network, Name: "shop_default"},
+		{Kind: progress.Compiling, Name: "orders"},
+		{Kind: progress.Built, Name: "orders", Duration: 1500 * time.Millisecond},
+		{Kind: progress.UpToDate, Name: "gateway"},
+		{Kind: progress.Recreated, Name: "orders", Reason: "code changed"},
+		{Kind: progress.Killed, Name: "orders"},
+		{Kind: progress.Removed, Object: progress.Container, Name: "shop-orders", Reason: "this up failed"},
+	}
+	for _, p := range steps {
+		h.s.Progress(p)
+	}
+	h.s.rebuilding.Add(1)
+	h.s.Progress(progress.Step{Kind: progress.Compiling, Name: "orders"})
+	h.s.Progress(progress.Step{Kind: progress.Built, Name: "orders", Duration: time.Second})
+	h.s.rebuilding.Add(-1)
+
+	type brief struct {
+		kind     events.Kind
+		service  string
+		subject  string
+		duration time.Duration
+	}
+	want := []brief{
+		{events.Info, "", "postgres", time.Second},
+		{events.Info, "", "network shop_default", 0},
+		{events.Building, "orders", "orders", 0},
+		{events.Built, "orders", "orders", 1500 * time.Millisecond},
+		{events.Built, "gateway", "gateway", 0},
+		{events.Starting, "orders", "orders", 0},
+		{events.Stopped, "orders", "orders", 0},
+		{events.Info, "", "shop-orders", 0},
+	}
+	got := h.rec.events()
+	if len(got) != len(want) {
+		t.Fatalf("%d events, want %d: %+v", len(got), len(want), got)
+	}
+	for i, e := range got {
+		if b := (brief{e.Kind, e.Service, e.Subject(), e.Duration}); b != want[i] || e.Step != steps[i] || e.Detail != "" {
+			t.Errorf("event %d = %+v, want %+v with step %+v and no detail", i, e, want[i], steps[i])
 		}
 	}
 }
