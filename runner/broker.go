@@ -34,7 +34,7 @@ type BrokerStatus struct {
 	// Consumers are the consumers of EventStream, by name.
 	Consumers map[string]ConsumerStatus
 	// DeadLetters is how many events DeadLetterStream holds: events whose
-	// handler kept failing, set aside (msx events 'deadletter.>' shows them).
+	// handler kept failing, set aside.
 	DeadLetters uint64
 }
 

@@ -112,6 +112,10 @@ func (p *Plain) Observe(e events.Event) {
 		words = fmt.Sprintf("%s in %s", e.Detail, round(e.Duration))
 	case e.Kind == events.Crashed && e.Output != "":
 		words = e.Detail + "; its last lines:\n" + indent(e.Output)
+	case e.Kind == events.BreakerChanged:
+		words = breakerWords(e)
+	case e.Kind == events.DeadLettered:
+		words = deadLetterWords(e)
 	case words == "":
 		words = e.Kind.String()
 	}
@@ -135,6 +139,21 @@ func (p *Plain) log(service, stream, line string) {
 		return
 	}
 	p.lines.Log(service, stream, line)
+}
+
+// breakerWords says a breaker's change; its name and state are what a
+// program's admin listener said: shown, not interpreted.
+func breakerWords(e events.Event) string {
+	return "breaker " + termtext.Line(e.Upstream) + ": " + termtext.Line(e.State)
+}
+
+// deadLetterWords says the broker set events aside.
+func deadLetterWords(e events.Event) string {
+	n := "events"
+	if e.Count == 1 {
+		n = "event"
+	}
+	return fmt.Sprintf("%d %s dead-lettered (%d in all): a handler kept failing", e.Count, n, e.Total)
 }
 
 func round(d time.Duration) time.Duration {

@@ -48,6 +48,8 @@ func TestPlainTellsTheSameStory(t *testing.T) {
 		{Kind: events.Ready, Service: "orders", Detail: "answers its readiness check again"},
 		{Kind: events.Unhealthy, Service: "orders", Detail: "/readyz does not answer ready (503)"},
 		{Kind: events.Restarted, Service: "orders", Detail: "restarted on request", Duration: 140 * time.Millisecond},
+		{Kind: events.BreakerChanged, Service: "orders", Upstream: "payments", State: "open"},
+		{Kind: events.DeadLettered, Count: 2, Total: 3},
 		{Kind: events.Stopping, Detail: "stopping (Ctrl-C again to force)"},
 		{Kind: events.Stopped, Service: "orders", Step: progress.Step{Kind: progress.Stopped, Name: "orders"}},
 		{Kind: events.Stopped, Service: "gateway", Step: progress.Step{Kind: progress.Killed, Name: "gateway"}},
@@ -81,6 +83,8 @@ orders  | msx: exited with code 2
 orders  | msx: ready: answers its readiness check again
 orders  | msx: unhealthy: /readyz does not answer ready (503)
 orders  | msx: restarted on request in 140ms
+orders  | msx: breaker payments: open
+msx: 2 events dead-lettered (3 in all): a handler kept failing
 stopping (Ctrl-C again to force)
 orders  | msx: stopped
 gateway | msx: killed

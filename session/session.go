@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,6 +104,11 @@ type Options struct {
 	// container's readiness, CPU and memory (when the Engine is a
 	// Sampler); 0 is DefaultSampleEvery.
 	SampleEvery time.Duration
+	// StatusEvery is how often an attached session reads the project's
+	// status (when the Engine is a StatusReader) to publish breaker and
+	// dead-letter changes; 0 reads none. Status serves the reads it makes
+	// to other readers too.
+	StatusEvery time.Duration
 	// ManifestPath is the manifest's file; a saved change to it re-plans
 	// the environment while attached. Empty is msx.yaml in the
 	// manifest's folder.
@@ -147,6 +151,8 @@ type Session struct {
 	stopPack context.CancelFunc
 
 	compiler compilerOutput
+	// status is the last status read (Status).
+	status statusCache
 	// graph, once loaded, maps changes to programs (under mu).
 	graph Graph
 	// follow follows the containers' logs once attached (under mu).
@@ -352,6 +358,17 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 			}
 			defer wg.Done()
 			s.buildLoop(work)
+		}()
+	}
+
+	if _, ok := s.opts.Engine.(StatusReader); ok && s.opts.StatusEvery > 0 {
+		wg.Add(1)
+		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
+			defer wg.Done()
+			s.watchStatus(work)
 		}()
 	}
 
@@ -605,13 +622,4 @@ func (s *Session) sawRestart(service string) bool {
 		return true
 	}
 	return false
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -106,6 +106,10 @@ type fakeEngine struct {
 	noInit bool
 	// sample, when set, is what Sample sees of a service.
 	sample func(service string) runner.Sample
+	// statuses feeds Status, one read per value; status, when set
+	// instead, answers it.
+	statuses chan []runner.ServiceStatus
+	status   func() ([]runner.ServiceStatus, error)
 }
 
 func (e *fakeEngine) call(format string, args ...any) {
@@ -192,6 +196,18 @@ func (e *fakeEngine) Sample(_ context.Context, c *devenv.Container) (runner.Samp
 		return runner.Sample{}, nil
 	}
 	return f(c.Service), nil
+}
+
+func (e *fakeEngine) Status(ctx context.Context, _ *devenv.Manifest) ([]runner.ServiceStatus, error) {
+	if e.status != nil {
+		return e.status()
+	}
+	select {
+	case list := <-e.statuses:
+		return list, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (e *fakeEngine) WaitReady(_ context.Context, c *devenv.Container) error {

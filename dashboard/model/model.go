@@ -250,6 +250,10 @@ func (p *Project) Apply(e events.Event) {
 	case events.Stats:
 		s.HasStats, s.CPU, s.Memory = true, e.CPU, e.Memory
 		p.port(s, e)
+	case events.BreakerChanged:
+		// The upstream's name and the state are what the program's
+		// admin listener said: shown (sanitized by add), not interpreted.
+		p.add(s.Logs, e, Note, "breaker "+e.Upstream+": "+e.State)
 	}
 }
 
@@ -269,6 +273,8 @@ func (p *Project) applyProject(e events.Event) {
 		text = e.Words()
 	case events.Warning:
 		text = "warning: " + e.Detail
+	case events.DeadLettered:
+		text = itoa(int(e.Count)) + " dead-lettered (" + itoa(int(e.Total)) + " in all): a handler kept failing"
 	default:
 		text = say(e.Kind.String(), 0, e)
 	}

@@ -339,3 +339,18 @@ func TestMatchingFollowsLinesAndForgetsDroppedOnes(t *testing.T) {
 		t.Errorf("Tail under cat: %+v", got)
 	}
 }
+
+func TestBreakerAndDeadLetterEvents(t *testing.T) {
+	p := New([]string{"orders"}, 10)
+	p.Apply(ev(events.BreakerChanged, "orders", func(e *events.Event) { e.Upstream, e.State = "payments", "open\x1b[2J" }))
+	if got := p.Tail("orders", "", 0, 0, 10); len(got) != 1 || got[0].Text != `breaker payments: open\x1b[2J` {
+		t.Errorf("orders' lines = %+v", got)
+	}
+	if s := p.Service("orders"); s.Failing() || s.Runtime != Waiting {
+		t.Errorf("a breaker changed the service's state: %+v", s)
+	}
+	p.Apply(ev(events.DeadLettered, "", func(e *events.Event) { e.Count, e.Total = 2, 3 }))
+	if p.Notice != "2 dead-lettered (3 in all): a handler kept failing" {
+		t.Errorf("notice %q", p.Notice)
+	}
+}
