@@ -292,6 +292,45 @@ func (r *recorder) story() []string {
 	return out
 }
 
+// is says whether e is the event want describes: its kind, its service,
+// its step's kind (none when want has none) and, when want sets one, its
+// exit code.
+func is(e, want events.Event) bool {
+	return e.Kind == want.Kind && e.Service == want.Service && e.Step.Kind == want.Step.Kind &&
+		(want.ExitCode == 0 || e.ExitCode == want.ExitCode)
+}
+
+// count is how many events want describes (see is).
+func (r *recorder) count(want events.Event) int {
+	n := 0
+	for _, e := range r.events() {
+		if is(e, want) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitEvent waits for an event want describes (see is) and returns it.
+func (r *recorder) waitEvent(t *testing.T, want events.Event) events.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, e := range r.events() {
+			if is(e, want) {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s of %q in %q", want.Kind, want.Service, r.story())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitFor waits for a story line that starts with what: for events whose
+// only content is the session's own sentence (a warning, the stop's
+// hint), which the printers show as they are.
 func (r *recorder) waitFor(t *testing.T, what string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -451,7 +490,7 @@ func TestChangeSwapsEveryReplica(t *testing.T) {
 	_, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/version.go"}
 	for _, inst := range []string{"orders", "orders-2", "orders-3"} {
-		h.rec.waitFor(t, "swapped "+inst)
+		h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: inst})
 	}
 	h.s.Quit()
 	wait(t, done)
@@ -472,8 +511,8 @@ func TestChangeRebuildsAndSwaps(t *testing.T) {
 	h := newHarness(t, Options{})
 	c, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/version.go"}
-	h.rec.waitFor(t, "swapped gateway")
-	h.rec.waitFor(t, "swapped orders")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "gateway"})
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
 	// The swap restarts the program inside the container (msx-init): the
 	// container's exit after it is the new program's crash.
 	cc := c.(runner.ChangeConsumer)
@@ -489,14 +528,13 @@ func TestChangeRebuildsAndSwaps(t *testing.T) {
 			t.Errorf("calls = %q, want %q", calls, want)
 		}
 	}
-	story := h.rec.story()
-	for _, s := range story {
-		if strings.HasPrefix(s, "restarted") {
-			t.Errorf("the swap's own restart reported: %q", story)
+	for _, e := range h.rec.events() {
+		if e.Kind == events.Restarted {
+			t.Errorf("the swap's own restart reported: %+v", e)
 		}
 	}
-	if !slices.Contains(story, "crashed orders exited with code 2") {
-		t.Errorf("a crash after the swap's restart was seen must be reported: %q", story)
+	if h.rec.count(events.Event{Kind: events.Crashed, Service: "orders", ExitCode: 2}) != 1 {
+		t.Errorf("a crash after the swap's restart was seen must be reported: %q", h.rec.story())
 	}
 }
 
@@ -520,7 +558,7 @@ func TestFailedBuildKeepsTheOldVersionThenRecovers(t *testing.T) {
 		t.Errorf("build failures = %+v", failed)
 	}
 	h.watch <- []string{"/w/services/orders/version.go"}
-	h.rec.waitFor(t, "swapped orders")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
 	h.s.Quit()
 	wait(t, done)
 }
@@ -532,7 +570,7 @@ func TestChangeDuringABuildIsNotDropped(t *testing.T) {
 	h.s.opts.LoadGraph = func(context.Context, []builder.Target) (Graph, error) { return g, nil }
 	_, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/h.go"}
-	h.rec.waitFor(t, "building orders")
+	h.rec.waitEvent(t, events.Event{Kind: events.Building, Service: "orders"})
 	h.watch <- []string{"/w/gateway/main.go"} // arrives during the build
 	h.watch <- []string{"/w/services/orders/h.go"}
 	// Let every build run from here on.
@@ -546,15 +584,10 @@ func TestChangeDuringABuildIsNotDropped(t *testing.T) {
 			}
 		}
 	}()
-	h.rec.waitFor(t, "swapped gateway")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "gateway"})
 	deadline := time.Now().Add(10 * time.Second)
 	for n := 0; n < 2 && time.Now().Before(deadline); {
-		n = 0
-		for _, s := range h.rec.story() {
-			if strings.HasPrefix(s, "swapped orders") {
-				n++
-			}
-		}
+		n = h.rec.count(events.Event{Kind: events.Swapped, Service: "orders"})
 		time.Sleep(time.Millisecond)
 	}
 	close(stop)
@@ -589,7 +622,7 @@ func TestCrashAfterASwapIsReportedWithItsLastLines(t *testing.T) {
 	h.eng.readyErr = &runner.ServiceError{Service: "orders", ExitCode: 2, Logs: []string{"panic: boom"}}
 	_, done := h.attach(t)
 	h.s.Rebuild("orders")
-	h.rec.waitFor(t, "crashed orders exited with code 2 after the swap")
+	h.rec.waitEvent(t, events.Event{Kind: events.Crashed, Service: "orders", ExitCode: 2})
 	h.s.Quit()
 	wait(t, done)
 	for _, e := range h.rec.events() {
@@ -603,7 +636,7 @@ func TestRestartOnRequestRestartsTheProgram(t *testing.T) {
 	h := newHarness(t, Options{})
 	_, done := h.attach(t)
 	h.s.Restart("orders")
-	h.rec.waitFor(t, "restarted orders restarted on request")
+	h.rec.waitEvent(t, events.Event{Kind: events.Restarted, Service: "orders"})
 	h.s.Quit()
 	wait(t, done)
 	calls := h.eng.called()
@@ -618,20 +651,14 @@ func TestRestartOnRequestWithoutInitRestartsTheContainer(t *testing.T) {
 	h.eng.noInit = true
 	c, done := h.attach(t)
 	h.s.Restart("orders")
-	h.rec.waitFor(t, "restarted orders restarted on request (the container)")
+	h.rec.waitEvent(t, events.Event{Kind: events.Restarted, Service: "orders"})
 	c.(runner.ChangeConsumer).Change("orders", runner.Change{Kind: runner.Restarted})
 	h.s.Quit()
 	wait(t, done)
 	if calls := h.eng.called(); !slices.Contains(calls, "restart shop-orders") {
 		t.Errorf("calls = %q, want the container restarted", calls)
 	}
-	n := 0
-	for _, s := range h.rec.story() {
-		if strings.HasPrefix(s, "restarted orders") {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := h.rec.count(events.Event{Kind: events.Restarted, Service: "orders"}); n != 1 {
 		t.Errorf("story = %q, want the restart said once", h.rec.story())
 	}
 }
@@ -674,15 +701,17 @@ func TestMonitorPublishesStatsUnhealthyAndRecovery(t *testing.T) {
 
 	setReady(false)
 	h.clock.tick(t, time.Second)
-	if slices.ContainsFunc(h.rec.story(), func(s string) bool { return strings.HasPrefix(s, "unhealthy") }) {
+	if h.rec.count(events.Event{Kind: events.Unhealthy, Service: "orders"}) != 0 {
 		t.Fatalf("one failed check is not yet unhealthy: %q", h.rec.story())
 	}
 	h.clock.tick(t, time.Second)
-	h.rec.waitFor(t, "unhealthy orders /readyz does not answer ready (503)")
+	if e := h.rec.waitEvent(t, events.Event{Kind: events.Unhealthy, Service: "orders"}); e.Detail != "/readyz does not answer ready (503)" {
+		t.Errorf("unhealthy = %+v, want the sample's reason", e)
+	}
 	h.clock.tick(t, time.Second) // said once, not on every sample
 	setReady(true)
 	h.clock.tick(t, time.Second)
-	h.rec.waitFor(t, "ready orders answers its readiness check again")
+	h.rec.waitEvent(t, events.Event{Kind: events.Ready, Service: "orders"}) // the monitor's: no step
 
 	// While the session swaps it, its readiness is not judged.
 	settled := h.s.settle("orders")
@@ -693,13 +722,7 @@ func TestMonitorPublishesStatsUnhealthyAndRecovery(t *testing.T) {
 	settled()
 	h.s.Quit()
 	wait(t, done)
-	got := 0
-	for _, s := range h.rec.story() {
-		if strings.HasPrefix(s, "unhealthy") {
-			got++
-		}
-	}
-	if got != 1 {
+	if got := h.rec.count(events.Event{Kind: events.Unhealthy, Service: "orders"}); got != 1 {
 		t.Errorf("story = %q, want one unhealthy (none while swapping)", h.rec.story())
 	}
 }
@@ -711,12 +734,12 @@ func TestCrashedThenReadyAgain(t *testing.T) {
 	h.eng.sample = func(service string) runner.Sample { return runner.Sample{Running: true, Ready: true} }
 	c, done := h.attach(t)
 	c.(runner.ChangeConsumer).Change("orders", runner.Change{Kind: runner.Exited, ExitCode: 2})
-	h.rec.waitFor(t, "crashed orders exited with code 2")
+	h.rec.waitEvent(t, events.Event{Kind: events.Crashed, Service: "orders", ExitCode: 2})
 	h.clock.tick(t, time.Second)
-	h.rec.waitFor(t, "ready orders answers its readiness check again")
+	h.rec.waitEvent(t, events.Event{Kind: events.Ready, Service: "orders"}) // the monitor's: no step
 	h.s.Quit()
 	wait(t, done)
-	if slices.ContainsFunc(h.rec.story(), func(s string) bool { return strings.HasPrefix(s, "ready gateway answers") }) {
+	if h.rec.count(events.Event{Kind: events.Ready, Service: "gateway"}) != 0 { // the monitor's: no step
 		t.Errorf("a service that never failed was announced ready again: %q", h.rec.story())
 	}
 }
@@ -824,7 +847,7 @@ func TestSwapFirstThenPackTheImages(t *testing.T) {
 	h.s.opts.Builder = compilingBuilder{h.b, h.eng, false}
 	_, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/version.go"}
-	h.rec.waitFor(t, "swapped orders")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
 	deadline := time.Now().Add(10 * time.Second)
 	for !slices.Contains(h.eng.called(), "pack 2") {
 		if time.Now().After(deadline) {
@@ -893,7 +916,7 @@ func TestManifestChangeReplans(t *testing.T) {
 	h.rec.waitFor(t, "info  msx.yaml applied; added payments")
 	<-h.eng.consumer
 	h.watch <- []string{filepath.Join(m.Dir, "services/payments/main.go")}
-	h.rec.waitFor(t, "swapped payments")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "payments"})
 	h.s.Quit()
 	wait(t, done)
 	calls := h.eng.called()
@@ -954,7 +977,7 @@ func TestRebuildWithNothingChangedSaysSo(t *testing.T) {
 	h.s.opts.Builder = unchangedBuilder{h.b}
 	_, done := h.attach(t)
 	h.s.Rebuild("orders")
-	h.rec.waitFor(t, "swapped orders")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
 	h.s.Quit()
 	wait(t, done)
 	for _, e := range h.rec.events() {
