@@ -274,7 +274,11 @@ func (p *Project) applyProject(e events.Event) {
 	case events.Warning:
 		text = "warning: " + e.Detail
 	case events.DeadLettered:
-		text = itoa(int(e.Count)) + " dead-lettered (" + itoa(int(e.Total)) + " in all): a handler kept failing"
+		n := " events"
+		if e.Count == 1 {
+			n = " event"
+		}
+		text = strconv.FormatUint(e.Count, 10) + n + " dead-lettered (" + strconv.FormatUint(e.Total, 10) + " in all): a handler kept failing"
 	default:
 		text = say(e.Kind.String(), 0, e)
 	}

@@ -350,7 +350,7 @@ func TestBreakerAndDeadLetterEvents(t *testing.T) {
 		t.Errorf("a breaker changed the service's state: %+v", s)
 	}
 	p.Apply(ev(events.DeadLettered, "", func(e *events.Event) { e.Count, e.Total = 2, 3 }))
-	if p.Notice != "2 dead-lettered (3 in all): a handler kept failing" {
+	if p.Notice != "2 events dead-lettered (3 in all): a handler kept failing" {
 		t.Errorf("notice %q", p.Notice)
 	}
 }
