@@ -31,6 +31,7 @@ import (
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/state"
 )
 
@@ -84,11 +85,11 @@ type ImageAPI interface {
 
 // Options configure a Builder.
 type Options struct {
-	Project    string                    // labels dev.msx.project; names the images msx-PROJECT/NAME
-	Dir        string                    // workspace root (holds go.mod)
-	MsxVersion string                    // labels dev.msx.version
-	Progress   func(name, status string) // "compiling", "packing", "up to date", "built in 1.2s"; may be nil; called from several goroutines
-	Stderr     io.Writer                 // where compiler output goes (may be nil)
+	Project    string        // labels dev.msx.project; names the images msx-PROJECT/NAME
+	Dir        string        // workspace root (holds go.mod)
+	MsxVersion string        // labels dev.msx.version
+	Progress   progress.Func // Compiling, Packing, UpToDate, Built; may be nil; called from several goroutines
+	Stderr     io.Writer     // where compiler output goes (may be nil)
 }
 
 // Builder builds targets into images. Its methods are safe for concurrent use.
@@ -145,7 +146,7 @@ func (b *Builder) Build(ctx context.Context, targets []Target) ([]Result, error)
 	}
 	if res, ok := b.upToDate(ctx, c.dir, targets, c.key); ok {
 		for _, r := range res {
-			b.progress(r.Name, "up to date")
+			b.progress(progress.Step{Kind: progress.UpToDate, Name: r.Name})
 		}
 		return res, nil
 	}
@@ -262,7 +263,7 @@ func (b *Builder) compileAll(ctx context.Context, c *compilation) error {
 	}
 	c.start = b.now()
 	for _, t := range c.targets {
-		b.progress(t.Name, "compiling")
+		b.progress(progress.Step{Kind: progress.Compiling, Name: t.Name})
 	}
 	if err := b.compile(ctx, c.targets, c.outs, c.goarch); err != nil {
 		if ctx.Err() != nil {
@@ -315,13 +316,13 @@ func (b *Builder) packOne(ctx context.Context, t Target, dir, goarch, out string
 	res := Result{Name: t.Name, Image: ref, Hash: hash, Binary: out}
 
 	if _, err := b.api.ImageInspect(ctx, ref); err == nil {
-		b.progress(t.Name, "up to date")
+		b.progress(progress.Step{Kind: progress.UpToDate, Name: t.Name})
 		return res, nil
 	} else if ctx.Err() != nil {
 		return Result{}, ctx.Err()
 	}
 
-	b.progress(t.Name, "packing")
+	b.progress(progress.Step{Kind: progress.Packing, Name: t.Name})
 	labels := map[string]string{
 		LabelProject:     b.opts.Project,
 		LabelService:     t.Name,
@@ -334,7 +335,7 @@ func (b *Builder) packOne(ctx context.Context, t Target, dir, goarch, out string
 	}
 	res.Rebuilt = true
 	b.pruneOld(ctx, t.Name, hash, dir)
-	b.progress(t.Name, fmt.Sprintf("built in %.1fs", b.now().Sub(start).Seconds()))
+	b.progress(progress.Step{Kind: progress.Built, Name: t.Name, Duration: b.now().Sub(start)})
 	return res, nil
 }
 
@@ -343,9 +344,9 @@ func ImageRef(project, name, hash string) string {
 	return fmt.Sprintf("msx-%s/%s:%s", project, name, hash[:12])
 }
 
-func (b *Builder) progress(name, status string) {
+func (b *Builder) progress(s progress.Step) {
 	if b.opts.Progress != nil {
-		b.opts.Progress(name, status)
+		b.opts.Progress(s)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 )
 
 var _ ImageAPI = (*client.Client)(nil)
@@ -183,11 +184,20 @@ func TestBuildPacksThenSkipsWhenImageExists(t *testing.T) {
 	comp := &fakeCompile{version: "v1"}
 	b := newTestBuilder(t, api, comp)
 	var mu sync.Mutex
-	statuses := map[string][]string{}
-	b.opts.Progress = func(name, status string) {
+	statuses := map[string][]progress.Step{}
+	b.opts.Progress = func(s progress.Step) {
 		mu.Lock()
 		defer mu.Unlock()
-		statuses[name] = append(statuses[name], status)
+		statuses[s.Name] = append(statuses[s.Name], s)
+	}
+	// Each look at the clock is a second later: the build's duration
+	// travels as a duration.
+	var ticks time.Duration
+	b.now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		ticks += time.Second
+		return time.Unix(0, 0).Add(ticks)
 	}
 	targets := []Target{{Name: "orders", Pkg: "./services/orders"}, {Name: "gateway", Pkg: "./gateway"}}
 
@@ -227,11 +237,12 @@ func TestBuildPacksThenSkipsWhenImageExists(t *testing.T) {
 	if api.loads[0].manifest.Layers[0] != api.loads[1].manifest.Layers[0] {
 		t.Errorf("services do not share the base layer: %v, %v", api.loads[0].manifest.Layers, api.loads[1].manifest.Layers)
 	}
-	if got := statuses["orders"]; len(got) != 3 || got[0] != "compiling" || got[1] != "packing" || !strings.HasPrefix(got[2], "built in ") {
-		t.Errorf("orders progress = %q", got)
+	if got := statuses["orders"]; len(got) != 3 || got[0].Kind != progress.Compiling || got[1].Kind != progress.Packing ||
+		got[2].Kind != progress.Built || got[2].Duration < time.Second {
+		t.Errorf("orders progress = %+v; want compiling, packing, built in a second or more", got)
 	}
 
-	statuses = map[string][]string{}
+	statuses = map[string][]progress.Step{}
 	res2, err := b.Build(context.Background(), targets)
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +255,7 @@ func TestBuildPacksThenSkipsWhenImageExists(t *testing.T) {
 	if len(api.loads) != 2 {
 		t.Errorf("second build packed again: %d image loads", len(api.loads))
 	}
-	if got := statuses["gateway"]; !slices.Equal(got, []string{"compiling", "up to date"}) {
+	if got := statuses["gateway"]; !slices.Equal(got, []progress.Step{{Kind: progress.Compiling, Name: "gateway"}, {Kind: progress.UpToDate, Name: "gateway"}}) {
 		t.Errorf("gateway progress = %q", got)
 	}
 	if len(api.removed) != 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/msx-dev/msx/engine"
+	"github.com/msx-dev/msx/progress"
 )
 
 // engineClient connects to the engine of the environment, or skips the test
@@ -83,15 +84,15 @@ func TestBuildHelloIntoEngine(t *testing.T) {
 		Project:    project,
 		Dir:        dir,
 		MsxVersion: `test "v1"`,
-		Progress: func(name, status string) {
+		Progress: func(s progress.Step) {
 			mu.Lock()
 			defer mu.Unlock()
-			statuses = append(statuses, fmt.Sprintf("%s: %s @%v", name, status, time.Since(start).Round(time.Millisecond)))
-			switch {
-			case status == "packing":
-				packing[name] = time.Now()
-			case strings.HasPrefix(status, "built in"):
-				packTimes = append(packTimes, fmt.Sprintf("%s %v", name, time.Since(packing[name]).Round(time.Millisecond)))
+			statuses = append(statuses, fmt.Sprintf("%s: %s @%v", s.Name, s, time.Since(start).Round(time.Millisecond)))
+			switch s.Kind {
+			case progress.Packing:
+				packing[s.Name] = time.Now()
+			case progress.Built:
+				packTimes = append(packTimes, fmt.Sprintf("%s %v", s.Name, time.Since(packing[s.Name]).Round(time.Millisecond)))
 			}
 		},
 		Stderr: &stderr,

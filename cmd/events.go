@@ -15,6 +15,7 @@ import (
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/eventlog"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -102,7 +103,7 @@ func usesBroker(m *devenv.Manifest) bool {
 }
 
 // compileNotice says that the event reader is being compiled only when the
-// compile takes a while: the builder reports "compiling" whenever it runs
+// compile takes a while: the builder reports Compiling whenever it runs
 // go build (after any edit in the workspace), which mostly finds the
 // reader in Go's build cache at once, and then there is nothing to say.
 type compileNotice struct {
@@ -115,10 +116,10 @@ type compileNotice struct {
 	stopped bool
 }
 
-// progress is the builder's Progress: "compiling" starts the delay, any
-// later status (packing, up to date, built) ends it.
-func (n *compileNotice) progress(_, status string) {
-	if status != "compiling" {
+// progress is the builder's Progress: Compiling starts the delay, any
+// later step (packing, up to date, built) ends it.
+func (n *compileNotice) progress(s progress.Step) {
+	if s.Kind != progress.Compiling {
 		n.stop()
 		return
 	}

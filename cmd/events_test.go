@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/msx-dev/msx/eventlog"
+	"github.com/msx-dev/msx/progress"
 )
 
 func TestPrintEvent(t *testing.T) {
@@ -76,21 +77,21 @@ func (s *syncBuffer) String() string {
 func TestCompileNoticeOnlyWhenSlow(t *testing.T) {
 	var out syncBuffer
 	n := &compileNotice{w: &out, delay: time.Hour, msg: "compiling"}
-	n.progress("eventtap", "compiling")
-	n.progress("eventtap", "up to date")
+	n.progress(progress.Step{Kind: progress.Compiling, Name: "eventtap"})
+	n.progress(progress.Step{Kind: progress.UpToDate, Name: "eventtap"})
 	if out.String() != "" {
 		t.Errorf("a fast compile printed %q", out.String())
 	}
 
 	n = &compileNotice{w: &out, delay: time.Millisecond, msg: "compiling"}
-	n.progress("eventtap", "compiling")
+	n.progress(progress.Step{Kind: progress.Compiling, Name: "eventtap"})
 	for deadline := time.Now().Add(5 * time.Second); out.String() == ""; {
 		if time.Now().After(deadline) {
 			t.Fatal("a slow compile printed nothing")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	n.progress("eventtap", "built in 3.0s")
+	n.progress(progress.Step{Kind: progress.Built, Name: "eventtap", Duration: 3 * time.Second})
 	if got := out.String(); got != "compiling\n" {
 		t.Errorf("a slow compile printed %q, want the notice once", got)
 	}

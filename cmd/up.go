@@ -19,6 +19,7 @@ import (
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/session"
 	"github.com/msx-dev/msx/state"
@@ -87,17 +88,17 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 	// The builder and the runner report through the session, which is
 	// made once they exist.
 	var s *session.Session
-	progress := func(name, status string) { s.Progress(name, status) }
+	report := func(p progress.Step) { s.Progress(p) }
 	compiler := writerFunc(func(p []byte) (int, error) { return s.CompilerOutput().Write(p) })
 	b := builder.New(cli, builder.Options{
 		Project:    m.Project,
 		Dir:        m.Dir,
 		MsxVersion: msxVersion(),
-		Progress:   progress,
+		Progress:   report,
 		Stderr:     compiler,
 	})
 	r := runner.New(cli, b)
-	r.Progress = progress
+	r.Progress = report
 	so := session.Options{
 		Manifest: m,
 		Up: runner.UpOptions{
@@ -145,9 +146,12 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 			Out:        f.IO.Out,
 			NoColor:    !f.IO.ColorEnabled(),
 			Controller: sessionController{&s},
-			Tabs:       dashboardTabs(r, m),
+			Tabs:       dashboardTabs(func(ctx context.Context) ([]runner.ServiceStatus, error) { return s.Status(ctx) }, r, m),
 		})
 		so.Recover = d.Recover
+		// The session reads the status the breakers and events tabs show,
+		// and publishes what changes in it (breakers, dead letters).
+		so.StatusEvery = dashboardEvery
 	}
 	s = session.New(so)
 	plain := session.NewPlain(f.IO.ErrOut, nil)
@@ -200,21 +204,24 @@ func attachDashboard(ctx context.Context, f *Factory, d *dashboard.Dashboard, pl
 	return err
 }
 
+// dashboardEvery is how often the dashboard's breakers and events tabs,
+// and the session's watch of the same status, read it.
+const dashboardEvery = 2 * time.Second
+
+// statusFunc reads the status of the project's containers, as msx ps does.
+type statusFunc func(ctx context.Context) ([]runner.ServiceStatus, error)
+
 // dashboardTabs are the dashboard's pages after the services: traces,
-// breakers, and the event consumers when the project runs a broker.
-func dashboardTabs(r *runner.Runner, m *devenv.Manifest) []dashboard.Tab {
-	const every = 2 * time.Second
-	// Both tabs show parts of one status and tick together: one read
-	// serves both.
-	status := newSharedStatus(func(ctx context.Context) ([]runner.ServiceStatus, error) {
-		return r.Status(ctx, m)
-	}, every/2).Status
+// breakers, and the event consumers when the project runs a broker. Both
+// of the latter show parts of status (the session's, whose reads they
+// share with its own watch).
+func dashboardTabs(status statusFunc, r *runner.Runner, m *devenv.Manifest) []dashboard.Tab {
 	tabs := []dashboard.Tab{
 		dashboard.NewTracesTab(collectorFinder(r, m)),
-		dashboard.NewBreakersTab(breakerSource(status), every),
+		dashboard.NewBreakersTab(breakerSource(status), dashboardEvery),
 	}
 	if len(subscribers(m)) > 0 {
-		tabs = append(tabs, dashboard.NewEventsTab(eventSource(status, m), every))
+		tabs = append(tabs, dashboard.NewEventsTab(eventSource(status, m), dashboardEvery))
 	}
 	return tabs
 }

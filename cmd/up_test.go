@@ -47,10 +47,10 @@ func TestEventConsumers(t *testing.T) {
 		t.Error("no broker container: no error")
 	}
 
-	if tabs := dashboardTabs(nil, m); len(tabs) != 3 || tabs[2].Title() != "events" {
+	if tabs := dashboardTabs(nil, nil, m); len(tabs) != 3 || tabs[2].Title() != "events" {
 		t.Errorf("tabs of a project with subscribers: %d", len(tabs))
 	}
-	if tabs := dashboardTabs(nil, &devenv.Manifest{Services: map[string]devenv.Service{"orders": {}}}); len(tabs) != 2 {
+	if tabs := dashboardTabs(nil, nil, &devenv.Manifest{Services: map[string]devenv.Service{"orders": {}}}); len(tabs) != 2 {
 		t.Errorf("a project without subscribers has %d tabs, want 2 (no events)", len(tabs))
 	}
 }

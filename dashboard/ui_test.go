@@ -18,6 +18,7 @@ import (
 
 	"github.com/msx-dev/msx/dashboard/model"
 	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/progress"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -69,7 +70,7 @@ func startup() []events.Event {
 	for i, n := range names {
 		if i == len(names)-1 {
 			// Its image is of the sources as they are: nothing compiled.
-			add(events.Event{Kind: events.Built, Service: n, Detail: "up to date"})
+			add(events.Event{Kind: events.Built, Service: n, Step: progress.Step{Kind: progress.UpToDate, Name: n}})
 			add(events.Event{Kind: events.Starting, Service: n, Port: 8081 + i})
 			continue
 		}

@@ -7,6 +7,8 @@ package events
 import (
 	"sync"
 	"time"
+
+	"github.com/msx-dev/msx/progress"
 )
 
 // Kind says what happened.
@@ -15,23 +17,25 @@ type Kind int
 // The kinds of event. New kinds are appended; observers ignore kinds they
 // do not know.
 const (
-	Building    Kind = iota + 1 // a build of the service started
-	Built                       // the build succeeded; Detail names the image or binary
-	BuildFailed                 // the build failed; Output holds the compiler's errors
-	Starting                    // the container is starting
-	Ready                       // the service answers its readiness check
-	Unhealthy                   // the service stopped answering its readiness check
-	Crashed                     // the process exited on its own; ExitCode and Output (last lines)
-	Swapped                     // a new binary replaced the running one without an image rebuild
-	Restarted                   // the service was restarted; Detail says why
-	Stopping                    // a graceful stop began
-	Stopped                     // the container stopped
-	Log                         // one log line; Stream and Line
-	Info                        // a message about the project as a whole (Service may be empty)
-	Warning                     // something the user should know that did not stop the session
-	Stats                       // a resource sample: CPU and Memory
-	Following                   // the project is up and followed; Detail is the gateway URL, Duration the time to ready
-	Waiting                     // waiting for another msx that holds the workspace lock
+	Building       Kind = iota + 1 // a build of the service started
+	Built                          // the build succeeded; Detail names the image or binary
+	BuildFailed                    // the build failed; Output holds the compiler's errors
+	Starting                       // the container is starting
+	Ready                          // the service answers its readiness check
+	Unhealthy                      // the service stopped answering its readiness check
+	Crashed                        // the process exited on its own; ExitCode and Output (last lines)
+	Swapped                        // a new binary replaced the running one without an image rebuild
+	Restarted                      // the service was restarted; Detail says why
+	Stopping                       // a graceful stop began
+	Stopped                        // the container stopped
+	Log                            // one log line; Stream and Line
+	Info                           // a message about the project as a whole (Service may be empty)
+	Warning                        // something the user should know that did not stop the session
+	Stats                          // a resource sample: CPU and Memory
+	Following                      // the project is up and followed; Detail is the gateway URL, Duration the time to ready
+	Waiting                        // waiting for another msx that holds the workspace lock
+	BreakerChanged                 // a circuit breaker of Service changed state: Upstream and State
+	DeadLettered                   // the broker set events aside: Count new ones, Total in all
 )
 
 var kindNames = [...]string{
@@ -41,6 +45,7 @@ var kindNames = [...]string{
 	Stopping: "stopping", Stopped: "stopped", Log: "log",
 	Info: "info", Warning: "warning", Stats: "stats",
 	Following: "following", Waiting: "waiting",
+	BreakerChanged: "breaker changed", DeadLettered: "dead-lettered",
 }
 
 func (k Kind) String() string {
@@ -75,6 +80,35 @@ type Event struct {
 	Memory uint64  // Stats: bytes
 
 	Port int // Starting, Ready, Stats: the host port the service is published on, 0 if none or unchanged
+
+	Upstream string // BreakerChanged: the upstream the breaker protects, as the program names it
+	State    string // BreakerChanged: the breaker's new state as the program said it (closed, open, half-open)
+
+	Count, Total uint64 // DeadLettered: events set aside since the last look, and in all
+
+	// Step is the runner's or the builder's step this event reports, when
+	// it reports one (Step.Kind is then set, and Detail empty): observers
+	// word it with Step.String, and name it with Step.Subject when Service
+	// is empty (a network, a volume, an image).
+	Step progress.Step
+}
+
+// Words is what the event says beyond its kind: the step's words, or
+// Detail.
+func (e Event) Words() string {
+	if e.Step.Kind != 0 {
+		return e.Step.String()
+	}
+	return e.Detail
+}
+
+// Subject names what the event is about: its service, or what its step
+// names when that is not a service; empty for the project as a whole.
+func (e Event) Subject() string {
+	if e.Service == "" && e.Step.Kind != 0 {
+		return e.Step.Subject()
+	}
+	return e.Service
 }
 
 // Observer receives events. Publish calls an observer from one goroutine

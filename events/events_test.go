@@ -3,6 +3,8 @@ package events
 import (
 	"testing"
 	"time"
+
+	"github.com/msx-dev/msx/progress"
 )
 
 func TestBusDeliversInOrderAndStamps(t *testing.T) {
@@ -23,5 +25,21 @@ func TestBusDeliversInOrderAndStamps(t *testing.T) {
 func TestKindString(t *testing.T) {
 	if BuildFailed.String() != "build failed" || Kind(999).String() != "unknown" || Kind(0).String() != "unknown" {
 		t.Fatal("kind names")
+	}
+}
+
+func TestWordsAndSubjectOfASteps(t *testing.T) {
+	network := Event{Kind: Info, Step: progress.Step{Kind: progress.Created, Object: progress.Network, Name: "shop_default"}}
+	if network.Words() != "created" || network.Subject() != "network shop_default" {
+		t.Errorf("network: %q %q", network.Subject(), network.Words())
+	}
+	built := Event{Kind: Built, Service: "orders", Step: progress.Step{Kind: progress.Built, Name: "orders", Duration: 1200 * time.Millisecond}}
+	if built.Words() != "built in 1.2s" || built.Subject() != "orders" {
+		t.Errorf("built: %q %q", built.Subject(), built.Words())
+	}
+	// Without a step, the session's own detail and service.
+	restarted := Event{Kind: Restarted, Service: "orders", Detail: "restarted on request"}
+	if restarted.Words() != "restarted on request" || restarted.Subject() != "orders" {
+		t.Errorf("restarted: %q %q", restarted.Subject(), restarted.Words())
 	}
 }

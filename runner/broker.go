@@ -29,12 +29,22 @@ type ConsumerStatus struct {
 	Redelivered int `json:"redelivered"`
 }
 
+// BrokerStatus is what the broker's monitoring endpoint says.
+type BrokerStatus struct {
+	// Consumers are the consumers of EventStream, by name.
+	Consumers map[string]ConsumerStatus
+	// DeadLetters is how many events DeadLetterStream holds: events whose
+	// handler kept failing, set aside.
+	DeadLetters uint64
+}
+
 // BrokerClient reads the broker's monitoring endpoint, published for msx
 // on 127.0.0.1.
 type BrokerClient interface {
-	// Consumers returns the consumers of EventStream by name; monitorURL
-	// ends with the secret monitoring path (devenv.BrokerMonitorSecret).
-	Consumers(ctx context.Context, monitorURL string) (map[string]ConsumerStatus, error)
+	// Read returns the consumers of EventStream and the dead letters;
+	// monitorURL ends with the secret monitoring path
+	// (devenv.BrokerMonitorSecret).
+	Read(ctx context.Context, monitorURL string) (BrokerStatus, error)
 }
 
 // HTTPBroker is the BrokerClient of a NATS server's /jsz.
@@ -42,15 +52,15 @@ type HTTPBroker struct{ Client *http.Client }
 
 var _ BrokerClient = HTTPBroker{}
 
-// Consumers reads /jsz?consumers=true.
-func (b HTTPBroker) Consumers(ctx context.Context, monitorURL string) (map[string]ConsumerStatus, error) {
+// Read reads /jsz?consumers=true.
+func (b HTTPBroker) Read(ctx context.Context, monitorURL string) (BrokerStatus, error) {
 	c := b.Client
 	if c == nil {
 		c = &http.Client{Timeout: 2 * time.Second}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, monitorURL+"/jsz?consumers=true", nil)
 	if err != nil {
-		return nil, err
+		return BrokerStatus{}, err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -59,26 +69,29 @@ func (b HTTPBroker) Consumers(ctx context.Context, monitorURL string) (map[strin
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("asking the broker's /jsz: %w", err)
+		return BrokerStatus{}, fmt.Errorf("asking the broker's /jsz: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("the broker's /jsz answered %s", resp.Status)
+		return BrokerStatus{}, fmt.Errorf("the broker's /jsz answered %s", resp.Status)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return nil, err
+		return BrokerStatus{}, err
 	}
 	return ParseJSZ(data)
 }
 
-// ParseJSZ reads the consumers of EventStream from a NATS server's /jsz
-// with consumers=true.
-func ParseJSZ(data []byte) (map[string]ConsumerStatus, error) {
+// ParseJSZ reads the consumers of EventStream and the size of
+// DeadLetterStream from a NATS server's /jsz with consumers=true.
+func ParseJSZ(data []byte) (BrokerStatus, error) {
 	var jsz struct {
 		Accounts []struct {
 			Streams []struct {
-				Name      string `json:"name"`
+				Name  string `json:"name"`
+				State struct {
+					Messages uint64 `json:"messages"`
+				} `json:"state"`
 				Consumers []struct {
 					Name        string `json:"name"`
 					Pending     uint64 `json:"num_pending"`
@@ -89,16 +102,19 @@ func ParseJSZ(data []byte) (map[string]ConsumerStatus, error) {
 		} `json:"account_details"`
 	}
 	if err := json.Unmarshal(data, &jsz); err != nil {
-		return nil, fmt.Errorf("reading the broker's /jsz: %w", err)
+		return BrokerStatus{}, fmt.Errorf("reading the broker's /jsz: %w", err)
 	}
-	out := map[string]ConsumerStatus{}
+	out := BrokerStatus{Consumers: map[string]ConsumerStatus{}}
 	for _, a := range jsz.Accounts {
 		for _, s := range a.Streams {
+			if s.Name == devenv.DeadLetterStream {
+				out.DeadLetters += s.State.Messages
+			}
 			if s.Name != EventStream {
 				continue
 			}
 			for _, c := range s.Consumers {
-				out[c.Name] = ConsumerStatus{Pending: c.Pending, AckPending: c.AckPending, Redelivered: c.Redelivered}
+				out.Consumers[c.Name] = ConsumerStatus{Pending: c.Pending, AckPending: c.AckPending, Redelivered: c.Redelivered}
 			}
 		}
 	}
@@ -113,23 +129,26 @@ func (r *Runner) broker() BrokerClient {
 }
 
 // fillConsumers gives each subscribing service the status of its durable
-// consumer, read from the running broker; nothing when there is none.
+// consumer, and the broker its dead letters, read from the running broker;
+// nothing when there is none.
 func (r *Runner) fillConsumers(ctx context.Context, list []ServiceStatus) {
-	monitor := ""
-	for _, s := range list {
-		if s.brokerMonitor != "" {
-			monitor = s.brokerMonitor
+	var broker *ServiceStatus
+	for i := range list {
+		if list[i].brokerMonitor != "" {
+			broker = &list[i]
 		}
 	}
-	if monitor == "" {
+	if broker == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	consumers, err := r.broker().Consumers(ctx, monitor)
+	st, err := r.broker().Read(ctx, broker.brokerMonitor)
 	if err != nil {
 		return
 	}
+	broker.DeadLetters = &st.DeadLetters
+	consumers := st.Consumers
 	// A service has a consumer per topic: it shows their sum.
 	sum := map[string]*ConsumerStatus{}
 	for name, c := range consumers {

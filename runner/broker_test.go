@@ -28,10 +28,14 @@ const jsz = `{
 }`
 
 func TestParseJSZ(t *testing.T) {
-	got, err := ParseJSZ([]byte(jsz))
+	st, err := ParseJSZ([]byte(jsz))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st.DeadLetters != 1 {
+		t.Errorf("dead letters = %d, want the dead-letter stream's 1", st.DeadLetters)
+	}
+	got := st.Consumers
 	want := map[string]ConsumerStatus{
 		"payments": {Pending: 100, AckPending: 5, Redelivered: 2},
 		"ledger":   {},
@@ -43,7 +47,7 @@ func TestParseJSZ(t *testing.T) {
 		t.Error("a page that is not /jsz: no error")
 	}
 	empty, err := ParseJSZ([]byte(`{"streams": 0, "account_details": [{"name": "$G"}]}`))
-	if err != nil || len(empty) != 0 {
+	if err != nil || len(empty.Consumers) != 0 || empty.DeadLetters != 0 {
 		t.Errorf("no stream yet: %v, %v", empty, err)
 	}
 }
@@ -57,29 +61,30 @@ func TestHTTPBrokerConsumers(t *testing.T) {
 		_, _ = w.Write([]byte(jsz))
 	}))
 	defer srv.Close()
-	got, err := HTTPBroker{}.Consumers(context.Background(), srv.URL)
-	if err != nil || got["payments"].Pending != 100 {
-		t.Fatalf("Consumers = %+v, %v", got, err)
+	got, err := HTTPBroker{}.Read(context.Background(), srv.URL)
+	if err != nil || got.Consumers["payments"].Pending != 100 || got.DeadLetters != 1 {
+		t.Fatalf("Read = %+v, %v", got, err)
 	}
 	// Its errors never quote the URL: its path is a secret.
-	if _, err := (HTTPBroker{}).Consumers(context.Background(), srv.URL+"/secret-0123456789"); err == nil || strings.Contains(err.Error(), "secret-0123456789") {
+	if _, err := (HTTPBroker{}).Read(context.Background(), srv.URL+"/secret-0123456789"); err == nil || strings.Contains(err.Error(), "secret-0123456789") {
 		t.Errorf("a 404: %v", err)
 	}
 	srv.Close()
-	if _, err := (HTTPBroker{}).Consumers(context.Background(), srv.URL+"/secret-0123456789"); err == nil || strings.Contains(err.Error(), "secret-0123456789") {
+	if _, err := (HTTPBroker{}).Read(context.Background(), srv.URL+"/secret-0123456789"); err == nil || strings.Contains(err.Error(), "secret-0123456789") {
 		t.Errorf("no broker: %v", err)
 	}
 }
 
 type fakeBroker struct {
-	url       string
-	consumers map[string]ConsumerStatus
-	err       error
+	url         string
+	consumers   map[string]ConsumerStatus
+	deadLetters uint64
+	err         error
 }
 
-func (f *fakeBroker) Consumers(_ context.Context, url string) (map[string]ConsumerStatus, error) {
+func (f *fakeBroker) Read(_ context.Context, url string) (BrokerStatus, error) {
 	f.url = url
-	return f.consumers, f.err
+	return BrokerStatus{Consumers: f.consumers, DeadLetters: f.deadLetters}, f.err
 }
 
 func TestFillConsumers(t *testing.T) {
@@ -96,7 +101,7 @@ func TestFillConsumers(t *testing.T) {
 		"payments_orders_item_created": {Pending: 60, Redelivered: 1},
 		"payments_orders_item_deleted": {Pending: 40},
 		"payments":                     {Pending: 7},
-	}}
+	}, deadLetters: 3}
 	r := &Runner{Broker: fb}
 	got := list()
 	r.fillConsumers(context.Background(), got)
@@ -105,14 +110,18 @@ func TestFillConsumers(t *testing.T) {
 		*got[2].Consumer != (ConsumerStatus{Pending: 100, Redelivered: 1}) || got[0].Consumer != nil {
 		t.Errorf("asked %q; statuses %+v", fb.url, got)
 	}
+	// The dead letters are the broker's, on its own line.
+	if got[0].DeadLetters == nil || *got[0].DeadLetters != 3 || got[1].DeadLetters != nil {
+		t.Errorf("dead letters: broker %v, orders %v; want 3 on the broker's line", got[0].DeadLetters, got[1].DeadLetters)
+	}
 
 	// A broker that does not answer, or none running: no counts, no error.
 	fb = &fakeBroker{err: errors.New("connection refused")}
 	r.Broker = fb
 	got = list()
 	r.fillConsumers(context.Background(), got)
-	if got[2].Consumer != nil {
-		t.Errorf("counts from a broker that failed: %+v", got[2])
+	if got[2].Consumer != nil || got[0].DeadLetters != nil {
+		t.Errorf("counts from a broker that failed: %+v", got)
 	}
 	got = list()
 	got[0].URL, got[0].brokerMonitor = "", ""

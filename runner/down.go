@@ -17,6 +17,7 @@ import (
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 )
 
 // Timeouts bounding each engine call while stopping or removing, so that
@@ -143,7 +144,7 @@ func (r *Runner) Stop(ctx context.Context, project, dir string, opts StopOptions
 					errs[i] = err
 					return
 				}
-				r.progress(svc, "removed (never started)")
+				r.progress(progress.Step{Kind: progress.Removed, Name: svc, Reason: "never started"})
 				return
 			case container.StateExited, container.StateDead, container.StateRemoving:
 				return
@@ -155,7 +156,7 @@ func (r *Runner) Stop(ctx context.Context, project, dir string, opts StopOptions
 					errs[i] = err
 					return
 				}
-				r.progress(svc, "killed")
+				r.progress(progress.Step{Kind: progress.Killed, Name: svc})
 				return
 			}
 			// Dependents first: the gateway, then what depends on a
@@ -176,7 +177,7 @@ func (r *Runner) Stop(ctx context.Context, project, dir string, opts StopOptions
 				errs[i] = fmt.Errorf("stopping %s: %w", name, err)
 				return
 			}
-			r.progress(svc, "stopped")
+			r.progress(progress.Step{Kind: progress.Stopped, Name: svc})
 		}()
 	}
 	wg.Wait()
@@ -330,11 +331,11 @@ func (r *Runner) DownServices(ctx context.Context, project, dir string, services
 // answer one call, the rest of the pass is skipped rather than waited for.
 func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool, res *DownResult) {
 	var mu sync.Mutex
-	removed := func(what string) {
+	removed := func(kind string, obj progress.Object, name string) {
 		mu.Lock()
 		defer mu.Unlock()
-		res.Removed = append(res.Removed, what)
-		r.progress(what, "removed")
+		res.Removed = append(res.Removed, kind+" "+name)
+		r.progress(progress.Step{Kind: progress.Removed, Object: obj, Name: name})
 	}
 	failed := func(what string, err error) {
 		mu.Lock()
@@ -387,7 +388,7 @@ func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool
 				failed("container "+name, err)
 				return
 			}
-			removed("container " + name)
+			removed("container", progress.Container, name)
 		}()
 	}
 	wg.Wait()
@@ -417,7 +418,7 @@ func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool
 			failed("network "+n.Name, err)
 			continue
 		}
-		removed("network " + n.Name)
+		removed("network", progress.Network, n.Name)
 	}
 
 	if volumes && !stuck() {
@@ -443,7 +444,7 @@ func (r *Runner) downPass(ctx context.Context, project, dir string, volumes bool
 				failed("volume "+v.Name, err)
 				continue
 			}
-			removed("volume " + v.Name)
+			removed("volume", progress.Volume, v.Name)
 		}
 	}
 }

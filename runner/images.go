@@ -12,6 +12,7 @@ import (
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 )
 
 // ImageMissingError is an infrastructure image that is not on this
@@ -112,15 +113,19 @@ func (r *Runner) ensureImage(ctx context.Context, ref devenv.ImageRef) error {
 	if err != nil || ok {
 		return err
 	}
-	r.progress(ref.Kind, "pulling "+ref.Ref)
+	step := progress.Step{Kind: progress.Pulling, Object: progress.Image, Name: ref.Kind, Ref: ref.Ref}
+	r.progress(step)
 	start := r.clock().Now()
-	if err := r.pull(ctx, ref.Ref, func(status string) { r.progress(ref.Kind, status) }); err != nil {
+	if err := r.pull(ctx, ref.Ref, func(current, total int64) {
+		step.Current, step.Total = current, total
+		r.progress(step)
+	}); err != nil {
 		if ctx.Err() != nil {
 			return msxerr.ErrCancelled
 		}
 		return missingImage(ref.Kind, ref.Ref, err)
 	}
-	r.progress(ref.Kind, fmt.Sprintf("pulled %s in %s", ref.Ref, r.clock().Now().Sub(start).Round(100*time.Millisecond)))
+	r.progress(progress.Step{Kind: progress.Pulled, Object: progress.Image, Name: ref.Kind, Ref: ref.Ref, Duration: r.clock().Now().Sub(start)})
 	return nil
 }
 
@@ -135,9 +140,9 @@ type pullMessage struct {
 	Error string `json:"error"`
 }
 
-// pull pulls ref and reports the layers' progress as one status per
-// change of whole megabytes downloaded, at most a few a second.
-func (r *Runner) pull(ctx context.Context, ref string, status func(string)) error {
+// pull pulls ref and reports the bytes of its layers downloaded so far and
+// in all, at most a few times a second.
+func (r *Runner) pull(ctx context.Context, ref string, status func(current, total int64)) error {
 	rc, err := r.API.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
 		return err
@@ -166,7 +171,7 @@ func (r *Runner) pull(ctx context.Context, ref string, status func(string)) erro
 					cur += l[0]
 					tot += l[1]
 				}
-				status(fmt.Sprintf("pulling %s: %d of %d MB", ref, cur>>20, tot>>20))
+				status(cur, tot)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/progress"
 )
 
 // chain is a workspace of n services, each depending on the one before it,
@@ -99,7 +100,7 @@ func TestUpStartsAChainAtOnce(t *testing.T) {
 			t.Errorf("the gateway started before %s was ready:\n%s", chainName(i), strings.Join(calls, "\n"))
 		}
 	}
-	if got := h.statuses("ready"); len(got) != 12 {
+	if got := h.statuses(progress.Ready, ""); len(got) != 12 {
 		t.Errorf("ready = %v, want the 10 services, the collector and the gateway", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/templates"
 )
 
@@ -55,10 +56,10 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 type Runner struct {
 	API     DockerAPI
 	Builder ImageBuilder
-	// Progress receives one status per service and step ("created",
-	// "ready", ...); it may be nil. It is called from several goroutines,
+	// Progress receives each step of an up or a stop (created, ready,
+	// stopped, ...); it may be nil. It is called from several goroutines,
 	// never at once.
-	Progress func(service, status string)
+	Progress progress.Func
 
 	// Clock, Probe, PortFree and PollInterval default to the real thing.
 	Clock Clock
@@ -103,13 +104,13 @@ func (r *Runner) clock() Clock {
 	return r.Clock
 }
 
-func (r *Runner) progress(service, status string) {
+func (r *Runner) progress(s progress.Step) {
 	if r.Progress == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.Progress(service, status)
+	r.Progress(s)
 }
 
 func (r *Runner) probe(ctx context.Context, url string) error {
@@ -327,7 +328,7 @@ func (r *Runner) removeOrphans(ctx context.Context, m *devenv.Manifest, ours map
 			return engineErr(ctx, err, "removing "+n)
 		}
 		delete(ours, n)
-		r.progress(c.Labels[devenv.LabelService], "removed (no longer in msx.yaml)")
+		r.progress(progress.Step{Kind: progress.Removed, Name: c.Labels[devenv.LabelService], Reason: "no longer in msx.yaml"})
 	}
 	return nil
 }
@@ -458,7 +459,7 @@ func (r *Runner) ensureNetworks(ctx context.Context, p *devenv.Plan) error {
 		if err != nil {
 			return engineErr(ctx, err, "creating network "+n.Name)
 		}
-		r.progress("network "+n.Name, "created")
+		r.progress(progress.Step{Kind: progress.Created, Object: progress.Network, Name: n.Name})
 	}
 	return nil
 }
@@ -482,7 +483,7 @@ func (r *Runner) ensureVolumes(ctx context.Context, p *devenv.Plan) error {
 		if _, err := r.API.VolumeCreate(ctx, volume.CreateOptions{Name: v.Name, Labels: v.Labels}); err != nil {
 			return engineErr(ctx, err, "creating volume "+v.Name)
 		}
-		r.progress("volume "+v.Name, "created")
+		r.progress(progress.Step{Kind: progress.Created, Object: progress.Volume, Name: v.Name})
 	}
 	return nil
 }
@@ -564,7 +565,7 @@ func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[strin
 					fail(err)
 					return
 				}
-				r.progress(c.Service, "ready")
+				r.progress(progress.Step{Kind: progress.Ready, Name: c.Service})
 				close(ready[c.Service])
 			}()
 		}
@@ -643,7 +644,7 @@ func (r *Runner) startOne(ctx context.Context, c *devenv.Container, have *contai
 	if have != nil && have.Labels[devenv.LabelConfigHash] == c.Hash() {
 		id = have.ID
 		if have.State == container.StateRunning {
-			r.progress(c.Service, "unchanged, running")
+			r.progress(progress.Step{Kind: progress.Running, Name: c.Service})
 			adopted = true
 		} else {
 			if fixedPort {
@@ -658,7 +659,7 @@ func (r *Runner) startOne(ctx context.Context, c *devenv.Container, have *contai
 				if ctx.Err() != nil {
 					return "", &ServiceError{Service: c.Service, ExitCode: -1, Err: msxerr.ErrCancelled}
 				}
-				r.progress(c.Service, "unchanged, started")
+				r.progress(progress.Step{Kind: progress.Started, Name: c.Service})
 				adopted = true
 			case ctx.Err() != nil:
 				return "", &ServiceError{Service: c.Service, ExitCode: -1, Err: msxerr.ErrCancelled}
@@ -670,14 +671,14 @@ func (r *Runner) startOne(ctx context.Context, c *devenv.Container, have *contai
 		}
 	}
 	if !adopted {
-		verb := "created"
+		step := progress.Step{Kind: progress.Created, Name: c.Service}
 		if have != nil {
 			if err := r.replace(ctx, have); err != nil {
 				return "", &ServiceError{Service: c.Service, ExitCode: -1, Err: engineErr(ctx, err, "removing the old "+c.Name)}
 			}
-			verb = "recreated (" + Changed(have.Image, have.Labels[devenv.LabelConfigHash], c) + ")"
+			step.Kind, step.Reason = progress.Recreated, Changed(have.Image, have.Labels[devenv.LabelConfigHash], c)
 			if have.Labels[devenv.LabelConfigHash] == c.Hash() {
-				verb = "recreated (the old one would not start)"
+				step.Reason = "the old one would not start"
 			}
 		}
 		if fixedPort {
@@ -692,7 +693,7 @@ func (r *Runner) startOne(ctx context.Context, c *devenv.Container, have *contai
 			}
 			return "", &ServiceError{Service: c.Service, ExitCode: -1, Err: err}
 		}
-		r.progress(c.Service, verb)
+		r.progress(step)
 	}
 	return id, nil
 }

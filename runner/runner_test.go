@@ -19,6 +19,7 @@ import (
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 )
 
 func manifest(dir string) *devenv.Manifest {
@@ -44,7 +45,7 @@ type harness struct {
 	b        *fakeBuilder
 	r        *Runner
 	mu       sync.Mutex
-	progress []string
+	progress []progress.Step
 	portErr  error
 }
 
@@ -71,21 +72,23 @@ func newHarness() *harness {
 		}
 		return nil
 	}
-	h.r.Progress = func(s, st string) {
+	h.r.Progress = func(s progress.Step) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.progress = append(h.progress, s+": "+st)
+		h.progress = append(h.progress, s)
 	}
 	return h
 }
 
-func (h *harness) statuses(status string) []string {
+// statuses names, sorted, what the runner reported a step of kind k
+// about, with reason.
+func (h *harness) statuses(k progress.Kind, reason string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []string
 	for _, p := range h.progress {
-		if s, st, _ := strings.Cut(p, ": "); st == status {
-			out = append(out, s)
+		if p.Kind == k && p.Reason == reason {
+			out = append(out, p.Subject())
 		}
 	}
 	slices.Sort(out)
@@ -124,7 +127,7 @@ func TestUpCold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := h.statuses("created"); !slices.Equal(got, append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "collector", "/w/shop"), "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))) {
+	if got := h.statuses(progress.Created, ""); !slices.Equal(got, append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "collector", "/w/shop"), "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))) {
 		// statuses are sorted; the list above is too, once sorted.
 		want := append(all, "network shop_default", "volume "+devenv.VolumeName("shop", "collector", "/w/shop"), "volume "+devenv.VolumeName("shop", "orders", "/w/shop"), "volume "+devenv.VolumeName("shop", "payments", "/w/shop"))
 		slices.Sort(want)
@@ -132,7 +135,7 @@ func TestUpCold(t *testing.T) {
 			t.Errorf("created = %v, want %v", got, want)
 		}
 	}
-	if got := h.statuses("ready"); !slices.Equal(got, all) {
+	if got := h.statuses(progress.Ready, ""); !slices.Equal(got, all) {
 		t.Errorf("ready = %v", got)
 	}
 	// Each container starts after what it needs ready: the programs after
@@ -186,7 +189,7 @@ func TestUpAgainIsANoOp(t *testing.T) {
 			t.Errorf("second up: %v", got)
 		}
 	}
-	if got := h.statuses("unchanged, running"); !slices.Equal(got, all) {
+	if got := h.statuses(progress.Running, ""); !slices.Equal(got, all) {
 		t.Errorf("unchanged = %v", got)
 	}
 }
@@ -208,7 +211,7 @@ func TestUpRecreatesOnlyWhatChanged(t *testing.T) {
 	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-catalog"}) {
 		t.Errorf("removes = %v", got)
 	}
-	if got := h.statuses("recreated (code changed)"); !slices.Equal(got, []string{"catalog"}) {
+	if got := h.statuses(progress.Recreated, "code changed"); !slices.Equal(got, []string{"catalog"}) {
 		t.Errorf("recreated = %v", got)
 	}
 	// The old container was stopped gracefully (SIGTERM and its grace)
@@ -225,7 +228,7 @@ func TestUpRecreatesOnlyWhatChanged(t *testing.T) {
 	if _, err := h.up(t, m, UpOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.statuses("recreated (configuration changed)"); !slices.Contains(got, "catalog") {
+	if got := h.statuses(progress.Recreated, "configuration changed"); !slices.Contains(got, "catalog") {
 		t.Errorf("recreated = %v, progress %v", got, h.progress)
 	}
 }
@@ -266,7 +269,7 @@ func TestUpAdoptsStoppedAndCreated(t *testing.T) {
 	if got := h.api.callsLike("create"); len(got) > 0 {
 		t.Errorf("creates = %v", got)
 	}
-	if got := h.statuses("unchanged, started"); !slices.Equal(got, []string{"catalog", "orders"}) {
+	if got := h.statuses(progress.Started, ""); !slices.Equal(got, []string{"catalog", "orders"}) {
 		t.Errorf("started = %v", got)
 	}
 }
@@ -331,7 +334,7 @@ func TestUpSubset(t *testing.T) {
 	if _, err := h.up(t, manifest("/w/shop"), UpOptions{Services: []string{"payments"}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.statuses("ready"); !slices.Equal(got, []string{"collector", "gateway", "payments"}) {
+	if got := h.statuses(progress.Ready, ""); !slices.Equal(got, []string{"collector", "gateway", "payments"}) {
 		t.Errorf("ready = %v", got)
 	}
 	if got := h.b.builds[0]; len(got) != 3 {
@@ -446,7 +449,7 @@ func TestUpRecreatesTheGatewayWhenAKeyChanges(t *testing.T) {
 	}
 	up("ci:key-0123456789abcdef")
 	up("ci:key-fedcba9876543210") // rotated under .msx/secrets
-	if got := h.statuses("recreated (configuration changed)"); !slices.Equal(got, []string{"gateway"}) {
+	if got := h.statuses(progress.Recreated, "configuration changed"); !slices.Equal(got, []string{"gateway"}) {
 		t.Errorf("recreated = %v, progress %v; want the gateway alone", got, h.progress)
 	}
 	if got := h.api.copies["shop-gateway:/run/secrets/api-keys"]; got != "ci:key-fedcba9876543210 444" {
@@ -505,16 +508,19 @@ func TestUpPullsAMissingImage(t *testing.T) {
 {"status":"Download complete","id":"a1"}
 {"status":"Status: Downloaded newer image for example.com/pg:16"}
 `
-	var progress []string
-	h.r.Progress = func(svc, status string) { progress = append(progress, svc+" "+status) }
+	var steps []progress.Step
+	h.r.Progress = func(s progress.Step) { steps = append(steps, s) }
 	// The fake database never becomes healthy: this up times out after
 	// the pull, which is all this test is about.
 	_, _ = h.up(t, m, UpOptions{Secrets: fakeSecrets{"payments-db-db-password": "pw"}})
 	if !h.api.images["example.com/pg:16"] {
 		t.Fatal("not pulled")
 	}
-	if len(progress) < 2 || progress[0] != "postgres pulling example.com/pg:16" || !strings.HasPrefix(progress[1], "postgres pulled example.com/pg:16 in ") {
-		t.Errorf("progress = %q", progress)
+	pulling := progress.Step{Kind: progress.Pulling, Object: progress.Image, Name: "postgres", Ref: "example.com/pg:16"}
+	if len(steps) < 2 || steps[0] != pulling {
+		t.Errorf("steps = %+v; want %+v first", steps, pulling)
+	} else if p := steps[1]; p.Kind != progress.Pulled || p.Object != progress.Image || p.Name != "postgres" || p.Ref != "example.com/pg:16" {
+		t.Errorf("second step = %+v; want postgres pulled", p)
 	}
 	// A pull that the stream says failed is a failure.
 	h2 := newHarness()
@@ -788,7 +794,7 @@ func TestUpRemovesOrphans(t *testing.T) {
 	if got := h.api.callsLike("remove"); !slices.Equal(got, []string{"remove shop-catalog", "remove shop-orders", "remove shop-gateway"}) {
 		t.Errorf("removes = %v (the gateway's routes and orders's env changed too)", got)
 	}
-	if got := h.statuses("removed (no longer in msx.yaml)"); !slices.Equal(got, []string{"catalog"}) {
+	if got := h.statuses(progress.Removed, "no longer in msx.yaml"); !slices.Equal(got, []string{"catalog"}) {
 		t.Errorf("orphans = %v", got)
 	}
 }
@@ -884,7 +890,7 @@ func TestUpRecreatesAnAdoptedContainerThatWillNotStart(t *testing.T) {
 	if _, err := h.up(t, m, UpOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.statuses("recreated (the old one would not start)"); !slices.Equal(got, []string{"catalog"}) {
+	if got := h.statuses(progress.Recreated, "the old one would not start"); !slices.Equal(got, []string{"catalog"}) {
 		t.Errorf("recreated = %v; progress %v", got, h.progress)
 	}
 }

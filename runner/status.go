@@ -42,11 +42,15 @@ type ServiceStatus struct {
 	Faults *Faults `json:"faults,omitempty"`
 	// Consumer is the broker's view of a subscribing service's durable
 	// consumer of events.
-	Consumer      *ConsumerStatus `json:"consumer,omitempty"`
-	Restarts      int             `json:"restarts"`
-	StartedAt     time.Time       `json:"started_at,omitzero"`
-	UptimeSeconds int64           `json:"uptime_seconds"`
-	Image         string          `json:"image,omitempty"`
+	Consumer *ConsumerStatus `json:"consumer,omitempty"`
+	// DeadLetters is, on the broker's line, how many events its
+	// dead-letter stream holds, once read. Not in msx ps --json (yet):
+	// the session publishes its growth as DeadLettered events.
+	DeadLetters   *uint64   `json:"-"`
+	Restarts      int       `json:"restarts"`
+	StartedAt     time.Time `json:"started_at,omitzero"`
+	UptimeSeconds int64     `json:"uptime_seconds"`
+	Image         string    `json:"image,omitempty"`
 
 	// brokerMonitor is the broker's monitoring endpoint with its secret
 	// path, which msx reads and never prints: URL is the bare port.

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/docker/docker/api/types/container"
+
+	"github.com/msx-dev/msx/progress"
 )
 
 func (s *started) addCreated(name, id string) {
@@ -46,7 +48,7 @@ func (r *Runner) undoAttempt(ctx context.Context, st *started) {
 		// With its anonymous volumes (the /msx of every msx image): this
 		// up made them, and nothing else would ever remove them.
 		if err := r.API.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err == nil || isNotFound(err) {
-			r.progress(n, "removed (this up failed)")
+			r.progress(progress.Step{Kind: progress.Removed, Object: progress.Container, Name: n, Reason: "this up failed"})
 		}
 	}
 }

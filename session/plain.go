@@ -98,7 +98,7 @@ func (p *Plain) Observe(e events.Event) {
 		// too many lines for a log.
 		return
 	}
-	words := e.Detail
+	words := termtext.Line(e.Words())
 	switch {
 	case e.Kind == events.Swapped:
 		words = fmt.Sprintf("swapped in %s (%s)", round(e.Duration), e.Detail)
@@ -112,18 +112,23 @@ func (p *Plain) Observe(e events.Event) {
 		words = fmt.Sprintf("%s in %s", e.Detail, round(e.Duration))
 	case e.Kind == events.Crashed && e.Output != "":
 		words = e.Detail + "; its last lines:\n" + indent(e.Output)
+	case e.Kind == events.BreakerChanged:
+		words = breakerWords(e)
+	case e.Kind == events.DeadLettered:
+		words = deadLetterWords(e)
 	case words == "":
 		words = e.Kind.String()
 	}
-	if e.Service == "" {
+	name := termtext.Line(e.Subject())
+	if name == "" {
 		fmt.Fprintln(p.w, "msx: "+words)
 		return
 	}
 	if p.following {
-		p.log(e.Service, runner.Stderr, "msx: "+words)
+		p.log(name, runner.Stderr, "msx: "+words)
 		return
 	}
-	fmt.Fprintf(p.w, "%-12s %s\n", e.Service, words)
+	fmt.Fprintf(p.w, "%-12s %s\n", name, words)
 }
 
 var _ events.Observer = (*Plain)(nil)
@@ -134,6 +139,21 @@ func (p *Plain) log(service, stream, line string) {
 		return
 	}
 	p.lines.Log(service, stream, line)
+}
+
+// breakerWords says a breaker's change; its name and state are what a
+// program's admin listener said: shown, not interpreted.
+func breakerWords(e events.Event) string {
+	return "breaker " + termtext.Line(e.Upstream) + ": " + termtext.Line(e.State)
+}
+
+// deadLetterWords says the broker set events aside.
+func deadLetterWords(e events.Event) string {
+	n := "events"
+	if e.Count == 1 {
+		n = "event"
+	}
+	return fmt.Sprintf("%d %s dead-lettered (%d in all): a handler kept failing", e.Count, n, e.Total)
 }
 
 func round(d time.Duration) time.Duration {

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,7 @@ import (
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -104,6 +104,11 @@ type Options struct {
 	// container's readiness, CPU and memory (when the Engine is a
 	// Sampler); 0 is DefaultSampleEvery.
 	SampleEvery time.Duration
+	// StatusEvery is how often an attached session reads the project's
+	// status (when the Engine is a StatusReader) to publish breaker and
+	// dead-letter changes; 0 reads none. Status serves the reads it makes
+	// to other readers too.
+	StatusEvery time.Duration
 	// ManifestPath is the manifest's file; a saved change to it re-plans
 	// the environment while attached. Empty is msx.yaml in the
 	// manifest's folder.
@@ -146,6 +151,8 @@ type Session struct {
 	stopPack context.CancelFunc
 
 	compiler compilerOutput
+	// status is the last status read (Status).
+	status statusCache
 	// graph, once loaded, maps changes to programs (under mu).
 	graph Graph
 	// follow follows the containers' logs once attached (under mu).
@@ -268,35 +275,40 @@ func (s *Session) setPlan(p *devenv.Plan) {
 	s.plan = p
 }
 
-// Progress receives the runner's and the builder's progress words and
-// publishes them as events. It is the one place that reads those words.
-func (s *Session) Progress(service, status string) {
-	e := events.Event{Service: service, Detail: status}
-	builderWord := status == "compiling" || status == "packing" || status == "up to date" || strings.HasPrefix(status, "built in")
-	if builderWord && s.rebuilding.Load() > 0 {
-		// A rebuild publishes its own Building and Built, with durations.
-		return
+// Progress receives the runner's and the builder's steps and publishes
+// them as events.
+func (s *Session) Progress(p progress.Step) {
+	e := events.Event{Step: p, Duration: p.Duration}
+	if p.Object == progress.Service {
+		e.Service = p.Name
 	}
-	switch {
-	case status == "compiling" || status == "packing":
+	switch p.Kind {
+	case progress.Compiling, progress.Packing, progress.UpToDate, progress.Built:
+		if s.rebuilding.Load() > 0 {
+			// A rebuild publishes its own Building and Built, with durations.
+			return
+		}
 		e.Kind = events.Building
-	case status == "up to date" || strings.HasPrefix(status, "built in"):
-		e.Kind = events.Built
-	case status == "ready":
+		if p.Kind == progress.UpToDate || p.Kind == progress.Built {
+			e.Kind = events.Built
+		}
+	case progress.Ready:
 		e.Kind = events.Ready
-	case status == "unchanged, running":
+	case progress.Running:
 		s.mu.Lock()
-		s.adopted[service] = true
+		s.adopted[p.Name] = true
 		s.mu.Unlock()
 		e.Kind = events.Starting
-	case status == "created" && strings.Contains(service, " "):
-		// "network shop_default", "volume ...": the project, not a service.
-		e.Kind = events.Info
-	case status == "created" || status == "unchanged, started" || strings.HasPrefix(status, "recreated"):
+	case progress.Created, progress.Recreated, progress.Started:
 		e.Kind = events.Starting
-	case status == "stopped" || status == "killed" || strings.HasPrefix(status, "removed"):
+	case progress.Stopped, progress.Killed, progress.Removed:
 		e.Kind = events.Stopped
 	default:
+		e.Kind = events.Info
+	}
+	if p.Object != progress.Service {
+		// A network, a volume, an image, a container by its name: the
+		// project's news, not a service's.
 		e.Kind = events.Info
 	}
 	s.publish(e)
@@ -346,6 +358,17 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 			}
 			defer wg.Done()
 			s.buildLoop(work)
+		}()
+	}
+
+	if _, ok := s.opts.Engine.(StatusReader); ok && s.opts.StatusEvery > 0 {
+		wg.Add(1)
+		go func() {
+			if s.opts.Recover != nil {
+				defer s.opts.Recover()
+			}
+			defer wg.Done()
+			s.watchStatus(work)
 		}()
 	}
 
@@ -599,13 +622,4 @@ func (s *Session) sawRestart(service string) bool {
 		return true
 	}
 	return false
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -105,6 +106,10 @@ type fakeEngine struct {
 	noInit bool
 	// sample, when set, is what Sample sees of a service.
 	sample func(service string) runner.Sample
+	// statuses feeds Status, one read per value; status, when set
+	// instead, answers it.
+	statuses chan []runner.ServiceStatus
+	status   func() ([]runner.ServiceStatus, error)
 }
 
 func (e *fakeEngine) call(format string, args ...any) {
@@ -127,14 +132,14 @@ func (e *fakeEngine) Up(ctx context.Context, m *devenv.Manifest, _ runner.UpOpti
 	p := &devenv.Plan{Project: m.Project, GatewayPort: 8080}
 	for _, n := range m.ServiceNames() {
 		for _, inst := range m.ReplicaNames(n) {
-			e.s.Progress(inst, "created")
-			e.s.Progress(inst, "ready")
+			e.s.Progress(progress.Step{Kind: progress.Created, Name: inst})
+			e.s.Progress(progress.Step{Kind: progress.Ready, Name: inst})
 			p.Containers = append(p.Containers, devenv.Container{Name: "shop-" + inst, Service: inst, Role: devenv.RoleService,
 				Image: devenv.ImageRef{Build: n, Pkg: devenv.ServicePkg(n)}})
 		}
 	}
-	e.s.Progress("gateway", "unchanged, running")
-	e.s.Progress("gateway", "ready")
+	e.s.Progress(progress.Step{Kind: progress.Running, Name: "gateway"})
+	e.s.Progress(progress.Step{Kind: progress.Ready, Name: "gateway"})
 	p.Containers = append(p.Containers, devenv.Container{Name: "shop-gateway", Service: "gateway", Role: devenv.RoleGateway,
 		Image: devenv.ImageRef{Build: devenv.GatewayName, Pkg: devenv.GatewayPkg}})
 	return p, nil
@@ -159,7 +164,7 @@ func (e *fakeEngine) Stop(_ context.Context, _, _ string, opts runner.StopOption
 	if !opts.Force && e.stopGate != nil {
 		<-e.stopGate
 	}
-	e.s.Progress("orders", "stopped")
+	e.s.Progress(progress.Step{Kind: progress.Stopped, Name: "orders"})
 	return e.stopErr
 }
 
@@ -191,6 +196,18 @@ func (e *fakeEngine) Sample(_ context.Context, c *devenv.Container) (runner.Samp
 		return runner.Sample{}, nil
 	}
 	return f(c.Service), nil
+}
+
+func (e *fakeEngine) Status(ctx context.Context, _ *devenv.Manifest) ([]runner.ServiceStatus, error) {
+	if e.status != nil {
+		return e.status()
+	}
+	select {
+	case list := <-e.statuses:
+		return list, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (e *fakeEngine) WaitReady(_ context.Context, c *devenv.Container) error {
@@ -257,18 +274,63 @@ func (r *recorder) events() []events.Event {
 	return slices.Clone(r.got)
 }
 
-// story is the events as "kind service detail" lines, logs left out.
+// story is the events as "kind service detail" lines, logs left out; a
+// runner's or builder's step stands as its kind ("step=Created"), not its
+// words, which are the printer's.
 func (r *recorder) story() []string {
 	var out []string
 	for _, e := range r.events() {
 		if e.Kind == events.Log {
 			continue
 		}
-		out = append(out, strings.TrimSpace(fmt.Sprintf("%s %s %s", e.Kind, e.Service, e.Detail)))
+		detail := e.Detail
+		if e.Step.Kind != 0 {
+			detail = "step=" + e.Step.Kind.String()
+		}
+		out = append(out, strings.TrimSpace(fmt.Sprintf("%s %s %s", e.Kind, e.Service, detail)))
 	}
 	return out
 }
 
+// is says whether e is the event want describes: its kind, its service,
+// its step's kind (none when want has none) and, when want sets one, its
+// exit code.
+func is(e, want events.Event) bool {
+	return e.Kind == want.Kind && e.Service == want.Service && e.Step.Kind == want.Step.Kind &&
+		(want.ExitCode == 0 || e.ExitCode == want.ExitCode)
+}
+
+// count is how many events want describes (see is).
+func (r *recorder) count(want events.Event) int {
+	n := 0
+	for _, e := range r.events() {
+		if is(e, want) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitEvent waits for an event want describes (see is) and returns it.
+func (r *recorder) waitEvent(t *testing.T, want events.Event) events.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, e := range r.events() {
+			if is(e, want) {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s of %q in %q", want.Kind, want.Service, r.story())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitFor waits for a story line that starts with what: for events whose
+// only content is the session's own sentence (a warning, the stop's
+// hint), which the printers show as they are.
 func (r *recorder) waitFor(t *testing.T, what string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -353,9 +415,9 @@ func TestStartFollowAndStopOnCtrlC(t *testing.T) {
 		t.Fatalf("err = %v, want ErrCancelled", err)
 	}
 	want := []string{
-		"starting orders created", "ready orders ready", "starting gateway unchanged, running", "ready gateway ready",
+		"starting orders step=Created", "ready orders step=Ready", "starting gateway step=Running", "ready gateway step=Ready",
 		"following  http://127.0.0.1:8080",
-		"stopping  stopping (Ctrl-C again to force)", "stopped orders stopped",
+		"stopping  stopping (Ctrl-C again to force)", "stopped orders step=Stopped",
 	}
 	if got := h.rec.story(); !slices.Equal(got, want) {
 		t.Errorf("story:\n%q\nwant\n%q", got, want)
@@ -428,7 +490,7 @@ func TestChangeSwapsEveryReplica(t *testing.T) {
 	_, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/version.go"}
 	for _, inst := range []string{"orders", "orders-2", "orders-3"} {
-		h.rec.waitFor(t, "swapped "+inst)
+		h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: inst})
 	}
 	h.s.Quit()
 	wait(t, done)
@@ -449,8 +511,8 @@ func TestChangeRebuildsAndSwaps(t *testing.T) {
 	h := newHarness(t, Options{})
 	c, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/version.go"}
-	h.rec.waitFor(t, "swapped gateway")
-	h.rec.waitFor(t, "swapped orders")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "gateway"})
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
 	// The swap restarts the program inside the container (msx-init): the
 	// container's exit after it is the new program's crash.
 	cc := c.(runner.ChangeConsumer)
@@ -466,14 +528,13 @@ func TestChangeRebuildsAndSwaps(t *testing.T) {
 			t.Errorf("calls = %q, want %q", calls, want)
 		}
 	}
-	story := h.rec.story()
-	for _, s := range story {
-		if strings.HasPrefix(s, "restarted") {
-			t.Errorf("the swap's own restart reported: %q", story)
+	for _, e := range h.rec.events() {
+		if e.Kind == events.Restarted {
+			t.Errorf("the swap's own restart reported: %+v", e)
 		}
 	}
-	if !slices.Contains(story, "crashed orders exited with code 2") {
-		t.Errorf("a crash after the swap's restart was seen must be reported: %q", story)
+	if h.rec.count(events.Event{Kind: events.Crashed, Service: "orders", ExitCode: 2}) != 1 {
+		t.Errorf("a crash after the swap's restart was seen must be reported: %q", h.rec.story())
 	}
 }
 
@@ -497,7 +558,7 @@ func TestFailedBuildKeepsTheOldVersionThenRecovers(t *testing.T) {
 		t.Errorf("build failures = %+v", failed)
 	}
 	h.watch <- []string{"/w/services/orders/version.go"}
-	h.rec.waitFor(t, "swapped orders")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
 	h.s.Quit()
 	wait(t, done)
 }
@@ -509,7 +570,7 @@ func TestChangeDuringABuildIsNotDropped(t *testing.T) {
 	h.s.opts.LoadGraph = func(context.Context, []builder.Target) (Graph, error) { return g, nil }
 	_, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/h.go"}
-	h.rec.waitFor(t, "building orders")
+	h.rec.waitEvent(t, events.Event{Kind: events.Building, Service: "orders"})
 	h.watch <- []string{"/w/gateway/main.go"} // arrives during the build
 	h.watch <- []string{"/w/services/orders/h.go"}
 	// Let every build run from here on.
@@ -523,15 +584,10 @@ func TestChangeDuringABuildIsNotDropped(t *testing.T) {
 			}
 		}
 	}()
-	h.rec.waitFor(t, "swapped gateway")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "gateway"})
 	deadline := time.Now().Add(10 * time.Second)
 	for n := 0; n < 2 && time.Now().Before(deadline); {
-		n = 0
-		for _, s := range h.rec.story() {
-			if strings.HasPrefix(s, "swapped orders") {
-				n++
-			}
-		}
+		n = h.rec.count(events.Event{Kind: events.Swapped, Service: "orders"})
 		time.Sleep(time.Millisecond)
 	}
 	close(stop)
@@ -566,7 +622,7 @@ func TestCrashAfterASwapIsReportedWithItsLastLines(t *testing.T) {
 	h.eng.readyErr = &runner.ServiceError{Service: "orders", ExitCode: 2, Logs: []string{"panic: boom"}}
 	_, done := h.attach(t)
 	h.s.Rebuild("orders")
-	h.rec.waitFor(t, "crashed orders exited with code 2 after the swap")
+	h.rec.waitEvent(t, events.Event{Kind: events.Crashed, Service: "orders", ExitCode: 2})
 	h.s.Quit()
 	wait(t, done)
 	for _, e := range h.rec.events() {
@@ -580,7 +636,7 @@ func TestRestartOnRequestRestartsTheProgram(t *testing.T) {
 	h := newHarness(t, Options{})
 	_, done := h.attach(t)
 	h.s.Restart("orders")
-	h.rec.waitFor(t, "restarted orders restarted on request")
+	h.rec.waitEvent(t, events.Event{Kind: events.Restarted, Service: "orders"})
 	h.s.Quit()
 	wait(t, done)
 	calls := h.eng.called()
@@ -595,20 +651,14 @@ func TestRestartOnRequestWithoutInitRestartsTheContainer(t *testing.T) {
 	h.eng.noInit = true
 	c, done := h.attach(t)
 	h.s.Restart("orders")
-	h.rec.waitFor(t, "restarted orders restarted on request (the container)")
+	h.rec.waitEvent(t, events.Event{Kind: events.Restarted, Service: "orders"})
 	c.(runner.ChangeConsumer).Change("orders", runner.Change{Kind: runner.Restarted})
 	h.s.Quit()
 	wait(t, done)
 	if calls := h.eng.called(); !slices.Contains(calls, "restart shop-orders") {
 		t.Errorf("calls = %q, want the container restarted", calls)
 	}
-	n := 0
-	for _, s := range h.rec.story() {
-		if strings.HasPrefix(s, "restarted orders") {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := h.rec.count(events.Event{Kind: events.Restarted, Service: "orders"}); n != 1 {
 		t.Errorf("story = %q, want the restart said once", h.rec.story())
 	}
 }
@@ -651,15 +701,17 @@ func TestMonitorPublishesStatsUnhealthyAndRecovery(t *testing.T) {
 
 	setReady(false)
 	h.clock.tick(t, time.Second)
-	if slices.ContainsFunc(h.rec.story(), func(s string) bool { return strings.HasPrefix(s, "unhealthy") }) {
+	if h.rec.count(events.Event{Kind: events.Unhealthy, Service: "orders"}) != 0 {
 		t.Fatalf("one failed check is not yet unhealthy: %q", h.rec.story())
 	}
 	h.clock.tick(t, time.Second)
-	h.rec.waitFor(t, "unhealthy orders /readyz does not answer ready (503)")
+	if e := h.rec.waitEvent(t, events.Event{Kind: events.Unhealthy, Service: "orders"}); e.Detail != "/readyz does not answer ready (503)" {
+		t.Errorf("unhealthy = %+v, want the sample's reason", e)
+	}
 	h.clock.tick(t, time.Second) // said once, not on every sample
 	setReady(true)
 	h.clock.tick(t, time.Second)
-	h.rec.waitFor(t, "ready orders answers its readiness check again")
+	h.rec.waitEvent(t, events.Event{Kind: events.Ready, Service: "orders"}) // the monitor's: no step
 
 	// While the session swaps it, its readiness is not judged.
 	settled := h.s.settle("orders")
@@ -670,13 +722,7 @@ func TestMonitorPublishesStatsUnhealthyAndRecovery(t *testing.T) {
 	settled()
 	h.s.Quit()
 	wait(t, done)
-	got := 0
-	for _, s := range h.rec.story() {
-		if strings.HasPrefix(s, "unhealthy") {
-			got++
-		}
-	}
-	if got != 1 {
+	if got := h.rec.count(events.Event{Kind: events.Unhealthy, Service: "orders"}); got != 1 {
 		t.Errorf("story = %q, want one unhealthy (none while swapping)", h.rec.story())
 	}
 }
@@ -688,12 +734,12 @@ func TestCrashedThenReadyAgain(t *testing.T) {
 	h.eng.sample = func(service string) runner.Sample { return runner.Sample{Running: true, Ready: true} }
 	c, done := h.attach(t)
 	c.(runner.ChangeConsumer).Change("orders", runner.Change{Kind: runner.Exited, ExitCode: 2})
-	h.rec.waitFor(t, "crashed orders exited with code 2")
+	h.rec.waitEvent(t, events.Event{Kind: events.Crashed, Service: "orders", ExitCode: 2})
 	h.clock.tick(t, time.Second)
-	h.rec.waitFor(t, "ready orders answers its readiness check again")
+	h.rec.waitEvent(t, events.Event{Kind: events.Ready, Service: "orders"}) // the monitor's: no step
 	h.s.Quit()
 	wait(t, done)
-	if slices.ContainsFunc(h.rec.story(), func(s string) bool { return strings.HasPrefix(s, "ready gateway answers") }) {
+	if h.rec.count(events.Event{Kind: events.Ready, Service: "gateway"}) != 0 { // the monitor's: no step
 		t.Errorf("a service that never failed was announced ready again: %q", h.rec.story())
 	}
 }
@@ -710,7 +756,7 @@ func TestFailedAttachedUpStopsWhatItStarted(t *testing.T) {
 		t.Errorf("calls = %q", got)
 	}
 	want := []string{"crashed gateway gateway exited with code 2 before it was ready", "info  stopping what this up started: orders",
-		"stopping  stopping (Ctrl-C to force)", "stopped orders stopped"}
+		"stopping  stopping (Ctrl-C to force)", "stopped orders step=Stopped"}
 	if got := h.rec.story(); !slices.Equal(got, want) {
 		t.Errorf("story = %q, want %q", got, want)
 	}
@@ -801,7 +847,7 @@ func TestSwapFirstThenPackTheImages(t *testing.T) {
 	h.s.opts.Builder = compilingBuilder{h.b, h.eng, false}
 	_, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/version.go"}
-	h.rec.waitFor(t, "swapped orders")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
 	deadline := time.Now().Add(10 * time.Second)
 	for !slices.Contains(h.eng.called(), "pack 2") {
 		if time.Now().After(deadline) {
@@ -870,7 +916,7 @@ func TestManifestChangeReplans(t *testing.T) {
 	h.rec.waitFor(t, "info  msx.yaml applied; added payments")
 	<-h.eng.consumer
 	h.watch <- []string{filepath.Join(m.Dir, "services/payments/main.go")}
-	h.rec.waitFor(t, "swapped payments")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "payments"})
 	h.s.Quit()
 	wait(t, done)
 	calls := h.eng.called()
@@ -931,12 +977,63 @@ func TestRebuildWithNothingChangedSaysSo(t *testing.T) {
 	h.s.opts.Builder = unchangedBuilder{h.b}
 	_, done := h.attach(t)
 	h.s.Rebuild("orders")
-	h.rec.waitFor(t, "swapped orders")
+	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
 	h.s.Quit()
 	wait(t, done)
 	for _, e := range h.rec.events() {
 		if e.Kind == events.Swapped && e.Detail != unchangedSwap {
 			t.Errorf("swap of an unchanged binary says %q, want %q", e.Detail, unchangedSwap)
+		}
+	}
+}
+
+// TestProgressBecomesTypedEvents: each step of the runner and the builder
+// is published as the event of its kind, with the step itself and its
+// duration; what is not a service is the project's news; a rebuild's own
+// Building and Built stand alone.
+func TestProgressBecomesTypedEvents(t *testing.T) {
+	h := newHarness(t, Options{})
+	steps := []progress.Step{
+		{Kind: progress.Pulled, Object: progress.Image, Name: "postgres", Ref: "postgres:16", Duration: time.Second},
+		{Kind: progress.Created, Object: progress.Network, Name: "shop_default"},
+		{Kind: progress.Compiling, Name: "orders"},
+		{Kind: progress.Built, Name: "orders", Duration: 1500 * time.Millisecond},
+		{Kind: progress.UpToDate, Name: "gateway"},
+		{Kind: progress.Recreated, Name: "orders", Reason: "code changed"},
+		{Kind: progress.Killed, Name: "orders"},
+		{Kind: progress.Removed, Object: progress.Container, Name: "shop-orders", Reason: "this up failed"},
+	}
+	for _, p := range steps {
+		h.s.Progress(p)
+	}
+	h.s.rebuilding.Add(1)
+	h.s.Progress(progress.Step{Kind: progress.Compiling, Name: "orders"})
+	h.s.Progress(progress.Step{Kind: progress.Built, Name: "orders", Duration: time.Second})
+	h.s.rebuilding.Add(-1)
+
+	type brief struct {
+		kind     events.Kind
+		service  string
+		subject  string
+		duration time.Duration
+	}
+	want := []brief{
+		{events.Info, "", "postgres", time.Second},
+		{events.Info, "", "network shop_default", 0},
+		{events.Building, "orders", "orders", 0},
+		{events.Built, "orders", "orders", 1500 * time.Millisecond},
+		{events.Built, "gateway", "gateway", 0},
+		{events.Starting, "orders", "orders", 0},
+		{events.Stopped, "orders", "orders", 0},
+		{events.Info, "", "shop-orders", 0},
+	}
+	got := h.rec.events()
+	if len(got) != len(want) {
+		t.Fatalf("%d events, want %d: %+v", len(got), len(want), got)
+	}
+	for i, e := range got {
+		if b := (brief{e.Kind, e.Service, e.Subject(), e.Duration}); b != want[i] || e.Step != steps[i] || e.Detail != "" {
+			t.Errorf("event %d = %+v, want %+v with step %+v and no detail", i, e, want[i], steps[i])
 		}
 	}
 }

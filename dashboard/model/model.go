@@ -182,7 +182,7 @@ func (p *Project) Summary() (ready, building, failing int) {
 // Apply moves the state on by one event. Kinds it does not know are
 // ignored, so the session can add kinds before the dashboard shows them.
 func (p *Project) Apply(e events.Event) {
-	if e.Service == "" || (p.index[e.Service] == nil && strings.ContainsRune(e.Service, ' ')) {
+	if e.Service == "" {
 		p.applyProject(e)
 		return
 	}
@@ -200,11 +200,11 @@ func (p *Project) Apply(e events.Event) {
 		p.add(s.Logs, e, k, string(p.scratch))
 	case events.Building:
 		s.Building = true
-		p.add(s.Logs, e, Note, say("building", 0, e.Detail))
+		p.add(s.Logs, e, Note, say("building", 0, e))
 	case events.Built:
 		s.Building = false
 		s.Build = Build{Done: true, OK: true, Time: e.Time, Duration: e.Duration}
-		p.add(s.Logs, e, Note, say("built", e.Duration, e.Detail))
+		p.add(s.Logs, e, Note, say("built", e.Duration, e))
 		if p.noticeBuild && !p.buildFailing() {
 			p.Notice, p.noticeBuild = "", false
 		}
@@ -219,45 +219,49 @@ func (p *Project) Apply(e events.Event) {
 	case events.Starting:
 		s.Runtime = Starting
 		p.port(s, e)
-		p.add(s.Logs, e, Note, say("starting", 0, e.Detail))
+		p.add(s.Logs, e, Note, say("starting", 0, e))
 	case events.Ready:
 		s.Runtime = Ready
 		p.port(s, e)
-		p.add(s.Logs, e, Note, say("ready", 0, e.Detail))
+		p.add(s.Logs, e, Note, say("ready", 0, e))
 	case events.Unhealthy:
 		s.Runtime = Unhealthy
-		p.add(s.Logs, e, Note, say("unhealthy", 0, e.Detail))
+		p.add(s.Logs, e, Note, say("unhealthy", 0, e))
 	case events.Crashed:
 		s.Runtime = Crashed
 		s.ExitCode = e.ExitCode
 		s.Output = lines(e.Output)
 		p.add(s.Logs, e, Note, "exited with code "+itoa(e.ExitCode))
 	case events.Swapped:
-		p.add(s.Logs, e, Note, say("swapped", e.Duration, e.Detail))
+		p.add(s.Logs, e, Note, say("swapped", e.Duration, e))
 	case events.Restarted:
 		s.Restarts++
-		p.add(s.Logs, e, Note, say("restarted", 0, e.Detail))
+		p.add(s.Logs, e, Note, say("restarted", 0, e))
 	case events.Stopping:
 		s.Runtime = Stopping
-		p.add(s.Logs, e, Note, say("stopping", 0, e.Detail))
+		p.add(s.Logs, e, Note, say("stopping", 0, e))
 	case events.Stopped:
 		s.Runtime = Stopped
-		p.add(s.Logs, e, Note, say("stopped", 0, e.Detail))
+		p.add(s.Logs, e, Note, say("stopped", 0, e))
 	case events.Info:
-		p.add(s.Logs, e, Note, e.Detail)
+		p.add(s.Logs, e, Note, e.Words())
 	case events.Warning:
 		p.add(s.Logs, e, Note, "warning: "+e.Detail)
 	case events.Stats:
 		s.HasStats, s.CPU, s.Memory = true, e.CPU, e.Memory
 		p.port(s, e)
+	case events.BreakerChanged:
+		// The upstream's name and the state are what the program's
+		// admin listener said: shown (sanitized by add), not interpreted.
+		p.add(s.Logs, e, Note, "breaker "+e.Upstream+": "+e.State)
 	}
 }
 
 // applyProject records an event about the project as a whole (or about
-// something that is not a service, such as "network shop_default"): a
-// line in the project's buffer, and the header's notice. Stats of no
-// service mean nothing and are dropped; any other kind, including kinds
-// added after this code, shows its words.
+// something that is not a service: a step about a network, a volume, an
+// image): a line in the project's buffer, and the header's notice. Stats
+// of no service mean nothing and are dropped; any other kind, including
+// kinds added after this code, shows its words.
 func (p *Project) applyProject(e events.Event) {
 	var text string
 	switch e.Kind {
@@ -266,14 +270,20 @@ func (p *Project) applyProject(e events.Event) {
 	case events.Log:
 		text = e.Line
 	case events.Info:
-		text = e.Detail
+		text = e.Words()
 	case events.Warning:
 		text = "warning: " + e.Detail
+	case events.DeadLettered:
+		n := " events"
+		if e.Count == 1 {
+			n = " event"
+		}
+		text = strconv.FormatUint(e.Count, 10) + n + " dead-lettered (" + strconv.FormatUint(e.Total, 10) + " in all): a handler kept failing"
 	default:
-		text = say(e.Kind.String(), 0, e.Detail)
+		text = say(e.Kind.String(), 0, e)
 	}
-	if e.Service != "" {
-		text = e.Service + ": " + text
+	if name := e.Subject(); name != "" {
+		text = name + ": " + text
 	}
 	p.Notice = sanitize(text)
 	p.noticeBuild = e.Kind == events.Warning && p.buildFailing()
@@ -290,10 +300,16 @@ func (p *Project) buildFailing() bool {
 	return false
 }
 
-// say words a note: the kind's word, how long it took, and the session's
-// detail, without repeating the word when the detail already starts with
-// it ("built in 0.8s", "restarted on request").
-func say(word string, d time.Duration, detail string) string {
+// say words a note. A runner's or builder's step says itself, as the
+// plain printer prints it ("compiling", "built in 1.2s", "created");
+// otherwise the kind's word, how long it took, and the session's detail,
+// without repeating the word when the session's detail is a whole phrase
+// that starts with it ("restarted on request").
+func say(word string, d time.Duration, e events.Event) string {
+	if e.Step.Kind != 0 {
+		return e.Step.String()
+	}
+	detail := e.Detail
 	switch {
 	case detail == "":
 		return word + took(d)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/progress"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -205,12 +206,16 @@ func TestSeconds(t *testing.T) {
 
 func TestProjectWideAndNonServiceEvents(t *testing.T) {
 	p := New([]string{"orders"}, 10)
-	p.Apply(ev(events.Info, "network shop_default", func(e *events.Event) { e.Detail = "created" }))
-	p.Apply(ev(events.Stopped, "network shop_default", func(e *events.Event) { e.Detail = "removed" }))
+	p.Apply(ev(events.Info, "", func(e *events.Event) {
+		e.Step = progress.Step{Kind: progress.Created, Object: progress.Network, Name: "shop_default"}
+	}))
+	p.Apply(ev(events.Info, "", func(e *events.Event) {
+		e.Step = progress.Step{Kind: progress.Removed, Object: progress.Container, Name: "shop-orders", Reason: "this up failed"}
+	}))
 	if len(p.Services()) != 1 {
-		t.Fatalf("a network became a service: %+v", p.Services()[1])
+		t.Fatalf("a network or a container became a service: %+v", p.Services()[1])
 	}
-	if p.Notice != "network shop_default: stopped: removed" {
+	if p.Notice != "shop-orders: removed (this up failed)" {
 		t.Fatalf("notice %q", p.Notice)
 	}
 	p.Apply(ev(events.Stopping, "", func(e *events.Event) { e.Detail = "stopping (graceful)" }))
@@ -229,16 +234,23 @@ func TestProjectWideAndNonServiceEvents(t *testing.T) {
 
 func TestNotesDoNotRepeatTheSessionsWords(t *testing.T) {
 	p := New([]string{"orders"}, 10)
-	p.Apply(ev(events.Built, "orders", func(e *events.Event) { e.Detail = "built in 0.8s"; e.Duration = 800 * time.Millisecond }))
+	p.Apply(ev(events.Built, "orders", func(e *events.Event) {
+		e.Step, e.Duration = progress.Step{Kind: progress.Built, Name: "orders", Duration: 800 * time.Millisecond}, 800*time.Millisecond
+	}))
 	p.Apply(ev(events.Restarted, "orders", func(e *events.Event) { e.Detail = "restarted on request" }))
 	p.Apply(ev(events.Swapped, "orders", func(e *events.Event) { e.Detail = "code changed"; e.Duration = 200 * time.Millisecond }))
-	p.Apply(ev(events.Building, "orders", func(e *events.Event) { e.Detail = "compiling" }))
+	p.Apply(ev(events.Building, "orders", func(e *events.Event) { e.Step = progress.Step{Kind: progress.Compiling, Name: "orders"} }))
+	p.Apply(ev(events.Built, "orders", func(e *events.Event) { e.Duration = 300 * time.Millisecond }))
 	var got []string
 	for _, l := range p.Tail("orders", "", 0, 0, 10) {
 		got = append(got, l.Text)
 	}
-	if want := "built in 0.8s|restarted on request|swapped in 0.20s: code changed|building: compiling"; strings.Join(got, "|") != want {
+	if want := "built in 0.8s|restarted on request|swapped in 0.20s: code changed|compiling|built in 0.30s"; strings.Join(got, "|") != want {
 		t.Fatalf("got %s", strings.Join(got, "|"))
+	}
+	// The start's build keeps its duration: it travels typed.
+	if b := p.Service("orders").Build; !b.OK || b.Duration != 300*time.Millisecond {
+		t.Errorf("build = %+v", b)
 	}
 }
 
@@ -325,5 +337,20 @@ func TestMatchingFollowsLinesAndForgetsDroppedOnes(t *testing.T) {
 	// The log pane shows the lines of the services the filter names.
 	if got := p.Tail("", "cat", 0, 0, 10); len(got) != 3 || got[0].Service != "catalog" {
 		t.Errorf("Tail under cat: %+v", got)
+	}
+}
+
+func TestBreakerAndDeadLetterEvents(t *testing.T) {
+	p := New([]string{"orders"}, 10)
+	p.Apply(ev(events.BreakerChanged, "orders", func(e *events.Event) { e.Upstream, e.State = "payments", "open\x1b[2J" }))
+	if got := p.Tail("orders", "", 0, 0, 10); len(got) != 1 || got[0].Text != `breaker payments: open\x1b[2J` {
+		t.Errorf("orders' lines = %+v", got)
+	}
+	if s := p.Service("orders"); s.Failing() || s.Runtime != Waiting {
+		t.Errorf("a breaker changed the service's state: %+v", s)
+	}
+	p.Apply(ev(events.DeadLettered, "", func(e *events.Event) { e.Count, e.Total = 2, 3 }))
+	if p.Notice != "2 events dead-lettered (3 in all): a handler kept failing" {
+		t.Errorf("notice %q", p.Notice)
 	}
 }
