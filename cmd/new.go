@@ -102,8 +102,11 @@ func runNewService(f *Factory, o *serviceOptions) error {
 	}
 	printChanges(f, res, o.DryRun)
 	if !o.DryRun {
-		fmt.Fprintf(f.IO.ErrOut, "\nAdded service %s, routed at %s by the gateway. Run msx up to start it.\n",
-			o.Name, devenv.Route(o.Name))
+		at := devenv.Route(o.Name)
+		if o.API == devenv.APIGraphQL {
+			at = "GraphQL at " + at + "graphql"
+		}
+		fmt.Fprintf(f.IO.ErrOut, "\nAdded service %s, routed at %s by the gateway. Run msx up to start it.\n", o.Name, at)
 	}
 	return nil
 }
