@@ -119,12 +119,13 @@ func TestGraphQLDocker(t *testing.T) {
 	port := freePort(t)
 	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1"}
 	removeImages(t, cli, project)
+	// Cleanups run last first: down --volumes, then this check.
+	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) })
 	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "catalog", "--api", "graphql", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "shop", "--db", "sqlite", "--depends-on", "catalog")
 	cleanupDown(t, ws, env)
-	defer requireNothingLeft(t, cli, project, true)
 	mustMsx(t, ws, env, "up", "-d")
 	gateway := "http://127.0.0.1:" + strconv.Itoa(port)
 	endpoint := gateway + "/api/catalog/graphql"
