@@ -104,8 +104,9 @@ func snapshotDir(t *testing.T, dir string) map[string]string {
 // query go through the gateway at /api/catalog/graphql; shop's /upstream
 // lists catalog's items through the typed client; a too-deep query is
 // refused with 422; the trace of shop's request names catalog's operation
-// (query ListItems) under the gateway and shop, and catalog's access log
-// line says it.
+// (query ListItems) under the gateway and shop, catalog's access log line
+// says it, and msx ps gives catalog's endpoint. Nothing labelled with the
+// project remains after.
 func TestGraphQLDocker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
@@ -207,5 +208,22 @@ func TestGraphQLDocker(t *testing.T) {
 	}
 	if r := mustMsx(t, ws, env, "logs", "catalog", "--json"); !strings.Contains(r.Stdout, `"operation":"query ListItems"`) {
 		t.Errorf("catalog's access log does not name the operation:\n%s", r.Stdout)
+	}
+	var ps []struct {
+		Service string `json:"service"`
+		GraphQL string `json:"graphql"`
+	}
+	r = mustMsx(t, ws, env, "ps", "--json")
+	if err := json.Unmarshal([]byte(r.Stdout), &ps); err != nil {
+		t.Fatalf("msx ps --json: %v\n%s", err, r.Stdout)
+	}
+	for _, s := range ps {
+		want := ""
+		if s.Service == "catalog" {
+			want = endpoint
+		}
+		if s.GraphQL != want {
+			t.Errorf("msx ps --json gives %s the GraphQL endpoint %q, want %q", s.Service, s.GraphQL, want)
+		}
 	}
 }
