@@ -12,6 +12,7 @@ import (
 
 	genqlient "github.com/Khan/genqlient/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 
 	"example.com/shop/platform/breaker"
 	"example.com/shop/platform/httpclient"
@@ -77,6 +78,21 @@ func TestStatusErrorCarriesRetryAfter(t *testing.T) {
 func send(c genqlient.Client, op string) error {
 	var data struct{}
 	return c.MakeRequest(context.Background(), &genqlient.Request{Query: op}, &genqlient.Response{Data: &data})
+}
+
+// TestPanicsAnswerTheTraceID: a resolver's panic becomes "internal error"
+// with the trace id to look the details up by, never the panic's value.
+func TestPanicsAnswerTheTraceID(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(context.Background(),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	err := recoverResolver(ctx, "secret detail")
+	var gqlErr *gqlerror.Error
+	if !errors.As(err, &gqlErr) || gqlErr.Message != "internal error (trace "+tid.String()+")" ||
+		gqlErr.Extensions["code"] != CodeInternal || gqlErr.Extensions["trace_id"] != tid.String() {
+		t.Errorf("recovered panic: %#v, want an internal error with the trace id", err)
+	}
 }
 
 func TestIDs(t *testing.T) {
