@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ func newPsCmd(f *Factory) *cobra.Command {
 container's state, whether /readyz answers, the ports published on 127.0.0.1,
 restarts and uptime, and for a service that subscribes to events, what the
 broker says of its consumer: events pending (not yet delivered to it) and
-redelivered. A table on a terminal, tab-separated lines otherwise (both with
+redelivered; under the table, the gateway's URL of each GraphQL service. A table on a terminal, tab-separated lines otherwise (both with
 a header line unless --no-header), JSON with --json.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -113,7 +114,18 @@ func printPs(out io.Writer, list []runner.ServiceStatus, tty, header bool) error
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Service, state, ready, portStr, s.Restarts, uptime, breakers, faults, events)
 	}
 	if tw != nil {
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		// On a terminal only: piped, the rows stay rows (--json has it).
+		for _, s := range list {
+			if s.GraphQL != "" {
+				fmt.Fprintf(out, "\n%s serves GraphQL at %s", s.Service, s.GraphQL)
+			}
+		}
+		if slices.ContainsFunc(list, func(s runner.ServiceStatus) bool { return s.GraphQL != "" }) {
+			fmt.Fprintln(out)
+		}
 	}
 	return nil
 }

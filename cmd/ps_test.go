@@ -35,3 +35,23 @@ func TestPsPrintsHeaderWhenPipedUnlessNoHeader(t *testing.T) {
 		t.Errorf("msx ps on a terminal:\n%q\nwant an aligned header", out.String())
 	}
 }
+
+// On a terminal, msx ps says where each GraphQL service answers; piped, the
+// rows stay rows.
+func TestPsShowsGraphQLEndpoints(t *testing.T) {
+	list := []runner.ServiceStatus{{Service: "catalog", State: "running", GraphQL: "http://127.0.0.1:8080/api/catalog/graphql"}}
+	var out bytes.Buffer
+	if err := printPs(&out, list, true, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\ncatalog serves GraphQL at http://127.0.0.1:8080/api/catalog/graphql\n") {
+		t.Errorf("msx ps on a terminal:\n%s\nwant the GraphQL endpoint under the table", out.String())
+	}
+	out.Reset()
+	if err := printPs(&out, list, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "serves GraphQL") {
+		t.Errorf("piped msx ps:\n%s\nwant rows only", out.String())
+	}
+}

@@ -41,6 +41,16 @@ const (
 // texts show them.
 var DBKinds = []string{DBPostgres, DBSQLite, DBNone}
 
+// API kinds a service may serve: REST (the default) or GraphQL.
+const (
+	APIREST    = "rest"
+	APIGraphQL = "graphql"
+)
+
+// APIKinds lists the accepted values of a service's api, in the order help
+// texts show them.
+var APIKinds = []string{APIREST, APIGraphQL}
+
 // DefaultGatewayPort is where the gateway listens on the host.
 const DefaultGatewayPort = 8080
 
@@ -132,6 +142,9 @@ type Service struct {
 	Port int `yaml:"port"`
 	// DB is the service's database: postgres, sqlite or none.
 	DB string `yaml:"db"`
+	// API is how the service is called: rest (also when empty) or graphql,
+	// a schema-first GraphQL endpoint at /graphql.
+	API string `yaml:"api,omitempty"`
 	// DependsOn lists the services this one calls; they start first.
 	DependsOn []string `yaml:"depends_on,omitempty"`
 	// Route is the path prefix the gateway sends to this service, with the
@@ -437,6 +450,10 @@ func (m *Manifest) Validate() error {
 			}
 			return &fieldError{path: []string{"services", name, "db"}, msg: fmt.Sprintf("service %s has db %q", name, s.DB), hint: hint}
 		}
+		if s.API != "" && !slices.Contains(APIKinds, s.API) {
+			return &fieldError{path: []string{"services", name, "api"}, msg: fmt.Sprintf("service %s has api %q", name, s.API),
+				hint: "; use one of " + strings.Join(APIKinds, ", ")}
+		}
 		for _, d := range s.DependsOn {
 			at := []string{"services", name, "depends_on"}
 			if d == name {
@@ -592,3 +609,6 @@ func (l Limits) validate(service string) error {
 	}
 	return nil
 }
+
+// GraphQL reports whether the service serves GraphQL rather than REST.
+func (s Service) GraphQL() bool { return s.API == APIGraphQL }

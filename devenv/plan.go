@@ -429,6 +429,11 @@ func MakePlan(m *Manifest, opts PlanOptions) (*Plan, error) {
 		if s.Protected {
 			env["MSX_PROTECTED"] = "1"
 		}
+		if s.GraphQL() {
+			// Introspection and the playground, for msx up only: the
+			// exported production configuration leaves them off.
+			env["GRAPHQL_INTROSPECTION"] = "1"
+		}
 		if s.Events {
 			for k, v := range m.Events.env() {
 				env[k] = v

@@ -188,9 +188,10 @@ func selfCheck(c devenv.Container, msxImages bool) []string {
 }
 
 // localOnly is the environment that only makes sense under msx up: the
-// fault middleware msx fault drives, and a drain delay of zero for hot
-// swaps. An export leaves it out, so the programs run their defaults.
-var localOnly = map[string]bool{"MSX_FAULTS": true, "DRAIN_DELAY": true, "ADMIN_TOKEN_FILE": true, "ADMIN_HOSTS": true}
+// fault middleware msx fault drives, a drain delay of zero for hot swaps,
+// and GraphQL introspection and playground, which production turns on
+// only by setting GRAPHQL_INTROSPECTION itself. An export leaves it out, so the programs run their defaults.
+var localOnly = map[string]bool{"MSX_FAULTS": true, "DRAIN_DELAY": true, "ADMIN_TOKEN_FILE": true, "ADMIN_HOSTS": true, "GRAPHQL_INTROSPECTION": true}
 
 // withoutLocalOnly is p without the admin token, which only msx up gives
 // the programs (devenv.PlanOptions.AdminToken): with none, an exported

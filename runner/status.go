@@ -34,6 +34,9 @@ type ServiceStatus struct {
 	Ready    bool   `json:"ready"`
 	Ports    []Port `json:"ports"`
 	URL      string `json:"url,omitempty"`
+	// GraphQL is the gateway's URL of a GraphQL service's endpoint
+	// (api: graphql in msx.yaml).
+	GraphQL string `json:"graphql,omitempty"`
 	// AdminURL is the admin listener, published for msx on 127.0.0.1.
 	AdminURL string `json:"admin_url,omitempty"`
 	// Breakers are the states of the program's circuit breakers, by name.
@@ -119,6 +122,9 @@ func (r *Runner) Status(ctx context.Context, m *devenv.Manifest) ([]ServiceStatu
 			st.Role = devenv.RoleService
 		default:
 			st.Role = devenv.RoleDatabase
+		}
+		if svc, ok := m.Services[s]; ok && svc.GraphQL() {
+			st.GraphQL = "http://127.0.0.1:" + strconv.Itoa(m.Gateway.Port) + svc.Route + "graphql"
 		}
 		out = append(out, st)
 	}

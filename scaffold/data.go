@@ -6,6 +6,7 @@ package scaffold
 import (
 	"strings"
 
+	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/names"
 )
 
@@ -26,8 +27,13 @@ type ServiceData struct {
 	EnvName string // "ORDER_ITEMS": environment variable prefix
 	APIPkg  string // "orderitemsapi": its API package, services/NAME/APIPkg
 	DB      string // "postgres", "sqlite" or "none"
-	Port    int    // the port the service listens on by default
-	Deps    []Dep  // sorted by name
+	API     string // "rest" or "graphql"
+	// GQLAPIPath is the API package's import path as gqlgen spells it in
+	// the names of generated functions ("example.com/shop" gives
+	// "exampleᚗcomᚋshop"), for the committed generated code.
+	GQLAPIPath string
+	Port       int   // the port the service listens on by default
+	Deps       []Dep // sorted by name
 	// Subscribes are the events the service handles, sorted.
 	Subscribes []Subscription
 	// Publishers are the services whose events it handles, sorted, each
@@ -43,6 +49,7 @@ type Dep struct {
 	GoName  string // "Payments"
 	VarName string // "payments": unexported identifier form
 	APIPkg  string // "paymentsapi": the package its callers import
+	API     string // "rest" or "graphql": how its fake in tests answers
 	EnvVar  string // "PAYMENTS_URL": where its address comes from
 	Port    int    // its default port, for the fallback URL http://localhost:PORT
 }
@@ -59,6 +66,18 @@ type Subscription struct {
 type Publisher struct {
 	Name   string // "orders"
 	APIPkg string // "ordersapi"
+}
+
+// gqlgenPath spells an import path as gqlgen does in generated names.
+var gqlgenPath = strings.NewReplacer("/", "ᚋ", ".", "ᚗ", "-", "ᚑ", "~", "א")
+
+// apiKind is a service's API kind as templates see it: msx.yaml's api, or
+// rest when it has none.
+func apiKind(api string) string {
+	if api == "" {
+		return devenv.APIREST
+	}
+	return api
 }
 
 // APIPackage is the name of service name's API package, and of its folder

@@ -131,6 +131,7 @@ type ServiceOptions struct {
 	ManifestPath string // the workspace's msx.yaml
 	Name         string
 	DB           string   // devenv.DBPostgres, DBSQLite or DBNone; "" keeps what msx.yaml says, else sqlite
+	API          string   // devenv.APIREST or APIGraphQL; "" keeps what msx.yaml says, else rest
 	DependsOn    []string // names of existing services
 	DependsOnSet bool     // DependsOn was given; otherwise an existing service keeps its dependencies
 	Port         int      // 0 keeps the service's port, or picks the next free one
@@ -161,6 +162,9 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 	if o.DB != "" && !slices.Contains(devenv.DBKinds, o.DB) {
 		return nil, msxerr.New("use --db "+strings.Join(devenv.DBKinds, ", --db "), "database kind %q is not supported", o.DB)
 	}
+	if o.API != "" && !slices.Contains(devenv.APIKinds, o.API) {
+		return nil, msxerr.New("use --api "+strings.Join(devenv.APIKinds, " or --api "), "API kind %q is not supported", o.API)
+	}
 	m, manifest, err := devenv.LoadData(o.ManifestPath)
 	if err != nil {
 		return nil, err
@@ -176,6 +180,12 @@ func NewService(fsys fs.FS, o ServiceOptions) (*Result, error) {
 	}
 	if o.DB != "" {
 		entry.DB = o.DB
+	}
+	switch o.API {
+	case devenv.APIREST:
+		entry.API = "" // the default: msx.yaml of a REST service does not say it
+	case devenv.APIGraphQL:
+		entry.API = o.API
 	}
 	if o.DependsOnSet || !exists {
 		entry.DependsOn = o.DependsOn
@@ -298,7 +308,8 @@ func renderService(fsys fs.FS, m *devenv.Manifest, name string, s devenv.Service
 	files, err := Render(fsys, "service", ServiceData{
 		Project: m.Project, Module: m.Module, Name: name,
 		GoName: names.GoName(name), EnvName: names.EnvName(name), APIPkg: APIPackage(name),
-		DB: s.DB, Port: s.Port, Deps: deps, GoVersion: GoVersion,
+		DB: s.DB, API: apiKind(s.API), Port: s.Port, Deps: deps, GoVersion: GoVersion,
+		GQLAPIPath: gqlgenPath.Replace(m.Module + "/services/" + name + "/" + APIPackage(name)),
 		Subscribes: subscriptions(s.Subscribes), Publishers: publishers(s.Subscribes),
 	})
 	if err != nil {
@@ -399,7 +410,7 @@ func dependencies(m *devenv.Manifest, self string, names_ []string) ([]Dep, erro
 		}
 		goNames[names.GoName(d)] = d
 		deps = append(deps, Dep{
-			Name: d, GoName: names.GoName(d), VarName: names.LowerGoName(d), APIPkg: APIPackage(d),
+			Name: d, GoName: names.GoName(d), VarName: names.LowerGoName(d), APIPkg: APIPackage(d), API: apiKind(s.API),
 			EnvVar: names.EnvName(d) + "_URL", Port: s.Port,
 		})
 	}

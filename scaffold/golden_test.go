@@ -14,8 +14,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden from the templates")
 
 // TestGolden renders a workspace with one service of each database kind
-// from the real templates and compares every file with testdata/golden, so
-// that a template change shows up as a reviewable diff. Refresh with
+// and a GraphQL one from the real templates, and compares every file with
+// testdata/golden, so that a template change shows up as a reviewable diff. Refresh with
 // go test ./scaffold -run TestGolden -update.
 func TestGolden(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "shop")
@@ -27,6 +27,7 @@ func TestGolden(t *testing.T) {
 		{Name: "orders", DB: devenv.DBSQLite},
 		{Name: "catalog", DB: devenv.DBNone},
 		{Name: "payments", DB: devenv.DBPostgres, DependsOn: []string{"orders", "catalog"}},
+		{Name: "reviews", DB: devenv.DBSQLite, API: devenv.APIGraphQL, DependsOn: []string{"orders"}},
 	} {
 		o.ManifestPath = mf
 		if _, err := NewService(templates.FS, o); err != nil {

@@ -1,9 +1,11 @@
 package service
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -101,12 +103,40 @@ func accessLog(next http.Handler, log *slog.Logger) http.Handler {
 		// In the context, the id goes on with the calls this request makes
 		// (platform/httpclient sends it).
 		id := r.Header.Get(requestid.Header)
-		next.ServeHTTP(sw, r.WithContext(requestid.With(r.Context(), id)))
-		log.InfoContext(r.Context(), "request",
-			"method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"request_id", id)
+		ann := &annotations{}
+		ctx := context.WithValue(requestid.With(r.Context(), id), annotationsKey{}, ann)
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes,
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+			"request_id", id}
+		log.InfoContext(r.Context(), "request", append(attrs, ann.attrs()...)...)
 	})
+}
+
+// Annotate adds key=value to the access log line of the request ctx
+// belongs to, for what only the handler knows: a GraphQL service logs the
+// operation, since every operation shares one path.
+func Annotate(ctx context.Context, key string, value any) {
+	if a, ok := ctx.Value(annotationsKey{}).(*annotations); ok {
+		a.mu.Lock()
+		a.kv = append(a.kv, key, value)
+		a.mu.Unlock()
+	}
+}
+
+type annotationsKey struct{}
+
+// annotations are the attributes handlers add to their access log line;
+// a handler may add them from several goroutines.
+type annotations struct {
+	mu sync.Mutex
+	kv []any
+}
+
+func (a *annotations) attrs() []any {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.kv
 }
 
 // statusWriter remembers the status and size of an answer.

@@ -1,0 +1,229 @@
+package e2e
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGeneratedGraphQLWorkspace is TestGeneratedWorkspaceBuildsVetsAndPasses
+// for GraphQL services: each database kind with --api graphql, a GraphQL
+// service calling REST and GraphQL ones, a REST one calling a GraphQL one,
+// and a GraphQL one handling events, must build, vet, be gofmt- and
+// tidy-clean, pass their tests under the race detector and staticcheck as
+// generated. The generated code committed in the workspace must be what
+// gqlgen and genqlient generate. Then a field of the schema is renamed and
+// the client regenerated: the REST caller's build must fail.
+func TestGeneratedGraphQLWorkspace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles the generated workspace and its dependencies; skipped with -short")
+	}
+	parent := t.TempDir()
+	mustMsx(t, parent, nil, "init", "shop", "--module", "example.com/shop")
+	ws := filepath.Join(parent, "shop")
+
+	mustMsx(t, ws, nil, "new", "service", "catalog", "--api", "graphql", "--db", "sqlite")
+	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "postgres", "--depends-on", "catalog")
+	mustMsx(t, ws, nil, "new", "service", "search", "--api", "graphql", "--db", "none", "--depends-on", "catalog,orders")
+	mustMsx(t, ws, nil, "new", "service", "reviews", "--api", "graphql", "--db", "postgres", "--depends-on", "search",
+		"--subscribes", "catalog.item.created", "--subscribes", "orders.item.deleted")
+
+	if out := runIn(t, ws, "gofmt", "-l", "."); out != "" {
+		t.Errorf("generated code is not gofmt-clean:\n%s", out)
+	}
+	goCmd(t, ws, "build", "./...")
+	goCmd(t, ws, "vet", "./...")
+	goCmd(t, ws, "mod", "tidy", "-diff")
+	out := goCmd(t, ws, "test", "-race", "-count=1", "./...")
+	for _, pkg := range []string{"services/catalog", "services/catalog/catalogapi", "services/orders", "services/search",
+		"services/reviews", "platform/gql", "platform/service"} {
+		if !strings.Contains(out, "ok  \texample.com/shop/"+pkg) {
+			t.Errorf("go test did not report %s as ok:\n%s", pkg, out)
+		}
+	}
+	if sc := staticcheckBin(t); sc != "" {
+		if out := runIn(t, ws, sc, "./..."); out != "" {
+			t.Errorf("staticcheck:\n%s", out)
+		}
+	}
+
+	// The committed generated code is what the generators write: running
+	// them changes nothing.
+	before := snapshotDir(t, filepath.Join(ws, "services"))
+	goCmd(t, ws, "generate", "./services/...")
+	if after := snapshotDir(t, filepath.Join(ws, "services")); !maps.Equal(before, after) {
+		for p := range after {
+			if before[p] != after[p] {
+				t.Errorf("go generate changed %s: the committed generated code is not what gqlgen and genqlient write", p)
+			}
+		}
+	}
+
+	// The contract: rename a field in catalog's schema and in the
+	// operations its callers send, and regenerate the client. orders,
+	// which calls catalog, must no longer build, and the compiler must say
+	// what is missing.
+	api := filepath.Join(ws, "services", "catalog", "catalogapi")
+	rename(t, filepath.Join(api, "schema.graphqls"), "  name: String!", "  title: String!")
+	rename(t, filepath.Join(api, "operations.graphql"), "id name createdAt", "id title createdAt")
+	goCmd(t, ws, "generate", "./services/catalog/catalogapi")
+	c := exec.Command("go", "build", "./services/orders")
+	c.Dir, c.Env = ws, append(os.Environ(), "GOFLAGS=-mod=readonly", "GOWORK=off")
+	b, err := c.CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "catalogapi") || !strings.Contains(string(b), "Name") {
+		t.Errorf("orders still builds after catalog's schema renamed a field (err %v):\n%s", err, b)
+	}
+}
+
+// snapshotDir maps each file under dir to its content.
+func snapshotDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		files[p] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestGraphQLDocker runs a GraphQL service on the real engine: catalog
+// (GraphQL, SQLite) and shop (REST) depending on it. A mutation and a
+// query go through the gateway at /api/catalog/graphql; shop's /upstream
+// lists catalog's items through the typed client; a too-deep query is
+// refused with 422; the trace of shop's request names catalog's operation
+// (query ListItems) under the gateway and shop, catalog's access log line
+// says it, and msx ps gives catalog's endpoint. Nothing labelled with the
+// project remains after.
+func TestGraphQLDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs containers; skipped with -short")
+	}
+	if useStubWorkspace() {
+		t.Skip("needs the generated services")
+	}
+	cli := requireDocker(t)
+	parent := t.TempDir()
+	project := uniqueProject(t)
+	port := freePort(t)
+	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1"}
+	removeImages(t, cli, project)
+	// Cleanups run last first: down --volumes, then this check.
+	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) })
+	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	ws := filepath.Join(parent, project)
+	mustMsx(t, ws, nil, "new", "service", "catalog", "--api", "graphql", "--db", "sqlite")
+	mustMsx(t, ws, nil, "new", "service", "shop", "--db", "sqlite", "--depends-on", "catalog")
+	cleanupDown(t, ws, env)
+	mustMsx(t, ws, env, "up", "-d")
+	gateway := "http://127.0.0.1:" + strconv.Itoa(port)
+	endpoint := gateway + "/api/catalog/graphql"
+
+	gql := func(q string) (int, string) {
+		b, _ := json.Marshal(map[string]string{"query": q})
+		return httpDo(t, "POST", endpoint, string(b))
+	}
+	if code, body := gql(`mutation CreateItem { createItem(name: "lamp") { id name } }`); code != 200 || !strings.Contains(body, `"name":"lamp"`) {
+		t.Fatalf("createItem through the gateway: %d %s", code, body)
+	}
+	if code, body := gql(`query ListItems { items { items { id name createdAt } next } }`); code != 200 || !strings.Contains(body, `"name":"lamp"`) {
+		t.Fatalf("items through the gateway: %d %s", code, body)
+	}
+	// Introspection is on under msx up, and so is the depth limit.
+	deep := "{ __schema { types { fields { type " + strings.Repeat("{ ofType ", 11) + "{ name }" + strings.Repeat(" }", 11) + " } } } }"
+	if code, body := gql(deep); code != 422 || !strings.Contains(body, "DEPTH_LIMIT_EXCEEDED") {
+		t.Errorf("a too-deep query: %d %s, want 422 DEPTH_LIMIT_EXCEEDED", code, body)
+	}
+	if code, body := httpDo(t, "GET", gateway+"/api/shop/upstream", ""); code != 200 || !strings.Contains(body, `"name":"lamp"`) {
+		t.Fatalf("shop's /upstream through catalog's typed client: %d %s", code, body)
+	}
+
+	// The trace of shop's /upstream: gateway, then shop, then catalog's
+	// span named by the operation the typed client sent.
+	var id string
+	deadline := time.Now().Add(30 * time.Second)
+	for id == "" {
+		var list []struct {
+			TraceID  string   `json:"trace_id"`
+			Root     string   `json:"root"`
+			Services []string `json:"services"`
+		}
+		r := mustMsx(t, ws, env, "trace", "--json", "--service", "catalog")
+		if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
+			t.Fatalf("msx trace --json: %v\n%s", err, r.Stdout)
+		}
+		for _, tr := range list {
+			if strings.HasPrefix(tr.Root, "GET /api/shop/") && strings.Join(tr.Services, ",") == "catalog,gateway,shop" ||
+				strings.HasPrefix(tr.Root, "GET /api/shop/") && strings.Join(tr.Services, ",") == "gateway,shop,catalog" {
+				id = tr.TraceID
+			}
+		}
+		if id == "" {
+			if time.Now().After(deadline) {
+				t.Fatalf("no trace of shop's /upstream reaching catalog after 30s: %s", r.Stdout)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	var tr struct {
+		Spans []traceSpan `json:"spans"`
+	}
+	r := mustMsx(t, ws, env, "trace", id, "--json")
+	if err := json.Unmarshal([]byte(r.Stdout), &tr); err != nil {
+		t.Fatalf("msx trace ID --json: %v\n%s", err, r.Stdout)
+	}
+	byID := map[string]traceSpan{}
+	for _, s := range tr.Spans {
+		byID[s.SpanID] = s
+	}
+	var op traceSpan
+	for _, s := range tr.Spans {
+		if s.Service == "catalog" && s.Kind == "server" {
+			op = s
+		}
+	}
+	if op.Name != "query ListItems" {
+		t.Errorf("catalog's server span is named %q, want the operation, query ListItems:\n%s", op.Name, r.Stdout)
+	}
+	var chain []string
+	for p := op; p.SpanID != ""; p = byID[p.ParentID] {
+		if p.Kind == "server" {
+			chain = append(chain, p.Service)
+		}
+	}
+	if got := strings.Join(chain, " <- "); got != "catalog <- shop <- gateway" {
+		t.Errorf("server spans from catalog up: %s, want catalog <- shop <- gateway", got)
+	}
+	if r := mustMsx(t, ws, env, "logs", "catalog", "--json"); !strings.Contains(r.Stdout, `"operation":"query ListItems"`) {
+		t.Errorf("catalog's access log does not name the operation:\n%s", r.Stdout)
+	}
+	var ps []struct {
+		Service string `json:"service"`
+		GraphQL string `json:"graphql"`
+	}
+	r = mustMsx(t, ws, env, "ps", "--json")
+	if err := json.Unmarshal([]byte(r.Stdout), &ps); err != nil {
+		t.Fatalf("msx ps --json: %v\n%s", err, r.Stdout)
+	}
+	for _, s := range ps {
+		want := ""
+		if s.Service == "catalog" {
+			want = endpoint
+		}
+		if s.GraphQL != want {
+			t.Errorf("msx ps --json gives %s the GraphQL endpoint %q, want %q", s.Service, s.GraphQL, want)
+		}
+	}
+}
