@@ -235,6 +235,8 @@ grep -q 'Ctrl-C to stop' "$TMP/up.log" || { cat "$TMP/up.log" >&2; die "the atta
 sed -i 's/"0.1.0"/"0.2.0"/' services/orders/version.go
 for _ in $(seq 1800); do curl -fsS "$GW/api/orders/healthz" 2>/dev/null | grep -q '"version":"0.2.0"' && break; sleep 0.1; done
 curl -fsS "$GW/api/orders/healthz" | grep -q '"version":"0.2.0"' || { cat "$TMP/up.log" >&2; die "the edit was not swapped in"; }
+# The line follows the swap: the new version may answer first.
+for _ in $(seq 100); do grep -Eq '^orders +\| msx: swapped in' "$TMP/up.log" && break; sleep 0.1; done
 grep -Eq '^orders +\| msx: swapped in' "$TMP/up.log" || { cat "$TMP/up.log" >&2; die "the attached up did not say it swapped orders"; }
 [[ $(pm inspect --format '{{.Id}}' "$PROJECT-orders") == "$cid" ]] || die "the swap recreated the container"
 stop_pid "$UP_PID"
