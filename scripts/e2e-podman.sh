@@ -9,8 +9,10 @@
 # Podman runs with a private configuration in one temporary folder: its
 # storage (--root, --runroot), its containers.conf and storage.conf
 # (CONTAINERS_CONF, CONTAINERS_STORAGE_CONF), its temporary state, its
-# network definitions and its events file, so that it never reads or writes
-# Docker's state or a Podman set up on this machine. The settings are those
+# network definitions and its events file, and in a mount namespace with a
+# /run of its own, so that it never reads or writes Docker's state or a
+# Podman set up on this machine. It shares the network namespace: the
+# gateway's port is on this machine's 127.0.0.1. The settings are those
 # a nested Linux container needs:
 #   - runc with cgroup_manager "cgroupfs" (there is no systemd here), and no
 #     default ulimits: Podman's rootful default raises RLIMIT_NOFILE above
@@ -93,7 +95,8 @@ graphroot = "$TMP/root"
 mount_program = "$(command -v fuse-overlayfs)"
 EOF
 export CONTAINERS_CONF=$TMP/conf/containers.conf CONTAINERS_STORAGE_CONF=$TMP/conf/storage.conf
-pm() { podman --root "$TMP/root" --runroot "$TMP/runroot" "$@"; }
+# After the start, podman talks to the service only, in its namespace.
+pm() { podman --remote --url "unix://$SOCK" "$@"; }
 
 stop_pid() { # stop_pid PID: SIGINT, then SIGKILL after 30 s
 	local pid=$1
@@ -103,6 +106,25 @@ stop_pid() { # stop_pid PID: SIGINT, then SIGKILL after 30 s
 	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 }
+
+# netavark_chains counts netavark's iptables chains; drop_netavark_chains
+# removes the jumps to them from the built-in chains, then the chains.
+netavark_chains() { iptables-save 2>/dev/null | grep -c '^:NETAVARK' || true; }
+drop_netavark_chains() {
+	local t rule chain
+	for t in filter nat; do
+		iptables -t "$t" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j NETAVARK' | while read -r rule; do
+			eval "iptables -t $t ${rule/-A/-D}"
+		done
+		for chain in $(iptables -t "$t" -S 2>/dev/null | sed -n 's/^-N \(NETAVARK[^ ]*\)$/\1/p'); do
+			iptables -t "$t" -F "$chain"
+		done
+		for chain in $(iptables -t "$t" -S 2>/dev/null | sed -n 's/^-N \(NETAVARK[^ ]*\)$/\1/p'); do
+			iptables -t "$t" -X "$chain"
+		done
+	done
+}
+NETAVARK_CHAINS=$(netavark_chains)
 
 cleanup() {
 	local rc=$?
@@ -122,14 +144,16 @@ cleanup() {
 		wait "$SERVICE_PID" 2>/dev/null
 	fi
 	# What still runs from the private folder: conmon stays 300 s after an
-	# exec (msx db --shell) ends, and a container that would not stop.
+	# exec (msx db --shell) ends, and a container that would not stop. The
+	# namespace, its mounts with it, goes with the last of them.
 	local pid
 	for pid in $(grep -l -F "$TMP/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
 		[[ $pid != "$$" ]] && kill -KILL "$pid" 2>/dev/null
 	done
 	if ((${#FORWARD_RULE[@]})); then iptables -D FORWARD "${FORWARD_RULE[@]}"; fi
-	# Layers the store still has mounted (a container that would not go).
-	grep -o " $TMP/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+	# netavark leaves its chains, empty, when the last network goes: gone
+	# too when they were not there before.
+	if [[ $NETAVARK_CHAINS == 0 ]]; then drop_netavark_chains; fi
 	rm -rf "$TMP"
 	if ((rc != 0)); then say "FAILED after $((SECONDS - T0)) s"; fi
 	exit "$rc"
@@ -142,8 +166,21 @@ go build -o "$TMP/bin/msx" .
 MSX=$TMP/bin/msx
 
 say "starting podman system service on $SOCK ($(podman --version))"
-# podman itself, not through pm: $! must be its PID.
-podman --root "$TMP/root" --runroot "$TMP/runroot" system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
+# In a mount namespace of its own, with a private /run: rootful Podman keeps
+# state there that no setting moves (netavark's IPAM database and
+# aardvark-dns's files in /run/containers/networks, network namespaces in
+# /run/netns, runc's state), and its layers are mounted there too; all of it
+# goes when the last process in the namespace ends. The iptables lock is
+# the machine's, shared with Docker. unshare and sh exec: $! is podman's PID.
+mkdir "$TMP/hostrun"
+# shellcheck disable=SC2016 # expanded by that sh
+unshare --mount --propagation private -- sh -c '
+	mount --bind /run "$0/hostrun" && mount -t tmpfs -o mode=755 msx-podman-run /run || exit 1
+	if [ -e "$0/hostrun/xtables.lock" ]; then
+		touch /run/xtables.lock && mount --bind "$0/hostrun/xtables.lock" /run/xtables.lock || exit 1
+	fi
+	exec "$@"' "$TMP" \
+	podman --root "$TMP/root" --runroot "$TMP/runroot" system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
 SERVICE_PID=$!
 for _ in $(seq 100); do
 	curl -sf --unix-socket "$SOCK" http://podman/_ping >/dev/null 2>&1 && break
