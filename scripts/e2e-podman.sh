@@ -44,12 +44,12 @@
 # and a subscriber of its events, up -d, requests through the gateway on
 # 127.0.0.1, ps, logs, logs -f, db, events, trace, export compose --images
 # msx, a hot swap in an attached up, down --volumes, and nothing labelled
-# by msx left in Podman. However the script ends, the service is stopped by
-# its PID, every container, network and volume of the private store is
-# removed, and the folder goes.
+# by msx left in Podman. However the script ends, every container, network
+# and volume of the private store is removed, the service and what it
+# started are stopped by their PIDs, the FORWARD rule goes, netavark's
+# chains too when they were not there before, and so does the folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPO=$PWD
 
 say() { echo "e2e-podman: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -210,32 +210,41 @@ PROJECT=pm$$
 cd "$TMP/work"
 
 step() { say "$* ($((SECONDS - T0)) s)"; }
+# has REGEX CMD...: CMD succeeds and its output matches REGEX. The output is
+# read whole first: grep -q in a pipe could end it early, and pipefail
+# would take its SIGPIPE for a failure.
+has() {
+	local out
+	out=$("${@:2}") || return 1
+	grep -Eq -- "$1" <<<"$out"
+}
 
 step "init, a service with Postgres and a subscriber with SQLite"
 "$MSX" init "$PROJECT" --module "example.com/$PROJECT" >/dev/null
 cd "$PROJECT"
 "$MSX" new service orders --db postgres >/dev/null
 "$MSX" new service checkout --db sqlite --depends-on orders --subscribes orders.item.created >/dev/null
-"$MSX" doctor | grep -q 'Podman Engine' || { "$MSX" doctor >&2; die "msx doctor does not name Podman"; }
+has 'Podman Engine' "$MSX" doctor || { "$MSX" doctor >&2; die "msx doctor does not name Podman"; }
 
 step "up -d"
 "$MSX" up -d
 
 step "requests through the gateway"
-curl -fsS "$GW/api/orders/healthz" | grep -q '"version":"0.1.0"'
-curl -fsS -H 'Content-Type: application/json' -d '{"name":"apple"}' "$GW/api/orders/items" >/dev/null
-curl -fsS "$GW/api/orders/items" | grep -q apple
-curl -fsS "$GW/api/checkout/upstream" >/dev/null
+has '"version":"0.1.0"' curl -fsS "$GW/api/orders/healthz" || die "orders does not answer through the gateway"
+curl -fsS -H 'Content-Type: application/json' -d '{"name":"apple"}' "$GW/api/orders/items" >/dev/null ||
+	die "orders did not take an item through the gateway"
+has apple curl -fsS "$GW/api/orders/items" || die "orders does not list the item it took"
+has apple curl -fsS "$GW/api/checkout/upstream" || die "checkout does not reach orders"
 
 step "ps"
 ps=$("$MSX" ps)
 echo "$ps" >&2
 for s in gateway orders checkout orders-db; do
-	echo "$ps" | grep -Eq "^$s[[:space:]]+running[[:space:]]+yes" || die "msx ps does not show $s running and ready"
+	grep -Eq "^$s[[:space:]]+running[[:space:]]+yes" <<<"$ps" || die "msx ps does not show $s running and ready"
 done
 
 step "logs, and logs -f"
-"$MSX" logs orders --tail 5 | grep -q . || die "msx logs orders printed nothing"
+has . "$MSX" logs orders --tail 5 || die "msx logs orders printed nothing"
 "$MSX" logs -f orders >"$TMP/follow.log" 2>&1 &
 FOLLOW_PID=$!
 sleep 2
@@ -246,17 +255,17 @@ stop_pid "$FOLLOW_PID"
 FOLLOW_PID=
 
 step "db"
-"$MSX" db orders | grep -q '^postgres://' || die "msx db orders printed no URL"
-echo 'SELECT count(*) AS items FROM items;' | "$MSX" db orders --shell | grep -Eq '^ +1$' ||
+has '^postgres://' "$MSX" db orders || die "msx db orders printed no URL"
+has '^ +1$' "$MSX" db orders --shell <<<'SELECT count(*) AS items FROM items;' ||
 	die "msx db orders --shell did not count the item"
 
 step "events"
-for _ in $(seq 100); do "$MSX" events orders.item.created | grep -q apple && break; sleep 0.2; done
-"$MSX" events orders.item.created | grep -q apple || die "msx events did not list the item's event"
+for _ in $(seq 100); do has apple "$MSX" events orders.item.created && break; sleep 0.2; done
+has apple "$MSX" events orders.item.created || die "msx events did not list the item's event"
 
 step "trace"
-for _ in $(seq 100); do "$MSX" trace --last 5 | grep -q orders && break; sleep 0.2; done
-"$MSX" trace --last 5 | grep -q orders || die "msx trace lists no request through orders"
+for _ in $(seq 100); do has orders "$MSX" trace --last 5 && break; sleep 0.2; done
+has orders "$MSX" trace --last 5 || die "msx trace lists no request through orders"
 
 step "export compose --images msx"
 "$MSX" export compose --images msx --out "$TMP/compose" >/dev/null
@@ -270,8 +279,8 @@ UP_PID=$!
 for _ in $(seq 3000); do grep -q 'Ctrl-C to stop' "$TMP/up.log" && break; sleep 0.1; done
 grep -q 'Ctrl-C to stop' "$TMP/up.log" || { cat "$TMP/up.log" >&2; die "the attached up did not become ready"; }
 sed -i 's/"0.1.0"/"0.2.0"/' services/orders/version.go
-for _ in $(seq 1800); do curl -fsS "$GW/api/orders/healthz" 2>/dev/null | grep -q '"version":"0.2.0"' && break; sleep 0.1; done
-curl -fsS "$GW/api/orders/healthz" | grep -q '"version":"0.2.0"' || { cat "$TMP/up.log" >&2; die "the edit was not swapped in"; }
+for _ in $(seq 1800); do has '"version":"0.2.0"' curl -fsS "$GW/api/orders/healthz" 2>/dev/null && break; sleep 0.1; done
+has '"version":"0.2.0"' curl -fsS "$GW/api/orders/healthz" || { cat "$TMP/up.log" >&2; die "the edit was not swapped in"; }
 # The line follows the swap: the new version may answer first.
 for _ in $(seq 100); do grep -Eq '^orders +\| msx: swapped in' "$TMP/up.log" && break; sleep 0.1; done
 grep -Eq '^orders +\| msx: swapped in' "$TMP/up.log" || { cat "$TMP/up.log" >&2; die "the attached up did not say it swapped orders"; }
