@@ -185,3 +185,19 @@ func TestInspectedContainer(t *testing.T) {
 		}
 	}
 }
+
+func TestRedialable(t *testing.T) {
+	for host, want := range map[string]bool{
+		"unix:///run/podman/podman.sock": true,
+		"tcp://127.0.0.1:8888":           true,
+		"ssh://core@podman-machine":      false,
+		"npipe:////./pipe/docker_engine": false,
+	} {
+		if got := (Endpoint{Host: host}).redialable(); got != want {
+			t.Errorf("redialable(%s) = %v, want %v", host, got, want)
+		}
+	}
+	if (Endpoint{Host: "tcp://10.0.0.5:2376", tls: true}).redialable() {
+		t.Error("a TLS endpoint is redialable: its streams would dial without TLS")
+	}
+}
