@@ -52,6 +52,8 @@ type podmanHealth struct {
 	ran map[string]time.Time
 }
 
+var _ http.RoundTripper = (*podmanHealth)(nil)
+
 func newPodmanHealth(next http.RoundTripper) *podmanHealth {
 	return &podmanHealth{next: next, now: time.Now, ran: map[string]time.Time{}}
 }
