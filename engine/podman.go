@@ -37,8 +37,8 @@ func (e Endpoint) redialable() bool {
 // to Podman without asking.
 const podmanHeader = "Libpod-Api-Version"
 
-// IsPodman reports whether a response came from Podman.
-func IsPodman(h http.Header) bool { return h.Get(podmanHeader) != "" }
+// isPodman reports whether a response came from Podman.
+func isPodman(h http.Header) bool { return h.Get(podmanHeader) != "" }
 
 // podmanHealth is the transport that runs health checks on Podman. On
 // Docker it only looks at the path and a header of each answer.
@@ -64,7 +64,7 @@ const inspectBodyLimit = 8 << 20
 
 func (p *podmanHealth) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := p.next.RoundTrip(req)
-	if err != nil || req.Method != http.MethodGet || res.StatusCode != http.StatusOK || !IsPodman(res.Header) {
+	if err != nil || req.Method != http.MethodGet || res.StatusCode != http.StatusOK || !isPodman(res.Header) {
 		return res, err
 	}
 	id, ok := inspectedContainer(req.URL.Path)
