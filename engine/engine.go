@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -74,23 +75,43 @@ func newClient(e Endpoint, trace io.Writer) (*client.Client, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
-	if trace == nil {
+	if trace == nil && !e.redialable() {
 		return c, nil
 	}
-	// The first client knows how to reach the engine (socket, TLS, ssh); a
-	// second one sends through the same transport, traced. Wrapped, the
-	// transport no longer shows its TLS settings, so the scheme is set.
+	return wrapTransport(c, e, func(next http.RoundTripper) http.RoundTripper {
+		if trace != nil {
+			next = &tracer{next: next, mu: &sync.Mutex{}, w: trace, now: time.Now}
+		}
+		if e.redialable() {
+			// Podman's health checks (podman.go); on Docker, a look at
+			// each answer's path and headers.
+			next = newPodmanHealth(next)
+		}
+		return next
+	})
+}
+
+// wrapTransport returns a client that sends through c's transport wrapped
+// by wrap. The first client knows how to reach the engine (socket, TLS,
+// ssh); the second sends through the same transport, wrapped. Wrapped, the
+// transport no longer shows its TLS settings, so the scheme is set; nor
+// its dialer, which the streams that take over the connection (exec,
+// attach) then dial again from the address: right for a socket or plain
+// TCP, wrong for ssh:// and TLS (see redialable).
+func wrapTransport(c *client.Client, e Endpoint, wrap func(http.RoundTripper) http.RoundTripper) (*client.Client, error) {
 	hc := c.HTTPClient()
-	hc.Transport = &tracer{next: hc.Transport, mu: &sync.Mutex{}, w: trace, now: time.Now}
+	hc.Transport = wrap(hc.Transport)
 	scheme := "http"
 	if e.tls {
 		scheme = "https"
 	}
-	// Not opts again: the first client wrapped the *http.Client they hold.
-	c, err = client.NewClientWithOpts(client.WithHost(c.DaemonHost()), client.WithHTTPClient(hc),
+	// Not the endpoint's options again: the first client wrapped the
+	// *http.Client they hold.
+	w, err := client.NewClientWithOpts(client.WithHost(c.DaemonHost()), client.WithHTTPClient(hc),
 		client.WithScheme(scheme), client.WithVersionFromEnv(), client.WithAPIVersionNegotiation())
 	if err != nil {
-		return nil, fail(err)
+		return nil, msxerr.Wrap(err, "check DOCKER_HOST or the Docker context (docker context inspect), then run msx doctor",
+			"cannot configure the Docker client for %s: %v", e, err)
 	}
-	return c, nil
+	return w, nil
 }

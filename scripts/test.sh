@@ -60,6 +60,9 @@ echo "== Kubernetes: the export on a real single-node cluster"
 # says how to build them, and the suite's server-side dry run skips too.
 bash scripts/e2e-k8s.sh --if-cached
 
+echo "== Podman: the getting-started path on its Docker API (skipped when podman is not installed)"
+bash scripts/e2e-podman.sh --if-installed
+
 log=$(mktemp -t msx-test.XXXXXX.log)
 echo "== go test -race (the go test -json stream: $log)"
 report=$(mktemp -d)
