@@ -11,8 +11,9 @@ import (
 )
 
 // What the outbox and the consumer show on /metrics, besides
-// messaging.outbox.dead_lettered (see RelayOnce). Their one label is the
-// topic, one of the service's subscriptions: bounded, whatever arrives.
+// messaging.outbox.dead_lettered (see RelayOnce). The consumer's one label
+// is the topic, one of the service's subscriptions (its consumers filter
+// on exactly those): bounded, whatever arrives.
 var (
 	meter = otel.Meter("example.com/shop/platform/messaging")
 
