@@ -4,7 +4,7 @@
 //
 //	GET /healthz, GET /readyz  (with the failing check and its error)
 //	GET /debug/breakers        each circuit breaker's state
-//	GET /metrics               Prometheus text: requests, durations, breakers
+//	GET /metrics               Prometheus text: requests, retries, breakers, events, pools, runtime
 //	GET, PUT /debug/fault      the injected faults, when fault injection is on
 //	GET /debug/pprof/          the Go profiler (go tool pprof URL)
 //	the program's own routes   such as a subscriber's GET /inbox

@@ -337,7 +337,7 @@ func NewRegistry() *Registry {
 func newRegistry(meter metric.Meter) *Registry {
 	r := &Registry{log: slog.Default(), breakers: make(map[string]*Breaker)}
 	r.changes, _ = meter.Int64Counter("breaker_state_changes",
-		metric.WithDescription("Circuit breaker state changes, by breaker and new state."))
+		metric.WithDescription("Circuit breaker state changes, by breaker, old state and new state."))
 	// The gauge reads the states when the metrics are collected, so a
 	// scrape shows the current state even if no change happened since.
 	_, _ = meter.Int64ObservableGauge("breaker_open",
@@ -373,7 +373,7 @@ func (r *Registry) stateChanged(name, from, to string) {
 	log.Log(context.Background(), level, "circuit breaker state changed", "breaker", name, "from", from, "to", to)
 	if r.changes != nil {
 		r.changes.Add(context.Background(), 1, metric.WithAttributes(
-			attribute.String("breaker", name), attribute.String("state", to)))
+			attribute.String("breaker", name), attribute.String("from", from), attribute.String("state", to)))
 	}
 }
 

@@ -129,6 +129,11 @@ func TestStateChangesAreLoggedAndCounted(t *testing.T) {
 				for _, p := range d.DataPoints {
 					if v, _ := p.Attributes.Value("breaker"); v.AsString() == "ledger" {
 						found[m.Name] += p.Value
+						from, _ := p.Attributes.Value("from")
+						to, _ := p.Attributes.Value("state")
+						if from.AsString() != "closed" || to.AsString() != "open" {
+							t.Errorf("state change counted from %q to %q, want closed to open", from.AsString(), to.AsString())
+						}
 					}
 				}
 			case metricdata.Gauge[int64]:

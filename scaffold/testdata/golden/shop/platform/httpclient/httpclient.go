@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"example.com/shop/platform/auth"
@@ -73,7 +74,15 @@ type Client struct {
 	tracer  trace.Tracer
 	// sleep waits between attempts; tests replace it.
 	sleep func(context.Context, time.Duration) error
+	// retrySent and retryDenied label the retries counted, made once.
+	retrySent, retryDenied metric.AddOption
 }
+
+// retryCount counts the retries of calls, by upstream and outcome: sent, or
+// denied by the retry budget. The upstream is the client's name, one of
+// the service's dependencies, never anything a request carries.
+var retryCount, _ = otel.Meter("example.com/shop/platform/httpclient").Int64Counter("http.client.retries",
+	metric.WithDescription("Retries of idempotent calls, by upstream and outcome: sent, or denied by the retry budget."))
 
 // New returns a Client. When registry is not nil, the client's breaker is
 // registered in it, so that its state changes are logged and counted and
@@ -115,6 +124,10 @@ func New(opts Options, registry *breaker.Registry) *Client {
 		budget: newBudget(opts.RetryRatio, opts.RetryReserve),
 		tracer: otel.Tracer("example.com/shop/platform/httpclient"),
 		sleep:  sleep,
+		retrySent: metric.WithAttributeSet(attribute.NewSet(
+			attribute.String("upstream", opts.Name), attribute.String("outcome", "sent"))),
+		retryDenied: metric.WithAttributeSet(attribute.NewSet(
+			attribute.String("upstream", opts.Name), attribute.String("outcome", "denied"))),
 	}
 }
 
@@ -202,8 +215,10 @@ func (c *Client) attempts(req *http.Request) (*http.Response, error) {
 			return resp, err // no time left for another attempt
 		}
 		if !c.budget.withdraw() {
+			retryCount.Add(req.Context(), 1, c.retryDenied)
 			return resp, err // the upstream fails for everyone: do not pile on
 		}
+		retryCount.Add(req.Context(), 1, c.retrySent)
 		if resp != nil {
 			// Drain a little so the connection can be reused, then drop it.
 			io.CopyN(io.Discard, resp.Body, 4<<10)

@@ -406,6 +406,7 @@ func (h *consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 	var ok []jetstream.Msg
 	var spans []trace.Span
 	for _, msg := range msgs {
+		recordLag(ctx, msg)
 		// The publisher's trace continues here, across the hop.
 		mctx := otel.GetTextMapPropagator().Extract(ctx, headerCarrier(msg.Headers()))
 		mctx, span := h.tracer.Start(mctx, "process "+Topic(msg.Subject()), trace.WithSpanKind(trace.SpanKindConsumer))
@@ -497,6 +498,7 @@ func (b *Broker) deadLetter(ctx context.Context, msg jetstream.Msg, service stri
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
+	recordDeadLetter(ctx, msg)
 	log.Error("event dead-lettered after repeated failures", "subject", msg.Subject(), "dead_letter", dl.Subject, "err", cause)
 	_ = msg.TermWithReason("dead-lettered")
 }

@@ -28,6 +28,7 @@ func Start(ctx context.Context, s *service.Service, db *sql.DB, d Dialect, handl
 		return nil, err
 	}
 	outbox := NewOutbox(db, d, s.Name)
+	s.OnStop(observeBacklog(outbox))
 	url := config.String("NATS_URL", "")
 	if url == "" {
 		s.Log.Warn("no broker configured (NATS_URL is unset): events wait in the outbox, and none are consumed, until the service runs with one")

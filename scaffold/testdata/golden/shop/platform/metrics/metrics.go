@@ -1,190 +1,132 @@
-// Package metrics sets up the OpenTelemetry metrics SDK for a program and
-// serves what it collected in the Prometheus text format, on the admin
-// listener's /metrics. otelhttp records request counts and durations, and
-// the breaker registry its state changes, through the global meter
-// provider that Setup installs.
+// Package metrics serves a program's metrics in the Prometheus text
+// format, on the admin listener's /metrics.
+//
+// The program records through the OpenTelemetry metrics API: otelhttp
+// (requests served and sent), the gateway's request durations, breakers,
+// retries, the outbox and the consumer all use the global meter provider
+// that Setup installs. The OpenTelemetry Prometheus exporter turns those
+// into Prometheus metrics, with Prometheus's naming rules (units and
+// _total suffixes), and prometheus/client_golang writes them out, with its
+// escaping and content negotiation, next to its collectors of the Go
+// runtime, the process and database pools. One library for the recording
+// (the one otelhttp speaks) and one for the exposition: nothing here
+// formats the text by hand.
+//
+// No label comes from a request header or path: requests are labelled by
+// route template, method and status only, so that a client cannot grow the
+// number of series.
 package metrics
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
-	"math"
+	"database/sql"
 	"net/http"
-	"sort"
-	"strconv"
-	"strings"
+	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// Metrics is a program's meter provider and the reader /metrics collects.
+// Metrics is a program's meter provider and the registry /metrics shows.
 type Metrics struct {
-	reader   *sdkmetric.ManualReader
+	registry *prometheus.Registry
 	provider *sdkmetric.MeterProvider
+	handler  http.Handler
 }
 
-// Setup installs a meter provider as the global one and returns it.
+// installed is the Metrics Setup installed, which Register adds to.
+var installed atomic.Pointer[Metrics]
+
+// Setup installs a meter provider as the global one and returns it; its
+// registry is the one Register adds to.
 func Setup() *Metrics {
 	m := New()
 	otel.SetMeterProvider(m.provider)
+	installed.Store(m)
 	return m
 }
 
-// New returns a Metrics that is not installed globally, for tests.
+// New returns a Metrics that is not installed globally, for tests: the Go
+// runtime and process collectors, and what its Provider records.
 func New() *Metrics {
-	reader := sdkmetric.NewManualReader()
-	return &Metrics{reader: reader, provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	exporter, err := otelprom.New(
+		otelprom.WithRegisterer(reg),
+		// http.server.request.duration in s is
+		// http_server_request_duration_seconds, a counter ends in _total.
+		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+		// The scope (the instrumenting package) would be two more labels
+		// on every series, and the resource a target_info metric: the
+		// scraper knows which program it scrapes.
+		otelprom.WithoutScopeInfo(),
+		otelprom.WithoutTargetInfo(),
+	)
+	if err != nil {
+		// It fails only when its collector is already registered, and
+		// the registry is new.
+		panic("metrics: " + err.Error())
+	}
+	return &Metrics{
+		registry: reg,
+		provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter), sdkmetric.WithView(serverRequests)),
+		// A collector that fails (a database pool closed under it) costs
+		// its own metrics, not the scrape.
+		handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}),
+	}
 }
+
+// serverRequests keeps, of the attributes of the requests a program
+// serves, those the program decides: otelhttp would also label them with
+// the name and port of the request's Host header, which a client chooses,
+// one series per value.
+var serverRequests = sdkmetric.NewView(
+	sdkmetric.Instrument{Name: "http.server.*"},
+	sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(
+		"http.request.method", "http.response.status_code", "http.route", "error.type",
+		"url.scheme", "network.protocol.name", "network.protocol.version")},
+)
 
 // Provider returns the meter provider.
 func (m *Metrics) Provider() *sdkmetric.MeterProvider { return m.provider }
 
+// Registry returns the Prometheus registry /metrics shows.
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
 // Shutdown stops the provider.
 func (m *Metrics) Shutdown(ctx context.Context) error { return m.provider.Shutdown(ctx) }
 
-// ServeHTTP collects the metrics and writes them in the Prometheus text
-// exposition format (version 0.0.4).
-func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var rm metricdata.ResourceMetrics
-	if err := m.reader.Collect(r.Context(), &rm); err != nil {
-		http.Error(w, "collecting metrics: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	bw := bufio.NewWriter(w)
-	Write(bw, &rm)
-	bw.Flush()
+// ServeHTTP writes the metrics in the Prometheus text exposition format.
+func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+
+// Register adds c to the registry, replacing a collector of the same
+// metrics: a database opened again (as tests do) shows its new pool.
+func (m *Metrics) Register(c prometheus.Collector) error {
+	m.registry.Unregister(c)
+	return m.registry.Register(c)
 }
 
-// Write renders rm in the Prometheus text format, metrics sorted by name.
-func Write(w io.Writer, rm *metricdata.ResourceMetrics) {
-	var all []metricdata.Metrics
-	for _, sm := range rm.ScopeMetrics {
-		all = append(all, sm.Metrics...)
+// Register adds c to the Metrics Setup installed; without one (in tests)
+// it does nothing.
+func Register(c prometheus.Collector) error {
+	if m := installed.Load(); m != nil {
+		return m.Register(c)
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Name < all[j].Name })
-	for _, m := range all {
-		name := promName(m.Name, m.Unit)
-		switch d := m.Data.(type) {
-		case metricdata.Sum[int64]:
-			writeSum(w, name, m.Description, d.IsMonotonic, d.DataPoints)
-		case metricdata.Sum[float64]:
-			writeSum(w, name, m.Description, d.IsMonotonic, d.DataPoints)
-		case metricdata.Gauge[int64]:
-			writeHeader(w, name, m.Description, "gauge")
-			for _, p := range d.DataPoints {
-				writeSample(w, name, p.Attributes, "", "", float64(p.Value))
-			}
-		case metricdata.Gauge[float64]:
-			writeHeader(w, name, m.Description, "gauge")
-			for _, p := range d.DataPoints {
-				writeSample(w, name, p.Attributes, "", "", p.Value)
-			}
-		case metricdata.Histogram[int64]:
-			writeHistogram(w, name, m.Description, d.DataPoints)
-		case metricdata.Histogram[float64]:
-			writeHistogram(w, name, m.Description, d.DataPoints)
-		}
-	}
+	return nil
 }
 
-func writeSum[N int64 | float64](w io.Writer, name, help string, monotonic bool, points []metricdata.DataPoint[N]) {
-	kind := "gauge"
-	if monotonic {
-		kind = "counter"
-		if !strings.HasSuffix(name, "_total") {
-			name += "_total"
-		}
-	}
-	writeHeader(w, name, help, kind)
-	for _, p := range points {
-		writeSample(w, name, p.Attributes, "", "", float64(p.Value))
-	}
-}
-
-func writeHistogram[N int64 | float64](w io.Writer, name, help string, points []metricdata.HistogramDataPoint[N]) {
-	writeHeader(w, name, help, "histogram")
-	for _, p := range points {
-		var cum uint64
-		for i, b := range p.Bounds {
-			cum += p.BucketCounts[i]
-			writeSample(w, name+"_bucket", p.Attributes, "le", formatFloat(b), float64(cum))
-		}
-		writeSample(w, name+"_bucket", p.Attributes, "le", "+Inf", float64(p.Count))
-		writeSample(w, name+"_sum", p.Attributes, "", "", float64(p.Sum))
-		writeSample(w, name+"_count", p.Attributes, "", "", float64(p.Count))
-	}
-}
-
-func writeHeader(w io.Writer, name, help, kind string) {
-	if help != "" {
-		fmt.Fprintf(w, "# HELP %s %s\n", name, strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(help))
-	}
-	fmt.Fprintf(w, "# TYPE %s %s\n", name, kind)
-}
-
-func writeSample(w io.Writer, name string, attrs attribute.Set, extraKey, extraValue string, v float64) {
-	io.WriteString(w, name)
-	n := attrs.Len()
-	if n > 0 || extraKey != "" {
-		io.WriteString(w, "{")
-		first := true
-		iter := attrs.Iter()
-		for iter.Next() {
-			kv := iter.Attribute()
-			if !first {
-				io.WriteString(w, ",")
-			}
-			first = false
-			fmt.Fprintf(w, "%s=%q", sanitize(string(kv.Key)), kv.Value.String())
-		}
-		if extraKey != "" {
-			if !first {
-				io.WriteString(w, ",")
-			}
-			fmt.Fprintf(w, "%s=%q", extraKey, extraValue)
-		}
-		io.WriteString(w, "}")
-	}
-	io.WriteString(w, " "+formatFloat(v)+"\n")
-}
-
-// promName turns an OpenTelemetry name and unit into a Prometheus name:
-// http.server.request.duration in s is http_server_request_duration_seconds.
-func promName(name, unit string) string {
-	n := sanitize(name)
-	suffix := map[string]string{"s": "seconds", "ms": "milliseconds", "By": "bytes"}[unit]
-	if suffix != "" && !strings.HasSuffix(n, "_"+suffix) {
-		n += "_" + suffix
-	}
-	return n
-}
-
-// sanitize keeps [a-zA-Z0-9_] and turns anything else into _.
-func sanitize(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':') {
-			b[i] = '_'
-		}
-	}
-	if len(b) > 0 && b[0] >= '0' && b[0] <= '9' {
-		return "_" + string(b)
-	}
-	return string(b)
-}
-
-func formatFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "+Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
+// DB shows the connection pool statistics of db (open, in use and idle
+// connections, waits for one) as the go_sql_* metrics, labelled
+// db_name=name.
+func DB(name string, db *sql.DB) error {
+	return Register(collectors.NewDBStatsCollector(db, name))
 }

@@ -1,5 +1,5 @@
 // Package postgres opens a service's PostgreSQL database: a pgx pool with
-// the service's embedded migrations applied.
+// the service's embedded migrations applied, its statistics on /metrics.
 package postgres
 
 import (
@@ -14,6 +14,7 @@ import (
 
 	"example.com/shop/platform/config"
 	"example.com/shop/platform/dbtrace"
+	"example.com/shop/platform/metrics"
 	"example.com/shop/platform/migrate"
 )
 
@@ -62,6 +63,10 @@ func Open(ctx context.Context, url string, fsys fs.FS, dir string) (*pgxpool.Poo
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if err := metrics.Register(newPoolCollector(pool, cfg.ConnConfig.Database)); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	return pool, nil
 }

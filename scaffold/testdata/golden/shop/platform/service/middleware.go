@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
 
 	"example.com/shop/platform/httpjson"
 	"example.com/shop/platform/inbound"
@@ -46,6 +48,7 @@ func jsonNotFound(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
+			labelRoute(r, pattern)
 			mux.ServeHTTP(w, r)
 			return
 		}
@@ -59,6 +62,19 @@ func jsonNotFound(mux *http.ServeMux) http.Handler {
 		}
 		httpjson.Error(w, rec.status, http.StatusText(rec.status))
 	})
+}
+
+// labelRoute labels the request's metrics with its route's pattern
+// ("/items/{id}", without the method, as semantic conventions say).
+// otelhttp would read it from r.Pattern, but the mux sets that on a copy
+// of the request the middlewares made.
+func labelRoute(r *http.Request, pattern string) {
+	if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
+		if _, path, found := strings.Cut(pattern, " "); found {
+			pattern = path
+		}
+		l.Add(attribute.String("http.route", pattern))
+	}
 }
 
 // statusRecorder keeps the status and headers a handler sets, not its body.

@@ -15,6 +15,7 @@ import (
 
 	"example.com/shop/platform/dbtrace"
 	"example.com/shop/platform/messaging"
+	"example.com/shop/platform/metrics"
 	"example.com/shop/platform/migrate"
 	"example.com/shop/services/orders/ordersapi"
 )
@@ -61,6 +62,12 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	if _, err := migrate.Up(ctx, db, migrations, "migrations"); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	// The pool's statistics on /metrics: with one connection, waits for
+	// it are the writes queueing.
+	if err := metrics.DB("orders", db); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return &SQLiteStore{db: db}, nil
 }
