@@ -59,6 +59,10 @@ has_image() {
 # with Dockerfile-like changes (ENV, ENTRYPOINT, USER, LABEL, EXPOSE).
 import_rootfs() {
   local tag=$1 dir=$2; shift 2
+  # mktemp -d makes the folder 0700, and it becomes the image's /: Docker
+  # ignores the mode of /, Podman keeps it (and then no other user than
+  # root can read a library).
+  chmod 755 "$dir"
   if command -v docker >/dev/null 2>&1; then
     local args=()
     for c in "$@"; do args+=(--change "$c"); done
@@ -103,7 +107,7 @@ verified_debootstrap() {
 # POSTGRES_PASSWORD), PGDATA; a new cluster on an empty volume; pg_isready.
 PG_MAJOR=15
 
-image_postgres() { echo "msx-local/postgres:$PG_MAJOR-$(recipe_hash build_postgres postgres_rootfs postgres_entrypoint verified_debootstrap)"; }
+image_postgres() { echo "msx-local/postgres:$PG_MAJOR-$(recipe_hash build_postgres postgres_rootfs postgres_entrypoint verified_debootstrap import_rootfs)"; }
 
 postgres_entrypoint() {
   cat <<'SH'
@@ -215,7 +219,7 @@ if [ "$NATS_VERSION" = v2.15.2 ]; then
   NATS_SUM=${NATS_SUM:-h1:yLsgt2kslgymvxvjFq1WGWck5hkat2YYfbXvQ145tzU=}
 fi
 
-image_nats() { echo "msx-local/nats:${NATS_VERSION#v}-$(recipe_hash build_nats nats_module_checked)"; }
+image_nats() { echo "msx-local/nats:${NATS_VERSION#v}-$(recipe_hash build_nats nats_module_checked import_rootfs)"; }
 
 # nats_module_checked downloads nats-server's module and compares its hash
 # with NATS_SUM; go install then checks every dependency against the
