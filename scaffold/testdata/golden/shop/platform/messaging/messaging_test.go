@@ -1109,14 +1109,14 @@ func TestServiceStopsAfterTheRelayDrains(t *testing.T) {
 	}
 }
 
-// itemChanged is a keyed event type: its events are applied in order per item.
-type itemChanged struct {
+// itemEvent is a keyed event type: its events are applied in order per item.
+type itemEvent struct {
 	ItemID int64 `json:"item_id"`
 	Kind   string
 }
 
-func (c itemChanged) EventType() string   { return "item." + c.Kind }
-func (c itemChanged) OrderingKey() string { return fmt.Sprintf("item/%d", c.ItemID) }
+func (c itemEvent) EventType() string   { return "item." + c.Kind }
+func (c itemEvent) OrderingKey() string { return fmt.Sprintf("item/%d", c.ItemID) }
 
 // TestOutboxKeys: a keyed event takes the next number of its key in its
 // transaction (a rolled-back one takes none) and records the key's latest
@@ -1143,10 +1143,10 @@ func TestOutboxKeys(t *testing.T) {
 				}
 			}
 		}
-		add(true, itemChanged{1, "created"}, itemChanged{2, "created"})
-		add(false, itemChanged{1, "changed"})
-		add(true, itemChanged{1, "changed"}, itemCreated{ItemID: 1})
-		add(true, itemChanged{1, "changed"}, itemChanged{1, "deleted"})
+		add(true, itemEvent{1, "created"}, itemEvent{2, "created"})
+		add(false, itemEvent{1, "changed"})
+		add(true, itemEvent{1, "changed"}, itemCreated{ItemID: 1})
+		add(true, itemEvent{1, "changed"}, itemEvent{1, "deleted"})
 		f := &fakeBroker{}
 		if n, err := o.RelayOnce(ctx, f, RelayOptions{}); err != nil || n != 6 {
 			t.Fatalf("relayed %d, %v; want 6", n, err)
