@@ -1153,7 +1153,17 @@ func TestOutboxKeys(t *testing.T) {
 		}
 		var got []string
 		for _, m := range f.msgs {
-			got = append(got, strings.Join([]string{m.Subject, m.Header.Get(KeyHeader), m.Header.Get(SeqHeader), m.Header.Get(PrevHeader)}, " "))
+			// As a map: each database spells its JSON objects its own way.
+			prev := m.Header.Get(PrevHeader)
+			if prev != "" {
+				var p map[string]int64
+				if err := json.Unmarshal([]byte(prev), &p); err != nil {
+					t.Fatalf("%s: %q: %v", PrevHeader, prev, err)
+				}
+				b, _ := json.Marshal(p)
+				prev = string(b)
+			}
+			got = append(got, strings.Join([]string{m.Subject, m.Header.Get(KeyHeader), m.Header.Get(SeqHeader), prev}, " "))
 		}
 		want := []string{
 			"events.orders.item.created item/1 1 {}",
@@ -1162,12 +1172,6 @@ func TestOutboxKeys(t *testing.T) {
 			"events.orders.item.created   ", // no key: no number
 			`events.orders.item.changed item/1 3 {"item.changed":2,"item.created":1}`,
 			`events.orders.item.deleted item/1 4 {"item.changed":3,"item.created":1}`,
-		}
-		for i := range want {
-			// Postgres's json_object_agg spells objects with spaces.
-			if i < len(got) {
-				got[i] = strings.NewReplacer(" : ", ":", ", ", ",", "{ ", "{", " }", "}").Replace(got[i])
-			}
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("published\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -31,7 +31,6 @@ func (a *api) register(mux *http.ServeMux) {
 	mux.HandleFunc(paymentsapi.RouteGetItem, a.getItem)
 	mux.HandleFunc(paymentsapi.RouteDeleteItem, a.deleteItem)
 	mux.HandleFunc("GET /upstream", a.listUpstream)
-	mux.HandleFunc("GET /upstream/{service}/items/{id}", a.getUpstreamItem)
 }
 
 func (a *api) listItems(w http.ResponseWriter, r *http.Request) {
@@ -110,41 +109,4 @@ func (a *api) listUpstream(w http.ResponseWriter, r *http.Request) {
 			return ordersapi.ItemList{Items: list.Items}, err // its first page, without a cursor into it
 		},
 	})
-}
-
-// getUpstreamItem answers GET /upstream/{service}/items/{id}: the item
-// {id} of the dependency {service}, through its typed client.
-//
-// The dependency's 404 is this answer's 404, with its message: the item
-// was named by this request's caller, so its absence is the caller's
-// answer, not a failure of this service. A 500 (or a 502) would count
-// against this service in its callers' breakers and invite retries of a
-// request that cannot succeed. Unavailability passes on as 503 with
-// Retry-After (failed); anything else is a 500.
-func (a *api) getUpstreamItem(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	var (
-		it  any
-		err error
-	)
-	switch service := r.PathValue("service"); service {
-	case "catalog":
-		it, err = a.catalogClient.GetItem(r.Context(), id)
-	case "orders":
-		it, err = a.ordersClient.GetItem(r.Context(), id)
-	default:
-		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("%q is not a dependency of payments", service))
-		return
-	}
-	var se *httpjson.StatusError
-	if errors.As(err, &se) && se.Status == http.StatusNotFound {
-		httpjson.Error(w, http.StatusNotFound, r.PathValue("service")+": "+se.Message)
-		return
-	}
-	if !failed(w, r, err) {
-		httpjson.Write(w, http.StatusOK, it)
-	}
 }

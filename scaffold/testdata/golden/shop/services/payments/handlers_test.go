@@ -215,42 +215,32 @@ func TestUpstream(t *testing.T) {
 	}
 }
 
-// TestUpstreamItem: an item of a dependency comes through; the
-// dependency's 404 is a 404 with its message, never a 500; its
-// unavailability a 503 with its Retry-After.
-func TestUpstreamItem(t *testing.T) {
+// TestDependencyNotFound: a dependency's 404 for what a handler asked it
+// for is this service's 404 with the dependency's message, never a 500;
+// its unavailability a 503 with its Retry-After.
+func TestDependencyNotFound(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method + " " + r.URL.Path {
-		case "GET /items/1":
-			httpjson.Write(w, http.StatusOK, catalogapi.Item{ID: 1, Name: "one"})
-		case "GET /items/3":
+		if r.URL.Path == "/items/3" {
 			w.Header().Set("Retry-After", "7")
 			httpjson.Error(w, http.StatusServiceUnavailable, "down for a test")
-		default:
-			httpjson.Error(w, http.StatusNotFound, "item not found")
+			return
 		}
+		httpjson.Error(w, http.StatusNotFound, "item not found")
 	}))
 	defer srv.Close()
-	a := &api{store: NewMemoryStore(), catalogClient: catalogapi.NewClient(srv.URL, srv.Client())}
-	mux := http.NewServeMux()
-	a.register(mux)
+	client := catalogapi.NewClient(srv.URL, srv.Client())
 	for _, c := range []struct {
-		path, want string
-		status     int
-	}{
-		{"/upstream/catalog/items/1", `"name":"one"`, http.StatusOK},
-		{"/upstream/catalog/items/2", `{"error":"catalog: item not found"}`, http.StatusNotFound},
-		{"/upstream/catalog/items/3", `"error"`, http.StatusServiceUnavailable},
-		{"/upstream/catalog/items/x", `"error"`, http.StatusBadRequest},
-		{"/upstream/nosuch/items/1", `"error":"\"nosuch\" is not a dependency`, http.StatusNotFound},
-	} {
+		id     int64
+		status int
+		body   string
+	}{{2, http.StatusNotFound, `{"error":"item not found"}`}, {3, http.StatusServiceUnavailable, `"error"`}} {
+		_, err := client.GetItem(t.Context(), c.id)
 		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
-		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.want) {
-			t.Errorf("GET %s: %d %s, want %d with %s", c.path, rec.Code, rec.Body, c.status, c.want)
+		if !failed(rec, httptest.NewRequest(http.MethodGet, "/", nil), err) {
+			t.Fatalf("catalog's item %d: no error", c.id)
 		}
-		if rec.Code == http.StatusServiceUnavailable && rec.Header().Get("Retry-After") != "7" {
-			t.Errorf("GET %s: Retry-After %q, want the dependency's 7", c.path, rec.Header().Get("Retry-After"))
+		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.body) {
+			t.Errorf("catalog's item %d: %d %s, want %d with %s", c.id, rec.Code, rec.Body, c.status, c.body)
 		}
 	}
 }
