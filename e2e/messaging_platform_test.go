@@ -28,7 +28,8 @@ import (
 //
 // With them runs testdata/messaging_replicas_test.go, copied into the
 // workspace: three relay processes and two consumer processes, 10,000
-// events, one relay killed with SIGKILL midway and the broker restarted
+// events, one relay and one consumer killed with SIGKILL midway (a new
+// consumer takes the dead one's place) and the broker restarted
 // (through MESSAGING_TEST_RESTART_URL, served here on 127.0.0.1): 0
 // lost, 0 applied twice, per-item order kept in the stream and in the
 // order the two consumers applied them.
