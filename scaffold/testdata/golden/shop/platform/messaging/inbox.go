@@ -136,11 +136,11 @@ func needOf(ev Event, handles func(topic string) bool) int64 {
 // and for a keyed event whose key's earlier events have not all been
 // applied, which is not applied now.
 func (in *Inbox) Handle(ctx context.Context, ev Event, effect Effect) (bool, error) {
-	applied, err := in.HandleBatch(ctx, []Event{ev}, effect)
+	ok, err := in.HandleBatch(ctx, []Event{ev}, effect)
 	if err != nil {
 		return false, err
 	}
-	return applied[0], nil
+	return ok[0], nil
 }
 
 // HandleBatch is Handle for several events in one transaction, one commit
@@ -157,11 +157,11 @@ func (in *Inbox) HandleBatch(ctx context.Context, evs []Event, effect Effect) ([
 	if err != nil {
 		return nil, err
 	}
-	applied := make([]bool, len(out))
+	ok := make([]bool, len(out))
 	for i, o := range out {
-		applied[i] = o.applied()
+		ok[i] = o.applied()
 	}
-	return applied, nil
+	return ok, nil
 }
 
 // inOrder is the order in which ds are handled: events without a key as

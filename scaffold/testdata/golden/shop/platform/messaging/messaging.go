@@ -265,6 +265,8 @@ func (b *Broker) createStreams(ctx context.Context) error {
 // that did not happen. So publish after the change, and retry on error if
 // losing an event matters (a retry within DuplicateWindow with the same
 // event is not a second one only if it has the same ID: keep the Event).
+// Nor does it number Keyed data: with no transaction to take the number
+// in, subscribers apply such an event as it comes, in no set order.
 func (b *Broker) Publish(ctx context.Context, source string, data Data) (Event, error) {
 	raw, err := json.Marshal(data)
 	if err != nil {
