@@ -122,6 +122,9 @@ func NewID() string {
 // that a subscriber of some of the types does not wait for the others.
 // The counters stay, one row per key and type: a key that started again
 // from 1 would look to its subscribers like events they already had.
+// Like row locks, the counters' locks want one order: transactions that
+// add events of the same keys in opposite orders can deadlock (Postgres
+// then fails one), so add them in the order the change locked its rows.
 func (o *Outbox) Add(ctx context.Context, exec Exec, data Data) error {
 	if o == nil {
 		return nil
