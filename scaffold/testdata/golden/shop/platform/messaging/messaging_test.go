@@ -41,8 +41,8 @@ const (
 CREATE TABLE outbox (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, subject TEXT NOT NULL,
     payload BLOB NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMP NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, ordering_key TEXT, key_seq INTEGER, key_prev TEXT);
-CREATE TABLE outbox_keys (ordering_key TEXT NOT NULL, type TEXT NOT NULL, seq INTEGER NOT NULL,
-    PRIMARY KEY (ordering_key, type)) WITHOUT ROWID;
+CREATE TABLE outbox_keys (ordering_key TEXT PRIMARY KEY, seq INTEGER NOT NULL, types TEXT NOT NULL,
+    prev TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE outbox_dead (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, subject TEXT NOT NULL,
     payload BLOB NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMP NOT NULL,
     attempts INTEGER NOT NULL, error TEXT NOT NULL, failed_at TIMESTAMP NOT NULL,
@@ -59,8 +59,8 @@ CREATE TABLE outbox (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEX
     subject TEXT NOT NULL, payload BYTEA NOT NULL, headers TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
     ordering_key TEXT, key_seq BIGINT, key_prev TEXT);
-CREATE TABLE outbox_keys (ordering_key TEXT NOT NULL, type TEXT NOT NULL, seq BIGINT NOT NULL,
-    PRIMARY KEY (ordering_key, type));
+CREATE TABLE outbox_keys (ordering_key TEXT PRIMARY KEY, seq BIGINT NOT NULL, types TEXT NOT NULL,
+    prev TEXT NOT NULL);
 CREATE TABLE outbox_dead (seq BIGINT PRIMARY KEY, id TEXT NOT NULL, subject TEXT NOT NULL,
     payload BYTEA NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL,
     attempts INTEGER NOT NULL, error TEXT NOT NULL, failed_at TIMESTAMPTZ NOT NULL,

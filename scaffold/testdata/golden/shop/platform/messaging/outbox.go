@@ -69,33 +69,29 @@ type Outbox struct {
 	wake    chan struct{}
 	// The statements of Add, in the dialect, once: Add runs in every
 	// publishing transaction.
-	insert, bump, insertKeyed, mark string
-	round                           sync.Mutex // one relay round at a time in this process
+	insert, bump, insertKeyed string
+	round                     sync.Mutex // one relay round at a time in this process
 }
 
 // NewOutbox returns the outbox of service source in db.
 func NewOutbox(db *sql.DB, dialect Dialect, source string) *Outbox {
 	o := &Outbox{db: db, dialect: dialect, source: source, now: time.Now, wake: make(chan struct{}, 1),
 		insert: dialect.q(`INSERT INTO outbox (id, subject, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)`),
-		// The key's counter is the row of type '': the upsert takes the
-		// next number and locks the row until commit (see Add).
-		bump: dialect.q(`INSERT INTO outbox_keys (ordering_key, type, seq) VALUES ($1, '', 1)
-			ON CONFLICT (ordering_key, type) DO UPDATE SET seq = outbox_keys.seq + 1`),
-		// The key's latest number of each other type, before this event's.
-		mark: dialect.q(`INSERT INTO outbox_keys (ordering_key, type, seq)
-			SELECT ordering_key, $2, seq FROM outbox_keys WHERE ordering_key = $1 AND type = ''
-			ON CONFLICT (ordering_key, type) DO UPDATE SET seq = excluded.seq`),
+		insertKeyed: dialect.q(`INSERT INTO outbox (id, subject, payload, headers, created_at, ordering_key, key_seq, key_prev)
+			SELECT $1, $2, $3, $4, $5, ordering_key, seq, prev FROM outbox_keys WHERE ordering_key = $6`),
 	}
+	// The key's next number, and its latest number of each type: a SET
+	// reads the row as it was, so prev gets the types before this event.
 	if dialect == Postgres {
+		o.bump = `INSERT INTO outbox_keys (ordering_key, seq, types, prev) VALUES ($1, 1, jsonb_build_object($2::text, 1)::text, '{}')
+			ON CONFLICT (ordering_key) DO UPDATE SET seq = outbox_keys.seq + 1, prev = outbox_keys.types,
+				types = (outbox_keys.types::jsonb || jsonb_build_object($2::text, outbox_keys.seq + 1))::text`
 		o.insertKeyed = `INSERT INTO outbox (id, subject, payload, headers, created_at, ordering_key, key_seq, key_prev)
-			SELECT $1, $2, $3::bytea, $4, $5::timestamptz, k.ordering_key, k.seq,
-				COALESCE((SELECT json_object_agg(t.type, t.seq)::text FROM outbox_keys t WHERE t.ordering_key = k.ordering_key AND t.type <> ''), '{}')
-			FROM outbox_keys k WHERE k.ordering_key = $6 AND k.type = ''`
+			SELECT $1, $2, $3::bytea, $4, $5::timestamptz, ordering_key, seq, prev FROM outbox_keys WHERE ordering_key = $6`
 	} else {
-		o.insertKeyed = dialect.q(`INSERT INTO outbox (id, subject, payload, headers, created_at, ordering_key, key_seq, key_prev)
-			SELECT $1, $2, $3, $4, $5, k.ordering_key, k.seq,
-				COALESCE((SELECT json_group_object(t.type, t.seq) FROM outbox_keys t WHERE t.ordering_key = k.ordering_key AND t.type <> ''), '{}')
-			FROM outbox_keys k WHERE k.ordering_key = $6 AND k.type = ''`)
+		o.bump = dialect.q(`INSERT INTO outbox_keys (ordering_key, seq, types, prev) VALUES ($1, 1, json_object($2, 1), '{}')
+			ON CONFLICT (ordering_key) DO UPDATE SET seq = outbox_keys.seq + 1, prev = outbox_keys.types,
+				types = json_set(outbox_keys.types, '$."' || $2 || '"', outbox_keys.seq + 1)`)
 	}
 	return o
 }
@@ -120,7 +116,7 @@ func NewID() string {
 // used by a transaction that rolls back (the counter rolls back with it).
 // The event also records the key's latest number of each other type, so
 // that a subscriber of some of the types does not wait for the others.
-// The counters stay, one row per key and type: a key that started again
+// The counters stay, one row per key: a key that started again
 // from 1 would look to its subscribers like events they already had.
 // Like row locks, the counters' locks want one order: transactions that
 // add events of the same keys in opposite orders can deadlock (Postgres
@@ -151,13 +147,10 @@ func (o *Outbox) Add(ctx context.Context, exec Exec, data Data) error {
 		return err
 	}
 	key := k.OrderingKey()
-	if _, err := exec(ctx, o.bump, key); err != nil {
+	if _, err := exec(ctx, o.bump, key, typ); err != nil {
 		return err
 	}
-	if _, err := exec(ctx, o.insertKeyed, ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time, key); err != nil {
-		return err
-	}
-	_, err = exec(ctx, o.mark, key, typ)
+	_, err = exec(ctx, o.insertKeyed, ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time, key)
 	return err
 }
 

@@ -20,13 +20,13 @@ CREATE TABLE outbox (
     key_seq      INTEGER,
     key_prev     TEXT
 );
--- Per key, the row of type '' counts its events; the others hold the
--- number of its latest event of each type.
+-- Per key: how many events it had, the number of its latest event of
+-- each type (JSON), and those numbers before its latest event.
 CREATE TABLE outbox_keys (
-    ordering_key TEXT    NOT NULL,
-    type         TEXT    NOT NULL,
+    ordering_key TEXT    PRIMARY KEY,
     seq          INTEGER NOT NULL,
-    PRIMARY KEY (ordering_key, type)
+    types        TEXT    NOT NULL,
+    prev         TEXT    NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE outbox_dead (
     seq        INTEGER   PRIMARY KEY,

@@ -24,13 +24,13 @@ CREATE TABLE outbox (
     key_seq      BIGINT,
     key_prev     TEXT
 );
--- Per key, the row of type '' counts its events; the others hold the
--- number of its latest event of each type.
+-- Per key: how many events it had, the number of its latest event of
+-- each type (JSON), and those numbers before its latest event.
 CREATE TABLE outbox_keys (
-    ordering_key TEXT   NOT NULL,
-    type         TEXT   NOT NULL,
+    ordering_key TEXT   PRIMARY KEY,
     seq          BIGINT NOT NULL,
-    PRIMARY KEY (ordering_key, type)
+    types        TEXT   NOT NULL,
+    prev         TEXT   NOT NULL
 );
 CREATE TABLE outbox_dead (
     seq        BIGINT      PRIMARY KEY,
