@@ -103,6 +103,9 @@ type delivery struct {
 	need int64
 	// force applies ev even though need has not been: its wait ran out.
 	force bool
+	// waited says that ev was found ahead of its key before, and likely
+	// still is.
+	waited bool
 }
 
 // outcome is what became of one event.
@@ -219,9 +222,9 @@ func (in *Inbox) handle(ctx context.Context, ds []delivery, effect Effect) ([]ou
 		k := key{d.ev.Source, d.ev.Key}
 		last, isLocked := locked[k]
 		if d.ev.Key != "" && !isLocked {
-			// A look without a lock first: an event ahead of its key is
-			// mostly still ahead, and then costs no write.
-			if !d.force {
+			// An event found ahead before is looked at without a lock
+			// first: it is mostly still ahead, and then costs no write.
+			if d.waited && !d.force {
 				err := tx.QueryRowContext(d.ctx, in.dialect.q(`SELECT seq FROM inbox_keys WHERE source = $1 AND ordering_key = $2`), k.source, k.key).Scan(&last)
 				if err != nil && !errors.Is(err, sql.ErrNoRows) {
 					return nil, err
@@ -450,6 +453,7 @@ type inflight struct {
 	ev      Event
 	since   time.Time // when it arrived
 	touched time.Time // when the broker's AckWait for it last started
+	waited  bool      // found ahead of its key before
 }
 
 // Consume creates (or updates) service's durable consumer of the topics of
@@ -629,7 +633,7 @@ func (h *consumer) handle(ctx context.Context, batch []*inflight) (waiting []*in
 	now := h.clock()
 	ds := make([]delivery, len(batch))
 	for i, f := range batch {
-		ds[i] = delivery{ctx: f.ctx, ev: f.ev, need: needOf(f.ev, h.handles), force: now.Sub(f.since) >= h.opts.GapTimeout}
+		ds[i] = delivery{ctx: f.ctx, ev: f.ev, need: needOf(f.ev, h.handles), force: now.Sub(f.since) >= h.opts.GapTimeout, waited: f.waited}
 	}
 	out, err := h.inbox.handle(ctx, ds, h.effect)
 	if err != nil && len(ds) > 1 {
@@ -692,6 +696,7 @@ func headerCarrier(h nats.Header) propagation.MapCarrier {
 // that waits for an earlier one of its key, which it leaves unsettled.
 func (h *consumer) settle(f *inflight, o outcome, err error) (waits bool) {
 	if err == nil && o == ahead {
+		f.waited = true
 		return true
 	}
 	defer f.span.End()

@@ -68,7 +68,7 @@ type Outbox struct {
 	now     func() time.Time
 	wake    chan struct{}
 	// The statements of Add, in the dialect, once: Add runs in every
-	// publishing transaction.
+	// publishing transaction. bump is SQLite's alone.
 	insert, bump, insertKeyed string
 	round                     sync.Mutex // one relay round at a time in this process
 }
@@ -82,12 +82,15 @@ func NewOutbox(db *sql.DB, dialect Dialect, source string) *Outbox {
 	}
 	// The key's next number, and its latest number of each type: a SET
 	// reads the row as it was, so prev gets the types before this event.
+	// On Postgres in the statement that inserts the event: one round trip.
 	if dialect == Postgres {
-		o.bump = `INSERT INTO outbox_keys (ordering_key, seq, types, prev) VALUES ($1, 1, jsonb_build_object($2::text, 1)::text, '{}')
+		o.insertKeyed = `WITH k AS (
+			INSERT INTO outbox_keys (ordering_key, seq, types, prev) VALUES ($6, 1, jsonb_build_object($7::text, 1)::text, '{}')
 			ON CONFLICT (ordering_key) DO UPDATE SET seq = outbox_keys.seq + 1, prev = outbox_keys.types,
-				types = (outbox_keys.types::jsonb || jsonb_build_object($2::text, outbox_keys.seq + 1))::text`
-		o.insertKeyed = `INSERT INTO outbox (id, subject, payload, headers, created_at, ordering_key, key_seq, key_prev)
-			SELECT $1, $2, $3::bytea, $4, $5::timestamptz, ordering_key, seq, prev FROM outbox_keys WHERE ordering_key = $6`
+				types = (outbox_keys.types::jsonb || jsonb_build_object($7::text, outbox_keys.seq + 1))::text
+			RETURNING ordering_key, seq, prev)
+			INSERT INTO outbox (id, subject, payload, headers, created_at, ordering_key, key_seq, key_prev)
+			SELECT $1, $2, $3::bytea, $4, $5::timestamptz, ordering_key, seq, prev FROM k`
 	} else {
 		o.bump = dialect.q(`INSERT INTO outbox_keys (ordering_key, seq, types, prev) VALUES ($1, 1, json_object($2, 1), '{}')
 			ON CONFLICT (ordering_key) DO UPDATE SET seq = outbox_keys.seq + 1, prev = outbox_keys.types,
@@ -147,6 +150,10 @@ func (o *Outbox) Add(ctx context.Context, exec Exec, data Data) error {
 		return err
 	}
 	key := k.OrderingKey()
+	if o.bump == "" {
+		_, err = exec(ctx, o.insertKeyed, ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time, key, typ)
+		return err
+	}
 	if _, err := exec(ctx, o.bump, key, typ); err != nil {
 		return err
 	}
