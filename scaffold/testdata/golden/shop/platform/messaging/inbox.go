@@ -214,37 +214,19 @@ func (in *Inbox) handle(ctx context.Context, ds []delivery, effect Effect) ([]ou
 		}
 	}
 	now := in.now().UTC()
-	type key struct{ source, key string }
-	locked := map[key]int64{} // the last number applied of each key locked
+	locked := map[orderKey]int64{} // the last number applied of each key locked
 	out := make([]outcome, len(ds))
 	for _, i := range inOrder(ds) {
 		d := ds[i]
-		k := key{d.ev.Source, d.ev.Key}
-		last, isLocked := locked[k]
-		if d.ev.Key != "" && !isLocked {
-			// An event found ahead before is looked at without a lock
-			// first: it is mostly still ahead, and then costs no write.
-			if d.waited && !d.force {
-				err := tx.QueryRowContext(d.ctx, in.dialect.q(`SELECT seq FROM inbox_keys WHERE source = $1 AND ordering_key = $2`), k.source, k.key).Scan(&last)
-				if err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return nil, err
-				}
-				if d.ev.Seq > last && d.need > last {
-					out[i] = ahead
-					continue
-				}
-			}
-			// Locked until the commit: another replica's event of this
-			// key waits here, and then sees what this one applied.
-			if err := tx.QueryRowContext(d.ctx, in.dialect.q(`INSERT INTO inbox_keys (source, ordering_key, seq, updated_at) VALUES ($1, $2, 0, $3)
-				ON CONFLICT (source, ordering_key) DO UPDATE SET updated_at = excluded.updated_at RETURNING seq`), k.source, k.key, now).Scan(&last); err != nil {
+		o := applied
+		if d.ev.Key != "" {
+			if o, err = in.order(tx, d, now, locked); err != nil {
 				return nil, err
 			}
-			locked[k] = last
-		}
-		if d.ev.Key != "" && d.ev.Seq > last && d.need > last && !d.force {
-			out[i] = ahead
-			continue
+			if o == ahead {
+				out[i] = ahead
+				continue
+			}
 		}
 		n, err := record(d.ctx, d.ev.ID, d.ev.Type, d.ev.Source, now)
 		if err != nil {
@@ -259,22 +241,78 @@ func (in *Inbox) handle(ctx context.Context, ds []delivery, effect Effect) ([]ou
 				return nil, err
 			}
 		}
-		out[i] = applied
-		switch {
-		case d.ev.Key == "":
-		case d.ev.Seq <= last:
-			out[i] = late
-		default:
-			if d.need > last {
-				out[i] = skipped
-			}
-			if _, err := exec(d.ctx, in.dialect.q(`UPDATE inbox_keys SET seq = $3 WHERE source = $1 AND ordering_key = $2`), k.source, k.key, d.ev.Seq); err != nil {
-				return nil, err
-			}
-			locked[k] = d.ev.Seq
-		}
+		out[i] = o
 	}
 	return out, tx.Commit()
+}
+
+// orderKey is a key of one publisher.
+type orderKey struct{ source, key string }
+
+// order decides whether the keyed event of d may be applied now and, if
+// so, counts it as its key's latest, in tx, which then holds the key's
+// row until it ends: another replica's event of the key waits for that,
+// and then sees what this one applied. locked holds the last number of
+// each key tx holds. An event at or below that number is late, or a
+// duplicate, which the inbox tells.
+func (in *Inbox) order(tx *sql.Tx, d delivery, now time.Time, locked map[orderKey]int64) (outcome, error) {
+	k := orderKey{d.ev.Source, d.ev.Key}
+	last, isLocked := locked[k]
+	if !isLocked && !d.waited && !d.force {
+		// The common case, the key's next event, in one statement: it
+		// moves the key on only from where the event may follow.
+		var res sql.Result
+		var err error
+		if d.need == 0 {
+			res, err = tx.ExecContext(d.ctx, in.dialect.q(`INSERT INTO inbox_keys (source, ordering_key, seq, updated_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (source, ordering_key) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
+				WHERE inbox_keys.seq < excluded.seq`), k.source, k.key, d.ev.Seq, now)
+		} else {
+			res, err = tx.ExecContext(d.ctx, in.dialect.q(`UPDATE inbox_keys SET seq = $3, updated_at = $4
+				WHERE source = $1 AND ordering_key = $2 AND seq >= $5 AND seq < $3`), k.source, k.key, d.ev.Seq, now, d.need)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return 0, err
+		} else if n == 1 {
+			locked[k] = d.ev.Seq
+			return applied, nil
+		}
+	}
+	if !isLocked {
+		// An event found ahead before is looked at without a lock
+		// first: it is mostly still ahead, and then costs no write.
+		if d.waited && !d.force {
+			err := tx.QueryRowContext(d.ctx, in.dialect.q(`SELECT seq FROM inbox_keys WHERE source = $1 AND ordering_key = $2`), k.source, k.key).Scan(&last)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return 0, err
+			}
+			if d.ev.Seq > last && d.need > last {
+				return ahead, nil
+			}
+		}
+		if err := tx.QueryRowContext(d.ctx, in.dialect.q(`INSERT INTO inbox_keys (source, ordering_key, seq, updated_at) VALUES ($1, $2, 0, $3)
+			ON CONFLICT (source, ordering_key) DO UPDATE SET updated_at = excluded.updated_at RETURNING seq`), k.source, k.key, now).Scan(&last); err != nil {
+			return 0, err
+		}
+		locked[k] = last
+	}
+	o := applied
+	switch {
+	case d.ev.Seq <= last:
+		return late, nil
+	case d.need > last && !d.force:
+		return ahead, nil
+	case d.need > last:
+		o = skipped
+	}
+	if _, err := tx.ExecContext(d.ctx, in.dialect.q(`UPDATE inbox_keys SET seq = $3 WHERE source = $1 AND ordering_key = $2`), k.source, k.key, d.ev.Seq); err != nil {
+		return 0, err
+	}
+	locked[k] = d.ev.Seq
+	return o, nil
 }
 
 // pass counts a keyed event as applied without applying it, so that the
