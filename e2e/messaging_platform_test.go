@@ -28,9 +28,11 @@ import (
 //
 // With them runs testdata/messaging_replicas_test.go, copied into the
 // workspace: three relay processes and two consumer processes, 10,000
-// events, one relay killed with SIGKILL midway and the broker restarted
+// events, one relay and one consumer killed with SIGKILL midway (a new
+// consumer takes the dead one's place) and the broker restarted
 // (through MESSAGING_TEST_RESTART_URL, served here on 127.0.0.1): 0
-// lost, 0 applied twice, per-item order kept.
+// lost, 0 applied twice, per-item order kept in the stream and in the
+// order the two consumers applied them.
 func TestMessagingPlatformDocker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a database and a broker container and the generated tests; skipped with -short")
@@ -153,7 +155,7 @@ func TestMessagingPlatformDocker(t *testing.T) {
 	for _, test := range []string{"TestOutboxOnlyWhatCommits", "TestRelayRemovesOnlyWhatWasAcked", "TestRelayCarriesTraceContext",
 		"TestRelaySetsAsideWhatTheBrokerRefuses", "TestRelayAckTimeout", "TestRelayClaims", "TestRelayDrainsAtStop", "TestInboxPrune",
 		"TestInboxAppliesOnce", "TestInboxPages", "TestInboxFailedEffectIsNotRecorded", "TestInboxBatch", "TestConsumerBatch", "TestConsumerContinuesTrace",
-		"TestBroker", "TestConsumerDrainsAtStop"} {
+		"TestBroker", "TestConsumerDrainsAtStop", "TestOutboxKeys", "TestInboxAppliesAKeyInOrder", "TestConsumerWaitsForItsKey"} {
 		for _, store := range []string{"sqlite", "postgres"} {
 			if !strings.Contains(out.String(), "--- PASS: "+test+"/"+store+" ") {
 				t.Errorf("%s did not pass against %s:\n%s", test, store, out.String())

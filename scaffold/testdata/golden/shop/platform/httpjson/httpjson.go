@@ -6,7 +6,8 @@
 // A handler answers a failed call to another service with InternalError,
 // which passes the callee's unavailability on: 503 with Retry-After when
 // the callee's breaker is open, it did not answer or it answered 502, 503
-// or 504; 500 for anything else.
+// or 504; the callee's 404 as a 404 with its message; 500 for anything
+// else.
 package httpjson
 
 import (
@@ -139,7 +140,23 @@ func Error(w http.ResponseWriter, status int, msg string) {
 // the details, which are for the logs, not for clients; or, when err says
 // that a service this one calls is unavailable (see Unavailable), 503 with
 // its Retry-After, marked so that no breaker counts it against this one.
+//
+// A service this one calls that answered 404 makes it answer 404 with the
+// callee's message ("item not found"): what is missing was most often
+// named by this request (GET /payments/7 looks up order 7), so it is the
+// caller's answer, not this service's failure. A 500, or a 502, would
+// count against this service in its callers' breakers and invite retries
+// of a request that cannot succeed.
 func InternalError(w http.ResponseWriter, r *http.Request, err error) {
+	var se *StatusError
+	if errors.As(err, &se) && se.Status == http.StatusNotFound {
+		msg := se.Message
+		if msg == "" {
+			msg = "not found"
+		}
+		Error(w, http.StatusNotFound, msg)
+		return
+	}
 	if wait, ok := Unavailable(err); ok {
 		slog.WarnContext(r.Context(), "dependency unavailable", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 		PassOn(w, wait)

@@ -73,7 +73,7 @@ func TestCallFillsParamsAndTypesErrors(t *testing.T) {
 
 // TestInternalErrorPassesUnavailabilityOn: a dependency that cannot answer
 // for now makes the caller answer 503 with Retry-After, marked for the
-// breakers; anything else stays a 500.
+// breakers; its 404 is a 404; anything else stays a 500.
 func TestInternalErrorPassesUnavailabilityOn(t *testing.T) {
 	for _, tt := range []struct {
 		name       string
@@ -85,7 +85,7 @@ func TestInternalErrorPassesUnavailabilityOn(t *testing.T) {
 		{"503 with Retry-After", &StatusError{Route: "GET /items", Status: 503, RetryAfter: 7 * time.Second}, 503, "7"},
 		{"504", &StatusError{Route: "GET /items", Status: 504}, 503, "1"},
 		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, 503, "1"},
-		{"404", &StatusError{Route: "GET /items/{id}", Status: 404}, 500, ""},
+		{"404", &StatusError{Route: "GET /items/{id}", Status: 404, Message: "item not found"}, 404, ""},
 		{"500", &StatusError{Route: "GET /items", Status: 500}, 500, ""},
 		{"a bug", errors.New("nil map"), 500, ""},
 	} {

@@ -8,6 +8,12 @@
 // subscriber records each handled event id in an inbox table in the same
 // transaction as the handler's effect, so a redelivered event is
 // acknowledged without being applied again.
+//
+// The events of one aggregate (an item) are applied in the order their
+// transactions committed, however many replicas publish and consume them:
+// an event whose data is Keyed carries its aggregate's key and a number
+// the publisher's transaction takes from a counter of that key, and the
+// inbox applies a key's events by that number (see Inbox).
 package messaging
 
 import (
@@ -16,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,10 +81,22 @@ func sourceOf(subject string) (source, typ string, ok bool) {
 	return source, typ, ok && source != "" && typ != ""
 }
 
+// Headers of a keyed event, which the relay sets from its outbox row: the
+// key, the event's number among the key's events (from 1), and the number
+// of the key's latest earlier event of each type, as a JSON object
+// ({"item.created":1}), so that a subscriber of some of the types knows
+// which earlier event it must have applied first.
+const (
+	KeyHeader  = "Msx-Key"
+	SeqHeader  = "Msx-Seq"
+	PrevHeader = "Msx-Prev"
+)
+
 // decodeEvent reads the event of a message. Its source and type are the
 // subject's, whatever the payload says: a service can put any source in
-// a payload, but publish only under its own name.
-func decodeEvent(subject string, data []byte) (Event, error) {
+// a payload, but publish only under its own name. Its key comes from the
+// headers, which its publisher's relay set.
+func decodeEvent(subject string, h nats.Header, data []byte) (Event, error) {
 	var ev Event
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return ev, err
@@ -90,6 +109,18 @@ func decodeEvent(subject string, data []byte) (Event, error) {
 		return ev, fmt.Errorf("subject %q is not %sSOURCE.TYPE", subject, SubjectPrefix)
 	}
 	ev.Source, ev.Type = source, typ
+	if key := h.Get(KeyHeader); key != "" {
+		seq, err := strconv.ParseInt(h.Get(SeqHeader), 10, 64)
+		if err != nil || seq < 1 {
+			return ev, fmt.Errorf("event %s has key %q but no number (%s %q)", ev.ID, key, SeqHeader, h.Get(SeqHeader))
+		}
+		if prev := h.Get(PrevHeader); prev != "" {
+			if err := json.Unmarshal([]byte(prev), &ev.prev); err != nil {
+				return ev, fmt.Errorf("event %s: %s: %w", ev.ID, PrevHeader, err)
+			}
+		}
+		ev.Key, ev.Seq = key, seq
+	}
 	return ev, nil
 }
 
@@ -101,6 +132,15 @@ type Event struct {
 	Source string          `json:"source"`
 	Time   time.Time       `json:"time"`
 	Data   json.RawMessage `json:"data"`
+
+	// Key is the aggregate of a Keyed event ("item/7"), and Seq its
+	// number among the events of that key, from 1, in commit order; both
+	// are empty for an event without a key. A handler receives a key's
+	// events in Seq order (see Inbox).
+	Key string `json:"-"`
+	Seq int64  `json:"-"`
+	// prev is the number of the key's latest earlier event of each type.
+	prev map[string]int64
 }
 
 // Data is the data of one type of event: a struct in the publishing
@@ -108,6 +148,16 @@ type Event struct {
 // subscribers import, which names its type (item.created).
 type Data interface {
 	EventType() string
+}
+
+// Keyed is the data of an event about one aggregate: OrderingKey names it
+// ("item/7"), unique among the publisher's aggregates. The events of one
+// key reach a subscriber's handler in the order their transactions
+// committed, whatever the number of replicas on either side; events of
+// different keys, or without one, in any order.
+type Keyed interface {
+	Data
+	OrderingKey() string
 }
 
 // Broker is a connection to the project's NATS server with JetStream.
@@ -215,6 +265,8 @@ func (b *Broker) createStreams(ctx context.Context) error {
 // that did not happen. So publish after the change, and retry on error if
 // losing an event matters (a retry within DuplicateWindow with the same
 // event is not a second one only if it has the same ID: keep the Event).
+// Nor does it number Keyed data: with no transaction to take the number
+// in, subscribers apply such an event as it comes, in no set order.
 func (b *Broker) Publish(ctx context.Context, source string, data Data) (Event, error) {
 	raw, err := json.Marshal(data)
 	if err != nil {

@@ -40,24 +40,37 @@ const (
 	sqliteSchema = `
 CREATE TABLE outbox (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, subject TEXT NOT NULL,
     payload BLOB NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMP NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0);
+    attempts INTEGER NOT NULL DEFAULT 0, ordering_key TEXT, key_seq INTEGER, key_prev TEXT);
+CREATE TABLE outbox_keys (ordering_key TEXT PRIMARY KEY, seq INTEGER NOT NULL, types TEXT NOT NULL,
+    prev TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE outbox_dead (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, subject TEXT NOT NULL,
     payload BLOB NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMP NOT NULL,
-    attempts INTEGER NOT NULL, error TEXT NOT NULL, failed_at TIMESTAMP NOT NULL);
+    attempts INTEGER NOT NULL, error TEXT NOT NULL, failed_at TIMESTAMP NOT NULL,
+    ordering_key TEXT, key_seq INTEGER, key_prev TEXT);
 CREATE TABLE inbox (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL,
     handled_at TIMESTAMP NOT NULL) WITHOUT ROWID;
 CREATE INDEX inbox_handled_at ON inbox (handled_at);
+CREATE TABLE inbox_keys (source TEXT NOT NULL, ordering_key TEXT NOT NULL, seq INTEGER NOT NULL,
+    updated_at TIMESTAMP NOT NULL, PRIMARY KEY (source, ordering_key)) WITHOUT ROWID;
+CREATE INDEX inbox_keys_updated_at ON inbox_keys (updated_at);
 CREATE TABLE effects (n INTEGER);`
 	postgresSchema = `
 CREATE TABLE outbox (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL,
     subject TEXT NOT NULL, payload BYTEA NOT NULL, headers TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+    created_at TIMESTAMPTZ NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    ordering_key TEXT, key_seq BIGINT, key_prev TEXT);
+CREATE TABLE outbox_keys (ordering_key TEXT PRIMARY KEY, seq BIGINT NOT NULL, types TEXT NOT NULL,
+    prev TEXT NOT NULL);
 CREATE TABLE outbox_dead (seq BIGINT PRIMARY KEY, id TEXT NOT NULL, subject TEXT NOT NULL,
     payload BYTEA NOT NULL, headers TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL,
-    attempts INTEGER NOT NULL, error TEXT NOT NULL, failed_at TIMESTAMPTZ NOT NULL);
+    attempts INTEGER NOT NULL, error TEXT NOT NULL, failed_at TIMESTAMPTZ NOT NULL,
+    ordering_key TEXT, key_seq BIGINT, key_prev TEXT);
 CREATE TABLE inbox (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL,
     handled_at TIMESTAMPTZ NOT NULL);
 CREATE INDEX inbox_handled_at ON inbox (handled_at);
+CREATE TABLE inbox_keys (source TEXT NOT NULL, ordering_key TEXT NOT NULL, seq BIGINT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (source, ordering_key));
+CREATE INDEX inbox_keys_updated_at ON inbox_keys (updated_at);
 CREATE TABLE effects (n INTEGER);`
 )
 
@@ -759,10 +772,22 @@ func (m *fakeMsg) Subject() string {
 	}
 	return "events.orders.item.created"
 }
-func (m *fakeMsg) Ack() error { m.settled = "ack"; return nil }
+func (m *fakeMsg) Ack() error        { m.settled = "ack"; return nil }
+func (m *fakeMsg) Nak() error        { m.settled = "nak"; return nil }
+func (m *fakeMsg) InProgress() error { return nil }
 func (m *fakeMsg) NakWithDelay(time.Duration) error {
 	m.settled = "nak"
 	return nil
+}
+
+// handleMsgs hands msgs to h as they arrive in one batch, and returns
+// those that wait for an earlier event of their key.
+func (h *consumer) handleMsgs(ctx context.Context, msgs ...jetstream.Msg) []*inflight {
+	var batch []*inflight
+	for _, m := range msgs {
+		batch = h.arrived(ctx, batch, m)
+	}
+	return h.handle(ctx, batch)
 }
 func (m *fakeMsg) Metadata() (*jetstream.MsgMetadata, error) {
 	return &jetstream.MsgMetadata{NumDelivered: m.delivered}, nil
@@ -792,7 +817,7 @@ func TestConsumerBatch(t *testing.T) {
 			}}
 		ctx := context.Background()
 		first := []*fakeMsg{msg(event(1)), msg(event(2)), {data: []byte("not json"), delivered: 1}}
-		h.handle(ctx, []jetstream.Msg{first[0], first[1], first[2]})
+		h.handleMsgs(ctx, first[0], first[1], first[2])
 		if first[0].settled != "ack" || first[1].settled != "ack" || first[2].settled != "nak" || effects(t, db) != 2 {
 			t.Fatalf("settled %q %q %q, effects %d; want ack ack nak, 2", first[0].settled, first[1].settled, first[2].settled, effects(t, db))
 		}
@@ -801,7 +826,7 @@ func TestConsumerBatch(t *testing.T) {
 		again := msg(event(1))
 		again.data = first[0].data // a redelivery
 		second := []*fakeMsg{msg(ev3), msg(ev4), again}
-		h.handle(ctx, []jetstream.Msg{second[0], second[1], second[2]})
+		h.handleMsgs(ctx, second[0], second[1], second[2])
 		if second[0].settled != "ack" || second[1].settled != "nak" || second[2].settled != "ack" || effects(t, db) != 3 {
 			t.Fatalf("settled %q %q %q, effects %d; want ack nak ack, 3", second[0].settled, second[1].settled, second[2].settled, effects(t, db))
 		}
@@ -832,7 +857,7 @@ func TestConsumerSourceFromSubject(t *testing.T) {
 			forged("deleted", "events.orders.item.deleted"),
 			forged("real", "events.orders.item.created"),
 		}
-		h.handle(ctx, []jetstream.Msg{msgs[0], msgs[1], msgs[2]})
+		h.handleMsgs(ctx, msgs[0], msgs[1], msgs[2])
 		if !slices.Equal(applied, []string{"real orders.item.created"}) {
 			t.Errorf("applied %q, want only the event on orders' subject", applied)
 		}
@@ -849,7 +874,7 @@ func TestConsumerSourceFromSubject(t *testing.T) {
 		}
 		// A subject that names no source is no event.
 		bad := forged("x", "events.orders")
-		h.handle(ctx, []jetstream.Msg{bad})
+		h.handleMsgs(ctx, bad)
 		if bad.settled != "nak" {
 			t.Errorf("an event on %s: %q, want nak", bad.subject, bad.settled)
 		}
@@ -872,7 +897,7 @@ func TestConsumerContinuesTrace(t *testing.T) {
 		h := &consumer{service: "payments", inbox: NewInbox(db, d), tracer: tp.Tracer("test"),
 			log: slog.New(slog.NewTextHandler(io.Discard, nil)), effect: addEffect,
 			opts: ConsumeOptions{MaxDeliver: 5, Backoff: []time.Duration{time.Second}}}
-		h.handle(context.Background(), []jetstream.Msg{msg})
+		h.handleMsgs(context.Background(), msg)
 		spans := rec.Ended()
 		if msg.settled != "ack" || len(spans) == 0 {
 			t.Fatalf("settled %q, %d spans", msg.settled, len(spans))
@@ -1082,4 +1107,206 @@ func TestServiceStopsAfterTheRelayDrains(t *testing.T) {
 	if n := unsent(t, o); n != 0 {
 		t.Fatalf("the service stopped with %d events unsent", n)
 	}
+}
+
+// itemEvent is a keyed event type: its events are applied in order per item.
+type itemEvent struct {
+	ItemID int64 `json:"item_id"`
+	Kind   string
+}
+
+func (c itemEvent) EventType() string   { return "item." + c.Kind }
+func (c itemEvent) OrderingKey() string { return fmt.Sprintf("item/%d", c.ItemID) }
+
+// TestOutboxKeys: a keyed event takes the next number of its key in its
+// transaction (a rolled-back one takes none) and records the key's latest
+// number of each other type; the relay sends them in the headers.
+func TestOutboxKeys(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		o := NewOutbox(db, d, "orders")
+		ctx := context.Background()
+		add := func(commit bool, evs ...Data) {
+			t.Helper()
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			for _, ev := range evs {
+				if err := o.Add(ctx, SQLExec(tx), ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if commit {
+				if err := tx.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		add(true, itemEvent{1, "created"}, itemEvent{2, "created"})
+		add(false, itemEvent{1, "changed"})
+		add(true, itemEvent{1, "changed"}, itemCreated{ItemID: 1})
+		add(true, itemEvent{1, "changed"}, itemEvent{1, "deleted"})
+		f := &fakeBroker{}
+		if n, err := o.RelayOnce(ctx, f, RelayOptions{}); err != nil || n != 6 {
+			t.Fatalf("relayed %d, %v; want 6", n, err)
+		}
+		var got []string
+		for _, m := range f.msgs {
+			// As a map: each database spells its JSON objects its own way.
+			prev := m.Header.Get(PrevHeader)
+			if prev != "" {
+				var p map[string]int64
+				if err := json.Unmarshal([]byte(prev), &p); err != nil {
+					t.Fatalf("%s: %q: %v", PrevHeader, prev, err)
+				}
+				b, _ := json.Marshal(p)
+				prev = string(b)
+			}
+			got = append(got, strings.Join([]string{m.Subject, m.Header.Get(KeyHeader), m.Header.Get(SeqHeader), prev}, " "))
+		}
+		want := []string{
+			"events.orders.item.created item/1 1 {}",
+			"events.orders.item.created item/2 1 {}",
+			`events.orders.item.changed item/1 2 {"item.created":1}`,
+			"events.orders.item.created   ", // no key: no number
+			`events.orders.item.changed item/1 3 {"item.changed":2,"item.created":1}`,
+			`events.orders.item.deleted item/1 4 {"item.changed":3,"item.created":1}`,
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("published\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		// What the subscriber reads back.
+		ev, err := decodeEvent(f.msgs[5].Subject, f.msgs[5].Header, f.msgs[5].Data)
+		if err != nil || ev.Key != "item/1" || ev.Seq != 4 || needOf(ev, nil) != 3 ||
+			needOf(ev, func(topic string) bool { return topic == "orders.item.created" }) != 1 {
+			t.Errorf("decoded %+v, %v", ev, err)
+		}
+	})
+}
+
+// keyed is an event of key item/1 numbered seq, after the numbers prev.
+func keyed(seq int64, typ string, prev map[string]int64) Event {
+	return Event{ID: NewID(), Type: typ, Source: "orders", Data: json.RawMessage(`{}`), Key: "item/1", Seq: seq, prev: prev}
+}
+
+// TestInboxAppliesAKeyInOrder: an event ahead of its key's next one is
+// neither applied nor recorded until the earlier one is; a subscriber of
+// some types waits only for those; a wait that ran out applies the event,
+// and an earlier one that comes after that is applied late, not dropped.
+func TestInboxAppliesAKeyInOrder(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		in := NewInbox(db, d)
+		ctx := context.Background()
+		var order []int64
+		effect := func(ctx context.Context, exec Exec, ev Event) error {
+			order = append(order, ev.Seq)
+			return addEffect(ctx, exec, ev)
+		}
+		handle := func(d delivery) outcome {
+			t.Helper()
+			d.ctx = ctx
+			if d.need == 0 {
+				d.need = needOf(d.ev, nil)
+			}
+			out, err := in.handle(ctx, []delivery{d}, effect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out[0]
+		}
+		e1 := keyed(1, "item.created", nil)
+		e2 := keyed(2, "item.changed", map[string]int64{"item.created": 1})
+		e3 := keyed(3, "item.changed", map[string]int64{"item.created": 1, "item.changed": 2})
+		for i, c := range []struct {
+			ev   Event
+			want outcome
+		}{{e2, ahead}, {e3, ahead}, {e1, applied}, {e1, duplicate}, {e3, ahead}, {e2, applied}, {e3, applied}, {e2, duplicate}} {
+			if got := handle(delivery{ev: c.ev}); got != c.want {
+				t.Fatalf("step %d: event %d: %v, want %v", i+1, c.ev.Seq, got, c.want)
+			}
+		}
+		// One batch in any order: applied in the key's order.
+		e4 := keyed(4, "item.changed", map[string]int64{"item.created": 1, "item.changed": 3})
+		e5 := keyed(5, "item.deleted", map[string]int64{"item.created": 1, "item.changed": 4})
+		if ok, err := in.HandleBatch(ctx, []Event{e5, e4}, effect); err != nil || !slices.Equal(ok, []bool{true, true}) {
+			t.Fatalf("batch: %v, %v", ok, err)
+		}
+		if !slices.Equal(order, []int64{1, 2, 3, 4, 5}) || effects(t, db) != 5 {
+			t.Fatalf("applied %v (%d effects), want 1 to 5", order, effects(t, db))
+		}
+		// A subscriber of item.deleted alone waits for no item.changed
+		// (event 6, which it never gets).
+		e7 := keyed(7, "item.deleted", map[string]int64{"item.created": 1, "item.changed": 6, "item.deleted": 5})
+		onlyDeleted := func(topic string) bool { return topic == "orders.item.deleted" }
+		if got := handle(delivery{ev: e7, need: needOf(e7, onlyDeleted)}); got != applied {
+			t.Fatalf("event 7 for a subscriber of item.deleted: %v, want applied", got)
+		}
+		// A gap that does not close: event 9 waited long enough.
+		e9 := keyed(9, "item.changed", map[string]int64{"item.changed": 8})
+		if got := handle(delivery{ev: e9}); got != ahead {
+			t.Fatalf("event 9: %v, want ahead", got)
+		}
+		if got := handle(delivery{ev: e9, force: true}); got != skipped {
+			t.Fatalf("event 9 after its wait: %v, want skipped", got)
+		}
+		e8 := keyed(8, "item.changed", map[string]int64{"item.changed": 6})
+		if got := handle(delivery{ev: e8}); got != late {
+			t.Fatalf("event 8 after 9: %v, want late", got)
+		}
+		if got := handle(delivery{ev: e8}); got != duplicate {
+			t.Fatalf("event 8 again: %v, want duplicate", got)
+		}
+		// A dead-lettered event lets the next ones go on.
+		if err := in.pass(ctx, keyed(10, "item.changed", nil)); err != nil {
+			t.Fatal(err)
+		}
+		if got := handle(delivery{ev: keyed(11, "item.changed", map[string]int64{"item.changed": 10})}); got != applied {
+			t.Fatalf("event 11 after 10 was passed: %v, want applied", got)
+		}
+	})
+}
+
+// TestConsumerWaitsForItsKey: the consumer keeps an event ahead of its
+// key unsettled and applies it once the earlier one is; one that waited
+// GapTimeout is applied without it.
+func TestConsumerWaitsForItsKey(t *testing.T) {
+	stores(t, func(t *testing.T, db *sql.DB, d Dialect) {
+		msg := func(ev Event) *fakeMsg {
+			b, _ := json.Marshal(ev)
+			prev, _ := json.Marshal(ev.prev)
+			return &fakeMsg{data: b, delivered: 1, headers: nats.Header{KeyHeader: {ev.Key},
+				SeqHeader: {fmt.Sprint(ev.Seq)}, PrevHeader: {string(prev)}}}
+		}
+		now := time.Now()
+		var order []int64
+		h := &consumer{service: "payments", inbox: NewInbox(db, d), tracer: otel.Tracer("test"),
+			log:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			opts: ConsumeOptions{MaxDeliver: 5, Backoff: []time.Duration{time.Second}, AckWait: 30 * time.Second, GapTimeout: time.Minute},
+			now:  func() time.Time { return now },
+			effect: func(ctx context.Context, exec Exec, ev Event) error {
+				order = append(order, ev.Seq)
+				return nil
+			}}
+		ctx := context.Background()
+		m1 := msg(keyed(1, "item.created", nil))
+		m2 := msg(keyed(2, "item.created", map[string]int64{"item.created": 1}))
+		m3 := msg(keyed(3, "item.created", map[string]int64{"item.created": 2}))
+		waiting := h.handleMsgs(ctx, m3, m2)
+		if len(waiting) != 2 || m2.settled != "" || m3.settled != "" {
+			t.Fatalf("events 2 and 3 before 1: %d waiting, settled %q %q", len(waiting), m2.settled, m3.settled)
+		}
+		if w := h.handleMsgs(ctx, m1); len(w) != 0 || m1.settled != "ack" {
+			t.Fatalf("event 1: %d waiting, settled %q", len(w), m1.settled)
+		}
+		if w := h.handle(ctx, waiting); len(w) != 0 || m2.settled != "ack" || m3.settled != "ack" || !slices.Equal(order, []int64{1, 2, 3}) {
+			t.Fatalf("after event 1: %d waiting, settled %q %q, applied %v", len(w), m2.settled, m3.settled, order)
+		}
+		m5 := msg(keyed(5, "item.created", map[string]int64{"item.created": 4}))
+		waiting = h.handleMsgs(ctx, m5)
+		now = now.Add(time.Minute)
+		if w := h.handle(ctx, waiting); len(w) != 0 || m5.settled != "ack" || !slices.Equal(order, []int64{1, 2, 3, 5}) {
+			t.Fatalf("event 5 after GapTimeout: %d waiting, settled %q, applied %v", len(w), m5.settled, order)
+		}
+	})
 }

@@ -104,7 +104,11 @@ func TestConsumerLagAndDeadLettersAreMetrics(t *testing.T) {
 		{subject: SubjectPrefix + "ledger.entry.posted", pending: 8},
 		{subject: SubjectPrefix + "ledger.entry.voided", pending: 0},
 	}
-	h.handle(ctx, []jetstream.Msg{msgs[0], msgs[1], msgs[2]})
+	var batch []*inflight
+	for _, m := range msgs {
+		batch = h.arrived(ctx, batch, m)
+	}
+	h.handle(ctx, batch)
 	for _, m := range msgs {
 		if m.settled != "term" {
 			t.Fatalf("%s settled %q, want dead-lettered and terminated", m.subject, m.settled)

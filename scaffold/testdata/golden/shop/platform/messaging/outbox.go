@@ -67,14 +67,36 @@ type Outbox struct {
 	source  string
 	now     func() time.Time
 	wake    chan struct{}
-	insert  string     // in the dialect, once: Add runs in every publishing transaction
-	round   sync.Mutex // one relay round at a time in this process
+	// The statements of Add, in the dialect, once: Add runs in every
+	// publishing transaction. bump is SQLite's alone.
+	insert, bump, insertKeyed string
+	round                     sync.Mutex // one relay round at a time in this process
 }
 
 // NewOutbox returns the outbox of service source in db.
 func NewOutbox(db *sql.DB, dialect Dialect, source string) *Outbox {
-	return &Outbox{db: db, dialect: dialect, source: source, now: time.Now, wake: make(chan struct{}, 1),
-		insert: dialect.q(`INSERT INTO outbox (id, subject, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)`)}
+	o := &Outbox{db: db, dialect: dialect, source: source, now: time.Now, wake: make(chan struct{}, 1),
+		insert: dialect.q(`INSERT INTO outbox (id, subject, payload, headers, created_at) VALUES ($1, $2, $3, $4, $5)`),
+		insertKeyed: dialect.q(`INSERT INTO outbox (id, subject, payload, headers, created_at, ordering_key, key_seq, key_prev)
+			SELECT $1, $2, $3, $4, $5, ordering_key, seq, prev FROM outbox_keys WHERE ordering_key = $6`),
+	}
+	// The key's next number, and its latest number of each type: a SET
+	// reads the row as it was, so prev gets the types before this event.
+	// On Postgres in the statement that inserts the event: one round trip.
+	if dialect == Postgres {
+		o.insertKeyed = `WITH k AS (
+			INSERT INTO outbox_keys (ordering_key, seq, types, prev) VALUES ($6, 1, jsonb_build_object($7::text, 1)::text, '{}')
+			ON CONFLICT (ordering_key) DO UPDATE SET seq = outbox_keys.seq + 1, prev = outbox_keys.types,
+				types = (outbox_keys.types::jsonb || jsonb_build_object($7::text, outbox_keys.seq + 1))::text
+			RETURNING ordering_key, seq, prev)
+			INSERT INTO outbox (id, subject, payload, headers, created_at, ordering_key, key_seq, key_prev)
+			SELECT $1, $2, $3::bytea, $4, $5::timestamptz, ordering_key, seq, prev FROM k`
+	} else {
+		o.bump = dialect.q(`INSERT INTO outbox_keys (ordering_key, seq, types, prev) VALUES ($1, 1, json_object($2, 1), '{}')
+			ON CONFLICT (ordering_key) DO UPDATE SET seq = outbox_keys.seq + 1, prev = outbox_keys.types,
+				types = json_set(outbox_keys.types, '$."' || $2 || '"', outbox_keys.seq + 1)`)
+	}
+	return o
 }
 
 // NewID returns a new event id: 128 random bits.
@@ -86,9 +108,22 @@ func NewID() string {
 
 // Add writes an event to the outbox in the caller's transaction, with the
 // trace context of ctx: it is sent if and only if the transaction commits.
-// Its type is data's (ordersapi.ItemCreated is item.created). Add it after
-// the change it announces, so that an item's events leave in the order of
-// its changes (see RelayOnce). Call Notify after the commit.
+// Its type is data's (ordersapi.ItemCreated is item.created). Call Notify
+// after the commit.
+//
+// When data is Keyed, the event also takes the next number of its key
+// from the key's counter in outbox_keys, an upsert that locks the
+// counter's row until the transaction ends: a concurrent transaction
+// adding an event of the same key waits there, so the numbers of a key
+// follow the order its transactions commit in, and a number is never
+// used by a transaction that rolls back (the counter rolls back with it).
+// The event also records the key's latest number of each other type, so
+// that a subscriber of some of the types does not wait for the others.
+// The counters stay, one row per key: a key that started again
+// from 1 would look to its subscribers like events they already had.
+// Like row locks, the counters' locks want one order: transactions that
+// add events of the same keys in opposite orders can deadlock (Postgres
+// then fails one), so add them in the order the change locked its rows.
 func (o *Outbox) Add(ctx context.Context, exec Exec, data Data) error {
 	if o == nil {
 		return nil
@@ -109,7 +144,20 @@ func (o *Outbox) Add(ctx context.Context, exec Exec, data Data) error {
 	if err != nil {
 		return err
 	}
-	_, err = exec(ctx, o.insert, ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time)
+	k, ok := data.(Keyed)
+	if !ok || k.OrderingKey() == "" {
+		_, err = exec(ctx, o.insert, ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time)
+		return err
+	}
+	key := k.OrderingKey()
+	if o.bump == "" {
+		_, err = exec(ctx, o.insertKeyed, ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time, key, typ)
+		return err
+	}
+	if _, err := exec(ctx, o.bump, key, typ); err != nil {
+		return err
+	}
+	_, err = exec(ctx, o.insertKeyed, ev.ID, Subject(o.source, typ), payload, string(headers), ev.Time, key)
 	return err
 }
 
@@ -132,6 +180,10 @@ type pending struct {
 	payload     []byte
 	headers     map[string]string
 	attempts    int
+	// The event's key, its number and the key's earlier numbers by type,
+	// when it has a key (see Add).
+	key, prev sql.NullString
+	keySeq    sql.NullInt64
 }
 
 // Publisher is what the relay needs of the broker: publish a batch of
@@ -289,22 +341,24 @@ func (o *Outbox) Relay(ctx context.Context, pub Publisher, opts RelayOptions) {
 // DuplicateWindow (and the inbox after it). SQLite has a single writer
 // and one process per file, so the round is claimed by a mutex.
 //
-// Order. Events of one item (one aggregate) leave in the order their
-// transactions committed, when each is added after the change it
-// announces, as the generated store does: the change locks the item's
-// row until commit, so the next change of the item, and its Add, come
-// after that commit, and seq, taken at Add, orders them. A round reads
-// committed rows in seq order, so a later event of an item is never read
-// before an earlier one. Events of different items may leave in the
-// order they were added rather than committed: ordering those by commit
-// needs a commit-time order Postgres does not give without
-// track_commit_timestamp. Watermill's ordering by transaction id under
-// the snapshot's xmin is not that either: a transaction id is taken at a
-// transaction's first write, so a transaction that changed another item
-// first and then waited for this item's lock has the lower id and the
-// later change, and its event would leave first (e2e's replicas test,
-// whose requests change several items, caught exactly that). SQLite
-// commits one transaction at a time, so seq order is commit order.
+// Order. A round reads committed rows in seq order, and a keyed event's
+// row is inserted only once its key's counter is locked (see Add), after
+// the commit of the key's previous event: so the events of a key leave in
+// the order of their numbers, which is their commit order. That holds on
+// one relay, not beyond it: an event the broker refused while it took a
+// later one of the same key is sent in a later round, after it, and one
+// set aside in outbox_dead never leaves. What keeps a subscriber's order
+// is the number each keyed event carries, which its inbox applies in
+// sequence (see Inbox); the relay's order only makes waiting rare. Events
+// of different keys may leave in the order they were added rather than
+// committed: ordering those by commit needs a commit-time order Postgres
+// does not give without track_commit_timestamp, and nothing promises an
+// order between keys. (Watermill's ordering by transaction id under the
+// snapshot's xmin is not commit order either: a transaction id is taken
+// at a transaction's first write, so a transaction that changed another
+// item first and then waited for this item's lock has the lower id and
+// the later change.) SQLite commits one transaction at a time, so seq
+// order is commit order.
 //
 // Failures. An event the broker does not acknowledge stays for the next
 // round. When the broker acknowledged others of the round, the failure is
@@ -344,6 +398,11 @@ func (o *Outbox) RelayOnce(ctx context.Context, pub Publisher, opts RelayOptions
 		m.Data = p.payload
 		for k, v := range p.headers {
 			m.Header.Set(k, v)
+		}
+		if p.key.Valid {
+			m.Header.Set(KeyHeader, p.key.String)
+			m.Header.Set(SeqHeader, strconv.FormatInt(p.keySeq.Int64, 10))
+			m.Header.Set(PrevHeader, p.prev.String)
 		}
 		msgs[i], ids[i] = m, p.id
 	}
@@ -409,7 +468,8 @@ type querier interface {
 
 // unsent reads up to batch events in the order they leave (see RelayOnce).
 func (o *Outbox) unsent(ctx context.Context, q querier, batch int) ([]pending, error) {
-	rows, err := q.QueryContext(ctx, o.dialect.q(`SELECT seq, id, subject, payload, headers, attempts FROM outbox ORDER BY seq LIMIT $1`), batch)
+	rows, err := q.QueryContext(ctx, o.dialect.q(`SELECT seq, id, subject, payload, headers, attempts, ordering_key, key_seq, key_prev
+		FROM outbox ORDER BY seq LIMIT $1`), batch)
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +478,7 @@ func (o *Outbox) unsent(ctx context.Context, q querier, batch int) ([]pending, e
 	for rows.Next() {
 		var p pending
 		var headers string
-		if err := rows.Scan(&p.seq, &p.id, &p.subject, &p.payload, &headers, &p.attempts); err != nil {
+		if err := rows.Scan(&p.seq, &p.id, &p.subject, &p.payload, &headers, &p.attempts, &p.key, &p.keySeq, &p.prev); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(headers), &p.headers); err != nil {
@@ -452,8 +512,8 @@ func (o *Outbox) execIn(ctx context.Context, tx *sql.Tx, stmt string, seqs []int
 // bury moves an event the broker kept refusing to outbox_dead, with why.
 func (o *Outbox) bury(ctx context.Context, tx *sql.Tx, p pending, cause error) error {
 	if _, err := tx.ExecContext(ctx, o.dialect.q(`INSERT INTO outbox_dead
-		(seq, id, subject, payload, headers, created_at, attempts, error, failed_at)
-		SELECT seq, id, subject, payload, headers, created_at, attempts + 1, $2, $3 FROM outbox WHERE seq = $1`),
+		(seq, id, subject, payload, headers, created_at, attempts, error, failed_at, ordering_key, key_seq, key_prev)
+		SELECT seq, id, subject, payload, headers, created_at, attempts + 1, $2, $3, ordering_key, key_seq, key_prev FROM outbox WHERE seq = $1`),
 		p.seq, cause.Error(), o.now().UTC()); err != nil {
 		return err
 	}

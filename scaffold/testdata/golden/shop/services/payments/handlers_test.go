@@ -214,3 +214,33 @@ func TestUpstream(t *testing.T) {
 		t.Errorf("orders: items %+v, want the one item the fake serves", items)
 	}
 }
+
+// TestDependencyNotFound: a dependency's 404 for what a handler asked it
+// for is this service's 404 with the dependency's message, never a 500;
+// its unavailability a 503 with its Retry-After.
+func TestDependencyNotFound(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/items/3" {
+			w.Header().Set("Retry-After", "7")
+			httpjson.Error(w, http.StatusServiceUnavailable, "down for a test")
+			return
+		}
+		httpjson.Error(w, http.StatusNotFound, "item not found")
+	}))
+	defer srv.Close()
+	client := catalogapi.NewClient(srv.URL, srv.Client())
+	for _, c := range []struct {
+		id     int64
+		status int
+		body   string
+	}{{2, http.StatusNotFound, `{"error":"item not found"}`}, {3, http.StatusServiceUnavailable, `"error"`}} {
+		_, err := client.GetItem(t.Context(), c.id)
+		rec := httptest.NewRecorder()
+		if !failed(rec, httptest.NewRequest(http.MethodGet, "/", nil), err) {
+			t.Fatalf("catalog's item %d: no error", c.id)
+		}
+		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.body) {
+			t.Errorf("catalog's item %d: %d %s, want %d with %s", c.id, rec.Code, rec.Body, c.status, c.body)
+		}
+	}
+}

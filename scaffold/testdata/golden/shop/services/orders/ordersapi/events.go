@@ -6,6 +6,12 @@ package ordersapi
 // (msx new service NAME --subscribes orders.item.created) gets a
 // handler that receives the type below. Add fields freely; renaming or
 // removing one breaks the subscribers that read it, at compile time.
+//
+// Both name the item as their OrderingKey: a subscriber applies the events
+// of one item in the order their changes committed, whatever the number
+// of replicas (platform/messaging's Keyed).
+
+import "strconv"
 
 // ItemCreated is the data of orders.item.created.
 type ItemCreated struct {
@@ -23,3 +29,11 @@ func (ItemCreated) EventType() string { return "item.created" }
 
 // EventType names the type of the event: item.deleted.
 func (ItemDeleted) EventType() string { return "item.deleted" }
+
+// OrderingKey is the item the event is about.
+func (e ItemCreated) OrderingKey() string { return itemKey(e.ItemID) }
+
+// OrderingKey is the item the event is about.
+func (e ItemDeleted) OrderingKey() string { return itemKey(e.ItemID) }
+
+func itemKey(id int64) string { return "item/" + strconv.FormatInt(id, 10) }

@@ -4,9 +4,14 @@
 -- records the events this service handled, so that a redelivery is not
 -- applied twice; the consumer prunes it by age.
 --
--- The relay publishes by seq, taken when an event is added: after the
--- change it announces, which holds the row's lock until commit, so an
--- item's events leave in commit order (platform/messaging/outbox.go).
+-- An event about one item carries the item's key and a number from
+-- outbox_keys, taken in the transaction that adds it; the subscriber's
+-- inbox_keys holds the number of the last event of each key it applied,
+-- and applies the next ones in order (platform/messaging/inbox.go).
+--
+-- The relay publishes by seq, taken when an event is added: a keyed
+-- event's after its key's counter is locked, so a key's events leave in
+-- commit order (platform/messaging/outbox.go).
 CREATE TABLE outbox (
     seq        BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id         TEXT        NOT NULL,
@@ -14,7 +19,18 @@ CREATE TABLE outbox (
     payload    BYTEA       NOT NULL,
     headers    TEXT        NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
-    attempts   INTEGER     NOT NULL DEFAULT 0
+    attempts   INTEGER     NOT NULL DEFAULT 0,
+    ordering_key TEXT,
+    key_seq      BIGINT,
+    key_prev     TEXT
+);
+-- Per key: how many events it had, the number of its latest event of
+-- each type (JSON), and those numbers before its latest event.
+CREATE TABLE outbox_keys (
+    ordering_key TEXT   PRIMARY KEY,
+    seq          BIGINT NOT NULL,
+    types        TEXT   NOT NULL,
+    prev         TEXT   NOT NULL
 );
 CREATE TABLE outbox_dead (
     seq        BIGINT      PRIMARY KEY,
@@ -25,7 +41,10 @@ CREATE TABLE outbox_dead (
     created_at TIMESTAMPTZ NOT NULL,
     attempts   INTEGER     NOT NULL,
     error      TEXT        NOT NULL,
-    failed_at  TIMESTAMPTZ NOT NULL
+    failed_at  TIMESTAMPTZ NOT NULL,
+    ordering_key TEXT,
+    key_seq      BIGINT,
+    key_prev     TEXT
 );
 CREATE TABLE inbox (
     event_id   TEXT        PRIMARY KEY,
@@ -34,3 +53,11 @@ CREATE TABLE inbox (
     handled_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX inbox_handled_at ON inbox (handled_at);
+CREATE TABLE inbox_keys (
+    source       TEXT        NOT NULL,
+    ordering_key TEXT        NOT NULL,
+    seq          BIGINT      NOT NULL,
+    updated_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (source, ordering_key)
+);
+CREATE INDEX inbox_keys_updated_at ON inbox_keys (updated_at);
