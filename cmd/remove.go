@@ -102,7 +102,7 @@ func runRemoveService(ctx context.Context, f *Factory, o *removeServiceOptions) 
 func removeContainers(ctx context.Context, f *Factory, o *removeServiceOptions) error {
 	m, cli, err := f.Project(ctx)
 	if err != nil {
-		fmt.Fprintf(f.IO.ErrOut, "Docker is not answering (%s): no container removed.\n", sentence(err))
+		fmt.Fprintf(f.IO.ErrOut, "Docker is not answering (%s): no container removed.\n", msxerr.Sentence(err))
 		return nil
 	}
 	defer cli.Close()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -16,7 +15,6 @@ import (
 
 	"github.com/msx-dev/msx/iostreams"
 	"github.com/msx-dev/msx/msxerr"
-	"github.com/msx-dev/msx/termtext"
 )
 
 // Exit codes.
@@ -62,36 +60,16 @@ func report(io *iostreams.IOStreams, err error) int {
 		return exitCancelled
 	case errors.As(err, &uerr) || usage:
 		var hinted *msxerr.Error
-		if msg := sentence(err); strings.HasSuffix(msg, "?") || (errors.As(err, &hinted) && hinted.Hint != "") {
+		if msg := msxerr.Sentence(err); strings.HasSuffix(msg, "?") || (errors.As(err, &hinted) && hinted.Hint != "") {
 			fmt.Fprintf(io.ErrOut, "msx: %s\n", msg) // a suggestion or a hint says enough
 		} else {
 			fmt.Fprintf(io.ErrOut, "msx: %s; run 'msx --help' for usage\n", msg)
 		}
 		return exitUsage
 	default:
-		fmt.Fprintf(io.ErrOut, "msx: %s\n", sentence(err))
+		fmt.Fprintf(io.ErrOut, "msx: %s\n", msxerr.Sentence(err))
 		return exitError
 	}
-}
-
-// sentence folds an error onto one line: never a multi-line dump. Cobra's
-// "Did you mean this?" list becomes `; did you mean "a" or "b"?`.
-func sentence(err error) string {
-	msg, suggestions, ok := strings.Cut(err.Error(), "Did you mean this?")
-	// An error may quote a program or a client (a health check's output,
-	// an engine's message about a container): shown, not interpreted.
-	msg = termtext.Line(strings.Join(strings.Fields(msg), " "))
-	if !ok {
-		return msg
-	}
-	var quoted []string
-	for _, s := range strings.Fields(suggestions) {
-		quoted = append(quoted, strconv.Quote(s))
-	}
-	if len(quoted) == 0 {
-		return msg
-	}
-	return msg + "; did you mean " + strings.Join(quoted, " or ") + "?"
 }
 
 // runError marks an error returned by a command's run function, as opposed

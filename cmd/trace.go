@@ -168,7 +168,7 @@ func collectorErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return msxerr.ErrCancelled
 	}
-	return msxerr.Wrap(err, "run msx ps to check the collector, or msx up to restart it", "reading the trace collector failed: %s", sentence(err))
+	return msxerr.Wrap(err, "run msx ps to check the collector, or msx up to restart it", "reading the trace collector failed: %s", msxerr.Sentence(err))
 }
 
 // writeJSON prints v as indented JSON, with the characters a terminal

@@ -529,17 +529,9 @@ func (s *Session) Rebuild(service string) {
 	}
 }
 
-// sentence is an error as the one sentence a user reads, hint included.
-func sentence(err error) string {
-	var me *msxerr.Error
-	if errors.As(err, &me) {
-		if me.Hint != "" {
-			return me.Msg + "; " + me.Hint
-		}
-		return me.Msg
-	}
-	return err.Error()
-}
+// sentence words an error for an event's detail, as cmd.Main words one
+// for the terminal: one rule, msxerr's.
+var sentence = msxerr.Sentence
 
 // consumer turns what the followers see into events.
 type consumer struct{ s *Session }
