@@ -14,6 +14,7 @@ import (
 	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/trace"
 )
 
 type logsOptions struct {
@@ -87,8 +88,8 @@ func logsPrinterOptions(opts *logsOptions, color bool) (logs.PrinterOptions, err
 		po.Filter.Level = l
 	}
 	if opts.Trace != "" {
-		id := strings.ToLower(opts.Trace)
-		if len(id) > 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		id, ok := trace.ParseID(opts.Trace)
+		if !ok {
 			return po, msxerr.Usage("--trace %q is not a trace ID (up to 32 hexadecimal digits)", opts.Trace)
 		}
 		po.Filter.TraceID = id

@@ -52,10 +52,11 @@ spans on a volume until msx down --volumes.`,
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				opts.ID = strings.ToLower(args[0])
-				if len(opts.ID) > 32 || strings.Trim(opts.ID, "0123456789abcdef") != "" {
+				id, ok := trace.ParseID(args[0])
+				if !ok {
 					return msxerr.Usage("%q is not a trace ID (up to 32 hexadecimal digits)", args[0])
 				}
+				opts.ID = id
 			}
 			if opts.Last < 1 {
 				return msxerr.Usage("--last must be at least 1")

@@ -409,7 +409,7 @@ func wait(t *testing.T, done chan error) error {
 func TestStartFollowAndStopOnCtrlC(t *testing.T) {
 	h := newHarness(t, Options{})
 	c, done := h.attach(t)
-	c.Log("orders", runner.Stdout, "listening")
+	c.Log("orders", events.Stdout, "listening")
 	h.sigs <- syscall.SIGINT
 	if err := wait(t, done); !errors.Is(err, msxerr.ErrCancelled) {
 		t.Fatalf("err = %v, want ErrCancelled", err)
