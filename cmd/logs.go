@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
@@ -124,7 +122,7 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkServices(m, opts.Services); err != nil {
+	if err := m.CheckContainerServices(opts.Services); err != nil {
 		return err
 	}
 	cli, err := f.Docker(ctx)
@@ -135,7 +133,7 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	r := runner.New(cli, nil)
 	services := opts.Services
 	if len(services) == 0 {
-		services = prefixNames(m)
+		services = m.ContainerServices()
 	}
 	p := logs.NewPrinter(f.IO.Out, services, po)
 	err = logs.Show(ctx, r, p, logs.ShowOptions{
@@ -157,32 +155,4 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 		return msxerr.ErrCancelled
 	}
 	return err
-}
-
-// checkServices refuses names that are neither a service of msx.yaml, its
-// database (NAME-db), the gateway nor the trace collector.
-func checkServices(m *devenv.Manifest, names []string) error {
-	known := append(m.ServiceNames(), devenv.GatewayName, devenv.CollectorName)
-	for _, n := range m.ServiceNames() {
-		known = append(known, n+"-db")
-	}
-	for _, n := range names {
-		if !slices.Contains(known, n) {
-			return msxerr.New("run msx ps to see the services", "there is no service %s in %s", n, devenv.FileName)
-		}
-	}
-	return nil
-}
-
-// prefixNames are the names of every container a workspace may run, in
-// the order log prefixes take their colours: services, the gateway, the
-// collector, then databases.
-func prefixNames(m *devenv.Manifest) []string {
-	out := append(m.ServiceNames(), devenv.GatewayName, devenv.CollectorName)
-	for _, n := range m.ServiceNames() {
-		if m.Services[n].DB == devenv.DBPostgres {
-			out = append(out, n+"-db")
-		}
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/names"
 	"github.com/msx-dev/msx/runner"
@@ -106,7 +107,7 @@ func removeContainers(ctx context.Context, f *Factory, o *removeServiceOptions) 
 		return nil
 	}
 	defer cli.Close()
-	res := runner.New(cli, nil).DownServices(ctx, m.Project, m.Dir, []string{o.Name, o.Name + "-db"}, o.Volumes)
+	res := runner.New(cli, nil).DownServices(ctx, m.Project, m.Dir, []string{o.Name, devenv.DatabaseName(o.Name)}, o.Volumes)
 	for _, what := range res.Removed {
 		fmt.Fprintf(f.IO.ErrOut, "removed %s\n", what)
 	}

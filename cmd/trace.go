@@ -83,7 +83,7 @@ func runTrace(ctx context.Context, f *Factory, opts *traceOptions) error {
 	}
 	defer cli.Close()
 	if opts.Service != "" {
-		if err := checkServices(m, []string{opts.Service}); err != nil {
+		if err := m.CheckContainerServices([]string{opts.Service}); err != nil {
 			return err
 		}
 	}
@@ -136,7 +136,7 @@ func traceLogs(ctx context.Context, f *Factory, r *runner.Runner, m *devenv.Mani
 		}
 	}
 	var buf strings.Builder
-	p := logs.NewPrinter(&buf, prefixNames(m), logs.PrinterOptions{
+	p := logs.NewPrinter(&buf, m.ContainerServices(), logs.PrinterOptions{
 		Color:  f.IO.ColorEnabled(),
 		Filter: logs.Filter{TraceID: t.TraceID},
 	})
