@@ -8,10 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/spf13/cobra"
 
+	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/export"
 	"github.com/msx-dev/msx/msxerr"
@@ -236,29 +235,16 @@ func printExport(f *Factory, out string, changes []export.Change) {
 	}
 }
 
-// builtImages finds, by label, the newest image msx built in this
-// workspace for each service and the gateway.
+// builtImages finds the images msx up built in this workspace.
 func builtImages(ctx context.Context, f *Factory, m *devenv.Manifest) (map[string]string, error) {
 	cli, err := f.Docker(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
-	imgs, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", devenv.LabelProject+"="+m.Project),
-		filters.Arg("label", devenv.LabelWorkspace+"="+m.Dir),
-	)})
+	imgs, err := builder.BuiltImages(ctx, cli, m.Project, m.Dir)
 	if err != nil {
 		return nil, msxerr.Wrap(err, "check that Docker is running", "cannot list the images msx built: %v", err)
 	}
-	out := map[string]string{}
-	created := map[string]int64{}
-	for _, img := range imgs {
-		name := img.Labels[devenv.LabelService]
-		if name == "" || len(img.RepoTags) == 0 || img.Created < created[name] {
-			continue
-		}
-		out[name], created[name] = img.RepoTags[0], img.Created
-	}
-	return out, nil
+	return imgs, nil
 }
