@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/msx-dev/msx/msxerr"
-	"github.com/msx-dev/msx/names"
 	"github.com/msx-dev/msx/scaffold"
 )
 
@@ -31,23 +30,10 @@ or empty unless --force is given.`,
 				dir = filepath.Join(f.Dir, dir)
 			}
 			o.Dir = dir
-			name := o.Project
-			if name == "" {
-				abs, err := filepath.Abs(dir)
-				if err != nil {
-					return err
-				}
-				name = filepath.Base(abs)
-			}
-			if err := names.Validate("project", name); err != nil {
-				if o.Project != "" {
-					return &msxerr.UsageError{Err: err}
-				}
-				hint := "pass --name NAME to choose a valid project name"
-				if s := names.Suggest(name); s != "" {
-					hint = "pass --name " + s + " or another valid project name"
-				}
-				return &msxerr.UsageError{Err: msxerr.Wrap(err, hint, "the folder name %q is not a valid project name", name)}
+			// A bad name is a mistake in the command line: the folder
+			// given, or --name.
+			if _, err := scaffold.ProjectName(dir, o.Project); err != nil {
+				return &msxerr.UsageError{Err: err}
 			}
 			return runInit(f, &o)
 		},
