@@ -98,7 +98,7 @@ func (f *Factory) Manifest() (*devenv.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m, err = overlay(m, data, f.Flags); err != nil {
+	if m, err = devenv.Overlay(m, data, devenv.Overrides{Env: os.Getenv, Set: configSettings(f.Flags)}); err != nil {
 		return nil, err
 	}
 	if err := m.Validate(); err != nil {
