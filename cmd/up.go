@@ -146,7 +146,7 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 			Out:        f.IO.Out,
 			NoColor:    !f.IO.ColorEnabled(),
 			Controller: sessionController{&s},
-			Tabs:       dashboardTabs(func(ctx context.Context) ([]runner.ServiceStatus, error) { return s.Status(ctx) }, r, m),
+			Tabs:       dashboard.Tabs(m, func(ctx context.Context) ([]runner.ServiceStatus, error) { return s.Status(ctx) }, collectorFinder(r, m), dashboardEvery),
 		})
 		so.Recover = d.Recover
 		// The session reads the status the breakers and events tabs show,
@@ -207,110 +207,6 @@ func attachDashboard(ctx context.Context, f *Factory, d *dashboard.Dashboard, pl
 // dashboardEvery is how often the dashboard's breakers and events tabs,
 // and the session's watch of the same status, read it.
 const dashboardEvery = 2 * time.Second
-
-// statusFunc reads the status of the project's containers, as msx ps does.
-type statusFunc func(ctx context.Context) ([]runner.ServiceStatus, error)
-
-// dashboardTabs are the dashboard's pages after the services: traces,
-// breakers, and the event consumers when the project runs a broker. Both
-// of the latter show parts of status (the session's, whose reads they
-// share with its own watch).
-func dashboardTabs(status statusFunc, r *runner.Runner, m *devenv.Manifest) []dashboard.Tab {
-	tabs := []dashboard.Tab{
-		dashboard.NewTracesTab(collectorFinder(r, m)),
-		dashboard.NewBreakersTab(breakerSource(status), dashboardEvery),
-	}
-	if len(subscribers(m)) > 0 {
-		tabs = append(tabs, dashboard.NewEventsTab(eventSource(status, m), dashboardEvery))
-	}
-	return tabs
-}
-
-// subscribers are the services that subscribe to events, in the
-// manifest's order; a project without any runs no broker.
-func subscribers(m *devenv.Manifest) []string {
-	var out []string
-	for _, name := range m.ServiceNames() {
-		if len(m.Services[name].Subscribes) > 0 {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-// eventSource reads the durable consumer of each subscribing service from
-// the broker, as msx ps does.
-func eventSource(status statusFunc, m *devenv.Manifest) dashboard.EventSource {
-	return func(ctx context.Context) ([]dashboard.EventConsumer, error) {
-		list, err := status(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return eventConsumers(m, list)
-	}
-}
-
-// eventConsumers is what the events tab shows of a status: an error when
-// the broker is not there to ask, else a line per subscribing service.
-func eventConsumers(m *devenv.Manifest, list []runner.ServiceStatus) ([]dashboard.EventConsumer, error) {
-	byName := map[string]runner.ServiceStatus{}
-	var broker *runner.ServiceStatus
-	for i, st := range list {
-		switch {
-		case st.Role == devenv.RoleService:
-			byName[st.Service] = st
-		case st.Role == devenv.RoleInfra && st.Service == devenv.KindNATS:
-			broker = &list[i]
-		}
-	}
-	switch {
-	case broker == nil || broker.State != "running":
-		return nil, errors.New("the broker is not running (msx up starts it)")
-	case !broker.Ready:
-		return nil, errors.New("the broker is not answering on its monitoring port")
-	}
-	var out []dashboard.EventConsumer
-	for _, name := range subscribers(m) {
-		c := dashboard.EventConsumer{Service: name, Subscribes: m.Services[name].Subscribes}
-		st, ok := byName[name]
-		switch {
-		case st.Consumer != nil:
-			c.Pending, c.Unacked, c.Redelivered = st.Consumer.Pending, st.Consumer.AckPending, st.Consumer.Redelivered
-		case !ok || st.State != "running":
-			c.Problem = "not running"
-		default:
-			c.Problem = "no consumer read from the broker"
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-// breakerSource reads the breakers of the project's programs from their
-// admin listeners, as msx ps does.
-func breakerSource(status statusFunc) dashboard.BreakerSource {
-	return func(ctx context.Context) ([]dashboard.ProgramBreakers, error) {
-		list, err := status(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var out []dashboard.ProgramBreakers
-		for _, st := range list {
-			if st.Role != devenv.RoleService && st.Role != devenv.RoleGateway {
-				continue
-			}
-			p := dashboard.ProgramBreakers{Program: st.Service, Breakers: st.Breakers}
-			switch {
-			case st.State != "running":
-				p.Problem = "not running"
-			case st.Breakers == nil:
-				p.Problem = "admin listener not answering"
-			}
-			out = append(out, p)
-		}
-		return out, nil
-	}
-}
 
 // interactive reports whether msx talks to a person at a terminal: the
 // dashboard then draws on stdout and reads keys from stdin.
