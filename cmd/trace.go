@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -126,29 +125,18 @@ func runTrace(ctx context.Context, f *Factory, opts *traceOptions) error {
 	return traceLogs(ctx, f, r, m, t)
 }
 
-// traceLogs prints the log lines of trace t from every container, read
-// from a little before the trace started.
-func traceLogs(ctx context.Context, f *Factory, r *runner.Runner, m *devenv.Manifest, t trace.Trace) error {
-	start := time.Now()
-	for _, s := range t.Spans {
-		if s.Start.Before(start) {
-			start = s.Start
-		}
-	}
-	var buf strings.Builder
-	p := logs.NewPrinter(&buf, m.ContainerServices(), logs.PrinterOptions{
-		Color:  f.IO.ColorEnabled(),
-		Filter: logs.Filter{TraceID: t.TraceID},
-	})
-	err := logs.Show(ctx, r, p, logs.ShowOptions{Project: m.Project, Dir: m.Dir, Since: start.Add(-5 * time.Second), Tail: -1})
-	if err != nil && !errors.Is(err, logs.ErrNoContainers) {
+// traceLogs prints the log lines of trace t from every container.
+func traceLogs(ctx context.Context, f *Factory, src logs.Source, m *devenv.Manifest, t trace.Trace) error {
+	lines, err := logs.TraceLines(ctx, src, logs.ShowOptions{Project: m.Project, Dir: m.Dir},
+		m.ContainerServices(), t.TraceID, trace.Began(t, f.Now()), f.IO.ColorEnabled())
+	if err != nil {
 		return err
 	}
-	if buf.Len() == 0 {
+	if lines == "" {
 		fmt.Fprintln(f.IO.Out, "\nno log lines of this trace")
 		return nil
 	}
-	fmt.Fprintf(f.IO.Out, "\nlog lines of this trace:\n%s", buf.String())
+	fmt.Fprintf(f.IO.Out, "\nlog lines of this trace:\n%s", lines)
 	return nil
 }
 

@@ -170,3 +170,15 @@ func ParseID(s string) (id string, ok bool) {
 	}
 	return id, true
 }
+
+// Began is when the first span of t started, or now for a trace without
+// spans.
+func Began(t Trace, now time.Time) time.Time {
+	start := now
+	for _, s := range t.Spans {
+		if s.Start.Before(start) {
+			start = s.Start
+		}
+	}
+	return start
+}

@@ -189,3 +189,15 @@ func TestParseID(t *testing.T) {
 		}
 	}
 }
+
+func TestBegan(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	first := now.Add(-time.Minute)
+	tr := Trace{Spans: []Span{{Start: now.Add(-time.Second)}, {Start: first}}}
+	if got := Began(tr, now); !got.Equal(first) {
+		t.Errorf("Began = %v, want the first span's start %v", got, first)
+	}
+	if got := Began(Trace{}, now); !got.Equal(now) {
+		t.Errorf("Began of no spans = %v, want now", got)
+	}
+}
