@@ -63,7 +63,7 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 		return err
 	}
 	defer cli.Close()
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	d, err := r.Database(ctx, m, opts.Service)
 	if err != nil {
 		return err
@@ -84,7 +84,7 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 	}
 	pw := ""
 	if opts.ShowPassword || opts.PGPass {
-		v, ok, err := state.New(m.Dir).Lookup(d.Secret)
+		v, ok, err := f.Store(m.Dir).Lookup(d.Secret)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 		pw = v
 	}
 	if opts.PGPass {
-		path, err := state.New(m.Dir).WriteFile(d.Service+".pgpass", []byte(pgpassLine(d, pw)))
+		path, err := f.Store(m.Dir).WriteFile(d.Service+".pgpass", []byte(pgpassLine(d, pw)))
 		if err != nil {
 			return err
 		}

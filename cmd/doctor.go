@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/msx-dev/msx/devenv"
@@ -59,7 +58,7 @@ func doctorEnv(f *Factory) (env doctor.Env, done func(), err error) {
 	if err != nil {
 		return doctor.Env{}, nil, err
 	}
-	var cli *client.Client
+	var cli EngineClient
 	done = func() {
 		if cli != nil {
 			cli.Close()

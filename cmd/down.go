@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/msx-dev/msx/builder"
-	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/session"
 )
 
@@ -49,7 +48,7 @@ func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
 		return err
 	}
 	defer unlock()
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	res := r.Down(ctx, m.Project, m.Dir, opts.Volumes)
 	for _, what := range res.Removed {
 		fmt.Fprintf(f.IO.ErrOut, "removed %s\n", what)

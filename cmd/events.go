@@ -72,7 +72,7 @@ func runEvents(ctx context.Context, f *Factory, opts *eventsOptions) error {
 	}
 	notice := &compileNotice{w: f.IO.ErrOut, delay: time.Second, msg: "msx: compiling the event reader (the first time takes a while)"}
 	defer notice.stop()
-	b := builder.New(cli, builder.Options{
+	b := f.Builder(cli, builder.Options{
 		Project:    m.Project,
 		Dir:        m.Dir,
 		MsxVersion: msxVersion(),
@@ -80,7 +80,7 @@ func runEvents(ctx context.Context, f *Factory, opts *eventsOptions) error {
 		Stderr:     f.IO.ErrOut,
 	})
 	p := &eventPrinter{w: f.IO.Out, json: opts.JSON}
-	err = runner.New(cli, b).Events(ctx, m, opts.Subject, opts.Follow, msxVersion(), func(line []byte) error {
+	err = f.Runner(cli, b, nil).Events(ctx, m, opts.Subject, opts.Follow, msxVersion(), func(line []byte) error {
 		var e eventlog.Entry
 		if err := json.Unmarshal(line, &e); err != nil {
 			return fmt.Errorf("the event reader printed %q: %w", line, err)

@@ -15,7 +15,6 @@ import (
 	"github.com/msx-dev/msx/export"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
-	"github.com/msx-dev/msx/state"
 )
 
 type exportOptions struct {
@@ -89,7 +88,7 @@ func runExportK8s(f *Factory, o *exportK8sOptions) error {
 	if p.BrokerUsers != nil {
 		// The broker's seeds and configuration are msx's to make, as up
 		// makes them: the README's kubectl lines read them there.
-		if _, err := runner.BrokerConfig(p, state.New(m.Dir)); err != nil {
+		if _, err := runner.BrokerConfig(p, f.Store(m.Dir)); err != nil {
 			return err
 		}
 	}
@@ -155,7 +154,7 @@ func exportPlan(f *Factory, out, def string) (*devenv.Manifest, *devenv.Plan, st
 	}
 	// The gateway's keys the workspace keeps are exported, as msx up
 	// gives them to the gateway; none is generated.
-	keys, err := runner.GatewayKeys(state.New(m.Dir))
+	keys, err := runner.GatewayKeys(f.Store(m.Dir))
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -216,7 +215,7 @@ func runExportCompose(ctx context.Context, f *Factory, o *exportOptions) error {
 	}
 	// The export references secret files; make sure they exist, so that
 	// docker compose up works before any msx up.
-	if _, err := runner.SecretValues(p, state.New(m.Dir)); err != nil {
+	if _, err := runner.SecretValues(p, f.Store(m.Dir)); err != nil {
 		return err
 	}
 	changes, err := export.Write(out, files, o.Force)

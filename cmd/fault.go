@@ -68,7 +68,7 @@ func runFault(ctx context.Context, f *Factory, opts *faultOptions) error {
 		return err
 	}
 	defer cli.Close()
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	msg, err := r.Fault(ctx, cli, m, opts.Service, opts.Action)
 	if err != nil {
 		return err

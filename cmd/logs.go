@@ -11,7 +11,6 @@ import (
 
 	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
-	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/trace"
 )
 
@@ -114,7 +113,7 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	if err != nil {
 		return err
 	}
-	since, err := parseSince(opts.Since, f.Now())
+	since, err := parseSince(opts.Since, f.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -130,7 +129,7 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 		return err
 	}
 	defer cli.Close()
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	services := opts.Services
 	if len(services) == 0 {
 		services = m.ContainerServices()

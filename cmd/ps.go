@@ -49,7 +49,7 @@ func runPs(ctx context.Context, f *Factory, opts *psOptions) error {
 		return err
 	}
 	defer cli.Close()
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	list, err := r.Status(ctx, m)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/names"
-	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/scaffold"
 )
 
@@ -107,7 +106,7 @@ func removeContainers(ctx context.Context, f *Factory, o *removeServiceOptions) 
 		return nil
 	}
 	defer cli.Close()
-	res := runner.New(cli, nil).DownServices(ctx, m.Project, m.Dir, []string{o.Name, devenv.DatabaseName(o.Name)}, o.Volumes)
+	res := f.Runner(cli, nil, nil).DownServices(ctx, m.Project, m.Dir, []string{o.Name, devenv.DatabaseName(o.Name)}, o.Volumes)
 	for _, what := range res.Removed {
 		fmt.Fprintf(f.IO.ErrOut, "removed %s\n", what)
 	}

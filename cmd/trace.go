@@ -86,7 +86,7 @@ func runTrace(ctx context.Context, f *Factory, opts *traceOptions) error {
 			return err
 		}
 	}
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	base, err := r.PublishedURL(ctx, m.Project, m.Dir, devenv.CollectorName, devenv.CollectorPort)
 	if errors.Is(err, runner.ErrNotRunning) {
 		return msxerr.New("run msx up (or msx up -d), send a request, then try again",
@@ -105,7 +105,7 @@ func runTrace(ctx context.Context, f *Factory, opts *traceOptions) error {
 		if opts.JSON {
 			return writeJSON(f, list)
 		}
-		st.Now = f.Now()
+		st.Now = f.Clock.Now()
 		fmt.Fprint(f.IO.Out, trace.List(list, st))
 		return nil
 	}
@@ -128,7 +128,7 @@ func runTrace(ctx context.Context, f *Factory, opts *traceOptions) error {
 // traceLogs prints the log lines of trace t from every container.
 func traceLogs(ctx context.Context, f *Factory, src logs.Source, m *devenv.Manifest, t trace.Trace) error {
 	lines, err := logs.TraceLines(ctx, src, logs.ShowOptions{Project: m.Project, Dir: m.Dir},
-		m.ContainerServices(), t.TraceID, trace.Began(t, f.Now()), f.IO.ColorEnabled())
+		m.ContainerServices(), t.TraceID, trace.Began(t, f.Clock.Now()), f.IO.ColorEnabled())
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func traceLogs(ctx context.Context, f *Factory, src logs.Source, m *devenv.Manif
 // collectorFinder finds the project's trace collector through its
 // published port, for readers that outlive a container (the dashboard's
 // traces tab).
-func collectorFinder(r *runner.Runner, m *devenv.Manifest) *trace.Finder {
+func collectorFinder(r Runner, m *devenv.Manifest) *trace.Finder {
 	return &trace.Finder{Find: func(ctx context.Context) (string, error) {
 		base, err := r.PublishedURL(ctx, m.Project, m.Dir, devenv.CollectorName, devenv.CollectorPort)
 		if errors.Is(err, runner.ErrNotRunning) {

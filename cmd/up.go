@@ -22,7 +22,6 @@ import (
 	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/session"
-	"github.com/msx-dev/msx/state"
 	"github.com/msx-dev/msx/watch"
 )
 
@@ -90,21 +89,20 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 	var s *session.Session
 	report := func(p progress.Step) { s.Progress(p) }
 	compiler := writerFunc(func(p []byte) (int, error) { return s.CompilerOutput().Write(p) })
-	b := builder.New(cli, builder.Options{
+	b := f.Builder(cli, builder.Options{
 		Project:    m.Project,
 		Dir:        m.Dir,
 		MsxVersion: msxVersion(),
 		Progress:   report,
 		Stderr:     compiler,
 	})
-	r := runner.New(cli, b)
-	r.Progress = report
+	r := f.Runner(cli, b, report)
 	so := session.Options{
 		Manifest: m,
 		Up: runner.UpOptions{
 			Services:   opts.Services,
 			MsxVersion: msxVersion(),
-			Secrets:    state.New(m.Dir),
+			Secrets:    f.Store(m.Dir),
 		},
 		Engine:     r,
 		Builder:    b,
