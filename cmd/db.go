@@ -23,7 +23,8 @@ type dbOptions struct {
 	PGPass       bool
 }
 
-func newDbCmd(f *Factory) *cobra.Command {
+func newDbCmd(f *Factory, runF func(context.Context, *dbOptions) error) *cobra.Command {
+	run := orRun(f, runF, runDb)
 	opts := &dbOptions{}
 	c := &cobra.Command{
 		Use:   "db SERVICE",
@@ -48,7 +49,7 @@ in the process list. For SQLite, the volume and the file in it.`,
 			if opts.ShowPassword && opts.PGPass {
 				return msxerr.Usage("--show-password and --pgpass do not go together: --pgpass keeps the password in a file")
 			}
-			return runDb(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	c.Flags().BoolVar(&opts.Shell, "shell", false, "open psql in the database container")

@@ -19,12 +19,11 @@ type doctorOptions struct {
 	Env  doctor.Env
 }
 
-func newDoctorCmd(f *Factory) *cobra.Command {
-	return newDoctorCmdWith(f, runDoctor)
-}
-
-// newDoctorCmdWith lets tests replace the run function.
-func newDoctorCmdWith(f *Factory, run func(context.Context, *doctorOptions) error) *cobra.Command {
+func newDoctorCmd(f *Factory, runF func(context.Context, *doctorOptions) error) *cobra.Command {
+	run := runF
+	if run == nil {
+		run = runDoctor // it reads opts.Env, which the command wires
+	}
 	opts := &doctorOptions{IO: f.IO}
 	c := &cobra.Command{
 		Use:   "doctor",

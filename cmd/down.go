@@ -15,7 +15,8 @@ type downOptions struct {
 	Images  bool
 }
 
-func newDownCmd(f *Factory) *cobra.Command {
+func newDownCmd(f *Factory, runF func(context.Context, *downOptions) error) *cobra.Command {
+	run := orRun(f, runF, runDown)
 	opts := &downOptions{}
 	c := &cobra.Command{
 		Use:   "down",
@@ -26,7 +27,7 @@ label: another folder with the same project name is not touched. Volumes
 the workspace only with --rmi. Running it twice is fine.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runDown(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	c.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the volumes, with the services' data")

@@ -25,7 +25,8 @@ type eventsOptions struct {
 	JSON    bool
 }
 
-func newEventsCmd(f *Factory) *cobra.Command {
+func newEventsCmd(f *Factory, runF func(context.Context, *eventsOptions) error) *cobra.Command {
+	run := orRun(f, runF, runEvents)
 	opts := &eventsOptions{}
 	c := &cobra.Command{
 		Use:   "events [SUBJECT]",
@@ -52,7 +53,7 @@ msx events ends. Reading changes nothing for the services.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runEvents(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	c.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new events until Ctrl-C")

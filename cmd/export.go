@@ -32,7 +32,7 @@ func newExportCmd(f *Factory) *cobra.Command {
 			return msxerr.Usage("say what to export to, such as: msx export compose")
 		},
 	}
-	c.AddCommand(newExportComposeCmd(f), newExportK8sCmd(f))
+	c.AddCommand(newExportComposeCmd(f, nil), newExportK8sCmd(f, nil))
 	return c
 }
 
@@ -42,7 +42,8 @@ type exportK8sOptions struct {
 	Force bool
 }
 
-func newExportK8sCmd(f *Factory) *cobra.Command {
+func newExportK8sCmd(f *Factory, runF func(context.Context, *exportK8sOptions) error) *cobra.Command {
+	run := orRun(f, runF, runExportK8s)
 	o := &exportK8sOptions{}
 	c := &cobra.Command{
 		Use:   "k8s",
@@ -67,7 +68,7 @@ Then: kubectl apply -k k8s/overlays/local`,
 			if o.Mesh != "" && !slices.Contains(export.Meshes, o.Mesh) {
 				return msxerr.Usage("--mesh %q is not known; use %s", o.Mesh, strings.Join(export.Meshes, " or "))
 			}
-			return runExportK8s(f, o)
+			return run(c.Context(), o)
 		},
 	}
 	c.Flags().StringVar(&o.Out, "out", "", "folder to write the manifests into (default: k8s in the workspace root)")
@@ -76,7 +77,7 @@ Then: kubectl apply -k k8s/overlays/local`,
 	return c
 }
 
-func runExportK8s(f *Factory, o *exportK8sOptions) error {
+func runExportK8s(_ context.Context, f *Factory, o *exportK8sOptions) error {
 	m, p, out, err := exportPlan(f, o.Out, "k8s")
 	if err != nil {
 		return err
@@ -113,7 +114,8 @@ func runExportK8s(f *Factory, o *exportK8sOptions) error {
 	return nil
 }
 
-func newExportComposeCmd(f *Factory) *cobra.Command {
+func newExportComposeCmd(f *Factory, runF func(context.Context, *exportOptions) error) *cobra.Command {
+	run := orRun(f, runF, runExportCompose)
 	o := &exportOptions{}
 	c := &cobra.Command{
 		Use:   "compose",
@@ -137,7 +139,7 @@ Then: docker compose up -d (from the --out folder).`,
 			if o.Images != "" && o.Images != "msx" {
 				return msxerr.Usage("--images %q is not known; use --images msx, or leave it out to build from the Dockerfiles", o.Images)
 			}
-			return runExportCompose(c.Context(), f, o)
+			return run(c.Context(), o)
 		},
 	}
 	c.Flags().StringVar(&o.Out, "out", "", "folder to write compose.yaml (and collector/) into (default: the workspace root)")

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
@@ -14,7 +15,8 @@ type initOptions struct {
 	scaffold.InitOptions
 }
 
-func newInitCmd(f *Factory) *cobra.Command {
+func newInitCmd(f *Factory, runF func(context.Context, *initOptions) error) *cobra.Command {
+	run := orRun(f, runF, runInit)
 	var o initOptions
 	c := &cobra.Command{
 		Use:   "init DIR",
@@ -35,7 +37,7 @@ or empty unless --force is given.`,
 			if _, err := scaffold.ProjectName(dir, o.Project); err != nil {
 				return &msxerr.UsageError{Err: err}
 			}
-			return runInit(f, &o)
+			return run(c.Context(), &o)
 		},
 	}
 	c.Flags().StringVar(&o.Module, "module", "", "Go module `PATH` of the workspace (default: the project name)")
@@ -45,7 +47,7 @@ or empty unless --force is given.`,
 	return c
 }
 
-func runInit(f *Factory, o *initOptions) error {
+func runInit(_ context.Context, f *Factory, o *initOptions) error {
 	res, err := scaffold.Init(nil, o.InitOptions)
 	if err != nil {
 		return err

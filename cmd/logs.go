@@ -26,7 +26,8 @@ type logsOptions struct {
 	NoPrefix bool
 }
 
-func newLogsCmd(f *Factory) *cobra.Command {
+func newLogsCmd(f *Factory, runF func(context.Context, *logsOptions) error) *cobra.Command {
+	run := orRun(f, runF, runLogs)
 	opts := &logsOptions{}
 	c := &cobra.Command{
 		Use:   "logs [SERVICE...]",
@@ -51,7 +52,7 @@ followed too, each resuming just after the last line shown, until Ctrl-C.`,
   msx logs gateway --grep 'status=5'`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
-			return runLogs(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	fl := c.Flags()

@@ -22,7 +22,8 @@ type psOptions struct {
 	NoHeader bool
 }
 
-func newPsCmd(f *Factory) *cobra.Command {
+func newPsCmd(f *Factory, runF func(context.Context, *psOptions) error) *cobra.Command {
+	run := orRun(f, runF, runPs)
 	opts := &psOptions{}
 	c := &cobra.Command{
 		Use:   "ps",
@@ -35,7 +36,7 @@ redelivered. A table on a terminal, tab-separated lines otherwise (both with
 a header line unless --no-header), JSON with --json.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runPs(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	c.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (a list of objects with stable field names)")

@@ -22,7 +22,7 @@ func newRemoveCmd(f *Factory) *cobra.Command {
 			return msxerr.Usage("say what to remove, such as: msx remove service NAME")
 		},
 	}
-	c.AddCommand(newRemoveServiceCmd(f))
+	c.AddCommand(newRemoveServiceCmd(f, nil))
 	return c
 }
 
@@ -31,7 +31,8 @@ type removeServiceOptions struct {
 	Volumes bool
 }
 
-func newRemoveServiceCmd(f *Factory) *cobra.Command {
+func newRemoveServiceCmd(f *Factory, runF func(context.Context, *removeServiceOptions) error) *cobra.Command {
+	run := orRun(f, runF, runRemoveService)
 	var o removeServiceOptions
 	c := &cobra.Command{
 		Use:   "service NAME",
@@ -49,7 +50,7 @@ volume) goes only with --volumes. A service others depend on is refused.`,
 			if err := names.Validate("service", o.Name); err != nil {
 				return &msxerr.UsageError{Err: err}
 			}
-			return runRemoveService(c.Context(), f, &o)
+			return run(c.Context(), &o)
 		},
 	}
 	c.Flags().BoolVar(&o.Volumes, "volumes", false, "also remove the service's data (its database volume)")

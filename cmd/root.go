@@ -114,20 +114,20 @@ Docker with file watching, hot swap, logs and traces.`,
 	f.Flags = pf
 
 	root.AddCommand(
-		newInitCmd(f),
+		newInitCmd(f, nil),
 		newNewCmd(f),
 		newAddCmd(f),
 		newRemoveCmd(f),
-		newUpCmd(f),
-		newDownCmd(f),
+		newUpCmd(f, nil),
+		newDownCmd(f, nil),
 		newExportCmd(f),
-		newPsCmd(f),
-		newEventsCmd(f),
-		newLogsCmd(f),
-		newTraceCmd(f),
-		newFaultCmd(f),
-		newDbCmd(f),
-		newDoctorCmd(f),
+		newPsCmd(f, nil),
+		newEventsCmd(f, nil),
+		newLogsCmd(f, nil),
+		newTraceCmd(f, nil),
+		newFaultCmd(f, nil),
+		newDbCmd(f, nil),
+		newDoctorCmd(f, nil),
 		newVersionCmd(f),
 		newCompletionCmd(f),
 	)
@@ -149,6 +149,16 @@ func markRunErrors(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		markRunErrors(sub)
 	}
+}
+
+// orRun is a command's run function: runF when a test gave one (to see the
+// options the command line made), else run, the command's own, over f.
+// Each newXCmd(f, runF) takes one, as the GitHub CLI's commands do.
+func orRun[O any](f *Factory, runF func(context.Context, *O) error, run func(context.Context, *Factory, *O) error) func(context.Context, *O) error {
+	if runF != nil {
+		return runF
+	}
+	return func(ctx context.Context, o *O) error { return run(ctx, f, o) }
 }
 
 // exactArgs is cobra.ExactArgs with a message that says what to type.

@@ -27,7 +27,8 @@ type traceOptions struct {
 	JSON        bool
 }
 
-func newTraceCmd(f *Factory) *cobra.Command {
+func newTraceCmd(f *Factory, runF func(context.Context, *traceOptions) error) *cobra.Command {
+	run := orRun(f, runF, runTrace)
 	opts := &traceOptions{}
 	c := &cobra.Command{
 		Use:   "trace [TRACE_ID]",
@@ -63,7 +64,7 @@ spans on a volume until msx down --volumes.`,
 			if opts.MinDuration < 0 {
 				return msxerr.Usage("--min-duration must not be negative")
 			}
-			return runTrace(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	fl := c.Flags()

@@ -32,7 +32,8 @@ type upOptions struct {
 	NoWatch  bool
 }
 
-func newUpCmd(f *Factory) *cobra.Command {
+func newUpCmd(f *Factory, runF func(context.Context, *upOptions) error) *cobra.Command {
+	run := orRun(f, runF, runUp)
 	opts := &upOptions{}
 	c := &cobra.Command{
 		Use:   "up [SERVICE...]",
@@ -57,7 +58,7 @@ is reported and changes nothing.`,
 		ValidArgsFunction: completeServices(f),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
-			return runUp(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	fl := c.Flags()
