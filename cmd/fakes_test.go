@@ -111,7 +111,9 @@ func newRig(t *testing.T) *rig {
 	r := &rig{f: NewFactory(io), out: out, err: errOut, engine: &fakeEngine{}, runner: &fakeRunner{}}
 	r.f.Dir = writeManifest(t)
 	r.f.Clock = fixedClock{now: time.Date(2026, 3, 4, 15, 4, 6, 0, time.UTC)}
-	r.f.Engine = func() (engine.Endpoint, error) { return engine.Endpoint{Context: "default", Host: "unix:///var/run/docker.sock"}, nil }
+	r.f.Engine = func() (engine.Endpoint, error) {
+		return engine.Endpoint{Context: "default", Host: "unix:///var/run/docker.sock"}, nil
+	}
 	r.f.Docker = func(context.Context) (EngineClient, error) { return r.engine, nil }
 	r.f.Runner = func(_ EngineClient, b runner.ImageBuilder, report progress.Func) Runner {
 		r.runner.builder, r.runner.progress = b, report
