@@ -213,3 +213,52 @@ func TestCommandLinesMakeOptions(t *testing.T) {
 		t.Errorf("logs options %+v", lo)
 	}
 }
+
+// upRig is a rig whose workspace has the service's folder, as msx up
+// checks before building.
+func upRig(t *testing.T) *rig {
+	r := newRig(t)
+	if err := os.MkdirAll(r.f.Dir+"/services/orders", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestUpDetachedPrintsTheGatewayURL(t *testing.T) {
+	r := upRig(t)
+	r.runner.plan = &devenv.Plan{GatewayPort: 8080}
+	if err := runUp(context.Background(), r.f, &upOptions{Detach: true, Services: []string{"orders"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r.out.String() != "http://127.0.0.1:8080\n" || !strings.Contains(r.err.String(), "ready in 0s\n") {
+		t.Errorf("stdout %q, stderr %q", r.out, r.err)
+	}
+	if strings.Join(r.runner.up.Services, ",") != "orders" || r.runner.up.Secrets == nil || r.runner.progress == nil {
+		t.Errorf("the runner was given %+v (progress reported: %v)", r.runner.up, r.runner.progress != nil)
+	}
+	if !r.engine.closed {
+		t.Error("the engine connection was left open")
+	}
+}
+
+func TestUpDetachedFailurePointsAtDown(t *testing.T) {
+	r := upRig(t)
+	r.runner.upErr = &runner.UpError{Started: []string{"shop-orders"}, Err: msxerr.New("free the port", "port 8080 is taken")}
+	err := runUp(context.Background(), r.f, &upOptions{Detach: true})
+	var me *msxerr.Error
+	if !errors.As(err, &me) || me.Msg != "port 8080 is taken" || me.Hint != "free the port; msx down stops what did start" {
+		t.Errorf("err = %#v", err)
+	}
+	r.runner.upErr = &runner.UpError{Err: msxerr.ErrCancelled}
+	if err := runUp(context.Background(), r.f, &upOptions{Detach: true}); !errors.Is(err, msxerr.ErrCancelled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestUpRefusesAMissingServiceFolder(t *testing.T) {
+	r := newRig(t)
+	err := runUp(context.Background(), r.f, &upOptions{Detach: true})
+	if err == nil || !strings.Contains(err.Error(), "its folder services/orders is missing") || r.runner.up.MsxVersion != "" {
+		t.Errorf("err = %v (runner asked to start: %v)", err, r.runner.up.MsxVersion != "")
+	}
+}

@@ -42,6 +42,14 @@ type fakeRunner struct {
 	history  map[string][]runner.LogLine
 	builder  runner.ImageBuilder
 	progress progress.Func
+	plan     *devenv.Plan
+	upErr    error
+	up       runner.UpOptions
+}
+
+func (r *fakeRunner) Up(_ context.Context, _ *devenv.Manifest, o runner.UpOptions) (*devenv.Plan, error) {
+	r.up = o
+	return r.plan, r.upErr
 }
 
 func (r *fakeRunner) Status(context.Context, *devenv.Manifest) ([]runner.ServiceStatus, error) {
