@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"os"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -82,13 +81,7 @@ func doctorEnv(f *Factory) (env doctor.Env, done func(), err error) {
 	if f.ConfigFile == "" {
 		if _, err := devenv.Find(dir); err != nil {
 			// Not in a workspace: defaults, and MSX_GATEWAY_PORT as up would read it.
-			if p := os.Getenv("MSX_GATEWAY_PORT"); p != "" {
-				port, err := strconv.Atoi(p)
-				if err != nil || port < 1 || port > 65535 {
-					env.ManifestErr = msxerr.New("set it to a port between 1 and 65535", "MSX_GATEWAY_PORT is %q, not a port", p)
-				}
-				env.GatewayPort = port
-			}
+			env.GatewayPort, env.ManifestErr = devenv.EnvGatewayPort(os.Getenv)
 			return env, done, nil
 		}
 	}

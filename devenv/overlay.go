@@ -63,12 +63,8 @@ func Overlay(m *Manifest, data []byte, o Overrides) (*Manifest, error) {
 			continue // unset, as viper reads an empty variable
 		}
 		if keys[key] == reflect.Int {
-			n, err := strconv.Atoi(s)
-			switch {
-			case strings.HasSuffix(key, "port") && (err != nil || n < 1 || n > 65535):
-				return nil, msxerr.New("set it to a port between 1 and 65535", "%s is %q, not a port", env, s)
-			case err != nil:
-				return nil, msxerr.New("set it to a whole number", "%s is %q, not a whole number", env, s)
+			if _, err := envInt(key, s); err != nil {
+				return nil, err
 			}
 		}
 		v.Set(key, s)
@@ -82,6 +78,31 @@ func Overlay(m *Manifest, data []byte, o Overrides) (*Manifest, error) {
 	}
 	out.Dir = m.Dir
 	return out, nil
+}
+
+// envInt reads s, the value of key's variable, as a whole number, and a
+// port's as a port.
+func envInt(key, s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	switch {
+	case strings.HasSuffix(key, "port") && (err != nil || n < 1 || n > 65535):
+		return n, msxerr.New("set it to a port between 1 and 65535", "%s is %q, not a port", EnvName(key), s)
+	case err != nil:
+		return n, msxerr.New("set it to a whole number", "%s is %q, not a whole number", EnvName(key), s)
+	}
+	return n, nil
+}
+
+// EnvGatewayPort is the gateway port MSX_GATEWAY_PORT gives, read as
+// Overlay reads it, for a check outside a workspace (msx doctor): 0 when
+// it is not set. With an error, the number it holds, if any.
+func EnvGatewayPort(getenv func(string) string) (int, error) {
+	const key = "gateway.port"
+	s := getenv(EnvName(key))
+	if s == "" {
+		return 0, nil
+	}
+	return envInt(key, s)
 }
 
 // declare adds the dotted keys of the struct type t (by yaml tag) to keys.

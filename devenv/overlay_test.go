@@ -67,3 +67,25 @@ func TestOverlayNamesTheFirstBadVariableInKeyOrder(t *testing.T) {
 		t.Fatalf("err = %v, want MSX_GATEWAY_RATE_BURST", err)
 	}
 }
+
+func TestEnvGatewayPort(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "MSX_GATEWAY_PORT" {
+				return v
+			}
+			return ""
+		}
+	}
+	if p, err := EnvGatewayPort(env("")); p != 0 || err != nil {
+		t.Errorf("unset: %d %v", p, err)
+	}
+	if p, err := EnvGatewayPort(env("9191")); p != 9191 || err != nil {
+		t.Errorf("9191: %d %v", p, err)
+	}
+	for _, bad := range []string{"http", "0", "70000"} {
+		if _, err := EnvGatewayPort(env(bad)); err == nil || !strings.Contains(err.Error(), "MSX_GATEWAY_PORT is \""+bad+"\", not a port") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
