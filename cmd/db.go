@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -95,7 +94,7 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 		pw = v
 	}
 	if opts.PGPass {
-		path, err := f.Store(m.Dir).WriteFile(d.Service+".pgpass", []byte(pgpassLine(d, pw)))
+		path, err := f.Store(m.Dir).WriteFile(d.Service+".pgpass", []byte(d.PGPassLine(pw)))
 		if err != nil {
 			return err
 		}
@@ -104,14 +103,6 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 	}
 	fmt.Fprintln(f.IO.Out, d.URL(pw))
 	return nil
-}
-
-// pgpassLine is the line of a Postgres password file that matches d's
-// published port: host:port:database:user:password, with ':' and '\'
-// escaped as libpq reads them.
-func pgpassLine(d runner.Database, password string) string {
-	esc := strings.NewReplacer(`\`, `\\`, ":", `\:`)
-	return strings.Join([]string{devenv.LoopbackIP, strconv.Itoa(d.HostPort), esc.Replace(d.Name), esc.Replace(d.User), esc.Replace(password)}, ":") + "\n"
 }
 
 // shellQuote quotes s for a POSIX shell.
