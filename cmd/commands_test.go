@@ -14,6 +14,7 @@ import (
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/scaffold"
 )
 
 func TestPsPrintsTheRunnersStatus(t *testing.T) {
@@ -260,5 +261,42 @@ func TestUpRefusesAMissingServiceFolder(t *testing.T) {
 	err := runUp(context.Background(), r.f, &upOptions{Detach: true})
 	if err == nil || !strings.Contains(err.Error(), "its folder services/orders is missing") || r.runner.up.MsxVersion != "" {
 		t.Errorf("err = %v (runner asked to start: %v)", err, r.runner.up.MsxVersion != "")
+	}
+}
+
+// With no engine answering, msx remove service still takes the service
+// out of msx.yaml: nothing of it can be running.
+func TestRemoveServiceWithoutAnEngine(t *testing.T) {
+	r := newRig(t)
+	r.f.Docker = func(context.Context) (EngineClient, error) {
+		return nil, msxerr.New("start Docker", "Docker is not running")
+	}
+	if err := os.MkdirAll(r.f.Dir+"/services/orders", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := runRemoveService(context.Background(), r.f, &removeServiceOptions{RemoveOptions: scaffold.RemoveOptions{Name: "orders"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.err.String(); !strings.HasPrefix(got, "Docker is not answering (Docker is not running; start Docker): no container removed.\n") ||
+		!strings.Contains(got, "Removed service orders.") {
+		t.Errorf("stderr = %q", got)
+	}
+	m, err := r.f.Manifest()
+	if err != nil || len(m.Services) != 0 {
+		t.Errorf("msx.yaml still has %v (%v)", m, err)
+	}
+}
+
+func TestRemoveServiceRemovesItsContainersFirst(t *testing.T) {
+	r := newRig(t)
+	if err := os.MkdirAll(r.f.Dir+"/services/orders", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.runner.down = &runner.DownResult{Removed: []string{"container shop-orders"}}
+	if err := runRemoveService(context.Background(), r.f, &removeServiceOptions{RemoveOptions: scaffold.RemoveOptions{Name: "orders"}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(r.runner.downOf, ",") != "orders,orders-db" || !strings.HasPrefix(r.err.String(), "removed container shop-orders\n") {
+		t.Errorf("removed %v; stderr %q", r.runner.downOf, r.err)
 	}
 }
