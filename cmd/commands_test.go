@@ -300,3 +300,29 @@ func TestRemoveServiceRemovesItsContainersFirst(t *testing.T) {
 		t.Errorf("removed %v; stderr %q", r.runner.downOf, r.err)
 	}
 }
+
+func TestEventsPrintsWhatTheReaderRead(t *testing.T) {
+	r := newRig(t)
+	const withBroker = `project: shop
+module: example.com/shop
+gateway:
+  port: 8080
+services:
+  orders: {port: 8081, db: sqlite, route: /api/orders/}
+  payments: {port: 8082, db: sqlite, route: /api/payments/, subscribes: [orders.item.created]}
+`
+	if err := os.WriteFile(r.f.Dir+"/msx.yaml", []byte(withBroker), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.runner.events = [][]byte{[]byte(`{"seq":1,"time":"2026-01-02T03:04:05Z","subject":"orders.item.created","id":"a","data":{"item_id":1}}`)}
+	if err := runEvents(context.Background(), r.f, &eventsOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.out.String(), "TIME\tSUBJECT\tID\tDATA\n2026-01-02T03:04:05.000Z\torders.item.created\ta\t{\"item_id\":1}\n"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	r.runner.events = [][]byte{[]byte("not json")}
+	if err := runEvents(context.Background(), r.f, &eventsOptions{}); err == nil || !strings.Contains(err.Error(), `the event reader printed "not json"`) {
+		t.Errorf("a line that is not an event: %v", err)
+	}
+}
