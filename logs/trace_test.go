@@ -3,20 +3,25 @@ package logs
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/msx-dev/msx/runner"
 )
 
-// sinceSource serves fixed histories and records the Since it was asked.
+// sinceSource serves fixed histories and records the Since it was asked,
+// by the reads of every container at once.
 type sinceSource struct {
 	fakeSource
+	mu    sync.Mutex
 	since time.Time
 }
 
 func (s *sinceSource) ReadLogs(ctx context.Context, id string, o runner.ReadOptions) ([]runner.LogLine, error) {
+	s.mu.Lock()
 	s.since = o.Since
+	s.mu.Unlock()
 	return s.fakeSource.ReadLogs(ctx, id, o)
 }
 
