@@ -1,34 +1,32 @@
-package cmd
+package runner
 
 import (
 	"bytes"
 	"strings"
 	"testing"
-
-	"github.com/msx-dev/msx/runner"
 )
 
 // A piped msx ps says what its columns are, as on a terminal, unless the
 // script asked for the rows alone.
 func TestPsPrintsHeaderWhenPipedUnlessNoHeader(t *testing.T) {
-	list := []runner.ServiceStatus{{Service: "orders", State: "running", Ready: true}}
+	list := []ServiceStatus{{Service: "orders", State: "running", Ready: true}}
 	const header = "SERVICE\tSTATE\tREADY\tPORTS\tRESTARTS\tUPTIME\tBREAKERS\tFAULTS\tEVENTS\n"
 	var out bytes.Buffer
-	if err := printPs(&out, list, false, true); err != nil {
+	if err := WriteStatusTable(&out, list, false, true); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(out.String(), header) || !strings.Contains(out.String(), "\norders\trunning\tyes\t") {
 		t.Errorf("piped msx ps:\n%q\nwant the header line, then tab-separated rows", out.String())
 	}
 	out.Reset()
-	if err := printPs(&out, list, false, false); err != nil {
+	if err := WriteStatusTable(&out, list, false, false); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(out.String(), "orders\trunning\tyes\t") {
 		t.Errorf("msx ps --no-header:\n%q\nwant the rows alone", out.String())
 	}
 	out.Reset()
-	if err := printPs(&out, list, true, true); err != nil {
+	if err := WriteStatusTable(&out, list, true, true); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(out.String(), "SERVICE  ") {
