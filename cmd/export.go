@@ -165,21 +165,8 @@ func exportPlan(f *Factory, out, def string) (*devenv.Manifest, *devenv.Plan, st
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if len(keys) == 0 {
-		var protected []string
-		for _, name := range m.ServiceNames() {
-			if m.Services[name].Protected {
-				protected = append(protected, name)
-			}
-		}
-		if len(protected) > 0 {
-			var files []string
-			for _, k := range devenv.GatewayKeys {
-				files = append(files, ".msx/secrets/"+k.Name)
-			}
-			fmt.Fprintf(f.IO.ErrOut, "The gateway has no key to export, so the protected routes of %s will refuse every request: put one in %s and export again.\n",
-				strings.Join(protected, ", "), strings.Join(files, " or "))
-		}
+	if w := export.KeylessWarning(m, keys); w != "" {
+		fmt.Fprintln(f.IO.ErrOut, w)
 	}
 	if out == "" {
 		out = filepath.Join(m.Dir, def)
