@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,7 +22,8 @@ type dbOptions struct {
 	PGPass       bool
 }
 
-func newDbCmd(f *Factory) *cobra.Command {
+func newDbCmd(f *Factory, runF func(context.Context, *dbOptions) error) *cobra.Command {
+	run := orRun(f, runF, runDb)
 	opts := &dbOptions{}
 	c := &cobra.Command{
 		Use:   "db SERVICE",
@@ -48,7 +48,7 @@ in the process list. For SQLite, the volume and the file in it.`,
 			if opts.ShowPassword && opts.PGPass {
 				return msxerr.Usage("--show-password and --pgpass do not go together: --pgpass keeps the password in a file")
 			}
-			return runDb(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	c.Flags().BoolVar(&opts.Shell, "shell", false, "open psql in the database container")
@@ -63,7 +63,7 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 		return err
 	}
 	defer cli.Close()
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	d, err := r.Database(ctx, m, opts.Service)
 	if err != nil {
 		return err
@@ -84,7 +84,7 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 	}
 	pw := ""
 	if opts.ShowPassword || opts.PGPass {
-		v, ok, err := state.New(m.Dir).Lookup(d.Secret)
+		v, ok, err := f.Store(m.Dir).Lookup(d.Secret)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 		pw = v
 	}
 	if opts.PGPass {
-		path, err := state.New(m.Dir).WriteFile(d.Service+".pgpass", []byte(pgpassLine(d, pw)))
+		path, err := f.Store(m.Dir).WriteFile(d.Service+".pgpass", []byte(d.PGPassLine(pw)))
 		if err != nil {
 			return err
 		}
@@ -103,14 +103,6 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 	}
 	fmt.Fprintln(f.IO.Out, d.URL(pw))
 	return nil
-}
-
-// pgpassLine is the line of a Postgres password file that matches d's
-// published port: host:port:database:user:password, with ':' and '\'
-// escaped as libpq reads them.
-func pgpassLine(d runner.Database, password string) string {
-	esc := strings.NewReplacer(`\`, `\\`, ":", `\:`)
-	return strings.Join([]string{devenv.LoopbackIP, strconv.Itoa(d.HostPort), esc.Replace(d.Name), esc.Replace(d.User), esc.Replace(password)}, ":") + "\n"
 }
 
 // shellQuote quotes s for a POSIX shell.

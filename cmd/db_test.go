@@ -5,16 +5,10 @@ import (
 	"testing"
 
 	"github.com/msx-dev/msx/iostreams"
-	"github.com/msx-dev/msx/runner"
 )
 
-// The password file matches the published port, escapes what libpq
-// escapes, and the printed command names the file, never the password.
-func TestPGPassLine(t *testing.T) {
-	d := runner.Database{Service: "orders", DB: "postgres", User: "orders", Name: "orders", HostPort: 54321}
-	if got, want := pgpassLine(d, `pw:with\both`), `127.0.0.1:54321:orders:orders:pw\:with\\both`+"\n"; got != want {
-		t.Errorf("pgpassLine = %q, want %q", got, want)
-	}
+// The printed command names the password file, quoted for the shell.
+func TestShellQuote(t *testing.T) {
 	if got, want := shellQuote("/home/o'neil/.msx/orders.pgpass"), `'/home/o'\''neil/.msx/orders.pgpass'`; got != want {
 		t.Errorf("shellQuote = %q, want %q", got, want)
 	}

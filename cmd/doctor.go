@@ -3,9 +3,7 @@ package cmd
 import (
 	"context"
 	"os"
-	"strconv"
 
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/msx-dev/msx/devenv"
@@ -20,12 +18,11 @@ type doctorOptions struct {
 	Env  doctor.Env
 }
 
-func newDoctorCmd(f *Factory) *cobra.Command {
-	return newDoctorCmdWith(f, runDoctor)
-}
-
-// newDoctorCmdWith lets tests replace the run function.
-func newDoctorCmdWith(f *Factory, run func(context.Context, *doctorOptions) error) *cobra.Command {
+func newDoctorCmd(f *Factory, runF func(context.Context, *doctorOptions) error) *cobra.Command {
+	run := runF
+	if run == nil {
+		run = runDoctor // it reads opts.Env, which the command wires
+	}
 	opts := &doctorOptions{IO: f.IO}
 	c := &cobra.Command{
 		Use:   "doctor",
@@ -59,7 +56,7 @@ func doctorEnv(f *Factory) (env doctor.Env, done func(), err error) {
 	if err != nil {
 		return doctor.Env{}, nil, err
 	}
-	var cli *client.Client
+	var cli EngineClient
 	done = func() {
 		if cli != nil {
 			cli.Close()
@@ -84,13 +81,7 @@ func doctorEnv(f *Factory) (env doctor.Env, done func(), err error) {
 	if f.ConfigFile == "" {
 		if _, err := devenv.Find(dir); err != nil {
 			// Not in a workspace: defaults, and MSX_GATEWAY_PORT as up would read it.
-			if p := os.Getenv("MSX_GATEWAY_PORT"); p != "" {
-				port, err := strconv.Atoi(p)
-				if err != nil || port < 1 || port > 65535 {
-					env.ManifestErr = msxerr.New("set it to a port between 1 and 65535", "MSX_GATEWAY_PORT is %q, not a port", p)
-				}
-				env.GatewayPort = port
-			}
+			env.GatewayPort, env.ManifestErr = devenv.EnvGatewayPort(os.Getenv)
 			return env, done, nil
 		}
 	}

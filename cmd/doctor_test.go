@@ -12,7 +12,7 @@ func TestDoctorFlags(t *testing.T) {
 	f := NewFactory(io)
 	f.Dir = t.TempDir()
 	var got *doctorOptions
-	c := newDoctorCmdWith(f, func(_ context.Context, o *doctorOptions) error {
+	c := newDoctorCmd(f, func(_ context.Context, o *doctorOptions) error {
 		got = o
 		return nil
 	})
@@ -25,7 +25,7 @@ func TestDoctorFlags(t *testing.T) {
 	}
 
 	got = nil
-	c = newDoctorCmdWith(f, func(context.Context, *doctorOptions) error { t.Fatal("run called"); return nil })
+	c = newDoctorCmd(f, func(context.Context, *doctorOptions) error { t.Fatal("run called"); return nil })
 	c.SetArgs([]string{"extra"})
 	c.SilenceErrors, c.SilenceUsage = true, true
 	if err := c.Execute(); err == nil {

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/msx-dev/msx/builder"
-	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/session"
 )
 
@@ -16,7 +15,8 @@ type downOptions struct {
 	Images  bool
 }
 
-func newDownCmd(f *Factory) *cobra.Command {
+func newDownCmd(f *Factory, runF func(context.Context, *downOptions) error) *cobra.Command {
+	run := orRun(f, runF, runDown)
 	opts := &downOptions{}
 	c := &cobra.Command{
 		Use:   "down",
@@ -27,7 +27,7 @@ label: another folder with the same project name is not touched. Volumes
 the workspace only with --rmi. Running it twice is fine.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runDown(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	c.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the volumes, with the services' data")
@@ -49,7 +49,7 @@ func runDown(ctx context.Context, f *Factory, opts *downOptions) error {
 		return err
 	}
 	defer unlock()
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	res := r.Down(ctx, m.Project, m.Dir, opts.Volumes)
 	for _, what := range res.Removed {
 		fmt.Fprintf(f.IO.ErrOut, "removed %s\n", what)

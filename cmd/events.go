@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,7 +23,8 @@ type eventsOptions struct {
 	JSON    bool
 }
 
-func newEventsCmd(f *Factory) *cobra.Command {
+func newEventsCmd(f *Factory, runF func(context.Context, *eventsOptions) error) *cobra.Command {
+	run := orRun(f, runF, runEvents)
 	opts := &eventsOptions{}
 	c := &cobra.Command{
 		Use:   "events [SUBJECT]",
@@ -52,7 +51,7 @@ msx events ends. Reading changes nothing for the services.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runEvents(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	c.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new events until Ctrl-C")
@@ -70,22 +69,22 @@ func runEvents(ctx context.Context, f *Factory, opts *eventsOptions) error {
 		return msxerr.New("add a subscriber with msx new service NAME --subscribes SERVICE.item.created",
 			"this workspace has no broker: no service subscribes to events")
 	}
-	notice := &compileNotice{w: f.IO.ErrOut, delay: time.Second, msg: "msx: compiling the event reader (the first time takes a while)"}
-	defer notice.stop()
-	b := builder.New(cli, builder.Options{
+	notice := progress.NewNotice(f.IO.ErrOut, time.Second, "msx: compiling the event reader (the first time takes a while)")
+	defer notice.Stop()
+	b := f.Builder(cli, builder.Options{
 		Project:    m.Project,
 		Dir:        m.Dir,
 		MsxVersion: msxVersion(),
-		Progress:   notice.progress,
+		Progress:   notice.Report,
 		Stderr:     f.IO.ErrOut,
 	})
-	p := &eventPrinter{w: f.IO.Out, json: opts.JSON}
-	err = runner.New(cli, b).Events(ctx, m, opts.Subject, opts.Follow, msxVersion(), func(line []byte) error {
+	p := &eventlog.Printer{W: f.IO.Out, JSON: opts.JSON}
+	err = f.Runner(cli, b, nil).Events(ctx, m, opts.Subject, opts.Follow, msxVersion(), func(line []byte) error {
 		var e eventlog.Entry
 		if err := json.Unmarshal(line, &e); err != nil {
 			return fmt.Errorf("the event reader printed %q: %w", line, err)
 		}
-		return p.print(e)
+		return p.Print(e)
 	})
 	if errors.Is(err, runner.ErrNotRunning) {
 		return msxerr.New("start it with msx up", "the broker of %s is not running", m.Project)
@@ -100,83 +99,4 @@ func usesBroker(m *devenv.Manifest) bool {
 		}
 	}
 	return false
-}
-
-// compileNotice says that the event reader is being compiled only when the
-// compile takes a while: the builder reports Compiling whenever it runs
-// go build (after any edit in the workspace), which mostly finds the
-// reader in Go's build cache at once, and then there is nothing to say.
-type compileNotice struct {
-	w     io.Writer
-	delay time.Duration
-	msg   string
-
-	mu      sync.Mutex
-	timer   *time.Timer
-	stopped bool
-}
-
-// progress is the builder's Progress: Compiling starts the delay, any
-// later step (packing, up to date, built) ends it.
-func (n *compileNotice) progress(s progress.Step) {
-	if s.Kind != progress.Compiling {
-		n.stop()
-		return
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.timer != nil || n.stopped {
-		return
-	}
-	n.timer = time.AfterFunc(n.delay, func() {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		if !n.stopped {
-			fmt.Fprintln(n.w, n.msg)
-		}
-	})
-}
-
-// stop ends the delay; after it returns, nothing is printed.
-func (n *compileNotice) stop() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.stopped = true
-	if n.timer != nil {
-		n.timer.Stop()
-	}
-}
-
-// eventsHeader names the columns of msx events' lines.
-const eventsHeader = "TIME\tSUBJECT\tID\tDATA"
-
-// eventPrinter prints events, the plain lines under a header printed
-// with the first of them.
-type eventPrinter struct {
-	w      io.Writer
-	json   bool
-	headed bool
-}
-
-func (p *eventPrinter) print(e eventlog.Entry) error {
-	if !p.json && !p.headed {
-		if _, err := fmt.Fprintln(p.w, eventsHeader); err != nil {
-			return err
-		}
-		p.headed = true
-	}
-	return printEvent(p.w, e, p.json)
-}
-
-func printEvent(w io.Writer, e eventlog.Entry, asJSON bool) error {
-	if asJSON {
-		b, err := e.JSON()
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	_, err := fmt.Fprintln(w, e.Text())
-	return err
 }

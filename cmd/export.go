@@ -8,15 +8,13 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/spf13/cobra"
 
+	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/export"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
-	"github.com/msx-dev/msx/state"
 )
 
 type exportOptions struct {
@@ -34,7 +32,7 @@ func newExportCmd(f *Factory) *cobra.Command {
 			return msxerr.Usage("say what to export to, such as: msx export compose")
 		},
 	}
-	c.AddCommand(newExportComposeCmd(f), newExportK8sCmd(f))
+	c.AddCommand(newExportComposeCmd(f, nil), newExportK8sCmd(f, nil))
 	return c
 }
 
@@ -44,7 +42,8 @@ type exportK8sOptions struct {
 	Force bool
 }
 
-func newExportK8sCmd(f *Factory) *cobra.Command {
+func newExportK8sCmd(f *Factory, runF func(context.Context, *exportK8sOptions) error) *cobra.Command {
+	run := orRun(f, runF, runExportK8s)
 	o := &exportK8sOptions{}
 	c := &cobra.Command{
 		Use:   "k8s",
@@ -69,7 +68,7 @@ Then: kubectl apply -k k8s/overlays/local`,
 			if o.Mesh != "" && !slices.Contains(export.Meshes, o.Mesh) {
 				return msxerr.Usage("--mesh %q is not known; use %s", o.Mesh, strings.Join(export.Meshes, " or "))
 			}
-			return runExportK8s(f, o)
+			return run(c.Context(), o)
 		},
 	}
 	c.Flags().StringVar(&o.Out, "out", "", "folder to write the manifests into (default: k8s in the workspace root)")
@@ -78,7 +77,7 @@ Then: kubectl apply -k k8s/overlays/local`,
 	return c
 }
 
-func runExportK8s(f *Factory, o *exportK8sOptions) error {
+func runExportK8s(_ context.Context, f *Factory, o *exportK8sOptions) error {
 	m, p, out, err := exportPlan(f, o.Out, "k8s")
 	if err != nil {
 		return err
@@ -90,7 +89,7 @@ func runExportK8s(f *Factory, o *exportK8sOptions) error {
 	if p.BrokerUsers != nil {
 		// The broker's seeds and configuration are msx's to make, as up
 		// makes them: the README's kubectl lines read them there.
-		if _, err := runner.BrokerConfig(p, state.New(m.Dir)); err != nil {
+		if _, err := runner.BrokerConfig(p, f.Store(m.Dir)); err != nil {
 			return err
 		}
 	}
@@ -115,7 +114,8 @@ func runExportK8s(f *Factory, o *exportK8sOptions) error {
 	return nil
 }
 
-func newExportComposeCmd(f *Factory) *cobra.Command {
+func newExportComposeCmd(f *Factory, runF func(context.Context, *exportOptions) error) *cobra.Command {
+	run := orRun(f, runF, runExportCompose)
 	o := &exportOptions{}
 	c := &cobra.Command{
 		Use:   "compose",
@@ -139,7 +139,7 @@ Then: docker compose up -d (from the --out folder).`,
 			if o.Images != "" && o.Images != "msx" {
 				return msxerr.Usage("--images %q is not known; use --images msx, or leave it out to build from the Dockerfiles", o.Images)
 			}
-			return runExportCompose(c.Context(), f, o)
+			return run(c.Context(), o)
 		},
 	}
 	c.Flags().StringVar(&o.Out, "out", "", "folder to write compose.yaml (and collector/) into (default: the workspace root)")
@@ -156,7 +156,7 @@ func exportPlan(f *Factory, out, def string) (*devenv.Manifest, *devenv.Plan, st
 	}
 	// The gateway's keys the workspace keeps are exported, as msx up
 	// gives them to the gateway; none is generated.
-	keys, err := runner.GatewayKeys(state.New(m.Dir))
+	keys, err := runner.GatewayKeys(f.Store(m.Dir))
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -165,21 +165,8 @@ func exportPlan(f *Factory, out, def string) (*devenv.Manifest, *devenv.Plan, st
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if len(keys) == 0 {
-		var protected []string
-		for _, name := range m.ServiceNames() {
-			if m.Services[name].Protected {
-				protected = append(protected, name)
-			}
-		}
-		if len(protected) > 0 {
-			var files []string
-			for _, k := range devenv.GatewayKeys {
-				files = append(files, ".msx/secrets/"+k.Name)
-			}
-			fmt.Fprintf(f.IO.ErrOut, "The gateway has no key to export, so the protected routes of %s will refuse every request: put one in %s and export again.\n",
-				strings.Join(protected, ", "), strings.Join(files, " or "))
-		}
+	if w := export.KeylessWarning(m, keys); w != "" {
+		fmt.Fprintln(f.IO.ErrOut, w)
 	}
 	if out == "" {
 		out = filepath.Join(m.Dir, def)
@@ -217,7 +204,7 @@ func runExportCompose(ctx context.Context, f *Factory, o *exportOptions) error {
 	}
 	// The export references secret files; make sure they exist, so that
 	// docker compose up works before any msx up.
-	if _, err := runner.SecretValues(p, state.New(m.Dir)); err != nil {
+	if _, err := runner.SecretValues(p, f.Store(m.Dir)); err != nil {
 		return err
 	}
 	changes, err := export.Write(out, files, o.Force)
@@ -236,29 +223,16 @@ func printExport(f *Factory, out string, changes []export.Change) {
 	}
 }
 
-// builtImages finds, by label, the newest image msx built in this
-// workspace for each service and the gateway.
+// builtImages finds the images msx up built in this workspace.
 func builtImages(ctx context.Context, f *Factory, m *devenv.Manifest) (map[string]string, error) {
 	cli, err := f.Docker(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
-	imgs, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", devenv.LabelProject+"="+m.Project),
-		filters.Arg("label", devenv.LabelWorkspace+"="+m.Dir),
-	)})
+	imgs, err := builder.BuiltImages(ctx, cli, m.Project, m.Dir)
 	if err != nil {
 		return nil, msxerr.Wrap(err, "check that Docker is running", "cannot list the images msx built: %v", err)
 	}
-	out := map[string]string{}
-	created := map[string]int64{}
-	for _, img := range imgs {
-		name := img.Labels[devenv.LabelService]
-		if name == "" || len(img.RepoTags) == 0 || img.Created < created[name] {
-			continue
-		}
-		out[name], created[name] = img.RepoTags[0], img.Created
-	}
-	return out, nil
+	return imgs, nil
 }

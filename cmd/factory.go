@@ -4,20 +4,30 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/docker/docker/client"
 	"github.com/spf13/pflag"
 
+	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/clock"
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/doctor"
 	"github.com/msx-dev/msx/engine"
 	"github.com/msx-dev/msx/iostreams"
+	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
+	"github.com/msx-dev/msx/progress"
+	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/session"
+	"github.com/msx-dev/msx/state"
 )
 
-// Factory hands commands their dependencies. Fields set by global flags are
-// filled before a command runs; constructors are lazy, so that msx --help
-// never touches the disk or the engine.
+// Factory hands commands their dependencies, as the GitHub CLI's does:
+// fields set by global flags are filled before a command runs; the
+// constructors return interfaces, so that a test hands a command fakes
+// (of the engine, the runner, the builder, the store and the clock) and
+// asserts what it does; they are lazy, so that msx --help never touches
+// the disk or the engine.
 type Factory struct {
 	IO *iostreams.IOStreams
 
@@ -28,27 +38,100 @@ type Factory struct {
 	// Flags are the global flags; those in configFlags override msx.yaml.
 	Flags *pflag.FlagSet
 
-	// Now is the clock; tests replace it.
-	Now func() time.Time
+	// Clock is the time commands read.
+	Clock clock.Clock
 	// Docker connects to the engine.
-	Docker func(ctx context.Context) (*client.Client, error)
+	Docker func(ctx context.Context) (EngineClient, error)
 	// Engine says which engine Docker connects to, and why: the one the
 	// docker CLI would use (DOCKER_HOST, else the Docker context).
 	Engine func() (engine.Endpoint, error)
+	// Runner makes the runner over a connection: b builds the images an
+	// up needs (nil for commands that build none), report receives its
+	// progress (nil for none).
+	Runner func(api EngineClient, b runner.ImageBuilder, report progress.Func) Runner
+	// Builder makes the builder over a connection.
+	Builder func(api EngineClient, o builder.Options) Builder
+	// Store is what msx keeps under the workspace dir's .msx.
+	Store func(dir string) Store
 }
+
+// EngineClient is a connection to the Docker engine, as the runner, the
+// builder, msx db's shell, msx fault and msx doctor use it.
+// *client.Client is one.
+type EngineClient interface {
+	runner.DockerAPI
+	runner.ExecAPI
+	runner.FaultAPI
+	builder.ImageAPI
+	doctor.Docker
+	Close() error
+}
+
+// Runner applies and inspects the project through the engine.
+// *runner.Runner is one; msx up hands it to the session, which also asks
+// it for what it can do beyond session.Engine (sample, read status,
+// restart a program).
+type Runner interface {
+	session.Engine
+	logs.Source
+	Status(ctx context.Context, m *devenv.Manifest) ([]runner.ServiceStatus, error)
+	Database(ctx context.Context, m *devenv.Manifest, service string) (runner.Database, error)
+	Down(ctx context.Context, project, dir string, volumes bool) *runner.DownResult
+	DownServices(ctx context.Context, project, dir string, services []string, volumes bool) *runner.DownResult
+	Fault(ctx context.Context, api runner.FaultAPI, m *devenv.Manifest, service string, a runner.FaultAction) (string, error)
+	PublishedURL(ctx context.Context, project, dir, service string, port int) (string, error)
+	Events(ctx context.Context, m *devenv.Manifest, subject string, follow bool, msxVersion string, line func([]byte) error) error
+}
+
+// Builder compiles the workspace's programs into images.
+// *builder.Builder is one; the session also compiles with it alone
+// (session.Compiler).
+type Builder interface {
+	runner.ImageBuilder
+	session.Builder
+}
+
+// Store is what msx keeps under .msx: secrets, and files made from them.
+// *state.Store is one.
+type Store interface {
+	runner.SecretSource
+	Lookup(name string) (value string, ok bool, err error)
+	SecretWith(name string, gen func() (string, error)) (string, error)
+	Set(name, value string) error
+	WriteFile(name string, data []byte) (string, error)
+}
+
+var (
+	_ Runner       = (*runner.Runner)(nil)
+	_ Builder      = (*builder.Builder)(nil)
+	_ Store        = (*state.Store)(nil)
+	_ EngineClient = (*client.Client)(nil)
+)
 
 // NewFactory returns the production factory.
 func NewFactory(io *iostreams.IOStreams) *Factory {
-	f := &Factory{IO: io, Now: time.Now}
+	f := &Factory{IO: io, Clock: clock.Real}
 	// Read when a command first needs the engine, after the flags: with
 	// -v, every Engine API call and its time go to stderr.
-	f.Docker = func(ctx context.Context) (*client.Client, error) {
+	f.Docker = func(ctx context.Context) (EngineClient, error) {
+		connect := engine.Connect
 		if f.Verbose {
-			return engine.ConnectTraced(f.IO.ErrOut)(ctx)
+			connect = engine.ConnectTraced(f.IO.ErrOut)
 		}
-		return engine.Connect(ctx)
+		cli, err := connect(ctx)
+		if err != nil {
+			return nil, err // not a nil *client.Client in an interface
+		}
+		return cli, nil
 	}
 	f.Engine = func() (engine.Endpoint, error) { return engine.Resolve(os.Getenv) }
+	f.Runner = func(api EngineClient, b runner.ImageBuilder, report progress.Func) Runner {
+		r := runner.New(api, b)
+		r.Progress = report
+		return r
+	}
+	f.Builder = func(api EngineClient, o builder.Options) Builder { return builder.New(api, o) }
+	f.Store = func(dir string) Store { return state.New(dir) }
 	return f
 }
 
@@ -98,7 +181,7 @@ func (f *Factory) Manifest() (*devenv.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m, err = overlay(m, data, f.Flags); err != nil {
+	if m, err = devenv.Overlay(m, data, devenv.Overrides{Env: os.Getenv, Set: configSettings(f.Flags)}); err != nil {
 		return nil, err
 	}
 	if err := m.Validate(); err != nil {
@@ -109,7 +192,7 @@ func (f *Factory) Manifest() (*devenv.Manifest, error) {
 
 // Project loads the manifest and connects to the engine: what every command
 // that acts on the running project needs first. The caller closes the client.
-func (f *Factory) Project(ctx context.Context) (*devenv.Manifest, *client.Client, error) {
+func (f *Factory) Project(ctx context.Context) (*devenv.Manifest, EngineClient, error) {
 	m, err := f.Manifest()
 	if err != nil {
 		return nil, nil, err
@@ -125,7 +208,7 @@ func (f *Factory) Project(ctx context.Context) (*devenv.Manifest, *client.Client
 // ports msx publishes on 127.0.0.1 (up's readiness checks and URLs, trace,
 // fault's admin actions): with a remote engine those ports are on the
 // engine's machine, and the command says so before doing anything.
-func (f *Factory) LocalProject(ctx context.Context) (*devenv.Manifest, *client.Client, error) {
+func (f *Factory) LocalProject(ctx context.Context) (*devenv.Manifest, EngineClient, error) {
 	if err := f.localPorts(); err != nil {
 		return nil, nil, err
 	}

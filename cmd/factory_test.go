@@ -6,8 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/iostreams"
+	"github.com/msx-dev/msx/progress"
+	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/session"
+	"github.com/msx-dev/msx/state"
 )
 
 const manifest = `project: shop
@@ -131,5 +136,35 @@ func TestEverySettingHasAnEnvironmentVariableAndFlagsWin(t *testing.T) {
 	}
 	if m.Gateway.Port != 9400 {
 		t.Errorf("gateway port %d, want 9400: --gateway-port wins over MSX_GATEWAY_PORT", m.Gateway.Port)
+	}
+}
+
+// The production factory's constructors make the real collaborators, as
+// the session expects them (it asks the runner and the builder for more
+// than their interfaces say).
+func TestFactoryMakesTheRealCollaborators(t *testing.T) {
+	io, _, _ := iostreams.Test()
+	f := NewFactory(io)
+	reported := 0
+	r, ok := f.Runner(nil, nil, func(progress.Step) { reported++ }).(*runner.Runner)
+	if !ok || r.Progress == nil {
+		t.Fatalf("Runner = %T, want a *runner.Runner reporting progress", r)
+	}
+	r.Progress(progress.Step{})
+	if reported != 1 {
+		t.Error("the runner's progress does not reach the report function")
+	}
+	if _, ok := f.Builder(nil, builder.Options{}).(session.Compiler); !ok {
+		t.Error("the builder cannot compile alone (session.Compiler)")
+	}
+	if _, ok := f.Runner(nil, nil, nil).(session.StatusReader); !ok {
+		t.Error("the runner does not read status for the session (session.StatusReader)")
+	}
+	dir := t.TempDir()
+	if s, ok := f.Store(dir).(*state.Store); !ok || s.Dir != dir {
+		t.Errorf("Store = %#v, want the .msx of %s", f.Store(dir), dir)
+	}
+	if f.Clock.Now().IsZero() {
+		t.Error("the clock has no time")
 	}
 }

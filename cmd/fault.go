@@ -15,7 +15,8 @@ type faultOptions struct {
 	Action  runner.FaultAction
 }
 
-func newFaultCmd(f *Factory) *cobra.Command {
+func newFaultCmd(f *Factory, runF func(context.Context, *faultOptions) error) *cobra.Command {
+	run := orRun(f, runF, runFault)
 	opts := &faultOptions{}
 	c := &cobra.Command{
 		Use:   "fault SERVICE kill|pause|resume|latency D|errors P|clear",
@@ -50,7 +51,7 @@ ps shows the breakers and the faults in effect.`,
 				return err
 			}
 			opts.Service, opts.Action = args[0], a
-			return runFault(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	return c
@@ -68,7 +69,7 @@ func runFault(ctx context.Context, f *Factory, opts *faultOptions) error {
 		return err
 	}
 	defer cli.Close()
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	msg, err := r.Fault(ctx, cli, m, opts.Service, opts.Action)
 	if err != nil {
 		return err

@@ -1,13 +1,13 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/msx-dev/msx/msxerr"
-	"github.com/msx-dev/msx/names"
 	"github.com/msx-dev/msx/scaffold"
 )
 
@@ -15,7 +15,8 @@ type initOptions struct {
 	scaffold.InitOptions
 }
 
-func newInitCmd(f *Factory) *cobra.Command {
+func newInitCmd(f *Factory, runF func(context.Context, *initOptions) error) *cobra.Command {
+	run := orRun(f, runF, runInit)
 	var o initOptions
 	c := &cobra.Command{
 		Use:   "init DIR",
@@ -31,25 +32,12 @@ or empty unless --force is given.`,
 				dir = filepath.Join(f.Dir, dir)
 			}
 			o.Dir = dir
-			name := o.Project
-			if name == "" {
-				abs, err := filepath.Abs(dir)
-				if err != nil {
-					return err
-				}
-				name = filepath.Base(abs)
+			// A bad name is a mistake in the command line: the folder
+			// given, or --name.
+			if _, err := scaffold.ProjectName(dir, o.Project); err != nil {
+				return &msxerr.UsageError{Err: err}
 			}
-			if err := names.Validate("project", name); err != nil {
-				if o.Project != "" {
-					return &msxerr.UsageError{Err: err}
-				}
-				hint := "pass --name NAME to choose a valid project name"
-				if s := names.Suggest(name); s != "" {
-					hint = "pass --name " + s + " or another valid project name"
-				}
-				return &msxerr.UsageError{Err: msxerr.Wrap(err, hint, "the folder name %q is not a valid project name", name)}
-			}
-			return runInit(f, &o)
+			return run(c.Context(), &o)
 		},
 	}
 	c.Flags().StringVar(&o.Module, "module", "", "Go module `PATH` of the workspace (default: the project name)")
@@ -59,7 +47,7 @@ or empty unless --force is given.`,
 	return c
 }
 
-func runInit(f *Factory, o *initOptions) error {
+func runInit(_ context.Context, f *Factory, o *initOptions) error {
 	res, err := scaffold.Init(nil, o.InitOptions)
 	if err != nil {
 		return err

@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/msxerr"
-	"github.com/msx-dev/msx/runner"
+	"github.com/msx-dev/msx/trace"
 )
 
 type logsOptions struct {
@@ -28,7 +26,8 @@ type logsOptions struct {
 	NoPrefix bool
 }
 
-func newLogsCmd(f *Factory) *cobra.Command {
+func newLogsCmd(f *Factory, runF func(context.Context, *logsOptions) error) *cobra.Command {
+	run := orRun(f, runF, runLogs)
 	opts := &logsOptions{}
 	c := &cobra.Command{
 		Use:   "logs [SERVICE...]",
@@ -53,7 +52,7 @@ followed too, each resuming just after the last line shown, until Ctrl-C.`,
   msx logs gateway --grep 'status=5'`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
-			return runLogs(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	fl := c.Flags()
@@ -87,8 +86,8 @@ func logsPrinterOptions(opts *logsOptions, color bool) (logs.PrinterOptions, err
 		po.Filter.Level = l
 	}
 	if opts.Trace != "" {
-		id := strings.ToLower(opts.Trace)
-		if len(id) > 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		id, ok := trace.ParseID(opts.Trace)
+		if !ok {
 			return po, msxerr.Usage("--trace %q is not a trace ID (up to 32 hexadecimal digits)", opts.Trace)
 		}
 		po.Filter.TraceID = id
@@ -115,7 +114,7 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	if err != nil {
 		return err
 	}
-	since, err := parseSince(opts.Since, f.Now())
+	since, err := parseSince(opts.Since, f.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -123,7 +122,7 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkServices(m, opts.Services); err != nil {
+	if err := m.CheckContainerServices(opts.Services); err != nil {
 		return err
 	}
 	cli, err := f.Docker(ctx)
@@ -131,10 +130,10 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 		return err
 	}
 	defer cli.Close()
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	services := opts.Services
 	if len(services) == 0 {
-		services = prefixNames(m)
+		services = m.ContainerServices()
 	}
 	p := logs.NewPrinter(f.IO.Out, services, po)
 	err = logs.Show(ctx, r, p, logs.ShowOptions{
@@ -156,32 +155,4 @@ func runLogs(ctx context.Context, f *Factory, opts *logsOptions) error {
 		return msxerr.ErrCancelled
 	}
 	return err
-}
-
-// checkServices refuses names that are neither a service of msx.yaml, its
-// database (NAME-db), the gateway nor the trace collector.
-func checkServices(m *devenv.Manifest, names []string) error {
-	known := append(m.ServiceNames(), devenv.GatewayName, devenv.CollectorName)
-	for _, n := range m.ServiceNames() {
-		known = append(known, n+"-db")
-	}
-	for _, n := range names {
-		if !slices.Contains(known, n) {
-			return msxerr.New("run msx ps to see the services", "there is no service %s in %s", n, devenv.FileName)
-		}
-	}
-	return nil
-}
-
-// prefixNames are the names of every container a workspace may run, in
-// the order log prefixes take their colours: services, the gateway, the
-// collector, then databases.
-func prefixNames(m *devenv.Manifest) []string {
-	out := append(m.ServiceNames(), devenv.GatewayName, devenv.CollectorName)
-	for _, n := range m.ServiceNames() {
-		if m.Services[n].DB == devenv.DBPostgres {
-			out = append(out, n+"-db")
-		}
-	}
-	return out
 }

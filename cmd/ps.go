@@ -3,19 +3,10 @@ package cmd
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"slices"
-	"sort"
-	"strconv"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/msx-dev/msx/runner"
-	"github.com/msx-dev/msx/termtext"
 )
 
 type psOptions struct {
@@ -23,7 +14,8 @@ type psOptions struct {
 	NoHeader bool
 }
 
-func newPsCmd(f *Factory) *cobra.Command {
+func newPsCmd(f *Factory, runF func(context.Context, *psOptions) error) *cobra.Command {
+	run := orRun(f, runF, runPs)
 	opts := &psOptions{}
 	c := &cobra.Command{
 		Use:   "ps",
@@ -36,7 +28,7 @@ redelivered; under the table, the gateway's URL of each GraphQL service. A table
 a header line unless --no-header), JSON with --json.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runPs(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	c.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (a list of objects with stable field names)")
@@ -50,7 +42,7 @@ func runPs(ctx context.Context, f *Factory, opts *psOptions) error {
 		return err
 	}
 	defer cli.Close()
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	list, err := r.Status(ctx, m)
 	if err != nil {
 		return err
@@ -60,92 +52,5 @@ func runPs(ctx context.Context, f *Factory, opts *psOptions) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(list)
 	}
-	return printPs(f.IO.Out, list, f.IO.IsStdoutTTY(), !opts.NoHeader)
-}
-
-// printPs writes the table: aligned on a terminal, tab-separated
-// otherwise, the header line in both unless header is false, so that a
-// piped msx ps still says what each column is.
-func printPs(out io.Writer, list []runner.ServiceStatus, tty, header bool) error {
-	var w io.Writer = out
-	var tw *tabwriter.Writer
-	if tty {
-		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		w = tw
-	}
-	if header {
-		fmt.Fprintln(w, "SERVICE\tSTATE\tREADY\tPORTS\tRESTARTS\tUPTIME\tBREAKERS\tFAULTS\tEVENTS")
-	}
-	for _, s := range list {
-		state := s.State
-		if s.State == "exited" {
-			state = "exited (" + strconv.Itoa(s.ExitCode) + ")"
-		}
-		ready := "no"
-		if s.Ready {
-			ready = "yes"
-		}
-		ports := make([]string, 0, len(s.Ports))
-		for _, p := range s.Ports {
-			ports = append(ports, fmt.Sprintf("%s:%d->%d", p.HostIP, p.HostPort, p.ContainerPort))
-		}
-		portStr := strings.Join(ports, ",")
-		uptime := ""
-		if s.State == "running" {
-			uptime = (time.Duration(s.UptimeSeconds) * time.Second).String()
-		}
-		if tty {
-			portStr = orDash(portStr)
-			uptime = orDash(uptime)
-		}
-		// Breaker names and faults are what the programs' admin
-		// listeners said: shown, not interpreted.
-		breakers, faults := termtext.Line(breakerSummary(s.Breakers)), ""
-		if s.Faults != nil {
-			faults = termtext.Line(s.Faults.String())
-		}
-		events := ""
-		if c := s.Consumer; c != nil {
-			events = fmt.Sprintf("pending %d, redelivered %d", c.Pending, c.Redelivered)
-		}
-		if tty {
-			breakers, faults, events = orDash(breakers), orDash(faults), orDash(events)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Service, state, ready, portStr, s.Restarts, uptime, breakers, faults, events)
-	}
-	if tw != nil {
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		// On a terminal only: piped, the rows stay rows (--json has it).
-		for _, s := range list {
-			if s.GraphQL != "" {
-				fmt.Fprintf(out, "\n%s serves GraphQL at %s", s.Service, s.GraphQL)
-			}
-		}
-		if slices.ContainsFunc(list, func(s runner.ServiceStatus) bool { return s.GraphQL != "" }) {
-			fmt.Fprintln(out)
-		}
-	}
-	return nil
-}
-
-// breakerSummary names the breakers that are not closed, "orders:open",
-// sorted; "" when all are closed.
-func breakerSummary(states map[string]string) string {
-	var out []string
-	for name, st := range states {
-		if st != "closed" {
-			out = append(out, name+":"+st)
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	return runner.WriteStatusTable(f.IO.Out, list, f.IO.IsStdoutTTY(), !opts.NoHeader)
 }

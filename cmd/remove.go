@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/names"
-	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/scaffold"
 )
 
@@ -22,7 +22,7 @@ func newRemoveCmd(f *Factory) *cobra.Command {
 			return msxerr.Usage("say what to remove, such as: msx remove service NAME")
 		},
 	}
-	c.AddCommand(newRemoveServiceCmd(f))
+	c.AddCommand(newRemoveServiceCmd(f, nil))
 	return c
 }
 
@@ -31,7 +31,8 @@ type removeServiceOptions struct {
 	Volumes bool
 }
 
-func newRemoveServiceCmd(f *Factory) *cobra.Command {
+func newRemoveServiceCmd(f *Factory, runF func(context.Context, *removeServiceOptions) error) *cobra.Command {
+	run := orRun(f, runF, runRemoveService)
 	var o removeServiceOptions
 	c := &cobra.Command{
 		Use:   "service NAME",
@@ -49,7 +50,7 @@ volume) goes only with --volumes. A service others depend on is refused.`,
 			if err := names.Validate("service", o.Name); err != nil {
 				return &msxerr.UsageError{Err: err}
 			}
-			return runRemoveService(c.Context(), f, &o)
+			return run(c.Context(), &o)
 		},
 	}
 	c.Flags().BoolVar(&o.Volumes, "volumes", false, "also remove the service's data (its database volume)")
@@ -102,11 +103,11 @@ func runRemoveService(ctx context.Context, f *Factory, o *removeServiceOptions) 
 func removeContainers(ctx context.Context, f *Factory, o *removeServiceOptions) error {
 	m, cli, err := f.Project(ctx)
 	if err != nil {
-		fmt.Fprintf(f.IO.ErrOut, "Docker is not answering (%s): no container removed.\n", sentence(err))
+		fmt.Fprintf(f.IO.ErrOut, "Docker is not answering (%s): no container removed.\n", msxerr.Sentence(err))
 		return nil
 	}
 	defer cli.Close()
-	res := runner.New(cli, nil).DownServices(ctx, m.Project, m.Dir, []string{o.Name, o.Name + "-db"}, o.Volumes)
+	res := f.Runner(cli, nil, nil).DownServices(ctx, m.Project, m.Dir, []string{o.Name, devenv.DatabaseName(o.Name)}, o.Volumes)
 	for _, what := range res.Removed {
 		fmt.Fprintf(f.IO.ErrOut, "removed %s\n", what)
 	}

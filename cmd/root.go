@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -16,7 +15,6 @@ import (
 
 	"github.com/msx-dev/msx/iostreams"
 	"github.com/msx-dev/msx/msxerr"
-	"github.com/msx-dev/msx/termtext"
 )
 
 // Exit codes.
@@ -62,36 +60,16 @@ func report(io *iostreams.IOStreams, err error) int {
 		return exitCancelled
 	case errors.As(err, &uerr) || usage:
 		var hinted *msxerr.Error
-		if msg := sentence(err); strings.HasSuffix(msg, "?") || (errors.As(err, &hinted) && hinted.Hint != "") {
+		if msg := msxerr.Sentence(err); strings.HasSuffix(msg, "?") || (errors.As(err, &hinted) && hinted.Hint != "") {
 			fmt.Fprintf(io.ErrOut, "msx: %s\n", msg) // a suggestion or a hint says enough
 		} else {
 			fmt.Fprintf(io.ErrOut, "msx: %s; run 'msx --help' for usage\n", msg)
 		}
 		return exitUsage
 	default:
-		fmt.Fprintf(io.ErrOut, "msx: %s\n", sentence(err))
+		fmt.Fprintf(io.ErrOut, "msx: %s\n", msxerr.Sentence(err))
 		return exitError
 	}
-}
-
-// sentence folds an error onto one line: never a multi-line dump. Cobra's
-// "Did you mean this?" list becomes `; did you mean "a" or "b"?`.
-func sentence(err error) string {
-	msg, suggestions, ok := strings.Cut(err.Error(), "Did you mean this?")
-	// An error may quote a program or a client (a health check's output,
-	// an engine's message about a container): shown, not interpreted.
-	msg = termtext.Line(strings.Join(strings.Fields(msg), " "))
-	if !ok {
-		return msg
-	}
-	var quoted []string
-	for _, s := range strings.Fields(suggestions) {
-		quoted = append(quoted, strconv.Quote(s))
-	}
-	if len(quoted) == 0 {
-		return msg
-	}
-	return msg + "; did you mean " + strings.Join(quoted, " or ") + "?"
 }
 
 // runError marks an error returned by a command's run function, as opposed
@@ -136,20 +114,20 @@ Docker with file watching, hot swap, logs and traces.`,
 	f.Flags = pf
 
 	root.AddCommand(
-		newInitCmd(f),
+		newInitCmd(f, nil),
 		newNewCmd(f),
 		newAddCmd(f),
 		newRemoveCmd(f),
-		newUpCmd(f),
-		newDownCmd(f),
+		newUpCmd(f, nil),
+		newDownCmd(f, nil),
 		newExportCmd(f),
-		newPsCmd(f),
-		newEventsCmd(f),
-		newLogsCmd(f),
-		newTraceCmd(f),
-		newFaultCmd(f),
-		newDbCmd(f),
-		newDoctorCmd(f),
+		newPsCmd(f, nil),
+		newEventsCmd(f, nil),
+		newLogsCmd(f, nil),
+		newTraceCmd(f, nil),
+		newFaultCmd(f, nil),
+		newDbCmd(f, nil),
+		newDoctorCmd(f, nil),
 		newVersionCmd(f),
 		newCompletionCmd(f),
 	)
@@ -171,6 +149,16 @@ func markRunErrors(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		markRunErrors(sub)
 	}
+}
+
+// orRun is a command's run function: runF when a test gave one (to see the
+// options the command line made), else run, the command's own, over f.
+// Each newXCmd(f, runF) takes one, as the GitHub CLI's commands do.
+func orRun[O any](f *Factory, runF func(context.Context, *O) error, run func(context.Context, *Factory, *O) error) func(context.Context, *O) error {
+	if runF != nil {
+		return runF
+	}
+	return func(ctx context.Context, o *O) error { return run(ctx, f, o) }
 }
 
 // exactArgs is cobra.ExactArgs with a message that says what to type.

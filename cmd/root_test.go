@@ -24,6 +24,8 @@ func TestExitCodesAndOneLineErrors(t *testing.T) {
 		{[]string{"completion", "tcsh"}, exitUsage, `unknown shell "tcsh"`},
 		{[]string{"new", "service", "Bad", "-C", t.TempDir()}, exitUsage, "uppercase"},
 		{[]string{"new", "service", "my_svc", "-C", t.TempDir()}, exitUsage, `try "my-svc"`},
+		{[]string{"init", "-C", t.TempDir(), "My_Shop"}, exitUsage, `the folder name "My_Shop" is not a valid project name; pass --name my-shop or another valid project name` + "\n"},
+		{[]string{"init", "-C", t.TempDir(), "shop", "--name", "Bad"}, exitUsage, "uppercase"},
 		{[]string{"add", "dependency", "orders"}, exitUsage, "takes a service and at least one dependency"},
 		{[]string{"new", "service", "--port", "x", "a"}, exitUsage, `invalid argument "x"`},
 	}

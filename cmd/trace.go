@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +27,8 @@ type traceOptions struct {
 	JSON        bool
 }
 
-func newTraceCmd(f *Factory) *cobra.Command {
+func newTraceCmd(f *Factory, runF func(context.Context, *traceOptions) error) *cobra.Command {
+	run := orRun(f, runF, runTrace)
 	opts := &traceOptions{}
 	c := &cobra.Command{
 		Use:   "trace [TRACE_ID]",
@@ -52,10 +52,11 @@ spans on a volume until msx down --volumes.`,
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				opts.ID = strings.ToLower(args[0])
-				if len(opts.ID) > 32 || strings.Trim(opts.ID, "0123456789abcdef") != "" {
+				id, ok := trace.ParseID(args[0])
+				if !ok {
 					return msxerr.Usage("%q is not a trace ID (up to 32 hexadecimal digits)", args[0])
 				}
+				opts.ID = id
 			}
 			if opts.Last < 1 {
 				return msxerr.Usage("--last must be at least 1")
@@ -63,7 +64,7 @@ spans on a volume until msx down --volumes.`,
 			if opts.MinDuration < 0 {
 				return msxerr.Usage("--min-duration must not be negative")
 			}
-			return runTrace(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	fl := c.Flags()
@@ -82,11 +83,11 @@ func runTrace(ctx context.Context, f *Factory, opts *traceOptions) error {
 	}
 	defer cli.Close()
 	if opts.Service != "" {
-		if err := checkServices(m, []string{opts.Service}); err != nil {
+		if err := m.CheckContainerServices([]string{opts.Service}); err != nil {
 			return err
 		}
 	}
-	r := runner.New(cli, nil)
+	r := f.Runner(cli, nil, nil)
 	base, err := r.PublishedURL(ctx, m.Project, m.Dir, devenv.CollectorName, devenv.CollectorPort)
 	if errors.Is(err, runner.ErrNotRunning) {
 		return msxerr.New("run msx up (or msx up -d), send a request, then try again",
@@ -105,7 +106,7 @@ func runTrace(ctx context.Context, f *Factory, opts *traceOptions) error {
 		if opts.JSON {
 			return writeJSON(f, list)
 		}
-		st.Now = f.Now()
+		st.Now = f.Clock.Now()
 		fmt.Fprint(f.IO.Out, trace.List(list, st))
 		return nil
 	}
@@ -125,36 +126,25 @@ func runTrace(ctx context.Context, f *Factory, opts *traceOptions) error {
 	return traceLogs(ctx, f, r, m, t)
 }
 
-// traceLogs prints the log lines of trace t from every container, read
-// from a little before the trace started.
-func traceLogs(ctx context.Context, f *Factory, r *runner.Runner, m *devenv.Manifest, t trace.Trace) error {
-	start := time.Now()
-	for _, s := range t.Spans {
-		if s.Start.Before(start) {
-			start = s.Start
-		}
-	}
-	var buf strings.Builder
-	p := logs.NewPrinter(&buf, prefixNames(m), logs.PrinterOptions{
-		Color:  f.IO.ColorEnabled(),
-		Filter: logs.Filter{TraceID: t.TraceID},
-	})
-	err := logs.Show(ctx, r, p, logs.ShowOptions{Project: m.Project, Dir: m.Dir, Since: start.Add(-5 * time.Second), Tail: -1})
-	if err != nil && !errors.Is(err, logs.ErrNoContainers) {
+// traceLogs prints the log lines of trace t from every container.
+func traceLogs(ctx context.Context, f *Factory, src logs.Source, m *devenv.Manifest, t trace.Trace) error {
+	lines, err := logs.TraceLines(ctx, src, logs.ShowOptions{Project: m.Project, Dir: m.Dir},
+		m.ContainerServices(), t.TraceID, trace.Began(t, f.Clock.Now()), f.IO.ColorEnabled())
+	if err != nil {
 		return err
 	}
-	if buf.Len() == 0 {
+	if lines == "" {
 		fmt.Fprintln(f.IO.Out, "\nno log lines of this trace")
 		return nil
 	}
-	fmt.Fprintf(f.IO.Out, "\nlog lines of this trace:\n%s", buf.String())
+	fmt.Fprintf(f.IO.Out, "\nlog lines of this trace:\n%s", lines)
 	return nil
 }
 
 // collectorFinder finds the project's trace collector through its
 // published port, for readers that outlive a container (the dashboard's
 // traces tab).
-func collectorFinder(r *runner.Runner, m *devenv.Manifest) *trace.Finder {
+func collectorFinder(r Runner, m *devenv.Manifest) *trace.Finder {
 	return &trace.Finder{Find: func(ctx context.Context) (string, error) {
 		base, err := r.PublishedURL(ctx, m.Project, m.Dir, devenv.CollectorName, devenv.CollectorPort)
 		if errors.Is(err, runner.ErrNotRunning) {
@@ -168,7 +158,7 @@ func collectorErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return msxerr.ErrCancelled
 	}
-	return msxerr.Wrap(err, "run msx ps to check the collector, or msx up to restart it", "reading the trace collector failed: %s", sentence(err))
+	return msxerr.Wrap(err, "run msx ps to check the collector, or msx up to restart it", "reading the trace collector failed: %s", msxerr.Sentence(err))
 }
 
 // writeJSON prints v as indented JSON, with the characters a terminal

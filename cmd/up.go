@@ -22,7 +22,6 @@ import (
 	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/session"
-	"github.com/msx-dev/msx/state"
 	"github.com/msx-dev/msx/watch"
 )
 
@@ -33,7 +32,8 @@ type upOptions struct {
 	NoWatch  bool
 }
 
-func newUpCmd(f *Factory) *cobra.Command {
+func newUpCmd(f *Factory, runF func(context.Context, *upOptions) error) *cobra.Command {
+	run := orRun(f, runF, runUp)
 	opts := &upOptions{}
 	c := &cobra.Command{
 		Use:   "up [SERVICE...]",
@@ -58,7 +58,7 @@ is reported and changes nothing.`,
 		ValidArgsFunction: completeServices(f),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Services = args
-			return runUp(c.Context(), f, opts)
+			return run(c.Context(), opts)
 		},
 	}
 	fl := c.Flags()
@@ -77,107 +77,142 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 	if err := m.CheckServiceFolders(); err != nil {
 		return err
 	}
-	// The session is the one reader of interrupts: the first stops
-	// gracefully, the second forces (the first also cancels ctx, cmd.Main).
-	var sigs chan os.Signal
-	if !opts.Detach {
-		sigs = make(chan os.Signal, 4)
-		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-		defer signal.Stop(sigs)
+	w := &upWiring{}
+	so, r, err := upSessionOptions(f, m, cli, opts, w)
+	if err != nil {
+		return err
 	}
-	// The builder and the runner report through the session, which is
-	// made once they exist.
-	var s *session.Session
-	report := func(p progress.Step) { s.Progress(p) }
-	compiler := writerFunc(func(p []byte) (int, error) { return s.CompilerOutput().Write(p) })
-	b := builder.New(cli, builder.Options{
+	if !opts.Detach {
+		sigs, stop := interrupts()
+		defer stop()
+		so.Interrupts = sigs
+	}
+	var d *dashboard.Dashboard
+	if !opts.Detach && !opts.NoTUI && interactive(f) {
+		d = upDashboard(f, m, r, w)
+		so.Recover = d.Recover
+		// The session reads the status the breakers and events tabs
+		// show, and publishes what changes in it (breakers, dead letters).
+		so.StatusEvery = dashboardEvery
+	}
+	w.s = session.New(so)
+	plain := session.NewPlain(f.IO.ErrOut, nil)
+	w.s.Bus().Subscribe(plain)
+	if d != nil {
+		// Subscribed before Start: it queues the start's events and shows
+		// them once it runs.
+		w.s.Bus().Subscribe(d)
+	}
+
+	start := f.Clock.Now()
+	plan, err := w.s.Start(ctx)
+	if err != nil {
+		return upFailed(opts, err)
+	}
+	if opts.Detach {
+		fmt.Fprintf(f.IO.ErrOut, "ready in %s\n", f.Clock.Now().Sub(start).Round(100*time.Millisecond))
+		fmt.Fprintln(f.IO.Out, gatewayURL(plan.GatewayPort))
+		return nil
+	}
+	plain.SetLines(logs.NewPrinter(f.IO.ErrOut, containerServices(plan), logs.PrinterOptions{Color: f.IO.ColorEnabled()}))
+	if d != nil {
+		return attachDashboard(ctx, f, d, plain, w.s, start)
+	}
+	return w.s.Attach(ctx, start)
+}
+
+// interrupts relays the user's Ctrl-C and SIGTERM to an attached session,
+// their one reader: the first stops gracefully, the second forces (the
+// first also cancels the command's context, cmd.Main). stop ends the relay.
+func interrupts() (sigs <-chan os.Signal, stop func()) {
+	c := make(chan os.Signal, 4)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	return c, func() { signal.Stop(c) }
+}
+
+// upWiring is the session as the builder, the runner and the dashboard,
+// made before it, reach it: their progress, the compiler's output and the
+// dashboard's keys go to it once it is made.
+type upWiring struct{ s *session.Session }
+
+func (w *upWiring) progress(p progress.Step)    { w.s.Progress(p) }
+func (w *upWiring) Write(p []byte) (int, error) { return w.s.CompilerOutput().Write(p) }
+func (w *upWiring) Restart(service string)      { w.s.Restart(service) }
+func (w *upWiring) Rebuild(service string)      { w.s.Rebuild(service) }
+func (w *upWiring) Quit()                       { w.s.Quit() }
+func (w *upWiring) status(ctx context.Context) ([]runner.ServiceStatus, error) {
+	return w.s.Status(ctx)
+}
+
+// upSessionOptions makes the builder and the runner, reporting through w,
+// and the session's options over them: attached and watching, the
+// watcher, and how a saved msx.yaml is read again.
+func upSessionOptions(f *Factory, m *devenv.Manifest, cli EngineClient, opts *upOptions, w *upWiring) (session.Options, Runner, error) {
+	b := f.Builder(cli, builder.Options{
 		Project:    m.Project,
 		Dir:        m.Dir,
 		MsxVersion: msxVersion(),
-		Progress:   report,
-		Stderr:     compiler,
+		Progress:   w.progress,
+		Stderr:     w,
 	})
-	r := runner.New(cli, b)
-	r.Progress = report
+	r := f.Runner(cli, b, w.progress)
 	so := session.Options{
 		Manifest: m,
 		Up: runner.UpOptions{
 			Services:   opts.Services,
 			MsxVersion: msxVersion(),
-			Secrets:    state.New(m.Dir),
+			Secrets:    f.Store(m.Dir),
 		},
-		Engine:     r,
-		Builder:    b,
-		Interrupts: sigs,
-		Detach:     opts.Detach,
+		Engine:  r,
+		Builder: b,
+		Detach:  opts.Detach,
 	}
-	if !opts.Detach && !opts.NoWatch {
-		w, err := watch.New(m.Dir, watch.Options{})
-		if err != nil {
-			return msxerr.Wrap(err, "run msx up --no-watch to run without watching", "cannot watch the workspace: %s", err)
-		}
-		so.Watch = watchBatches(w)
-		so.LoadGraph = func(ctx context.Context, targets []builder.Target) (session.Graph, error) {
-			return builder.LoadGraph(ctx, m.Dir, targets)
-		}
-		// A saved msx.yaml is read as at the start and applied.
-		if so.ManifestPath, err = f.ManifestPath(); err != nil {
-			return err
-		}
-		if real, err := filepath.EvalSymlinks(so.ManifestPath); err == nil {
-			so.ManifestPath = real // as the watcher names it: under the real folder
-		}
-		so.Reload = func() (*devenv.Manifest, error) {
-			m, err := f.Manifest()
-			if err == nil {
-				err = m.CheckServiceFolders()
-			}
-			return m, err
-		}
+	if opts.Detach || opts.NoWatch {
+		return so, r, nil
 	}
-	var d *dashboard.Dashboard
-	if !opts.Detach && !opts.NoTUI && interactive(f) {
-		services := append(m.ServiceNames(), devenv.GatewayName)
-		d = dashboard.New(dashboard.Options{
-			Project:    m.Project,
-			GatewayURL: "http://" + devenv.LoopbackIP + ":" + strconv.Itoa(m.Gateway.Port),
-			Services:   services,
-			In:         f.IO.In,
-			Out:        f.IO.Out,
-			NoColor:    !f.IO.ColorEnabled(),
-			Controller: sessionController{&s},
-			Tabs:       dashboardTabs(func(ctx context.Context) ([]runner.ServiceStatus, error) { return s.Status(ctx) }, r, m),
-		})
-		so.Recover = d.Recover
-		// The session reads the status the breakers and events tabs show,
-		// and publishes what changes in it (breakers, dead letters).
-		so.StatusEvery = dashboardEvery
-	}
-	s = session.New(so)
-	plain := session.NewPlain(f.IO.ErrOut, nil)
-	s.Bus().Subscribe(plain)
-	if d != nil {
-		// Subscribed before Start: it queues the start's events and shows
-		// them once it runs.
-		s.Bus().Subscribe(d)
-	}
-
-	start := time.Now()
-	plan, err := s.Start(ctx)
+	watcher, err := watch.New(m.Dir, watch.Options{})
 	if err != nil {
-		return upFailed(opts, err)
+		return so, nil, msxerr.Wrap(err, "run msx up --no-watch to run without watching", "cannot watch the workspace: %s", err)
 	}
-	url := "http://" + devenv.LoopbackIP + ":" + strconv.Itoa(plan.GatewayPort)
-	if opts.Detach {
-		fmt.Fprintf(f.IO.ErrOut, "ready in %s\n", time.Since(start).Round(100*time.Millisecond))
-		fmt.Fprintln(f.IO.Out, url)
-		return nil
+	so.Watch = watchBatches(watcher)
+	so.LoadGraph = func(ctx context.Context, targets []builder.Target) (session.Graph, error) {
+		return builder.LoadGraph(ctx, m.Dir, targets)
 	}
-	plain.SetLines(logs.NewPrinter(f.IO.ErrOut, containerServices(plan), logs.PrinterOptions{Color: f.IO.ColorEnabled()}))
-	if d != nil {
-		return attachDashboard(ctx, f, d, plain, s, start)
+	// A saved msx.yaml is read as at the start and applied.
+	if so.ManifestPath, err = f.ManifestPath(); err != nil {
+		return so, nil, err
 	}
-	return s.Attach(ctx, start)
+	if real, err := filepath.EvalSymlinks(so.ManifestPath); err == nil {
+		so.ManifestPath = real // as the watcher names it: under the real folder
+	}
+	so.Reload = func() (*devenv.Manifest, error) {
+		m, err := f.Manifest()
+		if err == nil {
+			err = m.CheckServiceFolders()
+		}
+		return m, err
+	}
+	return so, r, nil
+}
+
+// upDashboard makes the dashboard of an attached up on a terminal: the
+// services, then the traces, breakers and events tabs.
+func upDashboard(f *Factory, m *devenv.Manifest, r Runner, w *upWiring) *dashboard.Dashboard {
+	return dashboard.New(dashboard.Options{
+		Project:    m.Project,
+		GatewayURL: gatewayURL(m.Gateway.Port),
+		Services:   append(m.ServiceNames(), devenv.GatewayName),
+		In:         f.IO.In,
+		Out:        f.IO.Out,
+		NoColor:    !f.IO.ColorEnabled(),
+		Controller: w,
+		Tabs:       dashboard.Tabs(m, w.status, collectorFinder(r, m), dashboardEvery),
+	})
+}
+
+// gatewayURL is where the gateway answers on this machine.
+func gatewayURL(port int) string {
+	return "http://" + devenv.LoopbackIP + ":" + strconv.Itoa(port)
 }
 
 // attachDashboard runs the dashboard while the session is attached. The
@@ -207,110 +242,6 @@ func attachDashboard(ctx context.Context, f *Factory, d *dashboard.Dashboard, pl
 // dashboardEvery is how often the dashboard's breakers and events tabs,
 // and the session's watch of the same status, read it.
 const dashboardEvery = 2 * time.Second
-
-// statusFunc reads the status of the project's containers, as msx ps does.
-type statusFunc func(ctx context.Context) ([]runner.ServiceStatus, error)
-
-// dashboardTabs are the dashboard's pages after the services: traces,
-// breakers, and the event consumers when the project runs a broker. Both
-// of the latter show parts of status (the session's, whose reads they
-// share with its own watch).
-func dashboardTabs(status statusFunc, r *runner.Runner, m *devenv.Manifest) []dashboard.Tab {
-	tabs := []dashboard.Tab{
-		dashboard.NewTracesTab(collectorFinder(r, m)),
-		dashboard.NewBreakersTab(breakerSource(status), dashboardEvery),
-	}
-	if len(subscribers(m)) > 0 {
-		tabs = append(tabs, dashboard.NewEventsTab(eventSource(status, m), dashboardEvery))
-	}
-	return tabs
-}
-
-// subscribers are the services that subscribe to events, in the
-// manifest's order; a project without any runs no broker.
-func subscribers(m *devenv.Manifest) []string {
-	var out []string
-	for _, name := range m.ServiceNames() {
-		if len(m.Services[name].Subscribes) > 0 {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-// eventSource reads the durable consumer of each subscribing service from
-// the broker, as msx ps does.
-func eventSource(status statusFunc, m *devenv.Manifest) dashboard.EventSource {
-	return func(ctx context.Context) ([]dashboard.EventConsumer, error) {
-		list, err := status(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return eventConsumers(m, list)
-	}
-}
-
-// eventConsumers is what the events tab shows of a status: an error when
-// the broker is not there to ask, else a line per subscribing service.
-func eventConsumers(m *devenv.Manifest, list []runner.ServiceStatus) ([]dashboard.EventConsumer, error) {
-	byName := map[string]runner.ServiceStatus{}
-	var broker *runner.ServiceStatus
-	for i, st := range list {
-		switch {
-		case st.Role == devenv.RoleService:
-			byName[st.Service] = st
-		case st.Role == devenv.RoleInfra && st.Service == devenv.KindNATS:
-			broker = &list[i]
-		}
-	}
-	switch {
-	case broker == nil || broker.State != "running":
-		return nil, errors.New("the broker is not running (msx up starts it)")
-	case !broker.Ready:
-		return nil, errors.New("the broker is not answering on its monitoring port")
-	}
-	var out []dashboard.EventConsumer
-	for _, name := range subscribers(m) {
-		c := dashboard.EventConsumer{Service: name, Subscribes: m.Services[name].Subscribes}
-		st, ok := byName[name]
-		switch {
-		case st.Consumer != nil:
-			c.Pending, c.Unacked, c.Redelivered = st.Consumer.Pending, st.Consumer.AckPending, st.Consumer.Redelivered
-		case !ok || st.State != "running":
-			c.Problem = "not running"
-		default:
-			c.Problem = "no consumer read from the broker"
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-// breakerSource reads the breakers of the project's programs from their
-// admin listeners, as msx ps does.
-func breakerSource(status statusFunc) dashboard.BreakerSource {
-	return func(ctx context.Context) ([]dashboard.ProgramBreakers, error) {
-		list, err := status(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var out []dashboard.ProgramBreakers
-		for _, st := range list {
-			if st.Role != devenv.RoleService && st.Role != devenv.RoleGateway {
-				continue
-			}
-			p := dashboard.ProgramBreakers{Program: st.Service, Breakers: st.Breakers}
-			switch {
-			case st.State != "running":
-				p.Problem = "not running"
-			case st.Breakers == nil:
-				p.Problem = "admin listener not answering"
-			}
-			out = append(out, p)
-		}
-		return out, nil
-	}
-}
 
 // interactive reports whether msx talks to a person at a terminal: the
 // dashboard then draws on stdout and reads keys from stdin.
@@ -407,18 +338,6 @@ func upError(err error) (msg, hint string, asIs error) {
 	}
 	return se.Error(), hint, nil
 }
-
-// sessionController lets the dashboard, made before the session, drive it.
-type sessionController struct{ s **session.Session }
-
-func (c sessionController) Restart(service string) { (*c.s).Restart(service) }
-func (c sessionController) Rebuild(service string) { (*c.s).Rebuild(service) }
-func (c sessionController) Quit()                  { (*c.s).Quit() }
-
-// writerFunc adapts a function to io.Writer.
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func msxVersion() string {
 	v, _, _ := buildVersion()

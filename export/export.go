@@ -217,3 +217,28 @@ func envMap(env []string) map[string]string {
 	}
 	return out
 }
+
+// KeylessWarning is what to tell the user when the gateway has no key to
+// export (keys, the ones the workspace keeps) but services are protected:
+// their routes will refuse every request. It is "" when there is nothing
+// to say.
+func KeylessWarning(m *devenv.Manifest, keys []string) string {
+	if len(keys) > 0 {
+		return ""
+	}
+	var protected []string
+	for _, name := range m.ServiceNames() {
+		if m.Services[name].Protected {
+			protected = append(protected, name)
+		}
+	}
+	if len(protected) == 0 {
+		return ""
+	}
+	var files []string
+	for _, k := range devenv.GatewayKeys {
+		files = append(files, ".msx/secrets/"+k.Name)
+	}
+	return fmt.Sprintf("The gateway has no key to export, so the protected routes of %s will refuse every request: put one in %s and export again.",
+		strings.Join(protected, ", "), strings.Join(files, " or "))
+}

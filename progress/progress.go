@@ -8,7 +8,9 @@ package progress
 
 import (
 	"fmt"
+	"io"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -138,4 +140,55 @@ func (s Step) String() string {
 		return "removed"
 	}
 	return "unknown"
+}
+
+// Notice says msg on w once a Compiling step has lasted delay, and never
+// after a later step (packing, up to date, built) or Stop: msx events says
+// its reader is being compiled only when the compile takes a while, since
+// go build mostly finds the reader in its cache at once, and then there is
+// nothing to say. Its Report is a Func.
+type Notice struct {
+	w     io.Writer
+	delay time.Duration
+	msg   string
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+// NewNotice returns a Notice of msg on w after delay.
+func NewNotice(w io.Writer, delay time.Duration, msg string) *Notice {
+	return &Notice{w: w, delay: delay, msg: msg}
+}
+
+// Report is the builder's Func: Compiling starts the delay, any later
+// step ends it.
+func (n *Notice) Report(s Step) {
+	if s.Kind != Compiling {
+		n.Stop()
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.timer != nil || n.stopped {
+		return
+	}
+	n.timer = time.AfterFunc(n.delay, func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if !n.stopped {
+			fmt.Fprintln(n.w, n.msg)
+		}
+	})
+}
+
+// Stop ends the delay; after it returns, nothing is printed.
+func (n *Notice) Stop() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.stopped = true
+	if n.timer != nil {
+		n.timer.Stop()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
@@ -49,6 +50,14 @@ func (d Database) URL(password string) string {
 		u.User = url.User(d.User)
 	}
 	return u.String()
+}
+
+// PGPassLine is the line of a Postgres password file that matches the
+// published port: host:port:database:user:password, with ':' and '\'
+// escaped as libpq reads them.
+func (d Database) PGPassLine(password string) string {
+	esc := strings.NewReplacer(`\`, `\\`, ":", `\:`)
+	return strings.Join([]string{devenv.LoopbackIP, strconv.Itoa(d.HostPort), esc.Replace(d.Name), esc.Replace(d.User), esc.Replace(password)}, ":") + "\n"
 }
 
 // Database finds where a service's data lives: for Postgres, its running

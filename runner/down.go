@@ -89,7 +89,7 @@ func StopDeps(m *devenv.Manifest) map[string][]string {
 	for _, n := range m.ServiceNames() {
 		var d []string
 		if m.Services[n].DB == devenv.DBPostgres {
-			d = append(d, n+"-db")
+			d = append(d, devenv.DatabaseName(n))
 		}
 		d = append(d, all...)
 		for _, inst := range m.ReplicaNames(n) {

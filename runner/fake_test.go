@@ -27,6 +27,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/clock"
 )
 
 // fakeDocker is an in-memory engine. Containers "run" until told to exit.
@@ -696,8 +697,10 @@ func (b *fakeBuilder) Build(_ context.Context, targets []builder.Target) ([]buil
 	return out, nil
 }
 
-// fakeClock advances only when slept on.
+// fakeClock advances only when slept on. The runner only polls: Now and
+// Sleep.
 type fakeClock struct {
+	clock.Clock
 	mu  sync.Mutex
 	now time.Time
 }

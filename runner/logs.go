@@ -11,12 +11,8 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
-)
 
-// Streams of a log line.
-const (
-	Stdout = "stdout"
-	Stderr = "stderr"
+	"github.com/msx-dev/msx/events"
 )
 
 // LogConsumer receives the log lines of every followed container: msx logs'
@@ -196,8 +192,8 @@ func (r *Runner) followOne(ctx context.Context, t LogTarget, opts FollowOptions,
 	}
 	failures := 0
 	for {
-		out := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, Stdout, l) }}, since: since}
-		errw := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, Stderr, l) }}, since: since}
+		out := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, events.Stdout, l) }}, since: since}
+		errw := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, events.Stderr, l) }}, since: since}
 		lo := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
 		if !since.IsZero() {
 			lo.Since = sinceArg(since)

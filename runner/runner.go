@@ -19,6 +19,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/clock"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/progress"
@@ -31,27 +32,6 @@ const DefaultReadyTimeout = 60 * time.Second
 // LogTail is how many log lines a failure shows.
 const LogTail = 20
 
-// Clock is the time the runner polls with; tests pass a fake one.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits for d or until ctx is done, whichever comes first.
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Runner applies plans to one engine.
 type Runner struct {
 	API     DockerAPI
@@ -62,7 +42,7 @@ type Runner struct {
 	Progress progress.Func
 
 	// Clock, Probe, PortFree and PollInterval default to the real thing.
-	Clock Clock
+	Clock clock.Clock
 	// Probe fetches url and returns nil on a 200.
 	Probe func(ctx context.Context, url string) error
 	// PortFree returns nil when nothing listens on 127.0.0.1:port.
@@ -97,9 +77,9 @@ func New(api DockerAPI, b ImageBuilder) *Runner {
 	return &Runner{API: api, Builder: b}
 }
 
-func (r *Runner) clock() Clock {
+func (r *Runner) clock() clock.Clock {
 	if r.Clock == nil {
-		return realClock{}
+		return clock.Real
 	}
 	return r.Clock
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/progress"
 )
@@ -1308,7 +1309,7 @@ func (p *plain) Log(service, _, line string) {
 	fmt.Fprintf(p.w, "%-*s | %s\n", p.width, service, line)
 }
 
-func (p *plain) Status(service, status string) { p.Log(service, Stderr, "msx: "+status) }
+func (p *plain) Status(service, status string) { p.Log(service, events.Stderr, "msx: "+status) }
 
 // generatedSecrets says every secret was generated just now.
 type generatedSecrets struct{ fakeSecrets }

@@ -37,6 +37,28 @@ type Result struct {
 	Changes []Change // in path order
 }
 
+// ProjectName is the project name msx init gives the workspace in dir:
+// name (--name) when given, else the folder's name. Either must be a valid
+// name; when the folder's is not, the hint suggests a valid one.
+func ProjectName(dir, name string) (string, error) {
+	if name != "" {
+		return name, names.Validate("project", name)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	name = filepath.Base(abs)
+	if err := names.Validate("project", name); err != nil {
+		hint := "pass --name NAME to choose a valid project name"
+		if s := names.Suggest(name); s != "" {
+			hint = "pass --name " + s + " or another valid project name"
+		}
+		return "", msxerr.Wrap(err, hint, "the folder name %q is not a valid project name", name)
+	}
+	return name, nil
+}
+
 // Init generates a new workspace.
 func Init(fsys fs.FS, o InitOptions) (*Result, error) {
 	if fsys == nil {
@@ -46,14 +68,7 @@ func Init(fsys fs.FS, o InitOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Project == "" {
-		o.Project = filepath.Base(root)
-		if err := names.Validate("project", o.Project); err != nil {
-			return nil, msxerr.Wrap(err, "pass --name NAME to choose a valid project name",
-				"the folder name %q is not a valid project name", o.Project)
-		}
-	}
-	if err := names.Validate("project", o.Project); err != nil {
+	if o.Project, err = ProjectName(root, o.Project); err != nil {
 		return nil, err
 	}
 	if o.Module == "" {

@@ -1,6 +1,7 @@
 package scaffold
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing/fstest"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/templates"
 )
 
@@ -447,5 +449,22 @@ func TestOneGoVersion(t *testing.T) {
 	}
 	if !strings.Contains(string(mod), "\ngo "+templates.GoVersion+"\n") {
 		t.Errorf("msx's own go.mod does not say go %s", templates.GoVersion)
+	}
+}
+
+func TestProjectName(t *testing.T) {
+	if got, err := ProjectName("/tmp/ws/shop", ""); err != nil || got != "shop" {
+		t.Errorf("folder shop: %q %v", got, err)
+	}
+	if got, err := ProjectName("/tmp/ws/My_Shop", "shop"); err != nil || got != "shop" {
+		t.Errorf("--name shop over a bad folder name: %q %v", got, err)
+	}
+	_, err := ProjectName("/tmp/ws/My_Shop", "")
+	var me *msxerr.Error
+	if !errors.As(err, &me) || !strings.Contains(me.Msg, `"My_Shop"`) || me.Hint != "pass --name my-shop or another valid project name" {
+		t.Errorf("bad folder name: %v, want it named with a suggestion", err)
+	}
+	if _, err := ProjectName("/tmp/ws/shop", "Bad"); err == nil || errors.As(err, &me) && strings.Contains(me.Msg, "folder") {
+		t.Errorf("bad --name: %v, want the name rule", err)
 	}
 }

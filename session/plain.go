@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/msx-dev/msx/events"
-	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/termtext"
 )
 
@@ -125,7 +124,7 @@ func (p *Plain) Observe(e events.Event) {
 		return
 	}
 	if p.following {
-		p.log(name, runner.Stderr, "msx: "+words)
+		p.log(name, events.Stderr, "msx: "+words)
 		return
 	}
 	fmt.Fprintf(p.w, "%-12s %s\n", name, words)

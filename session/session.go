@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/clock"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/msxerr"
@@ -64,17 +65,6 @@ type Graph interface {
 // watch.Watcher is one.
 type Watch func(ctx context.Context, out chan<- []string, warn func(string)) error
 
-// Clock is the session's time; tests pass a fake one.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Options make a session.
 type Options struct {
 	Manifest *devenv.Manifest
@@ -93,7 +83,7 @@ type Options struct {
 	Watch Watch
 	Bus   *events.Bus
 	// Clock defaults to the real one.
-	Clock Clock
+	Clock clock.Clock
 	// Interrupts carries the user's Ctrl-C (and SIGTERM): the first stops
 	// gracefully, the second forces. The context passed to Start and
 	// Attach may end on the same Ctrl-C: the session counts it once.
@@ -128,7 +118,7 @@ type Session struct {
 	opts  Options
 	m     *devenv.Manifest
 	bus   *events.Bus
-	clock Clock
+	clock clock.Clock
 
 	plan *devenv.Plan
 	// adopted names the services whose containers were running before
@@ -175,7 +165,7 @@ type Session struct {
 func New(opts Options) *Session {
 	clk := opts.Clock
 	if clk == nil {
-		clk = realClock{}
+		clk = clock.Real
 	}
 	bus := opts.Bus
 	if bus == nil {
@@ -529,17 +519,9 @@ func (s *Session) Rebuild(service string) {
 	}
 }
 
-// sentence is an error as the one sentence a user reads, hint included.
-func sentence(err error) string {
-	var me *msxerr.Error
-	if errors.As(err, &me) {
-		if me.Hint != "" {
-			return me.Msg + "; " + me.Hint
-		}
-		return me.Msg
-	}
-	return err.Error()
-}
+// sentence words an error for an event's detail, as cmd.Main words one
+// for the terminal: one rule, msxerr's.
+var sentence = msxerr.Sentence
 
 // consumer turns what the followers see into events.
 type consumer struct{ s *Session }

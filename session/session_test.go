@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/msx-dev/msx/builder"
+	"github.com/msx-dev/msx/clock"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/msxerr"
@@ -21,8 +22,10 @@ import (
 	"github.com/msx-dev/msx/runner"
 )
 
-// fakeClock fires After only when the test advances it.
+// fakeClock fires After only when the test advances it. The session only
+// reads the time and waits with After.
 type fakeClock struct {
+	clock.Clock
 	mu      sync.Mutex
 	now     time.Time
 	waiters []waiter
@@ -409,7 +412,7 @@ func wait(t *testing.T, done chan error) error {
 func TestStartFollowAndStopOnCtrlC(t *testing.T) {
 	h := newHarness(t, Options{})
 	c, done := h.attach(t)
-	c.Log("orders", runner.Stdout, "listening")
+	c.Log("orders", events.Stdout, "listening")
 	h.sigs <- syscall.SIGINT
 	if err := wait(t, done); !errors.Is(err, msxerr.ErrCancelled) {
 		t.Fatalf("err = %v, want ErrCancelled", err)

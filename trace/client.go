@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,4 +157,28 @@ func (f *Finder) Get(ctx context.Context, id string) (Trace, error) {
 	t, err := c.Get(ctx, id)
 	f.forget(err)
 	return t, err
+}
+
+// ParseID reads a trace ID as msx trace and msx logs --trace take it: the
+// full 32 hexadecimal digits, or a prefix of them (msx logs shows the first
+// eight), in either case. It returns the ID in lower case, as the
+// collector and the programs' log lines spell it.
+func ParseID(s string) (id string, ok bool) {
+	id = strings.ToLower(s)
+	if len(id) > 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		return "", false
+	}
+	return id, true
+}
+
+// Began is when the first span of t started, or now for a trace without
+// spans.
+func Began(t Trace, now time.Time) time.Time {
+	start := now
+	for _, s := range t.Spans {
+		if s.Start.Before(start) {
+			start = s.Start
+		}
+	}
+	return start
 }

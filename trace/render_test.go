@@ -173,3 +173,31 @@ func TestRenderHostile(t *testing.T) {
 		t.Error("Waterfall changed its argument")
 	}
 }
+
+func TestParseID(t *testing.T) {
+	for in, want := range map[string]string{
+		"4BF92F35":                         "4bf92f35",
+		"4bf92f3577b34da6a3ce929d0e0e4736": "4bf92f3577b34da6a3ce929d0e0e4736",
+	} {
+		if got, ok := ParseID(in); !ok || got != want {
+			t.Errorf("ParseID(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"4bf92f3577b34da6a3ce929d0e0e47360", "xyz", "4bf9-2f35", " 4bf9"} {
+		if got, ok := ParseID(in); ok {
+			t.Errorf("ParseID(%q) = %q, ok; want refused", in, got)
+		}
+	}
+}
+
+func TestBegan(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	first := now.Add(-time.Minute)
+	tr := Trace{Spans: []Span{{Start: now.Add(-time.Second)}, {Start: first}}}
+	if got := Began(tr, now); !got.Equal(first) {
+		t.Errorf("Began = %v, want the first span's start %v", got, first)
+	}
+	if got := Began(Trace{}, now); !got.Equal(now) {
+		t.Errorf("Began of no spans = %v, want now", got)
+	}
+}

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"github.com/msx-dev/msx/clock"
 	"slices"
 	"time"
 )
@@ -22,10 +23,10 @@ type Batch struct {
 // whichever comes first. A ready batch waits for the consumer; changes that
 // come meanwhile are debounced as usual and then join it, so nothing is
 // dropped however long the consumer is busy. It returns when ctx is done.
-func debounce(ctx context.Context, in <-chan []string, out chan<- Batch, clock Clock, quiet, maxWait time.Duration) {
+func debounce(ctx context.Context, in <-chan []string, out chan<- Batch, clk clock.Clock, quiet, maxWait time.Duration) {
 	pending := map[string]bool{} // debouncing
 	ready := map[string]bool{}   // waiting for the consumer
-	var quietT, maxT Timer
+	var quietT, maxT clock.Timer
 	var quietC, maxC <-chan time.Time
 	fire := func() {
 		for p := range pending {
@@ -79,7 +80,7 @@ func debounce(ctx context.Context, in <-chan []string, out chan<- Batch, clock C
 				pending[p] = true
 			}
 			if quietT == nil {
-				quietT, maxT = clock.NewTimer(quiet), clock.NewTimer(maxWait)
+				quietT, maxT = clk.NewTimer(quiet), clk.NewTimer(maxWait)
 			} else {
 				quietT.Reset(quiet)
 				if maxC == nil {

@@ -3,10 +3,14 @@ package watch
 import (
 	"sync"
 	"time"
+
+	"github.com/msx-dev/msx/clock"
 )
 
-// fakeClock is a clock that moves only when a test advances it.
+// fakeClock is a clock that moves only when a test advances it. The
+// debounce only makes timers.
 type fakeClock struct {
+	clock.Clock
 	mu     sync.Mutex
 	now    time.Time
 	timers []*fakeTimer
@@ -21,7 +25,7 @@ type fakeTimer struct {
 
 func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1000, 0)} }
 
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
+func (c *fakeClock) NewTimer(d time.Duration) clock.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &fakeTimer{c: c, ch: make(chan time.Time, 1), at: c.now.Add(d), armed: true}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/msx-dev/msx/clock"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -30,7 +31,7 @@ type Options struct {
 	// after the workspace's .msxignore.
 	Ignore []string
 	// Clock makes the debounce timers; nil is the real clock.
-	Clock Clock
+	Clock clock.Clock
 }
 
 // Watcher watches one workspace.
@@ -60,7 +61,7 @@ func New(root string, opts Options) (*Watcher, error) {
 		opts.MaxWait = opts.Quiet
 	}
 	if opts.Clock == nil {
-		opts.Clock = realClock{}
+		opts.Clock = clock.Real
 	}
 	ig, err := LoadIgnore(abs)
 	if err != nil {
