@@ -1,13 +1,11 @@
 package dashboard
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,26 +15,8 @@ import (
 
 	"github.com/msx-dev/msx/dashboard/model"
 	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/internal/syncbuf"
 )
-
-// syncBuffer is the fake terminal: the program writes from its renderer
-// goroutine while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -68,7 +48,7 @@ func result(t *testing.T, done chan error) error {
 
 func TestRunDrawsEventsAndQuitsOnQ(t *testing.T) {
 	in, keys := io.Pipe()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	f := &fakeController{}
 	d := New(Options{Project: "shop", GatewayURL: "http://localhost:8080", Services: []string{"orders"}, In: in, Out: out, NoColor: true, Controller: f})
 	// Events published before Run are kept and drawn once it starts.
@@ -100,7 +80,7 @@ func TestRunDrawsEventsAndQuitsOnQ(t *testing.T) {
 
 func TestRunReturnsWhenContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	d := New(Options{Project: "shop", Out: out, NoColor: true, Controller: &fakeController{}})
 	done := runAsync(d, ctx)
 	d.Observe(events.Event{Time: t0, Kind: events.Building, Service: "orders"})
@@ -120,7 +100,7 @@ func (p *panicTab) View() string { panic("tab bug") }
 
 func TestRunRecoversFromAPanicAndRestores(t *testing.T) {
 	in, keys := io.Pipe()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	d := New(Options{Project: "shop", In: in, Out: out, NoColor: true, Tabs: []Tab{&panicTab{}}})
 	done := runAsync(d, context.Background())
 	waitFor(t, "the first frame", func() bool { return strings.Contains(out.String(), "services") })
@@ -139,7 +119,7 @@ type panicCmdTab struct{ fakeTab }
 func (p *panicCmdTab) Init() tea.Cmd { return func() tea.Msg { panic("command bug") } }
 
 func TestRunRecoversFromAPanicInACommandGoroutine(t *testing.T) {
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	d := New(Options{Project: "shop", Out: out, NoColor: true, Tabs: []Tab{&panicCmdTab{}}})
 	err := result(t, runAsync(d, context.Background()))
 	if err == nil || !strings.Contains(out.String(), "\x1b[?1049l") {
@@ -209,7 +189,7 @@ func TestQueueKeepsOrder(t *testing.T) {
 }
 
 func TestRecoverRestoresTheTerminalBeforeAGoroutinePanicEndsTheProcess(t *testing.T) {
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	d := New(Options{Project: "shop", Out: out, NoColor: true})
 	d.panicGrace = 0 // the test catches the panic that would end the process
 	done := runAsync(d, context.Background())

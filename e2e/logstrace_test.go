@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+
+	"github.com/msx-dev/msx/internal/syncbuf"
 )
 
 // traceSpan is a span as msx trace --json prints it.
@@ -197,7 +199,7 @@ func TestLogsAndTracesDocker(t *testing.T) {
 		c := exec.CommandContext(ctx, msxBin, "logs", "-f", "orders", "--tail", "0")
 		c.Dir = ws
 		c.Env = append(os.Environ(), env...)
-		out := &syncBuffer{}
+		out := &syncbuf.Buffer{}
 		c.Stdout, c.Stderr = out, out
 		if err := c.Start(); err != nil {
 			t.Fatal(err)

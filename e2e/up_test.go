@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/msx-dev/msx/engine"
+	"github.com/msx-dev/msx/internal/syncbuf"
 )
 
 // requireDocker returns a client for the engine, or skips the test when it
@@ -684,14 +684,14 @@ func copyWorkspace(t *testing.T, from, to, project, newProject string) string {
 // running is msx started in the background.
 type running struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	done   chan struct{} // closed once it exited
 }
 
 // startMsx starts msx in dir; it is killed when the test ends.
 func startMsx(t *testing.T, dir string, env []string, args ...string) *running {
 	t.Helper()
-	r := &running{cmd: exec.Command(msxBin, args...), stderr: &syncBuffer{}, done: make(chan struct{})}
+	r := &running{cmd: exec.Command(msxBin, args...), stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	r.cmd.Dir = dir
 	r.cmd.Env = append(os.Environ(), env...)
 	r.cmd.Stderr = r.stderr
@@ -754,24 +754,6 @@ func (r *running) waitForRe(t *testing.T, re *regexp.Regexp, timeout time.Durati
 			t.Fatalf("no %s after %s:\n%s", re, timeout, r.stderr.String())
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // crashOnStart makes service svc panic ("e2e: boom") as soon as it starts,

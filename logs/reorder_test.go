@@ -1,15 +1,14 @@
 package logs
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/internal/syncbuf"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -67,7 +66,7 @@ func TestShowMergesByTheTimeEachLineCarries(t *testing.T) {
 		after:  map[string]string{"g": "c"},
 		sent:   map[string]chan struct{}{"c": make(chan struct{}), "g": make(chan struct{})},
 	}
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	p := NewPrinter(&buf, []string{"checkout", "gateway"}, PrinterOptions{NoPrefix: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -87,23 +86,6 @@ func TestShowMergesByTheTimeEachLineCarries(t *testing.T) {
 	if want := "gateway history|checkout history|gateway new|checkout new"; strings.Join(order, "|") != want {
 		t.Errorf("printed\n%s\nwant the order %s", got, want)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type recordConsumer struct{ lines []string }

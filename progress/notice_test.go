@@ -1,34 +1,16 @@
 package progress
 
 import (
-	"bytes"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/msx-dev/msx/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the notice's timer goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // "compiling" from the builder is said only when the compile lasts: a go
 // build that finds the reader in its cache says nothing.
 func TestNoticeOnlyWhenSlow(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	n := NewNotice(&out, time.Hour, "compiling")
 	n.Report(Step{Kind: Compiling, Name: "eventtap"})
 	n.Report(Step{Kind: UpToDate, Name: "eventtap"})

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/internal/syncbuf"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/progress"
 )
@@ -687,7 +687,7 @@ func TestStatus(t *testing.T) {
 
 // follower runs Runner.Follow over a fake engine in the background.
 type follower struct {
-	buf    syncBuffer
+	buf    syncbuf.Buffer
 	until  chan struct{}
 	cancel context.CancelFunc
 	done   chan error
@@ -734,23 +734,6 @@ func (fl *follower) stop(t *testing.T) error {
 		t.Fatalf("Follow did not return once told to; printed %q", fl.buf.String())
 		return nil
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestFollowPrints(t *testing.T) {
