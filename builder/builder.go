@@ -30,9 +30,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/msxdir"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/progress"
-	"github.com/msx-dev/msx/state"
 )
 
 // Labels put on every image the builder makes.
@@ -253,7 +253,7 @@ func (b *Builder) prepare(ctx context.Context, targets []Target) (*compilation, 
 // compileAll runs the go build of c.
 func (b *Builder) compileAll(ctx context.Context, c *compilation) error {
 	// .msx is the user's alone (0700): it holds secrets beside the builds.
-	if err := state.New(c.dir).Ensure(); err != nil {
+	if err := msxdir.New(c.dir).Ensure(); err != nil {
 		return err
 	}
 	for _, out := range c.outs {

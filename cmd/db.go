@@ -10,9 +10,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/msx-dev/msx/devenv"
+	"github.com/msx-dev/msx/msxdir"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/runner"
-	"github.com/msx-dev/msx/state"
 )
 
 type dbOptions struct {
@@ -89,7 +89,7 @@ func runDb(ctx context.Context, f *Factory, opts *dbOptions) error {
 			return err
 		}
 		if !ok {
-			return msxerr.New("run msx up, which generates it", "the database password of %s is not in %s", d.Service, state.DirName)
+			return msxerr.New("run msx up, which generates it", "the database password of %s is not in %s", d.Service, msxdir.DirName)
 		}
 		pw = v
 	}

@@ -15,11 +15,11 @@ import (
 	"github.com/msx-dev/msx/engine"
 	"github.com/msx-dev/msx/iostreams"
 	"github.com/msx-dev/msx/logs"
+	"github.com/msx-dev/msx/msxdir"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/session"
-	"github.com/msx-dev/msx/state"
 )
 
 // Factory hands commands their dependencies, as the GitHub CLI's does:
@@ -69,10 +69,10 @@ type EngineClient interface {
 
 // Runner applies and inspects the project through the engine.
 // *runner.Runner is one; msx up hands it to the session, which also asks
-// it for what it can do beyond session.Engine (sample, read status,
+// it for what it can do beyond session.Runner (sample, read status,
 // restart a program).
 type Runner interface {
-	session.Engine
+	session.Runner
 	logs.Source
 	Status(ctx context.Context, m *devenv.Manifest) ([]runner.ServiceStatus, error)
 	Database(ctx context.Context, m *devenv.Manifest, service string) (runner.Database, error)
@@ -92,7 +92,7 @@ type Builder interface {
 }
 
 // Store is what msx keeps under .msx: secrets, and files made from them.
-// *state.Store is one.
+// *msxdir.Store is one.
 type Store interface {
 	runner.SecretSource
 	Lookup(name string) (value string, ok bool, err error)
@@ -104,7 +104,7 @@ type Store interface {
 var (
 	_ Runner       = (*runner.Runner)(nil)
 	_ Builder      = (*builder.Builder)(nil)
-	_ Store        = (*state.Store)(nil)
+	_ Store        = (*msxdir.Store)(nil)
 	_ EngineClient = (*client.Client)(nil)
 )
 
@@ -131,7 +131,7 @@ func NewFactory(io *iostreams.IOStreams) *Factory {
 		return r
 	}
 	f.Builder = func(api EngineClient, o builder.Options) Builder { return builder.New(api, o) }
-	f.Store = func(dir string) Store { return state.New(dir) }
+	f.Store = func(dir string) Store { return msxdir.New(dir) }
 	return f
 }
 

@@ -9,10 +9,10 @@ import (
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
 	"github.com/msx-dev/msx/iostreams"
+	"github.com/msx-dev/msx/msxdir"
 	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 	"github.com/msx-dev/msx/session"
-	"github.com/msx-dev/msx/state"
 )
 
 const manifest = `project: shop
@@ -161,7 +161,7 @@ func TestFactoryMakesTheRealCollaborators(t *testing.T) {
 		t.Error("the runner does not read status for the session (session.StatusReader)")
 	}
 	dir := t.TempDir()
-	if s, ok := f.Store(dir).(*state.Store); !ok || s.Dir != dir {
+	if s, ok := f.Store(dir).(*msxdir.Store); !ok || s.Dir != dir {
 		t.Errorf("Store = %#v, want the .msx of %s", f.Store(dir), dir)
 	}
 	if f.Clock.Now().IsZero() {

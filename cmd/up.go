@@ -163,7 +163,7 @@ func upSessionOptions(f *Factory, m *devenv.Manifest, cli EngineClient, opts *up
 			MsxVersion: msxVersion(),
 			Secrets:    f.Store(m.Dir),
 		},
-		Engine:  r,
+		Runner:  r,
 		Builder: b,
 		Detach:  opts.Detach,
 	}

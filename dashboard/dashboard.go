@@ -19,8 +19,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/dashboard/model"
-	"github.com/msx-dev/msx/events"
 )
 
 // Controller is what the dashboard's keys ask of the session. The calls are
@@ -53,7 +53,7 @@ const RingLines = 2000
 // services log.
 const batchWindow = 50 * time.Millisecond
 
-// Dashboard is an events.Observer that draws the session on a terminal.
+// Dashboard is an activity.Observer that draws the session on a terminal.
 type Dashboard struct {
 	opts Options
 	q    *queue
@@ -69,7 +69,7 @@ type Dashboard struct {
 	panicGrace time.Duration // how long Run waits then for the panic to end the process
 }
 
-var _ events.Observer = (*Dashboard)(nil)
+var _ activity.Observer = (*Dashboard)(nil)
 
 // New returns a dashboard; subscribe it to the session's bus, then Run it.
 func New(opts Options) *Dashboard {
@@ -80,7 +80,7 @@ func New(opts Options) *Dashboard {
 // Observe queues e for the program and returns at once: it never waits for
 // a redraw. Log lines beyond what the per-service buffer keeps may be
 // dropped before they are drawn; no other event is.
-func (d *Dashboard) Observe(e events.Event) {
+func (d *Dashboard) Observe(e activity.Event) {
 	defer func() {
 		if r := recover(); r != nil {
 			d.fail(fmt.Errorf("the dashboard failed on a %v event: %v", e.Kind, r))
@@ -198,7 +198,7 @@ func (d *Dashboard) Recover() {
 }
 
 // batchMsg carries the events gathered since the last batch.
-type batchMsg []events.Event
+type batchMsg []activity.Event
 
 // failMsg stops the program after Observe recovered from a panic.
 type failMsg struct{ err error }

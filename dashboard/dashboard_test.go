@@ -13,8 +13,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/dashboard/model"
-	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/internal/syncbuf"
 )
 
@@ -52,9 +52,9 @@ func TestRunDrawsEventsAndQuitsOnQ(t *testing.T) {
 	f := &fakeController{}
 	d := New(Options{Project: "shop", GatewayURL: "http://localhost:8080", Services: []string{"orders"}, In: in, Out: out, NoColor: true, Controller: f})
 	// Events published before Run are kept and drawn once it starts.
-	d.Observe(events.Event{Time: t0, Kind: events.Ready, Service: "orders", Port: 8081})
+	d.Observe(activity.Event{Time: t0, Kind: activity.Ready, Service: "orders", Port: 8081})
 	done := runAsync(d, context.Background())
-	d.Observe(events.Event{Time: t0, Kind: events.Log, Service: "orders", Line: "hello from orders"})
+	d.Observe(activity.Event{Time: t0, Kind: activity.Log, Service: "orders", Line: "hello from orders"})
 	waitFor(t, "the log line on the terminal", func() bool { return strings.Contains(out.String(), "hello from orders") })
 	if _, err := keys.Write([]byte("q")); err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestRunDrawsEventsAndQuitsOnQ(t *testing.T) {
 	}
 	// After Run, Observe still returns at once and keeps nothing.
 	for i := 0; i < 10000; i++ {
-		d.Observe(events.Event{Kind: events.Log, Service: "orders", Line: "late"})
+		d.Observe(activity.Event{Kind: activity.Log, Service: "orders", Line: "late"})
 	}
 	if len(d.q.drain()) != 0 {
 		t.Fatal("events queued after the dashboard ended")
@@ -83,7 +83,7 @@ func TestRunReturnsWhenContextEnds(t *testing.T) {
 	out := &syncbuf.Buffer{}
 	d := New(Options{Project: "shop", Out: out, NoColor: true, Controller: &fakeController{}})
 	done := runAsync(d, ctx)
-	d.Observe(events.Event{Time: t0, Kind: events.Building, Service: "orders"})
+	d.Observe(activity.Event{Time: t0, Kind: activity.Building, Service: "orders"})
 	waitFor(t, "the first frame", func() bool { return strings.Contains(out.String(), "building") })
 	cancel()
 	if err := result(t, done); err != nil {
@@ -136,21 +136,21 @@ func TestObserveNeverBlocksAndKeepsAllButOldLogLines(t *testing.T) {
 	const lines = 50_000
 	for i := 0; i < lines; i++ {
 		svc := fmt.Sprint("s", i%10)
-		d.Observe(events.Event{Kind: events.Log, Service: svc, Line: fmt.Sprint(i)})
+		d.Observe(activity.Event{Kind: activity.Log, Service: svc, Line: fmt.Sprint(i)})
 		if i%1000 == 0 {
-			d.Observe(events.Event{Kind: events.Restarted, Service: svc, Detail: fmt.Sprint(i)})
-			d.Observe(events.Event{Kind: events.Stats, Service: svc, CPU: float64(i)})
+			d.Observe(activity.Event{Kind: activity.Restarted, Service: svc, Detail: fmt.Sprint(i)})
+			d.Observe(activity.Event{Kind: activity.Stats, Service: svc, CPU: float64(i)})
 		}
 	}
 	got := d.q.drain()
 	logs, restarts, stats := map[string][]string{}, 0, 0
 	for _, e := range got {
 		switch e.Kind {
-		case events.Log:
+		case activity.Log:
 			logs[e.Service] = append(logs[e.Service], e.Line)
-		case events.Restarted:
+		case activity.Restarted:
 			restarts++
-		case events.Stats:
+		case activity.Stats:
 			stats++
 		}
 	}
@@ -170,9 +170,9 @@ func TestObserveNeverBlocksAndKeepsAllButOldLogLines(t *testing.T) {
 func TestQueueKeepsOrder(t *testing.T) {
 	q := newQueue(2)
 	for i := 0; i < minCompact+1; i++ {
-		q.push(events.Event{Kind: events.Log, Service: "a", Line: fmt.Sprint(i)})
+		q.push(activity.Event{Kind: activity.Log, Service: "a", Line: fmt.Sprint(i)})
 		if i == 10 {
-			q.push(events.Event{Kind: events.Crashed, Service: "a"})
+			q.push(activity.Event{Kind: activity.Crashed, Service: "a"})
 		}
 	}
 	// Compaction ran once, at minCompact events: the crash and the two
@@ -183,7 +183,7 @@ func TestQueueKeepsOrder(t *testing.T) {
 		lines = append(lines, e.Line)
 	}
 	want := fmt.Sprintf("%d %d %d %d", minCompact-3, minCompact-2, minCompact-1, minCompact)
-	if got[0].Kind != events.Crashed || strings.Join(lines, " ") != want {
+	if got[0].Kind != activity.Crashed || strings.Join(lines, " ") != want {
 		t.Fatalf("%+v", got)
 	}
 }
@@ -193,7 +193,7 @@ func TestRecoverRestoresTheTerminalBeforeAGoroutinePanicEndsTheProcess(t *testin
 	d := New(Options{Project: "shop", Out: out, NoColor: true})
 	d.panicGrace = 0 // the test catches the panic that would end the process
 	done := runAsync(d, context.Background())
-	d.Observe(events.Event{Time: t0, Kind: events.Building, Service: "orders"})
+	d.Observe(activity.Event{Time: t0, Kind: activity.Building, Service: "orders"})
 	waitFor(t, "the first frame", func() bool { return strings.Contains(out.String(), "building") })
 	repanicked := make(chan any, 1)
 	go func() {

@@ -3,7 +3,7 @@ package dashboard
 import (
 	"sync"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 )
 
 // queue hands events from the publisher to the program without blocking
@@ -14,7 +14,7 @@ import (
 // other event is kept.
 type queue struct {
 	mu      sync.Mutex
-	pending []events.Event
+	pending []activity.Event
 	ring    int // log lines kept per service
 	compact int // pending length that triggers compaction
 	closed  bool
@@ -27,7 +27,7 @@ func newQueue(ring int) *queue {
 	return &queue{ring: ring, compact: max(minCompact, 2*ring), notify: make(chan struct{}, 1)}
 }
 
-func (q *queue) push(e events.Event) {
+func (q *queue) push(e activity.Event) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -53,7 +53,7 @@ func (q *queue) compactLocked() {
 	kept := 0
 	for i := len(q.pending) - 1; i >= 0; i-- {
 		e := q.pending[i]
-		if e.Kind == events.Log {
+		if e.Kind == activity.Log {
 			if logs[e.Service] >= q.ring {
 				continue
 			}
@@ -62,7 +62,7 @@ func (q *queue) compactLocked() {
 		keep[i] = true
 		kept++
 	}
-	out := make([]events.Event, 0, kept)
+	out := make([]activity.Event, 0, kept)
 	for i, e := range q.pending {
 		if keep[i] {
 			out = append(out, e)
@@ -73,7 +73,7 @@ func (q *queue) compactLocked() {
 }
 
 // drain returns every pending event, oldest first.
-func (q *queue) drain() []events.Event {
+func (q *queue) drain() []activity.Event {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	out := q.pending

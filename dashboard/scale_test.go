@@ -11,8 +11,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/dashboard/model"
-	"github.com/msx-dev/msx/events"
 )
 
 // fifty is a session of 50 services (s01 to s50), the collector and the
@@ -30,26 +30,26 @@ func fifty(t *testing.T, w, h int) *ui {
 		newCommon(r), model.New(all, 100))
 	u.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	at := t0
-	var es []events.Event
-	add := func(e events.Event) {
+	var es []activity.Event
+	add := func(e activity.Event) {
 		at = at.Add(10 * time.Millisecond)
 		e.Time = at
 		es = append(es, e)
 	}
 	for i, n := range all {
-		add(events.Event{Kind: events.Built, Service: n, Duration: 900 * time.Millisecond})
-		add(events.Event{Kind: events.Starting, Service: n, Port: 9000 + i})
-		add(events.Event{Kind: events.Ready, Service: n})
-		add(events.Event{Kind: events.Stats, Service: n, CPU: 0.1, Memory: 8 << 20})
+		add(activity.Event{Kind: activity.Built, Service: n, Duration: 900 * time.Millisecond})
+		add(activity.Event{Kind: activity.Starting, Service: n, Port: 9000 + i})
+		add(activity.Event{Kind: activity.Ready, Service: n})
+		add(activity.Event{Kind: activity.Stats, Service: n, CPU: 0.1, Memory: 8 << 20})
 	}
-	add(events.Event{Kind: events.Crashed, Service: "s07", ExitCode: 2, Output: "panic: boom"})
-	add(events.Event{Kind: events.Building, Service: "s12"})
+	add(activity.Event{Kind: activity.Crashed, Service: "s07", ExitCode: 2, Output: "panic: boom"})
+	add(activity.Event{Kind: activity.Building, Service: "s12"})
 	for i := 0; i < 200; i++ {
 		n := all[i%50]
-		add(events.Event{Kind: events.Log, Service: n, Stream: events.Stdout,
+		add(activity.Event{Kind: activity.Log, Service: n, Stream: activity.Stdout,
 			Line: fmt.Sprintf(`{"level":"info","msg":"request","path":"/items/%d","status":200}`, i)})
 	}
-	add(events.Event{Kind: events.Log, Service: "s23", Stream: events.Stdout, Line: `{"level":"warn","msg":"slow query","table":"items"}`})
+	add(activity.Event{Kind: activity.Log, Service: "s23", Stream: activity.Stdout, Line: `{"level":"warn","msg":"slow query","table":"items"}`})
 	feed(u, es...)
 	return u
 }

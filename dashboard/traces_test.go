@@ -11,7 +11,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/trace"
 )
 
@@ -135,9 +135,9 @@ func TestTracesTabWaterfall(t *testing.T) {
 	u, tab := newTracesUI(t, src, 100, 16)
 	// Log lines of the trace, and of another, that the dashboard holds.
 	feed(u,
-		events.Event{Kind: events.Log, Service: "orders", Time: t0, Line: `{"time":"2026-11-25T11:59:58.001Z","level":"INFO","msg":"calling payments","trace_id":"` + idA + `","span_id":"0000000000000002"}`},
-		events.Event{Kind: events.Log, Service: "payments", Time: t0, Line: `{"time":"2026-11-25T11:59:58.004Z","level":"ERROR","msg":"store failed","trace_id":"` + idA + `","span_id":"0000000000000003"}`},
-		events.Event{Kind: events.Log, Service: "catalog", Time: t0, Line: `{"time":"2026-11-25T11:59:58.004Z","level":"INFO","msg":"other","trace_id":"` + idB + `"}`},
+		activity.Event{Kind: activity.Log, Service: "orders", Time: t0, Line: `{"time":"2026-11-25T11:59:58.001Z","level":"INFO","msg":"calling payments","trace_id":"` + idA + `","span_id":"0000000000000002"}`},
+		activity.Event{Kind: activity.Log, Service: "payments", Time: t0, Line: `{"time":"2026-11-25T11:59:58.004Z","level":"ERROR","msg":"store failed","trace_id":"` + idA + `","span_id":"0000000000000003"}`},
+		activity.Event{Kind: activity.Log, Service: "catalog", Time: t0, Line: `{"time":"2026-11-25T11:59:58.004Z","level":"INFO","msg":"other","trace_id":"` + idB + `"}`},
 	)
 	cmds := press(t, u, "enter")
 	if !strings.Contains(view(t, u), "reading trace "+idA) {

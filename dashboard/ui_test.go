@@ -16,8 +16,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/dashboard/model"
-	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/progress"
 )
 
@@ -59,10 +59,10 @@ func newTestUI(t *testing.T, w, h int, tabs ...Tab) (*ui, *fakeController) {
 
 // startup is a session that built and started four services, then saw
 // traffic; at step i the clock reads t0+i*100ms.
-func startup() []events.Event {
-	var es []events.Event
+func startup() []activity.Event {
+	var es []activity.Event
 	at := t0
-	add := func(e events.Event) {
+	add := func(e activity.Event) {
 		at = at.Add(100 * time.Millisecond)
 		e.Time = at
 		es = append(es, e)
@@ -70,28 +70,28 @@ func startup() []events.Event {
 	for i, n := range names {
 		if i == len(names)-1 {
 			// Its image is of the sources as they are: nothing compiled.
-			add(events.Event{Kind: events.Built, Service: n, Step: progress.Step{Kind: progress.UpToDate, Name: n}})
-			add(events.Event{Kind: events.Starting, Service: n, Port: 8081 + i})
+			add(activity.Event{Kind: activity.Built, Service: n, Step: progress.Step{Kind: progress.UpToDate, Name: n}})
+			add(activity.Event{Kind: activity.Starting, Service: n, Port: 8081 + i})
 			continue
 		}
-		add(events.Event{Kind: events.Building, Service: n})
-		add(events.Event{Kind: events.Built, Service: n, Duration: time.Duration(700+i*50) * time.Millisecond})
-		add(events.Event{Kind: events.Starting, Service: n, Port: 8081 + i})
+		add(activity.Event{Kind: activity.Building, Service: n})
+		add(activity.Event{Kind: activity.Built, Service: n, Duration: time.Duration(700+i*50) * time.Millisecond})
+		add(activity.Event{Kind: activity.Starting, Service: n, Port: 8081 + i})
 	}
 	for i, n := range names {
-		add(events.Event{Kind: events.Ready, Service: n})
-		add(events.Event{Kind: events.Stats, Service: n, CPU: 1.5 * float64(i+1), Memory: uint64(12+i) << 20})
+		add(activity.Event{Kind: activity.Ready, Service: n})
+		add(activity.Event{Kind: activity.Stats, Service: n, CPU: 1.5 * float64(i+1), Memory: uint64(12+i) << 20})
 	}
-	add(events.Event{Kind: events.Info, Detail: "gateway listening on http://localhost:8080"})
+	add(activity.Event{Kind: activity.Info, Detail: "gateway listening on http://localhost:8080"})
 	for i := 0; i < 30; i++ {
 		n := names[i%len(names)]
-		add(events.Event{Kind: events.Log, Service: n, Stream: events.Stdout,
+		add(activity.Event{Kind: activity.Log, Service: n, Stream: activity.Stdout,
 			Line: fmt.Sprintf(`{"level":"info","msg":"request","method":"GET","path":"/api/%s/items/%d","status":200}`, n, i)})
 	}
 	return es
 }
 
-func feed(u *ui, es ...events.Event) { u.Update(batchMsg(es)) }
+func feed(u *ui, es ...activity.Event) { u.Update(batchMsg(es)) }
 
 func press(t *testing.T, u *ui, keys ...string) []tea.Cmd {
 	t.Helper()
@@ -165,9 +165,9 @@ func view(t *testing.T, u *ui) string {
 }
 
 func TestViewGolden(t *testing.T) {
-	failed := events.Event{Time: t0.Add(time.Minute), Kind: events.BuildFailed, Service: "orders", Duration: 900 * time.Millisecond,
+	failed := activity.Event{Time: t0.Add(time.Minute), Kind: activity.BuildFailed, Service: "orders", Duration: 900 * time.Millisecond,
 		Output: "# example.com/shop/services/orders\nservices/orders/handlers.go:42:9: undefined: itemz\nservices/orders/handlers.go:57:2: missing return\n"}
-	crashed := events.Event{Time: t0.Add(2 * time.Minute), Kind: events.Crashed, Service: "checkout", ExitCode: 2,
+	crashed := activity.Event{Time: t0.Add(2 * time.Minute), Kind: activity.Crashed, Service: "checkout", ExitCode: 2,
 		Output: "panic: runtime error: index out of range [3] with length 3\ngoroutine 1 [running]:\nmain.main()"}
 	cases := []struct {
 		name string
@@ -176,11 +176,11 @@ func TestViewGolden(t *testing.T) {
 	}{
 		{"running", 100, 30, func(t *testing.T, u *ui) {}},
 		{"build_failed", 100, 30, func(t *testing.T, u *ui) {
-			feed(u, events.Event{Time: t0.Add(59 * time.Second), Kind: events.Building, Service: "orders"}, failed)
+			feed(u, activity.Event{Time: t0.Add(59 * time.Second), Kind: activity.Building, Service: "orders"}, failed)
 			press(t, u, "down")
 		}},
 		{"crashed_focus", 100, 30, func(t *testing.T, u *ui) {
-			feed(u, crashed, events.Event{Time: t0.Add(2 * time.Minute), Kind: events.Restarted, Service: "checkout", Detail: "crashed"})
+			feed(u, crashed, activity.Event{Time: t0.Add(2 * time.Minute), Kind: activity.Restarted, Service: "checkout", Detail: "crashed"})
 			press(t, u, "down", "down", "enter")
 		}},
 		{"filter", 100, 30, func(t *testing.T, u *ui) { press(t, u, "/", "i", "t", "e", "m", "s", "/", "1") }},
@@ -189,7 +189,7 @@ func TestViewGolden(t *testing.T) {
 		{"tiny", 20, 4, func(t *testing.T, u *ui) {}},
 		{"paused", 100, 20, func(t *testing.T, u *ui) {
 			press(t, u, "p")
-			feed(u, events.Event{Time: t0.Add(time.Hour), Kind: events.Log, Service: "orders", Line: "after the pause"})
+			feed(u, activity.Event{Time: t0.Add(time.Hour), Kind: activity.Log, Service: "orders", Line: "after the pause"})
 		}},
 		{"scrolled", 100, 20, func(t *testing.T, u *ui) { press(t, u, "pgup") }},
 		{"tab", 100, 16, func(t *testing.T, u *ui) { press(t, u, "tab") }},
@@ -224,7 +224,7 @@ func TestViewIsReusedUntilSomethingChanges(t *testing.T) {
 	if b := u.View(); b != a {
 		t.Fatal("a clean frame changed")
 	}
-	feed(u, events.Event{Time: t0.Add(time.Hour), Kind: events.Log, Service: "orders", Line: "new line"})
+	feed(u, activity.Event{Time: t0.Add(time.Hour), Kind: activity.Log, Service: "orders", Line: "new line"})
 	if c := u.View(); c == a || !strings.Contains(c, "new line") {
 		t.Fatal("a batch did not redraw")
 	}
@@ -305,7 +305,7 @@ func TestLogPaneFollowsFiltersPausesAndScrolls(t *testing.T) {
 		t.Fatal("esc clears the filter")
 	}
 	press(t, u, "p")
-	feed(u, events.Event{Time: t0.Add(time.Hour), Kind: events.Log, Service: "orders", Line: "while paused"})
+	feed(u, activity.Event{Time: t0.Add(time.Hour), Kind: activity.Log, Service: "orders", Line: "while paused"})
 	if strings.Contains(u.View(), "while paused") {
 		t.Fatal("paused pane moved")
 	}
@@ -372,7 +372,7 @@ func TestColourFrameFits(t *testing.T) {
 	u := newUI(Options{Project: "shop", GatewayURL: "http://localhost:8080", Services: names},
 		newCommon(r), model.New(names, 100))
 	feed(u, startup()...)
-	feed(u, events.Event{Time: t0, Kind: events.BuildFailed, Service: "catalog", Output: "a.go:1:1: x\nb.go:2:2: y"})
+	feed(u, activity.Event{Time: t0, Kind: activity.BuildFailed, Service: "catalog", Output: "a.go:1:1: x\nb.go:2:2: y"})
 	for _, size := range [][2]int{{100, 30}, {60, 12}, {30, 8}} {
 		u.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 		v := view(t, u)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 )
 
 // Filter selects log lines. The zero value keeps every line.
@@ -69,7 +69,7 @@ type PrinterOptions struct {
 // the prefix padded to the longest service name and coloured per service
 // when colour is on. It is safe for concurrent use: each line is one
 // Write, so lines of different services never mix. It implements the
-// runner's LogConsumer (Log, Status) and observes events.Log events.
+// runner's LogConsumer (Log, Status) and observes activity.Log events.
 type Printer struct {
 	w    io.Writer
 	opts PrinterOptions
@@ -171,13 +171,13 @@ func (p *Printer) Status(service, status string) {
 
 // Observe prints the Log events of a run session's bus; other kinds are
 // left to whoever reports them.
-func (p *Printer) Observe(e events.Event) {
-	if e.Kind == events.Log {
+func (p *Printer) Observe(e activity.Event) {
+	if e.Kind == activity.Log {
 		p.Log(e.Service, e.Stream, e.Line)
 	}
 }
 
-var _ events.Observer = (*Printer)(nil)
+var _ activity.Observer = (*Printer)(nil)
 
 // Render returns the readable form of one line, as msx logs prints it
 // without a prefix: a convenience for callers that draw lines themselves,

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/termtext"
 )
 
@@ -91,7 +91,7 @@ func TestRenderAllocates(t *testing.T) {
 func TestPrinterAllocates(t *testing.T) {
 	line := slogLine(t, slog.LevelInfo, "request", "method", "GET", "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")
 	p := NewPrinter(discard{}, []string{"orders"}, PrinterOptions{Color: true})
-	allocs := testing.AllocsPerRun(100, func() { p.Log("orders", events.Stdout, line) })
+	allocs := testing.AllocsPerRun(100, func() { p.Log("orders", activity.Stdout, line) })
 	if allocs != 0 {
 		t.Errorf("Printer.Log allocates %.1f times per line, want 0", allocs)
 	}
@@ -104,11 +104,11 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func TestPrinter(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewPrinter(&buf, []string{"gateway", "orders"}, PrinterOptions{})
-	p.Log("orders", events.Stdout, slogLine(t, slog.LevelInfo, "hi", "service", "orders"))
-	p.Log("gateway", events.Stderr, "plain")
+	p.Log("orders", activity.Stdout, slogLine(t, slog.LevelInfo, "hi", "service", "orders"))
+	p.Log("gateway", activity.Stderr, "plain")
 	p.Status("orders", "exited with code 2")
-	p.Observe(events.Event{Kind: events.Log, Service: "payments", Line: "new"})
-	p.Observe(events.Event{Kind: events.Ready, Service: "orders"})
+	p.Observe(activity.Event{Kind: activity.Log, Service: "payments", Line: "new"})
+	p.Observe(activity.Event{Kind: activity.Ready, Service: "orders"})
 	want := "orders  | 15:04:05.123 INFO  hi\n" +
 		"gateway | plain\n" +
 		"orders  | msx: exited with code 2\n" +
@@ -118,12 +118,12 @@ func TestPrinter(t *testing.T) {
 	}
 
 	buf.Reset()
-	NewPrinter(&buf, []string{"a"}, PrinterOptions{Color: true}).Log("a", events.Stdout, "x")
+	NewPrinter(&buf, []string{"a"}, PrinterOptions{Color: true}).Log("a", activity.Stdout, "x")
 	if buf.String() != "\x1b[36ma |\x1b[0m x\n" {
 		t.Errorf("colour: %q", buf.String())
 	}
 	buf.Reset()
-	NewPrinter(&buf, []string{"a"}, PrinterOptions{NoPrefix: true}).Log("a", events.Stdout, "x")
+	NewPrinter(&buf, []string{"a"}, PrinterOptions{NoPrefix: true}).Log("a", activity.Stdout, "x")
 	if buf.String() != "x\n" {
 		t.Errorf("no prefix: %q", buf.String())
 	}
@@ -265,7 +265,7 @@ func TestRenderRawHostile(t *testing.T) {
 func TestPrinterHostile(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewPrinter(&buf, []string{"orders"}, PrinterOptions{})
-	p.Log("orders", events.Stdout, "a\x1b[2J\rb")
+	p.Log("orders", activity.Stdout, "a\x1b[2J\rb")
 	p.LogBytes("orders", []byte("c\x1b]0;t\x07"))
 	if want := "orders | a\\x1b[2J\\rb\norders | c\\x1b]0;t\\x07\n"; buf.String() != want {
 		t.Errorf("got %q, want %q", buf.String(), want)
@@ -286,6 +286,6 @@ func BenchmarkPrinter(b *testing.B) {
 	p := NewPrinter(discard{}, []string{"orders"}, PrinterOptions{Color: true})
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		p.Log("orders", events.Stdout, line)
+		p.Log("orders", activity.Stdout, line)
 	}
 }

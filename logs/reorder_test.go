@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/internal/syncbuf"
 	"github.com/msx-dev/msx/runner"
 )
@@ -44,7 +44,7 @@ func (s *fakeSource) Follow(ctx context.Context, ts []runner.LogTarget, _ runner
 		<-s.sent[prev]
 	}
 	for _, l := range s.follow[t.ID] {
-		c.Log(t.Service, events.Stdout, l)
+		c.Log(t.Service, activity.Stdout, l)
 	}
 	close(s.sent[t.ID])
 	<-ctx.Done()
@@ -102,11 +102,11 @@ func TestReorderHoldsForTheWindowThenPassesOnInTimeOrder(t *testing.T) {
 	now := base.Add(600 * time.Millisecond)
 	out := &recordConsumer{}
 	o := newReorder(out, 100*time.Millisecond, 100, func() time.Time { return now })
-	o.Log("checkout", events.Stdout, stamped(507, "c"))
-	o.Log("gateway", events.Stdout, stamped(485, "g"))
-	o.Log("orders-db", events.Stdout, "LOG:  checkpoint starting") // no time: placed at now, .600
-	o.Status("orders", "exited with code 1")                       // also .600, after the line before it
-	o.flush(now.Add(-100 * time.Millisecond))                      // up to .500
+	o.Log("checkout", activity.Stdout, stamped(507, "c"))
+	o.Log("gateway", activity.Stdout, stamped(485, "g"))
+	o.Log("orders-db", activity.Stdout, "LOG:  checkpoint starting") // no time: placed at now, .600
+	o.Status("orders", "exited with code 1")                         // also .600, after the line before it
+	o.flush(now.Add(-100 * time.Millisecond))                        // up to .500
 	if got := strings.Join(out.lines, "|"); got != "gateway:"+stamped(485, "g") {
 		t.Fatalf("after the window passed .500: %q", got)
 	}
@@ -115,7 +115,7 @@ func TestReorderHoldsForTheWindowThenPassesOnInTimeOrder(t *testing.T) {
 	if strings.Join(out.lines, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q\nwant %q", out.lines, want)
 	}
-	o.Log("late", events.Stdout, "after close")
+	o.Log("late", activity.Stdout, "after close")
 	if last := out.lines[len(out.lines)-1]; last != "late:after close" {
 		t.Errorf("a line after Close was held or lost: %q", out.lines)
 	}
@@ -128,7 +128,7 @@ func TestReorderIsBoundedAndLosesNothing(t *testing.T) {
 	out := &recordConsumer{}
 	o := newReorder(out, time.Second, 3, func() time.Time { return now })
 	for i := range 10 {
-		o.Log("a", events.Stdout, stamped(900-i, fmt.Sprint(i)))
+		o.Log("a", activity.Stdout, stamped(900-i, fmt.Sprint(i)))
 	}
 	if len(out.lines) != 7 || len(o.held) != 3 {
 		t.Fatalf("%d passed on, %d held; want 7 and 3", len(out.lines), len(o.held))
@@ -149,6 +149,6 @@ func BenchmarkFollowPath(b *testing.B) {
 	defer o.Close()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		o.Log("orders", events.Stdout, line)
+		o.Log("orders", activity.Stdout, line)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/state"
+	"github.com/msx-dev/msx/msxdir"
 )
 
 // AdminClient reads and sets what a program shows on its admin listener,
@@ -60,7 +60,7 @@ func (r *Runner) admin(m *devenv.Manifest) AdminClient {
 	if r.Admin != nil {
 		return r.Admin
 	}
-	token, _, _ := state.New(m.Dir).Lookup(devenv.AdminTokenSecret)
+	token, _, _ := msxdir.New(m.Dir).Lookup(devenv.AdminTokenSecret)
 	return HTTPAdmin{Token: token}
 }
 

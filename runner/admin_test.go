@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/msx-dev/msx/state"
+	"github.com/msx-dev/msx/msxdir"
 )
 
 // fakeAdminListener is a program's admin listener that, as the generated
@@ -49,7 +49,7 @@ func (a *fakeAdminListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestAdminTokenFromUpToFault(t *testing.T) {
 	h := newHarness()
 	m := manifest(t.TempDir())
-	if _, err := h.up(t, m, UpOptions{Services: []string{"catalog"}, Secrets: state.New(m.Dir)}); err != nil {
+	if _, err := h.up(t, m, UpOptions{Services: []string{"catalog"}, Secrets: msxdir.New(m.Dir)}); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(m.Dir, ".msx", "secrets", "admin-token")

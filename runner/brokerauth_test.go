@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/state"
+	"github.com/msx-dev/msx/msxdir"
 )
 
 // brokerManifest is shop with payments subscribing to orders' items
@@ -29,7 +29,7 @@ func brokerManifest() *devenv.Manifest {
 func TestUpBrokerCredentialsAsFiles(t *testing.T) {
 	h := newHarness()
 	h.api.images[devenv.NATS.DefaultImage] = true
-	store := state.New(t.TempDir())
+	store := msxdir.New(t.TempDir())
 	if _, err := h.up(t, brokerManifest(), UpOptions{Secrets: store}); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestUpBrokerCredentialsAsFiles(t *testing.T) {
 }
 
 func TestBrokerSeedNotASeed(t *testing.T) {
-	store := state.New(t.TempDir())
+	store := msxdir.New(t.TempDir())
 	if _, err := store.SecretWith("nats-orders.nk", func() (string, error) { return "not-a-seed", nil }); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/state"
+	"github.com/msx-dev/msx/msxdir"
 	"github.com/msx-dev/msx/templates"
 )
 
@@ -61,7 +61,7 @@ func (r *Runner) Events(ctx context.Context, m *devenv.Manifest, subject string,
 	c.ResolvedImage = built[0].Image
 	src := r.Secrets
 	if src == nil {
-		src = state.New(m.Dir)
+		src = msxdir.New(m.Dir)
 	}
 	// Its seed, made with the broker's configuration by up: a seed made
 	// now is one the running broker does not know.

@@ -10,8 +10,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/events"
 )
 
 // LogTargets returns a target for every container of the workspace (any
@@ -81,8 +81,8 @@ func (r *Runner) ReadLogs(ctx context.Context, id string, opts ReadOptions) ([]L
 	}
 	defer rc.Close()
 	var lines []LogLine
-	out := &entryWriter{stream: events.Stdout, lines: &lines}
-	errw := &entryWriter{stream: events.Stderr, lines: &lines}
+	out := &entryWriter{stream: activity.Stdout, lines: &lines}
+	errw := &entryWriter{stream: activity.Stderr, lines: &lines}
 	if _, err := stdcopy.StdCopy(out, errw, rc); err != nil {
 		return nil, engineErr(ctx, err, "reading the logs of "+id)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 )
 
 // LogConsumer receives the log lines of every followed container: msx logs'
@@ -192,8 +192,8 @@ func (r *Runner) followOne(ctx context.Context, t LogTarget, opts FollowOptions,
 	}
 	failures := 0
 	for {
-		out := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, events.Stdout, l) }}, since: since}
-		errw := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, events.Stderr, l) }}, since: since}
+		out := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, activity.Stdout, l) }}, since: since}
+		errw := &stampWriter{lw: lineWriter{emit: func(l string) { c.Log(t.Service, activity.Stderr, l) }}, since: since}
 		lo := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
 		if !since.IsZero() {
 			lo.Since = sinceArg(since)

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/state"
+	"github.com/msx-dev/msx/msxdir"
 )
 
 // keepProbeSecrets reads the secrets the plan's readiness probes fetch
@@ -66,7 +66,7 @@ func (r *Runner) probeSecret(dir, name string) (string, error) {
 		v, ok, err = src.Lookup(name)
 	case nil:
 		if dir != "" {
-			v, ok, err = state.New(dir).Lookup(name)
+			v, ok, err = msxdir.New(dir).Lookup(name)
 		}
 	default:
 		v, err = src.Secret(name)

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/state"
+	"github.com/msx-dev/msx/msxdir"
 )
 
 // probes records the URLs a runner probes.
@@ -47,7 +47,7 @@ func TestBrokerMonitorUnderItsSecretPath(t *testing.T) {
 	dir := t.TempDir()
 	m := brokerManifest()
 	m.Dir = dir
-	store := state.New(dir)
+	store := msxdir.New(dir)
 	pr := &probes{}
 	h.r.Probe = pr.probe
 	p, err := h.up(t, m, UpOptions{Secrets: store})
@@ -164,7 +164,7 @@ func TestBrokerMonitorUnderItsSecretPath(t *testing.T) {
 func TestBrokerMonitorPathNotAPath(t *testing.T) {
 	h := newHarness()
 	h.api.images[devenv.NATS.DefaultImage] = true
-	store := state.New(t.TempDir())
+	store := msxdir.New(t.TempDir())
 	if _, err := store.SecretWith(devenv.BrokerMonitorSecret, func() (string, error) { return "../varz?x=", nil }); err != nil {
 		t.Fatal(err)
 	}

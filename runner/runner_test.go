@@ -16,8 +16,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/volume"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/internal/syncbuf"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/progress"
@@ -1292,7 +1292,7 @@ func (p *plain) Log(service, _, line string) {
 	fmt.Fprintf(p.w, "%-*s | %s\n", p.width, service, line)
 }
 
-func (p *plain) Status(service, status string) { p.Log(service, events.Stderr, "msx: "+status) }
+func (p *plain) Status(service, status string) { p.Log(service, activity.Stderr, "msx: "+status) }
 
 // generatedSecrets says every secret was generated just now.
 type generatedSecrets struct{ fakeSecrets }

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -73,7 +73,7 @@ func (s *Session) monitor(ctx context.Context, eng Sampler) {
 				continue
 			}
 			if cpu, ok := runner.CPUPercent(prev[c.Service], sm); ok {
-				s.publish(events.Event{Kind: events.Stats, Service: c.Service, CPU: cpu, Memory: sm.Memory, Port: sm.Port})
+				s.publish(activity.Event{Kind: activity.Stats, Service: c.Service, CPU: cpu, Memory: sm.Memory, Port: sm.Port})
 			}
 			if sm.HasStats {
 				prev[c.Service] = sm
@@ -85,14 +85,14 @@ func (s *Session) monitor(ctx context.Context, eng Sampler) {
 			shown := s.shownHealth(c.Service)
 			if sm.Ready {
 				misses[c.Service] = 0
-				if shown == events.Unhealthy || shown == events.Crashed {
-					s.publish(events.Event{Kind: events.Ready, Service: c.Service, Detail: "answers its readiness check again"})
+				if shown == activity.Unhealthy || shown == activity.Crashed {
+					s.publish(activity.Event{Kind: activity.Ready, Service: c.Service, Detail: "answers its readiness check again"})
 				}
 				continue
 			}
 			misses[c.Service]++
-			if misses[c.Service] >= unhealthyAfter && shown != events.Unhealthy {
-				s.publish(events.Event{Kind: events.Unhealthy, Service: c.Service, Detail: sm.Reason})
+			if misses[c.Service] >= unhealthyAfter && shown != activity.Unhealthy {
+				s.publish(activity.Event{Kind: activity.Unhealthy, Service: c.Service, Detail: sm.Reason})
 			}
 		}
 	}
@@ -123,7 +123,7 @@ func (s *Session) settling(service string) bool {
 
 // shownHealth is the last of Ready, Unhealthy, Crashed and Stopped
 // published about service, 0 if none.
-func (s *Session) shownHealth(service string) events.Kind {
+func (s *Session) shownHealth(service string) activity.Kind {
 	s.healthMu.Lock()
 	defer s.healthMu.Unlock()
 	return s.health[service]

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/termtext"
 )
 
@@ -55,10 +55,10 @@ func NewPlain(w io.Writer, lines LinePrinter) *Plain {
 }
 
 // Observe prints one event.
-func (p *Plain) Observe(e events.Event) {
+func (p *Plain) Observe(e activity.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e.Kind == events.Following {
+	if e.Kind == activity.Following {
 		p.following = true
 	}
 	if p.muted {
@@ -68,13 +68,13 @@ func (p *Plain) Observe(e events.Event) {
 	// is a program's last lines or the compiler's: shown, not interpreted.
 	e.Detail, e.Output = termtext.Line(e.Detail), termtext.Text(e.Output)
 	switch e.Kind {
-	case events.Log:
+	case activity.Log:
 		p.log(e.Service, e.Stream, e.Line)
 		return
-	case events.Following:
+	case activity.Following:
 		fmt.Fprintf(p.w, "ready in %s at %s; Ctrl-C to stop\n", round(e.Duration), e.Detail)
 		return
-	case events.BuildFailed:
+	case activity.BuildFailed:
 		if e.Output != "" {
 			if e.Output != p.lastOutput {
 				fmt.Fprintf(p.w, "# %s: go build failed\n%s\n", e.Service, e.Output)
@@ -82,38 +82,38 @@ func (p *Plain) Observe(e events.Event) {
 			p.lastOutput = e.Output
 			return
 		}
-	case events.Building:
+	case activity.Building:
 		p.lastOutput = ""
-	case events.Crashed:
+	case activity.Crashed:
 		if !p.following && e.Output != "" {
 			fmt.Fprintf(p.w, "last log lines of %s:\n%s\n", e.Service, indent(e.Output))
 			return
 		}
-	case events.Stopping, events.Waiting:
+	case activity.Stopping, activity.Waiting:
 		fmt.Fprintln(p.w, e.Detail)
 		return
-	case events.Stats:
+	case activity.Stats:
 		// Every container every few seconds: the dashboard's columns,
 		// too many lines for a log.
 		return
 	}
 	words := termtext.Line(e.Words())
 	switch {
-	case e.Kind == events.Swapped:
+	case e.Kind == activity.Swapped:
 		words = fmt.Sprintf("swapped in %s (%s)", round(e.Duration), e.Detail)
-	case e.Kind == events.Built && p.following:
+	case e.Kind == activity.Built && p.following:
 		words = fmt.Sprintf("built in %s", round(e.Duration))
-	case e.Kind == events.Unhealthy:
+	case e.Kind == activity.Unhealthy:
 		words = "unhealthy: " + e.Detail
-	case e.Kind == events.Ready && p.following && e.Detail != "":
+	case e.Kind == activity.Ready && p.following && e.Detail != "":
 		words = "ready: " + e.Detail
-	case e.Kind == events.Restarted && e.Duration > 0:
+	case e.Kind == activity.Restarted && e.Duration > 0:
 		words = fmt.Sprintf("%s in %s", e.Detail, round(e.Duration))
-	case e.Kind == events.Crashed && e.Output != "":
+	case e.Kind == activity.Crashed && e.Output != "":
 		words = e.Detail + "; its last lines:\n" + indent(e.Output)
-	case e.Kind == events.BreakerChanged:
+	case e.Kind == activity.BreakerChanged:
 		words = breakerWords(e)
-	case e.Kind == events.DeadLettered:
+	case e.Kind == activity.DeadLettered:
 		words = deadLetterWords(e)
 	case words == "":
 		words = e.Kind.String()
@@ -124,13 +124,13 @@ func (p *Plain) Observe(e events.Event) {
 		return
 	}
 	if p.following {
-		p.log(name, events.Stderr, "msx: "+words)
+		p.log(name, activity.Stderr, "msx: "+words)
 		return
 	}
 	fmt.Fprintf(p.w, "%-12s %s\n", name, words)
 }
 
-var _ events.Observer = (*Plain)(nil)
+var _ activity.Observer = (*Plain)(nil)
 
 func (p *Plain) log(service, stream, line string) {
 	if p.lines == nil {
@@ -142,12 +142,12 @@ func (p *Plain) log(service, stream, line string) {
 
 // breakerWords says a breaker's change; its name and state are what a
 // program's admin listener said: shown, not interpreted.
-func breakerWords(e events.Event) string {
+func breakerWords(e activity.Event) string {
 	return "breaker " + termtext.Line(e.Upstream) + ": " + termtext.Line(e.State)
 }
 
 // deadLetterWords says the broker set events aside.
-func deadLetterWords(e events.Event) string {
+func deadLetterWords(e activity.Event) string {
 	n := "events"
 	if e.Count == 1 {
 		n = "event"

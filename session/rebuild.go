@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -30,7 +30,7 @@ type ReadyWaiter interface {
 func (s *Session) buildLoop(ctx context.Context) {
 	changes := make(chan []string, 16)
 	if s.opts.Watch != nil {
-		warn := func(msg string) { s.publish(events.Event{Kind: events.Warning, Detail: msg}) }
+		warn := func(msg string) { s.publish(activity.Event{Kind: activity.Warning, Detail: msg}) }
 		go func() {
 			if s.opts.Recover != nil {
 				defer s.opts.Recover()
@@ -46,7 +46,7 @@ func (s *Session) buildLoop(ctx context.Context) {
 		case err == nil:
 			s.setGraph(g)
 		case ctx.Err() == nil:
-			s.publish(events.Event{Kind: events.Warning,
+			s.publish(activity.Event{Kind: activity.Warning,
 				Detail: "cannot map changes to services (" + sentence(err) + "); every change rebuilds every service"})
 		}
 	}
@@ -163,7 +163,7 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 	start := s.clock.Now()
 	targets := s.targets(names)
 	for _, n := range names {
-		s.publish(events.Event{Kind: events.Building, Service: n, Detail: "compiling"})
+		s.publish(activity.Event{Kind: activity.Building, Service: n, Detail: "compiling"})
 	}
 	before := s.compilerFailures()
 	var results []builder.Result
@@ -181,18 +181,18 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 		if s.compilerFailures() == before {
 			// Not the compiler (its output was published): say why.
 			for _, n := range names {
-				s.publish(events.Event{Kind: events.BuildFailed, Service: n, Detail: sentence(err),
+				s.publish(activity.Event{Kind: activity.BuildFailed, Service: n, Detail: sentence(err),
 					Duration: s.clock.Now().Sub(start)})
 			}
 		}
-		s.publish(events.Event{Kind: events.Warning,
+		s.publish(activity.Event{Kind: activity.Warning,
 			Detail: "the build failed; the previous version keeps serving until the next good build"})
 		return
 	}
 	built := s.clock.Now().Sub(start)
 	var wg sync.WaitGroup
 	for _, r := range results {
-		s.publish(events.Event{Kind: events.Built, Service: r.Name, Detail: "built", Duration: built})
+		s.publish(activity.Event{Kind: activity.Built, Service: r.Name, Detail: "built", Duration: built})
 		wg.Add(1)
 		go func() {
 			if s.opts.Recover != nil {
@@ -219,7 +219,7 @@ func (s *Session) rebuildAndSwap(ctx context.Context, names []string) {
 		cancelled := pctx.Err() != nil
 		cancel()
 		if err != nil && !cancelled {
-			s.publish(events.Event{Kind: events.Warning,
+			s.publish(activity.Event{Kind: activity.Warning,
 				Detail: "packing the new images failed (" + sentence(err) + "); the next msx up packs them"})
 		}
 	}
@@ -278,9 +278,9 @@ func (s *Session) swapInto(ctx context.Context, c devenv.Container, r builder.Re
 	// msx-init restarts the program inside the container: the container
 	// does not stop, so there is no restart to hide, and an exit after
 	// this is the new program's crash.
-	if err := s.opts.Engine.Swap(ctx, c.Name, binary); err != nil {
+	if err := s.opts.Runner.Swap(ctx, c.Name, binary); err != nil {
 		if ctx.Err() == nil {
-			s.publish(events.Event{Kind: events.Warning, Service: c.Service, Detail: "the swap failed: " + sentence(err)})
+			s.publish(activity.Event{Kind: activity.Warning, Service: c.Service, Detail: "the swap failed: " + sentence(err)})
 		}
 		return
 	}
@@ -291,7 +291,7 @@ func (s *Session) swapInto(ctx context.Context, c devenv.Container, r builder.Re
 	if r.Unchanged {
 		detail = unchangedSwap
 	}
-	s.publish(events.Event{Kind: events.Swapped, Service: c.Service, Detail: detail,
+	s.publish(activity.Event{Kind: activity.Swapped, Service: c.Service, Detail: detail,
 		Duration: s.clock.Now().Sub(start)})
 }
 
@@ -300,7 +300,7 @@ func (s *Session) swapInto(ctx context.Context, c devenv.Container, r builder.Re
 // Crashed published, when it exited or never became ready ("after the
 // swap": when).
 func (s *Session) waitReady(ctx context.Context, service, when string) bool {
-	w, ok := s.opts.Engine.(ReadyWaiter)
+	w, ok := s.opts.Runner.(ReadyWaiter)
 	_, plan := s.current()
 	c := plan.Container(service)
 	if !ok || c == nil {
@@ -308,16 +308,16 @@ func (s *Session) waitReady(ctx context.Context, service, when string) bool {
 	}
 	err := w.WaitReady(ctx, c)
 	if err == nil {
-		if s.shownHealth(service) != events.Ready {
+		if s.shownHealth(service) != activity.Ready {
 			// It had crashed or was unhealthy: the new program recovered it.
-			s.publish(events.Event{Kind: events.Ready, Service: service})
+			s.publish(activity.Event{Kind: activity.Ready, Service: service})
 		}
 		return true
 	}
 	if ctx.Err() != nil {
 		return false
 	}
-	e := events.Event{Kind: events.Crashed, Service: service, Detail: sentence(err)}
+	e := activity.Event{Kind: activity.Crashed, Service: service, Detail: sentence(err)}
 	var se *runner.ServiceError
 	if errors.As(err, &se) {
 		e.ExitCode = se.ExitCode
@@ -363,7 +363,7 @@ func (w *compilerOutput) Write(p []byte) (int, error) {
 	w.count++
 	w.mu.Unlock()
 	for _, svc := range services {
-		w.s.publish(events.Event{Kind: events.BuildFailed, Service: svc, Detail: "does not compile",
+		w.s.publish(activity.Event{Kind: activity.BuildFailed, Service: svc, Detail: "does not compile",
 			Output: strings.TrimRight(text, "\n")})
 	}
 	return len(p), nil

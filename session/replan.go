@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -40,7 +40,7 @@ func (f *followers) add(targets []runner.LogTarget) {
 		if f.s.opts.Recover != nil {
 			defer f.s.opts.Recover()
 		}
-		err := f.s.opts.Engine.Follow(f.ctx, targets, runner.FollowOptions{Until: f.until}, consumer{f.s})
+		err := f.s.opts.Runner.Follow(f.ctx, targets, runner.FollowOptions{Until: f.until}, consumer{f.s})
 		f.mu.Lock()
 		f.running--
 		last := f.running == 0
@@ -62,17 +62,17 @@ func (f *followers) add(targets []runner.LogTarget) {
 func (s *Session) replan(ctx context.Context) {
 	old, oldPlan := s.current()
 	if s.opts.Reload == nil {
-		s.publish(events.Event{Kind: events.Warning, Detail: "msx.yaml changed; stop and run msx up again to apply it"})
+		s.publish(activity.Event{Kind: activity.Warning, Detail: "msx.yaml changed; stop and run msx up again to apply it"})
 		return
 	}
 	m, err := s.opts.Reload()
 	if err != nil {
-		s.publish(events.Event{Kind: events.Warning,
+		s.publish(activity.Event{Kind: activity.Warning,
 			Detail: "msx.yaml changed but is not valid, so nothing was applied: " + sentence(err) + "; the environment keeps running as it was"})
 		return
 	}
 	if m.Project != old.Project || m.Dir != old.Dir {
-		s.publish(events.Event{Kind: events.Warning,
+		s.publish(activity.Event{Kind: activity.Warning,
 			Detail: "msx.yaml now names the project " + m.Project + "; stop (q or Ctrl-C) and run msx up again to move to it"})
 		return
 	}
@@ -80,12 +80,12 @@ func (s *Session) replan(ctx context.Context) {
 	s.applying.Store(true)
 	defer s.applying.Store(false)
 	unlock, err := Lock(ctx, m.Dir, func() {
-		s.publish(events.Event{Kind: events.Waiting, Detail: "another msx is applying this workspace; waiting for it to finish"})
+		s.publish(activity.Event{Kind: activity.Waiting, Detail: "another msx is applying this workspace; waiting for it to finish"})
 	})
 	if err != nil {
 		return // cancelled
 	}
-	plan, err := s.opts.Engine.Up(ctx, m, s.opts.Up)
+	plan, err := s.opts.Runner.Up(ctx, m, s.opts.Up)
 	unlock()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -93,10 +93,10 @@ func (s *Session) replan(ctx context.Context) {
 		}
 		var se *runner.ServiceError
 		if errors.As(err, &se) && len(se.Logs) > 0 {
-			s.publish(events.Event{Kind: events.Crashed, Service: se.Service, ExitCode: se.ExitCode,
+			s.publish(activity.Event{Kind: activity.Crashed, Service: se.Service, ExitCode: se.ExitCode,
 				Detail: se.Error(), Output: strings.Join(se.Logs, "\n")})
 		}
-		s.publish(events.Event{Kind: events.Warning,
+		s.publish(activity.Event{Kind: activity.Warning,
 			Detail: "applying the changed msx.yaml failed: " + sentence(err) + "; fix it and save again"})
 		return
 	}

@@ -1,7 +1,7 @@
 // Package session owns a running project once msx up applies its plan:
 // it follows the logs, rebuilds and hot-swaps what changed, restarts,
 // stops gracefully and, on a second interrupt, forcefully. Everything a
-// user sees happen is published as a typed event (package events); the
+// user sees happen is published as a typed event (package activity); the
 // plain printer and the dashboard are observers of the same stream.
 //
 // It is the one place that interprets interrupts: cmd hands it the signal
@@ -18,17 +18,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/clock"
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
 )
 
-// Engine is what the session needs of the runner; *runner.Runner is one.
-type Engine interface {
+// Runner is what the session needs of the runner; *runner.Runner is one.
+type Runner interface {
 	Up(ctx context.Context, m *devenv.Manifest, opts runner.UpOptions) (*devenv.Plan, error)
 	Follow(ctx context.Context, targets []runner.LogTarget, opts runner.FollowOptions, c runner.LogConsumer) error
 	Stop(ctx context.Context, project, dir string, opts runner.StopOptions) error
@@ -37,7 +37,7 @@ type Engine interface {
 	Restart(ctx context.Context, name string) error
 }
 
-var _ Engine = (*runner.Runner)(nil)
+var _ Runner = (*runner.Runner)(nil)
 
 // Builder compiles targets; *builder.Builder is one. Result.Binary is the
 // linux binary on the host that a swap copies in.
@@ -68,9 +68,9 @@ type Watch func(ctx context.Context, out chan<- []string, warn func(string)) err
 // Options make a session.
 type Options struct {
 	Manifest *devenv.Manifest
-	// Up is what the session passes to Engine.Up.
+	// Up is what the session passes to Runner.Up.
 	Up     runner.UpOptions
-	Engine Engine
+	Runner Runner
 	// Builder rebuilds programs after a change or on Rebuild; nil turns
 	// rebuilding off.
 	Builder Builder
@@ -81,7 +81,7 @@ type Options struct {
 	// Watch, when set, is followed while attached: each batch rebuilds
 	// and swaps what it affects.
 	Watch Watch
-	Bus   *events.Bus
+	Bus   *activity.Bus
 	// Clock defaults to the real one.
 	Clock clock.Clock
 	// Interrupts carries the user's Ctrl-C (and SIGTERM): the first stops
@@ -91,11 +91,11 @@ type Options struct {
 	// Detach: Start leaves what it started running when it fails.
 	Detach bool
 	// SampleEvery is how often an attached session samples each
-	// container's readiness, CPU and memory (when the Engine is a
+	// container's readiness, CPU and memory (when the Runner is a
 	// Sampler); 0 is DefaultSampleEvery.
 	SampleEvery time.Duration
 	// StatusEvery is how often an attached session reads the project's
-	// status (when the Engine is a StatusReader) to publish breaker and
+	// status (when the Runner is a StatusReader) to publish breaker and
 	// dead-letter changes; 0 reads none. Status serves the reads it makes
 	// to other readers too.
 	StatusEvery time.Duration
@@ -117,7 +117,7 @@ type Options struct {
 type Session struct {
 	opts  Options
 	m     *devenv.Manifest
-	bus   *events.Bus
+	bus   *activity.Bus
 	clock clock.Clock
 
 	plan *devenv.Plan
@@ -134,7 +134,7 @@ type Session struct {
 	// health is the last of Ready, Unhealthy, Crashed and Stopped
 	// published per service, under healthMu.
 	healthMu sync.Mutex
-	health   map[string]events.Kind
+	health   map[string]activity.Kind
 	// stopPack cancels the images' pack after a swap, if one runs: a new
 	// change goes first (the pack is redone after its swap, or by the next
 	// msx up).
@@ -169,7 +169,7 @@ func New(opts Options) *Session {
 	}
 	bus := opts.Bus
 	if bus == nil {
-		bus = events.NewBus(clk.Now)
+		bus = activity.NewBus(clk.Now)
 	}
 	s := &Session{
 		opts:    opts,
@@ -185,7 +185,7 @@ func New(opts Options) *Session {
 }
 
 // Bus is the session's event stream.
-func (s *Session) Bus() *events.Bus { return s.bus }
+func (s *Session) Bus() *activity.Bus { return s.bus }
 
 // Plan is the plan applied last: by Start, or after msx.yaml changed.
 func (s *Session) Plan() *devenv.Plan {
@@ -200,13 +200,13 @@ func (s *Session) current() (*devenv.Manifest, *devenv.Plan) {
 	return s.m, s.plan
 }
 
-func (s *Session) publish(e events.Event) {
+func (s *Session) publish(e activity.Event) {
 	switch e.Kind {
-	case events.Ready, events.Unhealthy, events.Crashed, events.Stopped:
+	case activity.Ready, activity.Unhealthy, activity.Crashed, activity.Stopped:
 		if e.Service != "" {
 			s.healthMu.Lock()
 			if s.health == nil {
-				s.health = map[string]events.Kind{}
+				s.health = map[string]activity.Kind{}
 			}
 			s.health[e.Service] = e.Kind
 			s.healthMu.Unlock()
@@ -216,7 +216,7 @@ func (s *Session) publish(e events.Event) {
 }
 
 func (s *Session) info(format string, args ...any) {
-	s.publish(events.Event{Kind: events.Info, Detail: fmt.Sprintf(format, args...)})
+	s.publish(activity.Event{Kind: activity.Info, Detail: fmt.Sprintf(format, args...)})
 }
 
 // Start applies the plan under the workspace lock and waits until every
@@ -224,12 +224,12 @@ func (s *Session) info(format string, args ...any) {
 // stops what this up started before Start returns.
 func (s *Session) Start(ctx context.Context) (*devenv.Plan, error) {
 	unlock, err := Lock(ctx, s.m.Dir, func() {
-		s.publish(events.Event{Kind: events.Waiting, Detail: "another msx is applying this workspace; waiting for it to finish"})
+		s.publish(activity.Event{Kind: activity.Waiting, Detail: "another msx is applying this workspace; waiting for it to finish"})
 	})
 	if err != nil {
 		return nil, err
 	}
-	plan, err := s.opts.Engine.Up(ctx, s.m, s.opts.Up)
+	plan, err := s.opts.Runner.Up(ctx, s.m, s.opts.Up)
 	unlock()
 	if err == nil {
 		s.setPlan(plan)
@@ -237,7 +237,7 @@ func (s *Session) Start(ctx context.Context) (*devenv.Plan, error) {
 	}
 	var se *runner.ServiceError
 	if errors.As(err, &se) && len(se.Logs) > 0 {
-		s.publish(events.Event{Kind: events.Crashed, Service: se.Service, ExitCode: se.ExitCode,
+		s.publish(activity.Event{Kind: activity.Crashed, Service: se.Service, ExitCode: se.ExitCode,
 			Detail: se.Error(), Output: strings.Join(se.Logs, "\n")})
 	}
 	if s.opts.Detach {
@@ -268,7 +268,7 @@ func (s *Session) setPlan(p *devenv.Plan) {
 // Progress receives the runner's and the builder's steps and publishes
 // them as events.
 func (s *Session) Progress(p progress.Step) {
-	e := events.Event{Step: p, Duration: p.Duration}
+	e := activity.Event{Step: p, Duration: p.Duration}
 	if p.Object == progress.Service {
 		e.Service = p.Name
 	}
@@ -278,28 +278,28 @@ func (s *Session) Progress(p progress.Step) {
 			// A rebuild publishes its own Building and Built, with durations.
 			return
 		}
-		e.Kind = events.Building
+		e.Kind = activity.Building
 		if p.Kind == progress.UpToDate || p.Kind == progress.Built {
-			e.Kind = events.Built
+			e.Kind = activity.Built
 		}
 	case progress.Ready:
-		e.Kind = events.Ready
+		e.Kind = activity.Ready
 	case progress.Running:
 		s.mu.Lock()
 		s.adopted[p.Name] = true
 		s.mu.Unlock()
-		e.Kind = events.Starting
+		e.Kind = activity.Starting
 	case progress.Created, progress.Recreated, progress.Started:
-		e.Kind = events.Starting
+		e.Kind = activity.Starting
 	case progress.Stopped, progress.Killed, progress.Removed:
-		e.Kind = events.Stopped
+		e.Kind = activity.Stopped
 	default:
-		e.Kind = events.Info
+		e.Kind = activity.Info
 	}
 	if p.Object != progress.Service {
 		// A network, a volume, an image, a container by its name: the
 		// project's news, not a service's.
-		e.Kind = events.Info
+		e.Kind = activity.Info
 	}
 	s.publish(e)
 }
@@ -324,7 +324,7 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 	}
 	s.mu.Unlock()
 	url := fmt.Sprintf("http://%s:%d", devenv.LoopbackIP, p.GatewayPort)
-	s.publish(events.Event{Kind: events.Following, Detail: url,
+	s.publish(activity.Event{Kind: activity.Following, Detail: url,
 		Duration: s.clock.Now().Sub(started)})
 
 	// Followers outlive ctx: they show what the containers print while
@@ -351,7 +351,7 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 		}()
 	}
 
-	if _, ok := s.opts.Engine.(StatusReader); ok && s.opts.StatusEvery > 0 {
+	if _, ok := s.opts.Runner.(StatusReader); ok && s.opts.StatusEvery > 0 {
 		wg.Add(1)
 		go func() {
 			if s.opts.Recover != nil {
@@ -362,7 +362,7 @@ func (s *Session) Attach(ctx context.Context, started time.Time) error {
 		}()
 	}
 
-	if sm, ok := s.opts.Engine.(Sampler); ok {
+	if sm, ok := s.opts.Runner.(Sampler); ok {
 		wg.Add(1)
 		go func() {
 			if s.opts.Recover != nil {
@@ -427,11 +427,11 @@ func (s *Session) stop(interrupted, copied bool, only []string) {
 		case <-s.clock.After(100 * time.Millisecond):
 		}
 	}
-	s.publish(events.Event{Kind: events.Stopping, Detail: "stopping (" + force + ")"})
+	s.publish(activity.Event{Kind: activity.Stopping, Detail: "stopping (" + force + ")"})
 	m, _ := s.current()
 	opts := runner.StopOptions{Only: only, Deps: runner.StopDeps(m)}
 	bg := context.Background()
-	eng := s.opts.Engine
+	eng := s.opts.Runner
 	stopped := make(chan error, 1)
 	graceful := opts
 	go func() { stopped <- eng.Stop(bg, m.Project, m.Dir, graceful) }()
@@ -440,31 +440,31 @@ func (s *Session) stop(interrupted, copied bool, only []string) {
 	select {
 	case err := <-stopped:
 		if err != nil {
-			s.publish(events.Event{Kind: events.Warning, Detail: sentence(err)})
+			s.publish(activity.Event{Kind: activity.Warning, Detail: sentence(err)})
 		}
 	case <-s.opts.Interrupts:
-		s.publish(events.Event{Kind: events.Stopping, Detail: "forcing"})
+		s.publish(activity.Event{Kind: activity.Stopping, Detail: "forcing"})
 		opts.Force = true
 		killed := make(chan error, 1)
 		go func() { killed <- eng.Stop(bg, m.Project, m.Dir, opts) }()
 		select {
 		case err := <-killed:
 			if err != nil {
-				s.publish(events.Event{Kind: events.Warning, Detail: sentence(err)})
+				s.publish(activity.Event{Kind: activity.Warning, Detail: sentence(err)})
 			}
 		case <-s.clock.After(bound):
-			s.publish(events.Event{Kind: events.Warning, Detail: hung})
+			s.publish(activity.Event{Kind: activity.Warning, Detail: hung})
 		}
 	case <-s.clock.After(bound):
 		// Stop is bounded itself; this is the last resort.
-		s.publish(events.Event{Kind: events.Warning, Detail: hung})
+		s.publish(activity.Event{Kind: activity.Warning, Detail: hung})
 	}
 }
 
 // Quit stops the project gracefully, as the first Ctrl-C does.
 func (s *Session) Quit() { s.quitOnce.Do(func() { close(s.quit) }) }
 
-// ProgramRestarter is implemented by an Engine that can restart the
+// ProgramRestarter is implemented by a Runner that can restart the
 // program inside its container through msx-init (*runner.Runner does):
 // done is false when the container has no msx-init.
 type ProgramRestarter interface {
@@ -485,28 +485,28 @@ func (s *Session) Restart(service string) {
 		defer s.settle(service)()
 		ctx := context.Background()
 		start := s.clock.Now()
-		if pr, ok := s.opts.Engine.(ProgramRestarter); ok {
+		if pr, ok := s.opts.Runner.(ProgramRestarter); ok {
 			done, err := pr.RestartProgram(ctx, name)
 			if err != nil {
-				s.publish(events.Event{Kind: events.Warning, Service: service, Detail: sentence(err)})
+				s.publish(activity.Event{Kind: activity.Warning, Service: service, Detail: sentence(err)})
 				return
 			}
 			if done {
 				if !s.waitReady(ctx, service, "after the restart") {
 					return
 				}
-				s.publish(events.Event{Kind: events.Restarted, Service: service, Detail: "restarted on request",
+				s.publish(activity.Event{Kind: activity.Restarted, Service: service, Detail: "restarted on request",
 					Duration: s.clock.Now().Sub(start)})
 				return
 			}
 		}
 		s.expectRestart(service)
-		if err := s.opts.Engine.Restart(ctx, name); err != nil {
+		if err := s.opts.Runner.Restart(ctx, name); err != nil {
 			s.sawRestart(service)
-			s.publish(events.Event{Kind: events.Warning, Service: service, Detail: sentence(err)})
+			s.publish(activity.Event{Kind: activity.Warning, Service: service, Detail: sentence(err)})
 			return
 		}
-		s.publish(events.Event{Kind: events.Restarted, Service: service, Detail: "restarted on request (the container)",
+		s.publish(activity.Event{Kind: activity.Restarted, Service: service, Detail: "restarted on request (the container)",
 			Duration: s.clock.Now().Sub(start)})
 	}()
 }
@@ -527,34 +527,34 @@ var sentence = msxerr.Sentence
 type consumer struct{ s *Session }
 
 func (c consumer) Log(service, stream, line string) {
-	c.s.publish(events.Event{Kind: events.Log, Service: service, Stream: stream, Line: line})
+	c.s.publish(activity.Event{Kind: activity.Log, Service: service, Stream: stream, Line: line})
 }
 
 func (c consumer) Status(service, status string) {
-	c.s.publish(events.Event{Kind: events.Info, Service: service, Detail: status})
+	c.s.publish(activity.Event{Kind: activity.Info, Service: service, Detail: status})
 }
 
 func (c consumer) Change(service string, ch runner.Change) {
-	e := events.Event{Service: service}
+	e := activity.Event{Service: service}
 	switch ch.Kind {
 	case runner.Exited:
 		if c.s.swapping(service) {
 			// Its own swap or restart: not a crash.
 			return
 		}
-		e.Kind, e.ExitCode, e.Detail = events.Crashed, ch.ExitCode, fmt.Sprintf("exited with code %d", ch.ExitCode)
+		e.Kind, e.ExitCode, e.Detail = activity.Crashed, ch.ExitCode, fmt.Sprintf("exited with code %d", ch.ExitCode)
 		if c.s.stopping.Load() {
-			e.Kind = events.Stopped
+			e.Kind = activity.Stopped
 		}
 	case runner.Restarted:
 		if c.s.sawRestart(service) {
 			return
 		}
-		e.Kind, e.Detail = events.Restarted, "restarted"
+		e.Kind, e.Detail = activity.Restarted, "restarted"
 	case runner.Recreated:
-		e.Kind, e.Detail = events.Restarted, "recreated ("+ch.Detail+")"
+		e.Kind, e.Detail = activity.Restarted, "recreated ("+ch.Detail+")"
 	case runner.FollowFailing:
-		e.Kind, e.Detail = events.Warning, "cannot follow its logs: "+ch.Err.Error()+" (still trying)"
+		e.Kind, e.Detail = activity.Warning, "cannot follow its logs: "+ch.Err.Error()+" (still trying)"
 	default:
 		return
 	}

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/builder"
 	"github.com/msx-dev/msx/clock"
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/msxerr"
 	"github.com/msx-dev/msx/progress"
 	"github.com/msx-dev/msx/runner"
@@ -262,16 +262,16 @@ func (b *fakeBuilder) builds() [][]string {
 // recorder keeps every event.
 type recorder struct {
 	mu  sync.Mutex
-	got []events.Event
+	got []activity.Event
 }
 
-func (r *recorder) Observe(e events.Event) {
+func (r *recorder) Observe(e activity.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, e)
 }
 
-func (r *recorder) events() []events.Event {
+func (r *recorder) events() []activity.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.got)
@@ -283,7 +283,7 @@ func (r *recorder) events() []events.Event {
 func (r *recorder) story() []string {
 	var out []string
 	for _, e := range r.events() {
-		if e.Kind == events.Log {
+		if e.Kind == activity.Log {
 			continue
 		}
 		detail := e.Detail
@@ -298,13 +298,13 @@ func (r *recorder) story() []string {
 // is says whether e is the event want describes: its kind, its service,
 // its step's kind (none when want has none) and, when want sets one, its
 // exit code.
-func is(e, want events.Event) bool {
+func is(e, want activity.Event) bool {
 	return e.Kind == want.Kind && e.Service == want.Service && e.Step.Kind == want.Step.Kind &&
 		(want.ExitCode == 0 || e.ExitCode == want.ExitCode)
 }
 
 // count is how many events want describes (see is).
-func (r *recorder) count(want events.Event) int {
+func (r *recorder) count(want activity.Event) int {
 	n := 0
 	for _, e := range r.events() {
 		if is(e, want) {
@@ -315,7 +315,7 @@ func (r *recorder) count(want events.Event) int {
 }
 
 // waitEvent waits for an event want describes (see is) and returns it.
-func (r *recorder) waitEvent(t *testing.T, want events.Event) events.Event {
+func (r *recorder) waitEvent(t *testing.T, want activity.Event) activity.Event {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -365,7 +365,7 @@ func newHarness(t *testing.T, opts Options) *harness {
 	}
 	h.b = &fakeBuilder{}
 	opts.Manifest = &devenv.Manifest{Project: "shop", Dir: t.TempDir(), Services: map[string]devenv.Service{"orders": {Port: 8081}}}
-	opts.Engine = h.eng
+	opts.Runner = h.eng
 	opts.Clock = h.clock
 	opts.Interrupts = h.sigs
 	if opts.Builder == nil {
@@ -412,7 +412,7 @@ func wait(t *testing.T, done chan error) error {
 func TestStartFollowAndStopOnCtrlC(t *testing.T) {
 	h := newHarness(t, Options{})
 	c, done := h.attach(t)
-	c.Log("orders", events.Stdout, "listening")
+	c.Log("orders", activity.Stdout, "listening")
 	h.sigs <- syscall.SIGINT
 	if err := wait(t, done); !errors.Is(err, msxerr.ErrCancelled) {
 		t.Fatalf("err = %v, want ErrCancelled", err)
@@ -430,7 +430,7 @@ func TestStartFollowAndStopOnCtrlC(t *testing.T) {
 	if f := h.eng.called()[1]; f != "follow shop-orders:1 shop-gateway:2" {
 		t.Errorf("follow = %q", f)
 	}
-	logs := slices.DeleteFunc(h.rec.events(), func(e events.Event) bool { return e.Kind != events.Log })
+	logs := slices.DeleteFunc(h.rec.events(), func(e activity.Event) bool { return e.Kind != activity.Log })
 	if len(logs) != 1 || logs[0].Service != "orders" || logs[0].Line != "listening" {
 		t.Errorf("logs = %+v", logs)
 	}
@@ -493,7 +493,7 @@ func TestChangeSwapsEveryReplica(t *testing.T) {
 	_, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/version.go"}
 	for _, inst := range []string{"orders", "orders-2", "orders-3"} {
-		h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: inst})
+		h.rec.waitEvent(t, activity.Event{Kind: activity.Swapped, Service: inst})
 	}
 	h.s.Quit()
 	wait(t, done)
@@ -514,8 +514,8 @@ func TestChangeRebuildsAndSwaps(t *testing.T) {
 	h := newHarness(t, Options{})
 	c, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/version.go"}
-	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "gateway"})
-	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Swapped, Service: "gateway"})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Swapped, Service: "orders"})
 	// The swap restarts the program inside the container (msx-init): the
 	// container's exit after it is the new program's crash.
 	cc := c.(runner.ChangeConsumer)
@@ -532,11 +532,11 @@ func TestChangeRebuildsAndSwaps(t *testing.T) {
 		}
 	}
 	for _, e := range h.rec.events() {
-		if e.Kind == events.Restarted {
+		if e.Kind == activity.Restarted {
 			t.Errorf("the swap's own restart reported: %+v", e)
 		}
 	}
-	if h.rec.count(events.Event{Kind: events.Crashed, Service: "orders", ExitCode: 2}) != 1 {
+	if h.rec.count(activity.Event{Kind: activity.Crashed, Service: "orders", ExitCode: 2}) != 1 {
 		t.Errorf("a crash after the swap's restart was seen must be reported: %q", h.rec.story())
 	}
 }
@@ -550,9 +550,9 @@ func TestFailedBuildKeepsTheOldVersionThenRecovers(t *testing.T) {
 	if slices.ContainsFunc(h.eng.called(), func(c string) bool { return strings.HasPrefix(c, "swap") }) {
 		t.Fatalf("swapped after a failed build: %q", h.eng.called())
 	}
-	var failed []events.Event
+	var failed []activity.Event
 	for _, e := range h.rec.events() {
-		if e.Kind == events.BuildFailed {
+		if e.Kind == activity.BuildFailed {
 			failed = append(failed, e)
 		}
 	}
@@ -561,7 +561,7 @@ func TestFailedBuildKeepsTheOldVersionThenRecovers(t *testing.T) {
 		t.Errorf("build failures = %+v", failed)
 	}
 	h.watch <- []string{"/w/services/orders/version.go"}
-	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Swapped, Service: "orders"})
 	h.s.Quit()
 	wait(t, done)
 }
@@ -573,7 +573,7 @@ func TestChangeDuringABuildIsNotDropped(t *testing.T) {
 	h.s.opts.LoadGraph = func(context.Context, []builder.Target) (Graph, error) { return g, nil }
 	_, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/h.go"}
-	h.rec.waitEvent(t, events.Event{Kind: events.Building, Service: "orders"})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Building, Service: "orders"})
 	h.watch <- []string{"/w/gateway/main.go"} // arrives during the build
 	h.watch <- []string{"/w/services/orders/h.go"}
 	// Let every build run from here on.
@@ -587,10 +587,10 @@ func TestChangeDuringABuildIsNotDropped(t *testing.T) {
 			}
 		}
 	}()
-	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "gateway"})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Swapped, Service: "gateway"})
 	deadline := time.Now().Add(10 * time.Second)
 	for n := 0; n < 2 && time.Now().Before(deadline); {
-		n = h.rec.count(events.Event{Kind: events.Swapped, Service: "orders"})
+		n = h.rec.count(activity.Event{Kind: activity.Swapped, Service: "orders"})
 		time.Sleep(time.Millisecond)
 	}
 	close(stop)
@@ -625,11 +625,11 @@ func TestCrashAfterASwapIsReportedWithItsLastLines(t *testing.T) {
 	h.eng.readyErr = &runner.ServiceError{Service: "orders", ExitCode: 2, Logs: []string{"panic: boom"}}
 	_, done := h.attach(t)
 	h.s.Rebuild("orders")
-	h.rec.waitEvent(t, events.Event{Kind: events.Crashed, Service: "orders", ExitCode: 2})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Crashed, Service: "orders", ExitCode: 2})
 	h.s.Quit()
 	wait(t, done)
 	for _, e := range h.rec.events() {
-		if e.Kind == events.Crashed && (e.ExitCode != 2 || e.Output != "panic: boom") {
+		if e.Kind == activity.Crashed && (e.ExitCode != 2 || e.Output != "panic: boom") {
 			t.Errorf("crash = %+v", e)
 		}
 	}
@@ -639,7 +639,7 @@ func TestRestartOnRequestRestartsTheProgram(t *testing.T) {
 	h := newHarness(t, Options{})
 	_, done := h.attach(t)
 	h.s.Restart("orders")
-	h.rec.waitEvent(t, events.Event{Kind: events.Restarted, Service: "orders"})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Restarted, Service: "orders"})
 	h.s.Quit()
 	wait(t, done)
 	calls := h.eng.called()
@@ -654,14 +654,14 @@ func TestRestartOnRequestWithoutInitRestartsTheContainer(t *testing.T) {
 	h.eng.noInit = true
 	c, done := h.attach(t)
 	h.s.Restart("orders")
-	h.rec.waitEvent(t, events.Event{Kind: events.Restarted, Service: "orders"})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Restarted, Service: "orders"})
 	c.(runner.ChangeConsumer).Change("orders", runner.Change{Kind: runner.Restarted})
 	h.s.Quit()
 	wait(t, done)
 	if calls := h.eng.called(); !slices.Contains(calls, "restart shop-orders") {
 		t.Errorf("calls = %q, want the container restarted", calls)
 	}
-	if n := h.rec.count(events.Event{Kind: events.Restarted, Service: "orders"}); n != 1 {
+	if n := h.rec.count(activity.Event{Kind: activity.Restarted, Service: "orders"}); n != 1 {
 		t.Errorf("story = %q, want the restart said once", h.rec.story())
 	}
 }
@@ -692,9 +692,9 @@ func TestMonitorPublishesStatsUnhealthyAndRecovery(t *testing.T) {
 
 	h.clock.tick(t, time.Second) // first sample: nothing to compare
 	h.clock.tick(t, time.Second)
-	var stats []events.Event
+	var stats []activity.Event
 	for _, e := range h.rec.events() {
-		if e.Kind == events.Stats {
+		if e.Kind == activity.Stats {
 			stats = append(stats, e)
 		}
 	}
@@ -704,17 +704,17 @@ func TestMonitorPublishesStatsUnhealthyAndRecovery(t *testing.T) {
 
 	setReady(false)
 	h.clock.tick(t, time.Second)
-	if h.rec.count(events.Event{Kind: events.Unhealthy, Service: "orders"}) != 0 {
+	if h.rec.count(activity.Event{Kind: activity.Unhealthy, Service: "orders"}) != 0 {
 		t.Fatalf("one failed check is not yet unhealthy: %q", h.rec.story())
 	}
 	h.clock.tick(t, time.Second)
-	if e := h.rec.waitEvent(t, events.Event{Kind: events.Unhealthy, Service: "orders"}); e.Detail != "/readyz does not answer ready (503)" {
+	if e := h.rec.waitEvent(t, activity.Event{Kind: activity.Unhealthy, Service: "orders"}); e.Detail != "/readyz does not answer ready (503)" {
 		t.Errorf("unhealthy = %+v, want the sample's reason", e)
 	}
 	h.clock.tick(t, time.Second) // said once, not on every sample
 	setReady(true)
 	h.clock.tick(t, time.Second)
-	h.rec.waitEvent(t, events.Event{Kind: events.Ready, Service: "orders"}) // the monitor's: no step
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Ready, Service: "orders"}) // the monitor's: no step
 
 	// While the session swaps it, its readiness is not judged.
 	settled := h.s.settle("orders")
@@ -725,7 +725,7 @@ func TestMonitorPublishesStatsUnhealthyAndRecovery(t *testing.T) {
 	settled()
 	h.s.Quit()
 	wait(t, done)
-	if got := h.rec.count(events.Event{Kind: events.Unhealthy, Service: "orders"}); got != 1 {
+	if got := h.rec.count(activity.Event{Kind: activity.Unhealthy, Service: "orders"}); got != 1 {
 		t.Errorf("story = %q, want one unhealthy (none while swapping)", h.rec.story())
 	}
 }
@@ -737,12 +737,12 @@ func TestCrashedThenReadyAgain(t *testing.T) {
 	h.eng.sample = func(service string) runner.Sample { return runner.Sample{Running: true, Ready: true} }
 	c, done := h.attach(t)
 	c.(runner.ChangeConsumer).Change("orders", runner.Change{Kind: runner.Exited, ExitCode: 2})
-	h.rec.waitEvent(t, events.Event{Kind: events.Crashed, Service: "orders", ExitCode: 2})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Crashed, Service: "orders", ExitCode: 2})
 	h.clock.tick(t, time.Second)
-	h.rec.waitEvent(t, events.Event{Kind: events.Ready, Service: "orders"}) // the monitor's: no step
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Ready, Service: "orders"}) // the monitor's: no step
 	h.s.Quit()
 	wait(t, done)
-	if h.rec.count(events.Event{Kind: events.Ready, Service: "gateway"}) != 0 { // the monitor's: no step
+	if h.rec.count(activity.Event{Kind: activity.Ready, Service: "gateway"}) != 0 { // the monitor's: no step
 		t.Errorf("a service that never failed was announced ready again: %q", h.rec.story())
 	}
 }
@@ -850,7 +850,7 @@ func TestSwapFirstThenPackTheImages(t *testing.T) {
 	h.s.opts.Builder = compilingBuilder{h.b, h.eng, false}
 	_, done := h.attach(t)
 	h.watch <- []string{"/w/services/orders/version.go"}
-	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Swapped, Service: "orders"})
 	deadline := time.Now().Add(10 * time.Second)
 	for !slices.Contains(h.eng.called(), "pack 2") {
 		if time.Now().After(deadline) {
@@ -919,7 +919,7 @@ func TestManifestChangeReplans(t *testing.T) {
 	h.rec.waitFor(t, "info  msx.yaml applied; added payments")
 	<-h.eng.consumer
 	h.watch <- []string{filepath.Join(m.Dir, "services/payments/main.go")}
-	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "payments"})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Swapped, Service: "payments"})
 	h.s.Quit()
 	wait(t, done)
 	calls := h.eng.called()
@@ -980,11 +980,11 @@ func TestRebuildWithNothingChangedSaysSo(t *testing.T) {
 	h.s.opts.Builder = unchangedBuilder{h.b}
 	_, done := h.attach(t)
 	h.s.Rebuild("orders")
-	h.rec.waitEvent(t, events.Event{Kind: events.Swapped, Service: "orders"})
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Swapped, Service: "orders"})
 	h.s.Quit()
 	wait(t, done)
 	for _, e := range h.rec.events() {
-		if e.Kind == events.Swapped && e.Detail != unchangedSwap {
+		if e.Kind == activity.Swapped && e.Detail != unchangedSwap {
 			t.Errorf("swap of an unchanged binary says %q, want %q", e.Detail, unchangedSwap)
 		}
 	}
@@ -1015,20 +1015,20 @@ func TestProgressBecomesTypedEvents(t *testing.T) {
 	h.s.rebuilding.Add(-1)
 
 	type brief struct {
-		kind     events.Kind
+		kind     activity.Kind
 		service  string
 		subject  string
 		duration time.Duration
 	}
 	want := []brief{
-		{events.Info, "", "postgres", time.Second},
-		{events.Info, "", "network shop_default", 0},
-		{events.Building, "orders", "orders", 0},
-		{events.Built, "orders", "orders", 1500 * time.Millisecond},
-		{events.Built, "gateway", "gateway", 0},
-		{events.Starting, "orders", "orders", 0},
-		{events.Stopped, "orders", "orders", 0},
-		{events.Info, "", "shop-orders", 0},
+		{activity.Info, "", "postgres", time.Second},
+		{activity.Info, "", "network shop_default", 0},
+		{activity.Building, "orders", "orders", 0},
+		{activity.Built, "orders", "orders", 1500 * time.Millisecond},
+		{activity.Built, "gateway", "gateway", 0},
+		{activity.Starting, "orders", "orders", 0},
+		{activity.Stopped, "orders", "orders", 0},
+		{activity.Info, "", "shop-orders", 0},
 	}
 	got := h.rec.events()
 	if len(got) != len(want) {

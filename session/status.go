@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -37,7 +37,7 @@ type statusCache struct {
 // period, share reads), or a new one. Callers only read the list. It
 // fails when the Engine cannot read a status.
 func (s *Session) Status(ctx context.Context) ([]runner.ServiceStatus, error) {
-	sr, ok := s.opts.Engine.(StatusReader)
+	sr, ok := s.opts.Runner.(StatusReader)
 	if !ok {
 		return nil, fmt.Errorf("session: the engine cannot read the project's status")
 	}
@@ -86,7 +86,7 @@ func (s *Session) watchStatus(ctx context.Context) {
 		for _, st := range list {
 			if st.DeadLetters != nil {
 				if deadLetters != nil && *st.DeadLetters > *deadLetters {
-					s.publish(events.Event{Kind: events.DeadLettered, Count: *st.DeadLetters - *deadLetters, Total: *st.DeadLetters})
+					s.publish(activity.Event{Kind: activity.DeadLettered, Count: *st.DeadLetters - *deadLetters, Total: *st.DeadLetters})
 				}
 				n := *st.DeadLetters
 				deadLetters = &n
@@ -101,7 +101,7 @@ func (s *Session) watchStatus(ctx context.Context) {
 				now[up] = state
 				was, ok := seen[up]
 				if (known && ok && was != state) || (!ok && state != "closed") {
-					s.publish(events.Event{Kind: events.BreakerChanged, Service: st.Service, Upstream: up, State: state})
+					s.publish(activity.Event{Kind: activity.BreakerChanged, Service: st.Service, Upstream: up, State: state})
 				}
 			}
 			breakers[st.Service] = now

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/events"
 	"github.com/msx-dev/msx/runner"
 )
 
@@ -50,21 +50,21 @@ func TestStatusWatchPublishesBreakersAndDeadLetters(t *testing.T) {
 	wait(t, done)
 
 	type brief struct {
-		kind               events.Kind
+		kind               activity.Kind
 		service, up, state string
 		count, total       uint64
 	}
 	want := []brief{
-		{kind: events.BreakerChanged, service: "gateway", up: "orders", state: "open"},
-		{kind: events.DeadLettered, count: 2, total: 3},
-		{kind: events.BreakerChanged, service: "orders", up: "payments", state: "open"},
-		{kind: events.BreakerChanged, service: "gateway", up: "orders", state: "half-open"},
-		{kind: events.BreakerChanged, service: "orders", up: "payments", state: "closed"},
-		{kind: events.BreakerChanged, service: "gateway", up: "orders", state: "closed"},
+		{kind: activity.BreakerChanged, service: "gateway", up: "orders", state: "open"},
+		{kind: activity.DeadLettered, count: 2, total: 3},
+		{kind: activity.BreakerChanged, service: "orders", up: "payments", state: "open"},
+		{kind: activity.BreakerChanged, service: "gateway", up: "orders", state: "half-open"},
+		{kind: activity.BreakerChanged, service: "orders", up: "payments", state: "closed"},
+		{kind: activity.BreakerChanged, service: "gateway", up: "orders", state: "closed"},
 	}
 	var got []brief
 	for _, e := range h.rec.events() {
-		if e.Kind == events.BreakerChanged || e.Kind == events.DeadLettered {
+		if e.Kind == activity.BreakerChanged || e.Kind == activity.DeadLettered {
 			got = append(got, brief{e.Kind, e.Service, e.Upstream, e.State, e.Count, e.Total})
 		}
 	}

@@ -23,8 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/dashboard"
-	"github.com/msx-dev/msx/events"
 )
 
 type result struct {
@@ -53,7 +53,7 @@ func run(mode string, services, rate int, measure time.Duration, out string) err
 	for i := range names {
 		names[i] = fmt.Sprintf("service%02d", i)
 	}
-	bus := events.NewBus(time.Now)
+	bus := activity.NewBus(time.Now)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wait func() error
@@ -72,7 +72,7 @@ func run(mode string, services, rate int, measure time.Duration, out string) err
 		return fmt.Errorf("unknown mode %q: use tui, plain or none", mode)
 	}
 	for i, n := range names {
-		bus.Publish(events.Event{Kind: events.Ready, Service: n, Port: 8081 + i})
+		bus.Publish(activity.Event{Kind: activity.Ready, Service: n, Port: 8081 + i})
 	}
 
 	res := make(chan result, 1)
@@ -105,7 +105,7 @@ var lines atomic.Int64
 // generate publishes rate lines a second, round robin over the services,
 // in 10 ms bursts, with a stats sample per service each second, until ctx
 // ends.
-func generate(ctx context.Context, bus *events.Bus, names []string, rate int) {
+func generate(ctx context.Context, bus *activity.Bus, names []string, rate int) {
 	const tick = 10 * time.Millisecond
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -122,14 +122,14 @@ func generate(ctx context.Context, bus *events.Bus, names []string, rate int) {
 		perTick := due - i
 		for j := 0; j < perTick; j++ {
 			n := names[i%len(names)]
-			bus.Publish(events.Event{Kind: events.Log, Service: n, Stream: events.Stdout,
+			bus.Publish(activity.Event{Kind: activity.Log, Service: n, Stream: activity.Stdout,
 				Line: fmt.Sprintf(`{"time":"2026-11-25T12:00:00.000Z","level":"INFO","msg":"request","method":"GET","path":"/api/%s/items/%d","status":200,"duration_ms":1.2}`, n, i)})
 			i++
 		}
 		lines.Add(int64(perTick))
 		if ticks++; ticks%100 == 0 {
 			for k, n := range names {
-				bus.Publish(events.Event{Kind: events.Stats, Service: n, CPU: float64(k), Memory: 20 << 20})
+				bus.Publish(activity.Event{Kind: activity.Stats, Service: n, CPU: float64(k), Memory: 20 << 20})
 			}
 		}
 	}
@@ -138,8 +138,8 @@ func generate(ctx context.Context, bus *events.Bus, names []string, rate int) {
 // printer is the peer: the plain observer's work for a log line.
 type printer struct{ w io.Writer }
 
-func (p printer) Observe(e events.Event) {
-	if e.Kind == events.Log {
+func (p printer) Observe(e activity.Event) {
+	if e.Kind == activity.Log {
 		fmt.Fprintf(p.w, "%-9s | %s\n", e.Service, e.Line)
 	}
 }

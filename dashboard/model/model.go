@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/logs"
 	"github.com/msx-dev/msx/termtext"
 )
@@ -181,16 +181,16 @@ func (p *Project) Summary() (ready, building, failing int) {
 
 // Apply moves the state on by one event. Kinds it does not know are
 // ignored, so the session can add kinds before the dashboard shows them.
-func (p *Project) Apply(e events.Event) {
+func (p *Project) Apply(e activity.Event) {
 	if e.Service == "" {
 		p.applyProject(e)
 		return
 	}
 	s := p.service(e.Service)
 	switch e.Kind {
-	case events.Log:
+	case activity.Log:
 		k := Stdout
-		if e.Stream == events.Stderr {
+		if e.Stream == activity.Stderr {
 			k = Stderr
 		}
 		// Rendered as msx logs and the plain printer render it: time,
@@ -198,17 +198,17 @@ func (p *Project) Apply(e events.Event) {
 		// trace's lines by it).
 		p.scratch = p.render.Append(p.scratch[:0], []byte(e.Line))
 		p.add(s.Logs, e, k, string(p.scratch))
-	case events.Building:
+	case activity.Building:
 		s.Building = true
 		p.add(s.Logs, e, Note, say("building", 0, e))
-	case events.Built:
+	case activity.Built:
 		s.Building = false
 		s.Build = Build{Done: true, OK: true, Time: e.Time, Duration: e.Duration}
 		p.add(s.Logs, e, Note, say("built", e.Duration, e))
 		if p.noticeBuild && !p.buildFailing() {
 			p.Notice, p.noticeBuild = "", false
 		}
-	case events.BuildFailed:
+	case activity.BuildFailed:
 		s.Building = false
 		errs := lines(e.Output)
 		s.Build = Build{Done: true, Time: e.Time, Duration: e.Duration, Errors: errs}
@@ -216,41 +216,41 @@ func (p *Project) Apply(e events.Event) {
 		for _, l := range errs {
 			p.add(s.Logs, e, BuildError, l)
 		}
-	case events.Starting:
+	case activity.Starting:
 		s.Runtime = Starting
 		p.port(s, e)
 		p.add(s.Logs, e, Note, say("starting", 0, e))
-	case events.Ready:
+	case activity.Ready:
 		s.Runtime = Ready
 		p.port(s, e)
 		p.add(s.Logs, e, Note, say("ready", 0, e))
-	case events.Unhealthy:
+	case activity.Unhealthy:
 		s.Runtime = Unhealthy
 		p.add(s.Logs, e, Note, say("unhealthy", 0, e))
-	case events.Crashed:
+	case activity.Crashed:
 		s.Runtime = Crashed
 		s.ExitCode = e.ExitCode
 		s.Output = lines(e.Output)
 		p.add(s.Logs, e, Note, "exited with code "+itoa(e.ExitCode))
-	case events.Swapped:
+	case activity.Swapped:
 		p.add(s.Logs, e, Note, say("swapped", e.Duration, e))
-	case events.Restarted:
+	case activity.Restarted:
 		s.Restarts++
 		p.add(s.Logs, e, Note, say("restarted", 0, e))
-	case events.Stopping:
+	case activity.Stopping:
 		s.Runtime = Stopping
 		p.add(s.Logs, e, Note, say("stopping", 0, e))
-	case events.Stopped:
+	case activity.Stopped:
 		s.Runtime = Stopped
 		p.add(s.Logs, e, Note, say("stopped", 0, e))
-	case events.Info:
+	case activity.Info:
 		p.add(s.Logs, e, Note, e.Words())
-	case events.Warning:
+	case activity.Warning:
 		p.add(s.Logs, e, Note, "warning: "+e.Detail)
-	case events.Stats:
+	case activity.Stats:
 		s.HasStats, s.CPU, s.Memory = true, e.CPU, e.Memory
 		p.port(s, e)
-	case events.BreakerChanged:
+	case activity.BreakerChanged:
 		// The upstream's name and the state are what the program's
 		// admin listener said: shown (sanitized by add), not interpreted.
 		p.add(s.Logs, e, Note, "breaker "+e.Upstream+": "+e.State)
@@ -262,18 +262,18 @@ func (p *Project) Apply(e events.Event) {
 // image): a line in the project's buffer, and the header's notice. Stats
 // of no service mean nothing and are dropped; any other kind, including
 // kinds added after this code, shows its words.
-func (p *Project) applyProject(e events.Event) {
+func (p *Project) applyProject(e activity.Event) {
 	var text string
 	switch e.Kind {
-	case events.Stats:
+	case activity.Stats:
 		return
-	case events.Log:
+	case activity.Log:
 		text = e.Line
-	case events.Info:
+	case activity.Info:
 		text = e.Words()
-	case events.Warning:
+	case activity.Warning:
 		text = "warning: " + e.Detail
-	case events.DeadLettered:
+	case activity.DeadLettered:
 		n := " events"
 		if e.Count == 1 {
 			n = " event"
@@ -286,7 +286,7 @@ func (p *Project) applyProject(e events.Event) {
 		text = name + ": " + text
 	}
 	p.Notice = sanitize(text)
-	p.noticeBuild = e.Kind == events.Warning && p.buildFailing()
+	p.noticeBuild = e.Kind == activity.Warning && p.buildFailing()
 	p.add(p.project, e, Note, text)
 }
 
@@ -305,7 +305,7 @@ func (p *Project) buildFailing() bool {
 // otherwise the kind's word, how long it took, and the session's detail,
 // without repeating the word when the session's detail is a whole phrase
 // that starts with it ("restarted on request").
-func say(word string, d time.Duration, e events.Event) string {
+func say(word string, d time.Duration, e activity.Event) string {
 	if e.Step.Kind != 0 {
 		return e.Step.String()
 	}
@@ -319,13 +319,13 @@ func say(word string, d time.Duration, e events.Event) string {
 	return word + took(d) + ": " + detail
 }
 
-func (p *Project) port(s *Service, e events.Event) {
+func (p *Project) port(s *Service, e activity.Event) {
 	if e.Port != 0 {
 		s.Port = e.Port
 	}
 }
 
-func (p *Project) add(r *Ring, e events.Event, k LineKind, text string) {
+func (p *Project) add(r *Ring, e activity.Event, k LineKind, text string) {
 	p.seq++
 	text = sanitize(text)
 	r.Push(Line{Seq: p.seq, Time: e.Time, Service: e.Service, Kind: k, Text: text})

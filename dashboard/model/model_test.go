@@ -6,46 +6,46 @@ import (
 	"testing"
 	"time"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/progress"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-func ev(k events.Kind, svc string, f ...func(*events.Event)) events.Event {
-	e := events.Event{Time: t0, Kind: k, Service: svc}
+func ev(k activity.Kind, svc string, f ...func(*activity.Event)) activity.Event {
+	e := activity.Event{Time: t0, Kind: k, Service: svc}
 	for _, fn := range f {
 		fn(&e)
 	}
 	return e
 }
 
-func logLine(svc, text string) events.Event {
-	return ev(events.Log, svc, func(e *events.Event) { e.Line, e.Stream = text, events.Stdout })
+func logLine(svc, text string) activity.Event {
+	return ev(activity.Log, svc, func(e *activity.Event) { e.Line, e.Stream = text, activity.Stdout })
 }
 
 func TestStateTransitions(t *testing.T) {
 	type step struct {
-		e     events.Event
+		e     activity.Event
 		state State
 	}
 	steps := []step{
-		{ev(events.Building, "orders"), Building},
-		{ev(events.Built, "orders", func(e *events.Event) { e.Duration = 800 * time.Millisecond }), Waiting},
-		{ev(events.Starting, "orders", func(e *events.Event) { e.Port = 8081 }), Starting},
-		{ev(events.Ready, "orders"), Ready},
-		{ev(events.Building, "orders"), Building}, // a rebuild shows building while the old version serves
-		{ev(events.BuildFailed, "orders", func(e *events.Event) { e.Output = "services/orders/h.go:12:3: undefined: x\n" }), Ready},
-		{ev(events.Building, "orders"), Building},
-		{ev(events.Built, "orders"), Ready},
-		{ev(events.Swapped, "orders"), Ready},
-		{ev(events.Unhealthy, "orders"), Unhealthy},
-		{ev(events.Crashed, "orders", func(e *events.Event) { e.ExitCode = 2; e.Output = "panic: boom" }), Crashed},
-		{ev(events.Restarted, "orders", func(e *events.Event) { e.Detail = "code changed" }), Crashed},
-		{ev(events.Starting, "orders"), Starting},
-		{ev(events.Ready, "orders"), Ready},
-		{ev(events.Stopping, "orders"), Stopping},
-		{ev(events.Stopped, "orders"), Stopped},
+		{ev(activity.Building, "orders"), Building},
+		{ev(activity.Built, "orders", func(e *activity.Event) { e.Duration = 800 * time.Millisecond }), Waiting},
+		{ev(activity.Starting, "orders", func(e *activity.Event) { e.Port = 8081 }), Starting},
+		{ev(activity.Ready, "orders"), Ready},
+		{ev(activity.Building, "orders"), Building}, // a rebuild shows building while the old version serves
+		{ev(activity.BuildFailed, "orders", func(e *activity.Event) { e.Output = "services/orders/h.go:12:3: undefined: x\n" }), Ready},
+		{ev(activity.Building, "orders"), Building},
+		{ev(activity.Built, "orders"), Ready},
+		{ev(activity.Swapped, "orders"), Ready},
+		{ev(activity.Unhealthy, "orders"), Unhealthy},
+		{ev(activity.Crashed, "orders", func(e *activity.Event) { e.ExitCode = 2; e.Output = "panic: boom" }), Crashed},
+		{ev(activity.Restarted, "orders", func(e *activity.Event) { e.Detail = "code changed" }), Crashed},
+		{ev(activity.Starting, "orders"), Starting},
+		{ev(activity.Ready, "orders"), Ready},
+		{ev(activity.Stopping, "orders"), Stopping},
+		{ev(activity.Stopped, "orders"), Stopped},
 	}
 	p := New([]string{"orders"}, 100)
 	for i, st := range steps {
@@ -65,14 +65,14 @@ func TestStateTransitions(t *testing.T) {
 
 func TestBuildFailureKeepsCompilerErrorsAndCountsAsFailing(t *testing.T) {
 	p := New([]string{"orders", "catalog"}, 100)
-	p.Apply(ev(events.Ready, "catalog"))
-	p.Apply(ev(events.Ready, "orders"))
-	p.Apply(ev(events.Building, "orders"))
+	p.Apply(ev(activity.Ready, "catalog"))
+	p.Apply(ev(activity.Ready, "orders"))
+	p.Apply(ev(activity.Building, "orders"))
 	if r, b, f := p.Summary(); r != 1 || b != 1 || f != 0 {
 		t.Fatalf("summary while building %d %d %d", r, b, f)
 	}
 	out := "# example.com/shop/services/orders\nservices/orders/h.go:12:3: undefined: x\nservices/orders/h.go:14:1: missing return\n"
-	p.Apply(ev(events.BuildFailed, "orders", func(e *events.Event) { e.Output = out; e.Duration = time.Second }))
+	p.Apply(ev(activity.BuildFailed, "orders", func(e *activity.Event) { e.Output = out; e.Duration = time.Second }))
 	s := p.Service("orders")
 	if len(s.Build.Errors) != 3 || s.Build.Errors[1] != "services/orders/h.go:12:3: undefined: x" {
 		t.Fatalf("errors %q", s.Build.Errors)
@@ -88,7 +88,7 @@ func TestBuildFailureKeepsCompilerErrorsAndCountsAsFailing(t *testing.T) {
 	if got := strings.Join(texts, "|"); got != want {
 		t.Fatalf("log lines\n got %s\nwant %s", got, want)
 	}
-	p.Apply(ev(events.Built, "orders"))
+	p.Apply(ev(activity.Built, "orders"))
 	if _, _, f := p.Summary(); f != 0 {
 		t.Fatal("a good build must clear the failure")
 	}
@@ -96,16 +96,16 @@ func TestBuildFailureKeepsCompilerErrorsAndCountsAsFailing(t *testing.T) {
 
 func TestUnknownServiceIsAddedAndUnknownKindIgnored(t *testing.T) {
 	p := New([]string{"a"}, 10)
-	p.Apply(ev(events.Ready, "b"))
-	p.Apply(ev(events.Kind(999), "a"))
+	p.Apply(ev(activity.Ready, "b"))
+	p.Apply(ev(activity.Kind(999), "a"))
 	if len(p.Services()) != 2 || p.Services()[1].Name != "b" || p.Service("a").State() != Waiting {
 		t.Fatalf("services %+v", p.Services())
 	}
-	p.Apply(ev(events.Stats, "a", func(e *events.Event) { e.CPU, e.Memory, e.Port = 12.5, 3<<20, 18080 }))
+	p.Apply(ev(activity.Stats, "a", func(e *activity.Event) { e.CPU, e.Memory, e.Port = 12.5, 3<<20, 18080 }))
 	if s := p.Service("a"); !s.HasStats || s.CPU != 12.5 || s.Memory != 3<<20 || s.Port != 18080 {
 		t.Fatalf("stats %+v", s)
 	}
-	p.Apply(ev(events.Warning, "", func(e *events.Event) { e.Detail = "inotify limit reached" }))
+	p.Apply(ev(activity.Warning, "", func(e *activity.Event) { e.Detail = "inotify limit reached" }))
 	if p.Notice != "warning: inotify limit reached" {
 		t.Fatalf("notice %q", p.Notice)
 	}
@@ -178,15 +178,15 @@ func TestSanitizeShowsControlSequences(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 	p := New([]string{"orders"}, 10)
-	p.Apply(events.Event{Kind: events.Crashed, Service: "orders", Output: "boom\x1b]0;t\x07\nline 2"})
-	p.Apply(events.Event{Kind: events.Unhealthy, Service: "orders", Detail: "says \x1b[2J"})
-	p.Apply(events.Event{Kind: events.Log, Service: "orders", Line: `{"level":"INFO","msg":"m\u001b[2J"}`})
+	p.Apply(activity.Event{Kind: activity.Crashed, Service: "orders", Output: "boom\x1b]0;t\x07\nline 2"})
+	p.Apply(activity.Event{Kind: activity.Unhealthy, Service: "orders", Detail: "says \x1b[2J"})
+	p.Apply(activity.Event{Kind: activity.Log, Service: "orders", Line: `{"level":"INFO","msg":"m\u001b[2J"}`})
 	var got string
 	for _, l := range p.Tail("orders", "", 0, 0, 10) {
 		got += l.Text + "|"
 	}
 	got += strings.Join(p.Service("orders").Output, "|")
-	p.Apply(events.Event{Kind: events.Warning, Detail: "engine said \x1b[2J"})
+	p.Apply(activity.Event{Kind: activity.Warning, Detail: "engine said \x1b[2J"})
 	got += p.Notice
 	if strings.ContainsAny(got, "\x1b\x07") {
 		t.Fatalf("raw control in the model: %q", got)
@@ -206,10 +206,10 @@ func TestSeconds(t *testing.T) {
 
 func TestProjectWideAndNonServiceEvents(t *testing.T) {
 	p := New([]string{"orders"}, 10)
-	p.Apply(ev(events.Info, "", func(e *events.Event) {
+	p.Apply(ev(activity.Info, "", func(e *activity.Event) {
 		e.Step = progress.Step{Kind: progress.Created, Object: progress.Network, Name: "shop_default"}
 	}))
-	p.Apply(ev(events.Info, "", func(e *events.Event) {
+	p.Apply(ev(activity.Info, "", func(e *activity.Event) {
 		e.Step = progress.Step{Kind: progress.Removed, Object: progress.Container, Name: "shop-orders", Reason: "this up failed"}
 	}))
 	if len(p.Services()) != 1 {
@@ -218,15 +218,15 @@ func TestProjectWideAndNonServiceEvents(t *testing.T) {
 	if p.Notice != "shop-orders: removed (this up failed)" {
 		t.Fatalf("notice %q", p.Notice)
 	}
-	p.Apply(ev(events.Stopping, "", func(e *events.Event) { e.Detail = "stopping (graceful)" }))
+	p.Apply(ev(activity.Stopping, "", func(e *activity.Event) { e.Detail = "stopping (graceful)" }))
 	if p.Notice != "stopping (graceful)" {
 		t.Fatalf("notice %q", p.Notice)
 	}
-	p.Apply(ev(events.Kind(99), "", func(e *events.Event) { e.Detail = "a kind from later work" }))
+	p.Apply(ev(activity.Kind(99), "", func(e *activity.Event) { e.Detail = "a kind from later work" }))
 	if p.Notice != "unknown: a kind from later work" {
 		t.Fatalf("notice %q", p.Notice)
 	}
-	p.Apply(ev(events.Stats, "", func(e *events.Event) { e.CPU = 1 }))
+	p.Apply(ev(activity.Stats, "", func(e *activity.Event) { e.CPU = 1 }))
 	if got := len(p.Tail("", "", 0, 0, 100)); got != 4 {
 		t.Fatalf("%d project lines", got)
 	}
@@ -234,13 +234,13 @@ func TestProjectWideAndNonServiceEvents(t *testing.T) {
 
 func TestNotesDoNotRepeatTheSessionsWords(t *testing.T) {
 	p := New([]string{"orders"}, 10)
-	p.Apply(ev(events.Built, "orders", func(e *events.Event) {
+	p.Apply(ev(activity.Built, "orders", func(e *activity.Event) {
 		e.Step, e.Duration = progress.Step{Kind: progress.Built, Name: "orders", Duration: 800 * time.Millisecond}, 800*time.Millisecond
 	}))
-	p.Apply(ev(events.Restarted, "orders", func(e *events.Event) { e.Detail = "restarted on request" }))
-	p.Apply(ev(events.Swapped, "orders", func(e *events.Event) { e.Detail = "code changed"; e.Duration = 200 * time.Millisecond }))
-	p.Apply(ev(events.Building, "orders", func(e *events.Event) { e.Step = progress.Step{Kind: progress.Compiling, Name: "orders"} }))
-	p.Apply(ev(events.Built, "orders", func(e *events.Event) { e.Duration = 300 * time.Millisecond }))
+	p.Apply(ev(activity.Restarted, "orders", func(e *activity.Event) { e.Detail = "restarted on request" }))
+	p.Apply(ev(activity.Swapped, "orders", func(e *activity.Event) { e.Detail = "code changed"; e.Duration = 200 * time.Millisecond }))
+	p.Apply(ev(activity.Building, "orders", func(e *activity.Event) { e.Step = progress.Step{Kind: progress.Compiling, Name: "orders"} }))
+	p.Apply(ev(activity.Built, "orders", func(e *activity.Event) { e.Duration = 300 * time.Millisecond }))
 	var got []string
 	for _, l := range p.Tail("orders", "", 0, 0, 10) {
 		got = append(got, l.Text)
@@ -278,9 +278,9 @@ func TestFilterResultsFollowNewLinesAndFilterChanges(t *testing.T) {
 func TestBuildFailedNoticeClearsOnTheNextGoodBuild(t *testing.T) {
 	p := New([]string{"gateway", "orders"}, 10)
 	failWarn := func() {
-		p.Apply(ev(events.BuildFailed, "gateway"))
-		p.Apply(ev(events.BuildFailed, "orders"))
-		p.Apply(ev(events.Warning, "", func(e *events.Event) {
+		p.Apply(ev(activity.BuildFailed, "gateway"))
+		p.Apply(ev(activity.BuildFailed, "orders"))
+		p.Apply(ev(activity.Warning, "", func(e *activity.Event) {
 			e.Detail = "the build failed; the previous version keeps serving until the next good build"
 		}))
 	}
@@ -288,16 +288,16 @@ func TestBuildFailedNoticeClearsOnTheNextGoodBuild(t *testing.T) {
 	if p.Notice == "" {
 		t.Fatal("no notice after a failed build")
 	}
-	p.Apply(ev(events.Built, "orders"))
+	p.Apply(ev(activity.Built, "orders"))
 	if p.Notice == "" {
 		t.Error("notice cleared while gateway's build still fails")
 	}
-	p.Apply(ev(events.Built, "gateway"))
+	p.Apply(ev(activity.Built, "gateway"))
 	if p.Notice != "" {
 		t.Errorf("notice %q stays after good builds of every program", p.Notice)
 	}
-	p.Apply(ev(events.Warning, "", func(e *events.Event) { e.Detail = "inotify limit reached" }))
-	p.Apply(ev(events.Built, "orders"))
+	p.Apply(ev(activity.Warning, "", func(e *activity.Event) { e.Detail = "inotify limit reached" }))
+	p.Apply(ev(activity.Built, "orders"))
 	if p.Notice != "warning: inotify limit reached" {
 		t.Errorf("a good build cleared an unrelated notice: %q", p.Notice)
 	}
@@ -342,14 +342,14 @@ func TestMatchingFollowsLinesAndForgetsDroppedOnes(t *testing.T) {
 
 func TestBreakerAndDeadLetterEvents(t *testing.T) {
 	p := New([]string{"orders"}, 10)
-	p.Apply(ev(events.BreakerChanged, "orders", func(e *events.Event) { e.Upstream, e.State = "payments", "open\x1b[2J" }))
+	p.Apply(ev(activity.BreakerChanged, "orders", func(e *activity.Event) { e.Upstream, e.State = "payments", "open\x1b[2J" }))
 	if got := p.Tail("orders", "", 0, 0, 10); len(got) != 1 || got[0].Text != `breaker payments: open\x1b[2J` {
 		t.Errorf("orders' lines = %+v", got)
 	}
 	if s := p.Service("orders"); s.Failing() || s.Runtime != Waiting {
 		t.Errorf("a breaker changed the service's state: %+v", s)
 	}
-	p.Apply(ev(events.DeadLettered, "", func(e *events.Event) { e.Count, e.Total = 2, 3 }))
+	p.Apply(ev(activity.DeadLettered, "", func(e *activity.Event) { e.Count, e.Total = 2, 3 }))
 	if p.Notice != "2 events dead-lettered (3 in all): a handler kept failing" {
 		t.Errorf("notice %q", p.Notice)
 	}

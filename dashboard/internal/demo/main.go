@@ -18,8 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/dashboard"
-	"github.com/msx-dev/msx/events"
 )
 
 func main() {
@@ -37,7 +37,7 @@ func main() {
 	defer quit()
 
 	names := strings.Split(*services, ",")
-	bus := events.NewBus(time.Now)
+	bus := activity.NewBus(time.Now)
 	ctrl := &controller{bus: bus, quit: quit}
 	d := dashboard.New(dashboard.Options{
 		Project: "demo", GatewayURL: "http://localhost:8080", Services: names,
@@ -62,24 +62,24 @@ func main() {
 }
 
 type controller struct {
-	bus  *events.Bus
+	bus  *activity.Bus
 	quit func()
 }
 
 func (c *controller) Restart(s string) {
-	c.bus.Publish(events.Event{Kind: events.Restarted, Service: s, Detail: "restart requested"})
-	c.bus.Publish(events.Event{Kind: events.Starting, Service: s})
-	c.bus.Publish(events.Event{Kind: events.Ready, Service: s})
+	c.bus.Publish(activity.Event{Kind: activity.Restarted, Service: s, Detail: "restart requested"})
+	c.bus.Publish(activity.Event{Kind: activity.Starting, Service: s})
+	c.bus.Publish(activity.Event{Kind: activity.Ready, Service: s})
 }
 
 func (c *controller) Rebuild(s string) {
-	c.bus.Publish(events.Event{Kind: events.Building, Service: s})
-	c.bus.Publish(events.Event{Kind: events.Built, Service: s, Duration: 750 * time.Millisecond, Detail: "rebuild requested"})
+	c.bus.Publish(activity.Event{Kind: activity.Building, Service: s})
+	c.bus.Publish(activity.Event{Kind: activity.Built, Service: s, Duration: 750 * time.Millisecond, Detail: "rebuild requested"})
 }
 
 func (c *controller) Quit() { c.quit() }
 
-func script(ctx context.Context, bus *events.Bus, names []string, rate int, failing, crash string, panicAfter time.Duration) {
+func script(ctx context.Context, bus *activity.Bus, names []string, rate int, failing, crash string, panicAfter time.Duration) {
 	start := time.Now()
 	pause := func(d time.Duration) bool {
 		select {
@@ -90,28 +90,28 @@ func script(ctx context.Context, bus *events.Bus, names []string, rate int, fail
 		}
 	}
 	for _, n := range names {
-		bus.Publish(events.Event{Kind: events.Building, Service: n})
+		bus.Publish(activity.Event{Kind: activity.Building, Service: n})
 	}
 	if !pause(200 * time.Millisecond) {
 		return
 	}
 	for i, n := range names {
 		if n == failing {
-			bus.Publish(events.Event{Kind: events.BuildFailed, Service: n, Duration: 800 * time.Millisecond,
+			bus.Publish(activity.Event{Kind: activity.BuildFailed, Service: n, Duration: 800 * time.Millisecond,
 				Output: "# example.com/demo/services/" + n + "\nservices/" + n + "/handlers.go:42:9: undefined: itemz\n"})
 		} else {
-			bus.Publish(events.Event{Kind: events.Built, Service: n, Duration: 800 * time.Millisecond})
+			bus.Publish(activity.Event{Kind: activity.Built, Service: n, Duration: 800 * time.Millisecond})
 		}
-		bus.Publish(events.Event{Kind: events.Starting, Service: n, Port: 8081 + i})
+		bus.Publish(activity.Event{Kind: activity.Starting, Service: n, Port: 8081 + i})
 	}
 	if !pause(200 * time.Millisecond) {
 		return
 	}
 	for i, n := range names {
-		bus.Publish(events.Event{Kind: events.Ready, Service: n})
-		bus.Publish(events.Event{Kind: events.Stats, Service: n, CPU: 0.5 * float64(i+1), Memory: uint64(10+i) << 20})
+		bus.Publish(activity.Event{Kind: activity.Ready, Service: n})
+		bus.Publish(activity.Event{Kind: activity.Stats, Service: n, CPU: 0.5 * float64(i+1), Memory: uint64(10+i) << 20})
 	}
-	bus.Publish(events.Event{Kind: events.Info, Detail: "gateway listening on http://localhost:8080"})
+	bus.Publish(activity.Event{Kind: activity.Info, Detail: "gateway listening on http://localhost:8080"})
 	every := time.Second
 	if rate > 0 {
 		every = time.Second / time.Duration(rate)
@@ -129,14 +129,14 @@ func script(ctx context.Context, bus *events.Bus, names []string, rate int, fail
 		}
 		n := names[i%len(names)]
 		if n == crash && i == 2*len(names)+len(names)-1 {
-			bus.Publish(events.Event{Kind: events.Crashed, Service: n, ExitCode: 2, Output: "panic: demo crash"})
-			bus.Publish(events.Event{Kind: events.Restarted, Service: n, Detail: "crashed"})
-			bus.Publish(events.Event{Kind: events.Starting, Service: n})
-			bus.Publish(events.Event{Kind: events.Ready, Service: n})
+			bus.Publish(activity.Event{Kind: activity.Crashed, Service: n, ExitCode: 2, Output: "panic: demo crash"})
+			bus.Publish(activity.Event{Kind: activity.Restarted, Service: n, Detail: "crashed"})
+			bus.Publish(activity.Event{Kind: activity.Starting, Service: n})
+			bus.Publish(activity.Event{Kind: activity.Ready, Service: n})
 			continue
 		}
 		if rate > 0 {
-			bus.Publish(events.Event{Kind: events.Log, Service: n, Stream: events.Stdout,
+			bus.Publish(activity.Event{Kind: activity.Log, Service: n, Stream: activity.Stdout,
 				Line: fmt.Sprintf("GET /api/%s/items/%d 200", n, i)})
 		}
 	}

@@ -1,8 +1,8 @@
-// Package events holds the typed events a run session publishes: what a
+// Package activity holds the typed events a run session publishes: what a
 // user sees happen to a running project (built, swapped, crashed, a log
 // line). It sits low in the house so that observers (the plain printer, the
 // dashboard, logs and traces) import it without importing the session.
-package events
+package activity
 
 import (
 	"sync"

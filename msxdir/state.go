@@ -1,8 +1,8 @@
-// Package state is what msx keeps under a workspace's .msx/ folder: the
+// Package msxdir is what msx keeps under a workspace's .msx/ folder: the
 // secrets it generates (database passwords) and, later, caches. The folder
 // is 0700 and every file in it 0600, and it is git-ignored by the generated
 // .gitignore; nothing here is ever printed.
-package state
+package msxdir
 
 import (
 	"crypto/ed25519"

@@ -1,4 +1,4 @@
-package state
+package msxdir
 
 import (
 	"crypto/ed25519"
