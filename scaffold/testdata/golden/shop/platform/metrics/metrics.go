@@ -21,7 +21,6 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
-	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,20 +43,9 @@ type Metrics struct {
 // installed is the Metrics Setup installed, which Register adds to.
 var installed atomic.Pointer[Metrics]
 
-// setupMu makes Setup's check and install one step.
-var setupMu sync.Mutex
-
 // Setup installs a meter provider as the global one and returns it; its
-// registry is the one Register adds to. Called again (a second service in
-// one test binary), it returns the one installed: the OpenTelemetry API
-// hands instruments made before the first provider (package variables) to
-// that first provider only, so a second one would never show them.
+// registry is the one Register adds to.
 func Setup() *Metrics {
-	setupMu.Lock()
-	defer setupMu.Unlock()
-	if m := installed.Load(); m != nil {
-		return m
-	}
 	m := New()
 	otel.SetMeterProvider(m.provider)
 	installed.Store(m)
