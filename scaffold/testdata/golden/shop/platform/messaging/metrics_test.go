@@ -9,7 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -19,15 +19,22 @@ import (
 	"example.com/shop/platform/metrics"
 )
 
-// installed is the Metrics whose provider the package's instruments,
-// made from the global meter, record to: the first one installed.
-var installed = sync.OnceValue(metrics.Setup)
+// installed is the Metrics a test installs, as a service does at its
+// start; the package's instruments follow the provider installed last, and
+// another test's service may have installed and shut down one before.
+var installed atomic.Pointer[metrics.Metrics]
+
+func install(t *testing.T) {
+	m := metrics.Setup()
+	installed.Store(m)
+	t.Cleanup(func() { m.Shutdown(context.Background()) })
+}
 
 // scrape returns what GET /metrics answers.
 func scrape(t *testing.T) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	installed().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	installed.Load().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /metrics = %d: %s", rec.Code, rec.Body)
 	}
@@ -71,7 +78,7 @@ func (d *acceptingJS) PublishMsg(_ context.Context, m *nats.Msg, _ ...jetstream.
 }
 
 func TestOutboxBacklogIsAMetric(t *testing.T) {
-	installed()
+	install(t)
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +99,7 @@ func TestOutboxBacklogIsAMetric(t *testing.T) {
 }
 
 func TestConsumerLagAndDeadLettersAreMetrics(t *testing.T) {
-	installed()
+	install(t)
 	h := &consumer{service: "payments", tracer: otel.Tracer("test"), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		opts: ConsumeOptions{MaxDeliver: 1}}
 	h.b = &Broker{JS: &acceptingJS{}}
