@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,11 +11,15 @@ import (
 )
 
 // TestGeneratedWorkspaceBuildsVetsAndPasses is the proof that generated code
-// is good: a workspace with a service of each database kind, each kind both
-// alone and calling others, must build, vet, be gofmt-clean, pass its own
-// tests under the race detector and pass staticcheck exactly as generated.
-// Then a field of a callee's API type is renamed, and the caller's build
-// must fail: the contract is checked by the compiler.
+// is good: a workspace with a service of each database kind and each API
+// (REST and GraphQL), each both alone and calling others of either API,
+// and subscribers, must build, vet, be gofmt- and tidy-clean, pass its own
+// tests under the race detector and pass staticcheck exactly as generated;
+// the GraphQL code committed in it is what gqlgen and genqlient generate.
+// One workspace for all, so that the platform's tests run once. Then a
+// field of a REST callee's API type is renamed, and a field of a GraphQL
+// callee's schema: each caller's build must fail, the contract checked by
+// the compiler.
 func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles the generated workspace and its dependencies; skipped with -short")
@@ -35,6 +40,13 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 		"--subscribes", "orders.item.created", "--subscribes", "payments.item.deleted")
 	mustMsx(t, ws, nil, "new", "service", "ledger", "--db", "postgres")
 	mustMsx(t, ws, nil, "new", "service", "notify", "--db", "none", "--depends-on", "payments,ledger")
+	// GraphQL: each database kind, a REST service calling a GraphQL one, a
+	// GraphQL one calling both kinds, one handling events.
+	mustMsx(t, ws, nil, "new", "service", "products", "--api", "graphql", "--db", "sqlite")
+	mustMsx(t, ws, nil, "new", "service", "stock", "--db", "postgres", "--depends-on", "products")
+	mustMsx(t, ws, nil, "new", "service", "search", "--api", "graphql", "--db", "none", "--depends-on", "products,stock")
+	mustMsx(t, ws, nil, "new", "service", "reviews", "--api", "graphql", "--db", "postgres", "--depends-on", "search",
+		"--subscribes", "products.item.created", "--subscribes", "stock.item.deleted")
 
 	if out := runIn(t, ws, "gofmt", "-l", "."); out != "" {
 		t.Errorf("generated code is not gofmt-clean:\n%s", out)
@@ -44,7 +56,9 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	goCmd(t, ws, "mod", "tidy", "-diff")
 	out := goCmd(t, ws, "test", "-race", "-count=1", "./...")
 	for _, pkg := range []string{"services/orders", "services/catalog", "services/payments", "services/order-items",
-		"services/ledger", "services/notify", "services/orders/ordersapi", "gateway", "platform/messaging"} {
+		"services/ledger", "services/notify", "services/orders/ordersapi", "gateway", "platform/messaging",
+		"services/products", "services/products/productsapi", "services/stock", "services/search", "services/reviews",
+		"platform/gql", "platform/service"} {
 		if !strings.Contains(out, "ok  \texample.com/shop/"+pkg) {
 			t.Errorf("go test did not report %s as ok:\n%s", pkg, out)
 		}
@@ -60,6 +74,18 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 		}
 	}
 
+	// The committed GraphQL code is what the generators write: running
+	// them changes nothing.
+	before := snapshotDir(t, filepath.Join(ws, "services"))
+	goCmd(t, ws, "generate", "./services/...")
+	if after := snapshotDir(t, filepath.Join(ws, "services")); !maps.Equal(before, after) {
+		for p := range after {
+			if before[p] != after[p] {
+				t.Errorf("go generate changed %s: the committed generated code is not what gqlgen and genqlient write", p)
+			}
+		}
+	}
+
 	// The contract: rename a field of orders' API type, as an editor's
 	// rename would in orders itself. orders builds; payments, which calls
 	// orders, must not, and the compiler must say why.
@@ -72,6 +98,21 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 	b, err := c.CombinedOutput()
 	if err == nil || !strings.Contains(string(b), "services/payments") || !strings.Contains(string(b), "Items") {
 		t.Errorf("payments still builds after orders' API renamed a field (err %v):\n%s", err, b)
+	}
+
+	// The GraphQL contract: rename a field in products' schema and in the
+	// operations its callers send, and regenerate the client. stock, which
+	// calls products, must no longer build, and the compiler must say what
+	// is missing.
+	api := filepath.Join(ws, "services", "products", "productsapi")
+	rename(t, filepath.Join(api, "schema.graphqls"), "  name: String!", "  title: String!")
+	rename(t, filepath.Join(api, "operations.graphql"), "id name createdAt", "id title createdAt")
+	goCmd(t, ws, "generate", "./services/products/productsapi")
+	c = exec.Command("go", "build", "./services/stock")
+	c.Dir, c.Env = ws, append(os.Environ(), "GOFLAGS=-mod=readonly", "GOWORK=off")
+	b, err = c.CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "productsapi") || !strings.Contains(string(b), "Name") {
+		t.Errorf("stock still builds after products' schema renamed a field (err %v):\n%s", err, b)
 	}
 }
 
