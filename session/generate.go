@@ -82,6 +82,7 @@ func (g *generator) generate(ctx context.Context, paths []string) []string {
 		}
 		after := hashGo(dir)
 		at := g.s.clock.Now()
+		n := len(paths)
 		for p, f := range after {
 			if before[p] == f {
 				continue // not written: an edit of it is the user's
@@ -96,10 +97,15 @@ func (g *generator) generate(ctx context.Context, paths []string) []string {
 				paths = append(paths, p) // removed by the generate
 			}
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			g.s.publish(events.Event{Kind: events.BuildFailed, Service: svc, Duration: at.Sub(start),
 				Detail: "go generate failed: " + generateMessage(out, err) +
 					"; the previous version keeps serving until the schema generates"})
+		case len(paths) == n:
+			// No code changed: no build follows to end the Building above.
+			g.s.publish(events.Event{Kind: events.Built, Service: svc, Duration: at.Sub(start),
+				Detail: "generated code unchanged"})
 		}
 	}
 	return paths

@@ -119,9 +119,27 @@ func TestGenerateAddsWhatItChangedAndDropsItsEcho(t *testing.T) {
 		t.Errorf("an edit of a generated file after generate: batch %v, want it", out)
 	}
 	for _, e := range *got {
-		if e.Kind == events.BuildFailed {
-			t.Errorf("a generate that succeeded published %+v", e)
+		if e.Kind == events.BuildFailed || e.Kind == events.Built {
+			t.Errorf("a generate that changed code published %+v: its build says how it ended", e)
 		}
+	}
+}
+
+func TestGenerateThatChangesNothingEndsItsBuilding(t *testing.T) {
+	s, dir, got := genSession(t)
+	conf := filepath.Join(dir, "services", "catalog", "gqlgen.yml")
+	write(t, conf, "schema: []")
+	g := s.generator()
+	g.run = func(context.Context, string, []string) ([]byte, error) { return nil, nil }
+	if out := g.generate(context.Background(), []string{conf}); !slices.Equal(out, []string{conf}) {
+		t.Errorf("a generate that wrote nothing changed the batch to %v", out)
+	}
+	var kinds []events.Kind
+	for _, e := range *got {
+		kinds = append(kinds, e.Kind)
+	}
+	if !slices.Equal(kinds, []events.Kind{events.Building, events.Built}) {
+		t.Errorf("events %v, want Building then Built", kinds)
 	}
 }
 
