@@ -18,7 +18,8 @@ import (
 // schema is generated and queryable once its resolver compiles, with the
 // same container and msx still running, and shop, whose client did not
 // change, is not rebuilt; a schema that does not parse is one build
-// failure line with gqlgen's message while the last version serves; an
+// failure line with gqlgen's message while the last version serves and the
+// workspace keeps the generated code that builds it; an
 // operation added for callers regenerates the client and swaps shop.
 func TestGraphQLHotSwapDocker(t *testing.T) {
 	if testing.Short() {
@@ -147,7 +148,15 @@ func TestGraphQLHotSwapDocker(t *testing.T) {
 		write(schema, string(good)+"\ntype Broken {\n")
 		failed := regexp.MustCompile(`(?m)^catalog +\| msx: go generate failed: .*schema\.graphqls.*; the previous version keeps serving.*$`)
 		up.waitForRe(t, failed, time.Minute)
-		t.Logf("the failure: %s", failed.FindString(up.stderr.String()))
+		line := failed.FindString(up.stderr.String())
+		t.Logf("the failure: %s", line)
+		if strings.Contains(line, "no such file") {
+			t.Errorf("the failure line speaks of a missing file, not only of the schema: %s", line)
+		}
+		// gqlgen removes its output before reading the schema; msx puts it back.
+		if _, err := os.Stat(filepath.Join(svc, "graph", "generated.go")); err != nil {
+			t.Errorf("the generated code is gone after a failed generate: %v", err)
+		}
 		answers(`query { hello }`, `"hello":"hello from catalog"`, 5*time.Second)
 		write(schema, string(good))
 	})

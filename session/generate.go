@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,8 @@ import (
 // (the server's execution code) and genqlient's (the callers' typed client).
 // Other generate lines of the service are the user's to run.
 const generateRun = `go tool (gqlgen|genqlient)\b`
+
+var generateLine = regexp.MustCompile(`(?m)^//go:generate .*` + generateRun)
 
 // echoFor is how long the files a generate wrote are recognised when the
 // watcher reports them: long enough for its debounce, short enough that a
@@ -73,18 +76,32 @@ func (g *generator) generate(ctx context.Context, paths []string) []string {
 	})
 	for _, svc := range generateTargets(root, g.s.programs(), paths) {
 		dir := filepath.Join(root, "services", svc)
-		before := hashGo(dir)
+		before := readGo(dir)
+		pkgs := generatePkgs(root, before)
+		if len(pkgs) == 0 {
+			continue // no gqlgen or genqlient line: not a GraphQL service
+		}
 		g.s.publish(events.Event{Kind: events.Building, Service: svc, Detail: "generating from the GraphQL schema"})
 		start := g.s.clock.Now()
-		out, err := g.run(ctx, root, []string{"./" + filepath.ToSlash(filepath.Join("services", svc)) + "/..."})
+		out, err := g.run(ctx, root, pkgs)
 		if ctx.Err() != nil {
 			return paths
 		}
-		after := hashGo(dir)
+		if err != nil {
+			// gqlgen removes its output before it reads the schema: put
+			// back what the generate removed or changed, so that the
+			// workspace still builds the version that serves.
+			for p, f := range before {
+				if cur, ok := statGo(p); !ok || cur != f.goFile {
+					_ = os.WriteFile(p, f.content, 0o644)
+				}
+			}
+		}
+		after := readGo(dir)
 		at := g.s.clock.Now()
 		n := len(paths)
 		for p, f := range after {
-			if before[p] == f {
+			if before[p].goFile == f.goFile {
 				continue // not written: an edit of it is the user's
 			}
 			g.wrote[p] = wrote{sum: f.sum, at: at}
@@ -109,6 +126,27 @@ func (g *generator) generate(ctx context.Context, paths []string) []string {
 		}
 	}
 	return paths
+}
+
+// generatePkgs are the packages (./services/..., sorted: the server's
+// before its API package) whose files hold a go:generate line running
+// gqlgen or genqlient.
+func generatePkgs(root string, files map[string]goSource) []string {
+	var out []string
+	for p, f := range files {
+		if !generateLine.Match(f.content) {
+			continue
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(p))
+		if err != nil {
+			continue
+		}
+		if pkg := "./" + filepath.ToSlash(rel); !slices.Contains(out, pkg) {
+			out = append(out, pkg)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // generateTargets returns the programs (sorted) whose GraphQL files are
@@ -183,9 +221,15 @@ type goFile struct {
 	mod time.Time
 }
 
-// hashGo hashes the Go files under dir (tests excepted), by path.
-func hashGo(dir string) map[string]goFile {
-	out := map[string]goFile{}
+// goSource is a Go file as it was, to put it back.
+type goSource struct {
+	goFile
+	content []byte
+}
+
+// readGo reads the Go files under dir (tests excepted), by path.
+func readGo(dir string) map[string]goSource {
+	out := map[string]goSource{}
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
 			return nil
@@ -194,10 +238,23 @@ func hashGo(dir string) map[string]goFile {
 		if err != nil {
 			return nil
 		}
-		out[p] = goFile{sum: hashFile(p), mod: info.ModTime()}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		out[p] = goSource{goFile{sum: sha256.Sum256(b), mod: info.ModTime()}, b}
 		return nil
 	})
 	return out
+}
+
+// statGo is one file's goFile; false when it is gone.
+func statGo(p string) (goFile, bool) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return goFile{}, false
+	}
+	return goFile{sum: hashFile(p), mod: info.ModTime()}, true
 }
 
 func hashFile(p string) [sha256.Size]byte {

@@ -80,6 +80,9 @@ func TestGenerateAddsWhatItChangedAndDropsItsEcho(t *testing.T) {
 	client := filepath.Join(svc, "catalogapi", "client_gen.go")
 	resolvers := filepath.Join(svc, "resolvers.go")
 	write(t, schema, "type Query { a: Int }")
+	write(t, filepath.Join(svc, "graphql.go"), "package main\n\n//go:generate go tool gqlgen generate --config gqlgen.yml\n")
+	write(t, filepath.Join(svc, "catalogapi", "client.go"), "package catalogapi\n\n//go:generate go tool genqlient genqlient.yaml\n")
+	write(t, filepath.Join(svc, "stringer.go"), "package main\n\n//go:generate stringer -type=T\n")
 	write(t, generated, "package graph // a")
 	write(t, client, "package catalogapi // same")
 	write(t, resolvers, "package main")
@@ -98,7 +101,7 @@ func TestGenerateAddsWhatItChangedAndDropsItsEcho(t *testing.T) {
 		return nil, nil
 	}
 	out := g.generate(context.Background(), []string{schema})
-	if want := []string{"./services/catalog/..."}; !slices.Equal(ran, want) {
+	if want := []string{"./services/catalog", "./services/catalog/catalogapi"}; !slices.Equal(ran, want) {
 		t.Errorf("generate ran for %v, want %v", ran, want)
 	}
 	if want := []string{schema, generated}; !slices.Equal(out, want) {
@@ -129,6 +132,7 @@ func TestGenerateThatChangesNothingEndsItsBuilding(t *testing.T) {
 	s, dir, got := genSession(t)
 	conf := filepath.Join(dir, "services", "catalog", "gqlgen.yml")
 	write(t, conf, "schema: []")
+	write(t, filepath.Join(dir, "services", "catalog", "graphql.go"), "package main\n\n//go:generate go tool gqlgen generate --config gqlgen.yml\n")
 	g := s.generator()
 	g.run = func(context.Context, string, []string) ([]byte, error) { return nil, nil }
 	if out := g.generate(context.Background(), []string{conf}); !slices.Equal(out, []string{conf}) {
@@ -145,16 +149,30 @@ func TestGenerateThatChangesNothingEndsItsBuilding(t *testing.T) {
 
 func TestGenerateFailureIsTheServicesBuildFailure(t *testing.T) {
 	s, dir, got := genSession(t)
-	schema := filepath.Join(dir, "services", "shop", "shopapi", "schema.graphqls")
+	svc := filepath.Join(dir, "services", "shop")
+	schema := filepath.Join(svc, "shopapi", "schema.graphqls")
+	generated := filepath.Join(svc, "graph", "generated.go")
 	write(t, schema, "type Query {")
+	write(t, filepath.Join(svc, "graphql.go"), "package main\n\n//go:generate go tool gqlgen generate --config gqlgen.yml\n")
+	write(t, generated, "package graph // the version that serves")
 	g := s.generator()
 	g.run = func(context.Context, string, []string) ([]byte, error) {
+		// As gqlgen: its output removed before the schema is read.
+		if err := os.Remove(generated); err != nil {
+			t.Fatal(err)
+		}
 		return []byte("failed to load schema: services/shop/shopapi/schema.graphqls:1: Expected Name, found <EOF>\n" +
 			"services/shop/graphql.go:3: running \"go\": exit status 1\n"), errors.New("exit status 1")
 	}
 	out := g.generate(context.Background(), []string{schema})
 	if !slices.Equal(out, []string{schema}) {
 		t.Errorf("a failed generate changed the batch to %v", out)
+	}
+	if b, err := os.ReadFile(generated); err != nil || string(b) != "package graph // the version that serves" {
+		t.Errorf("the code gqlgen removed is not put back: %q, %v", b, err)
+	}
+	if out := g.generate(context.Background(), []string{generated}); len(out) != 0 {
+		t.Errorf("putting the code back is reported as a change: %v", out)
 	}
 	var failed []events.Event
 	for _, e := range *got {
@@ -168,5 +186,22 @@ func TestGenerateFailureIsTheServicesBuildFailure(t *testing.T) {
 	d := failed[0].Detail
 	if !strings.Contains(d, "schema.graphqls:1: Expected Name, found <EOF>") || strings.Contains(d, "\n") || strings.Contains(d, "running") {
 		t.Errorf("the failure is not gqlgen's message on one line: %q", d)
+	}
+}
+
+func TestGenerateSkipsAServiceWithoutGraphQLGenerateLines(t *testing.T) {
+	s, dir, got := genSession(t)
+	svc := filepath.Join(dir, "services", "catalog")
+	doc := filepath.Join(svc, "docs", "example.graphql")
+	write(t, doc, "query { a }")
+	write(t, filepath.Join(svc, "main.go"), "package main\n\n//go:generate stringer -type=T\n")
+	g := s.generator()
+	g.run = func(context.Context, string, []string) ([]byte, error) {
+		t.Error("generate ran for a service with no gqlgen or genqlient line")
+		return nil, nil
+	}
+	g.generate(context.Background(), []string{doc})
+	if len(*got) != 0 {
+		t.Errorf("published %+v", *got)
 	}
 }
