@@ -50,6 +50,7 @@ func (s *Session) buildLoop(ctx context.Context) {
 				Detail: "cannot map changes to services (" + sentence(err) + "); every change rebuilds every service"})
 		}
 	}
+	gen := s.generator() // a GraphQL schema's change generates first
 	pending := map[string]bool{}
 	replan := false // msx.yaml changed: the environment is planned again
 	building := false
@@ -62,7 +63,7 @@ func (s *Session) buildLoop(ctx context.Context) {
 			}
 			return
 		case paths := <-changes:
-			names, manifest := s.affected(paths)
+			names, manifest := s.affected(gen.generate(ctx, paths))
 			for _, n := range names {
 				pending[n] = true
 			}
