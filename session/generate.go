@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/msx-dev/msx/events"
+	"github.com/msx-dev/msx/activity"
 )
 
 // generateRun selects the go:generate lines a GraphQL change runs: gqlgen's
@@ -81,7 +81,7 @@ func (g *generator) generate(ctx context.Context, paths []string) []string {
 		if len(pkgs) == 0 {
 			continue // no gqlgen or genqlient line: not a GraphQL service
 		}
-		g.s.publish(events.Event{Kind: events.Building, Service: svc, Detail: "generating from the GraphQL schema"})
+		g.s.publish(activity.Event{Kind: activity.Building, Service: svc, Detail: "generating from the GraphQL schema"})
 		start := g.s.clock.Now()
 		out, err := g.run(ctx, root, pkgs)
 		if ctx.Err() != nil {
@@ -116,12 +116,12 @@ func (g *generator) generate(ctx context.Context, paths []string) []string {
 		}
 		switch {
 		case err != nil:
-			g.s.publish(events.Event{Kind: events.BuildFailed, Service: svc, Duration: at.Sub(start),
+			g.s.publish(activity.Event{Kind: activity.BuildFailed, Service: svc, Duration: at.Sub(start),
 				Detail: "go generate failed: " + generateMessage(out, err) +
 					"; the previous version keeps serving until the schema generates"})
 		case len(paths) == n:
 			// No code changed: no build follows to end the Building above.
-			g.s.publish(events.Event{Kind: events.Built, Service: svc, Duration: at.Sub(start),
+			g.s.publish(activity.Event{Kind: activity.Built, Service: svc, Duration: at.Sub(start),
 				Detail: "generated code unchanged"})
 		}
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/msx-dev/msx/activity"
 	"github.com/msx-dev/msx/devenv"
-	"github.com/msx-dev/msx/events"
 )
 
 func TestGenerateTargets(t *testing.T) {
@@ -48,13 +48,13 @@ func TestGenerateTargets(t *testing.T) {
 
 // genSession is a session on a workspace in a temporary folder with the
 // services catalog and shop, and the events it published.
-func genSession(t *testing.T) (*Session, string, *[]events.Event) {
+func genSession(t *testing.T) (*Session, string, *[]activity.Event) {
 	t.Helper()
 	dir := t.TempDir()
 	m := &devenv.Manifest{Project: "p", Dir: dir}
-	bus := events.NewBus(nil)
-	var got []events.Event
-	bus.Subscribe(events.ObserverFunc(func(e events.Event) { got = append(got, e) }))
+	bus := activity.NewBus(nil)
+	var got []activity.Event
+	bus.Subscribe(activity.ObserverFunc(func(e activity.Event) { got = append(got, e) }))
 	s := New(Options{Manifest: m, Bus: bus})
 	s.setPlan(&devenv.Plan{Project: "p", Dir: dir, Containers: []devenv.Container{
 		{Name: "p-catalog", Service: "catalog"}, {Name: "p-shop", Service: "shop"},
@@ -122,7 +122,7 @@ func TestGenerateAddsWhatItChangedAndDropsItsEcho(t *testing.T) {
 		t.Errorf("an edit of a generated file after generate: batch %v, want it", out)
 	}
 	for _, e := range *got {
-		if e.Kind == events.BuildFailed || e.Kind == events.Built {
+		if e.Kind == activity.BuildFailed || e.Kind == activity.Built {
 			t.Errorf("a generate that changed code published %+v: its build says how it ended", e)
 		}
 	}
@@ -138,11 +138,11 @@ func TestGenerateThatChangesNothingEndsItsBuilding(t *testing.T) {
 	if out := g.generate(context.Background(), []string{conf}); !slices.Equal(out, []string{conf}) {
 		t.Errorf("a generate that wrote nothing changed the batch to %v", out)
 	}
-	var kinds []events.Kind
+	var kinds []activity.Kind
 	for _, e := range *got {
 		kinds = append(kinds, e.Kind)
 	}
-	if !slices.Equal(kinds, []events.Kind{events.Building, events.Built}) {
+	if !slices.Equal(kinds, []activity.Kind{activity.Building, activity.Built}) {
 		t.Errorf("events %v, want Building then Built", kinds)
 	}
 }
@@ -174,9 +174,9 @@ func TestGenerateFailureIsTheServicesBuildFailure(t *testing.T) {
 	if out := g.generate(context.Background(), []string{generated}); len(out) != 0 {
 		t.Errorf("putting the code back is reported as a change: %v", out)
 	}
-	var failed []events.Event
+	var failed []activity.Event
 	for _, e := range *got {
-		if e.Kind == events.BuildFailed {
+		if e.Kind == activity.BuildFailed {
 			failed = append(failed, e)
 		}
 	}
