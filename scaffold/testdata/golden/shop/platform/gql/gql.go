@@ -326,11 +326,19 @@ func (d statusDoer) Do(req *http.Request) (*http.Response, error) {
 	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
 		se.RetryAfter = time.Duration(min(n, 3600)) * time.Second
 	}
+	// GraphQL's errors, or the {"error": "..."} of platform/httpjson that
+	// the service's HTTP layer answers (a body too large, a dependency
+	// unavailable): the message alone, as REST clients give it.
 	var body struct {
+		Error  string                     `json:"error"`
 		Errors []struct{ Message string } `json:"errors"`
 	}
-	if json.Unmarshal(data, &body) == nil && len(body.Errors) > 0 {
-		se.Message = body.Errors[0].Message
+	if json.Unmarshal(data, &body) == nil {
+		if len(body.Errors) > 0 {
+			se.Message = body.Errors[0].Message
+		} else if body.Error != "" {
+			se.Message = body.Error
+		}
 	}
 	return nil, se
 }

@@ -16,7 +16,7 @@ package reviewsapi
 
 import (
 	"context"
-	"errors"
+	"net/http"
 	"time"
 
 	genqlient "github.com/Khan/genqlient/graphql"
@@ -43,8 +43,11 @@ type ItemList struct {
 	Next  *int64 `json:"next,omitempty"`
 }
 
-// ErrNotFound is what GetItem returns when there is no such item.
-var ErrNotFound = errors.New("item not found")
+// ErrNotFound is what GetItem and DeleteItem return when there is no such
+// item: a 404 *httpjson.StatusError, what a REST service's client returns,
+// so that a caller answers 404 (httpjson.InternalError) whatever the API of
+// the service it called. Compare with errors.Is.
+var ErrNotFound error = &httpjson.StatusError{Route: "query GetItem", Status: http.StatusNotFound, Message: "item not found"}
 
 // Client calls reviews through the operations of operations.graphql. A
 // call answered with another status than 200 returns *httpjson.StatusError
