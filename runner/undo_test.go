@@ -1,0 +1,106 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/msx-dev/msx/msxerr"
+)
+
+func TestBoundedRunsEveryCallAtMostLimitAtOnce(t *testing.T) {
+	for _, tc := range []struct{ n, limit, want int }{
+		{50, 8, 8}, {3, 8, 3}, {5, 1, 1}, {4, 0, 1}, {0, 8, 0},
+	} {
+		var mu sync.Mutex
+		var running, most int
+		var started []int
+		release := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			bounded(tc.n, tc.limit, func(i int) {
+				mu.Lock()
+				running++
+				most = max(most, running)
+				started = append(started, i)
+				mu.Unlock()
+				<-release
+				mu.Lock()
+				running--
+				mu.Unlock()
+			})
+		}()
+		// The first calls hold their slots until the limit is reached: then
+		// no other may start.
+		waitUntil(t, "the first calls", func() bool { mu.Lock(); defer mu.Unlock(); return running == tc.want })
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		if running != tc.want {
+			t.Errorf("n %d, limit %d: %d running, want %d", tc.n, tc.limit, running, tc.want)
+		}
+		mu.Unlock()
+		close(release)
+		<-done
+		if most != tc.want {
+			t.Errorf("n %d, limit %d: at most %d at once, want %d", tc.n, tc.limit, most, tc.want)
+		}
+		if len(started) != tc.n {
+			t.Errorf("n %d: %d calls", tc.n, len(started))
+		}
+		// Started in order: each call got its slot before the next began.
+		if tc.want == 1 && !slices.IsSorted(started) {
+			t.Errorf("limit 1: started %v, want in order", started)
+		}
+	}
+}
+
+func TestAcquireWaitsForASlotOrTheContext(t *testing.T) {
+	slots := make(chan struct{}, 2)
+	var releases []func()
+	for range 2 {
+		rel, err := acquire(context.Background(), slots)
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, rel)
+	}
+	// Full: a third waits, and gives up when its context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := acquire(ctx, slots); !errors.Is(err, msxerr.ErrCancelled) {
+		t.Errorf("err = %v, want cancelled while every slot is taken", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		rel, err := acquire(context.Background(), slots)
+		if err == nil {
+			rel()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("acquired (%v) while every slot was taken", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	releases[0]()
+	if err := <-got; err != nil {
+		t.Errorf("err = %v after a slot was given back", err)
+	}
+	releases[1]()
+	if len(slots) != 0 {
+		t.Errorf("%d slots still taken", len(slots))
+	}
+}
+
+func TestCopyParallel(t *testing.T) {
+	for cpus, want := range map[int]int{1: 4, 2: 4, 3: 6, 8: 16} {
+		if got := copyParallel(cpus); got != want {
+			t.Errorf("copyParallel(%d) = %d, want %d", cpus, got, want)
+		}
+	}
+}
