@@ -13,7 +13,9 @@
 #             core) and resident memory
 #   swap      attached: from an edit of platform/server (an init function
 #             that sets a variable, so that every binary changes) to the last
-#             program (every service and the gateway) saying "swapped"
+#             program (every service and the gateway) saying "swapped";
+#             "built" is when the last said "built" (the go build), and the
+#             rest is the copies, restarts and readiness checks
 #   floor     the go build of those same binaries after the same edit, with
 #             msx's flags: what the swap cannot go below
 #   edit-up   up -d after another such edit, the containers stopped by the
@@ -66,8 +68,11 @@ wait_all() {
 }
 # cpu_ticks PID: user+system clock ticks the process used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# swapped LOG FROM: how many programs said "swapped" after byte FROM.
-swapped() { tail -c +"$(( $2 + 1 ))" "$1" | grep -c 'msx: swapped' || true; }
+# said LOG FROM WORD: how many programs said "WORD" after byte FROM.
+said() { tail -c +"$(( $2 + 1 ))" "$1" | grep -c "msx: $3" || true; }
+swapped() { said "$1" "$2" swapped; }
+# load: the 1-minute load average (the machine may be shared).
+load() { cut -d' ' -f1 /proc/loadavg; }
 
 results=()
 for n in "${sizes[@]}"; do
@@ -85,6 +90,7 @@ for n in "${sizes[@]}"; do
   edit() { echo "func init() { benchEdit = \"$RANDOM$RANDOM\" }" >> "$ws/platform/server/server.go"; }
   (cd "$ws" && go mod download && CGO_ENABLED=0 GOOS=linux go build ./... )
 
+  load0=$(load)
   t0=$(now); up; wait_all "$n"; first=$(ms "$t0" "$(now)")
   "$msx" -C "$ws" down --volumes >/dev/null 2>&1
   t0=$(now); up; wait_all "$n"; images=$(ms "$t0" "$(now)")
@@ -101,10 +107,14 @@ for n in "${sizes[@]}"; do
     'BEGIN { printf "%.2f", c / hz / (t / 1000) * 100 }')
   idle_rss=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$attached/status")
   from=$(stat -c %s "$log")
-  edit; t0=$(now)
-  for _ in $(seq 1 6000); do [ "$(swapped "$log" "$from")" -ge $(( n + 1 )) ] && break; sleep 0.05; done
-  swap=$(ms "$t0" "$(now)")
-  [ "$(swapped "$log" "$from")" -ge $(( n + 1 )) ] || swap="$swap(only $(swapped "$log" "$from") of $(( n + 1 )) swapped)"
+  edit; t0=$(now); built=""
+  for _ in $(seq 1 6000); do
+    [ -n "$built" ] || [ "$(said "$log" "$from" built)" -lt $(( n + 1 )) ] || built=$(ms "$t0" "$(now)")
+    [ "$(swapped "$log" "$from")" -ge $(( n + 1 )) ] && break
+    sleep 0.05
+  done
+  swap=$(ms "$t0" "$(now)"); built=${built:-$swap}
+  [ "$(swapped "$log" "$from")" -ge $(( n + 1 )) ] || swap="$swap(only-$(swapped "$log" "$from")-of-$(( n + 1 ))-swapped)"
   kill -INT "$attached"; wait "$attached" || true; attached=""
 
   # The go build floor of the same binaries after the same kind of edit.
@@ -131,20 +141,20 @@ for n in "${sizes[@]}"; do
   t0=$(now); compose up -d >/dev/null 2>&1; wait_all "$n"; c_noop=$(ms "$t0" "$(now)")
   compose down --volumes >/dev/null 2>&1
 
-  line="$n services: first $first, images $images (compose $c_images), noop $noop (compose $c_noop), swap $swap (floor $floor), edit-up $editup, containers ${mem}MiB, msx attached idle ${idle_cpu}% ${idle_rss}MiB"
+  line="$n services: first $first, images $images (compose $c_images), noop $noop (compose $c_noop), swap $swap (built $built, floor $floor), edit-up $editup, containers ${mem}MiB, msx attached idle ${idle_cpu}% ${idle_rss}MiB, load $load0 to $(load)"
   echo "$line"
-  results+=("$n $first $images $c_images $noop $c_noop $swap $floor $editup $mem $idle_cpu $idle_rss")
+  results+=("$n $first $images $c_images $noop $c_noop $swap $built $floor $editup $mem $idle_cpu $idle_rss $load0-$(load)")
   "$msx" -C "$ws" down --volumes >/dev/null 2>&1
   docker rmi $(docker images -q --filter "label=dev.msx.project=$proj") >/dev/null 2>&1 || true
 done
 
 echo
-echo "| services | first up -d | from images: msx / compose (ratio) | no-op: msx / compose (ratio) | swap after platform/ edit / go build floor (ratio) | up -d after the edit | containers' memory | msx attached idle: CPU, RSS |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| services | first up -d | from images: msx / compose (ratio) | no-op: msx / compose (ratio) | swap after platform/ edit (of which the build) / go build floor (ratio) | up -d after the edit | containers' memory | msx attached idle: CPU, RSS | load average (1 min) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for r in "${results[@]}"; do
-  read -r n first images ci noop cn swap floor editup mem cpu rss <<<"$r"
-  awk -v n="$n" -v f="$first" -v i="$images" -v ci="$ci" -v o="$noop" -v cn="$cn" -v s="$swap" -v fl="$floor" \
-    -v e="$editup" -v m="$mem" -v c="$cpu" -v r="$rss" 'BEGIN {
-    printf "| %d | %d ms | %d / %d ms (%.2fx) | %d / %d ms (%.2fx) | %s / %d ms (%.2fx) | %d ms | %d MiB | %s%%, %d MiB |\n",
-      n, f, i, ci, i/ci, o, cn, o/cn, s, fl, s/fl, e, m, c, r }'
+  read -r n first images ci noop cn swap built floor editup mem cpu rss ld <<<"$r"
+  awk -v n="$n" -v f="$first" -v i="$images" -v ci="$ci" -v o="$noop" -v cn="$cn" -v s="$swap" -v b="$built" -v fl="$floor" \
+    -v e="$editup" -v m="$mem" -v c="$cpu" -v r="$rss" -v ld="$ld" 'BEGIN {
+    printf "| %d | %d ms | %d / %d ms (%.2fx) | %d / %d ms (%.2fx) | %s (%d) / %d ms (%.2fx) | %d ms | %d MiB | %s%%, %d MiB | %s |\n",
+      n, f, i, ci, i/ci, o, cn, o/cn, s, b, fl, s/fl, e, m, c, r, ld }'
 done
