@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,5 +103,32 @@ func TestCopyParallel(t *testing.T) {
 		if got := copyParallel(cpus); got != want {
 			t.Errorf("copyParallel(%d) = %d, want %d", cpus, got, want)
 		}
+	}
+}
+
+// A program that does not stop after the swap signal is asked about less
+// and less often: each ask is a ps on the engine's host, and fifty swaps
+// at once would otherwise keep the engine listing processes.
+func TestWaitGoneBacksOff(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.r.StopGrace = 2 * time.Second
+	old, err := h.r.pids(context.Background(), "shop-orders")
+	if err != nil || len(old) == 0 {
+		t.Fatalf("pids = %v, %v", old, err)
+	}
+	h.reset()
+	// Nothing stops it: every ask still lists the old processes.
+	err = h.r.waitGone(context.Background(), "shop-orders", old)
+	want := "the program of shop-orders did not stop within 22s of the swap"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	// 22 s at most every maxPoll, and a few faster asks first.
+	asks, slow := len(h.api.callsLike("top")), int(22*time.Second/maxPoll)
+	if asks > slow+5 || asks < slow {
+		t.Errorf("%d asks in 22 s, want about %d (one per %s)", asks, slow, maxPoll)
 	}
 }
