@@ -150,9 +150,10 @@ func (r *Runner) waitGone(ctx context.Context, name string, old []string) error 
 // signals and readiness checks, which need no slot, wait behind them.
 var copySlots = make(chan struct{}, copyParallel(runtime.NumCPU()))
 
-// copyParallel is how many binary copies run at once on a host with cpus
-// CPUs: two per CPU, so that one copy's network and disk waits overlap
-// another's unpacking, and at least four.
+// copyParallel is how many binary copies run at once when msx's machine
+// has cpus CPUs (the engine's too, unless it is remote): two per CPU, so
+// that one copy's network and disk waits overlap another's unpacking, and
+// at least four.
 func copyParallel(cpus int) int {
 	return max(4, 2*cpus)
 }
