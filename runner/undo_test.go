@@ -3,11 +3,15 @@ package runner
 import (
 	"context"
 	"errors"
+	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
 
 	"github.com/msx-dev/msx/msxerr"
 )
@@ -130,5 +134,69 @@ func TestWaitGoneBacksOff(t *testing.T) {
 	asks, slow := len(h.api.callsLike("top")), int(22*time.Second/maxPoll)
 	if asks > slow+5 || asks < slow {
 		t.Errorf("%d asks in 22 s, want about %d (one per %s)", asks, slow, maxPoll)
+	}
+}
+
+// slowCopies holds every copy into a container until release closes,
+// counting how many are in flight at once.
+type slowCopies struct {
+	*fakeDocker
+	mu      sync.Mutex
+	now     int
+	most    int
+	release chan struct{}
+}
+
+func (s *slowCopies) CopyToContainer(ctx context.Context, id, dst string, content io.Reader, o container.CopyToContainerOptions) error {
+	s.mu.Lock()
+	s.now++
+	s.most = max(s.most, s.now)
+	s.mu.Unlock()
+	<-s.release
+	err := s.fakeDocker.CopyToContainer(ctx, id, dst, content, o)
+	s.mu.Lock()
+	s.now--
+	s.mu.Unlock()
+	return err
+}
+
+func (s *slowCopies) inFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now
+}
+
+// Swaps started at once copy their binaries copyParallel at a time, and
+// all of them finish.
+func TestSwapsCopyABoundedNumberAtOnce(t *testing.T) {
+	h := newHarness()
+	if _, err := h.up(t, manifest("/w/shop"), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowCopies{fakeDocker: h.api, release: make(chan struct{})}
+	h.r.API = slow
+	bin := t.TempDir() + "/app"
+	if err := os.WriteFile(bin, []byte("new binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	limit := cap(copySlots)
+	swaps := limit + 3
+	errs := make(chan error, swaps)
+	for range swaps {
+		go func() { errs <- h.r.Swap(context.Background(), "shop-orders", bin) }()
+	}
+	waitUntil(t, "the first copies", func() bool { return slow.inFlight() == limit })
+	time.Sleep(20 * time.Millisecond)
+	if n := slow.inFlight(); n != limit {
+		t.Errorf("%d copies in flight, want %d", n, limit)
+	}
+	close(slow.release)
+	for range swaps {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if slow.most != limit {
+		t.Errorf("at most %d copies at once, want %d", slow.most, limit)
 	}
 }
