@@ -26,9 +26,9 @@ func (s *started) addCreated(c *devenv.Container, id string) {
 	}
 }
 
-// undoParallel is how many containers a failed up removes at once: the
-// engine kills and removes each, and fifty of them one at a time made the
-// failure's report wait seconds for nothing.
+// undoParallel is how many containers a failed up removes at once: one at
+// a time, the report of a failed up of fifty services waited for fifty
+// kills and removals in a row.
 const undoParallel = 8
 
 // undoAttempt removes the containers a failed up created, so that nothing
