@@ -79,6 +79,10 @@ swapped() { said "$1" "$2" swapped; }
 # load: the 1-minute load average (the machine may be shared).
 load() { cut -d' ' -f1 /proc/loadavg; }
 
+# note: a figure as soon as it is measured (on stderr), so that a later
+# failure of the same size does not lose it.
+note() { echo "$n services: $*" >&2; }
+
 results=()
 for n in "${sizes[@]}"; do
   proj="bench-scale$n-$$"
@@ -101,6 +105,7 @@ for n in "${sizes[@]}"; do
   "$msx" -C "$ws" down --volumes >/dev/null 2>&1
   t0=$(now); up; wait_all "$n"; images=$(ms "$t0" "$(now)")
   t0=$(now); up; wait_all "$n"; noop=$(ms "$t0" "$(now)")
+  note "first $first, images $images, noop $noop (load $(load))"
 
   # Attached, idle, then a platform edit swapped into every program.
   log="$work/$proj-attached.log"
@@ -131,6 +136,7 @@ for n in "${sizes[@]}"; do
   done
   swap=$(ms "$t0" "$(now)"); built=${built:-$swap}
   [ "$(swapped "$log" "$from")" -ge $(( n + 1 )) ] || swap="$swap(only-$(swapped "$log" "$from")-of-$(( n + 1 ))-swapped)"
+  note "idle ${idle_cpu}% ${idle_rss}MiB, floor $floor_a attached (load $load_floor_a), swap $swap (built $built; load $load_swap)"
   kill -INT "$attached"; wait "$attached" || true; attached=""
 
   # The floor again, in the workspace, nothing else of msx running.
@@ -139,6 +145,7 @@ for n in "${sizes[@]}"; do
   (cd "$ws" && CGO_ENABLED=0 GOOS=linux go build "${flags[@]}" -o "$work/floor/" "${pkgs[@]}")
   floor_b=$(ms "$t0" "$(now)")
   floor=$(( (floor_a + floor_b) / 2 ))
+  note "floor $floor_b after (load $load_floor_b)"
 
   edit; t0=$(now); up; wait_all "$n"; editup=$(ms "$t0" "$(now)")
   mem=$(docker stats --no-stream --format '{{.MemUsage}}' $(docker ps -q --filter "label=dev.msx.project=$proj") |
