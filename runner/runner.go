@@ -185,6 +185,7 @@ type started struct {
 	mu      sync.Mutex
 	names   []string
 	created map[string]string // name to ID
+	infra   map[string]bool   // the created that are instances (databases, broker, collector)
 }
 
 func (s *started) add(name string) {
@@ -764,7 +765,7 @@ func (r *Runner) create(ctx context.Context, c *devenv.Container, st *started) (
 		return "", cleanup(engineErr(ctx, err, "starting "+c.Name))
 	}
 	st.add(c.Name)
-	st.addCreated(c.Name, resp.ID)
+	st.addCreated(c, resp.ID)
 	if ctx.Err() != nil {
 		// Running: the stop that follows a Ctrl-C stops it.
 		return "", msxerr.ErrCancelled

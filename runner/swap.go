@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"time"
 
@@ -111,7 +112,11 @@ func (r *Runner) pids(ctx context.Context, name string) ([]string, error) {
 
 // waitGone waits until one of old, the processes before the swap signal,
 // has gone (msx-init stays; the program it stopped does not), or the
-// container has stopped, within the stop grace.
+// container has stopped, within the stop grace. It asks as readiness
+// polling does, often at first and then at most every maxPoll: each ask
+// is a ps on the engine's host, and a platform edit swaps every program
+// at once, so a fixed fast poll per container would keep the engine busy
+// listing processes while it should be copying the others' binaries.
 func (r *Runner) waitGone(ctx context.Context, name string, old []string) error {
 	clk := r.clock()
 	deadline := clk.Now().Add(r.stopGrace() + CreateTimeout)
@@ -131,14 +136,47 @@ func (r *Runner) waitGone(ctx context.Context, name string, old []string) error 
 		if !clk.Now().Before(deadline) {
 			return msxerr.New("run msx up again, or msx doctor if Docker misbehaves", "the program of %s did not stop within %s of the swap", name, r.stopGrace()+CreateTimeout)
 		}
-		if err := clk.Sleep(ctx, 10*time.Millisecond); err != nil {
+		if err := clk.Sleep(ctx, r.pollDelay(attempt)); err != nil {
 			return msxerr.ErrCancelled
 		}
 	}
 }
 
-// copyBinary streams binary as SwapDir/app into the container.
+// copySlots bounds the binary copies in flight, across every Runner of
+// the process: each is a binary of several megabytes that the engine
+// unpacks into the container's volume, work that needs the engine's CPU
+// and disk. A platform edit swaps every program at once; with fifty, the
+// engine shared among fifty copies finishes them all late, and the swaps'
+// signals and readiness checks, which need no slot, wait behind them.
+var copySlots = make(chan struct{}, copyParallel(runtime.NumCPU()))
+
+// copyParallel is how many binary copies run at once when msx's machine
+// has cpus CPUs (the engine's too, unless it is remote): two per CPU, so
+// that one copy's network and disk waits overlap another's unpacking, and
+// at least four.
+func copyParallel(cpus int) int {
+	return max(4, 2*cpus)
+}
+
+// acquire takes a slot of slots, or gives up when ctx ends; release gives
+// the slot back.
+func acquire(ctx context.Context, slots chan struct{}) (release func(), err error) {
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-ctx.Done():
+		return nil, msxerr.ErrCancelled
+	}
+}
+
+// copyBinary streams binary as SwapDir/app into the container, when a
+// copy slot is free (copySlots).
 func (r *Runner) copyBinary(ctx context.Context, name, binary string) error {
+	release, err := acquire(ctx, copySlots)
+	if err != nil {
+		return err
+	}
+	defer release()
 	f, err := os.Open(binary)
 	if err != nil {
 		return msxerr.Wrap(err, "run msx up again", "cannot read the new binary of %s", name)
