@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,5 +246,26 @@ func TestStopDepsHaveNoChain(t *testing.T) {
 	}
 	if !slices.Contains(deps[devenv.GatewayName], "s05-2") || !slices.Contains(deps[devenv.GatewayName], "s10") {
 		t.Errorf("the gateway's stop waits for %v, want every replica", deps[devenv.GatewayName])
+	}
+}
+
+// Fifty services of one wave are created startParallel at a time: each
+// create's timeout runs from its turn, not from the start of the wave.
+func TestUpCreatesABoundedNumberAtOnce(t *testing.T) {
+	h := newHarness()
+	h.probeBy(func(string) bool { return false })
+	var now, most atomic.Int32
+	h.api.onCreate = func(string) {
+		n := now.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(5 * time.Millisecond) // long enough for the others to pile up
+		now.Add(-1)
+	}
+	if _, err := h.up(t, chain(50), UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := most.Load(); got > startParallel || got < 2 {
+		t.Errorf("at most %d creates ran at once, want between 2 and %d", got, startParallel)
 	}
 }

@@ -179,6 +179,11 @@ func (e *UpError) Unwrap() error { return e.Err }
 // the engine has answered.
 const CreateTimeout = 20 * time.Second
 
+// startParallel is how many containers one up creates and starts at once.
+// The engine does much of that work one container at a time anyway; more
+// at once only makes each wait longer inside its CreateTimeout.
+const startParallel = 8
+
 // started collects the containers one up started, and which of them it
 // created.
 type started struct {
@@ -499,23 +504,25 @@ func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[strin
 	}
 	for _, wave := range waves(p, ours) {
 		ids := make([]string, len(wave))
+		// startParallel at a time: each create and start has CreateTimeout
+		// from its turn, where fifty at once on two cores could outlast it
+		// waiting for the engine.
+		bounded(len(wave), startParallel, func(i int) {
+			if ctx.Err() != nil {
+				return // another failed: create no more
+			}
+			c := wave[i]
+			var have *container.Summary
+			if s, ok := ours[c.Name]; ok {
+				have = &s
+			}
+			id, err := r.startOne(ctx, c, have, st)
+			if err != nil {
+				fail(err)
+			}
+			ids[i] = id
+		})
 		var wg sync.WaitGroup
-		for i, c := range wave {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var have *container.Summary
-				if s, ok := ours[c.Name]; ok {
-					have = &s
-				}
-				id, err := r.startOne(ctx, c, have, st)
-				if err != nil {
-					fail(err)
-				}
-				ids[i] = id
-			}()
-		}
-		wg.Wait()
 		if ctx.Err() != nil {
 			break
 		}
