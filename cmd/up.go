@@ -94,6 +94,7 @@ func runUp(ctx context.Context, f *Factory, opts *upOptions) error {
 		// The session reads the status the breakers and events tabs
 		// show, and publishes what changes in it (breakers, dead letters).
 		so.StatusEvery = dashboardEvery
+		so.Stats = true // its services table shows CPU and memory
 	}
 	w.s = session.New(so)
 	plain := session.NewPlain(f.IO.ErrOut, nil)

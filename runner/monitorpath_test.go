@@ -88,14 +88,14 @@ func TestBrokerMonitorUnderItsSecretPath(t *testing.T) {
 	// The session samples the broker with the runner that ran up, after
 	// up forgot its other secrets; a reason it prints hides the path.
 	b := p.Container(devenv.KindNATS)
-	s, err := h.r.Sample(context.Background(), b)
+	s, err := h.r.Sample(context.Background(), b, true)
 	if err != nil || !s.Ready {
 		t.Errorf("sample = %+v, %v", s, err)
 	}
 	if got := pr.reset(errors.New("Get \"http://127.0.0.1:1/" + path + "/healthz?js-enabled-only=true\": 503")); len(got) != 1 || !strings.Contains(got[0], "/"+path+"/healthz") {
 		t.Errorf("sample probed %v", got)
 	}
-	s, _ = h.r.Sample(context.Background(), b)
+	s, _ = h.r.Sample(context.Background(), b, true)
 	if s.Ready || strings.Contains(s.Reason, path) || !strings.Contains(s.Reason, "/healthz") {
 		t.Errorf("sample of a broker not ready: %+v", s)
 	}

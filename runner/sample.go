@@ -35,12 +35,12 @@ type Sample struct {
 	Memory   uint64    // memory in use, the page cache left out, in bytes
 }
 
-// Sample inspects the container of c, asks its readiness check once, and
-// reads its counters from the stats endpoint once (one-shot: the engine
+// Sample inspects the container of c, asks its readiness check once, and,
+// with stats, reads its counters from the stats endpoint once (one-shot: the engine
 // answers at its next reading, within a second, without the second
 // reading a plain stream=false waits for; CPUPercent compares two samples
 // instead). Sample containers concurrently, not one after the other.
-func (r *Runner) Sample(ctx context.Context, c *devenv.Container) (Sample, error) {
+func (r *Runner) Sample(ctx context.Context, c *devenv.Container, stats bool) (Sample, error) {
 	cctx, cancel := context.WithTimeout(ctx, CreateTimeout)
 	defer cancel()
 	insp, err := r.API.ContainerInspect(cctx, c.Name)
@@ -55,6 +55,9 @@ func (r *Runner) Sample(ctx context.Context, c *devenv.Container) (Sample, error
 		s.Port, _ = strconv.Atoi(hostPort(insp, c.Port))
 	}
 	s.Ready, s.Reason = readiness(cctx, r, c, insp)
+	if !stats {
+		return s, nil
+	}
 	st, err := r.API.ContainerStatsOneShot(cctx, c.Name)
 	if err != nil {
 		return s, nil

@@ -24,7 +24,12 @@ func TestSampleReadsReadinessAndCounters(t *testing.T) {
 	c := h.api.byRef(orders.Name)
 	c.cpu, c.mem = 7_000_000, 12<<20
 
-	s, err := h.r.Sample(context.Background(), orders)
+	// Without stats (no observer shows them), health alone.
+	s, err := h.r.Sample(context.Background(), orders, false)
+	if err != nil || !s.Running || !s.Ready || s.HasStats {
+		t.Errorf("sampled without stats as %+v, %v: want running, ready, no stats", s, err)
+	}
+	s, err = h.r.Sample(context.Background(), orders, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +38,7 @@ func TestSampleReadsReadinessAndCounters(t *testing.T) {
 	}
 	// The gateway is published: the sample says on which host port.
 	gw := p.Container(devenv.GatewayName)
-	if s, err := h.r.Sample(context.Background(), gw); err != nil || s.Port == 0 || (gw.HostPort != 0 && s.Port != gw.HostPort) {
+	if s, err := h.r.Sample(context.Background(), gw, true); err != nil || s.Port == 0 || (gw.HostPort != 0 && s.Port != gw.HostPort) {
 		t.Errorf("gateway sampled as %+v, %v; want its host port %d", s, err, gw.HostPort)
 	}
 	// docker stats leaves the inactive page cache out, and so does msx.
@@ -42,7 +47,7 @@ func TestSampleReadsReadinessAndCounters(t *testing.T) {
 	}
 
 	h.r.Probe = func(context.Context, string) error { return errors.New("503 Service Unavailable") }
-	s, err = h.r.Sample(context.Background(), orders)
+	s, err = h.r.Sample(context.Background(), orders, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,12 +58,12 @@ func TestSampleReadsReadinessAndCounters(t *testing.T) {
 	// A database's readiness is the engine's health status.
 	db := &devenv.Container{Name: orders.Name, Ready: devenv.Probe{Healthcheck: []string{"CMD", "true"}}}
 	c.health = container.Unhealthy
-	s, _ = h.r.Sample(context.Background(), db)
+	s, _ = h.r.Sample(context.Background(), db, true)
 	if s.Ready || s.Reason != "its health check says unhealthy: connection refused" {
 		t.Errorf("unhealthy container sampled as %+v", s)
 	}
 	c.health = container.Healthy
-	if s, _ = h.r.Sample(context.Background(), db); !s.Ready {
+	if s, _ = h.r.Sample(context.Background(), db, true); !s.Ready {
 		t.Errorf("healthy container sampled as %+v", s)
 	}
 
@@ -66,10 +71,10 @@ func TestSampleReadsReadinessAndCounters(t *testing.T) {
 	h.api.mu.Lock()
 	h.api.exit(c, 2)
 	h.api.mu.Unlock()
-	if s, err = h.r.Sample(context.Background(), orders); err != nil || s.Running || s.HasStats {
+	if s, err = h.r.Sample(context.Background(), orders, true); err != nil || s.Running || s.HasStats {
 		t.Errorf("stopped container: %+v, %v", s, err)
 	}
-	if _, err := h.r.Sample(context.Background(), &devenv.Container{Name: "shop-gone"}); err == nil {
+	if _, err := h.r.Sample(context.Background(), &devenv.Container{Name: "shop-gone"}, true); err == nil {
 		t.Error("a container that does not exist sampled without an error")
 	}
 }

@@ -15,7 +15,7 @@ import (
 // With it, an attached session publishes Unhealthy (and Ready when the
 // service answers again) and Stats.
 type Sampler interface {
-	Sample(ctx context.Context, c *devenv.Container) (runner.Sample, error)
+	Sample(ctx context.Context, c *devenv.Container, stats bool) (runner.Sample, error)
 }
 
 // DefaultSampleEvery is how often an attached session samples each
@@ -58,7 +58,7 @@ func (s *Session) monitor(ctx context.Context, eng Sampler) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				samples[i], errs[i] = eng.Sample(ctx, &plan.Containers[i])
+				samples[i], errs[i] = eng.Sample(ctx, &plan.Containers[i], s.opts.Stats)
 			}()
 		}
 		wg.Wait()

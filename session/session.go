@@ -94,6 +94,10 @@ type Options struct {
 	// container's readiness, CPU and memory (when the Runner is a
 	// Sampler); 0 is DefaultSampleEvery.
 	SampleEvery time.Duration
+	// Stats makes the samples read each container's CPU and memory, for
+	// an observer that shows them (the dashboard): the engine's stats are
+	// most of what sampling costs, and the plain printer shows none.
+	Stats bool
 	// StatusEvery is how often an attached session reads the project's
 	// status (when the Runner is a StatusReader) to publish breaker and
 	// dead-letter changes; 0 reads none. Status serves the reads it makes

@@ -191,7 +191,7 @@ func (e *fakeEngine) RestartProgram(_ context.Context, name string) (bool, error
 	return true, nil
 }
 
-func (e *fakeEngine) Sample(_ context.Context, c *devenv.Container) (runner.Sample, error) {
+func (e *fakeEngine) Sample(_ context.Context, c *devenv.Container, _ bool) (runner.Sample, error) {
 	e.mu.Lock()
 	f := e.sample
 	e.mu.Unlock()
