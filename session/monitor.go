@@ -24,6 +24,23 @@ type Sampler interface {
 // a few requests a second.
 const DefaultSampleEvery = 2 * time.Second
 
+// samplesPerSecond bounds how many containers an attached session
+// samples a second, on average: beyond DefaultSampleEvery's sixteen
+// containers, the period grows with their number, so that fifty services
+// cost msx and the engine what sixteen do (an inspect, a readiness
+// check and, for the dashboard, a stats read each).
+const samplesPerSecond = 8
+
+// sampleEvery is the period at which n containers are sampled: every
+// (DefaultSampleEvery when 0), longer for more than samplesPerSecond a
+// second.
+func sampleEvery(every time.Duration, n int) time.Duration {
+	if every <= 0 {
+		every = DefaultSampleEvery
+	}
+	return max(every, time.Duration(n)*time.Second/samplesPerSecond)
+}
+
 // unhealthyAfter is how many samples in a row a running service must fail
 // its readiness check before it is reported unhealthy: one failure may be
 // a probe that lost a race with a restart.
@@ -36,21 +53,18 @@ const unhealthyAfter = 2
 // session is itself swapping or restarting is not judged meanwhile;
 // stopped containers are the followers' news, not the monitor's.
 func (s *Session) monitor(ctx context.Context, eng Sampler) {
-	every := s.opts.SampleEvery
-	if every <= 0 {
-		every = DefaultSampleEvery
-	}
 	prev := map[string]runner.Sample{}
 	misses := map[string]int{}
 	for {
+		_, plan := s.current()
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.clock.After(every):
+		case <-s.clock.After(sampleEvery(s.opts.SampleEvery, len(plan.Containers))):
 		}
 		// All at once: the engine answers a one-shot stats request at
 		// its next reading of the counters, up to a second later.
-		_, plan := s.current()
+		_, plan = s.current()
 		samples := make([]runner.Sample, len(plan.Containers))
 		errs := make([]error, len(plan.Containers))
 		var wg sync.WaitGroup
