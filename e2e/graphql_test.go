@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // snapshotDir maps each file under dir to its content.
@@ -81,31 +80,10 @@ func TestGraphQLDocker(t *testing.T) {
 
 	// The trace of shop's /upstream: gateway, then shop, then catalog's
 	// span named by the operation the typed client sent.
-	var id string
-	deadline := time.Now().Add(30 * time.Second)
-	for id == "" {
-		var list []struct {
-			TraceID  string   `json:"trace_id"`
-			Root     string   `json:"root"`
-			Services []string `json:"services"`
-		}
-		r := mustMsx(t, ws, env, "trace", "--json", "--service", "catalog")
-		if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
-			t.Fatalf("msx trace --json: %v\n%s", err, r.Stdout)
-		}
-		for _, tr := range list {
-			if strings.HasPrefix(tr.Root, "GET /api/shop/") && strings.Join(tr.Services, ",") == "catalog,gateway,shop" ||
-				strings.HasPrefix(tr.Root, "GET /api/shop/") && strings.Join(tr.Services, ",") == "gateway,shop,catalog" {
-				id = tr.TraceID
-			}
-		}
-		if id == "" {
-			if time.Now().After(deadline) {
-				t.Fatalf("no trace of shop's /upstream reaching catalog after 30s: %s", r.Stdout)
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
-	}
+	id := waitTrace(t, ws, env, "catalog", "trace of shop's /upstream reaching catalog", func(tr traceSummary) bool {
+		services := strings.Join(tr.Services, ",")
+		return strings.HasPrefix(tr.Root, "GET /api/shop/") && (services == "catalog,gateway,shop" || services == "gateway,shop,catalog")
+	})
 	var tr struct {
 		Spans []traceSpan `json:"spans"`
 	}

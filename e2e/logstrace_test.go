@@ -55,31 +55,9 @@ func TestLogsAndTracesDocker(t *testing.T) {
 
 	// The spans reach the collector within a second or two (the batch
 	// delay msx sets); poll a fresh msx each time.
-	var id string
-	deadline := time.Now().Add(30 * time.Second)
-	for id == "" {
-		var list []struct {
-			TraceID  string   `json:"trace_id"`
-			Root     string   `json:"root"`
-			Spans    int      `json:"spans"`
-			Services []string `json:"services"`
-		}
-		r := mustMsx(t, ws, env, "trace", "--json", "--service", "payments")
-		if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
-			t.Fatalf("msx trace --json: %v\n%s", err, r.Stdout)
-		}
-		for _, tr := range list {
-			if tr.Root == "GET /api/orders/" && tr.Spans >= 5 && strings.Join(tr.Services, ",") == "gateway,orders,payments" {
-				id = tr.TraceID
-			}
-		}
-		if id == "" {
-			if time.Now().After(deadline) {
-				t.Fatalf("no complete trace of the request after 30s: %s", r.Stdout)
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
-	}
+	id := waitTrace(t, ws, env, "payments", "a complete trace of the request", func(tr traceSummary) bool {
+		return tr.Root == "GET /api/orders/" && tr.Spans >= 5 && strings.Join(tr.Services, ",") == "gateway,orders,payments"
+	})
 
 	t.Run("the trace has the right shape", func(t *testing.T) {
 		var tr struct {
@@ -262,4 +240,36 @@ func TestLogsAndTracesDocker(t *testing.T) {
 			t.Errorf("msx trace after down: exit %d, stderr %q", r.Code, r.Stderr)
 		}
 	})
+}
+
+// traceSummary is one trace of msx trace --json's list.
+type traceSummary struct {
+	TraceID  string   `json:"trace_id"`
+	Root     string   `json:"root"`
+	Spans    int      `json:"spans"`
+	Services []string `json:"services"`
+}
+
+// waitTrace polls msx trace --json --service service, a fresh msx each
+// time, until a trace matches, and returns its ID; after 30 s it fails the
+// test, saying that no trace was what.
+func waitTrace(t *testing.T, ws string, env []string, service, what string, match func(traceSummary) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var list []traceSummary
+		r := mustMsx(t, ws, env, "trace", "--json", "--service", service)
+		if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {
+			t.Fatalf("msx trace --json: %v\n%s", err, r.Stdout)
+		}
+		for _, tr := range list {
+			if match(tr) {
+				return tr.TraceID
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after 30s: %s", what, r.Stdout)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }

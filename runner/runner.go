@@ -522,7 +522,6 @@ func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[strin
 			}
 			ids[i] = id
 		})
-		var wg sync.WaitGroup
 		if ctx.Err() != nil {
 			break
 		}
@@ -530,6 +529,7 @@ func (r *Runner) converge(parent context.Context, p *devenv.Plan, ours map[strin
 		for _, c := range wave {
 			inWave[c.Service] = true
 		}
+		var wg sync.WaitGroup
 		for i, c := range wave {
 			// A dependency of c in this wave that is not ready yet, or nil.
 			// (Those of earlier waves are ready; one of a later wave, of a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -91,7 +92,7 @@ func (s *Session) buildLoop(ctx context.Context) {
 			}()
 		}
 		if !building && len(pending) > 0 {
-			names := sortedKeys(pending)
+			names := slices.Sorted(maps.Keys(pending))
 			pending = map[string]bool{}
 			building = true
 			go func() {

@@ -3,7 +3,8 @@ package session
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -96,7 +97,7 @@ func (s *Session) watchStatus(ctx context.Context) {
 			}
 			seen, known := breakers[st.Service]
 			now := map[string]string{}
-			for _, up := range sortedKeys(st.Breakers) {
+			for _, up := range slices.Sorted(maps.Keys(st.Breakers)) {
 				state := st.Breakers[up]
 				now[up] = state
 				was, ok := seen[up]
@@ -107,14 +108,4 @@ func (s *Session) watchStatus(ctx context.Context) {
 			breakers[st.Service] = now
 		}
 	}
-}
-
-// sortedKeys of a map of strings, for a stable order of events.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
