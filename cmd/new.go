@@ -102,11 +102,11 @@ func runNewService(f *Factory, o *serviceOptions) error {
 	}
 	printChanges(f, res, o.DryRun)
 	if !o.DryRun {
-		at := devenv.Route(o.Name)
+		serves := "routed at " + devenv.Route(o.Name)
 		if o.API == devenv.APIGraphQL {
-			at = "GraphQL at " + at + "graphql"
+			serves = "serving GraphQL at " + devenv.Route(o.Name) + "graphql"
 		}
-		fmt.Fprintf(f.IO.ErrOut, "\nAdded service %s, routed at %s by the gateway. Run msx up to start it.\n", o.Name, at)
+		fmt.Fprintf(f.IO.ErrOut, "\nAdded service %s, %s through the gateway. Run msx up to start it.\n", o.Name, serves)
 	}
 	return nil
 }
