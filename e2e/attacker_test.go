@@ -213,7 +213,7 @@ func TestAttackerDocker(t *testing.T) {
 	removeImages(t, cli, project)
 	img := attackerImage(t, cli, project)
 
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	mustMsx(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	const ordersPort, ledgerPort = 8101, 8102
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite", "--port", strconv.Itoa(ordersPort))

@@ -39,7 +39,7 @@ func TestBrokerDocker(t *testing.T) {
 	port := freePort(t)
 	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_NATS=" + img, "MSX_IMAGES_POSTGRES=" + postgresImage(t)}
 	removeImages(t, cli, project)
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	mustMsx(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "sqlite")

@@ -28,7 +28,7 @@ func TestDashboardDocker(t *testing.T) {
 	port := freePort(t)
 	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port)}
 	removeImages(t, cli, project)
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	mustMsx(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "none")
 	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) })

@@ -127,7 +127,7 @@ func TestDatabasesDocker(t *testing.T) {
 	removeImages(t, cli, project)
 	var out outputs
 
-	out.must(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	out.must(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	out.must(t, ws, nil, "new", "service", "orders", "--db", "postgres")
 	out.must(t, ws, nil, "new", "service", "payments", "--db", "postgres")

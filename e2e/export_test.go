@@ -89,7 +89,7 @@ func TestExportComposeDocker(t *testing.T) {
 	port := freePort(t)
 	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_POSTGRES=" + pg, "MSX_IMAGES_NATS=" + nats}
 	removeImages(t, cli, project)
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	mustMsx(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--subscribes", "orders.item.created")
@@ -292,8 +292,13 @@ func TestExportComposeBuildsDocker(t *testing.T) {
 	project := uniqueProject(t)
 	port := freePort(t)
 	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_POSTGRES=" + pg, "MSX_IMAGES_NATS=" + nats}
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/shop")
-	ws := filepath.Join(parent, project)
+	// The workspace TestDockerfilesBuildDocker builds, byte for byte (its
+	// name is in the generated comments), so that the classic builder's
+	// layer cache serves what that test compiled in containers: only the
+	// collector compiles here. The Compose file then names the run's
+	// project, so that nothing here is shared with another run.
+	mustMsx(t, parent, nil, "init", "shop", "--module", "example.com/shop")
+	ws := filepath.Join(parent, "shop")
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--depends-on", "orders", "--subscribes", "orders.item.created")
 	mustMsx(t, ws, env, "export", "compose", "--out", "deploy")
@@ -301,7 +306,7 @@ func TestExportComposeBuildsDocker(t *testing.T) {
 
 	base := goBaseImage(t, cli)
 	proxy := moduleProxy(t, ws, filepath.Join(ws, "deploy", "collector"))
-	builds := pointBuilds(t, file, map[string]string{"GO_IMAGE": base, "GOPROXY": proxy})
+	builds := pointBuilds(t, file, "shop", project, map[string]string{"GO_IMAGE": base, "GOPROXY": proxy})
 	for _, s := range []string{"collector", "gateway", "orders", "payments"} {
 		if !slices.Contains(builds, s) {
 			t.Fatalf("services that build: %v, want %s among them", builds, s)
@@ -350,14 +355,16 @@ func TestExportComposeBuildsDocker(t *testing.T) {
 }
 
 // pointBuilds sets build args (and the host's network, where the module
-// proxy listens) on every service of the Compose file that builds, and
-// returns their names.
-func pointBuilds(t *testing.T, file string, args map[string]string) []string {
+// proxy listens) on every service of the Compose file that builds, renames
+// the file's project from to project (its images and labels), and returns
+// the names of the services that build.
+func pointBuilds(t *testing.T, file, from, project string, args map[string]string) []string {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
+	data = []byte(strings.NewReplacer("image: "+from+"/", "image: "+project+"/", "dev.msx.project: "+from+"\n", "dev.msx.project: "+project+"\n").Replace(string(data)))
 	var cf map[string]any
 	if err := yaml.Unmarshal(data, &cf); err != nil {
 		t.Fatal(err)

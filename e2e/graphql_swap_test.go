@@ -35,7 +35,7 @@ func TestGraphQLHotSwapDocker(t *testing.T) {
 	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1"}
 	removeImages(t, cli, project)
 	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) }) // after the down below
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	mustMsx(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "catalog", "--api", "graphql", "--db", "none")
 	mustMsx(t, ws, nil, "new", "service", "shop", "--db", "none", "--depends-on", "catalog")

@@ -50,7 +50,7 @@ func TestGraphQLDocker(t *testing.T) {
 	removeImages(t, cli, project)
 	// Cleanups run last first: down --volumes, then this check.
 	t.Cleanup(func() { requireNothingLeft(t, cli, project, true) })
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	mustMsx(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "catalog", "--api", "graphql", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "shop", "--db", "sqlite", "--depends-on", "catalog")

@@ -192,7 +192,7 @@ func TestExportK8sServerDryRun(t *testing.T) {
 	bins := requireK8sBins(t)
 	parent := t.TempDir()
 	project := uniqueProject(t)
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	mustMsx(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--depends-on", "orders", "--subscribes", "orders.item.created")

@@ -27,7 +27,7 @@ func TestReplicasDocker(t *testing.T) {
 	port := freePort(t)
 	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1", "MSX_IMAGES_POSTGRES=" + pgImage}
 	removeImages(t, cli, project)
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	mustMsx(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "postgres")
 	setReplicas(t, ws, "orders", 2)

@@ -35,7 +35,7 @@ func TestHotSwapDocker(t *testing.T) {
 	port := freePort(t)
 	env := []string{"MSX_GATEWAY_PORT=" + strconv.Itoa(port), "NO_COLOR=1"}
 	removeImages(t, cli, project)
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	mustMsx(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "none")
 	mustMsx(t, ws, nil, "new", "service", "billing", "--db", "none")

@@ -52,6 +52,12 @@ func requireDocker(t *testing.T) *client.Client {
 	return cli
 }
 
+// e2eModule is the module path of every workspace the tests make: msx
+// builds with -trimpath, so the Go build cache keys on import paths, and
+// one module path lets each test reuse the platform/ packages the tests
+// before it compiled, instead of compiling them again under a new path.
+const e2eModule = "example.com/shop"
+
 // uniqueProject returns a project name no other test uses.
 func uniqueProject(t *testing.T) string {
 	b := make([]byte, 4)
@@ -153,7 +159,7 @@ func newShop(t *testing.T, parent, project string, env []string) string {
 		cleanupDown(t, ws, env)
 		return ws
 	}
-	mustMsx(t, parent, nil, "init", project, "--module", "example.com/"+strings.ReplaceAll(project, "-", ""))
+	mustMsx(t, parent, nil, "init", project, "--module", e2eModule)
 	ws := filepath.Join(parent, project)
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "catalog", "--db", "sqlite")
