@@ -377,15 +377,14 @@ func (w *lineWriter) Flush() {
 
 // tail returns the last LogTail log lines of a container's current run
 // (since it last started: not those of earlier runs of the same
-// container), stdout and stderr interleaved as the engine keeps them.
+// container; see lastRunStart for a container being restarted), stdout
+// and stderr interleaved as the engine keeps them.
 func (r *Runner) tail(ctx context.Context, id string, state *container.State) []string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(LogTail)}
-	if state != nil {
-		if t, err := time.Parse(time.RFC3339Nano, state.StartedAt); err == nil && t.Year() > 1 {
-			opts.Since = sinceArg(t)
-		}
+	if since, ok := lastRunStart(state); ok {
+		opts.Since = sinceArg(since)
 	}
 	rc, err := r.API.ContainerLogs(ctx, id, opts)
 	if err != nil {
@@ -406,4 +405,20 @@ func (r *Runner) tail(ctx context.Context, id string, state *container.State) []
 		lines = lines[len(lines)-LogTail:]
 	}
 	return lines
+}
+
+// lastRunStart is when the run whose lines tail shows began: StartedAt,
+// unless the engine is restarting the container after a crash (restart on
+// failure). Then StartedAt may already be the new run's, which has printed
+// nothing yet, and the lines that say why the last run ended come before
+// it: tail takes the last lines whatever their run.
+func lastRunStart(state *container.State) (time.Time, bool) {
+	if state == nil || state.Restarting {
+		return time.Time{}, false
+	}
+	started, err := time.Parse(time.RFC3339Nano, state.StartedAt)
+	if err != nil || started.Year() <= 1 {
+		return time.Time{}, false
+	}
+	return started, true
 }
