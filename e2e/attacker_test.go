@@ -192,6 +192,7 @@ func rawControl(s string) string {
 // that stays up, no raw control byte on the developer's terminal; and the
 // same legitimate requests, through the gateway with a key, still served.
 func TestAttackerDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() || useStubWorkspace() {
 		t.Skip("builds a generated workspace and runs it with an attacker beside it; skipped with -short or a stub workspace")
 	}

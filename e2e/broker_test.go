@@ -29,6 +29,7 @@ func natsImage(t *testing.T) string { return localImage(t, "MSX_IMAGES_NATS") }
 // its monitoring endpoint on 127.0.0.1 only; its storage outlives down and
 // goes with down --volumes.
 func TestBrokerDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}

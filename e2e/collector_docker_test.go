@@ -22,6 +22,7 @@ import (
 // container is still the same one, running, never OOM-killed or
 // restarted, and still answers.
 func TestCollectorSurvivesHostileInputDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}

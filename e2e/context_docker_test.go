@@ -99,6 +99,7 @@ func writeDockerContext(t *testing.T, cfg, name, host string) {
 // naming a context whose engine is only reachable through a socket that
 // proxies to the real one: up, ps, doctor and down all go through it.
 func TestDockerContextDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}

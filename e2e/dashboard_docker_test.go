@@ -18,6 +18,7 @@ import (
 // shows on the traces tab, with its waterfall; q stops everything
 // gracefully, exits 0 and gives the terminal back.
 func TestDashboardDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}

@@ -115,6 +115,7 @@ func execIn(t *testing.T, cli *client.Client, id string, env []string, cmd ...st
 // and no inspect, a broken migration, replicas racing their migrations, an
 // image that cannot be had, and down --volumes.
 func TestDatabasesDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}

@@ -15,6 +15,7 @@ import (
 // its own, so the Quick start's msx init shop and msx up -d never meet it,
 // and it says how it is stopped.
 func TestDemoBesideTheQuickStart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() || useStubWorkspace() {
 		t.Skip("builds and runs the demo's workspace; skipped with -short or a stub workspace")
 	}

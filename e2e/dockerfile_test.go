@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -35,13 +36,15 @@ import (
 // generated workspace (a SQLite service, a Postgres one that calls it and
 // subscribes to its events, the gateway) through the Engine API's classic
 // builder, from the workspace root as the README says, with no registry and
-// no network: the Go image is this machine's toolchain (goBaseImage) and
-// the modules come from this machine's module cache (moduleProxy). Then the
+// no network: the Go image is this machine's toolchain with a build cache
+// of the workspace's packages (goBuildImage) and the modules come from this
+// machine's module cache (moduleProxy). Then the
 // images run as they would in production (read-only root, a Postgres
 // container, the gateway routing to both): orders stores an item on its
 // /data volume, payments reaches its database and lists orders' items
 // through the typed client of orders' API package.
 func TestDockerfilesBuildDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("compiles the workspace in containers; skipped with -short")
 	}
@@ -58,7 +61,7 @@ func TestDockerfilesBuildDocker(t *testing.T) {
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--depends-on", "orders",
 		"--subscribes", "orders.item.created")
 
-	base := goBaseImage(t, cli)
+	base := goBuildImage(t, cli, ws)
 	proxy := moduleProxy(t, ws)
 	var dockerfiles []string
 	for _, pattern := range []string{"gateway/Dockerfile", "services/*/Dockerfile"} {
@@ -72,22 +75,26 @@ func TestDockerfilesBuildDocker(t *testing.T) {
 		t.Fatalf("Dockerfiles %v, want the gateway's, orders' and payments'", dockerfiles)
 	}
 	images := map[string]string{}
-	for _, df := range dockerfiles {
-		rel, _ := filepath.Rel(ws, df)
-		name := filepath.Base(filepath.Dir(df))
-		ref := "msx-e2e-" + project + "/" + name + ":test"
-		start := time.Now()
-		buildImage(t, cli, ws, rel, ref, map[string]*string{"GO_IMAGE": &base, "GOPROXY": &proxy})
-		t.Logf("built %s in %s", rel, time.Since(start).Round(time.Second))
-		images[name] = ref
-		info, err := cli.ImageInspect(ctx, ref)
-		if err != nil {
-			t.Fatal(err)
+	func() {
+		containerBuilds.Lock()
+		defer containerBuilds.Unlock()
+		for _, df := range dockerfiles {
+			rel, _ := filepath.Rel(ws, df)
+			name := filepath.Base(filepath.Dir(df))
+			ref := "msx-e2e-" + project + "/" + name + ":test"
+			start := time.Now()
+			buildImage(t, cli, ws, rel, ref, map[string]*string{"GO_IMAGE": &base, "GOPROXY": &proxy})
+			t.Logf("built %s in %s", rel, time.Since(start).Round(time.Second))
+			images[name] = ref
+			info, err := cli.ImageInspect(ctx, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Config.User != "65532:65532" || len(info.RootFS.Layers) > 4 {
+				t.Errorf("%s: user %q, %d layers; want 65532:65532 FROM scratch (certificates, binary, data)", ref, info.Config.User, len(info.RootFS.Layers))
+			}
 		}
-		if info.Config.User != "65532:65532" || len(info.RootFS.Layers) > 4 {
-			t.Errorf("%s: user %q, %d layers; want 65532:65532 FROM scratch (certificates, binary, data)", ref, info.Config.User, len(info.RootFS.Layers))
-		}
-	}
+	}()
 
 	// Run them: a network of their own, Postgres for payments.
 	netID, err := cli.NetworkCreate(ctx, project, network.CreateOptions{Labels: map[string]string{"dev.msx.project": project}})
@@ -229,30 +236,70 @@ func containerLogs(t *testing.T, cli *client.Client, ids []string) string {
 	return b.String()
 }
 
-// goBaseRecipe names how goBaseImage makes the Go image; change it when
+// goImageRecipe names how goBuildImage makes the Go image; change it when
 // the recipe changes.
-const goBaseRecipe = "msx-e2e-go/1"
+const goImageRecipe = "msx-e2e-go/2"
 
-// goBaseImage returns a Go build image made on this machine, as no registry
-// is reachable: the toolchain of the go command on PATH (GOROOT, without
-// its tests and docs) and the CA bundle, imported as one layer. It is
-// tagged by a hash of the toolchain's version, its GOROOT and the recipe,
-// and made only when that tag is missing: a few seconds, once.
-func goBaseImage(t *testing.T, cli *client.Client) string {
+// goImages serializes goBuildImage: the tests that call it run in
+// parallel, and the image is made once for all of them.
+var goImages sync.Mutex
+
+// goBuildImage returns the Go image the container builds use, made on this
+// machine, as no registry is reachable: the toolchain of the go command on
+// PATH (GOROOT, without its tests and docs), the CA bundle, and a Go build
+// cache holding ws's packages compiled as its Dockerfiles compile them
+// (CGO_ENABLED=0, -trimpath, linux, this toolchain), as a CI's cache of
+// GOCACHE would: every step of the Dockerfiles still runs, and their
+// compiles find what the host compiled instead of compiling it again under
+// the storage driver, which is slow here (fuse-overlayfs). One layer,
+// tagged by a hash of the recipe, the toolchain and ws's go.mod and go.sum;
+// made when that tag is missing (a compile on the host and an import, once
+// per change of the workspace's dependencies), and the images of earlier
+// tags removed then.
+func goBuildImage(t *testing.T, cli *client.Client, ws string) string {
 	t.Helper()
 	goroot := strings.TrimSpace(runIn(t, ".", "go", "env", "GOROOT"))
 	version := strings.TrimSpace(runIn(t, ".", "go", "env", "GOVERSION"))
 	const certs = "/etc/ssl/certs/ca-certificates.crt"
-	h := sha256.Sum256([]byte(goBaseRecipe + "\n" + version + "\n" + goroot + "\n" + runtime.GOARCH))
-	ref := "msx-e2e/go:" + version + "-" + hex.EncodeToString(h[:6])
+	key := sha256.New()
+	fmt.Fprintf(key, "%s\n%s\n%s\n%s\n", goImageRecipe, version, goroot, runtime.GOARCH)
+	for _, f := range []string{"go.mod", "go.sum"} {
+		data, err := os.ReadFile(filepath.Join(ws, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key.Write(data)
+	}
+	ref := "msx-e2e/go:" + version + "-" + hex.EncodeToString(key.Sum(nil)[:6])
 	ctx := context.Background()
+	goImages.Lock()
+	defer goImages.Unlock()
 	if _, err := cli.ImageInspect(ctx, ref); err == nil {
 		return ref
+	}
+	cache := t.TempDir()
+	build := exec.Command("go", "build", "./...")
+	build.Dir = ws
+	build.Env = append(os.Environ(), "GOCACHE="+cache, "CGO_ENABLED=0", "GOFLAGS=-trimpath", "GOOS=linux")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("compiling %s for the Go image's build cache: %v\n%s", ws, err, out)
 	}
 	pr, pw := io.Pipe()
 	go func() {
 		tw := tar.NewWriter(pw)
 		err := writeGoRoot(tw, goroot, certs)
+		if err == nil {
+			err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "root/.cache/", Mode: 0o755})
+		}
+		if err == nil {
+			err = filepath.WalkDir(cache, func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				rel, _ := filepath.Rel(cache, path)
+				return addToTar(tw, path, "root/.cache/go-build/"+filepath.ToSlash(rel), d)
+			})
+		}
 		if err == nil {
 			err = tw.Close()
 		}
@@ -272,10 +319,18 @@ func goBaseImage(t *testing.T, cli *client.Client) string {
 	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
 		t.Fatalf("importing the Go image: %v", err)
 	}
+	// Earlier recipes' and dependencies' images: hundreds of MB each.
+	if old, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", "msx-e2e/go"))}); err == nil {
+		for _, img := range old {
+			if !slices.Contains(img.RepoTags, ref) {
+				cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
+			}
+		}
+	}
 	return ref
 }
 
-// writeGoRoot writes the root file system of goBaseImage.
+// writeGoRoot writes the toolchain and CA bundle of goBuildImage.
 func writeGoRoot(tw *tar.Writer, goroot, certs string) error {
 	for _, d := range []struct {
 		name string
@@ -350,6 +405,12 @@ var buildCache struct {
 	proxy  string
 	layers []string
 }
+
+// containerBuilds is held by a test while it compiles the workspace in
+// containers. The tests run in parallel, and two such builds at once would
+// each compile the same layers for want of the other's: one after the
+// other, the second finds the first's in the builder's cache.
+var containerBuilds sync.Mutex
 
 // moduleProxy serves this machine's module cache as a GOPROXY on
 // 127.0.0.1, after go mod download has filled it with the modules of each

@@ -125,6 +125,7 @@ func TestParseExamples(t *testing.T) {
 
 // TestDocExamples runs every page's examples.
 func TestDocExamples(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)

@@ -78,6 +78,7 @@ func composeLeft(t *testing.T, cli *client.Client, project string) []string {
 // .msx/secrets only (the gateway's keys are exported too); the database is reachable from its service's network namespace
 // only; and compose down -v leaves nothing.
 func TestExportComposeDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}
@@ -282,6 +283,7 @@ func TestExportComposeDocker(t *testing.T) {
 // machine's Go image and GOPROXY at its module cache (no registry, no
 // network), and builds with the classic builder, the one this engine has.
 func TestExportComposeBuildsDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds images and runs containers; skipped with -short")
 	}
@@ -304,7 +306,7 @@ func TestExportComposeBuildsDocker(t *testing.T) {
 	mustMsx(t, ws, env, "export", "compose", "--out", "deploy")
 	file := filepath.Join(ws, "deploy", "compose.yaml")
 
-	base := goBaseImage(t, cli)
+	base := goBuildImage(t, cli, ws)
 	proxy := moduleProxy(t, ws, filepath.Join(ws, "deploy", "collector"))
 	builds := pointBuilds(t, file, "shop", project, map[string]string{"GO_IMAGE": base, "GOPROXY": proxy})
 	for _, s := range []string{"collector", "gateway", "orders", "payments"} {
@@ -316,7 +318,10 @@ func TestExportComposeBuildsDocker(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		c := exec.CommandContext(ctx, "docker", append([]string{"compose", "-p", project, "-f", file}, args...)...)
-		c.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+		// The classic builder, as TestDockerfilesBuildDocker's, for its layer
+		// cache; one image at a time, so that the first compiles the layers
+		// the others share and they find them in that cache.
+		c.Env = append(os.Environ(), "DOCKER_BUILDKIT=0", "COMPOSE_PARALLEL_LIMIT=1")
 		out, err := c.CombinedOutput()
 		return string(out), err
 	}
@@ -326,11 +331,15 @@ func TestExportComposeBuildsDocker(t *testing.T) {
 		}
 		removeBuilt(t, cli, project)
 	})
-	start := time.Now()
-	if out, err := compose(30*time.Minute, "build"); err != nil {
-		t.Fatalf("docker compose build: %v\n%s", err, out)
-	}
-	t.Logf("docker compose build: %s", time.Since(start).Round(time.Second))
+	func() {
+		containerBuilds.Lock()
+		defer containerBuilds.Unlock()
+		start := time.Now()
+		if out, err := compose(30*time.Minute, "build"); err != nil {
+			t.Fatalf("docker compose build: %v\n%s", err, out)
+		}
+		t.Logf("docker compose build: %s", time.Since(start).Round(time.Second))
+	}()
 	if out, err := compose(4*time.Minute, "up", "-d", "--wait", "--wait-timeout", "180"); err != nil {
 		logs, _ := compose(time.Minute, "logs", "--no-color", "--tail", "30")
 		t.Fatalf("docker compose up -d --wait: %v\n%s\n%s", err, out, logs)

@@ -21,6 +21,7 @@ import (
 // callee's schema: each caller's build must fail, the contract checked by
 // the compiler.
 func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("compiles the generated workspace and its dependencies; skipped with -short")
 	}

@@ -22,6 +22,7 @@ import (
 // workspace keeps the generated code that builds it; an
 // operation added for callers regenerates the client and swaps shop.
 func TestGraphQLHotSwapDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}

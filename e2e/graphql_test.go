@@ -36,6 +36,7 @@ func snapshotDir(t *testing.T, dir string) map[string]string {
 // says it, and msx ps gives catalog's endpoint. Nothing labelled with the
 // project remains after.
 func TestGraphQLDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}

@@ -189,6 +189,7 @@ func lastLines(s string, n int) string {
 // decoding and a Kustomize build do not (a string where a boolean belongs,
 // a port out of range, a name over 63 characters).
 func TestExportK8sServerDryRun(t *testing.T) {
+	t.Parallel()
 	bins := requireK8sBins(t)
 	parent := t.TempDir()
 	project := uniqueProject(t)

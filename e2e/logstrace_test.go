@@ -33,6 +33,7 @@ type traceSpan struct {
 // follows orders across a restart, printing a line from before and one
 // from after exactly once; down --volumes removes the stored spans.
 func TestLogsAndTracesDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}

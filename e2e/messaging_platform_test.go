@@ -34,6 +34,7 @@ import (
 // lost, 0 applied twice, per-item order kept in the stream and in the
 // order the two consumers applied them.
 func TestMessagingPlatformDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs a database and a broker container and the generated tests; skipped with -short")
 	}

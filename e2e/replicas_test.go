@@ -17,6 +17,7 @@ import (
 // at a time reach both; with one replica killed the gateway still answers
 // every read; down leaves nothing.
 func TestReplicasDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}

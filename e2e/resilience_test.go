@@ -49,6 +49,7 @@ func psJSON(t *testing.T, ws string, env []string) map[string]psEntry {
 // client breaker and msx ps shows it, and a protected service's data is
 // not readable through a public dependent.
 func TestResilienceDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() || useStubWorkspace() {
 		t.Skip("builds a generated workspace and runs it; skipped with -short or a stub workspace")
 	}

@@ -26,6 +26,7 @@ import (
 // edit of platform/ alone rebuilds and swaps every program; two Ctrl-C at
 // once exit with no error line; two up -d at once both succeed.
 func TestHotSwapDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}

@@ -220,6 +220,7 @@ func httpDo(t *testing.T, method, url, body string) (int, string) {
 // attached up and SIGINT, a kill -9 mid-up, a second project beside it, the
 // same project name in another folder, a taken gateway port, and down.
 func TestUpDocker(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs containers; skipped with -short")
 	}
