@@ -72,5 +72,8 @@ strict=
 if [ "${CI:-}" = true ]; then strict=-strict; fi
 # Docker tests fail instead of skipping when CI=true and the engine is missing;
 # any other skip under CI=true must be named in scripts/test-skips.txt.
-go test -race -count=1 -json -timeout 75m ./... 2>&1 | tee "$log" |
+# -parallel 4: the end-to-end tests run in parallel (t.Parallel), and most
+# of each is waiting on the engine, a container's start or a health check;
+# four at a time keep both cores busy (docs/performance.md, Test suite).
+go test -race -count=1 -json -parallel 4 -timeout 75m ./... 2>&1 | tee "$log" |
   "$report/testreport" -allow scripts/test-skips.txt $strict

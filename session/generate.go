@@ -49,7 +49,15 @@ type wrote struct {
 }
 
 func (s *Session) generator() *generator {
-	return &generator{s: s, run: goGenerate, wrote: map[string]wrote{}}
+	return &generator{s: s, run: s.runGenerate, wrote: map[string]wrote{}}
+}
+
+// generates reports whether a batch of changed files has a GraphQL
+// service generate from them.
+func (g *generator) generates(paths []string) bool {
+	m, _ := g.s.current()
+	root, err := filepath.Abs(m.Dir)
+	return err == nil && len(generateTargets(root, g.s.programs(), paths)) > 0
 }
 
 // generate takes a batch of changed files and returns the batch to map to

@@ -27,7 +27,9 @@ type ReadyWaiter interface {
 
 // buildLoop rebuilds and swaps what changes affect, one build at a time.
 // Changes that arrive during a build are collected, never dropped, and
-// built together as soon as it ends.
+// built together as soon as it ends. A GraphQL change that arrives during
+// a build generates after it: gqlgen removes and rewrites the code the
+// build is compiling.
 func (s *Session) buildLoop(ctx context.Context) {
 	changes := make(chan []string, 16)
 	if s.opts.Watch != nil {
@@ -52,6 +54,7 @@ func (s *Session) buildLoop(ctx context.Context) {
 		}
 	}
 	gen := s.generator() // a GraphQL schema's change generates first
+	var toGenerate []string // changed files that generate once no build runs
 	pending := map[string]bool{}
 	replan := false // msx.yaml changed: the environment is planned again
 	building := false
@@ -64,11 +67,7 @@ func (s *Session) buildLoop(ctx context.Context) {
 			}
 			return
 		case paths := <-changes:
-			names, manifest := s.affected(gen.generate(ctx, paths))
-			for _, n := range names {
-				pending[n] = true
-			}
-			replan = replan || manifest
+			toGenerate = append(toGenerate, paths...)
 		case n := <-s.rebuild:
 			if slices.Contains(s.programs(), n) {
 				pending[n] = true
@@ -76,7 +75,15 @@ func (s *Session) buildLoop(ctx context.Context) {
 		case <-done:
 			building = false
 		}
-		if building && (len(pending) > 0 || replan) {
+		if len(toGenerate) > 0 && (!building || !gen.generates(toGenerate)) {
+			names, manifest := s.affected(gen.generate(ctx, toGenerate))
+			toGenerate = nil
+			for _, n := range names {
+				pending[n] = true
+			}
+			replan = replan || manifest
+		}
+		if building && (len(pending) > 0 || replan || len(toGenerate) > 0) {
 			s.cancelPack()
 		}
 		if !building && replan {

@@ -163,6 +163,9 @@ type Session struct {
 	quit     chan struct{}
 	quitOnce sync.Once
 	rebuild  chan string
+	// runGenerate runs a GraphQL service's go generate (goGenerate; tests
+	// replace it before Start).
+	runGenerate func(ctx context.Context, dir string, pkgs []string) ([]byte, error)
 }
 
 // New returns a session; nothing happens until Start.
@@ -176,13 +179,14 @@ func New(opts Options) *Session {
 		bus = activity.NewBus(clk.Now)
 	}
 	s := &Session{
-		opts:    opts,
-		m:       opts.Manifest,
-		bus:     bus,
-		clock:   clk,
-		adopted: map[string]bool{},
-		quit:    make(chan struct{}),
-		rebuild: make(chan string, 16),
+		opts:        opts,
+		m:           opts.Manifest,
+		bus:         bus,
+		clock:       clk,
+		adopted:     map[string]bool{},
+		quit:        make(chan struct{}),
+		rebuild:     make(chan string, 16),
+		runGenerate: goGenerate,
 	}
 	s.compiler.s = s
 	return s

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -1039,4 +1040,44 @@ func TestProgressBecomesTypedEvents(t *testing.T) {
 			t.Errorf("event %d = %+v, want %+v with step %+v and no detail", i, e, want[i], steps[i])
 		}
 	}
+}
+
+// A GraphQL change that arrives during a build generates after it: gqlgen
+// removes and rewrites the code the build is compiling (seen under load:
+// "open services/catalog/graph/generated.go: no such file or directory").
+func TestGraphQLChangeDuringABuildGeneratesAfterIt(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.b.gate = make(chan struct{})
+	svc := filepath.Join(h.s.m.Dir, "services", "orders")
+	write(t, filepath.Join(svc, "graphql.go"), "package main\n\n//go:generate go tool gqlgen generate --config gqlgen.yml\n")
+	schema := filepath.Join(svc, "ordersapi", "schema.graphqls")
+	write(t, schema, "type Query { a: Int }")
+	var held atomic.Bool // a build is held at the gate
+	generated := make(chan bool, 4)
+	h.s.runGenerate = func(context.Context, string, []string) ([]byte, error) {
+		generated <- held.Load()
+		return nil, nil
+	}
+	_, done := h.attach(t)
+	held.Store(true)
+	h.watch <- []string{filepath.Join(svc, "handlers.go")}
+	h.rec.waitEvent(t, activity.Event{Kind: activity.Building, Service: "orders"})
+	h.watch <- []string{schema} // during the build
+	select {
+	case <-generated:
+		t.Fatal("generate ran while a build was compiling")
+	case <-time.After(200 * time.Millisecond):
+	}
+	held.Store(false)
+	h.b.gate <- struct{}{}
+	select {
+	case during := <-generated:
+		if during {
+			t.Error("generate ran while a build was held")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the schema change never generated after the build")
+	}
+	h.s.Quit()
+	wait(t, done)
 }
