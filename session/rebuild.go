@@ -53,7 +53,7 @@ func (s *Session) buildLoop(ctx context.Context) {
 				Detail: "cannot map changes to services (" + sentence(err) + "); every change rebuilds every service"})
 		}
 	}
-	gen := s.generator() // a GraphQL schema's change generates first
+	gen := s.generator()    // a GraphQL schema's change generates first
 	var toGenerate []string // changed files that generate once no build runs
 	pending := map[string]bool{}
 	replan := false // msx.yaml changed: the environment is planned again
