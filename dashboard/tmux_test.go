@@ -75,7 +75,8 @@ func TestDashboardInTmux(t *testing.T) {
 	s.WaitFor(5*time.Second, "built in 0.75s: rebuild requested")
 
 	s.Send("q")
-	screen := s.WaitFor(10*time.Second, "demo-exit=0", "demo: dashboard closed")
+	s.WaitFor(10*time.Second, "demo-exit=0", "demo: dashboard closed")
+	screen := sttyModes(s)
 	if s.AltScreen() {
 		t.Fatal("q left the terminal on the alternate screen")
 	}
@@ -116,7 +117,8 @@ func TestDashboardGivesTheTerminalBack(t *testing.T) {
 			s := tmuxtest.Start(t, 100, 30, fmt.Sprintf("%s -pidfile %s %s; echo demo-exit=$?; stty -a; exec sleep 600", bin, pidfile, c.flags))
 			s.WaitFor(15*time.Second, "msx demo", "ready")
 			c.end(t, s, pidfile)
-			screen := s.WaitFor(15*time.Second, c.exit)
+			s.WaitFor(15*time.Second, c.exit)
+			screen := sttyModes(s)
 			if c.exit == "demo-exit=2" && !strings.Contains(screen, "panic: demo: a bug in the session") {
 				t.Fatalf("the panic's message was lost:\n%s", screen)
 			}
@@ -128,4 +130,13 @@ func TestDashboardGivesTheTerminalBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sttyModes waits for the output of the stty -a the shell runs after the
+// demo exits and returns the screen with it: the exit line comes first, so
+// a screen that has it may not have stty's modes yet (seen under load).
+func sttyModes(s *tmuxtest.Session) string {
+	return s.WaitUntil(10*time.Second, "the local modes of stty -a", func(screen string) bool {
+		return regexp.MustCompile(`(^|\s)-?icanon\b`).MatchString(screen)
+	})
 }
