@@ -33,8 +33,14 @@ import (
 // (through MESSAGING_TEST_RESTART_URL, served here on 127.0.0.1): 0
 // lost, 0 applied twice, per-item order kept in the stream and in the
 // order the two consumers applied them.
+//
+// Not parallel: it runs before the parallel tests, alone in its package.
+// Its replicas test holds a key's later event for GapTimeout (twice the
+// AckWait) and then applies it, late by design; at the load of four tests
+// at once, the broker's restart in it kept events away for longer than
+// that, and one
+// inversion showed (item 72: version 12 stored after version 14).
 func TestMessagingPlatformDocker(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs a database and a broker container and the generated tests; skipped with -short")
 	}
