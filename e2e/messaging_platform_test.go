@@ -38,8 +38,7 @@ import (
 // Its replicas test holds a key's later event for GapTimeout (twice the
 // AckWait) and then applies it, late by design; at the load of four tests
 // at once, the broker's restart in it kept events away for longer than
-// that, and one
-// inversion showed (item 72: version 12 stored after version 14).
+// that, and one inversion showed (item 72: version 12 stored after 14).
 func TestMessagingPlatformDocker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a database and a broker container and the generated tests; skipped with -short")
