@@ -136,7 +136,8 @@ func TestDashboardGivesTheTerminalBack(t *testing.T) {
 // demo exits and returns the screen with it: the exit line comes first, so
 // a screen that has it may not have stty's modes yet (seen under load).
 func sttyModes(s *tmuxtest.Session) string {
-	return s.WaitUntil(10*time.Second, "the local modes of stty -a", func(screen string) bool {
-		return regexp.MustCompile(`(^|\s)-?icanon\b`).MatchString(screen)
-	})
+	return s.WaitUntil(10*time.Second, "the local modes of stty -a", sttyPrinted.MatchString)
 }
+
+// sttyPrinted matches the icanon flag of stty -a, set or not.
+var sttyPrinted = regexp.MustCompile(`(^|\s)-?icanon\b`)

@@ -55,7 +55,7 @@ func TestDockerfilesBuildDocker(t *testing.T) {
 	// A fixed module path: the same go.mod and platform/ give the same
 	// layers for every image of the workspace.
 	parent := t.TempDir()
-	mustMsx(t, parent, nil, "init", "shop", "--module", "example.com/shop")
+	mustMsx(t, parent, nil, "init", "shop", "--module", e2eModule)
 	ws := filepath.Join(parent, "shop")
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--depends-on", "orders",

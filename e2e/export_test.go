@@ -299,7 +299,7 @@ func TestExportComposeBuildsDocker(t *testing.T) {
 	// layer cache serves what that test compiled in containers: only the
 	// collector compiles here. The Compose file then names the run's
 	// project, so that nothing here is shared with another run.
-	mustMsx(t, parent, nil, "init", "shop", "--module", "example.com/shop")
+	mustMsx(t, parent, nil, "init", "shop", "--module", e2eModule)
 	ws := filepath.Join(parent, "shop")
 	mustMsx(t, ws, nil, "new", "service", "orders", "--db", "sqlite")
 	mustMsx(t, ws, nil, "new", "service", "payments", "--db", "postgres", "--depends-on", "orders", "--subscribes", "orders.item.created")

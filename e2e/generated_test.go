@@ -26,7 +26,7 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 		t.Skip("compiles the generated workspace and its dependencies; skipped with -short")
 	}
 	parent := t.TempDir()
-	mustMsx(t, parent, nil, "init", "shop", "--module", "example.com/shop")
+	mustMsx(t, parent, nil, "init", "shop", "--module", e2eModule)
 	ws := filepath.Join(parent, "shop")
 
 	// An empty workspace (gateway and platform only) builds too, and its
@@ -60,7 +60,7 @@ func TestGeneratedWorkspaceBuildsVetsAndPasses(t *testing.T) {
 		"services/ledger", "services/notify", "services/orders/ordersapi", "gateway", "platform/messaging",
 		"services/products", "services/products/productsapi", "services/stock", "services/search", "services/reviews",
 		"platform/gql", "platform/service"} {
-		if !strings.Contains(out, "ok  \texample.com/shop/"+pkg) {
+		if !strings.Contains(out, "ok  \t"+e2eModule+"/"+pkg) {
 			t.Errorf("go test did not report %s as ok:\n%s", pkg, out)
 		}
 	}

@@ -137,7 +137,7 @@ func TestMessagingPlatformDocker(t *testing.T) {
 	defer hook.Close()
 
 	parent := t.TempDir()
-	mustMsx(t, parent, nil, "init", "shop", "--module", "example.com/shop")
+	mustMsx(t, parent, nil, "init", "shop", "--module", e2eModule)
 	ws := filepath.Join(parent, "shop")
 	replicas, err := os.ReadFile(filepath.Join("testdata", "messaging_replicas_test.go"))
 	if err != nil {

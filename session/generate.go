@@ -34,9 +34,6 @@ const echoFor = 30 * time.Second
 // the build loop's goroutine only.
 type generator struct {
 	s *Session
-	// run runs go generate for the packages under dir's pkgs (tests
-	// replace it).
-	run func(ctx context.Context, dir string, pkgs []string) ([]byte, error)
 	// wrote maps each Go file of a service that generate ran for to its
 	// content's hash afterwards: the watcher's report of the same file
 	// with the same content is the generate's own write, already built.
@@ -49,14 +46,19 @@ type wrote struct {
 }
 
 func (s *Session) generator() *generator {
-	return &generator{s: s, run: s.runGenerate, wrote: map[string]wrote{}}
+	return &generator{s: s, wrote: map[string]wrote{}}
+}
+
+// root is the workspace's folder, absolute.
+func (g *generator) root() (string, error) {
+	m, _ := g.s.current()
+	return filepath.Abs(m.Dir)
 }
 
 // generates reports whether a batch of changed files has a GraphQL
 // service generate from them.
 func (g *generator) generates(paths []string) bool {
-	m, _ := g.s.current()
-	root, err := filepath.Abs(m.Dir)
+	root, err := g.root()
 	return err == nil && len(generateTargets(root, g.s.programs(), paths)) > 0
 }
 
@@ -65,8 +67,7 @@ func (g *generator) generates(paths []string) bool {
 // with the Go files a generate run now changed. A failed generate is the
 // service's BuildFailed, and nothing of it is rebuilt.
 func (g *generator) generate(ctx context.Context, paths []string) []string {
-	m, _ := g.s.current()
-	root, err := filepath.Abs(m.Dir)
+	root, err := g.root()
 	if err != nil {
 		return paths
 	}
@@ -91,7 +92,7 @@ func (g *generator) generate(ctx context.Context, paths []string) []string {
 		}
 		g.s.publish(activity.Event{Kind: activity.Building, Service: svc, Detail: "generating from the GraphQL schema"})
 		start := g.s.clock.Now()
-		out, err := g.run(ctx, root, pkgs)
+		out, err := g.s.runGenerate(ctx, root, pkgs)
 		if ctx.Err() != nil {
 			return paths
 		}

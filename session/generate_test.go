@@ -90,7 +90,7 @@ func TestGenerateAddsWhatItChangedAndDropsItsEcho(t *testing.T) {
 	// Saved before the schema, reported after the generate: the user's.
 	write(t, resolvers, "package main // edited")
 	var ran []string
-	g.run = func(_ context.Context, d string, pkgs []string) ([]byte, error) {
+	s.runGenerate = func(_ context.Context, d string, pkgs []string) ([]byte, error) {
 		if d != dir {
 			t.Errorf("generate ran in %s, want the workspace %s", d, dir)
 		}
@@ -134,7 +134,7 @@ func TestGenerateThatChangesNothingEndsItsBuilding(t *testing.T) {
 	write(t, conf, "schema: []")
 	write(t, filepath.Join(dir, "services", "catalog", "graphql.go"), "package main\n\n//go:generate go tool gqlgen generate --config gqlgen.yml\n")
 	g := s.generator()
-	g.run = func(context.Context, string, []string) ([]byte, error) { return nil, nil }
+	s.runGenerate = func(context.Context, string, []string) ([]byte, error) { return nil, nil }
 	if out := g.generate(context.Background(), []string{conf}); !slices.Equal(out, []string{conf}) {
 		t.Errorf("a generate that wrote nothing changed the batch to %v", out)
 	}
@@ -156,7 +156,7 @@ func TestGenerateFailureIsTheServicesBuildFailure(t *testing.T) {
 	write(t, filepath.Join(svc, "graphql.go"), "package main\n\n//go:generate go tool gqlgen generate --config gqlgen.yml\n")
 	write(t, generated, "package graph // the version that serves")
 	g := s.generator()
-	g.run = func(context.Context, string, []string) ([]byte, error) {
+	s.runGenerate = func(context.Context, string, []string) ([]byte, error) {
 		// As gqlgen: its output removed before the schema is read.
 		if err := os.Remove(generated); err != nil {
 			t.Fatal(err)
@@ -196,7 +196,7 @@ func TestGenerateSkipsAServiceWithoutGraphQLGenerateLines(t *testing.T) {
 	write(t, doc, "query { a }")
 	write(t, filepath.Join(svc, "main.go"), "package main\n\n//go:generate stringer -type=T\n")
 	g := s.generator()
-	g.run = func(context.Context, string, []string) ([]byte, error) {
+	s.runGenerate = func(context.Context, string, []string) ([]byte, error) {
 		t.Error("generate ran for a service with no gqlgen or genqlient line")
 		return nil, nil
 	}

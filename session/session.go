@@ -163,8 +163,8 @@ type Session struct {
 	quit     chan struct{}
 	quitOnce sync.Once
 	rebuild  chan string
-	// runGenerate runs a GraphQL service's go generate (goGenerate; tests
-	// replace it before Start).
+	// runGenerate runs go generate for the GraphQL packages pkgs, in dir
+	// (goGenerate; tests replace it).
 	runGenerate func(ctx context.Context, dir string, pkgs []string) ([]byte, error)
 }
 
